@@ -1,0 +1,401 @@
+"""The `queuectl` commands: parse, call the engine, render (a table, plain lines, or --json).
+
+Only click is imported at module level: the store (peewee), rich and Textual load inside the
+commands that use them, so that short commands start fast.  stdout carries data; notes and
+errors go to stderr; every error is one `Error: …` line (exit 2 for bad input, 1 for a failed
+operation).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+from .errors import ExitCode, InputError, QueuectlError
+from .paths import Location, resolve
+
+STATES = ["pending", "processing", "completed", "failed", "dead", "cancelled"]
+DEBUG_ENV = "QUEUECTL_DEBUG"
+
+
+class QueuectlGroup(click.Group):
+    """Reports every error as one line, including click's own usage errors."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            sys.exit(ExitCode.USAGE)
+        except click.ClickException as exc:
+            hint = ""
+            ctx = getattr(exc, "ctx", None)
+            if isinstance(exc, click.UsageError) and ctx is not None:
+                hint = f" (see '{ctx.command_path} --help')"
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except QueuectlError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except (BrokenPipeError, KeyboardInterrupt):
+            sys.exit(130)
+        except Exception as exc:  # a bug: still one line, the traceback on request
+            if os.environ.get(DEBUG_ENV):
+                raise
+            click.echo(f"Error: internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for details)", err=True)
+            sys.exit(ExitCode.FAILED)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _open(ctx: click.Context) -> Location:
+    """Open the store named by --db / QUEUECTL_DB / the default, creating it on first use."""
+    from . import store
+
+    location: Location = ctx.find_root().obj
+    store.open_store(location)
+    return location
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+json_option = click.option("json_", "--json", is_flag=True, help="Print one JSON document instead of a table.")
+
+
+@click.group(cls=QueuectlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    metavar="PATH_OR_URL",
+    help="The store: a SQLite file path or sqlite:///PATH URL. [env: QUEUECTL_DB]",
+)
+@click.version_option(package_name="queuectl", message="queuectl %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """queuectl: a durable background job queue for shell commands."""
+    ctx.obj = resolve(db)
+
+
+@cli.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the store and the logs folder (optional: every command does this on first use)."""
+    location = _open(ctx)
+    location.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    click.echo(f"Store: {location.display}")
+    click.echo(f"Logs:  {location.logs_dir}")
+
+
+@cli.command()
+@click.argument("job_json", metavar="JSON")
+@click.option("--file", "file_", type=click.File("r", encoding="utf-8", errors="surrogateescape"),
+              help="Read JSON Lines from this file (with JSON given as '-').")  # fmt: skip
+@json_option
+@click.pass_context
+def enqueue(ctx: click.Context, job_json: str, file_, json_: bool) -> None:
+    """Add a job, given as JSON: {"id": "job1", "command": "echo hi"}.
+
+    Fields: command (required), id, priority, timeout, max_retries, run_at (ISO 8601 or "now").
+    JSON '-' reads JSON Lines from stdin (or --file) and adds them all in one transaction.
+    """
+    from . import spec
+
+    if job_json == "-":
+        specs = spec.specs_from_lines(_read_lines(file_ or click.get_text_stream("stdin")))
+        if not specs:
+            raise InputError("no jobs in the input")
+    elif file_ is not None:
+        raise InputError("--file goes with JSON '-'")
+    else:
+        specs = [spec.spec_from_json(job_json)]
+    _open(ctx)
+    from . import store
+
+    ids = store.enqueue(specs)
+    if json_:
+        _echo_json(ids if job_json == "-" else ids[0])
+        return
+    for job_id in ids:
+        click.echo(job_id)
+    if job_json == "-" and sys.stderr.isatty():
+        click.echo(f"enqueued {len(ids)} jobs", err=True)
+
+
+def _read_lines(stream) -> list[str]:
+    """All lines, with a progress bar on a terminal (the parsing is what takes time)."""
+    if not sys.stderr.isatty():
+        return stream.readlines()
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    lines = []
+    with Progress(SpinnerColumn(), TextColumn("reading jobs: {task.completed:,}"), transient=True) as bar:
+        task = bar.add_task("read")
+        for line in stream:
+            lines.append(line)
+            if len(lines) % 5000 == 0:
+                bar.update(task, completed=len(lines))
+    return lines
+
+
+@cli.command("list")
+@click.option("--state", type=click.Choice(STATES), help="Only jobs in this state.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many jobs.")
+@json_option
+@click.pass_context
+def list_jobs(ctx: click.Context, state: str | None, limit: int, json_: bool) -> None:
+    """List jobs, newest first."""
+    _open(ctx)
+    from . import render, store
+
+    jobs = store.list_jobs(state=state, limit=limit)
+    if json_:
+        _echo_json([job.as_dict() for job in jobs])
+        return
+    rows = [
+        [job.id, job.state, str(job.priority), f"{job.attempts}/{1 + job.max_retries}",
+         render.local_time(job.created_at), render.clean(job.command, 60)]
+        for job in jobs
+    ]  # fmt: skip
+    title = f"Jobs ({len(jobs)}{', ' + state if state else ''})"
+    render.print_table(title, ["ID", "State", "Priority", "Attempts", "Created", "Command"], rows,
+                       [render.STATE_STYLES.get(job.state) for job in jobs])  # fmt: skip
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def status(ctx: click.Context, json_: bool) -> None:
+    """Jobs per state and the number of live workers."""
+    _open(ctx)
+    from . import store
+
+    counts = store.counts()
+    workers = store.live_worker_count()
+    if json_:
+        _echo_json({"jobs": counts, "workers": workers})
+        return
+    labels = {"dead": "Dead (DLQ)"}
+    for state, n in counts.items():
+        click.echo(f"{labels.get(state, state.capitalize()) + ':':<13}{n}")
+    click.echo(f"{'Workers:':<13}{workers}")
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--attempt", type=click.IntRange(min=1), help="This attempt instead of the latest.")
+@click.option("--follow", "-f", is_flag=True, help="Stream a running job's output until it ends.")
+@click.pass_context
+def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool) -> None:
+    """Exit code, stdout and stderr of a job's latest (or given) attempt."""
+    _open(ctx)
+    from . import store
+    from .errors import NotFound
+
+    job = store.get_job(job_id)
+    runs = store.attempts(job_id)
+    if follow:
+        from .follow import follow_job
+
+        follow_job(job_id, attempt)
+        return
+    if attempt is not None:
+        runs = [a for a in runs if a.number == attempt]
+        if not runs:
+            raise NotFound(f"job {job_id!r} has no attempt {attempt}")
+    if not runs:
+        click.echo(f"job {job_id!r} is {job.state} and has not run yet", err=True)
+        return
+    run = runs[-1]
+    stdout, cut_out = store.read_tail(run.stdout_path)
+    stderr, cut_err = store.read_tail(run.stderr_path)
+    state = "running" if run.finished_at is None else ("ok" if run.error is None else "failed")
+    click.echo(f"=== ATTEMPT {run.number} ({state}) ===")
+    click.echo("=== EXIT CODE ===")
+    click.echo("" if run.exit_code is None else str(run.exit_code))
+    if run.error:
+        click.echo(f"\n=== ERROR ===\n{run.error}")
+    click.echo("\n=== STDOUT ===" + (" (last 1 MiB)" if cut_out else ""))
+    click.echo(stdout, nl=not stdout.endswith("\n"))
+    click.echo("\n=== STDERR ===" + (" (last 1 MiB)" if cut_err else ""))
+    click.echo(stderr, nl=not stderr.endswith("\n"))
+
+
+@cli.command()
+@click.argument("job_id")
+@click.pass_context
+def cancel(ctx: click.Context, job_id: str) -> None:
+    """Cancel a pending or failed job; a running one has its whole process tree killed."""
+    _open(ctx)
+    from . import runner, store
+    from .worker import host_id
+
+    result = store.cancel(job_id)
+    if result.pgid and result.host == host_id():
+        runner.kill_group(result.pgid)
+    click.echo(f"cancelled job '{job_id}'")
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def metrics(ctx: click.Context, json_: bool) -> None:
+    """Totals per state, success rate, runtimes and recent throughput."""
+    _open(ctx)
+    from . import render, store
+
+    m = store.metrics()
+    if json_:
+        _echo_json(m.as_dict())
+        return
+    rate = "" if m.success_rate is None else f"{m.success_rate * 100:.1f}%"
+    rows = [["Total jobs", str(m.total)]]
+    rows += [[state.capitalize(), str(n)] for state, n in m.jobs.items()]
+    rows += [
+        ["Success rate", rate],
+        ["Avg runtime", render.duration(m.avg_runtime_s)],
+        ["P95 runtime", render.duration(m.p95_runtime_s)],
+        ["Completed (last min)", str(m.completed_last_minute)],
+        ["Active workers", str(m.workers)],
+    ]
+    render.print_table("Metrics", ["Metric", "Value"], rows)
+
+
+# -- workers ---------------------------------------------------------------------------------
+@cli.group()
+def worker() -> None:
+    """Start, stop and list workers."""
+
+
+@worker.command("start")
+@click.option("--count", type=click.IntRange(min=1, max=256), default=1, show_default=True, help="Worker processes.")
+@click.option("--burst", is_flag=True, help="Exit once no job is waiting, running or due for a retry.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print a line per job.")
+@click.pass_context
+def worker_start(ctx: click.Context, count: int, burst: bool, quiet: bool) -> None:
+    """Run workers in the foreground until Ctrl+C (first: finish jobs; second: kill them)."""
+    location = _open(ctx)
+    from .supervisor import Supervisor
+
+    sys.exit(Supervisor(location, count, burst=burst, quiet=quiet).run())
+
+
+@worker.command("stop")
+@click.pass_context
+def worker_stop(ctx: click.Context) -> None:
+    """Ask every running worker to finish its current job and exit."""
+    _open(ctx)
+    from . import store
+
+    asked = store.request_stop()
+    click.echo(f"asked {len(asked)} worker(s) to stop after their current job")
+
+
+@worker.command("list")
+@json_option
+@click.pass_context
+def worker_list(ctx: click.Context, json_: bool) -> None:
+    """Live workers: host, pid, state, current job, last heartbeat."""
+    _open(ctx)
+    from . import render, store
+
+    workers = store.list_workers()
+    if json_:
+        keys = ("id", "host", "pid", "state", "current_job", "heartbeat_at")
+        _echo_json([{k: w.as_dict()[k] for k in keys} for w in workers])
+        return
+    rows = [[w.id, w.host, str(w.pid), w.state, w.current_job or "", render.local_time(w.heartbeat_at)] for w in workers]
+    render.print_table(f"Workers ({len(workers)})", ["ID", "Host", "PID", "State", "Job", "Heartbeat"], rows)
+
+
+# -- dead-letter queue ----------------------------------------------------------------------
+@cli.group()
+def dlq() -> None:
+    """The dead-letter queue: jobs that ran out of retries."""
+
+
+@dlq.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+@click.pass_context
+def dlq_list(ctx: click.Context, limit: int, json_: bool) -> None:
+    """Dead jobs, most recent first, with their last error."""
+    _open(ctx)
+    from . import render, store
+
+    jobs = store.list_jobs(state="dead", limit=limit)
+    if json_:
+        _echo_json([job.as_dict() for job in jobs])
+        return
+    rows = [[job.id, render.clean(job.last_error, 50), f"{job.attempts}/{1 + job.max_retries}",
+             render.local_time(job.updated_at)] for job in jobs]  # fmt: skip
+    render.print_table(f"Dead Letter Queue ({len(jobs)})", ["ID", "Error", "Attempts", "Updated"], rows)
+
+
+@dlq.command("retry")
+@click.argument("job_id", required=False)
+@click.option("--all", "all_", is_flag=True, help="Retry every dead job.")
+@click.pass_context
+def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool) -> None:
+    """Send a dead job (or --all) back to pending, with its attempts reset."""
+    if bool(job_id) == all_:
+        raise click.UsageError("give a job id or --all")
+    _open(ctx)
+    from . import store
+
+    ids = store.retry_dead(None if all_ else job_id)
+    if all_:
+        click.echo(f"retrying {len(ids)} job(s) from the DLQ")
+    else:
+        click.echo(f"retrying job '{job_id}' from the DLQ")
+
+
+# -- configuration --------------------------------------------------------------------------
+@cli.group()
+def config() -> None:
+    """Show and change settings (kept in the store, so every worker sees them)."""
+
+
+@config.command("show")
+@json_option
+@click.pass_context
+def config_show(ctx: click.Context, json_: bool) -> None:
+    """Every setting with its current value."""
+    _open(ctx)
+    from . import store
+    from .settings import SETTINGS
+
+    values = store.get_config()
+    if json_:
+        _echo_json(values)
+        return
+    for key, value in values.items():
+        shown = int(value) if float(value).is_integer() else value
+        click.echo(f"{key:<20} = {shown:<12}  # {SETTINGS[key].help}")
+
+
+@config.command("set", context_settings={"ignore_unknown_options": True})
+@click.argument("key")
+@click.argument("value")
+@click.pass_context
+def config_set(ctx: click.Context, key: str, value: str) -> None:
+    """Change one setting: queuectl config set max_retries 5."""
+    from .settings import setting
+
+    setting(key).parse(value)  # refuse bad input before touching the store
+    _open(ctx)
+    from . import store
+
+    stored = store.set_config(key, value)
+    click.echo(f"{key} = {stored}")
+
+
+def main() -> None:
+    cli(prog_name="queuectl")

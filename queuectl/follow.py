@@ -1,0 +1,71 @@
+"""`queuectl logs --follow`: stream an attempt's output while it runs, then its exit code."""
+from __future__ import annotations
+
+import sys
+import time
+
+from . import store
+
+POLL_SECONDS = 0.2
+
+
+class _Tail:
+    """Reads what was appended to a log file since the last read."""
+
+    def __init__(self, path: str | None, out):
+        self.path, self.out, self.offset = path, out, 0
+
+    def pump(self) -> None:
+        if not self.path:
+            return
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        if data:
+            self.offset += len(data)
+            self.out.buffer.write(data)
+            self.out.flush()
+
+
+def follow_job(job_id: str, number: int | None = None) -> None:
+    """Wait for the attempt to start (if the job has not run yet), then stream it to its end."""
+    attempt = _wait_for_attempt(job_id, number)
+    tails = (_Tail(attempt.stdout_path, sys.stdout), _Tail(attempt.stderr_path, sys.stderr))
+    while True:
+        for tail in tails:
+            tail.pump()
+        attempt = next(a for a in store.attempts(job_id) if a.number == attempt.number)
+        if attempt.finished_at is not None:
+            time.sleep(POLL_SECONDS)  # the worker closes the files just after recording the end
+            for tail in tails:
+                tail.pump()
+            break
+        time.sleep(POLL_SECONDS)
+    ending = f"exit code {attempt.exit_code}" if attempt.error is None else attempt.error
+    print(f"=== attempt {attempt.number} ended: {ending} ===", file=sys.stderr)
+
+
+def _wait_for_attempt(job_id: str, number: int | None) -> store.AttemptView:
+    from .errors import NotFound
+
+    announced = False
+    while True:
+        runs = store.attempts(job_id)
+        if number is not None:
+            chosen = [a for a in runs if a.number == number]
+            if chosen:
+                return chosen[0]
+            if not runs or runs[-1].number >= number:
+                raise NotFound(f"job {job_id!r} has no attempt {number}")
+        job = store.get_job(job_id)
+        if runs and (number is None and (job.state != "pending" and job.state != "failed" or runs[-1].finished_at is None)):
+            return runs[-1]
+        if job.state in ("completed", "dead", "cancelled") and not runs:
+            raise NotFound(f"job {job_id!r} is {job.state} and never ran")
+        if not announced:
+            print(f"waiting for job '{job_id}' to start…", file=sys.stderr)
+            announced = True
+        time.sleep(POLL_SECONDS)

@@ -1,0 +1,173 @@
+"""The schema: peewee models bound through a proxy, their indexes, and the schema version.
+
+Times are UTC epoch seconds (floats): comparable, index-friendly and free of time-zone
+ambiguity; they become ISO 8601 only at the edges (JSON, tables).
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DoubleField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SQL,
+    TextField,
+)
+
+db = DatabaseProxy()
+
+SCHEMA_VERSION = 1
+
+
+class JobState(str, Enum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: states a job never leaves by itself
+FINISHED_STATES = (JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED)
+#: states from which a worker may claim a job once its `next_attempt_at` has come
+CLAIMABLE_STATES = (JobState.PENDING, JobState.FAILED)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class Job(BaseModel):
+    seq = AutoField()  # insertion order: the FIFO tie-break, also for the lines of one batch
+    id = CharField(max_length=128, unique=True)
+    command = TextField()
+    state = CharField(max_length=16, default=JobState.PENDING.value)
+    priority = IntegerField(default=0)
+    attempts = IntegerField(default=0)
+    max_retries = IntegerField()
+    timeout = DoubleField()
+    run_at = DoubleField()
+    # when a pending or failed job may next be claimed (run_at, then each retry time); else NULL
+    next_attempt_at = DoubleField(null=True)
+    created_at = DoubleField()
+    updated_at = DoubleField()
+    started_at = DoubleField(null=True)
+    finished_at = DoubleField(null=True)
+    exit_code = IntegerField(null=True)
+    last_error = TextField(null=True)
+    worker_id = CharField(max_length=200, null=True)
+    lease_expires_at = DoubleField(null=True)
+
+
+class Attempt(BaseModel):
+    """One run of a job: kept after retries so the history survives."""
+
+    job = ForeignKeyField(Job, field=Job.seq, column_name="job_seq", on_delete="CASCADE")
+    number = IntegerField()
+    worker_id = CharField(max_length=200, null=True)
+    host = CharField(max_length=255, null=True)
+    pgid = IntegerField(null=True)  # process group of the running command, to kill it from outside
+    started_at = DoubleField()
+    finished_at = DoubleField(null=True)
+    exit_code = IntegerField(null=True)
+    error = TextField(null=True)
+    stdout_path = TextField(null=True)
+    stderr_path = TextField(null=True)
+
+    class Meta:
+        indexes = ((("job", "number"), True),)
+
+
+class Worker(BaseModel):
+    id = CharField(max_length=200, primary_key=True)
+    host = CharField(max_length=255)
+    pid = IntegerField()
+    supervisor_pid = IntegerField(null=True)
+    started_at = DoubleField()
+    heartbeat_at = DoubleField()
+    state = CharField(max_length=16, default="idle")  # idle | busy | stopping
+    current_job = CharField(max_length=128, null=True)
+    stop_requested = BooleanField(default=False)
+
+
+class Setting(BaseModel):
+    key = CharField(max_length=64, primary_key=True)
+    value = TextField()  # JSON
+
+
+class JobCount(BaseModel):
+    """Jobs per state, kept by triggers so that counting never scans the job table."""
+
+    state = CharField(max_length=16, primary_key=True)
+    n = IntegerField(default=0)
+
+
+MODELS = (Job, Attempt, Worker, Setting, JobCount)
+
+# Indexes whose shape peewee cannot express (partial, descending), one per hot query.
+INDEXES = (
+    # the claim: best runnable job first; partial, so finished history does not slow it down
+    "CREATE INDEX IF NOT EXISTS job_claim ON job (priority DESC, seq) "
+    "WHERE state IN ('pending', 'failed')",
+    # when the next scheduled job or retry becomes due (how long an idle worker may sleep)
+    "CREATE INDEX IF NOT EXISTS job_due ON job (next_attempt_at) "
+    "WHERE state IN ('pending', 'failed')",
+    # listing by state, newest first; the DLQ
+    "CREATE INDEX IF NOT EXISTS job_state_seq ON job (state, seq)",
+    # metrics: recent completions and runtimes
+    "CREATE INDEX IF NOT EXISTS job_state_finished ON job (state, finished_at)",
+    # leases that ran out
+    "CREATE INDEX IF NOT EXISTS job_lease ON job (lease_expires_at) WHERE state = 'processing'",
+)
+
+SQLITE_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS job_count_insert AFTER INSERT ON job BEGIN
+         UPDATE job_count SET n = n + 1 WHERE state = NEW.state; END""",
+    """CREATE TRIGGER IF NOT EXISTS job_count_delete AFTER DELETE ON job BEGIN
+         UPDATE job_count SET n = n - 1 WHERE state = OLD.state; END""",
+    """CREATE TRIGGER IF NOT EXISTS job_count_update AFTER UPDATE OF state ON job
+         WHEN OLD.state <> NEW.state BEGIN
+         UPDATE job_count SET n = n - 1 WHERE state = OLD.state;
+         UPDATE job_count SET n = n + 1 WHERE state = NEW.state; END""",
+)
+
+
+def create_schema() -> None:
+    """Create every table, index and trigger of the current version (in one transaction)."""
+    with db.atomic():
+        db.create_tables(MODELS)
+        for statement in INDEXES:
+            db.execute_sql(statement)
+        for statement in SQLITE_TRIGGERS:
+            db.execute_sql(statement)
+        JobCount.insert_many([{"state": s.value, "n": 0} for s in JobState]).on_conflict_ignore().execute()
+        Setting.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict_ignore().execute()
+
+
+__all__ = [
+    "db",
+    "SQL",
+    "SCHEMA_VERSION",
+    "JobState",
+    "FINISHED_STATES",
+    "CLAIMABLE_STATES",
+    "Job",
+    "Attempt",
+    "Worker",
+    "Setting",
+    "JobCount",
+    "MODELS",
+    "create_schema",
+]

@@ -1,0 +1,63 @@
+"""Human output: rich tables and plain lines, with every user-supplied string made inert.
+
+Job ids are restricted, but commands, errors and output are not: control characters are shown
+escaped, and nothing is ever read as rich markup, so no job can drive the user's terminal.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(text: object, limit: int | None = None) -> str:
+    """One safe line: control characters escaped, optionally shortened with an ellipsis."""
+    if text is None:
+        return ""
+    out = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+    if limit is not None and len(out) > limit:
+        out = out[: limit - 1] + "…"
+    return out
+
+
+def local_time(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+STATE_STYLES = {
+    "pending": "dim",
+    "processing": "yellow",
+    "completed": "green",
+    "failed": "dark_orange",
+    "dead": "red",
+    "cancelled": "grey50",
+    "blocked": "magenta",
+}
+
+
+def print_table(title: str, columns: list[str], rows: list[list[str]], styles: list[str | None] | None = None) -> None:
+    """A rich table; cells are plain text (never markup); `styles` colours whole rows."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for i, row in enumerate(rows):
+        style = styles[i] if styles else None
+        table.add_row(*[Text(clean(cell)) for cell in row], style=style)
+    Console(highlight=False).print(table)

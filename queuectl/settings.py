@@ -1,0 +1,69 @@
+"""The configuration keys: their types, defaults and limits (pure; the store keeps the values)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    default: int | float
+    kind: type  # int or float
+    low: float
+    high: float
+    help: str
+
+    def parse(self, text: str) -> int | float:
+        """Parse a value typed by a user (`config set`, the TUI form)."""
+        text = text.strip()
+        try:
+            value: int | float = int(text) if self.kind is int else float(text)
+        except ValueError:
+            kind = "an integer" if self.kind is int else "a number"
+            raise InputError(f"{self.key} must be {kind}, not {text[:40]!r}") from None
+        return self.check(value)
+
+    def check(self, value: int | float) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(f"{self.key} must be a number")
+        if self.kind is int and not isinstance(value, int):
+            raise InputError(f"{self.key} must be an integer")
+        if not math.isfinite(value) or not self.low <= value <= self.high:
+            raise InputError(f"{self.key} must be between {_num(self.low)} and {_num(self.high)}, not {_num(value)}")
+        return self.kind(value)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+MiB = 1024 * 1024
+
+SETTINGS: dict[str, SettingSpec] = {
+    s.key: s
+    for s in (
+        SettingSpec("max_retries", 3, int, 0, 1000, "retries after the first run before a job is dead"),
+        SettingSpec("backoff_base", 2, float, 1, 1000, "retry n waits backoff_base ** n seconds"),
+        SettingSpec("max_backoff", 3600, float, 0, 30 * 24 * 3600, "the longest wait between retries, seconds"),
+        SettingSpec("default_timeout", 300, float, 0.001, 366 * 24 * 3600, "seconds a job may run"),
+        SettingSpec("default_priority", 0, int, -(2**31 - 1), 2**31 - 1, "priority of jobs that name none"),
+        SettingSpec("max_log_bytes", 10 * MiB, int, 0, 2**40, "bytes kept per attempt and stream"),
+        SettingSpec("lease_seconds", 30, float, 2, 24 * 3600, "a silent worker's job is recovered after this"),
+    )
+}
+
+
+def setting(key: str) -> SettingSpec:
+    try:
+        return SETTINGS[key]
+    except KeyError:
+        raise InputError(f"unknown setting {key[:40]!r} (known: {', '.join(SETTINGS)})") from None
+
+
+def defaults() -> dict[str, int | float]:
+    return {key: spec.kind(spec.default) for key, spec in SETTINGS.items()}
+
+

@@ -1,0 +1,156 @@
+"""Untrusted input (enqueue JSON, batch lines, TUI form fields) turned into a validated JobSpec.
+
+Everything here is pure: no store access, so a bad batch is refused before anything is written.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .errors import InputError
+
+JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:-]{0,127}")
+MAX_COMMAND_BYTES = 128 * 1024
+MAX_PRIORITY = 2**31 - 1
+MAX_RETRIES_LIMIT = 1000
+MAX_TIMEOUT = 366 * 24 * 3600.0
+FIELDS = ("id", "command", "priority", "timeout", "max_retries", "run_at")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job as asked for; None means "use the configured default"."""
+
+    command: str
+    id: str | None = None
+    priority: int | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+    run_at: float | None = None  # UTC epoch seconds; None = now
+
+
+def new_job_id() -> str:
+    """A short, sortable-enough, collision-resistant id for jobs enqueued without one."""
+    return "j-" + secrets.token_hex(5)
+
+
+def validate_job_id(value: object) -> str:
+    if not isinstance(value, str) or not JOB_ID_PATTERN.fullmatch(value) or value in (".", ".."):
+        raise InputError(
+            f"invalid job id {_show(value)}: use 1-128 of A-Z a-z 0-9 _ . : - "
+            "starting with a letter, digit or _"
+        )
+    return value
+
+
+def parse_time(value: object) -> float | None:
+    """ISO 8601 (a naive time is the enqueuing machine's local time) or "now" -> UTC epoch."""
+    if not isinstance(value, str):
+        raise InputError(f"run_at must be an ISO 8601 string or \"now\", not {_show(value)}")
+    text = value.strip()
+    if text.lower() == "now":
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise InputError(f"run_at {_show(value)} is not an ISO 8601 time (e.g. 2026-11-08T10:00:00)") from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # the local time zone of this machine
+    return moment.astimezone(timezone.utc).timestamp()
+
+
+def _int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{name} must be an integer, not {_show(value)}")
+    if not low <= value <= high:
+        raise InputError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _timeout(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"timeout must be a number of seconds, not {_show(value)}")
+    if not 0 < value <= MAX_TIMEOUT:
+        raise InputError(f"timeout must be more than 0 and at most {int(MAX_TIMEOUT)} seconds, not {value}")
+    return float(value)
+
+
+def _command(value: object) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"command must be a string, not {_show(value)}")
+    if not value.strip():
+        raise InputError("command must not be empty")
+    if "\x00" in value:
+        raise InputError("command must not contain a NUL character")
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_COMMAND_BYTES:
+        raise InputError(f"command is longer than {MAX_COMMAND_BYTES} bytes")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("command is not valid Unicode text") from None
+    return value
+
+
+def spec_from_dict(data: object) -> JobSpec:
+    """Validate one decoded JSON value; refuse unknown fields rather than ignore a typo."""
+    if not isinstance(data, dict):
+        raise InputError(f"a job must be a JSON object, not {type(data).__name__}")
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise InputError(f"unknown field {_show(unknown[0])} (known: {', '.join(FIELDS)})")
+    if "command" not in data:
+        raise InputError('missing field "command"')
+    return JobSpec(
+        command=_command(data["command"]),
+        id=validate_job_id(data["id"]) if data.get("id") is not None else None,
+        priority=_int("priority", data["priority"], -MAX_PRIORITY, MAX_PRIORITY) if "priority" in data else None,
+        timeout=_timeout(data["timeout"]) if "timeout" in data else None,
+        max_retries=_int("max_retries", data["max_retries"], 0, MAX_RETRIES_LIMIT)
+        if "max_retries" in data
+        else None,
+        run_at=parse_time(data["run_at"]) if "run_at" in data else None,
+    )
+
+
+def spec_from_json(text: str) -> JobSpec:
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise InputError("invalid JSON: nested too deeply") from None
+    return spec_from_dict(data)
+
+
+def specs_from_lines(lines) -> list[JobSpec]:
+    """JSON Lines, blank lines skipped; the first bad line is named by its number."""
+    specs: list[JobSpec] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            spec = spec_from_json(line)
+        except InputError as exc:
+            raise InputError(f"line {number}: {exc}") from None
+        if spec.id is not None:
+            if spec.id in seen:
+                raise InputError(f"line {number}: duplicate job id {spec.id!r} in this batch")
+            seen.add(spec.id)
+        specs.append(spec)
+    return specs
+
+
+def _refuse_constant(name: str) -> None:
+    raise InputError(f"invalid JSON: {name} is not a number")
+
+
+def _show(value: object, limit: int = 40) -> str:
+    """A value quoted for an error line: short, and with control characters escaped."""
+    text = json.dumps(value, ensure_ascii=True, default=repr) if not isinstance(value, str) else repr(value)
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,33 @@
+"""The store: the only package that queries the database.
+
+Every job state transition is one function here, used by the CLI, the workers and the TUI alike.
+"""
+from .config import get_config, set_config
+from .connection import close_store, location, now, open_store
+from .jobs import Cancelled, cancel, claim, delete_job, enqueue, finish, record_pgid, retry_dead, set_priority
+from .logfiles import attempt_paths, read_tail
+from .queries import attempts, counts, get_job, has_burst_work, list_jobs, metrics, next_due
+from .views import AttemptView, Claim, JobView, Metrics, WorkerView, iso
+from .workers import (
+    HEARTBEAT_SECONDS,
+    Heartbeat,
+    heartbeat,
+    list_workers,
+    live_worker_count,
+    recover_expired,
+    recover_worker,
+    register_worker,
+    request_stop,
+    unregister_worker,
+    workers_of_host,
+)
+
+__all__ = [
+    "AttemptView", "Cancelled", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
+    "WorkerView", "attempt_paths", "attempts", "cancel", "claim", "close_store", "counts",
+    "delete_job", "enqueue", "finish", "get_config", "get_job", "has_burst_work", "heartbeat",
+    "iso", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
+    "now", "open_store", "read_tail", "record_pgid", "recover_expired", "recover_worker",
+    "register_worker", "request_stop", "retry_dead", "set_config", "set_priority",
+    "unregister_worker", "workers_of_host",
+]  # fmt: skip

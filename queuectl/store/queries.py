@@ -1,0 +1,108 @@
+"""Reads: single jobs, listings, counts and metrics, each served by an index (see models)."""
+from __future__ import annotations
+
+import math
+
+from ..errors import NotFound
+from ..models import Attempt, Job, JobCount, JobState, db
+from .connection import guarded, now
+from .views import AttemptView, JobView, Metrics
+from .workers import live_worker_count
+
+#: how many of the most recent completions the runtime figures are computed over
+RUNTIME_SAMPLE = 10_000
+_JOB_FIELDS = [getattr(Job, name) for name in JobView.__dataclass_fields__]
+
+
+def _views(query) -> list[JobView]:
+    return [JobView.from_row(row) for row in query.dicts()]
+
+
+@guarded
+def get_job(job_id: str) -> JobView:
+    rows = _views(Job.select(*_JOB_FIELDS).where(Job.id == job_id))
+    if not rows:
+        raise NotFound(f"no job {job_id!r}")
+    return rows[0]
+
+
+@guarded
+def list_jobs(
+    state: str | None = None,
+    limit: int | None = 50,
+    before_seq: int | None = None,
+    search: str | None = None,
+    oldest_first: bool = False,
+) -> list[JobView]:
+    """Jobs newest first (or oldest first), keyset-paged by seq so deep pages stay cheap."""
+    query = Job.select(*_JOB_FIELDS)
+    if state:
+        query = query.where(Job.state == state)
+    if before_seq is not None:
+        query = query.where(Job.seq > before_seq if oldest_first else Job.seq < before_seq)
+    if search:
+        query = query.where(Job.id.contains(search) | Job.command.contains(search))
+    query = query.order_by(Job.seq.asc() if oldest_first else Job.seq.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return _views(query)
+
+
+@guarded
+def counts() -> dict[str, int]:
+    """Jobs per state, from the trigger-kept counters (no table scan)."""
+    found = {row.state: row.n for row in JobCount.select()}
+    return {s.value: found.get(s.value, 0) for s in JobState}
+
+
+@guarded
+def attempts(job_id: str) -> list[AttemptView]:
+    job = Job.get_or_none(Job.id == job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id!r}")
+    query = Attempt.select().where(Attempt.job == job.seq).order_by(Attempt.number)
+    return [AttemptView.from_row(row) for row in query.dicts()]
+
+
+@guarded
+def next_due() -> float | None:
+    """When the earliest waiting job (scheduled or retrying) becomes claimable."""
+    row = db.execute_sql(
+        "SELECT next_attempt_at FROM job INDEXED BY job_due WHERE state IN ('pending', 'failed') "
+        "ORDER BY next_attempt_at LIMIT 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
+@guarded
+def has_burst_work() -> bool:
+    """Work a `--burst` worker must wait for: due pending jobs, running jobs, retries to come."""
+    n = counts()
+    if n[JobState.PROCESSING.value] or n[JobState.FAILED.value]:
+        return True
+    due = (Job.state == JobState.PENDING.value) & (Job.next_attempt_at <= now())
+    return Job.select(Job.seq).where(due).exists()
+
+
+@guarded
+def metrics() -> Metrics:
+    t = now()
+    per_state = counts()
+    completed = per_state[JobState.COMPLETED.value]
+    dead = per_state[JobState.DEAD.value]
+    done = Job.state == JobState.COMPLETED.value
+    recent = (
+        Job.select(Job.started_at, Job.finished_at).where(done)
+        .order_by(Job.finished_at.desc()).limit(RUNTIME_SAMPLE).tuples()
+    )  # fmt: skip
+    runtimes = sorted(f - s for s, f in recent if s is not None and f is not None and f >= s)
+    last_minute = Job.select().where(done & (Job.finished_at >= t - 60)).count()
+    return Metrics(
+        total=sum(per_state.values()),
+        jobs=per_state,
+        success_rate=round(completed / (completed + dead), 4) if completed + dead else None,
+        avg_runtime_s=round(sum(runtimes) / len(runtimes), 4) if runtimes else None,
+        p95_runtime_s=round(runtimes[max(0, math.ceil(0.95 * len(runtimes)) - 1)], 4) if runtimes else None,
+        completed_last_minute=last_minute,
+        workers=live_worker_count(),
+    )

@@ -1,0 +1,115 @@
+"""What the store returns: plain dataclasses, detached from the database."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+
+
+def iso(ts: float | None) -> str | None:
+    """UTC epoch seconds as ISO 8601 with a Z, to the millisecond."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_TIME_FIELDS = {
+    "run_at",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "finished_at",
+    "lease_expires_at",
+    "heartbeat_at",
+}
+
+
+class _Record:
+    @classmethod
+    def from_row(cls, row: dict):
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+    def as_dict(self) -> dict:
+        """JSON-ready: times as ISO 8601 UTC."""
+        return {k: iso(v) if k in _TIME_FIELDS else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class JobView(_Record):
+    id: str
+    seq: int
+    command: str
+    state: str
+    priority: int
+    attempts: int
+    max_retries: int
+    timeout: float
+    run_at: float
+    next_attempt_at: float | None
+    created_at: float
+    updated_at: float
+    started_at: float | None
+    finished_at: float | None
+    exit_code: int | None
+    last_error: str | None
+    worker_id: str | None
+    lease_expires_at: float | None
+
+    @property
+    def runtime(self) -> float | None:
+        if self.started_at is None or self.finished_at is None or self.finished_at < self.started_at:
+            return None
+        return self.finished_at - self.started_at
+
+
+@dataclass(frozen=True)
+class AttemptView(_Record):
+    number: int
+    worker_id: str | None
+    host: str | None
+    pgid: int | None
+    started_at: float
+    finished_at: float | None
+    exit_code: int | None
+    error: str | None
+    stdout_path: str | None
+    stderr_path: str | None
+
+
+@dataclass(frozen=True)
+class WorkerView(_Record):
+    id: str
+    host: str
+    pid: int
+    state: str
+    current_job: str | None
+    heartbeat_at: float
+    started_at: float
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job a worker now owns, with what it needs to run it."""
+
+    seq: int
+    id: str
+    command: str
+    timeout: float
+    attempt: int
+    attempt_id: int
+    max_log_bytes: int
+    lease_seconds: float
+
+
+@dataclass(frozen=True)
+class Metrics:
+    total: int
+    jobs: dict
+    success_rate: float | None
+    avg_runtime_s: float | None
+    p95_runtime_s: float | None
+    completed_last_minute: int
+    workers: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,120 @@
+"""Worker registration, heartbeats, stop requests and the recovery of jobs whose worker is gone."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..models import Job, JobState, Worker, db
+from .connection import guarded, now, wake_workers
+from .jobs import fail_lost_attempts
+from .views import WorkerView
+
+#: how often a worker reports that it is alive (and extends the lease of its running job)
+HEARTBEAT_SECONDS = 1.0
+#: a worker silent for longer is not counted as live
+LIVENESS_SECONDS = 5.0
+
+
+@guarded
+def register_worker(worker_id: str, host: str, pid: int, supervisor_pid: int | None) -> None:
+    t = now()
+    with db.atomic():
+        Worker.insert(
+            id=worker_id, host=host, pid=pid, supervisor_pid=supervisor_pid,
+            started_at=t, heartbeat_at=t, state="idle",
+        ).on_conflict_replace().execute()  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    stop_requested: bool
+    #: False when the job this worker runs was cancelled or taken away (its lease ran out)
+    owns_job: bool
+
+
+@guarded
+def heartbeat(worker_id: str, state: str, job_seq: int | None = None, job_id: str | None = None) -> Heartbeat:
+    """I am alive: refresh the worker row and the running job's lease, in one transaction."""
+    from .config import current_config
+
+    t = now()
+    with db.atomic():
+        updated = Worker.update(heartbeat_at=t, state=state, current_job=job_id).where(Worker.id == worker_id).execute()
+        stop = Worker.select(Worker.stop_requested).where(Worker.id == worker_id).scalar()
+        owns = True
+        if job_seq is not None:
+            lease = current_config()["lease_seconds"]
+            owns = bool(
+                Job.update(lease_expires_at=t + lease)
+                .where((Job.seq == job_seq) & (Job.state == JobState.PROCESSING.value) & (Job.worker_id == worker_id))
+                .execute()
+            )
+    # a worker whose row was removed (declared dead while it was frozen) must stop
+    return Heartbeat(stop_requested=bool(stop) or not updated, owns_job=owns)
+
+
+@guarded
+def unregister_worker(worker_id: str) -> None:
+    with db.atomic():
+        Worker.delete().where(Worker.id == worker_id).execute()
+
+
+@guarded
+def request_stop(host: str | None = None) -> list[WorkerView]:
+    """Ask every registered worker (or those of one host) to finish its job and exit."""
+    with db.atomic():
+        where = Worker.host == host if host else Worker.id.is_null(False)
+        Worker.update(stop_requested=True).where(where).execute()
+        asked = [WorkerView.from_row(r) for r in Worker.select().where(where).dicts()]
+    wake_workers()
+    return asked
+
+
+@guarded
+def list_workers(live_only: bool = True) -> list[WorkerView]:
+    query = Worker.select().order_by(Worker.host, Worker.started_at)
+    if live_only:
+        query = query.where(Worker.heartbeat_at >= now() - LIVENESS_SECONDS)
+    return [WorkerView.from_row(r) for r in query.dicts()]
+
+
+@guarded
+def live_worker_count() -> int:
+    return Worker.select().where(Worker.heartbeat_at >= now() - LIVENESS_SECONDS).count()
+
+
+@guarded
+def recover_worker(worker_id: str, reason: str) -> list[int]:
+    """The worker is known to be dead: fail its running attempt now and forget it.
+
+    Returns the process groups of its job commands, for the caller to kill.
+    """
+    with db.atomic():
+        pgids = fail_lost_attempts(Job.worker_id == worker_id, reason)
+        Worker.delete().where(Worker.id == worker_id).execute()
+    wake_workers()
+    return pgids
+
+
+@guarded
+def recover_expired(host: str | None = None) -> int:
+    """Jobs whose lease ran out (their worker stopped heartbeating, on any host) fail their
+    attempt; silent workers are forgotten.  Returns how many jobs were recovered."""
+    from .config import current_config
+
+    t = now()
+    with db.atomic():
+        lease = current_config()["lease_seconds"]
+        expired = Job.lease_expires_at < t
+        n = Job.select().where((Job.state == JobState.PROCESSING.value) & expired).count()
+        if n:
+            fail_lost_attempts(expired, "lost: its worker stopped sending heartbeats (lease expired)")
+        Worker.delete().where(Worker.heartbeat_at < t - max(lease, LIVENESS_SECONDS)).execute()
+    if n:
+        wake_workers()
+    return n
+
+
+@guarded
+def workers_of_host(host: str) -> list[WorkerView]:
+    query = Worker.select().where(Worker.host == host)
+    return [WorkerView.from_row(r) for r in query.dicts()]

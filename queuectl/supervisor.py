@@ -1,0 +1,128 @@
+"""Starts N worker subprocesses, restarts the ones that crash, and stops them on request.
+
+Workers run in their own process group, so a Ctrl+C in the terminal reaches only the supervisor,
+which passes each signal on exactly once: the first lets running jobs finish, the second kills
+them.  A worker that dies is recovered at once: its job's attempt fails (and will be retried)
+and the job's process group is killed.  Used by `queuectl worker start` and by the TUI.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from . import runner, store
+from .paths import Location
+from .worker import host_id
+
+#: a worker that crashes sooner than this after its start is restarted only after a pause
+_MIN_UPTIME = 1.0
+_RESTART_PAUSE = 1.0
+
+
+@dataclass
+class Child:
+    name: str
+    id: str
+    proc: subprocess.Popen
+    started: float = field(default_factory=time.monotonic)
+
+
+def _own_group_and_die_with_parent() -> None:
+    os.setpgid(0, 0)
+    hook = runner._set_parent_death_signal(signal.SIGTERM)
+    if hook:
+        hook()
+
+
+class Supervisor:
+    def __init__(self, location: Location, count: int, burst: bool = False, quiet: bool = False):
+        self.location = location
+        self.count = count
+        self.burst = burst
+        self.quiet = quiet
+        self.host = host_id()
+        self.children: list[Child] = []
+        self.signals = 0
+        self._next_index = 1
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, flush=True)
+
+    def recover_local_orphans(self) -> int:
+        """Workers of this host whose process is gone: recover their jobs now, not at lease expiry."""
+        recovered = 0
+        for worker in store.workers_of_host(self.host):
+            if not _alive(worker.pid):
+                for pgid in store.recover_worker(worker.id, "lost: its worker process is gone"):
+                    runner.kill_group(pgid)
+                recovered += 1
+        store.recover_expired()
+        return recovered
+
+    def spawn(self) -> Child:
+        name = f"worker-{self._next_index}"
+        self._next_index += 1
+        worker_id = f"{self.host}.{os.getpid()}.{secrets.token_hex(3)}"
+        argv = [sys.executable, "-m", "queuectl.worker", "--db", self.location.url, "--id", worker_id, "--name", name]
+        argv += ["--burst"] * self.burst + ["--quiet"] * self.quiet
+        proc = subprocess.Popen(argv, preexec_fn=_own_group_and_die_with_parent)
+        child = Child(name, worker_id, proc)
+        self.children.append(child)
+        return child
+
+    def signal_children(self, sig: int = signal.SIGTERM) -> None:
+        for child in self.children:
+            try:
+                child.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+
+    def _on_signal(self, signum, frame) -> None:
+        self.signals += 1
+        self.signal_children(signal.SIGTERM)
+
+    def run(self) -> int:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        self.recover_local_orphans()
+        mode = "until the queue is empty" if self.burst else "press Ctrl+C to stop"
+        self.say(f"Starting {self.count} worker(s) on {self.location.display} ({mode})")
+        for _ in range(self.count):
+            self.spawn()
+        while self.children:
+            time.sleep(0.05)
+            for child in list(self.children):
+                code = child.proc.poll()
+                if code is None:
+                    continue
+                self.children.remove(child)
+                if code == 0:
+                    continue  # it was asked to stop, or its burst is done
+                reason = f"lost: its worker exited with code {code}" if code > 0 else (
+                    f"lost: its worker was killed by {signal.Signals(-code).name}")  # fmt: skip
+                for pgid in store.recover_worker(child.id, reason):
+                    runner.kill_group(pgid)
+                self.say(f"[{child.name}] died ({reason.removeprefix('lost: its worker ')})")
+                if not self.signals:
+                    if time.monotonic() - child.started < _MIN_UPTIME:
+                        time.sleep(_RESTART_PAUSE)
+                    self.say(f"[{self.spawn().name}] replaces {child.name}")
+        self.say("All workers stopped")
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

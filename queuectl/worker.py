@@ -1,0 +1,186 @@
+"""One worker process: wait for work, claim it, run it, record it; heartbeat; stop gracefully.
+
+The first SIGINT/SIGTERM (or `queuectl worker stop`) lets the running job finish, then the worker
+exits 0; a second one kills the job, records its attempt as failed, and exits.
+Run as `python -m queuectl.worker` by the supervisor.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+
+from . import runner, store
+from .errors import StoreError
+from .paths import Location
+from .wakeup import WakeChannel
+
+HOST_ENV = "QUEUECTL_HOST_ID"
+#: the longest an idle worker sleeps without looking at the store (safety net for lost wake-ups)
+IDLE_POLL_SECONDS = 1.0
+#: how often some worker looks for jobs whose worker vanished without a trace
+RECOVERY_SECONDS = 5.0
+#: pause after the store reported an error, before trying again
+STORE_RETRY_SECONDS = 0.5
+
+
+def host_id() -> str:
+    """This machine's name in the store (overridable, e.g. to run several 'hosts' on one)."""
+    return os.environ.get(HOST_ENV) or socket.gethostname()
+
+
+class Worker:
+    def __init__(self, location: Location, worker_id: str, name: str, burst: bool = False, quiet: bool = False):
+        self.location = location
+        self.id = worker_id
+        self.name = name
+        self.burst = burst
+        self.quiet = quiet
+        self.host = host_id()
+        self.stopping = False  # finish the current job, then exit
+        self.hard_stop = False  # kill the current job, then exit
+        self._last_beat = 0.0
+        self._last_recovery = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def run(self) -> int:
+        store.open_store(self.location)
+        self.channel = WakeChannel(self.location.run_dir, self.id)
+        signal.set_wakeup_fd(self.channel.signal_fd, warn_on_full_buffer=False)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal is not a request to stop
+        self._retrying(store.register_worker, self.id, self.host, os.getpid(), os.getppid())
+        self.say("started")
+        try:
+            self._loop()
+        finally:
+            signal.set_wakeup_fd(-1)
+            self.channel.close()
+            try:
+                store.unregister_worker(self.id)
+            except StoreError:
+                pass  # its heartbeat stops; others forget it after the liveness window
+        self.say("stopped")
+        return 0
+
+    def _on_signal(self, signum, frame) -> None:
+        if self.stopping:
+            self.hard_stop = True
+        self.stopping = True
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(f"[{self.name}] {text}", flush=True)
+
+    def _loop(self) -> None:
+        while not self.stopping:
+            self.channel.drain()
+            claim = self._retrying(store.claim, self.id, self.host)
+            if claim is not None:
+                self._run_job(claim)
+                continue
+            if self.burst and not self._retrying(store.has_burst_work):
+                return
+            self._idle_chores()
+            if self.stopping:
+                return
+            due = self._retrying(store.next_due)
+            pause = IDLE_POLL_SECONDS if due is None else min(IDLE_POLL_SECONDS, max(0.0, due - store.now()))
+            self.channel.wait(min(pause, self._next_beat_in()))
+
+    def _next_beat_in(self) -> float:
+        return max(0.0, self._last_beat + store.HEARTBEAT_SECONDS - time.monotonic())
+
+    def _idle_chores(self) -> None:
+        """Heartbeat, and now and then recover jobs of workers that vanished."""
+        if self._next_beat_in() == 0.0:
+            self._beat("idle")
+        if time.monotonic() - self._last_recovery >= RECOVERY_SECONDS:
+            self._last_recovery = time.monotonic()
+            self._retrying(store.recover_expired)
+
+    def _beat(self, state: str, claim: store.Claim | None = None) -> store.Heartbeat | None:
+        self._last_beat = time.monotonic()
+        try:
+            beat = store.heartbeat(self.id, state, claim.seq if claim else None, claim.id if claim else None)
+        except StoreError as exc:
+            self.say(f"heartbeat failed: {exc}")
+            return None
+        if beat.stop_requested:
+            self.stopping = True
+        return beat
+
+    def _retrying(self, fn, *args):
+        """Call a store function until it succeeds: a busy or briefly failing store never
+        kills a worker (unless a hard stop is asked for)."""
+        while True:
+            try:
+                return fn(*args)
+            except StoreError as exc:
+                if self.hard_stop:
+                    raise
+                self.say(f"store error, retrying: {exc}")
+                time.sleep(STORE_RETRY_SECONDS)
+
+    # -- one job -----------------------------------------------------------------------------
+    def _run_job(self, claim: store.Claim) -> None:
+        self.say(f"processing job '{claim.id}' (attempt {claim.attempt})")
+        stdout_path, stderr_path = store.attempt_paths(self.location.logs_dir, claim.id, claim.attempt)
+        env = dict(os.environ, QUEUECTL_JOB_ID=claim.id, QUEUECTL_ATTEMPT=str(claim.attempt))
+        try:
+            running = runner.Running(claim.command, stdout_path, stderr_path, claim.max_log_bytes, env)
+        except (runner.LogError, OSError) as exc:
+            outcome = runner.Outcome(None, 0.0, str(exc) if isinstance(exc, runner.LogError) else f"could not start: {exc}")
+        else:
+            self._retrying(store.record_pgid, claim, running.pgid)
+            self._beat("busy", claim)
+
+            def tick() -> None:
+                if self.hard_stop:
+                    running.kill("killed: its worker was stopped", grace=1.0)
+                    return
+                if time.monotonic() - self._last_beat < 0.1:
+                    return  # a burst of wake-ups (a batch being enqueued) needs no burst of writes
+                beat = self._beat("busy", claim)
+                if beat is not None and not beat.owns_job:
+                    running.kill("cancelled", grace=1.0)
+
+            outcome = running.wait(claim.timeout, tick, store.HEARTBEAT_SECONDS, self.channel)
+        state = self._retrying(store.finish, claim, self.id, outcome.error, outcome.exit_code)
+        self._report(claim, state, outcome)
+
+    def _report(self, claim: store.Claim, state: str, outcome: runner.Outcome) -> None:
+        if state == "completed":
+            self.say(f"completed job '{claim.id}' in {outcome.duration:.2f}s")
+        elif state == "failed":
+            self.say(f"job '{claim.id}' failed ({outcome.error}); it will be retried")
+        elif state == "dead":
+            self.say(f"job '{claim.id}' failed ({outcome.error}); moved to the dead-letter queue")
+        else:
+            self.say(f"job '{claim.id}' ended as {state} ({outcome.error})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from .paths import resolve
+
+    parser = argparse.ArgumentParser(prog="python -m queuectl.worker", description="one queuectl worker")
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--id", required=True)
+    parser.add_argument("--name", default="worker")
+    parser.add_argument("--burst", action="store_true")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        return Worker(resolve(args.db), args.id, args.name, args.burst, args.quiet).run()
+    except StoreError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
