@@ -397,5 +397,10 @@ def config_set(ctx: click.Context, key: str, value: str) -> None:
     click.echo(f"{key} = {stored}")
 
 
+from .tui_commands import register as _register_tui_commands  # noqa: E402  (click only)
+
+_register_tui_commands(cli)
+
+
 def main() -> None:
     cli(prog_name="queuectl")

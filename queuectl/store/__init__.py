@@ -3,7 +3,7 @@
 Every job state transition is one function here, used by the CLI, the workers and the TUI alike.
 """
 from .config import get_config, set_config
-from .connection import close_store, location, now, open_store
+from .connection import close_store, location, now, open_store, set_clock
 from .jobs import Cancelled, cancel, claim, delete_job, enqueue, finish, record_pgid, retry_dead, set_priority
 from .logfiles import attempt_paths, read_tail
 from .queries import attempts, counts, get_job, has_burst_work, list_jobs, metrics, next_due
@@ -28,6 +28,6 @@ __all__ = [
     "delete_job", "enqueue", "finish", "get_config", "get_job", "has_burst_work", "heartbeat",
     "iso", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
     "now", "open_store", "read_tail", "record_pgid", "recover_expired", "recover_worker",
-    "register_worker", "request_stop", "retry_dead", "set_config", "set_priority",
+    "register_worker", "request_stop", "retry_dead", "set_clock", "set_config", "set_priority",
     "unregister_worker", "workers_of_host",
 ]  # fmt: skip

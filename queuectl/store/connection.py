@@ -76,9 +76,18 @@ def location() -> Location:
     return _location
 
 
+_clock = time.time
+
+
 def now() -> float:
     """The store's clock (UTC epoch seconds)."""
-    return time.time()
+    return _clock()
+
+
+def set_clock(clock=time.time) -> None:
+    """Replace the clock (tests and snapshots use a fixed one); no argument restores it."""
+    global _clock
+    _clock = clock
 
 
 def _create_private_file(path: Path) -> None:
