@@ -109,7 +109,7 @@ def enqueue(ctx: click.Context, job_json: str, file_, json_: bool) -> None:
     from . import spec
 
     if job_json == "-":
-        specs = spec.specs_from_lines(_read_lines(file_ or click.get_text_stream("stdin")))
+        specs = spec.specs_from_lines(_read_lines(file_ or sys.stdin))
         if not specs:
             raise InputError("no jobs in the input")
     elif file_ is not None:

@@ -49,6 +49,7 @@ def open_store(location: Location) -> None:
 
     path = location.sqlite_path
     _create_private_file(path)
+    close_store()
     db.initialize(
         SqliteDatabase(
             str(path),

@@ -35,7 +35,7 @@ _CLAIM_SQL = (
 @guarded
 def enqueue(specs: list[JobSpec]) -> list[str]:
     """Add jobs in one transaction: all of them, or none (and an error naming why)."""
-    from peewee import IntegrityError
+    from peewee import IntegrityError, __exception_wrapper__ as driver_errors
 
     t = now()
     rows = []
@@ -54,7 +54,8 @@ def enqueue(specs: list[JobSpec]) -> list[str]:
             sql = "INSERT INTO job ({}) VALUES ({})".format(
                 ", ".join(_INSERT_COLUMNS), ", ".join([db.param] * len(_INSERT_COLUMNS))
             )
-            db.cursor().executemany(sql, rows)
+            with driver_errors:  # raw driver errors become peewee's, as for every other query
+                db.cursor().executemany(sql, rows)
     except IntegrityError:
         taken = _existing_ids([r[0] for r in rows])
         raise InputError(f"job id {taken[0]!r} already exists" if taken else "job ids are not unique") from None

@@ -1,0 +1,160 @@
+"""State transitions and their order rules, on a real store, with a controlled clock."""
+import pytest
+
+from queuectl import store
+from queuectl.errors import InvalidState
+from queuectl.spec import JobSpec
+
+
+class Clock:
+    def __init__(self, t=1_800_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+@pytest.fixture
+def clock(opened):
+    c = Clock()
+    store.set_clock(c)
+    return c
+
+
+def _claim_ids(n=100):
+    ids = []
+    while (c := store.claim("w", "h")) is not None and len(ids) < n:
+        ids.append(c.id)
+        store.finish(c, "w", None, 0)
+    return ids
+
+
+def test_priority_then_fifo_even_within_one_batch(clock):
+    store.enqueue([JobSpec("true", id=i, priority=p) for i, p in [("a", 0), ("b", 5), ("c", 0), ("d", 5), ("e", -1)]])
+    store.enqueue([JobSpec("true", id="f", priority=5)])
+    assert _claim_ids() == ["b", "d", "f", "a", "c", "e"]
+
+
+def test_run_at_in_the_future_is_not_claimed_before_it(clock):
+    store.enqueue([JobSpec("true", id="later", run_at=clock.t + 60), JobSpec("true", id="now")])
+    assert _claim_ids() == ["now"]
+    assert store.next_due() == clock.t + 60
+    clock.t += 60
+    assert _claim_ids() == ["later"]
+
+
+def test_retry_backoff_schedule_and_dead_after_max_retries(clock):
+    store.enqueue([JobSpec("false", id="f", max_retries=3)])
+    delays = []
+    for attempt in range(1, 5):
+        claim = store.claim("w", "h")
+        assert claim is not None and claim.attempt == attempt
+        state = store.finish(claim, "w", "exited with code 1", 1)
+        if attempt < 4:
+            assert state == "failed"
+            job = store.get_job("f")
+            delays.append(job.next_attempt_at - clock.t)
+            assert store.claim("w", "h") is None  # not before its retry time
+            clock.t = job.next_attempt_at
+        else:
+            assert state == "dead"
+    assert delays == [2, 4, 8]
+    job = store.get_job("f")
+    assert (job.attempts, job.last_error, job.exit_code) == (4, "exited with code 1", 1)
+    assert [a.number for a in store.attempts("f")] == [1, 2, 3, 4]
+
+
+def test_backoff_is_capped_by_max_backoff(clock):
+    store.set_config("max_backoff", "5")
+    store.enqueue([JobSpec("false", id="f", max_retries=5)])
+    for _ in range(4):
+        claim = store.claim("w", "h")
+        store.finish(claim, "w", "boom", 1)
+        job = store.get_job("f")
+        assert job.next_attempt_at - clock.t <= 5
+        clock.t = job.next_attempt_at
+    assert job.next_attempt_at - (clock.t - 5) == 5
+
+
+def test_dlq_retry_resets_attempts_and_keeps_history(clock):
+    store.enqueue([JobSpec("false", id="f", max_retries=0)])
+    store.finish(store.claim("w", "h"), "w", "boom", 1)
+    assert store.get_job("f").state == "dead"
+    assert store.retry_dead("f") == ["f"]
+    job = store.get_job("f")
+    assert (job.state, job.attempts) == ("pending", 0)
+    claim = store.claim("w", "h")
+    assert claim.attempt == 2  # attempt numbers continue, so history is not overwritten
+    assert len(store.attempts("f")) == 2
+
+
+def test_cancel_running_job_keeps_worker_from_completing_it(clock):
+    store.enqueue([JobSpec("sleep 9", id="s")])
+    claim = store.claim("w", "h")
+    store.record_pgid(claim, 4242)
+    cancelled = store.cancel("s")
+    assert (cancelled.pgid, cancelled.host, cancelled.job.state) == (4242, "h", "cancelled")
+    assert store.finish(claim, "w", None, 0) == "cancelled"
+    assert store.get_job("s").state == "cancelled"
+    assert store.attempts("s")[0].error == "cancelled"
+    with pytest.raises(InvalidState):
+        store.cancel("s")
+
+
+def test_dead_worker_recovery_counts_as_a_failed_attempt(clock):
+    store.enqueue([JobSpec("sleep 9", id="s", max_retries=1)])
+    store.register_worker("w", "h", 1, None)
+    store.record_pgid(store.claim("w", "h"), 777)
+    assert store.recover_worker("w", "lost: its worker process is gone") == [777]
+    job = store.get_job("s")
+    assert (job.state, job.last_error) == ("failed", "lost: its worker process is gone")
+    clock.t = job.next_attempt_at
+    store.claim("w2", "h")
+    store.recover_worker("w2", "lost again")
+    assert store.get_job("s").state == "dead"  # a job that keeps killing its worker ends in the DLQ
+
+
+def test_lease_expiry_recovers_jobs_of_silent_workers(clock):
+    store.enqueue([JobSpec("sleep 9", id="s")])
+    store.register_worker("w", "h", 1, None)
+    claim = store.claim("w", "h")
+    clock.t += 20
+    assert store.heartbeat("w", "busy", claim.seq, claim.id).owns_job  # heartbeats extend the lease
+    clock.t += 25
+    assert store.recover_expired() == 0
+    clock.t += 31
+    assert store.recover_expired() == 1
+    assert store.get_job("s").state == "failed"
+    assert not store.heartbeat("w", "busy", claim.seq, claim.id).owns_job
+    assert store.live_worker_count() == 0
+
+
+def test_stop_request_reaches_worker_heartbeat(clock):
+    store.register_worker("w", "h", 1, None)
+    assert not store.heartbeat("w", "idle").stop_requested
+    assert [w.id for w in store.request_stop()] == ["w"]
+    assert store.heartbeat("w", "idle").stop_requested
+
+
+def test_counts_follow_every_transition(clock):
+    store.enqueue([JobSpec("true", id=str(i), max_retries=0) for i in range(4)])
+    store.finish(store.claim("w", "h"), "w", None, 0)
+    store.finish(store.claim("w", "h"), "w", "x", 1)
+    store.claim("w", "h")
+    store.cancel("3")
+    assert store.counts() == {"pending": 0, "processing": 1, "completed": 1, "failed": 0, "dead": 1, "cancelled": 1}
+    store.delete_job("1")
+    assert store.counts()["dead"] == 0
+
+
+def test_metrics(clock):
+    store.enqueue([JobSpec("true", id=str(i), max_retries=0) for i in range(3)])
+    for runtime, error in ((1.0, None), (3.0, None), (2.0, "boom")):
+        claim = store.claim("w", "h")
+        clock.t += runtime
+        store.finish(claim, "w", error, 0 if error is None else 1)
+    m = store.metrics()
+    assert (m.total, m.success_rate, m.avg_runtime_s, m.p95_runtime_s) == (3, round(2 / 3, 4), 2.0, 3.0)
+    assert m.completed_last_minute == 2
+    clock.t += 120
+    assert store.metrics().completed_last_minute == 0

@@ -1,0 +1,220 @@
+"""Workers as real processes running real shell commands against a real SQLite file."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import drain, enqueue, job, pid_alive, qctl, run_cli, start_workers, stop, wait_for
+
+
+@pytest.fixture(autouse=True)
+def fast_retries():
+    run_cli("config", "set", "max_backoff", "0")
+
+
+def _attempts(job_id):
+    from queuectl import store
+    from queuectl.paths import resolve
+
+    store.open_store(resolve(None))
+    return store.attempts(job_id)
+
+
+def _read_pid(path, timeout=20):
+    wait_for(lambda: path.exists() and path.read_text().strip())
+    return int(path.read_text().split()[0])
+
+
+def test_seed_examples_run_and_report(tmp_path):
+    enqueue(id="job1", command="echo Hello World")
+    enqueue(id="urgent", command="echo High Priority", priority=10)
+    enqueue(id="broken", command="echo oops >&2; exit 3", max_retries=1)
+    result = drain("--count", "3")
+    assert "Error" not in result.stderr
+    assert job("job1")["state"] == "completed" and job("urgent")["state"] == "completed"
+    broken = job("broken")
+    assert (broken["state"], broken["attempts"], broken["last_error"]) == ("dead", 2, "exited with code 3")
+    logs = run_cli("logs", "job1").stdout
+    assert "=== EXIT CODE ===\n0\n" in logs and "=== STDOUT ===\nHello World\n" in logs
+    assert "oops" in run_cli("logs", "broken").stdout
+    assert "broken" in run_cli("dlq", "list").stdout
+
+
+def test_many_workers_run_each_job_exactly_once(tmp_path):
+    out = tmp_path / "ran.txt"
+    lines = "\n".join(json.dumps({"id": f"j{i}", "command": f"echo j{i} >> {out}"}) for i in range(200))
+    assert run_cli("enqueue", "-", input=lines).exit_code == 0
+    drain("--count", "4")
+    ran = out.read_text().split()
+    assert sorted(ran) == sorted(f"j{i}" for i in range(200))
+    assert json.loads(run_cli("status", "--json").stdout)["jobs"]["completed"] == 200
+
+
+def test_one_worker_follows_priority_then_fifo(tmp_path):
+    out = tmp_path / "order.txt"
+    for name, priority in [("low1", 0), ("high1", 9), ("low2", 0), ("mid", 3), ("high2", 9)]:
+        enqueue(id=name, command=f"echo {name} >> {out}", priority=priority)
+    drain("--count", "1")
+    assert out.read_text().split() == ["high1", "high2", "mid", "low1", "low2"]
+
+
+def test_failed_job_runs_exactly_one_plus_max_retries_times(tmp_path):
+    out = tmp_path / "runs.txt"
+    enqueue(id="f", command=f"echo run >> {out}; exit 1", max_retries=2)
+    drain()
+    assert out.read_text().split() == ["run"] * 3
+    assert job("f")["state"] == "dead"
+    assert [a.error for a in _attempts("f")] == ["exited with code 1"] * 3
+
+
+def test_burst_waits_for_retries_but_not_for_future_run_at(tmp_path):
+    marker = tmp_path / "second-try"
+    run_cli("config", "set", "max_backoff", "1")
+    enqueue(id="flaky", command=f"test -e {marker} || {{ touch {marker}; exit 1; }}")
+    enqueue(id="tomorrow", command="true", run_at="2999-01-01T00:00:00Z")
+    drain()
+    assert job("flaky")["state"] == "completed" and job("flaky")["attempts"] == 2
+    assert job("tomorrow")["state"] == "pending"
+
+
+def test_timeout_kills_the_whole_process_tree(tmp_path):
+    bg = tmp_path / "bg.pid"
+    enqueue(id="slow", command=f"sleep 60 & echo $! > {bg}; sleep 60", timeout=1, max_retries=0)
+    started = time.monotonic()
+    drain()
+    assert time.monotonic() - started < 30
+    assert job("slow")["last_error"] == "timed out after 1s" and job("slow")["state"] == "dead"
+    assert not pid_alive(int(bg.read_text()))
+
+
+def test_cancel_kills_a_running_job_and_its_children(tmp_path):
+    pids = tmp_path / "pids"
+    enqueue(id="long", command=f"sleep 60 & echo $$ $! > {pids}; wait")
+    workers = start_workers()
+    try:
+        shell, child = (int(p) for p in wait_for(lambda: pids.exists() and pids.read_text().split()))
+        result = qctl("cancel", "long")
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: not pid_alive(shell) and not pid_alive(child), timeout=10)
+        assert job("long")["state"] == "cancelled"
+        time.sleep(1.5)  # the worker records the end of its attempt without reviving the job
+        assert job("long")["state"] == "cancelled"
+    finally:
+        assert stop(workers) == 0
+
+
+def test_worker_killed_mid_job_is_recovered_and_job_reruns(tmp_path):
+    pidfile = tmp_path / "job.pid"
+    enqueue(id="victim", command=f'if [ "$QUEUECTL_ATTEMPT" = 1 ]; then echo $$ > {pidfile}; exec sleep 60; fi')
+    workers = start_workers()
+    try:
+        job_pid = _read_pid(pidfile)
+        worker_pid = json.loads(run_cli("worker", "list", "--json").stdout)[0]["pid"]
+        os.kill(worker_pid, signal.SIGKILL)
+        wait_for(lambda: job("victim")["state"] == "completed", timeout=30)
+        assert not pid_alive(job_pid)  # the job's process did not outlive its worker
+        first = _attempts("victim")[0]
+        assert first.error.startswith("lost: its worker was killed by SIGKILL")
+        assert job("victim")["attempts"] == 2
+    finally:
+        assert stop(workers) == 0
+
+
+def test_sigterm_once_lets_the_running_job_finish(tmp_path):
+    started = tmp_path / "started"
+    enqueue(id="j", command=f"touch {started}; sleep 1; echo finished")
+    workers = start_workers()
+    wait_for(started.exists)
+    assert stop(workers) == 0
+    assert job("j")["state"] == "completed"
+    assert "finished" in run_cli("logs", "j").stdout
+
+
+def test_sigterm_twice_kills_the_job_and_records_the_attempt(tmp_path):
+    started = tmp_path / "started"
+    enqueue(id="j", command=f"touch {started}; sleep 60", max_retries=0)
+    workers = start_workers()
+    wait_for(started.exists)
+    workers.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    workers.send_signal(signal.SIGTERM)
+    assert workers.wait(20) == 0
+    j = job("j")
+    assert j["state"] == "dead" and j["last_error"] == "killed: its worker was stopped"
+    assert json.loads(run_cli("status", "--json").stdout)["jobs"]["processing"] == 0
+
+
+def test_worker_stop_from_another_terminal(tmp_path):
+    workers = start_workers("--count", "2")
+    wait_for(lambda: json.loads(run_cli("status", "--json").stdout)["workers"] == 2)
+    result = qctl("worker", "stop")
+    assert result.returncode == 0 and "asked 2 worker(s)" in result.stdout
+    assert workers.wait(15) == 0
+    assert json.loads(run_cli("status", "--json").stdout)["workers"] == 0
+
+
+def test_idle_workers_pick_up_new_jobs(tmp_path):
+    workers = start_workers("--count", "2")
+    try:
+        wait_for(lambda: json.loads(run_cli("status", "--json").stdout)["workers"] == 2)
+        enqueue(id="late", command="true")
+        wait_for(lambda: job("late")["state"] == "completed")
+    finally:
+        assert stop(workers) == 0
+
+
+def test_jobs_survive_a_full_stop_and_restart(tmp_path):
+    out = tmp_path / "ran.txt"
+    lines = "\n".join(json.dumps({"id": f"j{i}", "command": f"sleep 0.05; echo j{i} >> {out}"}) for i in range(40))
+    run_cli("enqueue", "-", input=lines)
+    workers = start_workers("--count", "2")
+    wait_for(lambda: out.exists() and len(out.read_text().split()) >= 5)
+    assert stop(workers) == 0
+    counts = json.loads(run_cli("status", "--json").stdout)["jobs"]
+    assert counts["processing"] == 0 and counts["failed"] == 0 and counts["pending"] > 0
+    drain("--count", "2")
+    assert sorted(out.read_text().split()) == sorted(f"j{i}" for i in range(40))
+
+
+def test_output_is_capped_at_max_log_bytes():
+    run_cli("config", "set", "max_log_bytes", "1000")
+    enqueue(id="chatty", command="head -c 100000 /dev/zero | tr '\\0' x")
+    drain()
+    assert job("chatty")["state"] == "completed"
+    out = run_cli("logs", "chatty").stdout
+    assert "x" * 1000 in out and "x" * 1001 not in out
+    assert "[queuectl: output truncated at 1000 bytes; 99000 more bytes dropped]" in out
+
+
+def test_unwritable_logs_fail_the_attempt_not_the_worker(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("QUEUECTL_LOGS", str(blocker / "logs"))
+    enqueue(id="a", command="true", max_retries=0)
+    drain()
+    assert job("a")["state"] == "dead"
+    assert job("a")["last_error"].startswith("could not create the job's log files")
+    monkeypatch.delenv("QUEUECTL_LOGS")
+    enqueue(id="b", command="true")
+    drain()
+    assert job("b")["state"] == "completed"
+
+
+def test_logs_follow_streams_until_the_job_ends():
+    enqueue(id="talk", command="for i in 1 2 3; do echo line$i; sleep 0.3; done")
+    workers = start_workers()
+    try:
+        result = qctl("logs", "talk", "--follow", timeout=30)
+        assert result.returncode == 0
+        assert result.stdout.split() == ["line1", "line2", "line3"]
+        assert "ended: exit code 0" in result.stderr
+    finally:
+        assert stop(workers) == 0
+
+
+def test_job_environment_names_job_and_attempt(tmp_path):
+    enqueue(id="env", command='echo "$QUEUECTL_JOB_ID/$QUEUECTL_ATTEMPT"')
+    drain()
+    assert "env/1" in run_cli("logs", "env").stdout
