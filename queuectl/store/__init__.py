@@ -2,7 +2,11 @@
 
 Every job state transition is one function here, used by the CLI, the workers and the TUI alike.
 """
-from .config import get_config, set_config
+from .connection import _import_peewee_without_drivers
+
+_import_peewee_without_drivers()  # before anything imports peewee (see connection.py)
+
+from .config import get_config, set_config  # noqa: E402
 from .connection import close_store, location, now, open_store, set_clock
 from .jobs import Cancelled, cancel, claim, delete_job, enqueue, finish, record_pgid, retry_dead, set_priority
 from .logfiles import attempt_paths, read_tail
