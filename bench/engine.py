@@ -1,0 +1,208 @@
+"""queuectl's own figures: drain throughput, pickup latency, idle cost, enqueue, start-up, memory."""
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import (
+    PYTHON, Sizes, children, cpu_seconds, env_for, fresh_dir, median, note, percentile, q, queuectl_cmd,
+    rss_mb, sql, stop_process, wait_for, wall_ms, write_jobs_file,
+)  # fmt: skip
+
+
+# -- drain ----------------------------------------------------------------------------------
+def drain(root: Path, jobs: int, workers: int) -> dict:
+    """N `true` jobs enqueued up front, drained by a burst supervisor: first claim to last completion."""
+    work = fresh_dir(root, f"drain-{workers}")
+    db = work / "q.db"
+    q(db, "enqueue", "-", input_path=write_jobs_file(work / "jobs.jsonl", jobs))
+    t = time.perf_counter()
+    q(db, "worker", "start", "--count", str(workers), "--burst", "--quiet")
+    wall = time.perf_counter() - t
+    (done, first, last), = sql(db, "SELECT count(*), min(started_at), max(finished_at) FROM job WHERE state = 'completed'")
+    if done != jobs:
+        raise RuntimeError(f"drain: {done} of {jobs} jobs completed")
+    return {"jobs_per_s": jobs / (last - first), "wall_s": wall}
+
+
+def measure_drain(sizes: Sizes, root: Path) -> dict:
+    out = {}
+    for workers in (1, 2):
+        runs = [drain(root, sizes.drain_jobs, workers) for _ in range(sizes.runs)]
+        out[f"drain_{workers}"] = {
+            "jobs_per_s": median(r["jobs_per_s"] for r in runs),
+            "wall_s": median(r["wall_s"] for r in runs),
+            "runs": [r["jobs_per_s"] for r in runs],
+        }
+        note(f"queuectl drain, {workers} worker(s): {out[f'drain_{workers}']['jobs_per_s']:.0f} jobs/s")
+    return out
+
+
+# -- pickup latency, idle CPU and memory -------------------------------------------------------
+class Enqueuer:
+    """Enqueues in this process and notes the moment each enqueue's transaction committed.
+
+    The store calls wake_workers() right after its commit; the bench wraps it to read the clock
+    there (the engine is not changed: the wrapper lives in this process only).
+    """
+
+    def __init__(self, db: Path):
+        from queuectl import store
+        from queuectl.paths import resolve
+        from queuectl.store import jobs as jobs_module
+        from queuectl.spec import JobSpec
+
+        store.close_store()
+        store.open_store(resolve(str(db)))
+        self.store, self.JobSpec = store, JobSpec
+        self.committed: float | None = None
+        self._jobs_module = jobs_module
+        self._original = jobs_module.wake_workers
+
+        def stamped() -> None:
+            self.committed = time.time()
+            self._original()
+
+        jobs_module.wake_workers = stamped
+
+    def enqueue(self, command: str) -> tuple[str, float]:
+        job_id = self.store.enqueue([self.JobSpec(command=command)])[0]
+        return job_id, self.committed
+
+    def close(self) -> None:
+        self._jobs_module.wake_workers = self._original
+        self.store.close_store()
+
+
+def _read_stamp(path: Path) -> float | None:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    return float(text) if text.endswith("\n") else None
+
+
+def _stamp_command(path: Path) -> str:
+    # exec: the timestamp is taken by the job's own process, one exec after the shell started
+    return f"exec date +%s.%N > {path}"
+
+
+def spawn_floor(work: Path, n: int) -> list[float]:
+    """The same command started directly from Python: what a pickup cannot beat (ms)."""
+    out = []
+    for i in range(n):
+        path = work / f"floor-{i}"
+        t = time.time()
+        subprocess.run(["/bin/sh", "-c", _stamp_command(path)])
+        out.append((_read_stamp(path) - t) * 1000)
+    return out
+
+
+def _pickup_one(enq: Enqueuer, db: Path, work: Path, name: str) -> float:
+    path = work / name
+    job_id, committed = enq.enqueue(_stamp_command(path))
+    started = wait_for(lambda: _read_stamp(path), 10, 0.0005, f"job {name} to start")
+    wait_for(lambda: sql(db, "SELECT state FROM job WHERE id = ?", (job_id,))[0][0] == "completed", 10, 0.002,
+             f"job {name} to finish")  # fmt: skip
+    return (started - committed) * 1000
+
+
+def measure_pickup(sizes: Sizes, root: Path) -> dict:
+    work = fresh_dir(root, "pickup")
+    db = work / "q.db"
+    q(db, "init")
+    supervisor = subprocess.Popen(queuectl_cmd() + ["worker", "start", "--count", "2", "--quiet"], env=env_for(db),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    enq = None
+    try:
+        wait_for(lambda: sql(db, "SELECT count(*) FROM worker WHERE state = 'idle'")[0][0] == 2, 30, 0.05,
+                 "2 idle workers")  # fmt: skip
+        time.sleep(0.5)
+        workers = [pid for (pid,) in sql(db, "SELECT pid FROM worker")]
+        enq = Enqueuer(db)
+        floor = spawn_floor(work, 10 if sizes.quick else 30)
+        warm = []
+        for i in range(sizes.pickup_jobs):
+            time.sleep(random.uniform(0.02, 0.08))  # workers back to idle, at no fixed phase
+            warm.append(_pickup_one(enq, db, work, f"warm-{i}"))
+        note(f"pickup p50 {percentile(warm, 50):.1f} ms, p95 {percentile(warm, 95):.1f} ms over {len(warm)} jobs")
+        # idle spells: idle CPU and RSS are read during the first one, then one pickup after each
+        idle, cpu, rss = [], {}, {}
+        for spell in range(sizes.idle_samples):
+            if spell == 0:
+                before = {pid: cpu_seconds(pid) for pid in workers + [supervisor.pid]}
+                t = time.monotonic()
+                time.sleep(sizes.cpu_seconds)
+                elapsed = time.monotonic() - t
+                cpu = {pid: (cpu_seconds(pid) - c) / elapsed * 100 for pid, c in before.items()}
+                rss = {pid: rss_mb(pid) for pid in workers + [supervisor.pid]}
+                time.sleep(max(0.0, sizes.idle_seconds - sizes.cpu_seconds))
+            else:
+                time.sleep(sizes.idle_seconds)
+            idle.append(_pickup_one(enq, db, work, f"idle-{spell}"))
+        note(f"pickup after {sizes.idle_seconds:g}s idle: {', '.join(f'{x:.1f}' for x in idle)} ms")
+    finally:
+        if enq is not None:
+            enq.close()
+        stop_process(supervisor)
+    return {
+        "pickup_ms": {"p50": percentile(warm, 50), "p95": percentile(warm, 95), "max": max(warm), "n": len(warm),
+                      "samples": warm},
+        "pickup_idle_ms": {"p50": percentile(idle, 50), "max": max(idle), "n": len(idle),
+                           "idle_s": sizes.idle_seconds, "samples": idle},
+        "spawn_floor_ms": {"p50": percentile(floor, 50), "p95": percentile(floor, 95)},
+        "idle_cpu_pct": {"worker": max(cpu[p] for p in workers), "supervisor": cpu[supervisor.pid],
+                         "seconds": sizes.cpu_seconds},
+        "rss_mb": {"worker": max(rss[p] for p in workers), "supervisor": rss[supervisor.pid]},
+    }  # fmt: skip
+
+
+# -- enqueue and start-up ----------------------------------------------------------------------
+def measure_enqueue(sizes: Sizes, root: Path) -> dict:
+    work = fresh_dir(root, "enqueue")
+    jobs = write_jobs_file(work / "jobs.jsonl", sizes.enqueue_jobs)
+    rates = []
+    for i in range(sizes.runs):
+        db = work / f"q{i}.db"
+        q(db, "init")
+        ms = wall_ms(queuectl_cmd() + ["enqueue", "-"], env_for(db), jobs)
+        rates.append(sizes.enqueue_jobs / ms * 1000)
+    note(f"batch enqueue of {sizes.enqueue_jobs}: {median(rates):.0f} jobs/s")
+    return {"batch_enqueue": {"jobs_per_s": median(rates), "jobs": sizes.enqueue_jobs, "runs": rates}}
+
+
+def measure_startup(sizes: Sizes, root: Path) -> dict:
+    work = fresh_dir(root, "startup")
+    db = work / "q.db"
+    q(db, "init")
+    env = env_for(db)
+    probes = {
+        "python_pass": [PYTHON, "-c", "pass"],
+        "import_click_sqlite3": [PYTHON, "-c", "import click, sqlite3"],
+        "queuectl_enqueue": queuectl_cmd() + ["enqueue", '{"command": "true"}'],
+        "queuectl_status": queuectl_cmd() + ["status"],
+    }
+    for argv in probes.values():  # warm caches (bytecode, page cache) once
+        wall_ms(argv, env)
+    times: dict[str, list[float]] = {k: [] for k in probes}
+    for _ in range(sizes.startup_runs):
+        for key, argv in probes.items():  # interleaved, so drift hits all alike
+            times[key].append(wall_ms(argv, env))
+    out = {k: median(v) for k, v in times.items()}
+    note("start-up ms: " + ", ".join(f"{k} {v:.0f}" for k, v in out.items()))
+    return {"startup_ms": out}
+
+
+def modules_loaded(db: Path, command: str) -> list[str]:
+    """Heavy modules a command imports (diagnostic)."""
+    code = (
+        "import sys, runpy; sys.argv = ['queuectl'] + sys.argv[1:]\n"
+        "try:\n    from queuectl.cli import main; main()\nexcept SystemExit: pass\n"
+        "print('\\n'.join(sorted(m for m in sys.modules if '.' not in m)), file=sys.stderr)"
+    )
+    proc = subprocess.run([PYTHON, "-c", code, *command.split()], env=env_for(db), capture_output=True, text=True)
+    return proc.stderr.split()
