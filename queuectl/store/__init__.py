@@ -8,9 +8,9 @@ _import_peewee_without_drivers()  # before anything imports peewee (see connecti
 
 from .config import get_config, set_config  # noqa: E402
 from .connection import close_store, location, now, open_store, set_clock
-from .jobs import Cancelled, cancel, claim, delete_job, enqueue, finish, record_pgid, retry_dead, set_priority
+from .jobs import Cancelled, cancel, claim, delete_job, enqueue, finish, retry_dead, set_priority
 from .logfiles import attempt_paths, read_tail
-from .queries import attempts, counts, get_job, has_burst_work, list_jobs, metrics, next_due
+from .queries import attempts, completions_per_minute, counts, get_job, has_burst_work, list_jobs, metrics, next_due
 from .views import AttemptView, Claim, JobView, Metrics, WorkerView, iso
 from .workers import (
     HEARTBEAT_SECONDS,
@@ -28,10 +28,10 @@ from .workers import (
 
 __all__ = [
     "AttemptView", "Cancelled", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
-    "WorkerView", "attempt_paths", "attempts", "cancel", "claim", "close_store", "counts",
+    "WorkerView", "attempt_paths", "attempts", "cancel", "claim", "close_store", "completions_per_minute", "counts",
     "delete_job", "enqueue", "finish", "get_config", "get_job", "has_burst_work", "heartbeat",
     "iso", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
-    "now", "open_store", "read_tail", "record_pgid", "recover_expired", "recover_worker",
+    "now", "open_store", "read_tail", "recover_expired", "recover_worker",
     "register_worker", "request_stop", "retry_dead", "set_clock", "set_config", "set_priority",
     "unregister_worker", "workers_of_host",
 ]  # fmt: skip

@@ -1,0 +1,90 @@
+"""What every pane shares: a store query that runs in a thread worker and re-polls only after the
+previous one finished, and the read-only switch for actions."""
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.containers import Vertical
+
+from queuectl.errors import QueuectlError
+
+from .messages import Loaded
+
+
+class StorePane(Vertical):
+    """A pane that shows the result of one store query, refreshed while the pane is visible."""
+
+    #: seconds between refreshes while the pane is on screen
+    REFRESH_SECONDS = 1.0
+    #: the pane's tab id (the app's TabbedContent)
+    TAB = ""
+    #: actions that change the store: hidden and refused in read-only mode
+    WRITES: frozenset[str] = frozenset()
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._busy = False
+        self._dirty = False
+        self._last_error = ""
+
+    def on_mount(self) -> None:
+        self.set_interval(self.REFRESH_SECONDS, self._tick)
+        self.reload()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.WRITES and getattr(self.app, "readonly", False):
+            return False
+        return True
+
+    @property
+    def is_visible_pane(self) -> bool:
+        return getattr(self.app, "active_tab", self.TAB) == self.TAB
+
+    def _tick(self) -> None:
+        if self.is_visible_pane and not getattr(self.app, "paused", False):
+            self.reload()
+
+    def reload(self) -> None:
+        """Query the store again now (or right after the query in flight)."""
+        if self._busy:
+            self._dirty = True
+            return
+        self._busy = True
+        self._load(self.query_args())
+
+    def query_args(self) -> Any:
+        """Read on the UI thread: what the query needs (filters, page size...)."""
+        return None
+
+    def fetch(self, args: Any) -> Any:
+        """Runs in a thread: the blocking store calls."""
+        raise NotImplementedError
+
+    def show(self, result: Any) -> None:
+        """Runs on the UI thread with what fetch returned."""
+        raise NotImplementedError
+
+    @work(thread=True, group="pane-load")
+    def _load(self, args: Any) -> None:
+        try:
+            self.post_message(Loaded(self.fetch(args)))
+        except QueuectlError as exc:
+            self.post_message(Loaded(None, exc))
+        except Exception as exc:  # a bug must not kill the dashboard: report it, keep polling
+            self.post_message(Loaded(None, RuntimeError(f"internal error: {type(exc).__name__}: {exc}")))
+
+    def on_loaded(self, message: Loaded) -> None:
+        message.stop()
+        self._busy = False
+        if message.error is not None:
+            text = str(message.error)
+            if text != self._last_error:  # once per distinct error, not once a second
+                self.notify(text, title="Store", severity="error")
+            self._last_error = text
+        else:
+            self._last_error = ""
+            self.show(message.result)
+        if self._dirty:
+            self._dirty = False
+            self.reload()

@@ -1,0 +1,115 @@
+"""Cells and lines for the panes: state colours, times, durations, safe log text.
+
+Every string that comes from a user or a job (commands, errors, output) goes through
+`queuectl.render.clean` (or `safe_ansi` for logs) so that nothing can drive the terminal.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from rich.text import Text
+
+from queuectl import store
+from queuectl.render import clean
+
+STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
+#: short labels for the header when the screen is narrow
+SHORT = {"pending": "pend", "processing": "run", "completed": "done", "failed": "fail", "dead": "dead", "cancelled": "canc"}
+LABEL = {"processing": "running"}
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+# One colour per state, everywhere (TUI.md); theme colours where the theme has one.
+_FIXED = {"pending": "dim", "failed": "dark_orange", "cancelled": "grey50", "blocked": "magenta"}
+
+
+def state_styles(theme=None) -> dict[str, str]:
+    styles = dict(_FIXED)
+    styles["processing"] = getattr(theme, "warning", None) or "yellow"
+    styles["completed"] = getattr(theme, "success", None) or "green"
+    styles["dead"] = getattr(theme, "error", None) or "red"
+    return styles
+
+
+def state_text(state: str, styles: dict[str, str], spin: bool = True) -> Text:
+    label = state
+    if state == "processing" and spin:
+        label = f"{state} {spinner()}"
+    return Text(label, style=styles.get(state, ""), no_wrap=True)
+
+
+def spinner() -> str:
+    # driven by the store clock, so a fixed clock gives a fixed frame (snapshots)
+    return SPINNER[int(store.now() * 10) % len(SPINNER)]
+
+
+def clock_time(ts: float | None) -> str:
+    """HH:MM:SS for today (by the store clock), else MM-DD HH:MM; local time."""
+    if ts is None:
+        return ""
+    moment = datetime.fromtimestamp(ts)
+    if moment.date() == datetime.fromtimestamp(store.now()).date():
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%m-%d %H:%M")
+
+
+def full_time(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{max(seconds, 0):.1f}s"
+    if seconds < 60:
+        return f"{int(seconds)}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours >= 24:
+        return f"{hours // 24}d{hours % 24:02}h"
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def ago(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return duration(store.now() - ts) + " ago"
+
+
+def runtime(job) -> float | None:
+    if job.state == "processing" and job.started_at is not None:
+        return store.now() - job.started_at
+    return job.runtime
+
+
+def attempts_cell(job) -> str:
+    return f"{job.attempts}/{1 + job.max_retries}"
+
+
+def retry_note(job) -> str:
+    if job.state == "failed" and job.next_attempt_at is not None:
+        return f"(retry in {duration(max(0.0, job.next_attempt_at - store.now()))})"
+    if job.state == "pending" and job.run_at > store.now() + 0.5:
+        return f"(at {clock_time(job.run_at)})"
+    return ""
+
+
+def fit(text: str, width: int) -> str:
+    return clean(text, max(1, width))
+
+
+_SGR = re.compile(r"(\x1b\[[0-9;]*m)")
+
+
+def safe_ansi(line: str) -> Text:
+    """One log line with its SGR colours rendered and every other control character escaped."""
+    line = line.rstrip("\r")
+    if "\r" in line:  # a progress bar: the terminal would show what was written last
+        line = line.rsplit("\r", 1)[1]
+    line = line.expandtabs(8)
+    parts = _SGR.split(line)
+    safe = "".join(part if i % 2 else clean(part) for i, part in enumerate(parts))
+    return Text.from_ansi(safe, end="") if "\x1b" in safe else Text(safe, end="")

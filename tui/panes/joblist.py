@@ -1,0 +1,299 @@
+"""A table of jobs that holds only the rows on screen, keyset-paged on the job sequence.
+
+The pane keeps the seq of its top row (None: follow the newest jobs); moving past the first or
+last row, paging, `g` and `G` ask the store for the neighbouring rows, so a million jobs cost
+what a screenful costs.  Rows are keyed by job id: a refresh updates changed cells in place and
+keeps the cursor on its job.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+
+from queuectl import store
+from queuectl.store import JobView
+
+from ..base import StorePane
+from ..format import state_styles
+
+
+class PagedTable(DataTable):
+    """A DataTable that reports when the cursor tries to leave the rows it has."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_top", "Top", show=False),
+        Binding("G", "scroll_bottom", "Bottom", show=False),
+        Binding("home", "scroll_top", "Top", show=False),
+        Binding("end", "scroll_bottom", "Bottom", show=False),
+    ]
+
+    @dataclass
+    class Edge(Message):
+        """The cursor wants rows this table does not hold: up, down, pgup, pgdown, top, bottom."""
+
+        direction: str
+
+    def action_cursor_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self.post_message(self.Edge("down"))
+            return
+        super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self.row_count and self.cursor_row <= 0:
+            self.post_message(self.Edge("up"))
+            return
+        super().action_cursor_up()
+
+    def action_page_down(self) -> None:
+        self.post_message(self.Edge("pgdown"))
+
+    def action_page_up(self) -> None:
+        self.post_message(self.Edge("pgup"))
+
+    def action_scroll_top(self) -> None:
+        self.post_message(self.Edge("top"))
+
+    def action_scroll_bottom(self) -> None:
+        self.post_message(self.Edge("bottom"))
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    state: str | None
+    search: str | None
+    oldest_first: bool
+    size: int
+    top: int | None  # seq of the first row shown; None = the first row of the listing
+    op: str = "refresh"  # refresh | up | down | pgup | pgdown | top | bottom
+    ref: int | None = None  # seq the op starts from (first or last row on screen)
+
+
+@dataclass
+class Page:
+    query: PageQuery
+    top: int | None
+    rows: list[JobView]
+    total: int | None
+    extra: dict = field(default_factory=dict)
+
+
+def fetch_page(q: PageQuery) -> Page:
+    """Runs in a thread: the rows of the page the op leads to (a few indexed queries)."""
+
+    def after(seq: int | None, n: int) -> list[JobView]:  # rows after seq, in display order
+        return store.list_jobs(state=q.state, limit=n, before_seq=seq, search=q.search, oldest_first=q.oldest_first)
+
+    def before(seq: int | None, n: int) -> list[JobView]:  # rows before seq, nearest first
+        return store.list_jobs(
+            state=q.state, limit=n, before_seq=seq, search=q.search, oldest_first=not q.oldest_first
+        )
+
+    def from_top(top: int | None) -> list[JobView]:
+        if top is None:
+            return after(None, q.size)
+        return after(top - 1 if q.oldest_first else top + 1, q.size)  # inclusive of top
+
+    def last_page() -> int | None:
+        tail = before(None, q.size)
+        return tail[-1].seq if tail else None
+
+    top = q.top
+    if q.op == "top":
+        top = None
+    elif q.op == "bottom":
+        top = last_page()
+    elif q.op == "up" and q.ref is not None:
+        above = before(q.ref, 1)
+        top = above[0].seq if above else top
+    elif q.op == "pgup" and q.ref is not None:
+        above = before(q.ref, q.size)
+        top = above[-1].seq if above else None
+    elif q.op == "down" and q.ref is not None:
+        below = after(q.ref, 1)  # ref = the top row: shift the page by one
+        top = below[0].seq if below else top
+    elif q.op == "pgdown" and q.ref is not None:
+        below = after(q.ref, 1)  # ref = the last row: the next page starts after it
+        top = below[0].seq if below else top
+    rows = from_top(top)
+    if len(rows) < q.size and top is not None and q.op in ("down", "pgdown", "refresh"):
+        top = last_page()  # do not leave a half-empty page at the end
+        rows = from_top(top)
+    if rows and top is not None and not before(rows[0].seq, 1):
+        top = None  # nothing above: follow new jobs as they arrive
+    counts = store.counts()
+    total = None if q.search else (counts.get(q.state, 0) if q.state else sum(counts.values()))
+    return Page(q, top, rows, total)
+
+
+class JobListPane(StorePane):
+    """Base of the Jobs and DLQ panes: a paged, keyed job table."""
+
+    #: state the pane always shows (DLQ: dead), else None
+    FIXED_STATE: str | None = None
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.state: str | None = self.FIXED_STATE
+        self.search: str | None = None
+        self.oldest_first = False
+        self.top: int | None = None
+        self.rows: list[JobView] = []
+        self.total: int | None = None
+        self.marked: set[str] = set()
+        self._ops: list[tuple[str, int | None]] = []
+        self._columns_for: int = -1
+        self._shown: dict[str, tuple] = {}
+
+    # -- what subclasses define --------------------------------------------------------
+    def column_spec(self, width: int) -> list[tuple[str, str, int | None]]:
+        """(key, label, width or None for the flexible one) for a table `width` cells wide."""
+        raise NotImplementedError
+
+    def cells(self, job: JobView, styles: dict[str, str], widths: dict[str, int]) -> tuple:
+        raise NotImplementedError
+
+    @property
+    def table(self) -> PagedTable:
+        return self.query_one(PagedTable)
+
+    # -- paging ------------------------------------------------------------------------
+    def page_size(self) -> int:
+        height = self.table.size.height - 1  # the header row
+        return max(3, height) if height > 0 else 20
+
+    def query_args(self) -> PageQuery:
+        op, ref = self._ops.pop(0) if self._ops else ("refresh", None)
+        return PageQuery(self.state, self.search, self.oldest_first, self.page_size(), self.top, op, ref)
+
+    def fetch(self, args: PageQuery) -> Page:
+        return fetch_page(args)
+
+    def on_paged_table_edge(self, message: PagedTable.Edge) -> None:
+        message.stop()
+        d = message.direction
+        ref = None
+        if self.rows:
+            ref = self.rows[-1].seq if d == "pgdown" else self.rows[0].seq
+        self._ops.append((d, ref))
+        self.reload()
+
+    def restart(self) -> None:
+        """The filter changed: back to the first page."""
+        self.top = None
+        self._ops = [("top", None)]
+        self.reload()
+
+    def on_resize(self) -> None:
+        self.reload()
+
+    # -- showing -----------------------------------------------------------------------
+    def _ensure_columns(self) -> dict[str, int]:
+        table = self.table
+        width = max(20, table.size.width or self.size.width or 80)
+        spec = self.column_spec(width)
+        fixed = sum(w for _, _, w in spec if w) + 2 * len(spec)  # cell padding
+        widths = {key: (w if w else max(8, width - fixed - 2)) for key, _, w in spec}
+        if width != self._columns_for:
+            self._columns_for = width
+            table.clear(columns=True)
+            for key, label, _ in spec:
+                table.add_column(label, key=key, width=widths[key])
+            self._shown = {}
+        return widths
+
+    def show(self, page: Page) -> None:
+        table = self.table
+        q = page.query
+        if (q.state, q.search, q.oldest_first) != (self.state, self.search, self.oldest_first):
+            return  # the filter changed while this query ran; the next one is queued
+        selected = self.selected_id
+        old_index = table.cursor_row
+        old_keys = list(self._shown)
+        self.top = page.top
+        self.rows = page.rows
+        self.total = page.total
+        widths = self._ensure_columns()
+        styles = state_styles(self.app.current_theme)
+        keys = [job.id for job in page.rows]
+        with self.app.batch_update():
+            if list(self._shown) != keys:
+                table.clear()
+                self._shown = {}
+                for job in page.rows:
+                    cells = self.cells(job, styles, widths)
+                    table.add_row(*cells, key=job.id)
+                    self._shown[job.id] = cells
+            else:
+                columns = [c.key for c in table.ordered_columns]
+                for job in page.rows:
+                    cells = self.cells(job, styles, widths)
+                    before = self._shown[job.id]
+                    for col, new, old in zip(columns, cells, before):
+                        if _differs(new, old):
+                            table.update_cell(job.id, col, new)
+                    self._shown[job.id] = cells
+            if keys:
+                if q.op in ("top", "up") or (q.op == "pgup" and keys == old_keys):
+                    index = 0
+                elif q.op in ("bottom", "down") or (q.op == "pgdown" and keys == old_keys):
+                    index = len(keys) - 1
+                elif q.op in ("pgup", "pgdown"):
+                    index = min(old_index, len(keys) - 1)
+                elif selected in keys:
+                    index = keys.index(selected)
+                else:
+                    index = min(old_index, len(keys) - 1)
+                if index != table.cursor_row:
+                    table.move_cursor(row=index, animate=False, scroll=False)
+        self.after_show()
+
+    def after_show(self) -> None:
+        """Hook: update the status line, the preview..."""
+
+    @property
+    def selected_id(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+
+    @property
+    def selected_job(self) -> JobView | None:
+        job_id = self.selected_id
+        return next((j for j in self.rows if j.id == job_id), None)
+
+    def targets(self) -> list[str]:
+        """The jobs an action applies to: the marked ones, else the selected one."""
+        if self.marked:
+            return sorted(self.marked)
+        return [self.selected_id] if self.selected_id else []
+
+    def action_mark(self) -> None:
+        job = self.selected_job
+        if job is None:
+            return
+        self.marked.symmetric_difference_update({job.id})
+        cells = self.cells(job, state_styles(self.app.current_theme), self._ensure_columns())
+        self.table.update_cell(job.id, "id", cells[0])
+        self._shown[job.id] = cells
+        self.after_show()
+        self.table.action_cursor_down()
+
+    def mark_prefix(self, job: JobView) -> Text:
+        return Text("● " if job.id in self.marked else "  ", style="bold")
+
+
+def _differs(a, b) -> bool:
+    if isinstance(a, Text) and isinstance(b, Text):
+        return a.plain != b.plain or a.spans != b.spans or a.style != b.style
+    return a != b

@@ -1,0 +1,281 @@
+"""The Jobs pane: every job, newest first, filtered by state and text, with the selected job's
+latest output underneath."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
+from textual.worker import get_current_worker
+
+from queuectl import store
+from queuectl.errors import QueuectlError
+from queuectl.render import clean
+
+from ..format import (
+    LABEL,
+    STATES,
+    attempts_cell,
+    clock_time,
+    duration,
+    retry_note,
+    runtime,
+    safe_ansi,
+    state_text,
+)
+from .joblist import JobListPane, PagedTable
+
+STATE_KEYS = {"P": "pending", "R": "processing", "C": "completed", "F": "failed", "D": "dead", "X": "cancelled"}
+
+
+def parse_filter(text: str) -> tuple[str | None, str | None, str | None]:
+    """`/` text -> (state, free text, error): `state=failed nightly` filters both ways."""
+    state = None
+    words = []
+    for word in text.split():
+        if word.lower().startswith("state="):
+            value = word.split("=", 1)[1].lower()
+            value = {"running": "processing", "all": ""}.get(value, value)
+            if value and value not in STATES:
+                return None, None, f"unknown state {clean(value, 20)!r} (known: {', '.join(STATES)})"
+            state = value or None
+        else:
+            words.append(word)
+    return state, " ".join(words) or None, None
+
+
+class JobPreview(Static):
+    """The tail of the selected job's latest attempt (live while it runs)."""
+
+    def show_for(self, job_id: str | None) -> None:
+        self.job_id = job_id
+        if job_id is None:
+            self.border_title = "output"
+            self.update("")
+            return
+        self._load(job_id, max(1, self.size.height - 2) if self.size.height else 4)
+
+    @work(thread=True, exclusive=True, group="preview")
+    def _load(self, job_id: str, lines: int) -> None:
+        try:
+            runs = store.attempts(job_id)
+        except QueuectlError:
+            runs = []
+        if get_current_worker().is_cancelled:
+            return
+        if not runs:
+            self.post_message(self.Ready(f"{job_id} · not run yet", Text("no output yet", style="dim")))
+            return
+        run = runs[-1]
+        out, _ = store.read_tail(run.stdout_path, 16 * 1024)
+        err, _ = store.read_tail(run.stderr_path, 16 * 1024)
+        out_lines = out.splitlines()[-lines:]
+        err_lines = err.splitlines()[-max(1, lines // 3):] if err else []
+        keep = out_lines[-max(0, lines - len(err_lines)):] if lines > len(err_lines) else []
+        body = Text()
+        for line in keep:
+            body.append_text(safe_ansi(line))
+            body.append("\n")
+        for line in err_lines:
+            body.append("[stderr] ", style="dim")
+            body.append_text(safe_ansi(line))
+            body.append("\n")
+        if not keep and not err_lines:
+            body = Text(clean(run.error) if run.error else "no output", style="dim")
+        live = "live" if run.finished_at is None else ("ok" if run.error is None else clean(run.error, 40))
+        title = f"{job_id} · attempt {run.number} · {live}"
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.Ready(title, body))
+
+    @dataclass
+    class Ready(Message):
+        title: str
+        body: Text
+
+    def on_job_preview_ready(self, message: Ready) -> None:
+        message.stop()
+        message.body.rstrip()
+        self.border_title = message.title
+        self.update(message.body)
+
+
+class JobsPane(JobListPane):
+    """All jobs, one row per job id."""
+
+    TAB = "jobs"
+    WRITES = frozenset({"retry", "cancel", "new", "priority"})
+    BINDINGS = [
+        Binding("space", "mark", "Mark"),
+        Binding("r", "retry", "Retry"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("n", "new", "New"),
+        Binding("p", "priority", "Priority"),
+        Binding("slash", "search", "Filter"),
+        Binding("s", "cycle_state", "State"),
+        Binding("a", "all_states", "All"),
+        Binding("o", "order", "Order", show=False),
+        Binding("f", "follow", "Follow"),
+        Binding("y", "copy", "Copy", show=False),
+        Binding("escape", "clear_filter", "Clear", show=False),
+        *[Binding(key, f"state('{state}')", f"Only {state}", show=False) for key, state in STATE_KEYS.items()],
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="jobs-status", classes="pane-status")
+        yield Input(placeholder="filter: text in id or command, state=failed …  (enter apply, esc clear)",
+                    id="jobs-search", classes="search")  # fmt: skip
+        yield PagedTable(id="jobs-table", cursor_type="row", zebra_stripes=False)
+        yield JobPreview(id="jobs-preview")
+
+    def on_mount(self) -> None:
+        self.query_one("#jobs-search").display = False
+        super().on_mount()
+
+    # -- table -------------------------------------------------------------------------
+    def column_spec(self, width: int):
+        wide = width >= 96
+        spec = [("id", "ID", 16 if wide else 14), ("state", "STATE", 12), ("pri", "PRI", 4), ("att", "ATT", 5),
+                ("command", "COMMAND", None)]  # fmt: skip
+        if wide:
+            spec += [("created", "CREATED", 11), ("runtime", "RUNTIME", 8)]
+        return spec
+
+    def cells(self, job, styles, widths):
+        note = retry_note(job)
+        width = widths["command"]
+        command = clean(job.command, max(4, width - (len(note) + 1 if note else 0)))
+        command_cell = Text(command, no_wrap=True)
+        if note:
+            command_cell.append(" " + note, style=styles.get(job.state, "dim"))
+        id_cell = self.mark_prefix(job)
+        id_cell.append(clean(job.id, widths["id"] - 2))
+        cells = (
+            id_cell,
+            state_text(job.state, styles),
+            Text(str(job.priority), justify="right"),
+            Text(attempts_cell(job), justify="right"),
+            command_cell,
+        )
+        if "created" in widths:
+            cells += (clock_time(job.created_at), Text(duration(runtime(job)), justify="right"))
+        return cells
+
+    def after_show(self) -> None:
+        parts = [LABEL.get(self.state, self.state) if self.state else "all states"]
+        if self.search:
+            parts.append(f"matching {clean(self.search, 30)!r}")
+        parts.append("oldest first" if self.oldest_first else "newest first")
+        if self.total is not None:
+            parts.append(f"{self.total:,} job{'s' * (self.total != 1)}")
+        if self.marked:
+            parts.append(f"{len(self.marked)} marked")
+        self.query_one("#jobs-status", Static).update(Text(" · ".join(parts), no_wrap=True, overflow="ellipsis"))
+        self._preview()
+
+    def _preview(self) -> None:
+        preview = self.query_one(JobPreview)
+        if preview.display:
+            preview.show_for(self.selected_id)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        job_id = event.row_key.value if event.row_key else None
+        if job_id:
+            self.app.selected_job_id = job_id
+        self._preview()
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key and event.row_key.value:
+            self.app.open_job(event.row_key.value)
+
+    # -- filter ------------------------------------------------------------------------
+    def action_search(self) -> None:
+        field = self.query_one("#jobs-search", Input)
+        field.display = True
+        field.value = " ".join(([f"state={self.state}"] if self.state else []) + ([self.search] if self.search else []))
+        field.focus()
+
+    @on(Input.Submitted, "#jobs-search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        state, text, error = parse_filter(event.value)
+        if error:
+            self.notify(error, severity="error")
+            return
+        self.state, self.search = state, text
+        event.input.display = bool(text or state)
+        self.table.focus()
+        self.restart()
+
+    def on_key(self, event) -> None:
+        field = self.query_one("#jobs-search", Input)
+        if event.key == "escape" and field.has_focus:
+            event.stop()
+            field.display = bool(self.search or self.state)
+            self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        if self.state is None and self.search is None and not self.marked:
+            return
+        self.state = self.search = None
+        self.marked.clear()
+        self.query_one("#jobs-search", Input).display = False
+        self.restart()
+
+    def action_state(self, state: str) -> None:
+        self.state = state
+        self.restart()
+
+    def action_all_states(self) -> None:
+        self.state = None
+        self.restart()
+
+    def action_cycle_state(self) -> None:
+        order = [None, *STATES]
+        self.state = order[(order.index(self.state) + 1) % len(order)]
+        self.restart()
+
+    def action_order(self) -> None:
+        self.oldest_first = not self.oldest_first
+        self.restart()
+
+    # -- actions -----------------------------------------------------------------------
+    def action_retry(self) -> None:
+        ids = self.targets()
+        if ids:
+            self.app.retry_jobs(ids)
+            self.marked.clear()
+
+    def action_cancel(self) -> None:
+        ids = self.targets()
+        if not ids:
+            return
+        running = [j.id for j in self.rows if j.id in ids and j.state == "processing"]
+        self.app.cancel_jobs(ids, running)
+        self.marked.clear()
+
+    def action_new(self) -> None:
+        self.app.new_job()
+
+    def action_priority(self) -> None:
+        ids = self.targets()
+        job = self.selected_job
+        if ids:
+            self.app.change_priority(ids, job.priority if job and len(ids) == 1 else 0)
+            self.marked.clear()
+
+    def action_follow(self) -> None:
+        if self.selected_id:
+            self.app.show_logs(self.selected_id, follow=True)
+
+    def action_copy(self) -> None:
+        job = self.selected_job
+        if job:
+            self.app.copy_to_clipboard(job.command)
+            self.notify(f"copied the command of {job.id}")

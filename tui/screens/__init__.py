@@ -1,0 +1,1 @@
+"""Modal screens: confirm, job detail, new job, priority, help, command log."""
