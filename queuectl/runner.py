@@ -4,11 +4,10 @@ A command runs as `/bin/sh -c COMMAND` in a new session (its own process group),
 stderr read through pipes into per-attempt files, each capped at max_log_bytes.  Reading through
 pipes (rather than handing the files to the child) is what makes the cap, the truncation note and
 a clean failure on a full disk possible.  The whole group is killed when the command ends, times
-out, is cancelled, or its worker dies (parent-death signal), so no job process outlives its run.
+out, is cancelled, or its worker dies (the worker's JobGuard), so no job process outlives its run.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import selectors
 import signal
@@ -34,32 +33,44 @@ class Outcome:
     error: str | None
 
 
-class LogError(Exception):
-    """The attempt's log files could not be created or written."""
-
-
 class WakeSource(Protocol):
     def fileno(self) -> int: ...
     def drain(self) -> bool: ...
 
 
-def _set_parent_death_signal(sig: int) -> Callable[[], None] | None:
-    """A preexec hook so the child gets `sig` when its parent dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-    PR_SET_PDEATHSIG = 1
+class JobGuard:
+    """The worker's side of queuectl.guard: a helper process that kills registered process
+    groups when this process dies, however it dies."""
 
-    def hook() -> None:
-        libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    def __init__(self) -> None:
+        self._start()
 
-    return hook
+    def _start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "queuectl.guard"], stdin=subprocess.PIPE)
+        self.live: set[int] = set()
 
+    def _send(self, line: str) -> None:
+        try:
+            self.proc.stdin.write(line.encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):  # the guard was killed: start another, tell it all
+            live = self.live
+            self._start()
+            self.live = live
+            for pgid in live:
+                self._send(f"+{pgid}")
 
-_die_with_parent = _set_parent_death_signal(signal.SIGKILL)
+    def watch(self, pgid: int) -> None:
+        self.live.add(pgid)
+        self._send(f"+{pgid}")
+
+    def release(self, pgid: int) -> None:
+        self.live.discard(pgid)
+        self._send(f"-{pgid}")
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
 def _signal_name(number: int) -> str:
@@ -70,21 +81,34 @@ def _signal_name(number: int) -> str:
 
 
 class _CappedLog:
-    """One output stream: written up to `limit` bytes, the rest counted and dropped."""
+    """One output stream: written up to `limit` bytes, the rest counted and dropped.
+
+    The file (and its folder) is created on the first byte, so a silent job costs no file
+    system work at all.
+    """
 
     def __init__(self, path: Path, limit: int):
+        self.path = path
         self.limit = limit
         self.written = 0
         self.dropped = 0
         self.error: OSError | None = None
+        self.fd: int | None = None
+
+    def _open(self) -> None:
+        for folder in (self.path.parent.parent, self.path.parent):  # the logs folder, the job's
+            if not folder.is_dir():
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-        self.fd = os.open(path, flags, 0o600)
+        self.fd = os.open(self.path, flags, 0o600)
 
     def write(self, data: bytes) -> None:
         keep = max(0, min(len(data), self.limit - self.written)) if self.error is None else 0
         self.dropped += len(data) - keep
         view = memoryview(data)[:keep]
         try:
+            if view and self.fd is None:
+                self._open()
             while view:
                 n = os.write(self.fd, view)
                 self.written += n
@@ -97,24 +121,21 @@ class _CappedLog:
         if self.dropped and self.error is None:
             note = f"\n[queuectl: output truncated at {self.limit} bytes; {self.dropped} more bytes dropped]\n"
             try:
+                if self.fd is None:
+                    self._open()
                 os.write(self.fd, note.encode())
             except OSError as exc:
                 self.error = exc
-        os.close(self.fd)
+        if self.fd is not None:
+            os.close(self.fd)
 
 
 class Running:
     """A started command; `wait` supervises it to the end."""
 
-    def __init__(self, command: str, stdout_path: Path, stderr_path: Path, max_log_bytes: int, env: dict | None = None):
-        try:
-            stdout_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._logs = {"stdout": _CappedLog(stdout_path, max_log_bytes)}
-            self._logs["stderr"] = _CappedLog(stderr_path, max_log_bytes)
-        except OSError as exc:
-            for log in getattr(self, "_logs", {}).values():
-                log.close()
-            raise LogError(f"could not create the job's log files: {exc.strerror}") from None
+    def __init__(self, command: str, stdout_path: Path, stderr_path: Path, max_log_bytes: int,
+                 env: dict | None = None, guard: JobGuard | None = None):  # fmt: skip
+        self._logs = {"stdout": _CappedLog(stdout_path, max_log_bytes), "stderr": _CappedLog(stderr_path, max_log_bytes)}
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             ["/bin/sh", "-c", command],
@@ -122,10 +143,12 @@ class Running:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
             env=env,
         )
         self.pgid = self.proc.pid
+        self._guard = guard
+        if guard is not None:
+            guard.watch(self.pgid)
         self._kill_reason: str | None = None
         self._kill_at: float | None = None
 
@@ -158,6 +181,9 @@ class Running:
             selector.register(stream, selectors.EVENT_READ)
         if wake is not None:
             selector.register(wake.fileno(), selectors.EVENT_READ, data="wake")
+        exit_fd = _exit_fd(self.proc.pid)
+        if exit_fd is not None:  # the exit is an event too, so nothing is polled for it
+            selector.register(exit_fd, selectors.EVENT_READ, data="exit")
         deadline = self.started + timeout
         next_tick = time.monotonic() + tick_every
         exit_status: int | None = None
@@ -167,23 +193,16 @@ class Running:
                 now = time.monotonic()
                 wakeups = [next_tick, deadline] + ([self._kill_at] if self._kill_at else [])
                 pause = max(0.0, min(wakeups) - now)
-                if not streams:
-                    pause = min(pause, 0.01)  # only the exit status is missing: poll briefly
+                if exit_fd is None and exit_status is None:
+                    pause = min(pause, 0.005 if not streams else 0.05)
                 woke = False
                 for key, _ in selector.select(pause):
                     if key.data == "wake":
                         woke = wake.drain() or woke
-                        continue
-                    stream = key.fileobj
-                    try:
-                        data = os.read(stream.fileno(), _CHUNK)
-                    except BlockingIOError:
-                        continue
-                    if data:
-                        streams[stream].write(data)
+                    elif key.data == "exit":
+                        selector.unregister(exit_fd)
                     else:
-                        selector.unregister(stream)
-                        del streams[stream]
+                        self._pump(key.fileobj, streams, selector)
                 if exit_status is None:
                     exit_status = self.proc.poll()
                     if exit_status is not None:
@@ -203,12 +222,28 @@ class Running:
                     on_tick()
         finally:
             selector.close()
+            if exit_fd is not None:
+                os.close(exit_fd)
+            if self._guard is not None:
+                self._guard.release(self.pgid)
             for stream in (self.proc.stdout, self.proc.stderr):
                 stream.close()
             for log in self._logs.values():
                 log.close()
         return Outcome(exit_status if exit_status >= 0 else 128 - exit_status,
                        time.monotonic() - self.started, self._error(exit_status))  # fmt: skip
+
+    @staticmethod
+    def _pump(stream, streams: dict, selector) -> None:
+        try:
+            data = os.read(stream.fileno(), _CHUNK)
+        except BlockingIOError:
+            return
+        if data:
+            streams[stream].write(data)
+        else:
+            selector.unregister(stream)
+            del streams[stream]
 
     def _error(self, status: int) -> str | None:
         if self._kill_reason is not None:
@@ -220,6 +255,14 @@ class Running:
             return f"exited with code {status}"
         if status < 0:
             return f"killed by signal {_signal_name(-status)}"
+        return None
+
+
+def _exit_fd(pid: int) -> int | None:
+    """A file descriptor that becomes readable when the process exits (Linux pidfd), if any."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
         return None
 
 

@@ -7,6 +7,7 @@ and the job's process group is killed.  Used by `queuectl worker start` and by t
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from . import runner, store
 from .paths import Location
@@ -32,11 +34,31 @@ class Child:
     started: float = field(default_factory=time.monotonic)
 
 
+def _set_parent_death_signal(sig: int) -> Callable[[], None] | None:
+    """A preexec hook so the child gets `sig` when its parent dies (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    PR_SET_PDEATHSIG = 1
+
+    def hook() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+    return hook
+
+
+_worker_death_hook = _set_parent_death_signal(signal.SIGTERM)
+
+
 def _own_group_and_die_with_parent() -> None:
+    """Workers: out of the terminal's process group (Ctrl+C reaches only the supervisor), and
+    told to finish up (SIGTERM) if the supervisor dies."""
     os.setpgid(0, 0)
-    hook = runner._set_parent_death_signal(signal.SIGTERM)
-    if hook:
-        hook()
+    if _worker_death_hook:
+        _worker_death_hook()
 
 
 class Supervisor:

@@ -53,10 +53,12 @@ class Worker:
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal is not a request to stop
         self._retrying(store.register_worker, self.id, self.host, os.getpid(), os.getppid())
+        self.guard = runner.JobGuard()
         self.say("started")
         try:
             self._loop()
         finally:
+            self.guard.close()
             signal.set_wakeup_fd(-1)
             self.channel.close()
             try:
@@ -97,15 +99,15 @@ class Worker:
     def _idle_chores(self) -> None:
         """Heartbeat, and now and then recover jobs of workers that vanished."""
         if self._next_beat_in() == 0.0:
-            self._beat("idle")
+            self._beat()
         if time.monotonic() - self._last_recovery >= RECOVERY_SECONDS:
             self._last_recovery = time.monotonic()
             self._retrying(store.recover_expired)
 
-    def _beat(self, state: str, claim: store.Claim | None = None) -> store.Heartbeat | None:
+    def _beat(self, claim: store.Claim | None = None, pgid: int | None = None) -> store.Heartbeat | None:
         self._last_beat = time.monotonic()
         try:
-            beat = store.heartbeat(self.id, state, claim.seq if claim else None, claim.id if claim else None)
+            beat = store.heartbeat(self.id, claim, pgid)
         except StoreError as exc:
             self.say(f"heartbeat failed: {exc}")
             return None
@@ -131,20 +133,17 @@ class Worker:
         stdout_path, stderr_path = store.attempt_paths(self.location.logs_dir, claim.id, claim.attempt)
         env = dict(os.environ, QUEUECTL_JOB_ID=claim.id, QUEUECTL_ATTEMPT=str(claim.attempt))
         try:
-            running = runner.Running(claim.command, stdout_path, stderr_path, claim.max_log_bytes, env)
-        except (runner.LogError, OSError) as exc:
-            outcome = runner.Outcome(None, 0.0, str(exc) if isinstance(exc, runner.LogError) else f"could not start: {exc}")
+            running = runner.Running(claim.command, stdout_path, stderr_path, claim.max_log_bytes, env, self.guard)
+        except OSError as exc:  # no shell, no processes left: the attempt fails, not the worker
+            outcome = runner.Outcome(None, 0.0, f"could not start the command: {exc.strerror}")
         else:
-            self._retrying(store.record_pgid, claim, running.pgid)
-            self._beat("busy", claim)
+            self._last_beat = time.monotonic()  # the claim was a heartbeat
 
             def tick() -> None:
                 if self.hard_stop:
                     running.kill("killed: its worker was stopped", grace=1.0)
                     return
-                if time.monotonic() - self._last_beat < 0.1:
-                    return  # a burst of wake-ups (a batch being enqueued) needs no burst of writes
-                beat = self._beat("busy", claim)
+                beat = self._beat(claim, running.pgid)
                 if beat is not None and not beat.owns_job:
                     running.kill("cancelled", grace=1.0)
 

@@ -90,8 +90,9 @@ def test_dlq_retry_resets_attempts_and_keeps_history(clock):
 
 def test_cancel_running_job_keeps_worker_from_completing_it(clock):
     store.enqueue([JobSpec("sleep 9", id="s")])
+    store.register_worker("w", "h", 1, None)
     claim = store.claim("w", "h")
-    store.record_pgid(claim, 4242)
+    store.heartbeat("w", claim, 4242)
     cancelled = store.cancel("s")
     assert (cancelled.pgid, cancelled.host, cancelled.job.state) == (4242, "h", "cancelled")
     assert store.finish(claim, "w", None, 0) == "cancelled"
@@ -104,7 +105,7 @@ def test_cancel_running_job_keeps_worker_from_completing_it(clock):
 def test_dead_worker_recovery_counts_as_a_failed_attempt(clock):
     store.enqueue([JobSpec("sleep 9", id="s", max_retries=1)])
     store.register_worker("w", "h", 1, None)
-    store.record_pgid(store.claim("w", "h"), 777)
+    store.heartbeat("w", store.claim("w", "h"), 777)
     assert store.recover_worker("w", "lost: its worker process is gone") == [777]
     job = store.get_job("s")
     assert (job.state, job.last_error) == ("failed", "lost: its worker process is gone")
@@ -119,21 +120,21 @@ def test_lease_expiry_recovers_jobs_of_silent_workers(clock):
     store.register_worker("w", "h", 1, None)
     claim = store.claim("w", "h")
     clock.t += 20
-    assert store.heartbeat("w", "busy", claim.seq, claim.id).owns_job  # heartbeats extend the lease
+    assert store.heartbeat("w", claim).owns_job  # heartbeats extend the lease
     clock.t += 25
     assert store.recover_expired() == 0
     clock.t += 31
     assert store.recover_expired() == 1
     assert store.get_job("s").state == "failed"
-    assert not store.heartbeat("w", "busy", claim.seq, claim.id).owns_job
+    assert not store.heartbeat("w", claim).owns_job
     assert store.live_worker_count() == 0
 
 
 def test_stop_request_reaches_worker_heartbeat(clock):
     store.register_worker("w", "h", 1, None)
-    assert not store.heartbeat("w", "idle").stop_requested
+    assert not store.heartbeat("w").stop_requested
     assert [w.id for w in store.request_stop()] == ["w"]
-    assert store.heartbeat("w", "idle").stop_requested
+    assert store.heartbeat("w").stop_requested
 
 
 def test_counts_follow_every_transition(clock):

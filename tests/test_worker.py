@@ -192,10 +192,10 @@ def test_unwritable_logs_fail_the_attempt_not_the_worker(tmp_path, monkeypatch):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     monkeypatch.setenv("QUEUECTL_LOGS", str(blocker / "logs"))
-    enqueue(id="a", command="true", max_retries=0)
+    enqueue(id="a", command="echo some output", max_retries=0)
     drain()
     assert job("a")["state"] == "dead"
-    assert job("a")["last_error"].startswith("could not create the job's log files")
+    assert job("a")["last_error"] == "could not write the job's log: Not a directory"
     monkeypatch.delenv("QUEUECTL_LOGS")
     enqueue(id="b", command="true")
     drain()

@@ -11,8 +11,9 @@ from .connection import guarded, wake_workers
 def current_config() -> dict:
     """Defaults overlaid with what was set (inside the caller's transaction, if any)."""
     values = defaults()
-    for row in Setting.select().where(Setting.key.in_(list(SETTINGS))):
-        values[row.key] = SETTINGS[row.key].kind(json.loads(row.value))
+    for key, value in db.execute_sql("SELECT key, value FROM setting").fetchall():
+        if key in SETTINGS:
+            values[key] = SETTINGS[key].kind(json.loads(value))
     return values
 
 

@@ -42,19 +42,16 @@ def open_store(location: Location) -> None:
     if location.sqlite_path is None:
         scheme = location.url.split("://", 1)[0]
         raise InputError(f"unsupported store URL scheme {scheme!r}: use a file path or sqlite:///PATH")
-    _import_peewee_without_drivers()
-    from peewee import SqliteDatabase
-
     from ..models import db
 
     path = location.sqlite_path
     _create_private_file(path)
     close_store()
     db.initialize(
-        SqliteDatabase(
+        _sqlite_class()(
             str(path),
             pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1},
-            timeout=BUSY_TIMEOUT,
+            timeout=0,  # busy waits are ours (_wait_while_busy), not SQLite's
             lock_type="IMMEDIATE",  # every write transaction takes the write lock up front
             check_same_thread=False,
         )
@@ -62,6 +59,45 @@ def open_store(location: Location) -> None:
     _location = location
     with mapped_errors():
         _ensure_schema()
+
+
+def _wait_while_busy(attempt):
+    """Call attempt() until the database stops answering "locked", for up to BUSY_TIMEOUT.
+
+    SQLite's own busy handler first sleeps 1 ms and then longer; workers that finish a job
+    every millisecond would spend most of their time asleep.  Retrying after tens of
+    microseconds, doubling to 2 ms, keeps contention cheap and a long-held lock harmless.
+    """
+    from peewee import OperationalError
+
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    delay = 0.00005
+    while True:
+        try:
+            return attempt()
+        except OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.002)
+
+
+@functools.cache
+def _sqlite_class():
+    from peewee import SqliteDatabase
+
+    class SqliteStore(SqliteDatabase):
+        """SQLite whose lock waits go through _wait_while_busy."""
+
+        def begin(self, lock_type=None):
+            _wait_while_busy(lambda: SqliteDatabase.begin(self, lock_type))
+
+        def execute_sql(self, sql, params=None):
+            if self.in_transaction():  # the write lock is ours already; readers never wait in WAL
+                return SqliteDatabase.execute_sql(self, sql, params)
+            return _wait_while_busy(lambda: SqliteDatabase.execute_sql(self, sql, params))
+
+    return SqliteStore
 
 
 def close_store() -> None:

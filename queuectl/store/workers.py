@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models import Job, JobState, Worker, db
+from ..models import Attempt, Job, JobState, Worker, db
 from .connection import guarded, now, wake_workers
 from .jobs import fail_lost_attempts
-from .views import WorkerView
+from .views import Claim, WorkerView
 
 #: how often a worker reports that it is alive (and extends the lease of its running job)
 HEARTBEAT_SECONDS = 1.0
@@ -32,22 +32,23 @@ class Heartbeat:
 
 
 @guarded
-def heartbeat(worker_id: str, state: str, job_seq: int | None = None, job_id: str | None = None) -> Heartbeat:
-    """I am alive: refresh the worker row and the running job's lease, in one transaction."""
+def heartbeat(worker_id: str, claim: Claim | None = None, pgid: int | None = None) -> Heartbeat:
+    """I am alive (and running `claim` as process group `pgid`): refresh the worker row and
+    the job's lease, and note the process group so the job can be killed from outside."""
     from .config import current_config
 
     t = now()
     with db.atomic():
+        state, job_id = ("busy", claim.id) if claim else ("idle", None)
         updated = Worker.update(heartbeat_at=t, state=state, current_job=job_id).where(Worker.id == worker_id).execute()
         stop = Worker.select(Worker.stop_requested).where(Worker.id == worker_id).scalar()
         owns = True
-        if job_seq is not None:
+        if claim is not None:
             lease = current_config()["lease_seconds"]
-            owns = bool(
-                Job.update(lease_expires_at=t + lease)
-                .where((Job.seq == job_seq) & (Job.state == JobState.PROCESSING.value) & (Job.worker_id == worker_id))
-                .execute()
-            )
+            mine = (Job.seq == claim.seq) & (Job.state == JobState.PROCESSING.value) & (Job.worker_id == worker_id)
+            owns = bool(Job.update(lease_expires_at=t + lease).where(mine).execute())
+            if pgid is not None:
+                Attempt.update(pgid=pgid).where((Attempt.id == claim.attempt_id) & Attempt.pgid.is_null()).execute()
     # a worker whose row was removed (declared dead while it was frozen) must stop
     return Heartbeat(stop_requested=bool(stop) or not updated, owns_job=owns)
 
