@@ -54,6 +54,9 @@ def print_table(title: str, columns: list[str], rows: list[list[str]], styles: l
     from rich.table import Table
     from rich.text import Text
 
+    if not rows:
+        print(f"{title}: none")
+        return
     table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
     for name in columns:
         table.add_column(name, overflow="fold")

@@ -204,3 +204,28 @@ def test_control_characters_never_reach_the_terminal():
     enqueue(id="evil", command="printf '\x1b[2J\x1b]0;pwned\x07'")
     out = run_cli("list").stdout
     assert "\x1b" not in out and "\x07" not in out and "\\x1b" in out
+
+
+def test_older_schema_is_migrated_in_place(db_path, monkeypatch):
+    """A store made by an older queuectl is upgraded by the next version's migration step."""
+    import sqlite3
+
+    from playhouse.migrate import SqliteMigrator, migrate
+
+    from queuectl import models
+    from queuectl.store import migrations
+
+    enqueue(id="old", command="true")
+    from peewee import TextField
+
+    def add_note_column():
+        migrate(SqliteMigrator(models.db).add_column("job", "note", TextField(null=True)))
+
+    monkeypatch.setattr(models, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(migrations.STEPS, 2, add_note_column)
+    assert run_cli("status").exit_code == 0
+    with sqlite3.connect(db_path) as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(job)")]
+        version = conn.execute("SELECT value FROM setting WHERE key = 'schema_version'").fetchone()[0]
+    assert "note" in columns and version == "2"
+    assert job("old")["state"] == "pending"
