@@ -91,7 +91,8 @@ def attempts_cell(job) -> str:
 
 def retry_note(job) -> str:
     if job.state == "failed" and job.next_attempt_at is not None:
-        return f"(retry in {duration(max(0.0, job.next_attempt_at - store.now()))})"
+        wait = job.next_attempt_at - store.now()
+        return f"(retry in {duration(wait)})" if wait > 0 else "(retry due)"
     if job.state == "pending" and job.run_at > store.now() + 0.5:
         return f"(at {clock_time(job.run_at)})"
     return ""

@@ -1,0 +1,126 @@
+"""A seeded store with fixed times, and helpers to drive the app with a pilot."""
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from queuectl import store
+from queuectl.paths import resolve
+from queuectl.spec import JobSpec
+
+#: the seeded store's "now": 2026-01-15 10:00:00 UTC
+T0 = datetime(2026, 1, 15, 10, 0, 0, tzinfo=timezone.utc).timestamp()
+LABEL = "/srv/queuectl/queuectl.db"  # shown in the header instead of the tmp path (snapshots)
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """Times are shown in local time: pin it, so snapshots match on any machine."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _write_logs(claim, out: str = "", err: str = "") -> None:
+    stdout, stderr = store.attempt_paths(store.location().logs_dir, claim.id, claim.attempt)
+    stdout.parent.mkdir(parents=True, exist_ok=True)
+    stdout.write_text(out)
+    stderr.write_text(err)
+
+
+def _run(clock: Clock, spec: JobSpec, seconds: float, error: str | None = None, code: int = 0,
+         out: str = "", err: str = "", finish: bool = True):  # fmt: skip
+    store.enqueue([spec])
+    claim = store.claim("host-a.100.aaaaaa", "host-a")
+    assert claim is not None and claim.id == spec.id
+    _write_logs(claim, out, err)
+    clock.t += seconds
+    if finish:
+        store.finish(claim, "host-a.100.aaaaaa", error, code if error else 0)
+    return claim
+
+
+def _beat(worker_id: str, claim) -> None:
+    try:
+        store.heartbeat(worker_id, claim)
+    except TypeError:  # the engine's earlier signature: (worker_id, state, job_seq, job_id)
+        store.heartbeat(worker_id, "busy", claim.seq, claim.id)
+
+
+def seed(db_path) -> Clock:
+    """Every state, attempts with output, a worker; all at fixed times (ends with clock = T0)."""
+    clock = Clock(T0 - 3600)
+    store.set_clock(clock)
+    store.open_store(resolve(str(db_path)))
+    store.register_worker("host-a.100.aaaaaa", "host-a", 100, None)
+    store.set_config("backoff_base", "30")  # the failed job waits a visible while
+    for i in range(12):
+        clock.t = T0 - 3500 + i * 280
+        _run(clock, JobSpec(f"build-{i:02}", id=f"build-{i:02}", priority=i % 3), 2 + i % 5,
+             out=f"compiling unit {i}\n\x1b[32mok\x1b[0m build-{i:02}\n")  # fmt: skip
+    clock.t = T0 - 300
+    _run(clock, JobSpec("./report.sh --weekly", id="report", max_retries=0), 1.5, "exited with code 2", 2,
+         out="collecting rows\n", err="report.sh: cannot open 'rows.csv'\n")  # fmt: skip
+    clock.t = T0 - 250
+    _run(clock, JobSpec("rsync -a /data backup:/data", id="sync-db", max_retries=0), 3, "timed out after 3s", None)
+    clock.t = T0 - 200
+    _run(clock, JobSpec("rsync -a /data backup:/data", id="sync-db-2", max_retries=0), 3, "exited with code 1", 1)
+    clock.t = T0 - 60
+    _run(clock, JobSpec("curl -fsS https://example.com/hook", id="flaky", max_retries=3), 0.5,
+         "exited with code 22", 22, err="curl: (22) The requested URL returned error: 503\n")  # fmt: skip
+    clock.t = T0 - 41
+    etl = _run(clock, JobSpec("python etl.py --full", id="nightly-etl", priority=10), 0, finish=False,
+         out="loading 1,204,331 rows …\n", err="warning: column 'x' is deprecated\n")  # fmt: skip
+    clock.t = T0 - 30
+    store.enqueue([JobSpec("make -j4", id="build-42", priority=5), JobSpec("echo later", id="cleanup"),
+                   JobSpec("backup.sh", id="backup", run_at=T0 + 3600),
+                   JobSpec("sleep 100", id="stale")])  # fmt: skip
+    store.cancel("stale")
+    clock.t = T0 - 1
+    _beat("host-a.100.aaaaaa", etl)
+    clock.t = T0
+    return clock
+
+
+@pytest.fixture
+def seeded(db_path) -> Clock:
+    return seed(db_path)
+
+
+@pytest.fixture
+def make_app(db_path):
+    from queuectl.tui.app import QueuectlApp
+
+    def make(**kwargs) -> QueuectlApp:
+        kwargs.setdefault("store_label", LABEL)
+        return QueuectlApp(resolve(str(db_path)), **kwargs)
+
+    return make
+
+
+async def settle(pilot, rounds: int = 3) -> None:
+    """Let the thread workers finish and their results reach the screen."""
+    for _ in range(rounds):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def keys_of(table) -> list[str]:
+    return [row.key.value for row in table.ordered_rows]
+
+
+def quiet_env() -> None:
+    os.environ.pop("QUEUECTL_HOST_ID", None)
