@@ -174,6 +174,8 @@ class QueuectlApp(App):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._focus_pane()
+        if self.active_tab == "logs":
+            self.query_one(LogsPane).follow_selection()
         self.pane().reload()
 
     def _focus_pane(self) -> None:

@@ -113,8 +113,15 @@ def make_app(db_path):
 
 async def settle(pilot, rounds: int = 3) -> None:
     """Let the thread workers finish and their results reach the screen."""
+    from textual.worker import WorkerCancelled
+
     for _ in range(rounds):
-        await pilot.app.workers.wait_for_complete()
+        for _ in range(10):
+            try:
+                await pilot.app.workers.wait_for_complete()
+                break
+            except WorkerCancelled:  # an exclusive worker replaced by a newer one
+                continue
         await pilot.pause()
 
 

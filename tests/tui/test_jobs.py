@@ -227,7 +227,7 @@ async def test_enter_opens_job_detail(seeded, make_app):
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, JobDetailScreen)
-        text = str(app.screen.query_one("#detail-output").render())
+        text = str(app.screen.query_one("#detail-output").content)
         assert "cannot open 'rows.csv'" in text
         assert app.screen.query_one("#detail-attempts", DataTable).row_count == 1
         await pilot.press("escape")

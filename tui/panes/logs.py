@@ -105,7 +105,15 @@ class LogsPane(StorePane):
         self._reset()
         self.reload()
 
+    def follow_selection(self) -> None:
+        """The pane was shown: open the job selected in Jobs or the DLQ, if another one."""
+        selected = getattr(self.app, "selected_job_id", None)
+        if selected and selected != self.job_id:
+            self.open(selected)
+
     def _reset(self) -> None:
+        self.query_one("#log-out").border_title = "stdout"
+        self.query_one("#log-err").border_title = "stderr"
         self._key = None
         self._offsets = (None, None)
         self._carry = ["", ""]
@@ -149,8 +157,9 @@ class LogsPane(StorePane):
         done = chunk.run is None or chunk.run.finished_at is not None
         for i, log_id in enumerate(("#log-out", "#log-err")):
             text = self._carry[i] + chunk.data[i]
-            if chunk.cut[i] and not self._lines[i]:
-                text = "… (earlier output not loaded)\n" + text
+            if chunk.cut[i]:
+                name = ("stdout", "stderr")[i]
+                self.query_one(log_id).border_title = f"{name} · only the last {TAIL_BYTES // 1024} KiB loaded"
             lines = text.split("\n")
             self._carry[i] = "" if done else lines.pop()
             if done and lines and lines[-1] == "":

@@ -32,7 +32,7 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, panes: list[tuple[str, list[Binding]]], focused: str, readonly: bool) -> None:
         super().__init__()
-        self.panes, self.focused, self.readonly = panes, focused, readonly
+        self.panes, self.pane_name, self.readonly = panes, focused, readonly
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="help") as box:
@@ -47,10 +47,10 @@ class HelpScreen(ModalScreen[None]):
         table.add_row(Text("everywhere", style="underline"), "")
         for key, what in GLOBAL_KEYS:
             table.add_row(key, what)
-        ordered = sorted(self.panes, key=lambda p: p[0] != self.focused)
+        ordered = sorted(self.panes, key=lambda p: p[0] != self.pane_name)
         for name, bindings in ordered:
             table.add_row("", "")
-            table.add_row(Text(name + ("  (this pane)" if name == self.focused else ""), style="underline"), "")
+            table.add_row(Text(name + ("  (this pane)" if name == self.pane_name else ""), style="underline"), "")
             for b in bindings:
                 key = _key_name(b.key)
                 if key:

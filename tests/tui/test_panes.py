@@ -1,0 +1,274 @@
+"""DLQ, Logs, Metrics, Workers and Config panes: each action, checked in the store afterwards."""
+from __future__ import annotations
+
+import signal
+import time
+
+from textual.widgets import DataTable, Input, RichLog, Sparkline
+
+from queuectl import store
+from queuectl.errors import NotFound
+from queuectl.spec import JobSpec
+
+from .conftest import keys_of, settle
+
+
+async def test_dlq_retry_one(seeded, make_app):
+    """2 then r: the selected dead job is pending again, attempts reset."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        assert keys_of(app.query_one("#dlq-table", DataTable)) == ["sync-db-2", "sync-db", "report"]
+        await pilot.press("down", "r")
+        await settle(pilot)
+        job = store.get_job("sync-db")
+        assert (job.state, job.attempts) == ("pending", 0)
+        assert store.get_job("report").state == "dead"
+        assert keys_of(app.query_one("#dlq-table", DataTable)) == ["sync-db-2", "report"]
+
+
+async def test_dlq_retry_all_confirms(seeded, make_app):
+    """R asks first (esc: nothing happens), then y retries every dead job."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("escape")
+        await settle(pilot)
+        assert store.counts()["dead"] == 3
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert store.counts()["dead"] == 0
+        assert "queuectl dlq retry --all" in app.commands
+
+
+async def test_dlq_delete_confirms(seeded, make_app):
+    """x deletes the selected dead job after a confirm."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        try:
+            store.get_job("sync-db-2")
+            raise AssertionError("still there")
+        except NotFound:
+            pass
+        assert store.counts()["dead"] == 2
+
+
+async def test_logs_pane_shows_both_streams_and_searches(seeded, make_app):
+    """3 shows the selected job's stdout and stderr; / keeps matching lines only."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("D")
+        await settle(pilot)
+        await pilot.press("down", "down")  # report
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        out = app.query_one("#log-out", RichLog)
+        err = app.query_one("#log-err", RichLog)
+        assert "collecting rows" in "".join(s.text for s in out.lines)
+        assert "rows.csv" in "".join(s.text for s in err.lines)
+        await pilot.press("slash")
+        app.query_one("#logs-search", Input).value = "nothing-like-this"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not out.lines and not err.lines
+        await pilot.press("escape")
+        await settle(pilot)
+        assert out.lines
+
+
+async def test_logs_tail_of_a_huge_log(opened, make_app):
+    """A 3 MB log: only its tail is loaded, and the pane says so."""
+    from queuectl.tui.panes.logs import TAIL_BYTES
+
+    store.enqueue([JobSpec("big", id="big")])
+    claim = store.claim("w", "h")
+    stdout, stderr = store.attempt_paths(store.location().logs_dir, "big", claim.attempt)
+    stdout.parent.mkdir(parents=True, exist_ok=True)
+    stdout.write_text("".join(f"line {i}\n" for i in range(300_000)))
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.show_logs("big")
+        await settle(pilot)
+        pane = app.query_one("#logs-pane")
+        lines = pane._lines[0]
+        assert lines[-1] == "line 299999" and int(lines[0].split()[1]) > 250_000
+        assert sum(len(x) + 1 for x in lines) < TAIL_BYTES + 100
+        assert "only the last" in str(app.query_one("#log-out").border_title)
+
+
+async def test_logs_follow_a_running_job(opened, make_app):
+    """Lines appended to a running attempt's log appear without any key press."""
+    store.enqueue([JobSpec("slow", id="slow")])
+    claim = store.claim("w", "h")
+    stdout, _ = store.attempt_paths(store.location().logs_dir, "slow", claim.attempt)
+    stdout.parent.mkdir(parents=True, exist_ok=True)
+    stdout.write_text("first\n")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.show_logs("slow")
+        await settle(pilot)
+        with stdout.open("a") as f:
+            f.write("second\npartial")
+        await pilot.pause(1.2)
+        await settle(pilot)
+        assert app.query_one("#logs-pane")._lines[0][-2:] == ["first", "second"]
+
+
+async def test_metrics_pane(seeded, make_app):
+    """4 shows the counts, success rate and a sparkline of the last hour's completions."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        spark = app.query_one("#metrics-spark", Sparkline)
+        assert len(spark.data) == 60 and sum(spark.data) == 12
+        figures = plain(app.query_one("#metrics-figures").content)
+        assert "80.0%" in figures  # 12 completed, 3 dead
+
+
+async def test_config_saved_and_bad_values_refused(seeded, make_app):
+    """6: a bad value is shown inline and nothing is saved; a good one reaches the store."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        retries = app.query_one("#set-max_retries", Input)
+        assert retries.value == "3"
+        retries.value = "5"
+        app.query_one("#set-lease_seconds", Input).value = "1"  # below its minimum
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.query_one("#err-lease_seconds").display
+        assert store.get_config()["max_retries"] == 3
+        app.query_one("#set-lease_seconds", Input).value = "45"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        cfg = store.get_config()
+        assert (cfg["max_retries"], cfg["lease_seconds"]) == (5, 45)
+        assert "queuectl config set max_retries 5" in app.commands
+
+
+async def test_help_and_command_log(seeded, make_app):
+    """? lists the bindings of every pane; @ lists the CLI equivalents of what was done."""
+    from queuectl.tui.screens.help import CommandLogScreen, HelpScreen
+
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "at")
+        assert isinstance(app.screen, CommandLogScreen)
+        await pilot.press("escape")
+        assert app.screen is app.screen_stack[0]
+
+
+async def test_panes_by_number_and_tab(seeded, make_app):
+    """1-6 and tab/shift+tab reach every pane."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        seen = []
+        for _ in range(6):
+            seen.append(app.active_tab)
+            await pilot.press("tab")
+        assert seen == ["jobs", "dlq", "logs", "metrics", "workers", "config"]
+        assert app.active_tab == "jobs"
+        await pilot.press("shift+tab")
+        assert app.active_tab == "config"
+        await pilot.press("4")
+        assert app.active_tab == "metrics"
+
+
+def plain(renderable) -> str:
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=100)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+def _wait(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+async def test_worker_started_here_claims_a_job_and_cancel_kills_it(opened, make_app):
+    """5 then +: a real worker subprocess claims a job; c + y in Jobs cancels it; quitting stops
+    the worker gracefully."""
+    store.enqueue([JobSpec("sleep 30", id="long")])
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("5", "plus")
+        await pilot.pause()
+        assert len(app.pool.running()) == 1
+        assert _wait(lambda: store.get_job("long").state == "processing")
+        await pilot.pause(1.2)
+        await settle(pilot)
+        assert "long" in [str(c) for c in app.query_one("#workers-table", DataTable).get_column_at(4)]
+        await pilot.press("1")
+        await settle(pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert store.get_job("long").state == "cancelled"
+        pgid = store.attempts("long")[-1].pgid
+        if pgid:  # the command's process group is gone
+            assert _wait(lambda: _group_gone(pgid), 10)
+        # q with a worker running asks; y stops it gracefully and the app exits once it has
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")
+        for _ in range(100):
+            await pilot.pause(0.1)
+            if not app.is_running:
+                break
+    assert not app.pool.running()
+
+
+def _group_gone(pgid: int) -> bool:
+    import os
+
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def test_stop_all_workers_asks_the_store(seeded, make_app):
+    """s in Workers asks every registered worker to stop (after a confirm)."""
+    from queuectl.models import Worker
+
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert Worker.get_by_id("host-a.100.aaaaaa").stop_requested
