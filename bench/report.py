@@ -113,10 +113,15 @@ def scale_table(r: dict) -> list[str]:
         growth = _ratio(firsts[-1], firsts[0]) if len(firsts) > 1 else None
         target = "< 2 ms" if store_key == "claim" else ("< 100 ms" if cli_key else "—")
         rows.append(f"| {label} | " + " | ".join(cells) + f" | {_f(growth, '{:.1f}×')} | {target} |")
-    tui = [_get(scale, n, "tui", "skipped") for n in sizes]
-    if any(tui):
-        rows.append(f"| TUI open / Jobs refresh / peak RSS | " + " | ".join("skipped" for _ in sizes) + " | — | "
-                    "< 1.5 s, < 100 ms, < 150 MB |")  # fmt: skip
+    tui = [_get(scale, n, "tui") or {} for n in sizes]
+    def tui_cell(t, key, fmt):
+        return _f(t.get(key), fmt) if key in t else ("skipped" if "skipped" in t else ("error" if "error" in t else "—"))
+    for key, label, fmt, target in (("refresh_ms", "TUI: one Jobs-pane refresh (ms)", "{:.0f}", "< 100 ms"),
+                                    ("open_s", "TUI: open to first Jobs rows (s)", "{:.2f}", "< 1.5 s"),
+                                    ("peak_rss_mb", "TUI: peak RSS (MB)", "{:.0f}", "< 150 MB")):
+        values = [t.get(key) for t in tui]
+        growth = _ratio(values[-1], values[0]) if len(values) > 1 and None not in values else None
+        rows.append(f"| {label} | " + " | ".join(tui_cell(t, key, fmt) for t in tui) + f" | {_f(growth, '{:.1f}×')} | {target} |")
     build = " | ".join(f"{_get(scale, n, 'build', 'build_s'):.1f} s, {_get(scale, n, 'build', 'size_mb'):.0f} MB" for n in sizes)
     rows.append(f"| (store build time, file size) | {build} | — | — |")
     return rows
@@ -124,14 +129,22 @@ def scale_table(r: dict) -> list[str]:
 
 def render(r: dict) -> str:
     out = [f"## queuectl bench — {r['meta']['date']} — {r['meta']['machine']}{' (--quick)' if r['meta']['quick'] else ''}", ""]
+    eng = r["meta"].get("engine", {})
+    dirty = eng.get("uncommitted")
+    out += [f"Engine: `{eng.get('path')}` (repo at {eng.get('repo_head')}"
+            + (f", {len(dirty)} uncommitted engine/TUI file(s)" if dirty else "") + ")", ""]
+    broken = {k: v["error"] for k, v in r.items() if isinstance(v, dict) and "error" in v and k != "meta"}
+    for name, text in broken.items():
+        out += [f"**Section {name} failed:** {text.strip()}", ""]
     out += ["### Against the targets", ""] + targets_table(r) + [""]
-    out += ["### Drain throughput beside the machine's limit and the peers", ""] + throughput_table(r) + [""]
+    if any(k in r for k in ("limits", "peers", "drain")):
+        out += ["### Drain throughput beside the machine's limit and the peers", ""] + throughput_table(r) + [""]
     st = scale_table(r)
     if st:
         out += [f"### Scale ({_get(r, 'scale', 'mix')})", ""] + st + [""]
-        tui = next((v["tui"]["skipped"] for k, v in r["scale"].items() if k.isdigit() and "skipped" in v["tui"]), None)
-        if tui:
-            out += [f"TUI: {tui}.", ""]
+        for k, v in r["scale"].items():
+            if k.isdigit() and ("skipped" in v["tui"] or "error" in v["tui"]):
+                out += [f"TUI at {int(k):,}: {v['tui'].get('skipped') or v['tui'].get('error')}", ""]
     timing = r["meta"].get("section_s", {})
     if timing:
         out += ["Time per section: " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items()), ""]

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sys
 import time
 from datetime import datetime, timezone
@@ -44,6 +45,21 @@ def machine() -> str:
     return f"{platform.node()}: {os.cpu_count()} CPU {cpu}, {mem:.0f} GiB, Linux {platform.release()}, Python {platform.python_version()}"
 
 
+def engine_source() -> dict:
+    """Which queuectl code this run measures: where it was imported from, and the repo's state."""
+    import subprocess
+
+    import queuectl.cli
+
+    path = Path(queuectl.cli.__file__).resolve().parent
+    out = {"path": str(path)}
+    git = lambda *a: subprocess.run(["git", "-C", str(BENCH_DIR.parent), *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
+    out["repo_head"] = git("rev-parse", "--short", "HEAD")
+    if path == BENCH_DIR.parent / "queuectl":
+        out["uncommitted"] = git("status", "--porcelain", "--", "queuectl", "tui", "styles").splitlines()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI (no timing is asserted)")
@@ -61,10 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(chosen) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (stores, workers, tsp) when stopped
     root = temp_root()
     stamp = datetime.now(timezone.utc)
     result: dict = {"meta": {"date": stamp.strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(), "quick": args.quick,
-                             "sizes": sizes.__dict__, "section_s": {}}}  # fmt: skip
+                             "sizes": sizes.__dict__, "section_s": {},
+                             "engine": engine_source()}}  # fmt: skip
     steps = {
         "limits": lambda: limits.measure(sizes),
         "peers": lambda: peers.measure(sizes, root),

@@ -65,17 +65,20 @@ CLI_PROBES = {
 }
 
 
-def tui_probe(db: Path) -> dict:
-    """TODO(tui): TUI open time, one Jobs-pane refresh (headless run_test) and peak RSS at 1M.
+def tui_probe(db: Path, refreshes: int) -> dict:
+    """TUI open time, one Jobs-pane refresh (headless run_test) and peak RSS, in a fresh process.
 
-    The dashboard is being built elsewhere; until `queuectl.tui.app` exists this is skipped.  When
-    it lands: in a fresh process, time `QueuectlApp().run_test(size=(120, 40))` up to the first
-    loaded Jobs pane (open), then one refresh of that pane (`load_jobs` to `JobsLoaded` handled),
-    and read VmHWM from /proc/self/status (peak RSS).
+    Skipped while `queuectl.tui.app` does not exist; a probe that breaks (the dashboard's API
+    moved) is reported, not fatal.  The probe itself is tui_probe.py.
     """
     if importlib.util.find_spec("queuectl.tui") is None or importlib.util.find_spec("queuectl.tui.app") is None:
-        return {"skipped": "queuectl.tui has no app yet (TODO in bench/scale.py: tui_probe)"}
-    return {"skipped": "queuectl.tui.app exists, but bench/scale.py's tui_probe is still a TODO"}
+        return {"skipped": "queuectl.tui has no app yet"}
+    t = time.time()
+    proc = subprocess.run([PYTHON, str(BENCH_DIR / "tui_probe.py"), str(db), str(t), str(refreshes)],
+                          capture_output=True, text=True, env=env_for(db), timeout=120)  # fmt: skip
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def measure(sizes: Sizes, root: Path) -> dict:
@@ -94,8 +97,9 @@ def measure(sizes: Sizes, root: Path) -> dict:
         if proc.returncode != 0:
             raise RuntimeError(f"scale probe failed: {proc.stderr[-800:]}")
         inproc = json.loads(proc.stdout)
-        out[str(n)] = {"build": built, "cli_ms": cli, "store_ms": inproc, "tui": tui_probe(db),
+        out[str(n)] = {"build": built, "cli_ms": cli, "store_ms": inproc, "tui": tui_probe(db, max(3, sizes.query_runs)),
                        "step_s": time.perf_counter() - t}  # fmt: skip
         note(f"{n:,} jobs: store ms " + ", ".join(f"{k} {v:.1f}" for k, v in inproc.items()))
+        note(f"{n:,} jobs: TUI {out[str(n)]['tui']}")
         note(f"{n:,} jobs: CLI ms " + ", ".join(f"{k} {v:.0f}" for k, v in cli.items()))
     return out

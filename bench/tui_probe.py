@@ -1,0 +1,66 @@
+"""The dashboard at scale, headless (run by scale.py in a fresh process): open time, Jobs-pane refresh, peak RSS.
+
+Usage: python tui_probe.py DB SPAWNED_AT REFRESHES; prints one JSON object.  SPAWNED_AT is the
+parent's clock just before it started this process, so "open" includes the interpreter's start,
+the imports, the first store query and the first render of the Jobs pane.  The pane's `show` is
+wrapped (in this process only) to note when each load reaches the screen.
+"""
+import asyncio
+import json
+import statistics
+import sys
+import time
+
+
+def peak_rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def probe(db: str, spawned_at: float, refreshes: int) -> dict:
+    from queuectl import store
+    from queuectl.paths import resolve
+    from queuectl.tui.app import QueuectlApp
+    from queuectl.tui.panes.jobs import JobsPane
+
+    shown: list[float] = []
+    original = JobsPane.show
+
+    def show(self, result):
+        out = original(self, result)
+        shown.append(time.time())
+        return out
+
+    JobsPane.show = show
+    location = resolve(db)
+    store.open_store(location)
+    app = QueuectlApp(location)
+    async with app.run_test(size=(160, 50)) as pilot:
+        while not shown:
+            await asyncio.sleep(0.001)
+        await pilot.pause()  # the rows are on screen
+        opened = time.time() - spawned_at
+        pane = app.query_one(JobsPane)
+        times = []
+        for _ in range(refreshes):
+            n = len(shown)
+            t = time.time()
+            pane.reload()
+            while len(shown) == n:
+                await asyncio.sleep(0.0005)
+            await pilot.pause()
+            times.append((time.time() - t) * 1000)
+        app.paused = True
+    return {"open_s": opened, "refresh_ms": statistics.median(times), "peak_rss_mb": peak_rss_mb()}
+
+
+def main() -> None:
+    db, spawned_at, refreshes = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+    print(json.dumps(asyncio.run(probe(db, spawned_at, refreshes))))
+
+
+if __name__ == "__main__":
+    main()
