@@ -1,0 +1,56 @@
+"""Snapshots of every pane on the seeded store with a fixed clock, at 100x30 and 80x24.
+
+Update after an intended change: pytest tests/tui/test_snapshots.py --snapshot-update
+"""
+from __future__ import annotations
+
+import pytest
+
+from .conftest import settle
+
+SIZES = [(100, 30), (80, 24)]
+PANES = ["1", "2", "3", "4", "5", "6"]
+
+
+def _before(keys: list[str]):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("pane", PANES)
+def test_pane(pane, size, seeded, make_app, snap_compare):
+    """Each pane as a person first sees it (Logs: the running job selected in Jobs)."""
+    keys = ["down", "down", "down", "down", pane] if pane == "3" else [pane]
+    assert snap_compare(make_app(clock=seeded), terminal_size=size, run_before=_before(keys))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_job_detail(size, seeded, make_app, snap_compare):
+    """enter on the dead `report` job: fields, attempts, output."""
+    keys = ["D", "down", "down", "enter"]
+    assert snap_compare(make_app(clock=seeded), terminal_size=size, run_before=_before(keys))
+
+
+def test_new_job_form_with_errors(seeded, make_app, snap_compare):
+    """The new-job form refusing a bad priority."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"echo hi", "tab", "tab", *"high", "ctrl+s")
+        await settle(pilot)
+
+    assert snap_compare(make_app(clock=seeded), terminal_size=(100, 30), run_before=run_before)
+
+
+def test_help(seeded, make_app, snap_compare):
+    """? on the Jobs pane."""
+    assert snap_compare(make_app(clock=seeded), terminal_size=(100, 30), run_before=_before(["question_mark"]))
