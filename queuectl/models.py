@@ -11,12 +11,12 @@ from peewee import (
     AutoField,
     BooleanField,
     CharField,
+    CompositeKey,
     DatabaseProxy,
     DoubleField,
     ForeignKeyField,
     IntegerField,
     Model,
-    SQL,
     TextField,
 )
 
@@ -108,10 +108,21 @@ class Setting(BaseModel):
 
 
 class JobCount(BaseModel):
-    """Jobs per state, kept by triggers so that counting never scans the job table."""
+    """Jobs per state, kept by triggers so that counting never scans the job table.
 
-    state = CharField(max_length=16, primary_key=True)
+    On PostgreSQL each connection adds to one of COUNT_SHARDS rows per state, so that workers
+    on many hosts do not queue up behind a single counter row; a count is the sum of shards.
+    """
+
+    state = CharField(max_length=16)
+    shard = IntegerField(default=0)
     n = IntegerField(default=0)
+
+    class Meta:
+        primary_key = CompositeKey("state", "shard")
+
+
+COUNT_SHARDS = 16
 
 
 MODELS = (Job, Attempt, Worker, Setting, JobCount)
@@ -134,40 +145,61 @@ INDEXES = (
 
 SQLITE_TRIGGERS = (
     """CREATE TRIGGER IF NOT EXISTS job_count_insert AFTER INSERT ON job BEGIN
-         UPDATE job_count SET n = n + 1 WHERE state = NEW.state; END""",
+         UPDATE job_count SET n = n + 1 WHERE state = NEW.state AND shard = 0; END""",
     """CREATE TRIGGER IF NOT EXISTS job_count_delete AFTER DELETE ON job BEGIN
-         UPDATE job_count SET n = n - 1 WHERE state = OLD.state; END""",
+         UPDATE job_count SET n = n - 1 WHERE state = OLD.state AND shard = 0; END""",
     """CREATE TRIGGER IF NOT EXISTS job_count_update AFTER UPDATE OF state ON job
          WHEN OLD.state <> NEW.state BEGIN
-         UPDATE job_count SET n = n - 1 WHERE state = OLD.state;
-         UPDATE job_count SET n = n + 1 WHERE state = NEW.state; END""",
+         UPDATE job_count SET n = n - 1 WHERE state = OLD.state AND shard = 0;
+         UPDATE job_count SET n = n + 1 WHERE state = NEW.state AND shard = 0; END""",
+)
+
+# Statement-level triggers: one counter update per statement (a batch of 100,000 inserts costs
+# one), rows taken in state order so that two transactions never lock counters crosswise.
+POSTGRES_TRIGGERS = (
+    f"""CREATE OR REPLACE FUNCTION queuectl_job_count() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP = 'INSERT' THEN
+        INSERT INTO job_count (state, shard, n)
+        SELECT state, mod(pg_backend_pid(), {COUNT_SHARDS}), COUNT(*) FROM new_rows GROUP BY state ORDER BY state
+        ON CONFLICT (state, shard) DO UPDATE SET n = job_count.n + EXCLUDED.n;
+      ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO job_count (state, shard, n)
+        SELECT state, mod(pg_backend_pid(), {COUNT_SHARDS}), -COUNT(*) FROM old_rows GROUP BY state ORDER BY state
+        ON CONFLICT (state, shard) DO UPDATE SET n = job_count.n + EXCLUDED.n;
+      ELSE
+        INSERT INTO job_count (state, shard, n)
+        SELECT state, mod(pg_backend_pid(), {COUNT_SHARDS}), SUM(d) FROM (
+          SELECT state, 1 AS d FROM new_rows UNION ALL SELECT state, -1 FROM old_rows) AS changes
+        GROUP BY state HAVING SUM(d) <> 0 ORDER BY state
+        ON CONFLICT (state, shard) DO UPDATE SET n = job_count.n + EXCLUDED.n;
+      END IF;
+      RETURN NULL;
+    END $$""",
+    "CREATE OR REPLACE TRIGGER job_count_insert AFTER INSERT ON job REFERENCING NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION queuectl_job_count()",
+    "CREATE OR REPLACE TRIGGER job_count_delete AFTER DELETE ON job REFERENCING OLD TABLE AS old_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION queuectl_job_count()",
+    "CREATE OR REPLACE TRIGGER job_count_update AFTER UPDATE ON job "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION queuectl_job_count()",
 )
 
 
 def create_schema() -> None:
     """Create every table, index and trigger of the current version (in one transaction)."""
+    from peewee import PostgresqlDatabase
+
+    postgres = isinstance(db.obj, PostgresqlDatabase)
     with db.atomic():
+        if postgres:  # two processes creating a new store at once: the second waits, then finds it
+            db.execute_sql("SELECT pg_advisory_xact_lock(7274706)")
+            if db.table_exists("setting"):
+                return
         db.create_tables(MODELS)
         for statement in INDEXES:
             db.execute_sql(statement)
-        for statement in SQLITE_TRIGGERS:
+        for statement in POSTGRES_TRIGGERS if postgres else SQLITE_TRIGGERS:
             db.execute_sql(statement)
-        JobCount.insert_many([{"state": s.value, "n": 0} for s in JobState]).on_conflict_ignore().execute()
+        JobCount.insert_many([{"state": s.value, "shard": 0, "n": 0} for s in JobState]).on_conflict_ignore().execute()
         Setting.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict_ignore().execute()
-
-
-__all__ = [
-    "db",
-    "SQL",
-    "SCHEMA_VERSION",
-    "JobState",
-    "FINISHED_STATES",
-    "CLAIMABLE_STATES",
-    "Job",
-    "Attempt",
-    "Worker",
-    "Setting",
-    "JobCount",
-    "MODELS",
-    "create_schema",
-]

@@ -30,6 +30,10 @@ class Location:
     run_dir: Path  # wake-up sockets of the workers on this host
 
     @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith(("postgres://", "postgresql://"))
+
+    @property
     def display(self) -> str:
         """The store as a person should see it (no password)."""
         if self.sqlite_path is not None:

@@ -39,9 +39,20 @@ class _Dir:
 
 
 class WakeChannel:
-    """The receiving end, owned by one worker."""
+    """The receiving end, owned by one worker.
 
-    def __init__(self, run_dir: Path, name: str):
+    With a run_dir, other processes on this host find it there by name; without one it is a
+    private socket pair that only this process pokes (a PostgreSQL LISTEN thread, signals).
+    """
+
+    def __init__(self, run_dir: Path | None, name: str):
+        self._on_close: list = []
+        self.path = None
+        if run_dir is None:
+            self.sock, self._to_self = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.sock.setblocking(False)
+            self._to_self.setblocking(False)
+            return
         run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = run_dir / f"{name}{SUFFIX}"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -63,6 +74,16 @@ class WakeChannel:
     @property
     def signal_fd(self) -> int:
         return self._to_self.fileno()
+
+    def poke(self) -> None:
+        """Wake this channel's own waiter (from another thread)."""
+        try:
+            self._to_self.send(b"!")
+        except OSError:
+            pass  # full: it is due to wake anyway
+
+    def on_close(self, callback) -> None:
+        self._on_close.append(callback)
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -91,12 +112,15 @@ class WakeChannel:
         return self.drain()
 
     def close(self) -> None:
+        for callback in self._on_close:
+            callback()
         self._to_self.close()
         self.sock.close()
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        if self.path is not None:
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
 
 
 def notify(run_dir: Path) -> None:

@@ -15,7 +15,6 @@ import time
 from . import runner, store
 from .errors import StoreError
 from .paths import Location
-from .wakeup import WakeChannel
 
 HOST_ENV = "QUEUECTL_HOST_ID"
 #: the longest an idle worker sleeps without looking at the store (safety net for lost wake-ups)
@@ -47,7 +46,7 @@ class Worker:
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
         store.open_store(self.location)
-        self.channel = WakeChannel(self.location.run_dir, self.id)
+        self.channel = store.wake_channel(self.id)
         signal.set_wakeup_fd(self.channel.signal_fd, warn_on_full_buffer=False)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)

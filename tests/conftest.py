@@ -1,6 +1,10 @@
-"""Every test gets its own store (a real SQLite file in tmp_path) through QUEUECTL_DB."""
+"""Every test gets its own store through QUEUECTL_DB: a real SQLite file in tmp_path, and (for
+tests that do not name the SQLite file) a freshly created database on the real PostgreSQL
+server as well.  `pytest --backend sqlite|postgres|all` chooses (default: all).
+"""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -9,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import peewee  # noqa: F401  (imported first, with every driver: tests use both backends)
 import pytest
 from click.testing import CliRunner
 
@@ -17,22 +22,97 @@ from queuectl.cli import cli
 from queuectl.paths import resolve
 
 
-@pytest.fixture(autouse=True)
-def db_path(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "queuectl.db"
-    monkeypatch.setenv("QUEUECTL_DB", str(path))
-    monkeypatch.delenv("QUEUECTL_LOGS", raising=False)
-    monkeypatch.delenv("QUEUECTL_HOST_ID", raising=False)
-    yield path
-    store.set_clock()
-    store.close_store()
+PG_ENV = "QUEUECTL_TEST_PG"  # the server's admin URL; its default is this machine's
+PG_ADMIN_URL = os.environ.get(PG_ENV, "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", choices=(*BACKENDS, "all"), default="all",
+                     help="the store backend(s) to run the tests against")  # fmt: skip
+
+
+def pytest_generate_tests(metafunc):
+    """Run each test on every chosen backend, except tests about the SQLite file itself (they
+    ask for db_path) and the TUI's (its queries are the store's, tested here on both)."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    chosen = BACKENDS if metafunc.config.getoption("backend") == "all" else (metafunc.config.getoption("backend"),)
+    sqlite_only = "db_path" in metafunc.fixturenames or "/tests/tui/" in str(metafunc.definition.path)
+    metafunc.parametrize("backend", ["sqlite"] if sqlite_only else list(chosen), indirect=True)
 
 
 @pytest.fixture
-def opened(db_path):
+def backend(request) -> str:
+    return request.param
+
+
+_pg_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_admin():
+    """A connection to the PostgreSQL server, or a skip when it cannot be reached."""
+    import psycopg2
+    from playhouse.db_url import parse
+
+    try:
+        conn = psycopg2.connect(**parse(PG_ADMIN_URL), connect_timeout=3)
+    except psycopg2.Error as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (set {PG_ENV}): {exc}".strip())
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(autouse=True)
+def store_url(request, backend, tmp_path, monkeypatch) -> str:
+    """QUEUECTL_DB for this test: a new SQLite file, or a new PostgreSQL database."""
+    monkeypatch.delenv("QUEUECTL_LOGS", raising=False)
+    monkeypatch.delenv("QUEUECTL_HOST_ID", raising=False)
+    if backend == "sqlite":
+        url = str(tmp_path / "queuectl.db")
+    else:
+        admin = request.getfixturevalue("pg_admin")
+        name = f"queuectl_test_{os.getpid()}_{next(_pg_names)}"
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+            cursor.execute(f"CREATE DATABASE {name}")
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        monkeypatch.setenv("QUEUECTL_LOGS", str(tmp_path / "logs"))
+    monkeypatch.setenv("QUEUECTL_DB", url)
+    yield url
+    store.set_clock()
+    store.close_store()
+    if backend == "postgres":
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db_path(store_url) -> Path:
+    """The SQLite file itself (tests that ask for it run on SQLite only)."""
+    return Path(store_url)
+
+
+@pytest.fixture
+def opened(store_url):
     """The store opened in this process, for tests that call the engine directly."""
-    store.open_store(resolve(str(db_path)))
-    return db_path
+    store.open_store(resolve(store_url))
+    return store_url
+
+
+def snapshot() -> list:
+    """Every row of every table, in a stable order: equal snapshots mean an unchanged store."""
+    from queuectl import models
+
+    store.open_store(resolve(None))
+    rows = []
+    for model in models.MODELS:
+        query = model.select().order_by(*[getattr(model, f) for f in model._meta.sorted_field_names]).tuples()
+        rows.append((model._meta.table_name, list(query)))
+    store.close_store()
+    return rows
 
 
 def run_cli(*args: str, input: str | None = None):

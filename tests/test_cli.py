@@ -5,15 +5,7 @@ import stat
 
 import pytest
 
-from conftest import enqueue, job, qctl, run_cli
-
-
-def _db_bytes(path):
-    """The store's content as SQLite sees it, to prove a refused command wrote nothing."""
-    import sqlite3
-
-    with sqlite3.connect(path) as conn:
-        return list(conn.iterdump())
+from conftest import enqueue, job, qctl, run_cli, snapshot
 
 
 def test_init_is_idempotent_and_prints_paths(db_path):
@@ -69,30 +61,30 @@ def test_defaults_come_from_config():
         '{"command": "true", "run_at": "soon"}',
     ],
 )
-def test_bad_enqueue_exits_2_with_one_line_and_writes_nothing(db_path, payload):
+def test_bad_enqueue_exits_2_with_one_line_and_writes_nothing(payload):
     enqueue(id="existing", command="true")
-    before = _db_bytes(db_path)
+    before = snapshot()
     result = run_cli("enqueue", payload)
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
-    assert _db_bytes(db_path) == before
+    assert snapshot() == before
 
 
-def test_duplicate_id_is_refused(db_path):
+def test_duplicate_id_is_refused():
     enqueue(id="job1", command="true")
-    before = _db_bytes(db_path)
+    before = snapshot()
     result = run_cli("enqueue", '{"id": "job1", "command": "false"}')
     assert result.exit_code == 2 and "already exists" in result.stderr
-    assert _db_bytes(db_path) == before
+    assert snapshot() == before
 
 
-def test_batch_enqueue_is_all_or_nothing(db_path):
+def test_batch_enqueue_is_all_or_nothing():
     enqueue(id="taken", command="true")
-    before = _db_bytes(db_path)
+    before = snapshot()
     lines = "\n".join(json.dumps({"id": f"b{i}", "command": "true"}) for i in range(50))
     bad = run_cli("enqueue", "-", input=lines + '\n{"id": "taken", "command": "true"}\n')
     assert bad.exit_code == 2 and "'taken' already exists" in bad.stderr
-    assert _db_bytes(db_path) == before
+    assert snapshot() == before
     worse = run_cli("enqueue", "-", input=lines + "\n{oops\n")
     assert worse.exit_code == 2 and "line 51" in worse.stderr
     good = run_cli("enqueue", "-", input=lines)
@@ -167,12 +159,12 @@ def test_config_show_and_set():
     [("nope", "1"), ("max_retries", "-1"), ("max_retries", "two"), ("backoff_base", "0.5"),
      ("default_timeout", "0"), ("default_priority", "1.5"), ("max_log_bytes", "nan")],
 )  # fmt: skip
-def test_config_set_refuses_bad_keys_and_values(db_path, key, value):
+def test_config_set_refuses_bad_keys_and_values(key, value):
     run_cli("init")
-    before = _db_bytes(db_path)
+    before = snapshot()
     result = run_cli("config", "set", key, value)
     assert result.exit_code == 2 and result.stderr.startswith("Error: ")
-    assert _db_bytes(db_path) == before
+    assert snapshot() == before
 
 
 def test_dlq_retry_needs_a_dead_job():
@@ -190,12 +182,10 @@ def test_logs_of_a_job_that_has_not_run():
     assert run_cli("logs", "nope").exit_code == 1
 
 
-def test_newer_schema_is_refused(db_path):
-    import sqlite3
+def test_newer_schema_is_refused(opened):
+    from queuectl.models import Setting
 
-    run_cli("init")
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("UPDATE setting SET value = '99' WHERE key = 'schema_version'")
+    Setting.update(value="99").where(Setting.key == "schema_version").execute()
     result = qctl("status")
     assert result.returncode == 1 and "schema version 99" in result.stderr and "upgrade queuectl" in result.stderr
 

@@ -2,12 +2,8 @@
 
 Every job state transition is one function here, used by the CLI, the workers and the TUI alike.
 """
-from .connection import _import_peewee_without_drivers
-
-_import_peewee_without_drivers()  # before anything imports peewee (see connection.py)
-
-from .config import get_config, set_config  # noqa: E402
-from .connection import close_store, location, now, open_store, set_clock
+from .config import get_config, set_config
+from .connection import close_store, location, now, open_store, set_clock, wake_channel
 from .jobs import Cancelled, cancel, claim, delete_job, enqueue, finish, retry_dead, set_priority
 from .logfiles import attempt_paths, read_tail
 from .queries import attempts, completions_per_minute, counts, get_job, has_burst_work, list_jobs, metrics, next_due
@@ -33,5 +29,5 @@ __all__ = [
     "iso", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
     "now", "open_store", "read_tail", "recover_expired", "recover_worker",
     "register_worker", "request_stop", "retry_dead", "set_clock", "set_config", "set_priority",
-    "unregister_worker", "workers_of_host",
+    "unregister_worker", "wake_channel", "workers_of_host",
 ]  # fmt: skip

@@ -2,19 +2,35 @@
 from __future__ import annotations
 
 import json
+import time
 
 from ..models import Setting, db
 from ..settings import SETTINGS, defaults, setting
 from .connection import guarded, wake_workers
 
 
+#: a process re-reads the settings at most this often (a worker claims every millisecond)
+CACHE_SECONDS = 1.0
+_cache: tuple[float, dict] = (0.0, {})
+
+
 def current_config() -> dict:
-    """Defaults overlaid with what was set (inside the caller's transaction, if any)."""
+    """Defaults overlaid with what was set, as of at most CACHE_SECONDS ago."""
+    global _cache
+    expires, values = _cache
+    if time.monotonic() < expires:
+        return dict(values)
     values = defaults()
     for key, value in db.execute_sql("SELECT key, value FROM setting").fetchall():
         if key in SETTINGS:
             values[key] = SETTINGS[key].kind(json.loads(value))
-    return values
+    _cache = (time.monotonic() + CACHE_SECONDS, values)
+    return dict(values)
+
+
+def forget_cached_config() -> None:
+    global _cache
+    _cache = (0.0, {})
 
 
 get_config = guarded(current_config)
@@ -24,7 +40,10 @@ get_config = guarded(current_config)
 def set_config(key: str, text: str) -> int | float:
     """Validate and store one setting; returns the stored value."""
     value = setting(key).parse(text)
+    forget_cached_config()
     with db.atomic():
-        Setting.insert(key=key, value=json.dumps(value)).on_conflict_replace().execute()
+        Setting.insert(key=key, value=json.dumps(value)).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: json.dumps(value)}
+        ).execute()
     wake_workers()  # idle workers pick up the new values
     return value

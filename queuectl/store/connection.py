@@ -1,15 +1,14 @@
-"""Opening the store: the database behind the models, its schema version, and error mapping.
+"""Opening the store: the database behind the models, its schema version, its clock, and the
+mapping of database failures to one-line errors.
 
-Only the store package imports peewee.  When the store is SQLite, peewee is kept from importing
-PostgreSQL and MySQL drivers it would otherwise load at import time (they cost ~150 ms of start-up
-that every command would pay).
+SQLite and PostgreSQL differ here and in a few statements of jobs.py/queries.py; everything else
+is the same code on both.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -18,47 +17,216 @@ from ..paths import Location
 
 #: seconds a connection waits for another process's write lock before reporting the store busy
 BUSY_TIMEOUT = 10.0
+#: how often the offset between this host's clock and PostgreSQL's is measured again
+CLOCK_SYNC_SECONDS = 60.0
+#: the NOTIFY channel that wakes idle workers on every host
+WAKE_CHANNEL = "queuectl_wake"
 
 _location: Location | None = None
-_UNUSED_DRIVERS = ("psycopg2", "psycopg", "psycopg2cffi", "pymysql", "MySQLdb", "mysql", "cysqlite")
-
-
-def _import_peewee_without_drivers() -> None:
-    if "peewee" in sys.modules:
-        return
-    hidden = [m for m in _UNUSED_DRIVERS if m not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None  # type: ignore[assignment]  # import fails fast: "not installed"
-    try:
-        import peewee  # noqa: F401
-    finally:
-        for name in hidden:
-            del sys.modules[name]
 
 
 def open_store(location: Location) -> None:
     """Connect the models to the store at `location`, creating or migrating its schema."""
     global _location
-    if location.sqlite_path is None:
-        scheme = location.url.split("://", 1)[0]
-        raise InputError(f"unsupported store URL scheme {scheme!r}: use a file path or sqlite:///PATH")
     from ..models import db
 
-    path = location.sqlite_path
-    _create_private_file(path)
     close_store()
-    db.initialize(
-        _sqlite_class()(
-            str(path),
+    if location.is_postgres:
+        database = _postgres(location.url)
+    elif location.sqlite_path is not None:
+        _create_private_file(location.sqlite_path)
+        database = _sqlite_class()(
+            str(location.sqlite_path),
             pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1},
             timeout=0,  # busy waits are ours (_wait_while_busy), not SQLite's
             lock_type="IMMEDIATE",  # every write transaction takes the write lock up front
             check_same_thread=False,
         )
-    )
+    else:
+        scheme = location.url.split("://", 1)[0]
+        raise InputError(f"unsupported store URL scheme {scheme!r}: use a file path, sqlite:///PATH or postgresql://…")
+    db.initialize(database)
     _location = location
+    _clock_offset.cache_clear()
+    from .config import forget_cached_config
+
+    forget_cached_config()
     with mapped_errors():
         _ensure_schema()
+
+
+def _postgres(url: str):
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError:
+        raise StoreError("PostgreSQL needs its driver: pip install 'queuectl[postgres]'") from None
+    from playhouse.db_url import parse
+    from peewee import PostgresqlDatabase
+
+    params = parse(url)
+    params.setdefault("connect_timeout", 5)
+    params.setdefault("application_name", "queuectl")
+    return PostgresqlDatabase(params.pop("database"), **params)
+
+
+def close_store() -> None:
+    from ..models import db
+
+    if db.obj is not None and not db.is_closed():
+        try:
+            db.close()
+        except Exception:  # a broken connection: forget it
+            db._state.reset()
+
+
+def location() -> Location:
+    if _location is None:
+        raise RuntimeError("the store is not open")
+    return _location
+
+
+def is_postgres() -> bool:
+    return location().is_postgres
+
+
+_clock = time.time
+
+
+def now() -> float:
+    """The store's clock (UTC epoch seconds).
+
+    On PostgreSQL it is the database server's clock (this host's clock plus a measured offset),
+    so that leases, schedules and backoff agree across hosts whose clocks disagree.
+    """
+    if _clock is not time.time or _location is None or not _location.is_postgres:
+        return _clock()  # a clock set by set_clock is taken as it is
+    return _clock() + _clock_offset(int(time.monotonic() // CLOCK_SYNC_SECONDS))
+
+
+@functools.lru_cache(maxsize=1)
+def _clock_offset(_period: int) -> float:
+    from ..models import db
+
+    before = _clock()
+    with mapped_errors():
+        server = db.execute_sql("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()[0]
+    after = _clock()
+    return float(server) - (before + after) / 2
+
+
+def set_clock(clock=time.time) -> None:
+    """Replace this host's clock (tests and snapshots use a fixed one); no argument restores it."""
+    global _clock
+    _clock = clock
+    _clock_offset.cache_clear()
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the folder and the database file owner-only before SQLite opens them."""
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from None
+
+
+def _ensure_schema() -> None:
+    from ..models import SCHEMA_VERSION, Setting, create_schema, db
+    from .migrations import migrate
+
+    if not db.table_exists("setting"):
+        create_schema()
+        return
+    row = Setting.get_or_none(Setting.key == "schema_version")
+    version = int(row.value) if row else 0
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store at {location().display} has schema version {version}, newer than this "
+            f"queuectl understands ({SCHEMA_VERSION}); upgrade queuectl"
+        )
+    if version < SCHEMA_VERSION:
+        migrate(version)
+
+
+@contextlib.contextmanager
+def mapped_errors():
+    """Turn database failures into one-line StoreErrors (busy, disk full, connection lost).
+
+    A lost PostgreSQL connection is dropped, so that the next call connects again.
+    """
+    from peewee import DatabaseError, IntegrityError, InterfaceError
+
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except (DatabaseError, InterfaceError) as exc:
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if _location is not None and _location.is_postgres and _connection_lost():
+            text = f"lost the connection to PostgreSQL ({text})"
+        elif "locked" in text or "busy" in text:
+            text = f"the store is busy: another process has held its write lock for over {BUSY_TIMEOUT:g}s"
+        raise StoreError(text) from exc
+
+
+def _connection_lost() -> bool:
+    """True (and the connection forgotten) when the PostgreSQL connection is unusable."""
+    from ..models import db
+
+    conn = db._state.conn
+    if conn is None:
+        return False
+    if not conn.closed:
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            return False
+        except Exception:
+            pass
+    try:
+        conn.close()
+    except Exception:
+        pass
+    db._state.reset()
+    return True
+
+
+def guarded(fn):
+    """Decorator for public store functions: database failures become StoreErrors."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with mapped_errors():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def wake_workers() -> None:
+    """Tell idle workers that runnable work or a request is waiting (after the commit)."""
+    if is_postgres():
+        from ..models import db
+
+        with contextlib.suppress(Exception):  # a missed wake-up costs at most a safety poll
+            db.execute_sql(f"NOTIFY {WAKE_CHANNEL}")
+        return
+    from ..wakeup import notify
+
+    notify(location().run_dir)
+
+
+def wake_channel(name: str):
+    """The channel on which the worker `name` is woken: a Unix socket beside a SQLite store,
+    LISTEN/NOTIFY for PostgreSQL."""
+    if is_postgres():
+        from .listen import wake_channel as listening_channel
+
+        return listening_channel(location().url, name)
+    from ..wakeup import WakeChannel
+
+    return WakeChannel(location().run_dir, name)
 
 
 def _wait_while_busy(attempt):
@@ -98,93 +266,3 @@ def _sqlite_class():
             return _wait_while_busy(lambda: SqliteDatabase.execute_sql(self, sql, params))
 
     return SqliteStore
-
-
-def close_store() -> None:
-    from ..models import db
-
-    if db.obj is not None and not db.is_closed():
-        db.close()
-
-
-def location() -> Location:
-    if _location is None:
-        raise RuntimeError("the store is not open")
-    return _location
-
-
-_clock = time.time
-
-
-def now() -> float:
-    """The store's clock (UTC epoch seconds)."""
-    return _clock()
-
-
-def set_clock(clock=time.time) -> None:
-    """Replace the clock (tests and snapshots use a fixed one); no argument restores it."""
-    global _clock
-    _clock = clock
-
-
-def _create_private_file(path: Path) -> None:
-    """Create the folder and the database file owner-only before SQLite opens them."""
-    try:
-        if not path.parent.exists():
-            path.parent.mkdir(mode=0o700, parents=True)
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-        os.close(fd)
-    except OSError as exc:
-        raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from None
-
-
-def _ensure_schema() -> None:
-    from ..models import SCHEMA_VERSION, Setting, create_schema, db
-    from .migrations import migrate
-
-    if not db.table_exists("setting"):
-        create_schema()
-        return
-    row = Setting.get_or_none(Setting.key == "schema_version")
-    version = int(row.value) if row else 0
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"the store at {location().display} has schema version {version}, newer than this "
-            f"queuectl understands ({SCHEMA_VERSION}); upgrade queuectl"
-        )
-    if version < SCHEMA_VERSION:
-        migrate(version)
-
-
-@contextlib.contextmanager
-def mapped_errors():
-    """Turn database failures into one-line StoreErrors (busy, disk full, corrupt)."""
-    from peewee import DatabaseError, InterfaceError
-
-    try:
-        yield
-    except (DatabaseError, InterfaceError) as exc:
-        if type(exc).__name__ == "IntegrityError":
-            raise
-        text = str(exc) or type(exc).__name__
-        if "locked" in text or "busy" in text:
-            text = f"the store is busy: another process has held its write lock for over {BUSY_TIMEOUT:g}s"
-        raise StoreError(text) from exc
-
-
-def guarded(fn):
-    """Decorator for public store functions: database failures become StoreErrors."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with mapped_errors():
-            return fn(*args, **kwargs)
-
-    return wrapper
-
-
-def wake_workers() -> None:
-    """Tell idle workers that runnable work or a request is waiting (after the commit)."""
-    from ..wakeup import notify
-
-    notify(location().run_dir)

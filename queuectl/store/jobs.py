@@ -5,6 +5,7 @@ job's current state inside it, so two processes racing on one job cannot both wi
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ..errors import InputError, InvalidState, NotFound
@@ -12,7 +13,7 @@ from ..models import FINISHED_STATES, Attempt, Job, JobState, db
 from ..spec import JobSpec, new_job_id
 from . import logfiles
 from .config import current_config
-from .connection import guarded, location, now, wake_workers
+from .connection import guarded, is_postgres, location, now, wake_workers
 from .views import Claim, JobView
 
 P = JobState.PROCESSING.value
@@ -22,12 +23,15 @@ _INSERT_COLUMNS = (
     "run_at", "next_attempt_at", "created_at", "updated_at",
 )  # fmt: skip
 
+# The best runnable job, taken in one statement.  SQLite: the write lock is already ours
+# (BEGIN IMMEDIATE) and INDEXED BY keeps the planner on the partial claim index.  PostgreSQL:
+# SKIP LOCKED lets workers on many hosts take different jobs without waiting for each other.
 _CLAIM_SQL = (
     "UPDATE job SET state = 'processing', attempts = attempts + 1, worker_id = {p}, "
     "started_at = {p}, updated_at = {p}, lease_expires_at = {p}, next_attempt_at = NULL, "
     "finished_at = NULL, exit_code = NULL "
-    "WHERE seq = (SELECT seq FROM job INDEXED BY job_claim WHERE state IN ('pending', 'failed') "
-    "AND next_attempt_at <= {p} ORDER BY priority DESC, seq LIMIT 1) "
+    "WHERE seq = (SELECT seq FROM job {sqlite_index} WHERE state IN ('pending', 'failed') "
+    "AND next_attempt_at <= {p} ORDER BY priority DESC, seq LIMIT 1 {postgres_lock}) "
     "RETURNING seq, id, command, timeout, attempts"
 )
 
@@ -51,16 +55,26 @@ def enqueue(specs: list[JobSpec]) -> list[str]:
                     cfg["default_timeout"] if spec.timeout is None else spec.timeout,
                     run_at, run_at, t, t,
                 ))  # fmt: skip
-            sql = "INSERT INTO job ({}) VALUES ({})".format(
-                ", ".join(_INSERT_COLUMNS), ", ".join([db.param] * len(_INSERT_COLUMNS))
-            )
             with driver_errors:  # raw driver errors become peewee's, as for every other query
-                db.cursor().executemany(sql, rows)
+                _insert_rows(rows)
     except IntegrityError:
         taken = _existing_ids([r[0] for r in rows])
         raise InputError(f"job id {taken[0]!r} already exists" if taken else "job ids are not unique") from None
     wake_workers()
     return [r[0] for r in rows]
+
+
+def _insert_rows(rows: list[tuple]) -> None:
+    """Many rows in few round trips: executemany on SQLite (in-process, no round trips),
+    multi-row VALUES pages on PostgreSQL."""
+    columns = ", ".join(_INSERT_COLUMNS)
+    if is_postgres():
+        from psycopg2.extras import execute_values
+
+        execute_values(db.cursor(), f"INSERT INTO job ({columns}) VALUES %s", rows, page_size=1000)
+    else:
+        marks = ", ".join([db.param] * len(_INSERT_COLUMNS))
+        db.cursor().executemany(f"INSERT INTO job ({columns}) VALUES ({marks})", rows)
 
 
 def _existing_ids(ids: list[str]) -> list[str]:
@@ -73,8 +87,17 @@ def _existing_ids(ids: list[str]) -> list[str]:
 
 def _sql(statement: str, *params):
     """Run one hand-written statement ({p} marks a parameter): the hot path of every job
-    (claim, start, finish) skips the query builder, which cost more than SQLite itself."""
+    (claim, finish) skips the query builder, which cost more than SQLite itself."""
     return db.execute_sql(statement.format(p=db.param), params)
+
+
+@functools.cache
+def _claim_sql(postgres: bool) -> str:
+    return _CLAIM_SQL.format(
+        p="{p}",
+        sqlite_index="" if postgres else "INDEXED BY job_claim",
+        postgres_lock="FOR UPDATE SKIP LOCKED" if postgres else "",
+    )
 
 
 @guarded
@@ -83,18 +106,19 @@ def claim(worker_id: str, host: str) -> Claim | None:
     t = now()
     with db.atomic():
         cfg = current_config()
-        row = _sql(_CLAIM_SQL, worker_id, t, t, t + cfg["lease_seconds"], t).fetchone()
+        row = _sql(_claim_sql(is_postgres()), worker_id, t, t, t + cfg["lease_seconds"], t).fetchone()
         if row is None:
             return None
         seq, job_id, command, timeout, attempts = row
-        last = _sql("SELECT MAX(number) FROM attempt WHERE job_seq = {p}", seq).fetchone()[0]
-        number = (last or 0) + 1
-        stdout_path, stderr_path = logfiles.attempt_paths(location().logs_dir, job_id, number)
-        attempt_id = _sql(
+        # attempt numbers continue after a DLQ retry, which resets the job's attempt count
+        prefix = logfiles.attempt_prefix(location().logs_dir, job_id)
+        attempt_id, number = _sql(
             "INSERT INTO attempt (job_seq, number, worker_id, host, started_at, stdout_path, stderr_path) "
-            "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
-            seq, number, worker_id, host, t, str(stdout_path), str(stderr_path),
-        ).lastrowid  # fmt: skip
+            "SELECT {p}, n, {p}, {p}, {p}, {p} || n || '.stdout', {p} || n || '.stderr' FROM "
+            "(SELECT COALESCE(MAX(number), 0) + 1 AS n FROM attempt WHERE job_seq = {p}) AS next_number "
+            "RETURNING id, number",
+            seq, worker_id, host, t, prefix, prefix, seq,
+        ).fetchone()  # fmt: skip
         _sql("UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}", job_id, t, worker_id)
     return Claim(
         seq=seq, id=job_id, command=command, timeout=timeout, attempt=number, attempt_id=attempt_id,

@@ -10,9 +10,14 @@ def job_log_dir(logs_dir: Path, job_id: str) -> Path:
     return logs_dir / job_id
 
 
+def attempt_prefix(logs_dir: Path, job_id: str) -> str:
+    """What every log path of the job starts with (the claim completes it in SQL)."""
+    return str(job_log_dir(logs_dir, job_id) / "attempt-")
+
+
 def attempt_paths(logs_dir: Path, job_id: str, number: int) -> tuple[Path, Path]:
-    folder = job_log_dir(logs_dir, job_id)
-    return folder / f"attempt-{number}.stdout", folder / f"attempt-{number}.stderr"
+    prefix = attempt_prefix(logs_dir, job_id)
+    return Path(f"{prefix}{number}.stdout"), Path(f"{prefix}{number}.stderr")
 
 
 def read_tail(path: str | Path | None, max_bytes: int = 1024 * 1024) -> tuple[str, bool]:

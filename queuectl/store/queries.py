@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 
 from ..errors import NotFound
-from ..models import Attempt, Job, JobCount, JobState, db
-from .connection import guarded, now
+from ..models import Attempt, Job, JobState, db
+from .connection import guarded, is_postgres, now
 from .views import AttemptView, JobView, Metrics
 from .workers import live_worker_count
 
@@ -51,8 +51,8 @@ def list_jobs(
 @guarded
 def counts() -> dict[str, int]:
     """Jobs per state, from the trigger-kept counters (no table scan)."""
-    found = {row.state: row.n for row in JobCount.select()}
-    return {s.value: found.get(s.value, 0) for s in JobState}
+    found = dict(db.execute_sql("SELECT state, SUM(n) FROM job_count GROUP BY state").fetchall())
+    return {s.value: int(found.get(s.value) or 0) for s in JobState}
 
 
 @guarded
@@ -67,8 +67,9 @@ def attempts(job_id: str) -> list[AttemptView]:
 @guarded
 def next_due() -> float | None:
     """When the earliest waiting job (scheduled or retrying) becomes claimable."""
+    index = "" if is_postgres() else "INDEXED BY job_due"
     row = db.execute_sql(
-        "SELECT next_attempt_at FROM job INDEXED BY job_due WHERE state IN ('pending', 'failed') "
+        f"SELECT next_attempt_at FROM job {index} WHERE state IN ('pending', 'failed') "
         "ORDER BY next_attempt_at LIMIT 1"
     ).fetchone()
     return row[0] if row else None

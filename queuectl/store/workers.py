@@ -18,10 +18,11 @@ LIVENESS_SECONDS = 5.0
 def register_worker(worker_id: str, host: str, pid: int, supervisor_pid: int | None) -> None:
     t = now()
     with db.atomic():
+        Worker.delete().where(Worker.id == worker_id).execute()
         Worker.insert(
             id=worker_id, host=host, pid=pid, supervisor_pid=supervisor_pid,
             started_at=t, heartbeat_at=t, state="idle",
-        ).on_conflict_replace().execute()  # fmt: skip
+        ).execute()  # fmt: skip
 
 
 @dataclass(frozen=True)
