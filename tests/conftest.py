@@ -32,6 +32,10 @@ def pytest_addoption(parser):
                      help="the store backend(s) to run the tests against")  # fmt: skip
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres_only: runs on the PostgreSQL backend only")
+
+
 def pytest_generate_tests(metafunc):
     """Run each test on every chosen backend, except tests about the SQLite file itself (they
     ask for db_path) and the TUI's (its queries are the store's, tested here on both)."""
@@ -39,12 +43,16 @@ def pytest_generate_tests(metafunc):
         return
     chosen = BACKENDS if metafunc.config.getoption("backend") == "all" else (metafunc.config.getoption("backend"),)
     sqlite_only = "db_path" in metafunc.fixturenames or "/tests/tui/" in str(metafunc.definition.path)
-    metafunc.parametrize("backend", ["sqlite"] if sqlite_only else list(chosen), indirect=True)
+    if metafunc.definition.get_closest_marker("postgres_only"):
+        metafunc.parametrize("backend", [b for b in chosen if b == "postgres"], indirect=True)
+    elif not sqlite_only:
+        metafunc.parametrize("backend", list(chosen), indirect=True)
 
 
 @pytest.fixture
 def backend(request) -> str:
-    return request.param
+    """Not parametrized (SQLite-only tests keep their plain ids, which name their snapshots)."""
+    return getattr(request, "param", "sqlite")
 
 
 _pg_names = itertools.count()

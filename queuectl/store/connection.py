@@ -89,7 +89,8 @@ def is_postgres() -> bool:
     return location().is_postgres
 
 
-_clock = time.time
+_host_clock = time.time  # this host's clock
+_fixed_clock = None  # a clock given by set_clock, taken as it is
 
 
 def now() -> float:
@@ -98,27 +99,28 @@ def now() -> float:
     On PostgreSQL it is the database server's clock (this host's clock plus a measured offset),
     so that leases, schedules and backoff agree across hosts whose clocks disagree.
     """
-    if _clock is not time.time or _location is None or not _location.is_postgres:
-        return _clock()  # a clock set by set_clock is taken as it is
-    return _clock() + _clock_offset(int(time.monotonic() // CLOCK_SYNC_SECONDS))
+    if _fixed_clock is not None:
+        return _fixed_clock()
+    if _location is None or not _location.is_postgres:
+        return _host_clock()
+    return _host_clock() + _clock_offset(int(time.monotonic() // CLOCK_SYNC_SECONDS))
 
 
 @functools.lru_cache(maxsize=1)
 def _clock_offset(_period: int) -> float:
     from ..models import db
 
-    before = _clock()
+    before = _host_clock()
     with mapped_errors():
         server = db.execute_sql("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()[0]
-    after = _clock()
+    after = _host_clock()
     return float(server) - (before + after) / 2
 
 
-def set_clock(clock=time.time) -> None:
-    """Replace this host's clock (tests and snapshots use a fixed one); no argument restores it."""
-    global _clock
-    _clock = clock
-    _clock_offset.cache_clear()
+def set_clock(clock=None) -> None:
+    """Fix the store's clock (tests and snapshots); no argument restores the real one."""
+    global _fixed_clock
+    _fixed_clock = clock
 
 
 def _create_private_file(path: Path) -> None:
