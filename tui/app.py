@@ -63,7 +63,15 @@ class StatusHeader(Horizontal):
         yield Static(id="hdr-left")
         yield Static(id="hdr-right")
 
+    _last: tuple = ()
+
+    def on_resize(self) -> None:
+        if self._last:
+            self.update_status(*self._last)
+
     def update_status(self, label: str, readonly: bool, counts: dict | None, workers: int | None) -> None:
+        self._last = (label, readonly, counts, workers)
+        width = self.size.width or self.app.size.width
         left = Text(no_wrap=True, overflow="ellipsis")
         left.append(" queuectl ", style="bold reverse")
         if readonly:
@@ -74,7 +82,7 @@ class StatusHeader(Horizontal):
         if counts is not None:
             styles = state_styles(self.app.current_theme)
             full = sum(len(LABEL.get(s, s)) + len(f"{counts.get(s, 0):,}") + 3 for s in STATES) + 14
-            narrow = bool(self.size.width) and full > self.size.width - 30
+            narrow = full > width - 30
             right.append("● ", style=styles["completed"] if workers else "dim")
             right.append(f"{workers}{'' if narrow else ' worker' + 's' * (workers != 1)}  ")
             for state in STATES:

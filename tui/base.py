@@ -32,6 +32,9 @@ class StorePane(Vertical):
         self.set_interval(self.REFRESH_SECONDS, self._tick)
         self.reload()
 
+    def on_resize(self) -> None:
+        self.reload()  # layouts and page sizes depend on the size
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.WRITES and getattr(self.app, "readonly", False):
             return False

@@ -131,3 +131,30 @@ def keys_of(table) -> list[str]:
 
 def quiet_env() -> None:
     os.environ.pop("QUEUECTL_HOST_ID", None)
+
+
+# -- snapshot names that do not depend on how the suite parametrizes the store backend ----------
+import re  # noqa: E402
+
+from pytest_textual_snapshot import SVGImageExtension  # noqa: E402
+from syrupy.assertion import SnapshotAssertion  # noqa: E402
+
+_BACKEND_ID = re.compile(r"(?<=\[)(sqlite|postgres)-?|\[(sqlite|postgres)\]")
+
+
+class _StableSVG(SVGImageExtension):
+    @classmethod
+    def get_snapshot_name(cls, *, test_location, index=0) -> str:
+        return _BACKEND_ID.sub("", super().get_snapshot_name(test_location=test_location, index=index))
+
+
+class _StableSnapshot(SnapshotAssertion):
+    def use_extension(self, extension_class=None):
+        return super().use_extension(_StableSVG)
+
+
+@pytest.fixture
+def snapshot(snapshot):
+    """TUI snapshots are SQLite-only; their file names leave the backend id out."""
+    return _StableSnapshot(update_snapshots=snapshot.update_snapshots, extension_class=_StableSVG,
+                           test_location=snapshot.test_location, session=snapshot.session)  # fmt: skip

@@ -190,9 +190,6 @@ class JobListPane(StorePane):
         self._ops = [("top", None)]
         self.reload()
 
-    def on_resize(self) -> None:
-        self.reload()
-
     # -- showing -----------------------------------------------------------------------
     def _ensure_columns(self) -> dict[str, int]:
         table = self.table
