@@ -1,7 +1,12 @@
 """The commands that open the dashboard; Textual is imported only when one of them runs."""
 from __future__ import annotations
 
+import shlex
+import sys
+
 import click
+
+LOOPBACK = "127.0.0.1"
 
 
 def _open(ctx: click.Context):
@@ -22,6 +27,38 @@ def _after(app) -> None:
         )
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def demo_jobs(now: float) -> list:
+    """A varied set: fast, slow with output, colours, failing into the DLQ, scheduled, urgent."""
+    from .spec import JobSpec
+
+    slow = "for i in $(seq 1 40); do echo \"step $i of 40: processing batch $i\"; sleep 0.5; done"
+    colours = "printf '\\033[32mgreen\\033[0m \\033[33myellow\\033[0m \\033[1;31mbold red\\033[0m\\n'; sleep 1"
+    jobs = [JobSpec(f"echo 'hello from job {i}'", id=f"fast-{i}") for i in range(1, 9)]
+    jobs += [
+        JobSpec(slow, id="slow-output", timeout=120),
+        JobSpec(colours, id="colours"),
+        JobSpec("echo 'warming up' >&2; sleep 2; echo 'processed 1,204 rows'", id="etl-nightly"),
+        JobSpec("echo 'connecting…'; echo 'error: connection refused' >&2; exit 7", id="failing", max_retries=2),
+        JobSpec("python3 -c 'import sys; sys.exit(\"bad input\")'", id="bad-input", max_retries=0),
+        JobSpec("sleep 600", id="long-sleeper", timeout=900),
+        JobSpec("echo 'runs in two minutes'", id="scheduled", run_at=now + 120),
+        JobSpec("echo 'I jumped the queue'", id="urgent", priority=100),
+        JobSpec("sleep 3; echo done", id="timeout-demo", timeout=1, max_retries=0),
+    ]
+    return jobs
+
+
 def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--readonly", is_flag=True, help="Look only: every action is disabled (safe on a shared screen).")
@@ -34,3 +71,54 @@ def register(cli: click.Group) -> None:
         app = QueuectlApp(location, readonly=readonly)
         app.run()
         _after(app)
+
+    @cli.command()
+    @click.option("--workers", type=click.IntRange(min=0, max=16), default=2, show_default=True,
+                  help="Workers to start inside the dashboard.")  # fmt: skip
+    @click.option("--dir", "folder", type=click.Path(file_okay=False), help="Where to create the demo store "
+                  "(default: a new temporary folder). Never your usual store.")  # fmt: skip
+    def demo(workers: int, folder: str | None) -> None:
+        """Fill a fresh demo store with varied jobs and open the dashboard with workers running."""
+        import tempfile
+        from pathlib import Path
+
+        from . import store
+        from .paths import resolve
+
+        base = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="queuectl-demo-"))
+        path = base / "demo.db"
+        if path.exists():
+            raise click.ClickException(f"{path} already exists: the demo wants a fresh store")
+        location = resolve(str(path))
+        store.open_store(location)
+        store.set_config("backoff_base", "3")
+        store.enqueue(demo_jobs(store.now()))
+        from .tui.app import QueuectlApp
+
+        app = QueuectlApp(location, workers=workers)
+        app.run()
+        _after(app)
+        click.echo(f"The demo store stays at {path}: queuectl --db {shlex.quote(str(path))} tui", err=True)
+
+    @cli.group()
+    def dashboard() -> None:
+        """Serve the dashboard in a web browser (needs: pip install 'queuectl[web]')."""
+
+    @dashboard.command("start")
+    @click.option("--host", default=LOOPBACK, show_default=True, help="Address to bind to.")
+    @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+    @click.option("--readonly", is_flag=True, help="Serve a dashboard whose actions are disabled.")
+    @click.pass_context
+    def dashboard_start(ctx: click.Context, host: str, port: int, readonly: bool) -> None:
+        """Serve `queuectl tui` over HTTP with textual-serve; each browser tab gets its own dashboard."""
+        location = _open(ctx)  # fail now on a bad store, not in every browser tab
+        try:
+            from textual_serve.server import Server
+        except ImportError:
+            raise click.ClickException("the web dashboard needs textual-serve: pip install 'queuectl[web]'") from None
+        if not _is_loopback(host):
+            click.echo(f"Warning: the dashboard has no login; anyone who can reach {host}:{port} can "
+                       "see and change the queue.", err=True)  # fmt: skip
+        argv = [sys.executable, "-m", "queuectl", "--db", location.url, "tui", *(["--readonly"] * readonly)]
+        click.echo(f"Serving {location.display} at http://{host}:{port} (Ctrl+C stops)", err=True)
+        Server(shlex.join(argv), host=host, port=port, title="queuectl").serve()
