@@ -19,7 +19,7 @@ from typing import Callable
 
 from . import runner, store
 from .paths import Location
-from .worker import host_id
+from .worker import host_id, say
 
 #: a worker that crashes sooner than this after its start is restarted only after a pause
 _MIN_UPTIME = 1.0
@@ -32,6 +32,8 @@ class Child:
     id: str
     proc: subprocess.Popen
     started: float = field(default_factory=time.monotonic)
+    #: stop signals passed on to it so far
+    signalled: int = 0
 
 
 def _set_parent_death_signal(sig: int) -> Callable[[], None] | None:
@@ -74,7 +76,7 @@ class Supervisor:
 
     def say(self, text: str) -> None:
         if not self.quiet:
-            print(text, flush=True)
+            self.quiet = not say(text)
 
     def recover_local_orphans(self) -> int:
         """Workers of this host whose process is gone: recover their jobs now, not at lease expiry."""
@@ -96,14 +98,21 @@ class Supervisor:
         proc = subprocess.Popen(argv, preexec_fn=_own_group_and_die_with_parent)
         child = Child(name, worker_id, proc)
         self.children.append(child)
+        # a stop signal that came while it was being started must reach it too
+        while child.signalled < self.signals:
+            self._pass_on(child)
         return child
+
+    def _pass_on(self, child: Child, sig: int = signal.SIGTERM) -> None:
+        child.signalled += 1
+        try:
+            child.proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
 
     def signal_children(self, sig: int = signal.SIGTERM) -> None:
         for child in self.children:
-            try:
-                child.proc.send_signal(sig)
-            except ProcessLookupError:
-                pass
+            self._pass_on(child, sig)
 
     def _on_signal(self, signum, frame) -> None:
         self.signals += 1
@@ -132,19 +141,27 @@ class Supervisor:
                 for pgid in store.recover_worker(child.id, reason):
                     runner.kill_group(pgid)
                 self.say(f"[{child.name}] died ({reason.removeprefix('lost: its worker ')})")
-                if not self.signals:
-                    if time.monotonic() - child.started < _MIN_UPTIME:
-                        time.sleep(_RESTART_PAUSE)
+                if not self.signals and time.monotonic() - child.started < _MIN_UPTIME:
+                    time.sleep(_RESTART_PAUSE)
+                if not self.signals:  # (checked again: a stop may have come during the pause)
                     self.say(f"[{self.spawn().name}] replaces {child.name}")
         self.say("All workers stopped")
         return 0
 
 
 def _alive(pid: int) -> bool:
+    """Is that process still running?  A zombie is not: a worker killed together with its
+    supervisor stays one until init reaps it, which some containers' init does late or never."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return not os.path.isdir("/proc/self")  # gone, unless there is no /proc (macOS)
+    except OSError:
         return True
-    return True

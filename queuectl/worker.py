@@ -25,6 +25,25 @@ RECOVERY_SECONDS = 5.0
 STORE_RETRY_SECONDS = 0.5
 
 
+def say(line: str) -> bool:
+    """Print one line of progress; False (and stdout silenced) once the terminal is gone.
+
+    A closed terminal (its window closed, an ssh connection dropped) fails every later write
+    with EIO; that must not stop the workers, which keep running jobs (SIGHUP is ignored too).
+    """
+    try:
+        print(line, flush=True)
+        return True
+    except OSError:
+        try:  # what is still buffered, and anything printed later, goes nowhere without failing
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+        return False
+
+
 def host_id() -> str:
     """This machine's name in the store (overridable, e.g. to run several 'hosts' on one)."""
     return os.environ.get(HOST_ENV) or socket.gethostname()
@@ -74,7 +93,7 @@ class Worker:
 
     def say(self, text: str) -> None:
         if not self.quiet:
-            print(f"[{self.name}] {text}", flush=True)
+            self.quiet = not say(f"[{self.name}] {text}")
 
     def _loop(self) -> None:
         while not self.stopping:
