@@ -130,6 +130,7 @@ class QueuectlApp(App):
         Binding("shift+tab", "next_pane(-1)", "Previous pane", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("at", "command_log", "Log", show=False),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True),
         Binding("colon", "command_palette", "Commands", show=False),
         Binding("q", "request_quit", "Quit"),
     ]
@@ -311,10 +312,8 @@ class QueuectlApp(App):
                 self.act(_each, ids, _cancel, done=f"cancelled {_n(ids)}",
                          cli="; ".join(f"queuectl cancel {q(i)}" for i in ids))  # fmt: skip
 
-        if not running and len(ids) == 1:
-            go()
-            return
-        lines = [f"Cancel {_n(ids)}?"]
+        # always asked: a cancelled job cannot be brought back
+        lines = [f"Cancel {_n(ids)}? A cancelled job cannot be retried."]
         if running:
             lines.append(f"{len(running)} running: its process tree will be killed ({', '.join(running[:5])}).")
         lines.append("Jobs: " + ", ".join(ids[:10]) + (" …" if len(ids) > 10 else ""))

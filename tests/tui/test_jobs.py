@@ -116,13 +116,16 @@ async def test_retry_dead_job_from_jobs_pane(seeded, make_app):
         assert "queuectl dlq retry sync-db-2" in app.commands
 
 
-async def test_cancel_pending_job_without_confirm(seeded, make_app):
-    """c on one pending job cancels it at once (easy to see, nothing killed)."""
+async def test_cancel_pending_job_confirms(seeded, make_app):
+    """c on a pending job asks (a cancel cannot be undone); y cancels it."""
     app = make_app(clock=seeded)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         await pilot.press("down", "down", "down")  # build-42
         await pilot.press("c")
+        await settle(pilot)
+        assert store.get_job("build-42").state == "pending"
+        await pilot.press("y")
         await settle(pilot)
         assert store.get_job("build-42").state == "cancelled"
 

@@ -272,3 +272,34 @@ async def test_stop_all_workers_asks_the_store(seeded, make_app):
         await pilot.press("y")
         await settle(pilot)
         assert Worker.get_by_id("host-a.100.aaaaaa").stop_requested
+
+
+async def test_palette_jumps_to_a_job_and_retries_all_dead(seeded, make_app):
+    """ctrl+p: typing part of a job id offers to open it; "retry all dead" asks, then does it."""
+    from textual.command import CommandPalette
+
+    from queuectl.tui.screens.confirm import ConfirmScreen
+    from queuectl.tui.screens.job_detail import JobDetailScreen
+
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"nightly-et")
+        await pilot.pause(0.6)
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, JobDetailScreen) and app.screen.job_id == "nightly-etl"
+        await pilot.press("escape", "colon")
+        await pilot.pause()
+        await pilot.press(*"retry all dead")
+        await pilot.pause(0.6)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert store.counts()["dead"] == 0
