@@ -146,8 +146,7 @@ def enqueue(ctx: click.Context, job_json: str, file_, json_: bool) -> None:
     if json_:
         _echo_json(ids if job_json == "-" else ids[0])
         return
-    for job_id in ids:
-        click.echo(job_id)
+    click.echo("\n".join(ids))
     if job_json == "-" and sys.stderr.isatty():
         click.echo(f"enqueued {len(ids)} jobs", err=True)
 

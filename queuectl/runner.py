@@ -39,38 +39,33 @@ class WakeSource(Protocol):
 
 
 class JobGuard:
-    """The worker's side of queuectl.guard: a helper process that kills registered process
-    groups when this process dies, however it dies."""
+    """The worker's side of queuectl.guard: a helper process that kills the running job's
+    process group when this process dies, however it dies."""
 
     def __init__(self) -> None:
+        import tempfile
+
+        self._slot = tempfile.TemporaryFile()  # the running job's process group, for the guard
         self._start()
 
     def _start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "queuectl.guard"], stdin=subprocess.PIPE)
-        self.live: set[int] = set()
-
-    def _send(self, line: str) -> None:
-        try:
-            self.proc.stdin.write(line.encode() + b"\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):  # the guard was killed: start another, tell it all
-            live = self.live
-            self._start()
-            self.live = live
-            for pgid in live:
-                self._send(f"+{pgid}")
+        fd = self._slot.fileno()
+        self.proc = subprocess.Popen([sys.executable, "-m", "queuectl.guard", str(fd)],
+                                     stdin=subprocess.PIPE, pass_fds=(fd,))  # fmt: skip
 
     def watch(self, pgid: int) -> None:
-        self.live.add(pgid)
-        self._send(f"+{pgid}")
+        if self.proc.poll() is not None:  # the guard was killed: start another
+            self._start()
+        os.pwrite(self._slot.fileno(), f"{pgid:<15}".encode(), 0)
 
-    def release(self, pgid: int) -> None:
-        self.live.discard(pgid)
-        self._send(f"-{pgid}")
+    def release(self) -> None:
+        os.pwrite(self._slot.fileno(), b"0".ljust(15), 0)
 
     def close(self) -> None:
+        self.release()
         self.proc.stdin.close()
         self.proc.wait()
+        self._slot.close()
 
 
 def _signal_name(number: int) -> str:
@@ -225,7 +220,7 @@ class Running:
             if exit_fd is not None:
                 os.close(exit_fd)
             if self._guard is not None:
-                self._guard.release(self.pgid)
+                self._guard.release()
             for stream in (self.proc.stdout, self.proc.stderr):
                 stream.close()
             for log in self._logs.values():

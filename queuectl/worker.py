@@ -19,6 +19,8 @@ from .paths import Location
 HOST_ENV = "QUEUECTL_HOST_ID"
 #: the longest an idle worker sleeps without looking at the store (safety net for lost wake-ups)
 IDLE_POLL_SECONDS = 1.0
+#: how often a --burst worker with nothing to claim checks whether the others are done
+BURST_POLL_SECONDS = 0.05
 #: how often some worker looks for jobs whose worker vanished without a trace
 RECOVERY_SECONDS = 5.0
 #: pause after the store reported an error, before trying again
@@ -96,11 +98,13 @@ class Worker:
             self.quiet = not say(f"[{self.name}] {text}")
 
     def _loop(self) -> None:
-        while not self.stopping:
-            self.channel.drain()
-            claim = self._retrying(store.claim, self.id, self.host)
+        claim = None
+        while claim is not None or not self.stopping:  # a job already claimed is always run
+            if claim is None:
+                self.channel.drain()
+                claim = self._retrying(store.claim, self.id, self.host)
             if claim is not None:
-                self._run_job(claim)
+                claim = self._run_job(claim)
                 continue
             if self.burst and not self._retrying(store.has_burst_work):
                 return
@@ -108,7 +112,9 @@ class Worker:
             if self.stopping:
                 return
             due = self._retrying(store.next_due)
-            pause = IDLE_POLL_SECONDS if due is None else min(IDLE_POLL_SECONDS, max(0.0, due - store.now()))
+            # a burst worker waiting for others to finish looks often: nothing wakes it for that
+            longest = BURST_POLL_SECONDS if self.burst else IDLE_POLL_SECONDS
+            pause = longest if due is None else min(longest, max(0.0, due - store.now()))
             self.channel.wait(min(pause, self._next_beat_in()))
 
     def _next_beat_in(self) -> float:
@@ -146,7 +152,8 @@ class Worker:
                 time.sleep(STORE_RETRY_SECONDS)
 
     # -- one job -----------------------------------------------------------------------------
-    def _run_job(self, claim: store.Claim) -> None:
+    def _run_job(self, claim: store.Claim) -> store.Claim | None:
+        """Run one job and record it; returns the next job, claimed in the same transaction."""
         self.say(f"processing job '{claim.id}' (attempt {claim.attempt})")
         stdout_path, stderr_path = store.attempt_paths(self.location.logs_dir, claim.id, claim.attempt)
         env = dict(os.environ, QUEUECTL_JOB_ID=claim.id, QUEUECTL_ATTEMPT=str(claim.attempt))
@@ -166,8 +173,14 @@ class Worker:
                     running.kill("cancelled", grace=1.0)
 
             outcome = running.wait(claim.timeout, tick, store.HEARTBEAT_SECONDS, self.channel)
-        state = self._retrying(store.finish, claim, self.id, outcome.error, outcome.exit_code)
+        if self.stopping:
+            state, following = self._retrying(store.finish, claim, self.id, outcome.error, outcome.exit_code), None
+        else:
+            state, following = self._retrying(
+                store.finish_and_claim, claim, self.id, self.host, outcome.error, outcome.exit_code
+            )
         self._report(claim, state, outcome)
+        return following
 
     def _report(self, claim: store.Claim, state: str, outcome: runner.Outcome) -> None:
         if state == "completed":

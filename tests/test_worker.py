@@ -218,3 +218,32 @@ def test_job_environment_names_job_and_attempt(tmp_path):
     enqueue(id="env", command='echo "$QUEUECTL_JOB_ID/$QUEUECTL_ATTEMPT"')
     drain()
     assert "env/1" in run_cli("logs", "env").stdout
+
+
+def test_job_guard_kills_the_job_group_when_its_worker_is_sigkilled(tmp_path):
+    """Even with no supervisor to clean up, a job never outlives its worker."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from queuectl.runner import JobGuard, Running\n"
+        "guard = JobGuard()\n"
+        f"run = Running('sleep 60 & sleep 60', Path({str(tmp_path)!r}) / 'o', Path({str(tmp_path)!r}) / 'e', 100, None, guard)\n"
+        "print(run.pgid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pgid = int(worker.stdout.readline())
+    wait_for(lambda: len([p for p in os.listdir("/proc") if p.isdigit() and _pgid(int(p)) == pgid]) >= 2)
+    worker.kill()
+    worker.wait()
+    wait_for(lambda: not any(_pgid(int(p)) == pgid for p in os.listdir("/proc") if p.isdigit()), timeout=10)
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid) if pid_alive(pid) else None
+    except ProcessLookupError:
+        return None
