@@ -21,6 +21,8 @@ from . import runner, store
 from .paths import Location
 from .worker import host_id, say
 
+#: each worker's id, in its environment and so in that of every job it runs
+WORKER_ENV = "QUEUECTL_WORKER_ID"
 #: a worker that crashes sooner than this after its start is restarted only after a pause
 _MIN_UPTIME = 1.0
 _RESTART_PAUSE = 1.0
@@ -83,6 +85,7 @@ class Supervisor:
         recovered = 0
         for worker in store.workers_of_host(self.host):
             if not _alive(worker.pid):
+                kill_leftovers(worker.id)
                 for pgid in store.recover_worker(worker.id, "lost: its worker process is gone"):
                     runner.kill_group(pgid)
                 recovered += 1
@@ -95,7 +98,8 @@ class Supervisor:
         worker_id = f"{self.host}.{os.getpid()}.{secrets.token_hex(3)}"
         argv = [sys.executable, "-m", "queuectl.worker", "--db", self.location.url, "--id", worker_id, "--name", name]
         argv += ["--burst"] * self.burst + ["--quiet"] * self.quiet
-        proc = subprocess.Popen(argv, preexec_fn=_own_group_and_die_with_parent)
+        env = dict(os.environ, **{WORKER_ENV: worker_id})  # inherited by its jobs: see kill_leftovers
+        proc = subprocess.Popen(argv, preexec_fn=_own_group_and_die_with_parent, env=env)
         child = Child(name, worker_id, proc)
         self.children.append(child)
         # a stop signal that came while it was being started must reach it too
@@ -138,6 +142,7 @@ class Supervisor:
                     continue  # it was asked to stop, or its burst is done
                 reason = f"lost: its worker exited with code {code}" if code > 0 else (
                     f"lost: its worker was killed by {signal.Signals(-code).name}")  # fmt: skip
+                kill_leftovers(child.id)  # before its job can be handed to another worker
                 for pgid in store.recover_worker(child.id, reason):
                     runner.kill_group(pgid)
                 self.say(f"[{child.name}] died ({reason.removeprefix('lost: its worker ')})")
@@ -147,6 +152,39 @@ class Supervisor:
                     self.say(f"[{self.spawn().name}] replaces {child.name}")
         self.say("All workers stopped")
         return 0
+
+
+def kill_leftovers(worker_id: str) -> int:
+    """SIGKILL every process a dead worker left: its job's process group (and anything that
+    escaped it), found through the worker id each job inherits in its environment.
+
+    The worker's guard does this too, but asynchronously: on a busy machine the job could still
+    run when the recovered job starts again elsewhere, and a worker killed just after starting a
+    job may not have registered it with the guard yet.  Linux (/proc); returns how many it found.
+    """
+    if not os.path.isdir("/proc/self"):
+        return 0
+    marker = f"{WORKER_ENV}={worker_id}".encode()
+    own = os.getpgrp()
+    found = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                if marker not in f.read().split(b"\0"):
+                    continue
+            pgid = os.getpgid(int(name))
+        except OSError:  # gone already, or not ours to read
+            continue
+        found += 1
+        try:
+            if pgid != own:
+                os.killpg(pgid, signal.SIGKILL)
+            os.kill(int(name), signal.SIGKILL)  # it may have left the group
+        except OSError:
+            pass
+    return found
 
 
 def _alive(pid: int) -> bool:

@@ -284,7 +284,15 @@ class Chaos:
         self._record("hard_stop", sup.pid, self._children(procs, sup.pid), procs)
 
     # -- the end -------------------------------------------------------------------------------
+    def save_kills(self) -> None:
+        """The kill log beside the store, for a post-mortem of a failed round."""
+        with open(self.work / "kills.log", "w") as f:
+            for k in self.kills:
+                f.write(json.dumps({"t": k.t, "kind": k.kind, "pid": k.pid, "workers": k.workers,
+                                    "inflight": k.inflight}) + "\n")  # fmt: skip
+
     def shutdown(self) -> None:
+        self.save_kills()
         for sup in self.sups + self.stopping:
             if sup.poll() is None:
                 sup.send_signal(signal.SIGTERM)

@@ -196,3 +196,29 @@ def test_store_logs_and_sockets_are_owner_only_even_with_umask_0(db_path, tmp_pa
     assert any(p.name.endswith("-wal") for p in modes)
     bad = {str(p): oct(m) for p, m in modes.items() if m & 0o077}
     assert not bad
+
+
+def test_a_dead_workers_job_is_dead_before_it_runs_again(db_path, tmp_path):
+    """The worker's guard kills its job when the worker dies, but asynchronously; even when the
+    guard is slow (here: stopped), the job must be dead before another worker starts it again."""
+    lock, overlap, started = tmp_path / "lock", tmp_path / "overlap", tmp_path / "started"
+    enqueue(id="once", command=f"exec 9>>{lock}; flock -n 9 || touch {overlap}; touch {started}; sleep 5")
+    sup = start_workers("--count", "2")
+    guard = None
+    try:
+        wait_for(started.exists, interval=0.005)
+        procs = _ours(db_path)
+        shell = next(p for p in procs.values() if p.env.get("QUEUECTL_JOB_ID") == "once")
+        worker = procs[shell.ppid]
+        guard = next(p.pid for p in procs.values() if harness.is_guard(p) and p.ppid == worker.pid)
+        os.kill(guard, signal.SIGSTOP)
+        os.kill(worker.pid, signal.SIGKILL)
+        wait_for(lambda: job("once")["attempts"] == 2)
+        wait_for(lambda: job("once")["state"] == "completed", timeout=20)
+        assert not overlap.exists(), "the second run started while the first one still ran"
+        assert not pid_alive(shell.pid)
+    finally:
+        if guard and pid_alive(guard):
+            os.kill(guard, signal.SIGCONT)
+        sup.send_signal(signal.SIGTERM)
+        assert sup.wait(20) == 0
