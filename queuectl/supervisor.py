@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import runner, store
+from .errors import StoreError
 from .paths import Location
 from .worker import host_id, say
 
@@ -26,6 +27,7 @@ WORKER_ENV = "QUEUECTL_WORKER_ID"
 #: a worker that crashes sooner than this after its start is restarted only after a pause
 _MIN_UPTIME = 1.0
 _RESTART_PAUSE = 1.0
+_STORE_RETRY_SECONDS = 0.5
 
 
 @dataclass
@@ -114,6 +116,19 @@ class Supervisor:
         except ProcessLookupError:
             pass
 
+    def _recover(self, worker_id: str, reason: str) -> list[int]:
+        """Recover a dead worker's job, waiting out a busy store as workers do: a lock held
+        past the busy timeout must not end the supervisor (and with it every worker).  After
+        a second stop signal it gives up: the job is then recovered when its lease runs out."""
+        while True:
+            try:
+                return store.recover_worker(worker_id, reason)
+            except StoreError as exc:
+                if self.signals >= 2:
+                    return []
+                self.say(f"store error, retrying: {exc}")
+                time.sleep(_STORE_RETRY_SECONDS)
+
     def signal_children(self, sig: int = signal.SIGTERM) -> None:
         for child in self.children:
             self._pass_on(child, sig)
@@ -143,7 +158,7 @@ class Supervisor:
                 reason = f"lost: its worker exited with code {code}" if code > 0 else (
                     f"lost: its worker was killed by {signal.Signals(-code).name}")  # fmt: skip
                 kill_leftovers(child.id)  # before its job can be handed to another worker
-                for pgid in store.recover_worker(child.id, reason):
+                for pgid in self._recover(child.id, reason):
                     runner.kill_group(pgid)
                 self.say(f"[{child.name}] died ({reason.removeprefix('lost: its worker ')})")
                 if not self.signals and time.monotonic() - child.started < _MIN_UPTIME:

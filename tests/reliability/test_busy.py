@@ -1,0 +1,96 @@
+"""Busy store, and long jobs: another process holds the SQLite write lock for longer than the
+busy timeout; workers, the supervisor and the CLI wait, retry and report in one line, and no
+job is lost, stolen or run twice.  A job that runs for several lease lengths keeps its lease."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import enqueue, job, run_cli, start_workers, wait_for
+
+from . import harness, storecheck
+
+LOCK_SECONDS = 12.5  # longer than the store's 10 s busy timeout
+
+
+def _spawn(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "queuectl", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _counted_job(tmp_path, name: str, seconds: float) -> str:
+    """A command that logs each run and notes a second run that overlaps the first."""
+    runs, lock = tmp_path / f"{name}.runs", tmp_path / f"{name}.lock"
+    return (f"exec 9>>{lock}; flock -n 9 || echo overlap >> {runs}; echo run >> {runs}; sleep {seconds}")
+
+
+@pytest.mark.timeout(120)
+def test_a_write_lock_held_past_the_busy_timeout_loses_nothing(db_path, tmp_path):
+    run_cli("config", "set", "max_backoff", "0")
+    run_cli("config", "set", "lease_seconds", "2")
+    # runs through the whole lock: its heartbeats fail, its lease runs out meanwhile
+    enqueue(id="through", command=_counted_job(tmp_path, "through", LOCK_SECONDS + 3))
+    sup = start_workers("--count", "3")
+    try:
+        wait_for(lambda: (tmp_path / "through.runs").exists())
+        wait_for(lambda: len(json.loads(run_cli("worker", "list", "--json").stdout)) == 3)
+        idle = next(w["pid"] for w in json.loads(run_cli("worker", "list", "--json").stdout) if w["state"] == "idle")
+
+        holder = sqlite3.connect(db_path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        locked_at = time.monotonic()
+        writer = _spawn("enqueue", '{"id": "during", "command": "true"}')
+        reader = _spawn("status", "--json")
+        time.sleep(1)
+        os.kill(idle, signal.SIGKILL)  # its supervisor must recover it through the busy store
+        reader_out, reader_err = reader.communicate(timeout=5)  # readers never wait in WAL mode
+        assert reader.returncode == 0, reader_err
+        writer_out, writer_err = writer.communicate(timeout=30)
+        waited = time.monotonic() - locked_at
+        time.sleep(max(0.0, LOCK_SECONDS - (time.monotonic() - locked_at)))
+        holder.execute("COMMIT")
+        holder.close()
+
+        # the CLI waited out its busy timeout, then said so in one line, and wrote nothing
+        assert writer.returncode == 1, writer_err
+        assert writer_err.startswith("Error: the store is busy") and writer_err.count("\n") == 1, writer_err
+        assert 9 < waited < 20
+        assert "during" not in run_cli("list", "--json").stdout
+        # after the lock: everything goes on; the supervisor survived and replaced the dead worker
+        assert sup.poll() is None, sup.stderr.read()
+        enqueue(id="after", command="true")
+        wait_for(lambda: job("after")["state"] == "completed", timeout=20)
+        wait_for(lambda: job("through")["state"] == "completed", timeout=20)
+        wait_for(lambda: len(json.loads(run_cli("worker", "list", "--json").stdout)) == 3, timeout=10)
+    finally:
+        sup.send_signal(signal.SIGTERM)
+        code = sup.wait(30)
+    err = sup.stderr.read()
+    assert code == 0 and "Traceback" not in err, err
+    # the long job was neither stolen nor run twice, though its lease ran out during the lock
+    assert (tmp_path / "through.runs").read_text().split() == ["run"]
+    assert job("through")["attempts"] == 1
+    assert storecheck.problems(db_path) == []
+
+
+@pytest.mark.timeout(90)
+def test_a_long_job_keeps_its_lease(db_path, tmp_path):
+    """A job running for 5 lease lengths on a healthy worker is never claimed by another."""
+    run_cli("config", "set", "lease_seconds", "2")
+    enqueue(id="long", command=_counted_job(tmp_path, "long", 10))
+    for i in range(40):  # keeps the other workers busy claiming, finishing and recovering
+        enqueue(id=f"s{i}", command="sleep 0.2")
+    sup = start_workers("--count", "3")
+    try:
+        wait_for(lambda: job("long")["state"] == "completed", timeout=40)
+    finally:
+        sup.send_signal(signal.SIGTERM)
+        assert sup.wait(30) == 0
+    assert (tmp_path / "long.runs").read_text().split() == ["run"]
+    assert job("long")["attempts"] == 1
+    assert storecheck.problems(db_path) == []
