@@ -70,10 +70,13 @@ def queuectl_cmd() -> list[str]:
     return [found] if found else [PYTHON, "-m", "queuectl"]
 
 
-def env_for(db: Path) -> dict:
+def env_for(db) -> dict:
+    """The environment of a queuectl process using the store `db` (a SQLite path or a PgStore)."""
     env = dict(os.environ)
     env["QUEUECTL_DB"] = str(db)
     env.pop("QUEUECTL_LOGS", None)
+    if isinstance(db, PgStore):  # logs beside the run's other files, not in the user data folder
+        env["QUEUECTL_LOGS"] = str(db.work / "logs")
     return env
 
 
@@ -125,13 +128,136 @@ def temp_root() -> Path:
     return Path(tempfile.mkdtemp(prefix="queuectl-bench-"))
 
 
-def sql(db: Path, query: str, params=()) -> list[tuple]:
-    """Read the store directly (a test fixture's view; the engine is not involved)."""
+def sql(db, query: str, params=()) -> list[tuple]:
+    """Read the store directly (a test fixture's view; the engine is not involved).
+
+    `?` marks a parameter on both backends."""
+    if isinstance(db, PgStore):
+        return db.sql(query, params)
     con = sqlite3.connect(db, timeout=30)
     try:
         return con.execute(query, params).fetchall()
     finally:
         con.close()
+
+
+# -- backends ----------------------------------------------------------------------------------
+BACKENDS = ("sqlite", "postgres")
+#: the PostgreSQL server the bench creates its databases on (any database of it; trust auth or a password in the URL)
+PG_URL = os.environ.get("QUEUECTL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+_DB_PREFIX = "qcbench_"
+
+
+class PgServer:
+    """The PostgreSQL server: one fresh database per measurement, dropped after it."""
+
+    def __init__(self, url: str = PG_URL):
+        from urllib.parse import urlsplit
+
+        self.url = url
+        parts = urlsplit(url)
+        self._base = parts._replace(path="/{name}").geturl()
+        self.display = parts._replace(netloc=(f"{parts.username}@" if parts.username else "") + f"{parts.hostname}"
+                                      + (f":{parts.port}" if parts.port else "")).geturl()  # fmt: skip
+        self.version: str | None = None
+
+    def unreachable(self) -> str | None:
+        """Why the server cannot be used (None when it can); leftovers of killed runs are dropped."""
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            return "psycopg2 is not installed (pip install 'queuectl[postgres]')"
+        try:
+            con = self._admin()
+        except Exception as exc:  # noqa: BLE001 - any reason is a reason to skip
+            return f"server unreachable at {self.display}: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}"
+        try:
+            with con.cursor() as cur:
+                cur.execute("SHOW server_version")
+                self.version = cur.fetchone()[0]
+                cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (_DB_PREFIX + "%",))
+                for (name,) in cur.fetchall():
+                    pid = name[len(_DB_PREFIX):].split("_", 1)[0]
+                    if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            con.close()
+        return None
+
+    def _admin(self):
+        import psycopg2
+
+        con = psycopg2.connect(self.url, connect_timeout=3)
+        con.autocommit = True
+        return con
+
+    def create(self, work: Path, name: str) -> "PgStore":
+        db_name = f"{_DB_PREFIX}{os.getpid()}_{''.join(c if c.isalnum() else '_' for c in name)}".lower()
+        con = self._admin()
+        try:
+            with con.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+                cur.execute(f'CREATE DATABASE "{db_name}"')
+        finally:
+            con.close()
+        return PgStore(self, self._base.format(name=db_name), db_name, work)
+
+    def drop(self, db_name: str) -> None:
+        con = self._admin()
+        try:
+            with con.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        finally:
+            con.close()
+
+
+class PgStore:
+    """One fresh PostgreSQL database; str() is its URL (what QUEUECTL_DB gets)."""
+
+    def __init__(self, server: PgServer, url: str, name: str, work: Path):
+        self.server, self.url, self.name, self.work = server, url, name, work
+        self._con = None
+
+    def __str__(self) -> str:
+        return self.url
+
+    def connection(self):
+        import psycopg2
+
+        if self._con is None or self._con.closed:
+            self._con = psycopg2.connect(self.url)
+            self._con.autocommit = True
+        return self._con
+
+    def sql(self, query: str, params=()) -> list[tuple]:
+        with self.connection().cursor() as cur:
+            cur.execute(query.replace("%", "%%").replace("?", "%s"), tuple(params))
+            return cur.fetchall() if cur.description else []
+
+    def size_mb(self) -> float:
+        return self.sql("SELECT pg_database_size(current_database())")[0][0] / 2**20
+
+    def drop(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        self.server.drop(self.name)
+
+
+def make_store(backend: str, work: Path, name: str, pg: PgServer | None = None):
+    """A fresh, empty store location: a SQLite path in `work`, or a new PostgreSQL database."""
+    if backend == "postgres":
+        return pg.create(work, name)
+    return work / "q.db"
+
+
+def drop_store(db) -> None:
+    if isinstance(db, PgStore):
+        db.drop()
+
+
+def store_size_mb(db) -> float:
+    return db.size_mb() if isinstance(db, PgStore) else Path(db).stat().st_size / 2**20
 
 
 def cpu_seconds(pid: int) -> float:

@@ -9,36 +9,43 @@ import time
 from pathlib import Path
 
 from common import (
-    PYTHON, Sizes, children, cpu_seconds, env_for, fresh_dir, median, note, percentile, q, queuectl_cmd,
-    rss_mb, sql, stop_process, wait_for, wall_ms, write_jobs_file,
+    PYTHON, PgServer, Sizes, children, cpu_seconds, drop_store, env_for, fresh_dir, make_store, median, note,
+    percentile, q, queuectl_cmd, rss_mb, sql, stop_process, wait_for, wall_ms, write_jobs_file,
 )  # fmt: skip
+
+#: worker counts of the drain figures (4 for the PostgreSQL backend's scaling, and SQLite's beside it)
+DRAIN_WORKERS = (1, 2, 4)
 
 
 # -- drain ----------------------------------------------------------------------------------
-def drain(root: Path, jobs: int, workers: int) -> dict:
+def drain(root: Path, jobs: int, workers: int, backend: str, pg: PgServer | None) -> dict:
     """N `true` jobs enqueued up front, drained by a burst supervisor: first claim to last completion."""
-    work = fresh_dir(root, f"drain-{workers}")
-    db = work / "q.db"
-    q(db, "enqueue", "-", input_path=write_jobs_file(work / "jobs.jsonl", jobs))
-    t = time.perf_counter()
-    q(db, "worker", "start", "--count", str(workers), "--burst", "--quiet")
-    wall = time.perf_counter() - t
-    (done, first, last), = sql(db, "SELECT count(*), min(started_at), max(finished_at) FROM job WHERE state = 'completed'")
+    work = fresh_dir(root, f"drain-{backend}-{workers}")
+    db = make_store(backend, work, f"drain_{workers}", pg)
+    try:
+        q(db, "enqueue", "-", input_path=write_jobs_file(work / "jobs.jsonl", jobs))
+        t = time.perf_counter()
+        q(db, "worker", "start", "--count", str(workers), "--burst", "--quiet")
+        wall = time.perf_counter() - t
+        (done, first, last), = sql(db, "SELECT count(*), min(started_at), max(finished_at) FROM job "
+                                       "WHERE state = 'completed'")  # fmt: skip
+    finally:
+        drop_store(db)
     if done != jobs:
         raise RuntimeError(f"drain: {done} of {jobs} jobs completed")
     return {"jobs_per_s": jobs / (last - first), "wall_s": wall}
 
 
-def measure_drain(sizes: Sizes, root: Path) -> dict:
+def measure_drain(sizes: Sizes, root: Path, backend: str = "sqlite", pg: PgServer | None = None) -> dict:
     out = {}
-    for workers in (1, 2):
-        runs = [drain(root, sizes.drain_jobs, workers) for _ in range(sizes.runs)]
+    for workers in DRAIN_WORKERS:
+        runs = [drain(root, sizes.drain_jobs, workers, backend, pg) for _ in range(sizes.runs)]
         out[f"drain_{workers}"] = {
             "jobs_per_s": median(r["jobs_per_s"] for r in runs),
             "wall_s": median(r["wall_s"] for r in runs),
             "runs": [r["jobs_per_s"] for r in runs],
         }
-        note(f"queuectl drain, {workers} worker(s): {out[f'drain_{workers}']['jobs_per_s']:.0f} jobs/s")
+        note(f"queuectl ({backend}) drain, {workers} worker(s): {out[f'drain_{workers}']['jobs_per_s']:.0f} jobs/s")
     return out
 
 
@@ -50,7 +57,7 @@ class Enqueuer:
     there (the engine is not changed: the wrapper lives in this process only).
     """
 
-    def __init__(self, db: Path):
+    def __init__(self, db):
         from queuectl import store
         from queuectl.paths import resolve
         from queuectl.store import jobs as jobs_module
@@ -102,7 +109,7 @@ def spawn_floor(work: Path, n: int) -> list[float]:
     return out
 
 
-def _pickup_one(enq: Enqueuer, db: Path, work: Path, name: str) -> float:
+def _pickup_one(enq: Enqueuer, db, work: Path, name: str) -> float:
     path = work / name
     job_id, committed = enq.enqueue(_stamp_command(path))
     started = wait_for(lambda: _read_stamp(path), 10, 0.0005, f"job {name} to start")
@@ -111,9 +118,16 @@ def _pickup_one(enq: Enqueuer, db: Path, work: Path, name: str) -> float:
     return (started - committed) * 1000
 
 
-def measure_pickup(sizes: Sizes, root: Path) -> dict:
-    work = fresh_dir(root, "pickup")
-    db = work / "q.db"
+def measure_pickup(sizes: Sizes, root: Path, backend: str = "sqlite", pg: PgServer | None = None) -> dict:
+    work = fresh_dir(root, f"pickup-{backend}")
+    db = make_store(backend, work, "pickup", pg)
+    try:
+        return _pickup(sizes, work, db, backend)
+    finally:
+        drop_store(db)
+
+
+def _pickup(sizes: Sizes, work: Path, db, backend: str) -> dict:
     q(db, "init")
     supervisor = subprocess.Popen(queuectl_cmd() + ["worker", "start", "--count", "2", "--quiet"], env=env_for(db),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
@@ -129,7 +143,7 @@ def measure_pickup(sizes: Sizes, root: Path) -> dict:
         for i in range(sizes.pickup_jobs):
             time.sleep(random.uniform(0.02, 0.08))  # workers back to idle, at no fixed phase
             warm.append(_pickup_one(enq, db, work, f"warm-{i}"))
-        note(f"pickup p50 {percentile(warm, 50):.1f} ms, p95 {percentile(warm, 95):.1f} ms over {len(warm)} jobs")
+        note(f"{backend} pickup p50 {percentile(warm, 50):.1f} ms, p95 {percentile(warm, 95):.1f} ms over {len(warm)} jobs")
         # idle spells: idle CPU and RSS are read during the first one, then one pickup after each
         idle, cpu, rss = [], {}, {}
         for spell in range(sizes.idle_samples):
@@ -144,7 +158,7 @@ def measure_pickup(sizes: Sizes, root: Path) -> dict:
             else:
                 time.sleep(sizes.idle_seconds)
             idle.append(_pickup_one(enq, db, work, f"idle-{spell}"))
-        note(f"pickup after {sizes.idle_seconds:g}s idle: {', '.join(f'{x:.1f}' for x in idle)} ms")
+        note(f"{backend} pickup after {sizes.idle_seconds:g}s idle: {', '.join(f'{x:.1f}' for x in idle)} ms")
     finally:
         if enq is not None:
             enq.close()
@@ -162,22 +176,33 @@ def measure_pickup(sizes: Sizes, root: Path) -> dict:
 
 
 # -- enqueue and start-up ----------------------------------------------------------------------
-def measure_enqueue(sizes: Sizes, root: Path) -> dict:
-    work = fresh_dir(root, "enqueue")
+def measure_enqueue(sizes: Sizes, root: Path, backend: str = "sqlite", pg: PgServer | None = None) -> dict:
+    work = fresh_dir(root, f"enqueue-{backend}")
     jobs = write_jobs_file(work / "jobs.jsonl", sizes.enqueue_jobs)
     rates = []
     for i in range(sizes.runs):
-        db = work / f"q{i}.db"
-        q(db, "init")
-        ms = wall_ms(queuectl_cmd() + ["enqueue", "-"], env_for(db), jobs)
+        run_dir = fresh_dir(work, f"run{i}")
+        db = make_store(backend, run_dir, f"enqueue_{i}", pg)
+        try:
+            q(db, "init")
+            ms = wall_ms(queuectl_cmd() + ["enqueue", "-"], env_for(db), jobs)
+        finally:
+            drop_store(db)
         rates.append(sizes.enqueue_jobs / ms * 1000)
-    note(f"batch enqueue of {sizes.enqueue_jobs}: {median(rates):.0f} jobs/s")
+    note(f"{backend} batch enqueue of {sizes.enqueue_jobs}: {median(rates):.0f} jobs/s")
     return {"batch_enqueue": {"jobs_per_s": median(rates), "jobs": sizes.enqueue_jobs, "runs": rates}}
 
 
-def measure_startup(sizes: Sizes, root: Path) -> dict:
-    work = fresh_dir(root, "startup")
-    db = work / "q.db"
+def measure_startup(sizes: Sizes, root: Path, backend: str = "sqlite", pg: PgServer | None = None) -> dict:
+    work = fresh_dir(root, f"startup-{backend}")
+    db = make_store(backend, work, "startup", pg)
+    try:
+        return _startup(sizes, db, backend)
+    finally:
+        drop_store(db)
+
+
+def _startup(sizes: Sizes, db, backend: str) -> dict:
     q(db, "init")
     env = env_for(db)
     probes = {
@@ -193,7 +218,7 @@ def measure_startup(sizes: Sizes, root: Path) -> dict:
         for key, argv in probes.items():  # interleaved, so drift hits all alike
             times[key].append(wall_ms(argv, env))
     out = {k: median(v) for k, v in times.items()}
-    note("start-up ms: " + ", ".join(f"{k} {v:.0f}" for k, v in out.items()))
+    note(f"{backend} start-up ms: " + ", ".join(f"{k} {v:.0f}" for k, v in out.items()))
     return {"startup_ms": out}
 
 

@@ -27,7 +27,7 @@ def spawn_rate(total: int, procs: int, mode: str = "raw") -> float:
 
 def measure(sizes: Sizes) -> dict:
     out: dict = {}
-    for procs in (1, 2):
+    for procs in (1, 2, 4):  # 4: beside the 4-worker drains
         rates = [spawn_rate(sizes.raw_jobs, procs) for _ in range(sizes.runs)]
         out[f"raw_{procs}"] = {"jobs_per_s": median(rates), "runs": rates}
         note(f"raw spawn, {procs} process(es): {median(rates):.0f} jobs/s")

@@ -22,70 +22,155 @@ def _get(d, *keys):
     return d
 
 
+NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def _backends(r: dict) -> list[str]:
+    return r["meta"].get("backends") or ["sqlite"]
+
+
+def _measured(section: dict | None) -> bool:
+    return isinstance(section, dict) and "error" not in section and "skipped" not in section
+
+
 def throughput_table(r: dict) -> list[str]:
-    lim, peers, eng = r.get("limits", {}), r.get("peers", {}), r.get("drain", {})
-    rows = ["| jobs/s of `true` (median) | 1 process / worker / slot | 2 |", "|---|---:|---:|"]
-    def row(name, key1, key2, src):
-        rows.append(f"| {name} | {_f(_get(src, key1, 'jobs_per_s'))} | {_f(_get(src, key2, 'jobs_per_s'))} |")
-    row("raw spawn `subprocess.run(['/bin/sh','-c','true'])`", "raw_1", "raw_2", lim)
-    row("runner-style spawn (pipes, new session, `preexec_fn`)", "engine_1", None, lim)
-    row("runner-style spawn without `preexec_fn`", "engine-no-preexec_1", None, lim)
-    row("task-spooler (`tsp -S n`)", "tsp_1", "tsp_2", peers)
-    row("huey (`SqliteHuey`, `-k process -w n`)", "huey_1", "huey_2", peers)
-    row("**queuectl** (`worker start --count n --burst`)", "drain_1", "drain_2", eng)
-    for text in peers.get("notes", []):
-        rows.append(f"| _{text}_ | | |")
+    lim, peers, drain = r.get("limits", {}), r.get("peers", {}), r.get("drain", {})
+    counts = (1, 2, 4)
+    rows = ["| jobs/s of `true` (median) | " + " | ".join(str(n) for n in counts) + " |", "|---|" + "---:|" * len(counts)]
+    def row(name, prefix, src, only=counts):
+        cells = [_f(_get(src, f"{prefix}_{n}", "jobs_per_s")) if n in only else "" for n in counts]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    rows[0] = rows[0].replace("| 1 |", "| 1 process / worker / slot |", 1)
+    row("raw spawn `subprocess.run(['/bin/sh','-c','true'])`, N Python processes", "raw", lim)
+    row("runner-style spawn (pipes, new session, `preexec_fn`)", "engine", lim, (1,))
+    row("runner-style spawn without `preexec_fn`", "engine-no-preexec", lim, (1,))
+    row("task-spooler (`tsp -S n`)", "tsp", peers, (1, 2))
+    row("huey (`SqliteHuey`, `-k process -w n`)", "huey", peers, (1, 2))
+    for backend in _backends(r):
+        src = drain.get(backend)
+        if _measured(src):
+            row(f"**queuectl, {NAMES[backend]}** (`worker start --count n --burst`)", "drain", src)
+            raw = [_get(lim, f"raw_{n}", "jobs_per_s") for n in counts]
+            ratios = [_ratio(_get(src, f"drain_{n}", "jobs_per_s"), x) for n, x in zip(counts, raw)]
+            rows.append(f"| _queuectl, {NAMES[backend]}: ratio to raw spawn_ | " + " | ".join(_f(x, "{:.2f}") for x in ratios) + " |")
+    for text in peers.get("notes", []) if isinstance(peers, dict) else []:
+        rows.append(f"| _{text}_ |" + " |" * len(counts))
     return rows
 
 
 def targets_table(r: dict) -> list[str]:
-    lim, peers, eng = r.get("limits", {}), r.get("peers", {}), r.get("drain", {})
-    pick, enq, st = r.get("pickup", {}), r.get("enqueue", {}), _get(r, "startup", "startup_ms") or {}
-    rows = ["| measure | queuectl | measured beside it | ratio | target | verdict |", "|---|---:|---:|---:|---|---|"]
-    d1, d2 = _get(eng, "drain_1", "jobs_per_s"), _get(eng, "drain_2", "jobs_per_s")
-    raw1, raw2 = _get(lim, "raw_1", "jobs_per_s"), _get(lim, "raw_2", "jobs_per_s")
-    if d1 is not None:
-        x = _ratio(d1, raw1)
-        rows.append(f"| drain, 1 worker (jobs/s) | {_f(d1)} | raw 1-proc {_f(raw1)} | {_f(x, '{:.2f}')} | — | — |")
-    if d2 is not None:
-        x = _ratio(d2, raw2)
-        rows.append(f"| drain, 2 workers (jobs/s) | {_f(d2)} | raw 2-proc {_f(raw2)} | {_f(x, '{:.2f}')} | ≥ 0.70 | "
-                    f"{_verdict(None if x is None else x >= 0.70)} |")  # fmt: skip
-        for peer, key in (("tsp 2 slots", "tsp_2"), ("huey 2 workers", "huey_2")):
-            p = _get(peers, key, "jobs_per_s")
-            x = _ratio(d2, p)
-            if p is not None:
-                rows.append(f"| drain, 2 workers vs {peer} | {_f(d2)} | {_f(p)} | {_f(x, '{:.2f}')} | > 1 | "
-                            f"{_verdict(x > 1)} |")  # fmt: skip
-    if pick:
-        floor = _get(pick, "spawn_floor_ms", "p50")
-        p50, p95 = _get(pick, "pickup_ms", "p50"), _get(pick, "pickup_ms", "p95")
-        n = _get(pick, "pickup_ms", "n")
-        rows.append(f"| pickup p50 (ms, {n} jobs, idle workers) | {_f(p50, '{:.1f}')} | direct spawn {_f(floor, '{:.1f}')} "
-                    f"| {_f(_ratio(p50, floor), '{:.1f}')} | < 5 ms | {_verdict(p50 < 5)} |")  # fmt: skip
-        rows.append(f"| pickup p95 (ms) | {_f(p95, '{:.1f}')} | direct spawn p95 {_f(_get(pick, 'spawn_floor_ms', 'p95'), '{:.1f}')} "
-                    f"| — | < 20 ms | {_verdict(p95 < 20)} |")  # fmt: skip
-        idle = pick["pickup_idle_ms"]
-        rows.append(f"| pickup after {idle['idle_s']:g} s idle (ms, median / max of {idle['n']}) | "
-                    f"{_f(idle['p50'], '{:.1f}')} / {_f(idle['max'], '{:.1f}')} | — | — | < 5 ms / < 20 ms | "
-                    f"{_verdict(idle['p50'] < 5 and idle['max'] < 20)} |")  # fmt: skip
-        cpu = pick["idle_cpu_pct"]
-        rows.append(f"| idle worker CPU (% over {cpu['seconds']:g} s) | {_f(cpu['worker'], '{:.2f}')} | supervisor "
-                    f"{_f(cpu['supervisor'], '{:.2f}')} | — | < 1% | {_verdict(cpu['worker'] < 1)} |")  # fmt: skip
-        rss = pick["rss_mb"]
-        rows.append(f"| RSS of an idle worker / the supervisor (MB) | {_f(rss['worker'], '{:.1f}')} / "
-                    f"{_f(rss['supervisor'], '{:.1f}')} | — | — | — | — |")  # fmt: skip
-    b = _get(enq, "batch_enqueue")
-    if b:
-        rows.append(f"| batch `enqueue -` of {b['jobs']:,} (jobs/s, incl. start-up) | {_f(b['jobs_per_s'])} | — | — | "
-                    f"≥ 50,000 | {_verdict(b['jobs_per_s'] >= 50_000)} |")  # fmt: skip
-    floor = st.get("import_click_sqlite3")
-    for key, label in (("queuectl_enqueue", "one `queuectl enqueue`"), ("queuectl_status", "one `queuectl status`")):
-        if key in st:
-            x = _ratio(st[key], floor)
-            rows.append(f"| {label} (wall ms) | {_f(st[key], '{:.0f}')} | `import click, sqlite3` {_f(floor, '{:.0f}')} "
-                        f"(`python -c pass` {_f(st.get('python_pass'), '{:.0f}')}) | {_f(x, '{:.2f}')} | ≤ 1.5× | "
-                        f"{_verdict(x <= 1.5)} |")  # fmt: skip
+    lim, peers = r.get("limits", {}), r.get("peers", {})
+    backends = [b for b in _backends(r) if any(_measured(_get(r, s, b)) for s in ("drain", "pickup", "enqueue", "startup", "scale"))]
+    head = " | ".join(f"{NAMES[b]} | ratio | verdict" for b in backends)
+    rows = [f"| measure | target | measured beside it | {head} |", "|---|---|---|" + "---:|---:|---|" * len(backends)]
+
+    def add(label, target, beside, cell):
+        """cell(backend) -> (value text, ratio or None, ok or None), or None when not measured."""
+        cells = [cell(b) if _measured(_get(r, *section_of[label], b)) else None for b in backends]
+        if all(c is None for c in cells):
+            return
+        parts = []
+        for c in cells:
+            if c is None:
+                parts.append("— | — | —")
+            else:
+                value, ratio, ok = c
+                parts.append(f"{value} | {_f(ratio, '{:.2f}')} | {_verdict(ok)}")
+        rows.append(f"| {label} | {target} | {beside} | " + " | ".join(parts) + " |")
+
+    section_of: dict[str, tuple] = {}
+
+    def drain_rate(b, n):
+        return _get(r, "drain", b, f"drain_{n}", "jobs_per_s")
+
+    raw = {n: _get(lim, f"raw_{n}", "jobs_per_s") for n in (1, 2, 4)}
+    for n, target, goal in ((1, "—", None), (2, "≥ 0.70 of raw", 0.70), (4, "—", None)):
+        label = f"drain, {n} worker{'s' if n > 1 else ''} (jobs/s)"
+        section_of[label] = ("drain",)
+        add(label, target, f"raw {n}-proc {_f(raw[n])}",
+            lambda b, n=n, goal=goal: (_f(drain_rate(b, n)), _ratio(drain_rate(b, n), raw[n]),
+                                       None if goal is None or drain_rate(b, n) is None or not raw[n]
+                                       else drain_rate(b, n) / raw[n] >= goal))  # fmt: skip
+    for peer, key in (("tsp 2 slots", "tsp_2"), ("huey 2 workers", "huey_2")):
+        p = _get(peers, key, "jobs_per_s")
+        if p is None:
+            continue
+        label = f"drain, 2 workers vs {peer}"
+        section_of[label] = ("drain",)
+        add(label, "> 1", _f(p), lambda b, p=p: (_f(drain_rate(b, 2)), _ratio(drain_rate(b, 2), p),
+                                                None if drain_rate(b, 2) is None else drain_rate(b, 2) > p))  # fmt: skip
+
+    def pick(b, *keys):
+        return _get(r, "pickup", b, *keys)
+
+    first = next((b for b in backends if _measured(pick(b))), None)
+    if first:
+        n = pick(first, "pickup_ms", "n")
+        floors = " / ".join(_f(pick(b, "spawn_floor_ms", "p50"), "{:.1f}") for b in backends if _measured(pick(b)))
+        floors95 = " / ".join(_f(pick(b, "spawn_floor_ms", "p95"), "{:.1f}") for b in backends if _measured(pick(b)))
+        for label, target, beside, fn in (
+            (f"pickup p50 (ms, {n} jobs, idle workers)", "< 5 ms", f"direct spawn {floors}",
+             lambda b: (_f(pick(b, "pickup_ms", "p50"), "{:.1f}"),
+                        _ratio(pick(b, "pickup_ms", "p50"), pick(b, "spawn_floor_ms", "p50")), pick(b, "pickup_ms", "p50") < 5)),
+            ("pickup p95 (ms)", "< 20 ms", f"direct spawn p95 {floors95}",
+             lambda b: (_f(pick(b, "pickup_ms", "p95"), "{:.1f}"), None, pick(b, "pickup_ms", "p95") < 20)),
+            (f"pickup after {pick(first, 'pickup_idle_ms', 'idle_s'):g} s idle (ms, median / max of "
+             f"{pick(first, 'pickup_idle_ms', 'n')})", "< 5 / < 20 ms", "—",
+             lambda b: (f"{_f(pick(b, 'pickup_idle_ms', 'p50'), '{:.1f}')} / {_f(pick(b, 'pickup_idle_ms', 'max'), '{:.1f}')}",
+                        None, pick(b, "pickup_idle_ms", "p50") < 5 and pick(b, "pickup_idle_ms", "max") < 20)),
+            (f"idle worker CPU (% over {pick(first, 'idle_cpu_pct', 'seconds'):g} s; supervisor's)", "< 1%", "—",
+             lambda b: (f"{_f(pick(b, 'idle_cpu_pct', 'worker'), '{:.2f}')} ({_f(pick(b, 'idle_cpu_pct', 'supervisor'), '{:.2f}')})",
+                        None, pick(b, "idle_cpu_pct", "worker") < 1)),
+            ("RSS of an idle worker / the supervisor (MB)", "—", "—",
+             lambda b: (f"{_f(pick(b, 'rss_mb', 'worker'), '{:.1f}')} / {_f(pick(b, 'rss_mb', 'supervisor'), '{:.1f}')}", None, None)),
+        ):  # fmt: skip
+            section_of[label] = ("pickup",)
+            add(label, target, beside, fn)
+
+    first = next((b for b in backends if _measured(_get(r, "enqueue", b))), None)
+    if first:
+        jobs = _get(r, "enqueue", first, "batch_enqueue", "jobs")
+        label = f"batch `enqueue -` of {jobs:,} (jobs/s, incl. start-up)"
+        section_of[label] = ("enqueue",)
+        add(label, "≥ 50,000", "—", lambda b: (_f(_get(r, "enqueue", b, "batch_enqueue", "jobs_per_s")), None,
+                                               _get(r, "enqueue", b, "batch_enqueue", "jobs_per_s") >= 50_000))  # fmt: skip
+
+    def st(b, key):
+        return _get(r, "startup", b, "startup_ms", key)
+
+    on = [b for b in backends if _measured(_get(r, "startup", b))]
+    if on:
+        floor = " / ".join(_f(st(b, "import_click_sqlite3"), "{:.0f}") for b in on)
+        bare = " / ".join(_f(st(b, "python_pass"), "{:.0f}") for b in on)
+        for key, text in (("queuectl_enqueue", "one `queuectl enqueue`"), ("queuectl_status", "one `queuectl status`")):
+            label = f"{text} (wall ms)"
+            section_of[label] = ("startup",)
+            add(label, "≤ 1.5× floor", f"`import click, sqlite3` {floor} (`python -c pass` {bare})",
+                lambda b, key=key: (_f(st(b, key), "{:.0f}"), _ratio(st(b, key), st(b, "import_click_sqlite3")),
+                                    None if st(b, key) is None else _ratio(st(b, key), st(b, "import_click_sqlite3")) <= 1.5))  # fmt: skip
+
+    def largest(b):
+        sc = _get(r, "scale", b) or {}
+        sizes = sorted(int(k) for k in sc if k.isdigit())
+        return (sizes[-1], sc[str(sizes[-1])]) if sizes else (None, None)
+
+    on = [b for b in backends if _measured(_get(r, "scale", b)) and largest(b)[0]]
+    if on:
+        n = largest(on[0])[0]
+        for key, text, limit, cli in (("claim", "one claim (`store.claim`, ms)", 2, None),
+                                      ("status", "`status` (ms in-process; CLI wall)", 100, "status"),
+                                      ("list_50", "`list --limit 50` (ms in-process; CLI wall)", 100, "list_50"),
+                                      ("metrics", "`metrics` (ms in-process; CLI wall)", 100, "metrics")):
+            label = f"at {n:,} jobs: {text}"
+            section_of[label] = ("scale",)
+
+            def cell(b, key=key, limit=limit, cli=cli):
+                _, at = largest(b)
+                v = _get(at, "store_ms", key)
+                c = _get(at, "cli_ms", cli) if cli else None
+                return (_f(v, "{:.2f}") + (f" ({_f(c, '{:.0f}')})" if cli else ""), None, None if v is None else v < limit)
+
+            add(label, f"< {limit} ms", "—", cell)
     return rows
 
 
@@ -95,8 +180,7 @@ STORE_ROWS = [("status", "status", "`status`"), ("list_50", "list_50", "`list --
               ("next_due", None, "`next_due` (idle worker)"), ("has_burst_work", None, "`has_burst_work`")]  # fmt: skip
 
 
-def scale_table(r: dict) -> list[str]:
-    scale = r.get("scale") or {}
+def scale_table(scale: dict) -> list[str]:
     sizes = [k for k in scale if k.isdigit()]
     if not sizes:
         return []
@@ -123,29 +207,51 @@ def scale_table(r: dict) -> list[str]:
         growth = _ratio(values[-1], values[0]) if len(values) > 1 and None not in values else None
         rows.append(f"| {label} | " + " | ".join(tui_cell(t, key, fmt) for t in tui) + f" | {_f(growth, '{:.1f}×')} | {target} |")
     build = " | ".join(f"{_get(scale, n, 'build', 'build_s'):.1f} s, {_get(scale, n, 'build', 'size_mb'):.0f} MB" for n in sizes)
-    rows.append(f"| (store build time, file size) | {build} | — | — |")
+    rows.append(f"| (store build time, size on disk) | {build} | — | — |")
     return rows
 
 
 def render(r: dict) -> str:
-    out = [f"## queuectl bench — {r['meta']['date']} — {r['meta']['machine']}{' (--quick)' if r['meta']['quick'] else ''}", ""]
-    eng = r["meta"].get("engine", {})
+    meta = r["meta"]
+    out = [f"## queuectl bench — {meta['date']} — {meta['machine']}{' (--quick)' if meta['quick'] else ''}", ""]
+    eng = meta.get("engine", {})
     dirty = eng.get("uncommitted")
-    out += [f"Engine: `{eng.get('path')}` (repo at {eng.get('repo_head')}"
-            + (f", {len(dirty)} uncommitted engine/TUI file(s)" if dirty else "") + ")", ""]
-    broken = {k: v["error"] for k, v in r.items() if isinstance(v, dict) and "error" in v and k != "meta"}
-    for name, text in broken.items():
-        out += [f"**Section {name} failed:** {text.strip()}", ""]
+    where = f"commit {eng['commit']}, " if eng.get("commit") else ""
+    out += [f"Engine: `{eng.get('path')}` ({where}repo at {eng.get('repo_head')}"
+            + (f", {len(dirty)} uncommitted engine/TUI file(s)" if dirty else "") + ")"]
+    pgm = meta.get("postgres") or {}
+    if "postgres" in _backends(r):
+        skipped = (meta.get("skipped_backends") or {}).get("postgres")
+        out += [f"PostgreSQL: {'skipped: ' + skipped if skipped else (pgm.get('server') or '') + ' (server ' + str(pgm.get('version')) + ')'}"]
+    if meta.get("load_avg"):
+        out += ["Load average (1/5/15 min) at the start: " + " / ".join(f"{x:.2f}" for x in meta["load_avg"])
+                + (", at the end: " + " / ".join(f"{x:.2f}" for x in meta["load_avg_end"]) if meta.get("load_avg_end") else "")]
+    out += [""]
+    for name, v in r.items():
+        if name == "meta" or not isinstance(v, dict):
+            continue
+        if "error" in v:
+            out += [f"**Section {name} failed:** {v['error'].strip()}", ""]
+        for backend in BACKEND_KEYS:
+            if isinstance(v.get(backend), dict) and "error" in v[backend]:
+                out += [f"**Section {name} ({NAMES[backend]}) failed:** {v[backend]['error'].strip()}", ""]
     out += ["### Against the targets", ""] + targets_table(r) + [""]
     if any(k in r for k in ("limits", "peers", "drain")):
         out += ["### Drain throughput beside the machine's limit and the peers", ""] + throughput_table(r) + [""]
-    st = scale_table(r)
-    if st:
-        out += [f"### Scale ({_get(r, 'scale', 'mix')})", ""] + st + [""]
-        for k, v in r["scale"].items():
-            if k.isdigit() and ("skipped" in v["tui"] or "error" in v["tui"]):
-                out += [f"TUI at {int(k):,}: {v['tui'].get('skipped') or v['tui'].get('error')}", ""]
-    timing = r["meta"].get("section_s", {})
+    for backend in _backends(r):
+        sc = _get(r, "scale", backend)
+        if not _measured(sc):
+            continue
+        st = scale_table(sc)
+        if st:
+            out += [f"### Scale, {NAMES[backend]} ({sc.get('mix')})", ""] + st + [""]
+            for k, v in sc.items():
+                if k.isdigit() and ("skipped" in v["tui"] or "error" in v["tui"]):
+                    out += [f"TUI at {int(k):,}: {v['tui'].get('skipped') or v['tui'].get('error')}", ""]
+    timing = meta.get("section_s", {})
     if timing:
         out += ["Time per section: " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items()), ""]
     return "\n".join(out)
+
+
+BACKEND_KEYS = tuple(NAMES)

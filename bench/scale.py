@@ -8,52 +8,76 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sqlite3
 import subprocess
 import time
 from pathlib import Path
 
-from common import BENCH_DIR, PYTHON, Sizes, env_for, fresh_dir, median, note, q, queuectl_cmd, wall_ms, write_jobs_file
+from common import (
+    BENCH_DIR, PYTHON, PgServer, PgStore, Sizes, drop_store, env_for, fresh_dir, make_store, median, note, q,
+    queuectl_cmd, sql, store_size_mb, wall_ms, write_jobs_file,
+)  # fmt: skip
 
 SPAN_S = 7 * 24 * 3600  # the jobs' creation times spread over a week
 MIX = "pending 10%, completed ~84%, dead 2.7%, cancelled 1.8%, failed (retry due later) 1.8%, processing 2"
 
 
-def build_store(root: Path, n: int) -> tuple[Path, dict]:
-    work = fresh_dir(root, f"scale-{n}")
-    db = work / "q.db"
+# The fixture: :name marks a parameter (sqlite3's style; turned into psycopg2's for PostgreSQL).
+FIXTURE = (
+    "UPDATE job SET created_at = :now - (:n - seq) * :step, updated_at = :now - (:n - seq) * :step, "
+    "run_at = :now - (:n - seq) * :step, next_attempt_at = :now - (:n - seq) * :step",
+    "UPDATE job SET state = CASE WHEN seq % 100 < 3 THEN 'dead' WHEN seq % 100 < 5 THEN 'cancelled' "
+    "WHEN seq % 100 < 7 THEN 'failed' ELSE 'completed' END, attempts = CASE WHEN seq % 100 < 3 THEN "
+    "4 ELSE 1 END, started_at = created_at + 1, finished_at = created_at + 1.2 + (seq % 13) * 0.1, "
+    "updated_at = created_at + 1.2 + (seq % 13) * 0.1, next_attempt_at = NULL, "
+    "exit_code = CASE WHEN seq % 100 < 3 OR seq % 100 BETWEEN 5 AND 6 THEN 1 ELSE 0 END, "
+    "last_error = CASE WHEN seq % 100 < 3 OR seq % 100 BETWEEN 5 AND 6 THEN 'exited with code 1' "
+    "WHEN seq % 100 < 5 THEN 'cancelled' END WHERE seq <= :cut - 2",
+    # failed jobs wait for a retry later on; they hold no finish time
+    "UPDATE job SET finished_at = NULL, next_attempt_at = :now + 3600 WHERE state = 'failed'",
+    "UPDATE job SET state = 'processing', started_at = :now, worker_id = 'bench-ghost', "
+    "lease_expires_at = :now + 3600, next_attempt_at = NULL WHERE seq > :cut - 2 AND seq <= :cut",
+    "INSERT INTO attempt (job_seq, number, worker_id, host, started_at, finished_at, exit_code, error, "
+    "stdout_path, stderr_path) SELECT seq, attempts, 'bench-ghost', 'bench-host', started_at, "
+    "finished_at, exit_code, last_error, 'logs/' || id || '/1.out', 'logs/' || id || '/1.err' "
+    "FROM job WHERE state <> 'pending'",
+)  # fmt: skip
+
+
+def _pg_style(statement: str) -> str:
+    return re.sub(r":(\w+)", r"%(\1)s", statement.replace("%", "%%"))
+
+
+def build_store(root: Path, n: int, backend: str = "sqlite", pg: PgServer | None = None) -> tuple[object, dict]:
+    """The store of n jobs; the caller drops it (drop_store)."""
+    work = fresh_dir(root, f"scale-{backend}-{n}")
+    db = make_store(backend, work, f"scale_{n}", pg)
     t = time.perf_counter()
     q(db, "enqueue", "-", input_path=write_jobs_file(work / "jobs.jsonl", n))
     enqueued = time.perf_counter() - t
     (work / "jobs.jsonl").unlink()
-    con = sqlite3.connect(db)
-    now = time.time()
-    cut = int(n * 0.9)
-    with con:
-        con.execute("UPDATE job SET created_at = ?1 - (?2 - seq) * ?3, updated_at = ?1 - (?2 - seq) * ?3, "
-                    "run_at = ?1 - (?2 - seq) * ?3, next_attempt_at = ?1 - (?2 - seq) * ?3",
-                    (now, n, SPAN_S / n))  # fmt: skip
-        finished = "seq <= ?1 - 2"
-        con.execute(f"UPDATE job SET state = CASE WHEN seq % 100 < 3 THEN 'dead' WHEN seq % 100 < 5 THEN 'cancelled' "
-                    f"WHEN seq % 100 < 7 THEN 'failed' ELSE 'completed' END, attempts = CASE WHEN seq % 100 < 3 THEN "
-                    f"4 ELSE 1 END, started_at = created_at + 1, finished_at = created_at + 1.2 + (seq % 13) * 0.1, "
-                    f"updated_at = created_at + 1.2 + (seq % 13) * 0.1, next_attempt_at = NULL, "
-                    f"exit_code = CASE WHEN seq % 100 < 3 OR seq % 100 BETWEEN 5 AND 6 THEN 1 ELSE 0 END, "
-                    f"last_error = CASE WHEN seq % 100 < 3 OR seq % 100 BETWEEN 5 AND 6 THEN 'exited with code 1' "
-                    f"WHEN seq % 100 < 5 THEN 'cancelled' END WHERE {finished}", (cut,))  # fmt: skip
-        # failed jobs wait for a retry later on; they hold no finish time
-        con.execute("UPDATE job SET finished_at = NULL, next_attempt_at = ?1 + 3600 WHERE state = 'failed'", (now,))
-        con.execute("UPDATE job SET state = 'processing', started_at = ?1, worker_id = 'bench-ghost', "
-                    "lease_expires_at = ?1 + 3600, next_attempt_at = NULL WHERE seq > ?2 - 2 AND seq <= ?2", (now, cut))
-        con.execute("INSERT INTO attempt (job_seq, number, worker_id, host, started_at, finished_at, exit_code, error, "
-                    "stdout_path, stderr_path) SELECT seq, attempts, 'bench-ghost', 'bench-host', started_at, "
-                    "finished_at, exit_code, last_error, 'logs/' || id || '/1.out', 'logs/' || id || '/1.err' "
-                    "FROM job WHERE state <> 'pending'")  # fmt: skip
-    con.execute("ANALYZE")  # what a store that has been in use for a while may have; the engine never runs it
-    con.close()
-    counts = dict(sqlite3.connect(db).execute("SELECT state, count(*) FROM job GROUP BY state").fetchall())
+    params = {"now": time.time(), "n": n, "step": SPAN_S / n, "cut": int(n * 0.9)}
+    if isinstance(db, PgStore):
+        con = db.connection()
+        with con.cursor() as cur:
+            cur.execute("BEGIN")
+            for statement in FIXTURE:
+                cur.execute(_pg_style(statement), params)
+            cur.execute("COMMIT")
+            # what autovacuum does to a store in use: the fixture's updates leave a dead row behind
+            # each live one, which a fresh store's claims and lists would otherwise wade through
+            cur.execute("VACUUM ANALYZE")
+    else:
+        con = sqlite3.connect(db)
+        with con:
+            for statement in FIXTURE:
+                con.execute(statement, params)
+        con.execute("ANALYZE")  # what a store that has been in use for a while may have; the engine never runs it
+        con.close()
+    counts = dict(sql(db, "SELECT state, count(*) FROM job GROUP BY state"))
     return db, {"build_s": time.perf_counter() - t, "enqueue_s": enqueued, "states": counts,
-                "size_mb": db.stat().st_size / 2**20}  # fmt: skip
+                "size_mb": store_size_mb(db)}  # fmt: skip
 
 
 CLI_PROBES = {
@@ -65,7 +89,7 @@ CLI_PROBES = {
 }
 
 
-def tui_probe(db: Path, refreshes: int) -> dict:
+def tui_probe(db, refreshes: int) -> dict:
     """TUI open time, one Jobs-pane refresh (headless run_test) and peak RSS, in a fresh process.
 
     Skipped while `queuectl.tui.app` does not exist; a probe that breaks (the dashboard's API
@@ -81,25 +105,34 @@ def tui_probe(db: Path, refreshes: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def measure(sizes: Sizes, root: Path) -> dict:
+def measure(sizes: Sizes, root: Path, backend: str = "sqlite", pg: PgServer | None = None) -> dict:
     out = {"mix": MIX}
     for n in sizes.scale_sizes:
         t = time.perf_counter()
-        db, built = build_store(root, n)
-        note(f"store of {n:,} jobs built in {built['build_s']:.1f}s ({built['size_mb']:.0f} MB)")
-        env = env_for(db)
-        cli = {}
-        for key, args in CLI_PROBES.items():
-            wall_ms(queuectl_cmd() + args, env)  # warm
-            cli[key] = median(wall_ms(queuectl_cmd() + args, env) for _ in range(sizes.query_runs))
-        proc = subprocess.run([PYTHON, str(BENCH_DIR / "scale_probe.py"), str(db), str(sizes.query_runs),
-                               str(sizes.claims)], capture_output=True, text=True, env=env)  # fmt: skip
-        if proc.returncode != 0:
-            raise RuntimeError(f"scale probe failed: {proc.stderr[-800:]}")
-        inproc = json.loads(proc.stdout)
-        out[str(n)] = {"build": built, "cli_ms": cli, "store_ms": inproc, "tui": tui_probe(db, max(3, sizes.query_runs)),
-                       "step_s": time.perf_counter() - t}  # fmt: skip
-        note(f"{n:,} jobs: store ms " + ", ".join(f"{k} {v:.1f}" for k, v in inproc.items()))
-        note(f"{n:,} jobs: TUI {out[str(n)]['tui']}")
-        note(f"{n:,} jobs: CLI ms " + ", ".join(f"{k} {v:.0f}" for k, v in cli.items()))
+        db, built = build_store(root, n, backend, pg)
+        try:
+            note(f"{backend} store of {n:,} jobs built in {built['build_s']:.1f}s ({built['size_mb']:.0f} MB)")
+            out[str(n)] = probe_store(db, sizes, built)
+        finally:
+            drop_store(db)
+        out[str(n)]["step_s"] = time.perf_counter() - t
     return out
+
+
+def probe_store(db, sizes: Sizes, built: dict) -> dict:
+    n = sum(built["states"].values())
+    env = env_for(db)
+    cli = {}
+    for key, args in CLI_PROBES.items():
+        wall_ms(queuectl_cmd() + args, env)  # warm
+        cli[key] = median(wall_ms(queuectl_cmd() + args, env) for _ in range(sizes.query_runs))
+    proc = subprocess.run([PYTHON, str(BENCH_DIR / "scale_probe.py"), str(db), str(sizes.query_runs),
+                           str(sizes.claims)], capture_output=True, text=True, env=env)  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"scale probe failed: {proc.stderr[-800:]}")
+    inproc = json.loads(proc.stdout)
+    tui = tui_probe(db, max(3, sizes.query_runs))
+    note(f"{n:,} jobs: store ms " + ", ".join(f"{k} {v:.1f}" for k, v in inproc.items()))
+    note(f"{n:,} jobs: TUI {tui}")
+    note(f"{n:,} jobs: CLI ms " + ", ".join(f"{k} {v:.0f}" for k, v in cli.items()))
+    return {"build": built, "cli_ms": cli, "store_ms": inproc, "tui": tui}
