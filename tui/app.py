@@ -23,7 +23,7 @@ from queuectl.errors import QueuectlError
 from queuectl.paths import Location
 from queuectl.render import clean
 
-from .format import LABEL, SHORT, STATES, state_styles
+from .format import LABEL, SHORT, STATES, shown_states, state_styles
 from .messages import ActionDone
 from .panes.config import ConfigPane
 from .panes.dlq import DlqPane
@@ -81,12 +81,13 @@ class StatusHeader(Horizontal):
         right = Text(no_wrap=True, justify="right")
         if counts is not None:
             styles = state_styles(self.app.current_theme)
-            full = sum(len(LABEL.get(s, s)) + len(f"{counts.get(s, 0):,}") + 3 for s in STATES) + 14
+            states = shown_states(counts)
+            full = sum(len(LABEL.get(s, s)) + len(f"{counts.get(s, 0):,}") + 3 for s in states) + 14
             narrow = full > width - 30
             right.append("● ", style=styles["completed"] if workers else "dim")
             right.append(f"{workers}{'' if narrow else ' worker' + 's' * (workers != 1)}  ")
-            for state in STATES:
-                label = SHORT[state] if narrow else LABEL.get(state, state)
+            for state in states:
+                label = SHORT.get(state, state) if narrow else LABEL.get(state, state)
                 right.append(f"{label} ", style=styles.get(state, ""))
                 right.append(f"{counts.get(state, 0):,}  ", style=styles.get(state, ""))
         self.query_one("#hdr-right", Static).update(right)

@@ -14,8 +14,17 @@ from queuectl import store
 from queuectl.render import clean
 
 STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
+#: every state the panes know, in display order; "blocked" (waiting for dependencies) is shown
+#: only where the store reports it
+ALL_STATES = ("blocked", *STATES)
 #: short labels for the header when the screen is narrow
-SHORT = {"pending": "pend", "processing": "run", "completed": "done", "failed": "fail", "dead": "dead", "cancelled": "canc"}
+SHORT = {"pending": "pend", "processing": "run", "completed": "done", "failed": "fail", "dead": "dead",
+         "cancelled": "canc", "blocked": "blkd"}  # fmt: skip
+
+
+def shown_states(counts: dict) -> list[str]:
+    """The states to list for these counts: the six always, others when the store has them."""
+    return [s for s in ALL_STATES if s in STATES or s in counts]
 LABEL = {"processing": "running"}
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 

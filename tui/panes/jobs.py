@@ -17,6 +17,7 @@ from queuectl.errors import QueuectlError
 from queuectl.render import clean
 
 from ..format import (
+    ALL_STATES,
     LABEL,
     STATES,
     attempts_cell,
@@ -40,8 +41,8 @@ def parse_filter(text: str) -> tuple[str | None, str | None, str | None]:
         if word.lower().startswith("state="):
             value = word.split("=", 1)[1].lower()
             value = {"running": "processing", "all": ""}.get(value, value)
-            if value and value not in STATES:
-                return None, None, f"unknown state {clean(value, 20)!r} (known: {', '.join(STATES)})"
+            if value and value not in ALL_STATES:
+                return None, None, f"unknown state {clean(value, 20)!r} (known: {', '.join(ALL_STATES)})"
             state = value or None
         else:
             words.append(word)
@@ -237,7 +238,7 @@ class JobsPane(JobListPane):
         self.restart()
 
     def action_cycle_state(self) -> None:
-        order = [None, *STATES]
+        order = [None, *STATES, "blocked"]
         self.state = order[(order.index(self.state) + 1) % len(order)]
         self.restart()
 

@@ -13,7 +13,7 @@ from queuectl import store
 from queuectl.store import Metrics
 
 from ..base import StorePane
-from ..format import LABEL, STATES, duration, state_styles
+from ..format import LABEL, duration, shown_states, state_styles
 
 
 @dataclass
@@ -48,7 +48,7 @@ class MetricsPane(StorePane):
         counts.add_column()
         top = max(m.jobs.values()) if m.jobs else 0
         bar_width = 16
-        for state in STATES:
+        for state in shown_states(m.jobs):
             n = m.jobs.get(state, 0)
             bar = "█" * (round(bar_width * n / top) if top else 0)
             counts.add_row(Text(LABEL.get(state, state), style=styles.get(state, "")), f"{n:,}",

@@ -116,7 +116,7 @@ class NewJobScreen(ModalScreen[str | None]):
     @work(thread=True, exclusive=True, group="enqueue")
     def _enqueue(self, spec: JobSpec) -> None:
         try:
-            job_id = store.enqueue([spec])[0]
+            job_id = store.enqueue([spec])[0].id
         except QueuectlError as exc:
             self.app.call_from_thread(self._refused, str(exc))
             return
