@@ -16,8 +16,9 @@ import click
 
 from .errors import ExitCode, InputError, QueuectlError
 from .paths import Location, resolve
+from .states import JobState
 
-STATES = ["pending", "processing", "completed", "failed", "dead", "cancelled"]
+STATES = [state.value for state in JobState]
 DEBUG_ENV = "QUEUECTL_DEBUG"
 
 
@@ -37,10 +38,10 @@ class QueuectlGroup(click.Group):
             ctx = getattr(exc, "ctx", None)
             if isinstance(exc, click.UsageError) and ctx is not None:
                 hint = f" (see '{ctx.command_path} --help')"
-            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            click.echo(f"Error: {_one_line(exc.format_message())}{hint}", err=True)
             sys.exit(exc.exit_code)
         except QueuectlError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {_one_line(exc)}", err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("Aborted.", err=True)
@@ -50,9 +51,18 @@ class QueuectlGroup(click.Group):
         except Exception as exc:  # a bug: still one line, the traceback on request
             if os.environ.get(DEBUG_ENV):
                 raise
-            click.echo(f"Error: internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for details)", err=True)
+            click.echo(f"Error: internal error: {type(exc).__name__}: {_one_line(exc)} (set {DEBUG_ENV}=1 for details)",
+                       err=True)  # fmt: skip
             sys.exit(ExitCode.FAILED)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(message: object) -> str:
+    """An error message that stays one line and cannot drive the terminal, whatever the user
+    typed into it (click quotes unknown arguments as given)."""
+    from .render import clean
+
+    return clean(message)
 
 
 def _open(ctx: click.Context) -> Location:
@@ -87,8 +97,24 @@ def _import_peewee_without_drivers() -> None:
             del sys.modules[name]
 
 
+#: characters JSON leaves raw that a terminal may obey (DEL, C1 controls such as CSI) or that
+#: break lines; they only ever occur inside strings, where \\uXXXX is the same text
+_UNSAFE_IN_JSON = {c: f"\\u{c:04x}" for c in (*range(0x7F, 0xA0), 0x2028, 0x2029)}
+
+
 def _echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False).translate(_UNSAFE_IN_JSON))
+
+
+#: the most rows a listing returns (SQLite's LIMIT is a 64-bit integer)
+MAX_LIMIT = 1_000_000_000
+
+
+def _job_id(value: str) -> str:
+    """A job id typed by the user: one that can never exist is bad input (exit 2), not 'not found'."""
+    from .spec import validate_job_id
+
+    return validate_job_id(value)
 
 
 json_option = click.option("json_", "--json", is_flag=True, help="Print one JSON document instead of a table.")
@@ -126,13 +152,14 @@ def init(ctx: click.Context) -> None:
 def enqueue(ctx: click.Context, job_json: str, file_, json_: bool) -> None:
     """Add a job, given as JSON: {"id": "job1", "command": "echo hi"}.
 
-    Fields: command (required), id, priority, timeout, max_retries, run_at (ISO 8601 or "now").
+    Fields: command (required), id, priority, timeout, max_retries, run_at (ISO 8601 or "now"),
+    depends_on, dependency_policy, unique_key, env, cwd, fatal_exit_codes.
     JSON '-' reads JSON Lines from stdin (or --file) and adds them all in one transaction.
     """
     from . import spec
 
     if job_json == "-":
-        specs = spec.specs_from_lines(_read_lines(file_ or sys.stdin))
+        specs = spec.specs_from_lines(_read_lines(file_ or _stdin_text()))
         if not specs:
             raise InputError("no jobs in the input")
     elif file_ is not None:
@@ -142,13 +169,39 @@ def enqueue(ctx: click.Context, job_json: str, file_, json_: bool) -> None:
     _open(ctx)
     from . import store
 
-    ids = store.enqueue(specs)
+    added = store.enqueue(specs)
+    for entry in added:
+        if entry.duplicate:
+            click.echo(f"note: an unfinished job with that unique_key exists: {entry.id}", err=True)
     if json_:
-        _echo_json(ids if job_json == "-" else ids[0])
+        objects = [{"id": e.id, "duplicate": e.duplicate} for e in added]
+        _echo_json(objects if job_json == "-" else objects[0])
         return
-    click.echo("\n".join(ids))
+    click.echo("\n".join(e.id for e in added))
     if job_json == "-" and sys.stderr.isatty():
-        click.echo(f"enqueued {len(ids)} jobs", err=True)
+        click.echo(f"enqueued {sum(not e.duplicate for e in added)} jobs", err=True)
+
+
+def _stdin_text():
+    """stdin as --file reads a file: bytes that are not UTF-8 reach the validation (which names
+    the line) instead of failing the read, whatever the locale's error handler."""
+    import io
+
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:
+        return sys.stdin
+    return io.TextIOWrapper(buffer, encoding="utf-8", errors="surrogateescape")
+
+
+def _stdin_text():
+    """stdin as --file reads a file: bytes that are not UTF-8 reach the validation (which names
+    the line) instead of failing the read, whatever the locale's error handler."""
+    import io
+
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:
+        return sys.stdin
+    return io.TextIOWrapper(buffer, encoding="utf-8", errors="surrogateescape")
 
 
 def _read_lines(stream) -> list[str]:
@@ -169,7 +222,7 @@ def _read_lines(stream) -> list[str]:
 
 @cli.command("list")
 @click.option("--state", type=click.Choice(STATES), help="Only jobs in this state.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many jobs.")
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True, help="At most this many jobs.")
 @json_option
 @click.pass_context
 def list_jobs(ctx: click.Context, state: str | None, limit: int, json_: bool) -> None:
@@ -217,6 +270,7 @@ def status(ctx: click.Context, json_: bool) -> None:
 @click.pass_context
 def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool) -> None:
     """Exit code, stdout and stderr of a job's latest (or given) attempt."""
+    job_id = _job_id(job_id)
     _open(ctx)
     from . import store
     from .errors import NotFound
@@ -255,6 +309,7 @@ def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool) -> 
 @click.pass_context
 def cancel(ctx: click.Context, job_id: str) -> None:
     """Cancel a pending or failed job; a running one has its whole process tree killed."""
+    job_id = _job_id(job_id)
     _open(ctx)
     from . import runner, store
     from .worker import host_id
@@ -263,6 +318,66 @@ def cancel(ctx: click.Context, job_id: str) -> None:
     if result.pgid and result.host == host_id():
         runner.kill_group(result.pgid)
     click.echo(f"cancelled job '{job_id}'")
+
+
+@cli.command()
+@click.argument("job_ids", metavar="ID...", nargs=-1, required=True)
+@click.pass_context
+def retry(ctx: click.Context, job_ids: tuple[str, ...]) -> None:
+    """Run finished jobs (completed, dead or cancelled) again, keeping their attempt history."""
+    _open(ctx)
+    from . import store
+
+    for job_id in store.retry(list(job_ids)):
+        click.echo(f"retrying job '{job_id}'")
+
+
+@cli.command()
+@click.argument("job_ids", metavar="ID...", nargs=-1, required=True)
+@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 124).")
+@json_option
+@click.pass_context
+def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: float | None, json_: bool) -> None:
+    """Block until every given job has ended; exit 0 if all completed, 1 if any did not."""
+    _open(ctx)
+    from .waiting import wait_for_jobs
+
+    final = wait_for_jobs(list(dict.fromkeys(job_ids)), timeout)
+    if json_:
+        _echo_json({job_id: state for job_id, state in final.items()})
+    else:
+        for job_id, state in final.items():
+            click.echo(f"{job_id}: {state or 'still running (timed out)'}")
+    if None in final.values():
+        sys.exit(ExitCode.TIMEOUT)
+    sys.exit(ExitCode.OK if all(state == "completed" for state in final.values()) else ExitCode.FAILED)
+
+
+@cli.command()
+@click.argument("job_id")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, job_id: str, json_: bool) -> None:
+    """Every field of one job, its dependencies and dependents, and its attempt history."""
+    _open(ctx)
+    from . import render, store
+
+    job = store.get_job(job_id)
+    depends_on, dependents = store.links(job_id)
+    runs = store.attempts(job_id)
+    if json_:
+        _echo_json(dict(job.as_dict(), depends_on=depends_on, dependents=dependents,
+                        attempts=[a.as_dict() for a in runs]))  # fmt: skip
+        return
+    for key, value in job.as_dict().items():
+        if key.endswith("_at") and value is not None:
+            value = render.local_time(getattr(job, key))
+        click.echo(f"{key + ':':<19}{render.clean(value if value not in (None, [], {}) else '')}")
+    click.echo(f"{'depends_on:':<19}{', '.join(depends_on)}")
+    click.echo(f"{'dependents:':<19}{', '.join(dependents)}")
+    rows = [[str(a.number), a.host or "", render.local_time(a.started_at), render.local_time(a.finished_at),
+             "" if a.exit_code is None else str(a.exit_code), render.clean(a.error or "", 50)] for a in runs]  # fmt: skip
+    render.print_table("Attempts", ["#", "Host", "Started", "Finished", "Exit", "Error"], rows)
 
 
 @cli.command()
@@ -344,7 +459,7 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True)
 @json_option
 @click.pass_context
 def dlq_list(ctx: click.Context, limit: int, json_: bool) -> None:
@@ -369,6 +484,8 @@ def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool) -> None:
     """Send a dead job (or --all) back to pending, with its attempts reset."""
     if bool(job_id) == all_:
         raise click.UsageError("give a job id or --all")
+    if job_id is not None:
+        job_id = _job_id(job_id)
     _open(ctx)
     from . import store
 

@@ -5,8 +5,6 @@ ambiguity; they become ISO 8601 only at the edges (JSON, tables).
 """
 from __future__ import annotations
 
-from enum import Enum
-
 from peewee import (
     AutoField,
     BooleanField,
@@ -20,27 +18,11 @@ from peewee import (
     TextField,
 )
 
+from .states import ACTIVE_STATES, CLAIMABLE_STATES, FINISHED_STATES, JobState
+
 db = DatabaseProxy()
 
-SCHEMA_VERSION = 1
-
-
-class JobState(str, Enum):
-    PENDING = "pending"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    DEAD = "dead"
-    CANCELLED = "cancelled"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-#: states a job never leaves by itself
-FINISHED_STATES = (JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED)
-#: states from which a worker may claim a job once its `next_attempt_at` has come
-CLAIMABLE_STATES = (JobState.PENDING, JobState.FAILED)
+SCHEMA_VERSION = 2
 
 
 class BaseModel(Model):
@@ -69,6 +51,25 @@ class Job(BaseModel):
     last_error = TextField(null=True)
     worker_id = CharField(max_length=200, null=True)
     lease_expires_at = DoubleField(null=True)
+    # schema 2: workflows
+    dependency_policy = CharField(max_length=16, default="success")  # success | finish
+    unique_key = CharField(max_length=200, null=True)
+    env = TextField(null=True)  # JSON object of strings
+    cwd = TextField(null=True)
+    fatal_exit_codes = TextField(null=True)  # JSON list of ints
+    has_dependents = BooleanField(default=False)  # lets a finishing job skip the dependents query
+
+
+class Dependency(BaseModel):
+    """job waits for depends_on (both job seqs); rows only point back in time, so no cycles."""
+
+    job = ForeignKeyField(Job, field=Job.seq, column_name="job_seq", on_delete="CASCADE")
+    depends_on = ForeignKeyField(Job, field=Job.seq, column_name="depends_on_seq", on_delete="CASCADE",
+                                 backref="dependents")  # fmt: skip
+
+    class Meta:
+        primary_key = CompositeKey("job", "depends_on")
+        indexes = ((("depends_on",), False),)
 
 
 class Attempt(BaseModel):
@@ -125,7 +126,7 @@ class JobCount(BaseModel):
 COUNT_SHARDS = 16
 
 
-MODELS = (Job, Attempt, Worker, Setting, JobCount)
+MODELS = (Job, Attempt, Worker, Setting, JobCount, Dependency)
 
 # Indexes whose shape peewee cannot express (partial, descending), one per hot query.
 INDEXES = (
@@ -143,6 +144,9 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS job_state_finished ON job (state, finished_at)",
     # leases that ran out
     "CREATE INDEX IF NOT EXISTS job_lease ON job (lease_expires_at) WHERE state = 'processing'",
+    # schema 2: one unfinished job per unique_key, enforced by the database (atomic on both)
+    "CREATE UNIQUE INDEX IF NOT EXISTS job_unique_key ON job (unique_key) "
+    "WHERE unique_key IS NOT NULL AND state IN ('pending', 'blocked', 'processing', 'failed')",
 )
 
 # No insert trigger on SQLite: store.enqueue adds a whole batch to the counter at once (a

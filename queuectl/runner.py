@@ -33,6 +33,10 @@ class Outcome:
     error: str | None
 
 
+class StartError(Exception):
+    """The command could not be started; the message says why, for the attempt's error."""
+
+
 class WakeSource(Protocol):
     def fileno(self) -> int: ...
     def drain(self) -> bool: ...
@@ -129,17 +133,23 @@ class Running:
     """A started command; `wait` supervises it to the end."""
 
     def __init__(self, command: str, stdout_path: Path, stderr_path: Path, max_log_bytes: int,
-                 env: dict | None = None, guard: JobGuard | None = None):  # fmt: skip
+                 env: dict | None = None, guard: JobGuard | None = None, cwd: str | None = None):  # fmt: skip
+        if cwd is not None and not os.path.isdir(cwd):
+            raise StartError(f"working directory {cwd} does not exist")
         self._logs = {"stdout": _CappedLog(stdout_path, max_log_bytes), "stderr": _CappedLog(stderr_path, max_log_bytes)}
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            ["/bin/sh", "-c", command],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            env=env,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                ["/bin/sh", "-c", command],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                env=env,
+                cwd=cwd,
+            )
+        except OSError as exc:  # no shell, no processes left, an unusable directory
+            raise StartError(f"could not start the command: {exc.strerror}") from None
         self.pgid = self.proc.pid
         self._guard = guard
         if guard is not None:

@@ -48,6 +48,7 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("max_retries", 3, int, 0, 1000, "retries after the first run before a job is dead"),
         SettingSpec("backoff_base", 2, float, 1, 1000, "retry n waits backoff_base ** n seconds"),
         SettingSpec("max_backoff", 3600, float, 0, 30 * 24 * 3600, "the longest wait between retries, seconds"),
+        SettingSpec("backoff_jitter", 0.1, float, 0, 1, "retry waits vary by up to this fraction, up or down"),
         SettingSpec("default_timeout", 300, float, 0.001, 366 * 24 * 3600, "seconds a job may run"),
         SettingSpec("default_priority", 0, int, -(2**31 - 1), 2**31 - 1, "priority of jobs that name none"),
         SettingSpec("max_log_bytes", 10 * MiB, int, 0, 2**40, "bytes kept per attempt and stream"),

@@ -18,7 +18,13 @@ MAX_COMMAND_BYTES = 128 * 1024
 MAX_PRIORITY = 2**31 - 1
 MAX_RETRIES_LIMIT = 1000
 MAX_TIMEOUT = 366 * 24 * 3600.0
-FIELDS = ("id", "command", "priority", "timeout", "max_retries", "run_at")
+FIELDS = (
+    "id", "command", "priority", "timeout", "max_retries", "run_at",
+    "depends_on", "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes",
+)  # fmt: skip
+DEPENDENCY_POLICIES = ("success", "finish")
+MAX_DEPENDENCIES = 1000
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,12 @@ class JobSpec:
     timeout: float | None = None
     max_retries: int | None = None
     run_at: float | None = None  # UTC epoch seconds; None = now
+    depends_on: tuple[str, ...] = ()
+    dependency_policy: str = "success"
+    unique_key: str | None = None
+    env: dict | None = None
+    cwd: str | None = None
+    fatal_exit_codes: tuple[int, ...] = ()
 
 
 def new_job_id() -> str:
@@ -58,9 +70,12 @@ def parse_time(value: object) -> float | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
     except ValueError:
         raise InputError(f"run_at {_show(value)} is not an ISO 8601 time (e.g. 2026-11-08T10:00:00)") from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # the local time zone of this machine
-    return moment.astimezone(timezone.utc).timestamp()
+    try:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # the local time zone of this machine
+        return moment.astimezone(timezone.utc).timestamp()
+    except (OverflowError, OSError, ValueError):  # e.g. year 1 or 9999 pushed past the calendar
+        raise InputError(f"run_at {_show(value)} is out of range") from None
 
 
 def _int(name: str, value: object, low: int, high: int) -> int:
@@ -95,6 +110,40 @@ def _command(value: object) -> str:
     return value
 
 
+def _depends_on(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise InputError(f"depends_on must be a list of job ids, not {_show(value)}")
+    if len(value) > MAX_DEPENDENCIES:
+        raise InputError(f"depends_on names more than {MAX_DEPENDENCIES} jobs")
+    ids = tuple(validate_job_id(v) for v in value)
+    if len(set(ids)) != len(ids):
+        raise InputError("depends_on names a job twice")
+    return ids
+
+
+def _text(name: str, value: object, limit: int) -> str:
+    if not isinstance(value, str) or not value or "\x00" in value or len(value) > limit:
+        raise InputError(f"{name} must be a non-empty string of at most {limit} characters without NUL, not {_show(value)}")
+    return value
+
+
+def _env(value: object) -> dict:
+    if not isinstance(value, dict):
+        raise InputError(f"env must be an object of strings, not {_show(value)}")
+    for key, item in value.items():
+        if not _ENV_NAME.fullmatch(key):
+            raise InputError(f"env name {_show(key)} is not a valid environment variable name")
+        if not isinstance(item, str) or "\x00" in item:
+            raise InputError(f"env value of {key} must be a string without NUL, not {_show(item)}")
+    return dict(value)
+
+
+def _exit_codes(value: object) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise InputError(f"fatal_exit_codes must be a list of exit codes, not {_show(value)}")
+    return tuple(sorted({_int("fatal_exit_codes entry", code, 1, 255) for code in value}))
+
+
 def spec_from_dict(data: object) -> JobSpec:
     """Validate one decoded JSON value; refuse unknown fields rather than ignore a typo."""
     if not isinstance(data, dict):
@@ -113,21 +162,46 @@ def spec_from_dict(data: object) -> JobSpec:
         if "max_retries" in data
         else None,
         run_at=parse_time(data["run_at"]) if "run_at" in data else None,
+        depends_on=_depends_on(data["depends_on"]) if "depends_on" in data else (),
+        dependency_policy=_policy(data.get("dependency_policy", "success")),
+        unique_key=_text("unique_key", data["unique_key"], 200) if data.get("unique_key") is not None else None,
+        env=_env(data["env"]) if data.get("env") is not None else None,
+        cwd=_text("cwd", data["cwd"], 4096) if data.get("cwd") is not None else None,
+        fatal_exit_codes=_exit_codes(data["fatal_exit_codes"]) if "fatal_exit_codes" in data else (),
     )
 
 
+def _policy(value: object) -> str:
+    if value not in DEPENDENCY_POLICIES:
+        raise InputError(f"dependency_policy must be \"success\" or \"finish\", not {_show(value)}")
+    return value  # type: ignore[return-value]
+
+
 def spec_from_json(text: str) -> JobSpec:
+    """One job from JSON text (a job cannot depend on itself)."""
+    spec = _decode(text)
+    if spec.id is not None and spec.id in spec.depends_on:
+        raise InputError(f"job {spec.id!r} cannot depend on itself")
+    return spec
+
+
+def _decode(text: str) -> JobSpec:
     try:
         data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise InputError("invalid JSON: nested too deeply") from None
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits)
+        raise InputError("invalid JSON: a number has too many digits") from None
     return spec_from_dict(data)
 
 
 def specs_from_lines(lines) -> list[JobSpec]:
-    """JSON Lines, blank lines skipped; the first bad line is named by its number."""
+    """JSON Lines, blank lines skipped; the first bad line is named by its number.
+
+    A dependency on a job of the same batch must come after that job's line, so a batch can
+    never describe a cycle."""
     specs: list[JobSpec] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, start=1):

@@ -16,6 +16,8 @@ import socket
 from pathlib import Path
 
 SUFFIX = ".sock"
+#: sockets of processes that wait for jobs to end, not for work
+WATCHER_PREFIX = "watch-"
 _MAX_SUN_PATH = 100
 
 
@@ -123,10 +125,11 @@ class WakeChannel:
                 pass
 
 
-def notify(run_dir: Path) -> None:
-    """Wake every worker that listens in run_dir; never blocks, never fails the caller."""
+def notify(run_dir: Path, watchers: bool = False) -> None:
+    """Wake every worker (or every watcher) that listens in run_dir; never blocks, never fails
+    the caller."""
     try:
-        names = [n for n in os.listdir(run_dir) if n.endswith(SUFFIX)]
+        names = [n for n in os.listdir(run_dir) if n.endswith(SUFFIX) and n.startswith(WATCHER_PREFIX) == watchers]
     except OSError:
         return
     if not names:

@@ -156,11 +156,12 @@ class Worker:
         """Run one job and record it; returns the next job, claimed in the same transaction."""
         self.say(f"processing job '{claim.id}' (attempt {claim.attempt})")
         stdout_path, stderr_path = store.attempt_paths(self.location.logs_dir, claim.id, claim.attempt)
-        env = dict(os.environ, QUEUECTL_JOB_ID=claim.id, QUEUECTL_ATTEMPT=str(claim.attempt))
+        env = dict(os.environ, **(claim.env or {}), QUEUECTL_JOB_ID=claim.id, QUEUECTL_ATTEMPT=str(claim.attempt))
         try:
-            running = runner.Running(claim.command, stdout_path, stderr_path, claim.max_log_bytes, env, self.guard)
-        except OSError as exc:  # no shell, no processes left: the attempt fails, not the worker
-            outcome = runner.Outcome(None, 0.0, f"could not start the command: {exc.strerror}")
+            running = runner.Running(claim.command, stdout_path, stderr_path, claim.max_log_bytes, env, self.guard,
+                                     claim.cwd)  # fmt: skip
+        except runner.StartError as exc:  # the attempt fails, not the worker
+            outcome = runner.Outcome(None, 0.0, str(exc))
         else:
             self._last_beat = time.monotonic()  # the claim was a heartbeat
 

@@ -129,7 +129,7 @@ def test_bad_usage_exits_2_in_one_line():
 def test_status_json_contract():
     enqueue(command="true")
     assert json.loads(run_cli("status", "--json").stdout) == {
-        "jobs": {"pending": 1, "processing": 0, "completed": 0, "failed": 0, "dead": 0, "cancelled": 0},
+        "jobs": {"pending": 1, "processing": 0, "completed": 0, "failed": 0, "dead": 0, "cancelled": 0, "blocked": 0},
         "workers": 0,
     }
     assert "Pending:     1" in run_cli("status").stdout
@@ -196,26 +196,21 @@ def test_control_characters_never_reach_the_terminal():
     assert "\x1b" not in out and "\x07" not in out and "\\x1b" in out
 
 
-def test_older_schema_is_migrated_in_place(db_path, monkeypatch):
-    """A store made by an older queuectl is upgraded by the next version's migration step."""
-    import sqlite3
-
-    from playhouse.migrate import SqliteMigrator, migrate
-
-    from queuectl import models
-    from queuectl.store import migrations
+def test_older_schema_is_migrated_in_place(opened):
+    """A store made by queuectl's first schema is upgraded in place when next opened."""
+    from queuectl.models import db
 
     enqueue(id="old", command="true")
-    from peewee import TextField
-
-    def add_note_column():
-        migrate(SqliteMigrator(models.db).add_column("job", "note", TextField(null=True)))
-
-    monkeypatch.setattr(models, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(migrations.STEPS, 2, add_note_column)
-    assert run_cli("status").exit_code == 0
-    with sqlite3.connect(db_path) as conn:
-        columns = [row[1] for row in conn.execute("PRAGMA table_info(job)")]
-        version = conn.execute("SELECT value FROM setting WHERE key = 'schema_version'").fetchone()[0]
-    assert "note" in columns and version == "2"
-    assert job("old")["state"] == "pending"
+    # turn this store back into a version-1 store: what the first release created
+    db.execute_sql("DROP INDEX job_unique_key")
+    for column in ("dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "has_dependents"):
+        db.execute_sql(f"ALTER TABLE job DROP COLUMN {column}")
+    db.execute_sql("DROP TABLE dependency")
+    db.execute_sql("DELETE FROM job_count WHERE state = 'blocked'")
+    db.execute_sql("UPDATE setting SET value = '1' WHERE key = 'schema_version'")
+    assert run_cli("status").exit_code == 0  # opens, so migrates
+    assert db.execute_sql("SELECT value FROM setting WHERE key = 'schema_version'").fetchone()[0] == "2"
+    assert job("old")["state"] == "pending" and job("old")["dependency_policy"] == "success"
+    enqueue(id="new", command="true", depends_on=["old"], unique_key="k")
+    assert job("new")["state"] == "blocked"
+    assert json.loads(run_cli("status", "--json").stdout)["jobs"]["blocked"] == 1

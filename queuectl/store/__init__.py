@@ -4,9 +4,32 @@ Every job state transition is one function here, used by the CLI, the workers an
 """
 from .config import get_config, set_config
 from .connection import close_store, location, now, open_store, set_clock, wake_channel
-from .jobs import Cancelled, cancel, claim, delete_job, enqueue, finish, finish_and_claim, retry_dead, set_priority
+from .jobs import (
+    Cancelled,
+    Enqueued,
+    cancel,
+    claim,
+    delete_job,
+    enqueue,
+    finish,
+    finish_and_claim,
+    retry,
+    retry_dead,
+    set_priority,
+)
 from .logfiles import attempt_paths, read_tail
-from .queries import attempts, completions_per_minute, counts, get_job, has_burst_work, list_jobs, metrics, next_due
+from .queries import (
+    attempts,
+    completions_per_minute,
+    counts,
+    get_job,
+    has_burst_work,
+    links,
+    list_jobs,
+    metrics,
+    next_due,
+    waiting_for,
+)
 from .views import AttemptView, Claim, JobView, Metrics, WorkerView, iso
 from .workers import (
     HEARTBEAT_SECONDS,
@@ -23,11 +46,11 @@ from .workers import (
 )
 
 __all__ = [
-    "AttemptView", "Cancelled", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
+    "AttemptView", "Cancelled", "Enqueued", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
     "WorkerView", "attempt_paths", "attempts", "cancel", "claim", "close_store", "completions_per_minute", "counts",
     "delete_job", "enqueue", "finish", "finish_and_claim", "get_config", "get_job", "has_burst_work", "heartbeat",
-    "iso", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
+    "iso", "links", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
     "now", "open_store", "read_tail", "recover_expired", "recover_worker",
-    "register_worker", "request_stop", "retry_dead", "set_clock", "set_config", "set_priority",
-    "unregister_worker", "wake_channel", "workers_of_host",
+    "register_worker", "request_stop", "retry", "retry_dead", "set_clock", "set_config", "set_priority",
+    "unregister_worker", "waiting_for", "wake_channel", "workers_of_host",
 ]  # fmt: skip

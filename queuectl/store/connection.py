@@ -21,6 +21,8 @@ BUSY_TIMEOUT = 10.0
 CLOCK_SYNC_SECONDS = 60.0
 #: the NOTIFY channel that wakes idle workers on every host
 WAKE_CHANNEL = "queuectl_wake"
+#: the NOTIFY channel that tells watchers (`queuectl wait`) that jobs ended
+ENDED_CHANNEL = "queuectl_ended"
 
 _location: Location | None = None
 
@@ -208,27 +210,36 @@ def guarded(fn):
 
 def wake_workers() -> None:
     """Tell idle workers that runnable work or a request is waiting (after the commit)."""
+    _wake(WAKE_CHANNEL, watchers=False)
+
+
+def wake_watchers() -> None:
+    """Tell whoever waits for jobs to end (`queuectl wait`) to look again (after the commit)."""
+    _wake(ENDED_CHANNEL, watchers=True)
+
+
+def _wake(channel: str, watchers: bool) -> None:
     if is_postgres():
         from ..models import db
 
         with contextlib.suppress(Exception):  # a missed wake-up costs at most a safety poll
-            db.execute_sql(f"NOTIFY {WAKE_CHANNEL}")
+            db.execute_sql(f"NOTIFY {channel}")
         return
     from ..wakeup import notify
 
-    notify(location().run_dir)
+    notify(location().run_dir, watchers=watchers)
 
 
-def wake_channel(name: str):
-    """The channel on which the worker `name` is woken: a Unix socket beside a SQLite store,
-    LISTEN/NOTIFY for PostgreSQL."""
+def wake_channel(name: str, watcher: bool = False):
+    """The channel on which the worker `name` is woken (or, for a watcher, told that jobs
+    ended): a Unix socket beside a SQLite store, LISTEN/NOTIFY for PostgreSQL."""
     if is_postgres():
         from .listen import wake_channel as listening_channel
 
-        return listening_channel(location().url, name)
-    from ..wakeup import WakeChannel
+        return listening_channel(location().url, name, ENDED_CHANNEL if watcher else WAKE_CHANNEL)
+    from ..wakeup import WATCHER_PREFIX, WakeChannel
 
-    return WakeChannel(location().run_dir, name)
+    return WakeChannel(location().run_dir, f"{WATCHER_PREFIX}{name}" if watcher else name)
 
 
 def _wait_while_busy(attempt):

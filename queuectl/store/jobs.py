@@ -6,21 +6,28 @@ job's current state inside it, so two processes racing on one job cannot both wi
 from __future__ import annotations
 
 import functools
+import json
+import random
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from ..errors import InputError, InvalidState, NotFound
-from ..models import FINISHED_STATES, Attempt, Job, JobState, db
+from ..errors import InputError, InvalidState
+from ..models import ACTIVE_STATES, FINISHED_STATES, Attempt, Job, JobState, db
 from ..spec import JobSpec, new_job_id
-from . import logfiles
+from . import dependencies, logfiles
 from .config import current_config
-from .connection import guarded, is_postgres, location, now, wake_workers
+from .connection import guarded, is_postgres, location, now, wake_watchers, wake_workers
+from .statements import chunks, find_job, sql, update_job
 from .views import Claim, JobView
 
 P = JobState.PROCESSING.value
+_FINISHED = {s.value for s in FINISHED_STATES}
+_ACTIVE = tuple(s.value for s in ACTIVE_STATES)
 
 _INSERT_COLUMNS = (
     "id", "command", "state", "priority", "attempts", "max_retries", "timeout",
     "run_at", "next_attempt_at", "created_at", "updated_at",
+    "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "has_dependents",
 )  # fmt: skip
 
 # The best runnable job, taken in one statement.  SQLite: the write lock is already ours
@@ -32,65 +39,127 @@ _CLAIM_SQL = (
     "finished_at = NULL, exit_code = NULL "
     "WHERE seq = (SELECT seq FROM job {sqlite_index} WHERE state IN ('pending', 'failed') "
     "AND next_attempt_at <= {p} ORDER BY priority DESC, seq LIMIT 1 {postgres_lock}) "
-    "RETURNING seq, id, command, timeout, attempts"
+    "RETURNING seq, id, command, timeout, env, cwd"
 )
 
 
+class Enqueued(NamedTuple):
+    id: str
+    #: True when an unfinished job with the same unique_key existed: id is that job's
+    duplicate: bool = False
+
+
 @guarded
-def enqueue(specs: list[JobSpec]) -> list[str]:
-    """Add jobs in one transaction: all of them, or none (and an error naming why)."""
+def enqueue(specs: list[JobSpec]) -> list[Enqueued]:
+    """Add jobs in one transaction: all of them, or none (and an error naming why).
+
+    A job whose unique_key an unfinished job holds is not added: its entry names that job.
+    A job with dependencies starts blocked (or cancelled, if one it needs has failed already).
+    """
     from peewee import IntegrityError, __exception_wrapper__ as driver_errors
 
     t = now()
-    rows = []
+    ids = [spec.id or new_job_id() for spec in specs]
     try:
         with db.atomic():
             cfg = current_config()
-            for spec in specs:
-                run_at = spec.run_at if spec.run_at is not None else t
-                rows.append((
-                    spec.id or new_job_id(), spec.command, JobState.PENDING.value,
-                    cfg["default_priority"] if spec.priority is None else spec.priority, 0,
-                    cfg["max_retries"] if spec.max_retries is None else spec.max_retries,
-                    cfg["default_timeout"] if spec.timeout is None else spec.timeout,
-                    run_at, run_at, t, t,
-                ))  # fmt: skip
+            rows = [_row(spec, job_id, cfg, t) for spec, job_id in zip(specs, ids)]
             with driver_errors:  # raw driver errors become peewee's, as for every other query
                 _insert_rows(rows)
+            result = _link_and_dedupe(specs, ids, t)
     except IntegrityError:
-        taken = _existing_ids([r[0] for r in rows])
+        taken = _existing_ids(ids)
         raise InputError(f"job id {taken[0]!r} already exists" if taken else "job ids are not unique") from None
     wake_workers()
-    return [r[0] for r in rows]
+    return result
+
+
+def _row(spec: JobSpec, job_id: str, cfg: dict, t: float) -> tuple:
+    run_at = spec.run_at if spec.run_at is not None else t
+    state = JobState.BLOCKED.value if spec.depends_on else JobState.PENDING.value
+    return (
+        job_id, spec.command, state,
+        cfg["default_priority"] if spec.priority is None else spec.priority, 0,
+        cfg["max_retries"] if spec.max_retries is None else spec.max_retries,
+        cfg["default_timeout"] if spec.timeout is None else spec.timeout,
+        run_at, run_at, t, t, spec.dependency_policy, spec.unique_key,
+        json.dumps(spec.env) if spec.env else None, spec.cwd,
+        json.dumps(list(spec.fatal_exit_codes)) if spec.fatal_exit_codes else None, False,
+    )  # fmt: skip
 
 
 def _insert_rows(rows: list[tuple]) -> None:
     """Many rows in few round trips: executemany on SQLite (in-process, no round trips),
-    multi-row VALUES pages on PostgreSQL."""
+    multi-row VALUES pages on PostgreSQL.  A row whose unique_key is taken is skipped."""
     columns = ", ".join(_INSERT_COLUMNS)
+    skip_taken_keys = (
+        "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
+        "AND state IN ('pending', 'blocked', 'processing', 'failed') DO NOTHING"
+    )
     if is_postgres():
         from psycopg2.extras import execute_values
 
-        execute_values(db.cursor(), f"INSERT INTO job ({columns}) VALUES %s", rows, page_size=1000)
-    else:
-        marks = ", ".join([db.param] * len(_INSERT_COLUMNS))
-        db.cursor().executemany(f"INSERT INTO job ({columns}) VALUES ({marks})", rows)
-        # the counter that PostgreSQL's statement trigger keeps, kept here (see models)
-        _sql("UPDATE job_count SET n = n + {p} WHERE state = 'pending' AND shard = 0", len(rows))
+        execute_values(db.cursor(), f"INSERT INTO job ({columns}) VALUES %s {skip_taken_keys}", rows, page_size=1000)
+        return
+    marks = ", ".join([db.param] * len(_INSERT_COLUMNS))
+    cursor = db.cursor()
+    before = db.execute_sql("SELECT total_changes()").fetchone()[0]
+    cursor.executemany(f"INSERT INTO job ({columns}) VALUES ({marks}) {skip_taken_keys}", rows)
+    if db.execute_sql("SELECT total_changes()").fetchone()[0] - before == len(rows):
+        added = {JobState.PENDING.value: 0, JobState.BLOCKED.value: 0}
+        for row in rows:
+            added[row[2]] += 1
+    else:  # some unique keys were taken: count what is there
+        added = {}
+        for piece in chunks([row[0] for row in rows]):
+            for (state,) in Job.select(Job.state).where(Job.id.in_(piece)).tuples():
+                added[state] = added.get(state, 0) + 1
+    # the counter that PostgreSQL's statement trigger keeps, kept here (see models)
+    for state, n in added.items():
+        sql("UPDATE job_count SET n = n + {p} WHERE state = {p} AND shard = 0", n, state)
+
+
+def _link_and_dedupe(specs: list[JobSpec], ids: list[str], t: float) -> list[Enqueued]:
+    """Resolve unique keys and dependencies of a batch just inserted."""
+    if not any(spec.unique_key or spec.depends_on for spec in specs):
+        return [Enqueued(job_id) for job_id in ids]
+    result = [Enqueued(job_id) for job_id in ids]
+    for i, spec in enumerate(specs):
+        if spec.unique_key:
+            holder = Job.select(Job.id).where((Job.unique_key == spec.unique_key) & Job.state.in_(_ACTIVE)).scalar()
+            if holder != ids[i]:
+                result[i] = Enqueued(holder, duplicate=True)
+    # a dependency on a line that turned out to be a duplicate means its holder
+    batch = {job_id: result[i].id for i, job_id in enumerate(ids)}
+    wanted = sorted({batch.get(dep, dep) for spec in specs for dep in spec.depends_on} | {r.id for r in result})
+    seq_of: dict[str, int] = {}
+    for piece in chunks(wanted):
+        seq_of.update(Job.select(Job.id, Job.seq).where(Job.id.in_(piece)).tuples())
+    position = {job_id: i for i, job_id in enumerate(ids)}
+    pairs, blocked = [], []
+    for i, spec in enumerate(specs):
+        if not spec.depends_on or result[i].duplicate:
+            continue
+        for dep in spec.depends_on:
+            if dep not in seq_of and batch.get(dep) not in seq_of:
+                raise InputError(f"job {ids[i]!r} depends on {dep!r}, which does not exist")
+            if dep in position and position[dep] > i:
+                raise InputError(f"job {ids[i]!r} depends on {dep!r}, which comes later in the batch")
+            pairs.append((seq_of[ids[i]], seq_of[batch.get(dep, dep)]))
+        blocked.append(seq_of[ids[i]])
+    if pairs:
+        dependencies.link(pairs)
+    for seq in blocked:
+        if dependencies.settle(seq, t):
+            dependencies.job_ended(seq, t)
+    return result
 
 
 def _existing_ids(ids: list[str]) -> list[str]:
     found: list[str] = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        found += [j.id for j in Job.select(Job.id).where(Job.id.in_(chunk))]
+    for piece in chunks(ids):
+        found += [j.id for j in Job.select(Job.id).where(Job.id.in_(piece))]
     return found
-
-
-def _sql(statement: str, *params):
-    """Run one hand-written statement ({p} marks a parameter): the hot path of every job
-    (claim, finish) skips the query builder, which cost more than SQLite itself."""
-    return db.execute_sql(statement.format(p=db.param), params)
 
 
 @functools.cache
@@ -117,9 +186,8 @@ def finish(claim: Claim, worker_id: str, error: str | None, exit_code: int | Non
     attempt is recorded and the job is left as it is.
     """
     with db.atomic():
-        state = _finish(claim, worker_id, error, exit_code, now())
-    if state == JobState.FAILED.value:
-        wake_workers()  # idle workers re-arm their timers for the retry
+        state, wake = _finish(claim, worker_id, error, exit_code, now())
+    _after_finish(wake)
     return state
 
 
@@ -130,80 +198,80 @@ def finish_and_claim(claim: Claim, worker_id: str, host: str, error: str | None,
     commit per job instead of two."""
     with db.atomic():
         t = now()
-        state = _finish(claim, worker_id, error, exit_code, t)
+        state, wake = _finish(claim, worker_id, error, exit_code, t)
         following = _claim(worker_id, host, t)
-    if state == JobState.FAILED.value:
-        wake_workers()
+    _after_finish(wake)
     return state, following
+
+
+def _after_finish(wake: bool) -> None:
+    if wake:
+        wake_workers()  # a retry is scheduled or dependents became runnable
+    wake_watchers()  # `queuectl wait` and friends
 
 
 def _claim(worker_id: str, host: str, t: float) -> Claim | None:
     cfg = current_config()
-    row = _sql(_claim_sql(is_postgres()), worker_id, t, t, t + cfg["lease_seconds"], t).fetchone()
+    row = sql(_claim_sql(is_postgres()), worker_id, t, t, t + cfg["lease_seconds"], t).fetchone()
     if row is None:
         return None
-    seq, job_id, command, timeout, attempts = row
-    # attempt numbers continue after a DLQ retry, which resets the job's attempt count
+    seq, job_id, command, timeout, env, cwd = row
+    # attempt numbers continue after a retry, which resets the job's attempt count
     prefix = logfiles.attempt_prefix(location().logs_dir, job_id)
-    attempt_id, number = _sql(
+    attempt_id, number = sql(
         "INSERT INTO attempt (job_seq, number, worker_id, host, started_at, stdout_path, stderr_path) "
         "SELECT {p}, n, {p}, {p}, {p}, {p} || n || '.stdout', {p} || n || '.stderr' FROM "
         "(SELECT COALESCE(MAX(number), 0) + 1 AS n FROM attempt WHERE job_seq = {p}) AS next_number "
         "RETURNING id, number",
         seq, worker_id, host, t, prefix, prefix, seq,
     ).fetchone()  # fmt: skip
-    _sql("UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}", job_id, t, worker_id)
+    sql("UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}", job_id, t, worker_id)
     return Claim(
         seq=seq, id=job_id, command=command, timeout=timeout, attempt=number, attempt_id=attempt_id,
         max_log_bytes=int(cfg["max_log_bytes"]), lease_seconds=cfg["lease_seconds"],
+        env=json.loads(env) if env else None, cwd=cwd,
     )  # fmt: skip
 
 
-def _finish(claim: Claim, worker_id: str, error: str | None, exit_code: int | None, t: float) -> str:
+def _finish(claim: Claim, worker_id: str, error: str | None, exit_code: int | None, t: float) -> tuple[str, bool]:
+    """Record the attempt and the job's new state; returns it, and whether to wake workers."""
     # an attempt already closed by a cancel or a recovery keeps its reason
-    _sql("UPDATE attempt SET finished_at = {p}, exit_code = {p}, error = {p} WHERE id = {p} AND finished_at IS NULL",
-         t, exit_code, error, claim.attempt_id)  # fmt: skip
-    _sql("UPDATE worker SET state = 'idle', current_job = NULL WHERE id = {p}", worker_id)
+    sql("UPDATE attempt SET finished_at = {p}, exit_code = {p}, error = {p} WHERE id = {p} AND finished_at IS NULL",
+        t, exit_code, error, claim.attempt_id)  # fmt: skip
+    sql("UPDATE worker SET state = 'idle', current_job = NULL WHERE id = {p}", worker_id)
     if error is None:
-        done = _sql(
+        done = sql(
             "UPDATE job SET state = 'completed', finished_at = {p}, exit_code = {p}, last_error = NULL, "
             "worker_id = NULL, lease_expires_at = NULL, updated_at = {p} "
-            "WHERE seq = {p} AND state = 'processing' AND worker_id = {p}",
+            "WHERE seq = {p} AND state = 'processing' AND worker_id = {p} RETURNING has_dependents",
             t, exit_code, t, claim.seq, worker_id,
-        ).rowcount  # fmt: skip
-        if done:
-            return JobState.COMPLETED.value
+        ).fetchone()  # fmt: skip
+        if done is not None:
+            return JobState.COMPLETED.value, bool(done[0]) and dependencies.job_ended(claim.seq, t)
     else:
         job = Job.get_or_none((Job.seq == claim.seq) & (Job.state == P) & (Job.worker_id == worker_id))
         if job is not None:
-            return _fail(job, error, exit_code, t)
+            return fail(job, error, exit_code, t)
     # not ours any more (cancelled, recovered, deleted): report what it is now
-    return Job.select(Job.state).where(Job.seq == claim.seq).scalar() or "deleted"
+    return Job.select(Job.state).where(Job.seq == claim.seq).scalar() or "deleted", False
 
 
-def _fail(job: Job, error: str, exit_code: int | None, t: float) -> str:
-    """A failed run: retry after backoff while runs remain, else dead (the DLQ)."""
-    if job.attempts < 1 + job.max_retries:
+def fail(job: Job, error: str, exit_code: int | None, t: float) -> tuple[str, bool]:
+    """A failed run: retry after backoff while runs remain, else dead (the DLQ).  An exit code
+    listed in the job's fatal_exit_codes goes to the DLQ at once.  Returns the new state and
+    whether workers should be woken."""
+    fatal = exit_code is not None and exit_code in json.loads(job.fatal_exit_codes or "[]")
+    if job.attempts < 1 + job.max_retries and not fatal:
         cfg = current_config()
-        delay = min(cfg["backoff_base"] ** job.attempts, cfg["max_backoff"])
-        _update(job, state=JobState.FAILED.value, next_attempt_at=t + delay, exit_code=exit_code, last_error=error)
-        return JobState.FAILED.value
-    _update(job, state=JobState.DEAD.value, finished_at=t, exit_code=exit_code, last_error=error)
-    return JobState.DEAD.value
-
-
-def _update(job: Job, **changes) -> None:
-    changes.setdefault("worker_id", None)
-    changes.setdefault("lease_expires_at", None)
-    changes["updated_at"] = now()
-    Job.update(**changes).where(Job.seq == job.seq).execute()
-
-
-def _job(job_id: str) -> Job:
-    job = Job.get_or_none(Job.id == job_id)
-    if job is None:
-        raise NotFound(f"no job {job_id!r}")
-    return job
+        spread = 1 + random.uniform(-cfg["backoff_jitter"], cfg["backoff_jitter"])
+        delay = min(cfg["backoff_base"] ** job.attempts * spread, cfg["max_backoff"])
+        update_job(job.seq, t, state=JobState.FAILED.value, next_attempt_at=t + delay, exit_code=exit_code,
+                   last_error=error)  # fmt: skip
+        return JobState.FAILED.value, True
+    if fatal:
+        error = f"{error} (fatal exit code: not retried)"
+    update_job(job.seq, t, state=JobState.DEAD.value, finished_at=t, exit_code=exit_code, last_error=error)
+    return JobState.DEAD.value, job.has_dependents and dependencies.job_ended(job.seq, t)
 
 
 @dataclass(frozen=True)
@@ -216,15 +284,16 @@ class Cancelled:
 
 @guarded
 def cancel(job_id: str) -> Cancelled:
-    """pending/failed/processing -> cancelled.  The caller kills a local process group; a
-    remote worker notices at its next heartbeat or wake-up."""
+    """pending/blocked/failed/processing -> cancelled (and dependents that needed it, too).
+    The caller kills a local process group; a remote worker notices at its next heartbeat or
+    wake-up."""
     from .queries import get_job
 
     t = now()
     with db.atomic():
-        job = _job(job_id)
-        if job.state in {s.value for s in FINISHED_STATES}:
-            raise InvalidState(f"job {job_id!r} is {job.state}; only pending, failed or processing jobs can be cancelled")
+        job = find_job(job_id)
+        if job.state in _FINISHED:
+            raise InvalidState(f"job {job_id!r} is {job.state}; only unfinished jobs can be cancelled")
         running = None
         if job.state == P:
             running = (
@@ -233,43 +302,69 @@ def cancel(job_id: str) -> Cancelled:
             )  # fmt: skip
             if running is not None:
                 Attempt.update(finished_at=t, error="cancelled").where(Attempt.id == running.id).execute()
-        _update(job, state=JobState.CANCELLED.value, finished_at=t, next_attempt_at=None, last_error="cancelled")
-    if running is not None:
-        wake_workers()  # the owner checks its job and kills it
+        update_job(job.seq, t, state=JobState.CANCELLED.value, finished_at=t, next_attempt_at=None,
+                   last_error="cancelled")  # fmt: skip
+        if job.has_dependents:
+            dependencies.job_ended(job.seq, t)
+    wake_workers()  # a running job's owner checks it and kills it; dependents may run
+    wake_watchers()
     return Cancelled(get_job(job_id), running.pgid if running else None, running.host if running else None)
 
 
 @guarded
-def retry_dead(job_id: str | None = None) -> list[str]:
-    """dead -> pending with attempts reset; one job, or every dead job when job_id is None."""
+def retry(job_ids: list[str] | None = None, only_state: str | None = None) -> list[str]:
+    """Finished (completed, dead, cancelled) -> pending, attempts reset, history kept; a job
+    with dependencies waits for them again.  job_ids None: every job in only_state."""
+    from peewee import IntegrityError
+
     t = now()
+    allowed = {only_state} if only_state else _FINISHED
     with db.atomic():
-        if job_id is not None:
-            job = _job(job_id)
-            if job.state != JobState.DEAD.value:
-                raise InvalidState(f"job {job_id!r} is {job.state}, not dead")
-            ids = [job_id]
-            where = Job.seq == job.seq
+        if job_ids is None:
+            targets = list(Job.select(Job.seq, Job.id, Job.state).where(Job.state.in_(sorted(allowed))).tuples())
         else:
-            where = Job.state == JobState.DEAD.value
-            ids = [j.id for j in Job.select(Job.id).where(where)]
-        Job.update(
-            state=JobState.PENDING.value, attempts=0, next_attempt_at=t, updated_at=t,
-            finished_at=None, worker_id=None, lease_expires_at=None,
-        ).where(where).execute()  # fmt: skip
-    if ids:
+            targets = [(j.seq, j.id, j.state) for j in map(find_job, job_ids)]
+        for _, job_id, state in targets:
+            if state not in allowed:
+                wanted = only_state or "completed, dead or cancelled"
+                raise InvalidState(f"job {job_id!r} is {state}, not {wanted}")
+        seqs = [seq for seq, _, _ in targets]
+        try:
+            for piece in chunks(seqs):
+                Job.update(
+                    state=JobState.PENDING.value, attempts=0, next_attempt_at=t, updated_at=t,
+                    finished_at=None, worker_id=None, lease_expires_at=None,
+                ).where(Job.seq.in_(piece)).execute()  # fmt: skip
+        except IntegrityError:
+            raise InvalidState("another unfinished job holds the same unique_key") from None
+        waiting = set()
+        for piece in chunks(seqs):
+            waiting |= {s for (s,) in sql(
+                "SELECT DISTINCT job_seq FROM dependency WHERE job_seq IN ({})".format(", ".join(["{p}"] * len(piece))),
+                *piece).fetchall()}  # fmt: skip
+        for seq in sorted(waiting):
+            update_job(seq, t, state=JobState.BLOCKED.value)
+            if dependencies.settle(seq, t):
+                dependencies.job_ended(seq, t)
+    if targets:
         wake_workers()
-    return ids
+    return [job_id for _, job_id, _ in targets]
+
+
+def retry_dead(job_id: str | None = None) -> list[str]:
+    """dead -> pending: one job, or every dead job when job_id is None (the DLQ's retry)."""
+    return retry(None if job_id is None else [job_id], only_state=JobState.DEAD.value)
 
 
 @guarded
 def set_priority(job_id: str, priority: int) -> None:
-    """Change the priority of a job that has not started (pending, or failed awaiting retry)."""
+    """Change the priority of a job that has not started (pending, blocked, or failed)."""
+    t = now()
     with db.atomic():
-        job = _job(job_id)
-        if job.state not in (JobState.PENDING.value, JobState.FAILED.value):
+        job = find_job(job_id)
+        if job.state not in (JobState.PENDING.value, JobState.BLOCKED.value, JobState.FAILED.value):
             raise InvalidState(f"job {job_id!r} is {job.state}; only waiting jobs can change priority")
-        _update(job, priority=priority)
+        update_job(job.seq, t, priority=priority)
     wake_workers()
 
 
@@ -277,8 +372,8 @@ def set_priority(job_id: str, priority: int) -> None:
 def delete_job(job_id: str) -> None:
     """Remove a finished job, its attempts and its log files."""
     with db.atomic():
-        job = _job(job_id)
-        if job.state not in {s.value for s in FINISHED_STATES}:
+        job = find_job(job_id)
+        if job.state not in _FINISHED:
             raise InvalidState(f"job {job_id!r} is {job.state}; cancel it before deleting it")
         Attempt.delete().where(Attempt.job == job.seq).execute()
         job.delete_instance()
@@ -301,5 +396,5 @@ def fail_lost_attempts(where, reason: str) -> list[int]:
             Attempt.update(finished_at=t, error=reason).where(Attempt.id == attempt.id).execute()
             if attempt.pgid:
                 pgids.append(attempt.pgid)
-        _fail(job, reason, None, t)
+        fail(job, reason, None, t)
     return pgids

@@ -11,17 +11,17 @@ import threading
 import time
 
 from ..wakeup import WakeChannel
-from .connection import WAKE_CHANNEL
 
 
 class Listener(threading.Thread):
-    def __init__(self, url: str, channel: WakeChannel):
+    def __init__(self, url: str, channel: WakeChannel, topic: str):
         super().__init__(name="queuectl-listen", daemon=True)
         from playhouse.db_url import parse
 
         self.params = parse(url)
         self.params.setdefault("connect_timeout", 5)
         self.channel = channel
+        self.topic = topic
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -40,7 +40,7 @@ class Listener(threading.Thread):
                 continue
             try:
                 conn.autocommit = True
-                conn.cursor().execute(f"LISTEN {WAKE_CHANNEL}")
+                conn.cursor().execute(f"LISTEN {self.topic}")
                 self.channel.poke()
                 delay = 0.2
                 while not self._stop.is_set():
@@ -55,9 +55,9 @@ class Listener(threading.Thread):
                 conn.close()
 
 
-def wake_channel(url: str, name: str) -> WakeChannel:
+def wake_channel(url: str, name: str, topic: str) -> WakeChannel:
     channel = WakeChannel(None, name)
-    listener = Listener(url, channel)
+    listener = Listener(url, channel, topic)
     channel.on_close(listener.stop)
     listener.start()
     return channel

@@ -1,14 +1,36 @@
 """Schema migrations, one function per version step, applied in order in one transaction.
 
-Version 1 is the first released schema, so there is nothing to migrate yet; a store without a
-version row predates versioning and cannot be upgraded automatically.
+A store without a version row predates versioning and cannot be upgraded automatically.
 """
 from __future__ import annotations
 
 from ..errors import StoreError
 
+
+def _v2_workflows() -> None:
+    """Dependencies, unique keys, per-job environment and fatal exit codes; the blocked state."""
+    from peewee import BooleanField, CharField, PostgresqlDatabase, TextField
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+
+    from ..models import INDEXES, Dependency, JobCount, JobState, db
+
+    migrator = (PostgresqlMigrator if isinstance(db.obj, PostgresqlDatabase) else SqliteMigrator)(db)
+    migrate(
+        migrator.add_column("job", "dependency_policy", CharField(max_length=16, default="success")),
+        migrator.add_column("job", "unique_key", CharField(max_length=200, null=True)),
+        migrator.add_column("job", "env", TextField(null=True)),
+        migrator.add_column("job", "cwd", TextField(null=True)),
+        migrator.add_column("job", "fatal_exit_codes", TextField(null=True)),
+        migrator.add_column("job", "has_dependents", BooleanField(default=False)),
+    )
+    db.create_tables([Dependency])
+    for statement in INDEXES:
+        db.execute_sql(statement)
+    JobCount.insert(state=JobState.BLOCKED.value, shard=0, n=0).on_conflict_ignore().execute()
+
+
 #: version -> function that upgrades a store from version-1 to version (playhouse.migrate inside)
-STEPS: dict = {}
+STEPS: dict = {2: _v2_workflows}
 
 
 def migrate(from_version: int) -> None:

@@ -49,6 +49,25 @@ def list_jobs(
 
 
 @guarded
+def links(job_id: str) -> tuple[list[str], list[str]]:
+    """The ids of a job's dependencies and of its dependents."""
+    from .dependencies import ids_of
+    from .statements import find_job
+
+    seq = find_job(job_id).seq
+    return ids_of("job", [seq])[seq], ids_of("depends_on", [seq])[seq]
+
+
+@guarded
+def waiting_for(jobs: list[JobView]) -> dict[str, list[str]]:
+    """For the blocked ones among these jobs, the ids of the dependencies they wait for."""
+    from .dependencies import ids_of
+
+    blocked = {job.seq: job.id for job in jobs if job.state == JobState.BLOCKED.value}
+    return {blocked[seq]: ids for seq, ids in ids_of("job", list(blocked)).items()}
+
+
+@guarded
 def counts() -> dict[str, int]:
     """Jobs per state, from the trigger-kept counters (no table scan)."""
     found = dict(db.execute_sql("SELECT state, SUM(n) FROM job_count GROUP BY state").fetchall())

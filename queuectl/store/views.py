@@ -1,6 +1,7 @@
 """What the store returns: plain dataclasses, detached from the database."""
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 
@@ -24,14 +25,23 @@ _TIME_FIELDS = {
 }
 
 
+_JSON_FIELDS = {"env", "fatal_exit_codes"}
+
+
 class _Record:
     @classmethod
     def from_row(cls, row: dict):
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        return cls(**{f.name: _decoded(f.name, row[f.name]) for f in fields(cls)})
 
     def as_dict(self) -> dict:
         """JSON-ready: times as ISO 8601 UTC."""
         return {k: iso(v) if k in _TIME_FIELDS else v for k, v in asdict(self).items()}
+
+
+def _decoded(name: str, value):
+    if name in _JSON_FIELDS:
+        return json.loads(value) if value else ({} if name == "env" else [])
+    return value
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,11 @@ class JobView(_Record):
     last_error: str | None
     worker_id: str | None
     lease_expires_at: float | None
+    dependency_policy: str
+    unique_key: str | None
+    env: dict
+    cwd: str | None
+    fatal_exit_codes: list
 
     @property
     def runtime(self) -> float | None:
@@ -99,6 +114,8 @@ class Claim:
     attempt_id: int
     max_log_bytes: int
     lease_seconds: float
+    env: dict | None = None
+    cwd: str | None = None
 
 
 @dataclass(frozen=True)
