@@ -35,13 +35,16 @@ class Sizes:
     scale_sizes: list[int] = field(default_factory=list)
     query_runs: int = 5
     claims: int = 20
+    drain_workers: tuple = (1, 2, 4)  # 4: how far PostgreSQL (and SQLite beside it) scale out
+    diagnostics: bool = True  # PostgreSQL again without a WAL flush per commit: what the flush costs
 
     @classmethod
     def make(cls, quick: bool, runs: int | None = None) -> "Sizes":
         if quick:
             return cls(quick=True, runs=runs or 1, drain_jobs=200, raw_jobs=200, pickup_jobs=5, idle_seconds=2.0,
-                       idle_samples=1, cpu_seconds=2.0, enqueue_jobs=10_000, startup_runs=3,
-                       scale_sizes=[10_000], query_runs=2, claims=3)  # fmt: skip
+                       idle_samples=1, cpu_seconds=2.0, enqueue_jobs=10_000, startup_runs=2,
+                       scale_sizes=[10_000], query_runs=2, claims=3, drain_workers=(2, 4),
+                       diagnostics=False)  # fmt: skip
         return cls(quick=False, runs=runs or 3, drain_jobs=2000, raw_jobs=2000, pickup_jobs=50, idle_seconds=30.0,
                    idle_samples=3, cpu_seconds=10.0, enqueue_jobs=100_000, startup_runs=15,
                    scale_sizes=[10_000, 100_000, 1_000_000])  # fmt: skip
@@ -77,6 +80,8 @@ def env_for(db) -> dict:
     env.pop("QUEUECTL_LOGS", None)
     if isinstance(db, PgStore):  # logs beside the run's other files, not in the user data folder
         env["QUEUECTL_LOGS"] = str(db.work / "logs")
+        if db.pgoptions:  # libpq reads it: session settings for every connection of these processes
+            env["PGOPTIONS"] = db.pgoptions
     return env
 
 
@@ -146,6 +151,9 @@ BACKENDS = ("sqlite", "postgres")
 #: the PostgreSQL server the bench creates its databases on (any database of it; trust auth or a password in the URL)
 PG_URL = os.environ.get("QUEUECTL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 _DB_PREFIX = "qcbench_"
+#: the diagnostic variant: commits no longer wait for the WAL to reach the disk (not durable:
+#: a server crash may lose the last transactions); shows what the per-commit flush costs
+ASYNC_COMMIT = "-c synchronous_commit=off"
 
 
 class PgServer:
@@ -216,6 +224,7 @@ class PgStore:
 
     def __init__(self, server: PgServer, url: str, name: str, work: Path):
         self.server, self.url, self.name, self.work = server, url, name, work
+        self.pgoptions: str | None = None  # e.g. ASYNC_COMMIT for a diagnostic variant
         self._con = None
 
     def __str__(self) -> str:
@@ -233,6 +242,22 @@ class PgStore:
         with self.connection().cursor() as cur:
             cur.execute(query.replace("%", "%%").replace("?", "%s"), tuple(params))
             return cur.fetchall() if cur.description else []
+
+    def commit_latency_ms(self, n: int) -> dict:
+        """Median and p95 of a one-row INSERT's commit: durable (the default) and with ASYNC_COMMIT."""
+        out = {}
+        with self.connection().cursor() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS bench_commit (x int)")
+            for name, value in (("sync", "on"), ("async", "off")):
+                cur.execute(f"SET synchronous_commit = {value}")
+                times = []
+                for _ in range(n):
+                    t = time.perf_counter()
+                    cur.execute("INSERT INTO bench_commit VALUES (1)")  # autocommit: one transaction
+                    times.append((time.perf_counter() - t) * 1000)
+                out[name] = {"p50": percentile(times, 50), "p95": percentile(times, 95)}
+            cur.execute("RESET synchronous_commit")
+        return out
 
     def size_mb(self) -> float:
         return self.sql("SELECT pg_database_size(current_database())")[0][0] / 2**20

@@ -9,19 +9,19 @@ import time
 from pathlib import Path
 
 from common import (
-    PYTHON, PgServer, Sizes, children, cpu_seconds, drop_store, env_for, fresh_dir, make_store, median, note,
+    ASYNC_COMMIT, PYTHON, PgServer, PgStore, Sizes, children, cpu_seconds, drop_store, env_for, fresh_dir, make_store, median, note,
     percentile, q, queuectl_cmd, rss_mb, sql, stop_process, wait_for, wall_ms, write_jobs_file,
 )  # fmt: skip
 
-#: worker counts of the drain figures (4 for the PostgreSQL backend's scaling, and SQLite's beside it)
-DRAIN_WORKERS = (1, 2, 4)
 
 
 # -- drain ----------------------------------------------------------------------------------
-def drain(root: Path, jobs: int, workers: int, backend: str, pg: PgServer | None) -> dict:
+def drain(root: Path, jobs: int, workers: int, backend: str, pg: PgServer | None, pgoptions: str | None = None) -> dict:
     """N `true` jobs enqueued up front, drained by a burst supervisor: first claim to last completion."""
     work = fresh_dir(root, f"drain-{backend}-{workers}")
     db = make_store(backend, work, f"drain_{workers}", pg)
+    if isinstance(db, PgStore):
+        db.pgoptions = pgoptions
     try:
         q(db, "enqueue", "-", input_path=write_jobs_file(work / "jobs.jsonl", jobs))
         t = time.perf_counter()
@@ -38,14 +38,19 @@ def drain(root: Path, jobs: int, workers: int, backend: str, pg: PgServer | None
 
 def measure_drain(sizes: Sizes, root: Path, backend: str = "sqlite", pg: PgServer | None = None) -> dict:
     out = {}
-    for workers in DRAIN_WORKERS:
-        runs = [drain(root, sizes.drain_jobs, workers, backend, pg) for _ in range(sizes.runs)]
-        out[f"drain_{workers}"] = {
-            "jobs_per_s": median(r["jobs_per_s"] for r in runs),
-            "wall_s": median(r["wall_s"] for r in runs),
-            "runs": [r["jobs_per_s"] for r in runs],
-        }
-        note(f"queuectl ({backend}) drain, {workers} worker(s): {out[f'drain_{workers}']['jobs_per_s']:.0f} jobs/s")
+    variants = [("drain", None, sizes.drain_workers)]
+    if backend == "postgres" and sizes.diagnostics:
+        variants.append(("drain_async", ASYNC_COMMIT, (2, 4)))
+    for key, pgoptions, counts in variants:
+        for workers in counts:
+            runs = [drain(root, sizes.drain_jobs, workers, backend, pg, pgoptions) for _ in range(sizes.runs)]
+            out[f"{key}_{workers}"] = {
+                "jobs_per_s": median(r["jobs_per_s"] for r in runs),
+                "wall_s": median(r["wall_s"] for r in runs),
+                "runs": [r["jobs_per_s"] for r in runs],
+            }
+            note(f"queuectl ({backend}{', ' + pgoptions if pgoptions else ''}) drain, {workers} worker(s): "
+                 f"{out[f'{key}_{workers}']['jobs_per_s']:.0f} jobs/s")  # fmt: skip
     return out
 
 
@@ -122,12 +127,21 @@ def measure_pickup(sizes: Sizes, root: Path, backend: str = "sqlite", pg: PgServ
     work = fresh_dir(root, f"pickup-{backend}")
     db = make_store(backend, work, "pickup", pg)
     try:
-        return _pickup(sizes, work, db, backend)
+        out = _pickup(sizes, work, db, backend)
     finally:
         drop_store(db)
+    if backend == "postgres" and sizes.diagnostics:  # the warm pickups again, without the WAL flush
+        work = fresh_dir(root, "pickup-postgres-async")
+        db = make_store(backend, work, "pickup_async", pg)
+        db.pgoptions = ASYNC_COMMIT
+        try:
+            out["async"] = _pickup(sizes, work, db, f"{backend} ({ASYNC_COMMIT})", idle_spells=False)
+        finally:
+            drop_store(db)
+    return out
 
 
-def _pickup(sizes: Sizes, work: Path, db, backend: str) -> dict:
+def _pickup(sizes: Sizes, work: Path, db, backend: str, idle_spells: bool = True) -> dict:
     q(db, "init")
     supervisor = subprocess.Popen(queuectl_cmd() + ["worker", "start", "--count", "2", "--quiet"], env=env_for(db),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
@@ -144,6 +158,9 @@ def _pickup(sizes: Sizes, work: Path, db, backend: str) -> dict:
             time.sleep(random.uniform(0.02, 0.08))  # workers back to idle, at no fixed phase
             warm.append(_pickup_one(enq, db, work, f"warm-{i}"))
         note(f"{backend} pickup p50 {percentile(warm, 50):.1f} ms, p95 {percentile(warm, 95):.1f} ms over {len(warm)} jobs")
+        if not idle_spells:
+            return {"pickup_ms": {"p50": percentile(warm, 50), "p95": percentile(warm, 95), "max": max(warm),
+                                  "n": len(warm), "samples": warm}}  # fmt: skip
         # idle spells: idle CPU and RSS are read during the first one, then one pickup after each
         idle, cpu, rss = [], {}, {}
         for spell in range(sizes.idle_samples):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from common import BENCH_DIR, PYTHON, Sizes, median, note
+from common import BENCH_DIR, PYTHON, Sizes, drop_store, fresh_dir, median, note
 
 
 def spawn_rate(total: int, procs: int, mode: str = "raw") -> float:
@@ -25,8 +25,18 @@ def spawn_rate(total: int, procs: int, mode: str = "raw") -> float:
     return (total // procs) * procs / (last - first)
 
 
-def measure(sizes: Sizes) -> dict:
+def measure(sizes: Sizes, root=None, pg=None) -> dict:
+    """pg: the PostgreSQL server when that backend is measured (its commit latency is one of its limits)."""
     out: dict = {}
+    if pg is not None:
+        db = pg.create(fresh_dir(root, "pg-commit"), "commit")
+        try:
+            out["pg_commit_ms"] = db.commit_latency_ms(100 if sizes.quick else 500)
+        finally:
+            drop_store(db)
+        c = out["pg_commit_ms"]
+        note(f"PostgreSQL commit of one row: p50 {c['sync']['p50']:.2f} ms, p95 {c['sync']['p95']:.2f} ms "
+             f"(without the WAL flush: {c['async']['p50']:.2f} / {c['async']['p95']:.2f})")  # fmt: skip
     for procs in (1, 2, 4):  # 4: beside the 4-worker drains
         rates = [spawn_rate(sizes.raw_jobs, procs) for _ in range(sizes.runs)]
         out[f"raw_{procs}"] = {"jobs_per_s": median(rates), "runs": rates}

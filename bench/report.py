@@ -174,6 +174,33 @@ def targets_table(r: dict) -> list[str]:
     return rows
 
 
+def pg_commit_table(r: dict) -> list[str]:
+    """PostgreSQL's figures beside the same run without a WAL flush per commit (a diagnostic)."""
+    c = _get(r, "limits", "pg_commit_ms")
+    drain, pick, sc = _get(r, "drain", "postgres"), _get(r, "pickup", "postgres"), _get(r, "scale", "postgres")
+    if not c and not _get(drain, "drain_async_2"):
+        return []
+    rows = ["| PostgreSQL | durable commit (default) | `synchronous_commit=off` | ratio |", "|---|---:|---:|---:|"]
+    if c:
+        rows.append(f"| commit of a one-row INSERT, p50 / p95 (ms) | {_f(c['sync']['p50'], '{:.2f}')} / "
+                    f"{_f(c['sync']['p95'], '{:.2f}')} | {_f(c['async']['p50'], '{:.2f}')} / {_f(c['async']['p95'], '{:.2f}')} "
+                    f"| {_f(_ratio(c['sync']['p50'], c['async']['p50']), '{:.0f}×')} |")  # fmt: skip
+    for n in (2, 4):
+        a, b = _get(drain, f"drain_{n}", "jobs_per_s"), _get(drain, f"drain_async_{n}", "jobs_per_s")
+        if b is not None:
+            rows.append(f"| drain, {n} workers (jobs/s) | {_f(a)} | {_f(b)} | {_f(_ratio(b, a), '{:.2f}×')} |")
+    a, b = _get(pick, "pickup_ms"), _get(pick, "async", "pickup_ms")
+    if a and b:
+        rows.append(f"| pickup p50 / p95 (ms, {b['n']} jobs) | {_f(a['p50'], '{:.1f}')} / {_f(a['p95'], '{:.1f}')} | "
+                    f"{_f(b['p50'], '{:.1f}')} / {_f(b['p95'], '{:.1f}')} | {_f(_ratio(a['p50'], b['p50']), '{:.1f}×')} |")  # fmt: skip
+    for k in [k for k in (sc or {}) if k.isdigit()]:
+        a, b = _get(sc, k, "store_ms", "claim"), _get(sc, k, "store_ms_async", "claim")
+        if b is not None:
+            rows.append(f"| one claim at {int(k):,} jobs (ms) | {_f(a, '{:.2f}')} | {_f(b, '{:.2f}')} | "
+                        f"{_f(_ratio(a, b), '{:.1f}×')} |")  # fmt: skip
+    return rows
+
+
 STORE_ROWS = [("status", "status", "`status`"), ("list_50", "list_50", "`list --limit 50`"),
               ("list_dead_50", "list_dead", "`list --state dead`"), (None, "dlq_list", "`dlq list`"),
               ("metrics", "metrics", "`metrics`"), ("claim", None, "one claim (`store.claim`)"),
@@ -238,6 +265,9 @@ def render(r: dict) -> str:
     out += ["### Against the targets", ""] + targets_table(r) + [""]
     if any(k in r for k in ("limits", "peers", "drain")):
         out += ["### Drain throughput beside the machine's limit and the peers", ""] + throughput_table(r) + [""]
+    pgc = pg_commit_table(r)
+    if pgc:
+        out += ["### PostgreSQL: what the durable commit costs (diagnostic, not a setting to use)", ""] + pgc + [""]
     for backend in _backends(r):
         sc = _get(r, "scale", backend)
         if not _measured(sc):

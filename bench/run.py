@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                              "skipped_backends": skipped, "postgres": {"server": pg.display, "version": pg.version},
                              "load_avg": os.getloadavg(), "engine": engine_source(args.engine)}}  # fmt: skip
     steps = {
-        "limits": lambda b: limits.measure(sizes),
+        "limits": lambda b: limits.measure(sizes, root, pg if "postgres" in backends and "postgres" not in skipped else None),
         "peers": lambda b: peers.measure(sizes, root),
         "drain": lambda b: engine.measure_drain(sizes, root, b, pg),
         "pickup": lambda b: engine.measure_pickup(sizes, root, b, pg),

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from common import (
-    BENCH_DIR, PYTHON, PgServer, PgStore, Sizes, drop_store, env_for, fresh_dir, make_store, median, note, q,
+    ASYNC_COMMIT, BENCH_DIR, PYTHON, PgServer, PgStore, Sizes, drop_store, env_for, fresh_dir, make_store, median, note, q,
     queuectl_cmd, sql, store_size_mb, wall_ms, write_jobs_file,
 )  # fmt: skip
 
@@ -124,15 +124,25 @@ def probe_store(db, sizes: Sizes, built: dict) -> dict:
     env = env_for(db)
     cli = {}
     for key, args in CLI_PROBES.items():
-        wall_ms(queuectl_cmd() + args, env)  # warm
+        if not sizes.quick:
+            wall_ms(queuectl_cmd() + args, env)  # warm
         cli[key] = median(wall_ms(queuectl_cmd() + args, env) for _ in range(sizes.query_runs))
-    proc = subprocess.run([PYTHON, str(BENCH_DIR / "scale_probe.py"), str(db), str(sizes.query_runs),
-                           str(sizes.claims)], capture_output=True, text=True, env=env)  # fmt: skip
-    if proc.returncode != 0:
-        raise RuntimeError(f"scale probe failed: {proc.stderr[-800:]}")
-    inproc = json.loads(proc.stdout)
+    inproc = _store_probe(db, sizes, env)
+    out = {"build": built, "cli_ms": cli, "store_ms": inproc}
+    if isinstance(db, PgStore) and sizes.diagnostics:  # the claim without waiting for the WAL flush
+        out["store_ms_async"] = _store_probe(db, sizes, dict(env, PGOPTIONS=ASYNC_COMMIT))
+        note(f"{n:,} jobs: claim {inproc['claim']:.2f} ms, {out['store_ms_async']['claim']:.2f} ms with {ASYNC_COMMIT}")
     tui = tui_probe(db, max(3, sizes.query_runs))
     note(f"{n:,} jobs: store ms " + ", ".join(f"{k} {v:.1f}" for k, v in inproc.items()))
     note(f"{n:,} jobs: TUI {tui}")
     note(f"{n:,} jobs: CLI ms " + ", ".join(f"{k} {v:.0f}" for k, v in cli.items()))
-    return {"build": built, "cli_ms": cli, "store_ms": inproc, "tui": tui}
+    out["tui"] = tui
+    return out
+
+
+def _store_probe(db, sizes: Sizes, env: dict) -> dict:
+    proc = subprocess.run([PYTHON, str(BENCH_DIR / "scale_probe.py"), str(db), str(sizes.query_runs),
+                           str(sizes.claims)], capture_output=True, text=True, env=env)  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"scale probe failed: {proc.stderr[-800:]}")
+    return json.loads(proc.stdout)
