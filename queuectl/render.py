@@ -58,9 +58,11 @@ def print_table(title: str, columns: list[str], rows: list[list[str]], styles: l
         print(f"{title}: none")
         return
     table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
-    for name in columns:
-        table.add_column(name, overflow="fold")
-    for i, row in enumerate(rows):
-        style = styles[i] if styles else None
-        table.add_row(*[Text(clean(cell)) for cell in row], style=style)
+    cells = [[clean(cell) for cell in row] for row in rows]
+    for i, name in enumerate(columns):
+        # one line per row: the last column (free text) gives way when the terminal is narrow
+        fixed = max([len(name)] + [len(row[i]) for row in cells]) if i < len(columns) - 1 else None
+        table.add_column(name, overflow="ellipsis", no_wrap=True, min_width=fixed)
+    for i, row in enumerate(cells):
+        table.add_row(*[Text(cell) for cell in row], style=styles[i] if styles else None)
     Console(highlight=False).print(table)
