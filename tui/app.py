@@ -299,7 +299,7 @@ class QueuectlApp(App):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.act(store.retry_dead, None, done=lambda ids: f"retrying {len(ids):,} jobs from the DLQ",
+                self.act(store.retry_dead, None, done=lambda ids: f"retrying {len(ids):,} job(s) from the DLQ",
                          cli="queuectl dlq retry --all")  # fmt: skip
 
         self.push_screen(ConfirmScreen("Retry all dead jobs?", body, "Retry all"), answered)
@@ -329,7 +329,7 @@ class QueuectlApp(App):
                 self.act(_each, ids, store.delete_job, done=f"deleted {_n(ids)}",
                          cli="; ".join(f"queuectl delete {q(i)}  # no CLI verb yet" for i in ids))  # fmt: skip
 
-        body = f"Delete {_n(ids)} with their attempts and logs? This cannot be undone.\n" + ", ".join(ids[:10])
+        body = f"Delete {_n(ids)}, attempts and logs included? This cannot be undone.\n" + ", ".join(ids[:10])
         self.push_screen(ConfirmScreen("Delete", body, "Delete"), go)
 
     def new_job(self) -> None:

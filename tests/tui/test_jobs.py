@@ -193,7 +193,10 @@ async def test_new_job_form_refuses_bad_values_and_saves_good_ones(seeded, make_
         assert sum(store.counts().values()) == before
         screen.query_one("#f-id", Input).value = "hello-1"
         await pilot.press("ctrl+s")
-        await settle(pilot)
+        for _ in range(50):  # the enqueue runs in a thread, then the form closes
+            await settle(pilot, rounds=1)
+            if app.screen is not screen:
+                break
         job = store.get_job("hello-1")
         assert (job.command, job.priority, job.timeout, job.state) == ("echo hi", 7, 60.0, "pending")
         assert app.screen is not screen

@@ -116,7 +116,8 @@ class NewJobScreen(ModalScreen[str | None]):
     @work(thread=True, exclusive=True, group="enqueue")
     def _enqueue(self, spec: JobSpec) -> None:
         try:
-            job_id = store.enqueue([spec])[0].id
+            added = store.enqueue([spec])[0]
+            job_id = getattr(added, "id", added)  # the engine returns an id, or a record with one
         except QueuectlError as exc:
             self.app.call_from_thread(self._refused, str(exc))
             return
