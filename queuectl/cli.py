@@ -459,41 +459,88 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--group-by", type=click.Choice(["error"]), help="One row per exit code and error, largest first.")
 @json_option
 @click.pass_context
-def dlq_list(ctx: click.Context, limit: int, json_: bool) -> None:
+def dlq_list(ctx: click.Context, limit: int, group_by: str | None, json_: bool) -> None:
     """Dead jobs, most recent first, with their last error."""
     _open(ctx)
     from . import render, store
 
+    if group_by:
+        groups = store.dead_by_error()
+        if json_:
+            _echo_json([dict(g, latest=store.iso(g["latest"])) for g in groups])
+            return
+        rows = [[str(g["count"]), "" if g["exit_code"] is None else str(g["exit_code"]), ", ".join(g["examples"]),
+                 render.clean(g["error"])] for g in groups]  # fmt: skip
+        render.print_table(f"Dead Letter Queue by error ({len(groups)} groups)", ["Jobs", "Exit", "Examples", "Error"],
+                           rows)  # fmt: skip
+        return
     jobs = store.list_jobs(state="dead", limit=limit)
     if json_:
         _echo_json([job.as_dict() for job in jobs])
         return
-    rows = [[job.id, render.clean(job.last_error, 50), f"{job.attempts}/{1 + job.max_retries}",
-             render.local_time(job.updated_at)] for job in jobs]  # fmt: skip
-    render.print_table(f"Dead Letter Queue ({len(jobs)})", ["ID", "Error", "Attempts", "Updated"], rows)
+    rows = [[job.id, f"{job.attempts}/{1 + job.max_retries}", render.local_time(job.updated_at),
+             render.clean(job.last_error)] for job in jobs]  # fmt: skip
+    render.print_table(f"Dead Letter Queue ({len(jobs)})", ["ID", "Attempts", "Updated", "Error"], rows)
 
 
 @dlq.command("retry")
 @click.argument("job_id", required=False)
 @click.option("--all", "all_", is_flag=True, help="Retry every dead job.")
+@click.option("--filter", "contains", metavar="TEXT", help="Retry the dead jobs whose id, command or error contains TEXT.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be retried.")
 @click.pass_context
-def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool) -> None:
-    """Send a dead job (or --all) back to pending, with its attempts reset."""
-    if bool(job_id) == all_:
-        raise click.UsageError("give a job id or --all")
-    if job_id is not None:
-        job_id = _job_id(job_id)
+def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str | None, dry_run: bool) -> None:
+    """Send dead jobs back to pending, with their attempts reset: one ID, --all, or --filter TEXT."""
+    if sum((bool(job_id), all_, contains is not None)) != 1:
+        raise click.UsageError("give one of: a job id, --all, --filter TEXT")
     _open(ctx)
     from . import store
 
-    ids = store.retry_dead(None if all_ else job_id)
-    if all_:
-        click.echo(f"retrying {len(ids)} job(s) from the DLQ")
+    ids = [job_id] if job_id else store.dead_jobs(contains)
+    if dry_run:
+        click.echo("\n".join(ids) if ids else "no dead job matches", err=not ids)
+        return
+    ids = store.retry(ids, only_state="dead") if ids else []
+    click.echo(f"retrying job '{job_id}' from the DLQ" if job_id else f"retrying {len(ids)} job(s) from the DLQ")
+
+
+@dlq.command("purge")
+@click.option("--older-than", "older_than", metavar="DURATION", default="0s", show_default=True,
+              help="Only jobs dead for longer than this (30m, 12h, 7d).")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.pass_context
+def dlq_purge(ctx: click.Context, older_than: str, dry_run: bool) -> None:
+    """Delete dead jobs, their attempts and their logs."""
+    _prune(ctx, ["dead"], older_than, dry_run)
+
+
+@cli.command()
+@click.option("--state", "states", multiple=True, type=click.Choice(["completed", "dead", "cancelled"]),
+              help="Only jobs in this state (repeatable; default: all three).")  # fmt: skip
+@click.option("--older-than", "older_than", metavar="DURATION", required=True, help="30m, 12h, 7d, 2w …")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.pass_context
+def prune(ctx: click.Context, states: tuple[str, ...], older_than: str, dry_run: bool) -> None:
+    """Delete finished jobs that ended longer ago than --older-than, with attempts and logs."""
+    _prune(ctx, list(states), older_than, dry_run)
+
+
+def _prune(ctx: click.Context, states: list[str], older_than: str, dry_run: bool) -> None:
+    from .settings import parse_duration
+
+    seconds = parse_duration(older_than, "--older-than")
+    _open(ctx)
+    from . import store
+
+    ids = store.prune(states, seconds, dry_run=dry_run)
+    if dry_run:
+        click.echo("\n".join(ids) if ids else "nothing to delete", err=not ids)
     else:
-        click.echo(f"retrying job '{job_id}' from the DLQ")
+        click.echo(f"deleted {len(ids)} job(s)")
 
 
 # -- configuration --------------------------------------------------------------------------
@@ -516,8 +563,7 @@ def config_show(ctx: click.Context, json_: bool) -> None:
         _echo_json(values)
         return
     for key, value in values.items():
-        shown = int(value) if float(value).is_integer() else value
-        click.echo(f"{key:<20} = {shown:<12}  # {SETTINGS[key].help}")
+        click.echo(f"{key:<20} = {SETTINGS[key].show(value):<12}  # {SETTINGS[key].help}")
 
 
 @config.command("set", context_settings={"ignore_unknown_options": True})
@@ -533,7 +579,7 @@ def config_set(ctx: click.Context, key: str, value: str) -> None:
     from . import store
 
     stored = store.set_config(key, value)
-    click.echo(f"{key} = {stored}")
+    click.echo(f"{key} = {setting(key).show(stored)}")
 
 
 from .tui_commands import register as _register_tui_commands  # noqa: E402  (click only)

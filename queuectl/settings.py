@@ -7,18 +7,46 @@ from dataclasses import dataclass
 from .errors import InputError
 
 
+class Duration(float):
+    """Seconds, typed as 90, 30s, 15m, 12h, 7d or 2w; a setting of this kind may be "forever"."""
+
+    UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str, name: str = "duration") -> float:
+    """'7d' -> 604800.0; one-line InputError for anything else."""
+    text = text.strip().lower()
+    number, unit = (text[:-1], text[-1]) if text[-1:] in Duration.UNITS else (text, "s")
+    try:
+        value = float(number) * Duration.UNITS[unit]
+    except ValueError:
+        raise InputError(f"{name} must be a duration like 30s, 15m, 12h or 7d, not {text[:40]!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"{name} must be a positive duration, not {text[:40]!r}")
+    return value
+
+
+def format_duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     key: str
-    default: int | float
-    kind: type  # int or float
+    default: int | float | None
+    kind: type  # int, float or Duration
     low: float
     high: float
     help: str
 
-    def parse(self, text: str) -> int | float:
+    def parse(self, text: str) -> int | float | None:
         """Parse a value typed by a user (`config set`, the TUI form)."""
         text = text.strip()
+        if self.kind is Duration:
+            return None if text.lower() == "forever" else self.check(parse_duration(text, self.key))
         try:
             value: int | float = int(text) if self.kind is int else float(text)
         except ValueError:
@@ -26,7 +54,15 @@ class SettingSpec:
             raise InputError(f"{self.key} must be {kind}, not {text[:40]!r}") from None
         return self.check(value)
 
-    def check(self, value: int | float) -> int | float:
+    def show(self, value: int | float | None) -> str:
+        """A value as a person types it."""
+        if self.kind is Duration:
+            return "forever" if value is None else format_duration(value)
+        return str(int(value)) if float(value).is_integer() else str(value)
+
+    def check(self, value: int | float | None) -> int | float | None:
+        if value is None and self.kind is Duration:
+            return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InputError(f"{self.key} must be a number")
         if self.kind is int and not isinstance(value, int):
@@ -53,6 +89,9 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("default_priority", 0, int, -(2**31 - 1), 2**31 - 1, "priority of jobs that name none"),
         SettingSpec("max_log_bytes", 10 * MiB, int, 0, 2**40, "bytes kept per attempt and stream"),
         SettingSpec("lease_seconds", 30, float, 2, 24 * 3600, "a silent worker's job is recovered after this"),
+        SettingSpec("retention_completed", None, Duration, 0, 100 * 365 * 86400, "completed jobs are deleted after this"),
+        SettingSpec("retention_dead", None, Duration, 0, 100 * 365 * 86400, "dead jobs are deleted after this"),
+        SettingSpec("retention_cancelled", None, Duration, 0, 100 * 365 * 86400, "cancelled jobs are deleted after this"),
     )
 }
 
@@ -64,7 +103,7 @@ def setting(key: str) -> SettingSpec:
         raise InputError(f"unknown setting {key[:40]!r} (known: {', '.join(SETTINGS)})") from None
 
 
-def defaults() -> dict[str, int | float]:
-    return {key: spec.kind(spec.default) for key, spec in SETTINGS.items()}
+def defaults() -> dict[str, int | float | None]:
+    return {key: None if spec.default is None else spec.kind(spec.default) for key, spec in SETTINGS.items()}
 
 

@@ -21,7 +21,7 @@ HOST_ENV = "QUEUECTL_HOST_ID"
 IDLE_POLL_SECONDS = 1.0
 #: how often a --burst worker with nothing to claim checks whether the others are done
 BURST_POLL_SECONDS = 0.05
-#: how often some worker looks for jobs whose worker vanished without a trace
+#: how often an idle worker looks for jobs whose worker vanished, and for jobs past retention
 RECOVERY_SECONDS = 5.0
 #: pause after the store reported an error, before trying again
 STORE_RETRY_SECONDS = 0.5
@@ -121,12 +121,14 @@ class Worker:
         return max(0.0, self._last_beat + store.HEARTBEAT_SECONDS - time.monotonic())
 
     def _idle_chores(self) -> None:
-        """Heartbeat, and now and then recover jobs of workers that vanished."""
+        """Heartbeat; now and then recover jobs of workers that vanished, and delete a batch of
+        jobs past their retention."""
         if self._next_beat_in() == 0.0:
             self._beat()
         if time.monotonic() - self._last_recovery >= RECOVERY_SECONDS:
             self._last_recovery = time.monotonic()
             self._retrying(store.recover_expired)
+            self._retrying(store.apply_retention)
 
     def _beat(self, claim: store.Claim | None = None, pgid: int | None = None) -> store.Heartbeat | None:
         self._last_beat = time.monotonic()
@@ -135,9 +137,22 @@ class Worker:
         except StoreError as exc:
             self.say(f"heartbeat failed: {exc}")
             return None
-        if beat.stop_requested:
+        if beat.stop_requested and not self._registered_again():
             self.stopping = True
         return beat
+
+    def _registered_again(self) -> bool:
+        """A worker the store forgot (declared dead while a lock or a freeze kept its heartbeats
+        out) is alive: it registers again, rather than leave its supervisor's pool for good
+        (exit 0 is not replaced).  Its job, if another worker took it, is killed via owns_job."""
+        try:
+            if any(w.id == self.id for w in store.workers_of_host(self.host)):
+                return False  # a real stop request
+            store.register_worker(self.id, self.host, os.getpid(), os.getppid())
+        except StoreError:
+            return True  # look again at the next heartbeat
+        self.say("registered again: the store had declared this worker dead")
+        return True
 
     def _retrying(self, fn, *args):
         """Call a store function until it succeeds: a busy or briefly failing store never

@@ -30,6 +30,7 @@ from .queries import (
     next_due,
     waiting_for,
 )
+from .retention import apply_retention, dead_by_error, dead_jobs, prune
 from .views import AttemptView, Claim, JobView, Metrics, WorkerView, iso
 from .workers import (
     HEARTBEAT_SECONDS,
@@ -47,10 +48,10 @@ from .workers import (
 
 __all__ = [
     "AttemptView", "Cancelled", "Enqueued", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
-    "WorkerView", "attempt_paths", "attempts", "cancel", "claim", "close_store", "completions_per_minute", "counts",
-    "delete_job", "enqueue", "finish", "finish_and_claim", "get_config", "get_job", "has_burst_work", "heartbeat",
+    "WorkerView", "apply_retention", "attempt_paths", "attempts", "cancel", "claim", "close_store", "completions_per_minute", "counts",
+    "dead_by_error", "dead_jobs", "delete_job", "enqueue", "finish", "finish_and_claim", "get_config", "get_job", "has_burst_work", "heartbeat",
     "iso", "links", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
-    "now", "open_store", "read_tail", "recover_expired", "recover_worker",
+    "now", "open_store", "prune", "read_tail", "recover_expired", "recover_worker",
     "register_worker", "request_stop", "retry", "retry_dead", "set_clock", "set_config", "set_priority",
     "unregister_worker", "waiting_for", "wake_channel", "workers_of_host",
 ]  # fmt: skip

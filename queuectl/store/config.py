@@ -23,7 +23,8 @@ def current_config() -> dict:
     values = defaults()
     for key, value in db.execute_sql("SELECT key, value FROM setting").fetchall():
         if key in SETTINGS:
-            values[key] = SETTINGS[key].kind(json.loads(value))
+            stored = json.loads(value)
+            values[key] = None if stored is None else SETTINGS[key].kind(stored)
     _cache = (time.monotonic() + CACHE_SECONDS, values)
     return dict(values)
 
