@@ -114,10 +114,13 @@ def wall_ms(argv: list[str], env: dict | None = None, stdin_path: Path | None = 
     return elapsed
 
 
-def write_jobs_file(path: Path, n: int, command: str = "true") -> Path:
-    line = ('{"command": "%s"}\n' % command).encode()
+def write_jobs_file(path: Path, n: int, command: str = "true", ids: str | None = None) -> Path:
+    """n jobs of `command`, one JSON line each; ids: a prefix for explicit ids (PREFIX-1, PREFIX-2 …)."""
     with open(path, "wb") as f:
-        f.write(line * n)
+        if ids is None:
+            f.write(('{"command": "%s"}\n' % command).encode() * n)
+        else:
+            f.write("".join('{"id": "%s-%d", "command": "%s"}\n' % (ids, i, command) for i in range(1, n + 1)).encode())
     return path
 
 

@@ -82,7 +82,9 @@ class Enqueuer:
         jobs_module.wake_workers = stamped
 
     def enqueue(self, command: str) -> tuple[str, float]:
-        job_id = self.store.enqueue([self.JobSpec(command=command)])[0]
+        first = self.store.enqueue([self.JobSpec(command=command)])[0]
+        # an id, or (newer engines) a record whose first field is the id
+        job_id = first if isinstance(first, str) else getattr(first, "id", None) or first[0]
         return job_id, self.committed
 
     def close(self) -> None:

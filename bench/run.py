@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                     figures = steps[name](backend)
                 except Exception as exc:  # one broken section must not lose the others' figures
                     failed.append(f"{name} ({backend})" if backend else name)
-                    figures = {"error": f"{type(exc).__name__}: {exc}"}
+                    figures = dict(getattr(exc, "figures", {}), error=f"{type(exc).__name__}: {exc}")
                     note(f"{name}{f' ({backend})' if backend else ''} FAILED: {type(exc).__name__}: {exc}")
                 if backend:
                     result.setdefault(name, {})[backend] = figures
