@@ -15,7 +15,13 @@ from queuectl.settings import SETTINGS
 from ..base import StorePane
 
 
-def shown(value) -> str:
+def shown(key: str, value) -> str:
+    """A setting's value as a person types it (the engine's own formatting when it has one)."""
+    spec = SETTINGS.get(key)
+    if spec is not None and hasattr(spec, "show"):
+        return spec.show(value)
+    if value is None:
+        return ""
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
@@ -66,9 +72,11 @@ class ConfigPane(StorePane):
             return
         self.values = values
         for key, value in values.items():
+            if key not in SETTINGS:
+                continue
             field = self.query_one(f"#set-{key}", Input)
-            if field.value != shown(value):
-                field.value = shown(value)
+            if key in SETTINGS and field.value != shown(key, value):
+                field.value = shown(key, value)
 
     def edited(self) -> dict[str, str]:
         """Fields whose text differs from the stored value."""
@@ -77,7 +85,7 @@ class ConfigPane(StorePane):
         out = {}
         for key in SETTINGS:
             text = self.query_one(f"#set-{key}", Input).value
-            if text.strip() != shown(self.values.get(key, "")):
+            if text.strip() != shown(key, self.values.get(key)):
                 out[key] = text
         return out
 
@@ -138,7 +146,7 @@ class ConfigPane(StorePane):
             self.values = {}
             self.show(values)
 
-        lines = "; ".join(f"queuectl config set {k} {shown(v)}" for k, v in parsed.items())
+        lines = "; ".join(f"queuectl config set {k} {shown(k, v)}" for k, v in parsed.items())
         self.app.act(save, done=f"saved {', '.join(changed)}", cli=lines, then=saved)
 
     def action_edit(self) -> None:
