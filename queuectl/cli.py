@@ -415,13 +415,18 @@ def worker() -> None:
 @click.option("--count", type=click.IntRange(min=1, max=256), default=1, show_default=True, help="Worker processes.")
 @click.option("--burst", is_flag=True, help="Exit once no job is waiting, running or due for a retry.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print a line per job.")
+@click.option("--queue", "queues", metavar="NAME", multiple=True, help="Serve only this queue (repeatable).")
 @click.pass_context
-def worker_start(ctx: click.Context, count: int, burst: bool, quiet: bool) -> None:
+def worker_start(ctx: click.Context, count: int, burst: bool, quiet: bool, queues: tuple[str, ...]) -> None:
     """Run workers in the foreground until Ctrl+C (first: finish jobs; second: kill them)."""
+    from .spec import validate_queue_name
+
+    for queue in queues:
+        validate_queue_name(queue)
     location = _open(ctx)
     from .supervisor import Supervisor
 
-    sys.exit(Supervisor(location, count, burst=burst, quiet=quiet).run())
+    sys.exit(Supervisor(location, count, burst=burst, quiet=quiet, queues=tuple(dict.fromkeys(queues))).run())
 
 
 @worker.command("stop")
@@ -450,6 +455,75 @@ def worker_list(ctx: click.Context, json_: bool) -> None:
         return
     rows = [[w.id, w.host, str(w.pid), w.state, w.current_job or "", render.local_time(w.heartbeat_at)] for w in workers]
     render.print_table(f"Workers ({len(workers)})", ["ID", "Host", "PID", "State", "Job", "Heartbeat"], rows)
+
+
+# -- named queues ---------------------------------------------------------------------------
+@cli.group()
+def queue() -> None:
+    """Named queues: pause, resume, limit how many of their jobs run at once."""
+
+
+@queue.command("list")
+@json_option
+@click.pass_context
+def queue_list(ctx: click.Context, json_: bool) -> None:
+    """Every queue: jobs per state, running, limit, paused."""
+    _open(ctx)
+    from . import render, store
+
+    queues = store.list_queues()
+    if json_:
+        _echo_json([q.as_dict() for q in queues])
+        return
+    rows = [[q.name, "paused" if q.paused else "running", str(q.running),
+             "none" if q.max_running is None else str(q.max_running), str(q.jobs["pending"]), str(q.jobs["failed"]),
+             str(q.jobs["blocked"]), str(q.jobs["completed"]), str(q.jobs["dead"])] for q in queues]  # fmt: skip
+    render.print_table(f"Queues ({len(queues)})",
+                       ["Queue", "Status", "Running", "Limit", "Pending", "Failed", "Blocked", "Completed", "Dead"],
+                       rows)  # fmt: skip
+
+
+@queue.command("pause")
+@click.argument("name")
+@click.pass_context
+def queue_pause(ctx: click.Context, name: str) -> None:
+    """Keep the queue's waiting jobs waiting (running ones finish)."""
+    _open(ctx)
+    from . import store
+
+    store.pause_queue(name)
+    click.echo(f"queue '{name}' paused")
+
+
+@queue.command("resume")
+@click.argument("name")
+@click.pass_context
+def queue_resume(ctx: click.Context, name: str) -> None:
+    """Let a paused queue's jobs run again."""
+    _open(ctx)
+    from . import store
+
+    store.resume_queue(name)
+    click.echo(f"queue '{name}' resumed")
+
+
+@queue.command("limit")
+@click.argument("name")
+@click.argument("limit", metavar="N|none")
+@click.pass_context
+def queue_limit(ctx: click.Context, name: str, limit: str) -> None:
+    """Run at most N of the queue's jobs at once, on all workers and hosts ('none' lifts it)."""
+    if limit.lower() == "none":
+        max_running = None
+    elif limit.isdigit() and 1 <= int(limit) <= 100_000:
+        max_running = int(limit)
+    else:
+        raise InputError(f"the limit must be a whole number from 1 to 100000 or 'none', not {limit[:40]!r}")
+    _open(ctx)
+    from . import store
+
+    store.limit_queue(name, max_running)
+    click.echo(f"queue '{name}' limit: {limit.lower() if max_running is None else max_running}")
 
 
 # -- dead-letter queue ----------------------------------------------------------------------

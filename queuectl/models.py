@@ -58,6 +58,15 @@ class Job(BaseModel):
     cwd = TextField(null=True)
     fatal_exit_codes = TextField(null=True)  # JSON list of ints
     has_dependents = BooleanField(default=False)  # lets a finishing job skip the dependents query
+    queue = CharField(max_length=64, default="default")
+
+
+class Queue(BaseModel):
+    """A named queue's controls; a queue without a row is running and unlimited."""
+
+    name = CharField(max_length=64, primary_key=True)
+    paused = BooleanField(default=False)
+    max_running = IntegerField(null=True)  # at most this many of its jobs run at once, on all hosts
 
 
 class Dependency(BaseModel):
@@ -109,24 +118,25 @@ class Setting(BaseModel):
 
 
 class JobCount(BaseModel):
-    """Jobs per state, kept by triggers so that counting never scans the job table.
+    """Jobs per queue and state, kept by triggers so that counting never scans the job table.
 
-    On PostgreSQL each connection adds to one of COUNT_SHARDS rows per state, so that workers
-    on many hosts do not queue up behind a single counter row; a count is the sum of shards.
+    On PostgreSQL each connection adds to one of COUNT_SHARDS rows per queue and state, so that
+    workers on many hosts do not queue up behind one counter row; a count is a sum of shards.
     """
 
+    queue = CharField(max_length=64)
     state = CharField(max_length=16)
     shard = IntegerField(default=0)
     n = IntegerField(default=0)
 
     class Meta:
-        primary_key = CompositeKey("state", "shard")
+        primary_key = CompositeKey("queue", "state", "shard")
 
 
 COUNT_SHARDS = 16
 
 
-MODELS = (Job, Attempt, Worker, Setting, JobCount, Dependency)
+MODELS = (Job, Attempt, Worker, Setting, JobCount, Dependency, Queue)
 
 # Indexes whose shape peewee cannot express (partial, descending), one per hot query.
 INDEXES = (
@@ -140,6 +150,8 @@ INDEXES = (
     "WHERE state IN ('pending', 'failed')",
     # listing by state, newest first; the DLQ
     "CREATE INDEX IF NOT EXISTS job_state_seq ON job (state, seq)",
+    # listing a queue, newest first
+    "CREATE INDEX IF NOT EXISTS job_queue_seq ON job (queue, seq)",
     # metrics: recent completions and runtimes
     "CREATE INDEX IF NOT EXISTS job_state_finished ON job (state, finished_at)",
     # leases that ran out
@@ -149,36 +161,36 @@ INDEXES = (
     "WHERE unique_key IS NOT NULL AND state IN ('pending', 'blocked', 'processing', 'failed')",
 )
 
+_SQLITE_COUNT = (
+    "INSERT INTO job_count (queue, state, shard, n) VALUES ({row}.queue, {row}.state, 0, {d}) "
+    "ON CONFLICT (queue, state, shard) DO UPDATE SET n = n + {d};"
+)
 # No insert trigger on SQLite: store.enqueue adds a whole batch to the counter at once (a
 # trigger per row made batch enqueues 2.7x slower).
 SQLITE_TRIGGERS = (
-    """CREATE TRIGGER IF NOT EXISTS job_count_delete AFTER DELETE ON job BEGIN
-         UPDATE job_count SET n = n - 1 WHERE state = OLD.state AND shard = 0; END""",
-    """CREATE TRIGGER IF NOT EXISTS job_count_update AFTER UPDATE OF state ON job
-         WHEN OLD.state <> NEW.state BEGIN
-         UPDATE job_count SET n = n - 1 WHERE state = OLD.state AND shard = 0;
-         UPDATE job_count SET n = n + 1 WHERE state = NEW.state AND shard = 0; END""",
+    "CREATE TRIGGER IF NOT EXISTS job_count_delete AFTER DELETE ON job BEGIN "
+    + _SQLITE_COUNT.format(row="OLD", d=-1) + " END",
+    "CREATE TRIGGER IF NOT EXISTS job_count_update AFTER UPDATE OF state, queue ON job "
+    "WHEN OLD.state <> NEW.state OR OLD.queue <> NEW.queue BEGIN "
+    + _SQLITE_COUNT.format(row="OLD", d=-1) + _SQLITE_COUNT.format(row="NEW", d=1) + " END",
 )
 
+_PG_COUNT = (
+    "INSERT INTO job_count (queue, state, shard, n) "
+    f"SELECT queue, state, mod(pg_backend_pid(), {COUNT_SHARDS}), SUM(d) FROM ({{rows}}) AS changes "
+    "GROUP BY queue, state HAVING SUM(d) <> 0 ORDER BY queue, state "
+    "ON CONFLICT (queue, state, shard) DO UPDATE SET n = job_count.n + EXCLUDED.n;"
+)
+_NEW_ROWS = "SELECT queue, state, 1 AS d FROM new_rows"
+_OLD_ROWS = "SELECT queue, state, -1 AS d FROM old_rows"
 # Statement-level triggers: one counter update per statement (a batch of 100,000 inserts costs
-# one), rows taken in state order so that two transactions never lock counters crosswise.
+# one), rows taken in a fixed order so that two transactions never lock counters crosswise.
 POSTGRES_TRIGGERS = (
     f"""CREATE OR REPLACE FUNCTION queuectl_job_count() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF TG_OP = 'INSERT' THEN
-        INSERT INTO job_count (state, shard, n)
-        SELECT state, mod(pg_backend_pid(), {COUNT_SHARDS}), COUNT(*) FROM new_rows GROUP BY state ORDER BY state
-        ON CONFLICT (state, shard) DO UPDATE SET n = job_count.n + EXCLUDED.n;
-      ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO job_count (state, shard, n)
-        SELECT state, mod(pg_backend_pid(), {COUNT_SHARDS}), -COUNT(*) FROM old_rows GROUP BY state ORDER BY state
-        ON CONFLICT (state, shard) DO UPDATE SET n = job_count.n + EXCLUDED.n;
-      ELSE
-        INSERT INTO job_count (state, shard, n)
-        SELECT state, mod(pg_backend_pid(), {COUNT_SHARDS}), SUM(d) FROM (
-          SELECT state, 1 AS d FROM new_rows UNION ALL SELECT state, -1 FROM old_rows) AS changes
-        GROUP BY state HAVING SUM(d) <> 0 ORDER BY state
-        ON CONFLICT (state, shard) DO UPDATE SET n = job_count.n + EXCLUDED.n;
+      IF TG_OP = 'INSERT' THEN {_PG_COUNT.format(rows=_NEW_ROWS)}
+      ELSIF TG_OP = 'DELETE' THEN {_PG_COUNT.format(rows=_OLD_ROWS)}
+      ELSE {_PG_COUNT.format(rows=_NEW_ROWS + " UNION ALL " + _OLD_ROWS)}
       END IF;
       RETURN NULL;
     END $$""",
@@ -190,6 +202,12 @@ POSTGRES_TRIGGERS = (
     "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
     "FOR EACH STATEMENT EXECUTE FUNCTION queuectl_job_count()",
 )
+
+
+def counting_triggers() -> tuple[str, ...]:
+    from peewee import PostgresqlDatabase
+
+    return POSTGRES_TRIGGERS if isinstance(db.obj, PostgresqlDatabase) else SQLITE_TRIGGERS
 
 
 def create_schema() -> None:
@@ -205,7 +223,6 @@ def create_schema() -> None:
         db.create_tables(MODELS)
         for statement in INDEXES:
             db.execute_sql(statement)
-        for statement in POSTGRES_TRIGGERS if postgres else SQLITE_TRIGGERS:
+        for statement in counting_triggers():
             db.execute_sql(statement)
-        JobCount.insert_many([{"state": s.value, "shard": 0, "n": 0} for s in JobState]).on_conflict_ignore().execute()
         Setting.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict_ignore().execute()

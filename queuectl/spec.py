@@ -20,8 +20,9 @@ MAX_RETRIES_LIMIT = 1000
 MAX_TIMEOUT = 366 * 24 * 3600.0
 FIELDS = (
     "id", "command", "priority", "timeout", "max_retries", "run_at",
-    "depends_on", "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes",
+    "depends_on", "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "queue",
 )  # fmt: skip
+QUEUE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:-]{0,63}")
 DEPENDENCY_POLICIES = ("success", "finish")
 MAX_DEPENDENCIES = 1000
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -43,6 +44,7 @@ class JobSpec:
     env: dict | None = None
     cwd: str | None = None
     fatal_exit_codes: tuple[int, ...] = ()
+    queue: str = "default"
 
 
 def new_job_id() -> str:
@@ -56,6 +58,13 @@ def validate_job_id(value: object) -> str:
             f"invalid job id {_show(value)}: use 1-128 of A-Z a-z 0-9 _ . : - "
             "starting with a letter, digit or _"
         )
+    return value
+
+
+def validate_queue_name(value: object) -> str:
+    if not isinstance(value, str) or not QUEUE_NAME_PATTERN.fullmatch(value):
+        raise InputError(f"invalid queue name {_show(value)}: use 1-64 of A-Z a-z 0-9 _ . : - "
+                         "starting with a letter, digit or _")  # fmt: skip
     return value
 
 
@@ -168,6 +177,7 @@ def spec_from_dict(data: object) -> JobSpec:
         env=_env(data["env"]) if data.get("env") is not None else None,
         cwd=_text("cwd", data["cwd"], 4096) if data.get("cwd") is not None else None,
         fatal_exit_codes=_exit_codes(data["fatal_exit_codes"]) if "fatal_exit_codes" in data else (),
+        queue=validate_queue_name(data["queue"]) if data.get("queue") is not None else "default",
     )
 
 

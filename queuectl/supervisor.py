@@ -68,9 +68,11 @@ def _own_group_and_die_with_parent() -> None:
 
 
 class Supervisor:
-    def __init__(self, location: Location, count: int, burst: bool = False, quiet: bool = False):
+    def __init__(self, location: Location, count: int, burst: bool = False, quiet: bool = False,
+                 queues: tuple[str, ...] = ()):  # fmt: skip
         self.location = location
         self.count = count
+        self.queues = queues
         self.burst = burst
         self.quiet = quiet
         self.host = host_id()
@@ -100,6 +102,7 @@ class Supervisor:
         worker_id = f"{self.host}.{os.getpid()}.{secrets.token_hex(3)}"
         argv = [sys.executable, "-m", "queuectl.worker", "--db", self.location.url, "--id", worker_id, "--name", name]
         argv += ["--burst"] * self.burst + ["--quiet"] * self.quiet
+        argv += [arg for queue in self.queues for arg in ("--queue", queue)]
         env = dict(os.environ, **{WORKER_ENV: worker_id})  # inherited by its jobs: see kill_leftovers
         proc = subprocess.Popen(argv, preexec_fn=_own_group_and_die_with_parent, env=env)
         child = Child(name, worker_id, proc)

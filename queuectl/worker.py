@@ -52,8 +52,10 @@ def host_id() -> str:
 
 
 class Worker:
-    def __init__(self, location: Location, worker_id: str, name: str, burst: bool = False, quiet: bool = False):
+    def __init__(self, location: Location, worker_id: str, name: str, burst: bool = False, quiet: bool = False,
+                 queues: tuple[str, ...] = ()):  # fmt: skip
         self.location = location
+        self.queues = queues  # empty: every queue
         self.id = worker_id
         self.name = name
         self.burst = burst
@@ -102,11 +104,11 @@ class Worker:
         while claim is not None or not self.stopping:  # a job already claimed is always run
             if claim is None:
                 self.channel.drain()
-                claim = self._retrying(store.claim, self.id, self.host)
+                claim = self._retrying(store.claim, self.id, self.host, self.queues)
             if claim is not None:
                 claim = self._run_job(claim)
                 continue
-            if self.burst and not self._retrying(store.has_burst_work):
+            if self.burst and not self._retrying(store.has_burst_work, self.queues):
                 return
             self._idle_chores()
             if self.stopping:
@@ -193,7 +195,7 @@ class Worker:
             state, following = self._retrying(store.finish, claim, self.id, outcome.error, outcome.exit_code), None
         else:
             state, following = self._retrying(
-                store.finish_and_claim, claim, self.id, self.host, outcome.error, outcome.exit_code
+                store.finish_and_claim, claim, self.id, self.host, outcome.error, outcome.exit_code, self.queues
             )
         self._report(claim, state, outcome)
         return following
@@ -220,9 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="worker")
     parser.add_argument("--burst", action="store_true")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--queue", action="append", default=[])
     args = parser.parse_args(argv)
     try:
-        return Worker(resolve(args.db), args.id, args.name, args.burst, args.quiet).run()
+        return Worker(resolve(args.db), args.id, args.name, args.burst, args.quiet, tuple(args.queue)).run()
     except StoreError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

@@ -1,7 +1,9 @@
 """Each command's happy path and its refusal of bad input (in-process, real SQLite files)."""
 import json
 import os
+import sqlite3
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -196,21 +198,28 @@ def test_control_characters_never_reach_the_terminal():
     assert "\x1b" not in out and "\x07" not in out and "\\x1b" in out
 
 
-def test_older_schema_is_migrated_in_place(opened):
-    """A store made by queuectl's first schema is upgraded in place when next opened."""
-    from queuectl.models import db
+def test_a_store_made_by_schema_1_is_migrated_in_place(store_url, backend):
+    """A store written by the first release (fixtures dumped from it) is upgraded when opened."""
+    dump = (Path(__file__).parent / "fixtures" / f"store_v1.{backend}.sql").read_text()
+    if backend == "sqlite":
+        with sqlite3.connect(store_url) as conn:
+            conn.executescript(dump)
+    else:
+        import psycopg2
+        from playhouse.db_url import parse
 
-    enqueue(id="old", command="true")
-    # turn this store back into a version-1 store: what the first release created
-    db.execute_sql("DROP INDEX job_unique_key")
-    for column in ("dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "has_dependents"):
-        db.execute_sql(f"ALTER TABLE job DROP COLUMN {column}")
-    db.execute_sql("DROP TABLE dependency")
-    db.execute_sql("DELETE FROM job_count WHERE state = 'blocked'")
-    db.execute_sql("UPDATE setting SET value = '1' WHERE key = 'schema_version'")
-    assert run_cli("status").exit_code == 0  # opens, so migrates
-    assert db.execute_sql("SELECT value FROM setting WHERE key = 'schema_version'").fetchone()[0] == "2"
-    assert job("old")["state"] == "pending" and job("old")["dependency_policy"] == "success"
-    enqueue(id="new", command="true", depends_on=["old"], unique_key="k")
-    assert job("new")["state"] == "blocked"
-    assert json.loads(run_cli("status", "--json").stdout)["jobs"]["blocked"] == 1
+        with psycopg2.connect(**parse(store_url)) as conn, conn.cursor() as cursor:
+            cursor.execute(dump)
+    status = json.loads(run_cli("status", "--json").stdout)  # opening migrates
+    assert status["jobs"] == {"pending": 1, "processing": 0, "completed": 1, "failed": 0, "dead": 1,
+                              "cancelled": 0, "blocked": 0}  # fmt: skip
+    old = job("old-waiting")
+    assert (old["queue"], old["dependency_policy"], old["priority"]) == ("default", "success", 5)
+    assert job("old-dead")["last_error"] == "exited with code 1"
+    enqueue(id="after-done", command="true", depends_on=["old-done"], unique_key="k", queue="q2")
+    enqueue(id="after-waiting", command="true", depends_on=["old-waiting"])
+    assert (job("after-done")["state"], job("after-waiting")["state"]) == ("pending", "blocked")
+    assert json.loads(run_cli("queue", "list", "--json").stdout)[1]["name"] == "q2"
+    from queuectl.models import Setting
+
+    assert Setting.get(Setting.key == "schema_version").value == "2"

@@ -87,3 +87,56 @@ def test_dlq_purge():
     assert run_cli("dlq", "purge", "--dry-run").stdout == "d\n"
     assert run_cli("dlq", "purge").stdout == "deleted 1 job(s)\n"
     assert _ids() == ["ok"] and job("ok")["state"] == "completed"
+
+
+def _max_overlap(spans):
+    """The most intervals open at one moment."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_queue_limit_is_never_exceeded_by_eight_workers(tmp_path):
+    log = tmp_path / "spans"
+    lines = [json.dumps({"command": f"s=$(date +%s.%N); sleep 0.2; echo $s $(date +%s.%N) >> {log}", "queue": "lim"})
+             for _ in range(16)]  # fmt: skip
+    lines += [json.dumps({"command": f"sleep 0.2; echo x >> {tmp_path / 'free'}"}) for _ in range(8)]
+    assert run_cli("queue", "limit", "lim", "2").exit_code == 0
+    assert run_cli("enqueue", "-", input="\n".join(lines)).exit_code == 0
+    drain("--count", "8")
+    spans = [tuple(map(float, line.split())) for line in log.read_text().splitlines()]
+    assert len(spans) == 16 and _max_overlap(spans) == 2
+    assert len((tmp_path / "free").read_text().split()) == 8
+    listed = {q["name"]: q for q in json.loads(run_cli("queue", "list", "--json").stdout)}
+    assert listed["lim"]["max_running"] == 2 and listed["lim"]["jobs"]["completed"] == 16
+
+
+def test_paused_queue_waits_and_resumes():
+    assert run_cli("queue", "pause", "reports").stdout == "queue 'reports' paused\n"
+    enqueue(id="r", command="true", queue="reports")
+    enqueue(id="d", command="true")
+    drain()  # a burst does not wait for a paused queue
+    assert (job("r")["state"], job("d")["state"]) == ("pending", "completed")
+    listed = {q["name"]: q for q in json.loads(run_cli("queue", "list", "--json").stdout)}
+    assert listed["reports"]["paused"] and listed["reports"]["jobs"]["pending"] == 1
+    run_cli("queue", "resume", "reports")
+    drain()
+    assert job("r")["state"] == "completed"
+
+
+def test_workers_serve_only_their_queues():
+    enqueue(id="a", command="true", queue="alpha")
+    enqueue(id="b", command="true", queue="beta")
+    drain("--queue", "alpha")
+    assert (job("a")["state"], job("b")["state"]) == ("completed", "pending")
+    assert job("b")["queue"] == "beta"
+
+
+def test_queue_commands_refuse_bad_input():
+    for args in (["queue", "limit", "q", "0"], ["queue", "limit", "q", "many"], ["queue", "pause", "../x"],
+                 ["worker", "start", "--queue", "a b"], ["enqueue", '{"command": "true", "queue": ""}']):  # fmt: skip
+        result = run_cli(*args)
+        assert result.exit_code == 2 and result.stderr.startswith("Error: "), args

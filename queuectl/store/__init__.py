@@ -30,6 +30,7 @@ from .queries import (
     next_due,
     waiting_for,
 )
+from .queues import QueueView, limit_queue, list_queues, pause_queue, resume_queue
 from .retention import apply_retention, dead_by_error, dead_jobs, prune
 from .views import AttemptView, Claim, JobView, Metrics, WorkerView, iso
 from .workers import (
@@ -47,7 +48,7 @@ from .workers import (
 )
 
 __all__ = [
-    "AttemptView", "Cancelled", "Enqueued", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
+    "AttemptView", "Cancelled", "QueueView", "limit_queue", "list_queues", "pause_queue", "resume_queue", "Enqueued", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
     "WorkerView", "apply_retention", "attempt_paths", "attempts", "cancel", "claim", "close_store", "completions_per_minute", "counts",
     "dead_by_error", "dead_jobs", "delete_job", "enqueue", "finish", "finish_and_claim", "get_config", "get_job", "has_burst_work", "heartbeat",
     "iso", "links", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",

@@ -30,8 +30,22 @@ def current_config() -> dict:
 
 
 def forget_cached_config() -> None:
-    global _cache
+    global _cache, _limited_cache
     _cache = (0.0, {})
+    _limited_cache = (0.0, ())
+
+
+_limited_cache: tuple[float, tuple] = (0.0, ())
+
+
+def limited_queues() -> tuple[str, ...]:
+    """Queues with a limit on running jobs, as of at most CACHE_SECONDS ago."""
+    global _limited_cache
+    expires, names = _limited_cache
+    if time.monotonic() >= expires:
+        names = tuple(n for (n,) in db.execute_sql("SELECT name FROM queue WHERE max_running IS NOT NULL").fetchall())
+        _limited_cache = (time.monotonic() + CACHE_SECONDS, names)
+    return names
 
 
 get_config = guarded(current_config)

@@ -5,9 +5,11 @@ job's current state inside it, so two processes racing on one job cannot both wi
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -15,7 +17,7 @@ from ..errors import InputError, InvalidState
 from ..models import ACTIVE_STATES, FINISHED_STATES, Attempt, Job, JobState, db
 from ..spec import JobSpec, new_job_id
 from . import dependencies, logfiles
-from .config import current_config
+from .config import current_config, limited_queues
 from .connection import guarded, is_postgres, location, now, wake_watchers, wake_workers
 from .statements import chunks, find_job, sql, update_job
 from .views import Claim, JobView
@@ -27,19 +29,23 @@ _ACTIVE = tuple(s.value for s in ACTIVE_STATES)
 _INSERT_COLUMNS = (
     "id", "command", "state", "priority", "attempts", "max_retries", "timeout",
     "run_at", "next_attempt_at", "created_at", "updated_at",
-    "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "has_dependents",
+    "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "has_dependents", "queue",
 )  # fmt: skip
 
 # The best runnable job, taken in one statement.  SQLite: the write lock is already ours
 # (BEGIN IMMEDIATE) and INDEXED BY keeps the planner on the partial claim index.  PostgreSQL:
 # SKIP LOCKED lets workers on many hosts take different jobs without waiting for each other.
+# Paused queues and queues at their limit are passed over inside the same statement.
 _CLAIM_SQL = (
     "UPDATE job SET state = 'processing', attempts = attempts + 1, worker_id = {p}, "
     "started_at = {p}, updated_at = {p}, lease_expires_at = {p}, next_attempt_at = NULL, "
     "finished_at = NULL, exit_code = NULL "
     "WHERE seq = (SELECT seq FROM job {sqlite_index} WHERE state IN ('pending', 'failed') "
-    "AND next_attempt_at <= {p} ORDER BY priority DESC, seq LIMIT 1 {postgres_lock}) "
-    "RETURNING seq, id, command, timeout, env, cwd"
+    "AND next_attempt_at <= {p} {only_queues} {except_queues} "
+    "AND queue NOT IN (SELECT q.name FROM queue q WHERE q.paused OR q.max_running <= "
+    "(SELECT COALESCE(SUM(c.n), 0) FROM job_count c WHERE c.queue = q.name AND c.state = 'processing')) "
+    "ORDER BY priority DESC, seq LIMIT 1 {postgres_lock}) "
+    "RETURNING seq, id, command, timeout, env, cwd, queue"
 )
 
 
@@ -84,7 +90,7 @@ def _row(spec: JobSpec, job_id: str, cfg: dict, t: float) -> tuple:
         cfg["default_timeout"] if spec.timeout is None else spec.timeout,
         run_at, run_at, t, t, spec.dependency_policy, spec.unique_key,
         json.dumps(spec.env) if spec.env else None, spec.cwd,
-        json.dumps(list(spec.fatal_exit_codes)) if spec.fatal_exit_codes else None, False,
+        json.dumps(list(spec.fatal_exit_codes)) if spec.fatal_exit_codes else None, False, spec.queue,
     )  # fmt: skip
 
 
@@ -106,17 +112,15 @@ def _insert_rows(rows: list[tuple]) -> None:
     before = db.execute_sql("SELECT total_changes()").fetchone()[0]
     cursor.executemany(f"INSERT INTO job ({columns}) VALUES ({marks}) {skip_taken_keys}", rows)
     if db.execute_sql("SELECT total_changes()").fetchone()[0] - before == len(rows):
-        added = {JobState.PENDING.value: 0, JobState.BLOCKED.value: 0}
-        for row in rows:
-            added[row[2]] += 1
+        kept = [(row[-1], row[2]) for row in rows]
     else:  # some unique keys were taken: count what is there
-        added = {}
+        kept = []
         for piece in chunks([row[0] for row in rows]):
-            for (state,) in Job.select(Job.state).where(Job.id.in_(piece)).tuples():
-                added[state] = added.get(state, 0) + 1
-    # the counter that PostgreSQL's statement trigger keeps, kept here (see models)
-    for state, n in added.items():
-        sql("UPDATE job_count SET n = n + {p} WHERE state = {p} AND shard = 0", n, state)
+            kept.extend(Job.select(Job.queue, Job.state).where(Job.id.in_(piece)).tuples())
+    # the counters that PostgreSQL's statement trigger keeps, kept here (see models)
+    for (queue, state), n in Counter(kept).items():
+        sql("INSERT INTO job_count (queue, state, shard, n) VALUES ({p}, {p}, 0, {p}) "
+            "ON CONFLICT (queue, state, shard) DO UPDATE SET n = job_count.n + {p}", queue, state, n, n)  # fmt: skip
 
 
 def _link_and_dedupe(specs: list[JobSpec], ids: list[str], t: float) -> list[Enqueued]:
@@ -163,19 +167,21 @@ def _existing_ids(ids: list[str]) -> list[str]:
 
 
 @functools.cache
-def _claim_sql(postgres: bool) -> str:
+def _claim_sql(postgres: bool, queues: int, excluded: int) -> str:
     return _CLAIM_SQL.format(
         p="{p}",
         sqlite_index="" if postgres else "INDEXED BY job_claim",
+        only_queues=f"AND queue IN ({', '.join(['{p}'] * queues)})" if queues else "",
+        except_queues=f"AND queue NOT IN ({', '.join(['{p}'] * excluded)})" if excluded else "",
         postgres_lock="FOR UPDATE SKIP LOCKED" if postgres else "",
     )
 
 
 @guarded
-def claim(worker_id: str, host: str) -> Claim | None:
-    """pending/failed (due) -> processing: the best runnable job, or None."""
+def claim(worker_id: str, host: str, queues: tuple[str, ...] = ()) -> Claim | None:
+    """pending/failed (due) -> processing: the best runnable job (of these queues), or None."""
     with db.atomic():
-        return _claim(worker_id, host, now())
+        return _claim(worker_id, host, now(), queues)
 
 
 @guarded
@@ -192,14 +198,14 @@ def finish(claim: Claim, worker_id: str, error: str | None, exit_code: int | Non
 
 
 @guarded
-def finish_and_claim(claim: Claim, worker_id: str, host: str, error: str | None,
-                     exit_code: int | None) -> tuple[str, Claim | None]:  # fmt: skip
+def finish_and_claim(claim: Claim, worker_id: str, host: str, error: str | None, exit_code: int | None,
+                     queues: tuple[str, ...] = ()) -> tuple[str, Claim | None]:  # fmt: skip
     """finish(), then claim() the next job, in one transaction: a busy worker's loop costs one
     commit per job instead of two."""
     with db.atomic():
         t = now()
         state, wake = _finish(claim, worker_id, error, exit_code, t)
-        following = _claim(worker_id, host, t)
+        following = _claim(worker_id, host, t, queues)
     _after_finish(wake)
     return state, following
 
@@ -210,12 +216,23 @@ def _after_finish(wake: bool) -> None:
     wake_watchers()  # `queuectl wait` and friends
 
 
-def _claim(worker_id: str, host: str, t: float) -> Claim | None:
+def _claim(worker_id: str, host: str, t: float, queues: tuple[str, ...]) -> Claim | None:
     cfg = current_config()
-    row = sql(_claim_sql(is_postgres()), worker_id, t, t, t + cfg["lease_seconds"], t).fetchone()
-    if row is None:
-        return None
-    seq, job_id, command, timeout, env, cwd = row
+    full: list[str] = []
+    while True:
+        # PostgreSQL: workers claim at once, so a limited queue's count is checked again under
+        # a lock on its row, and a claim past the limit is undone (SQLite claims one at a time)
+        checking = is_postgres() and bool(limited_queues())
+        with db.atomic() if checking else contextlib.nullcontext() as savepoint:
+            statement = _claim_sql(is_postgres(), len(queues), len(full))
+            row = sql(statement, worker_id, t, t, t + cfg["lease_seconds"], t, *queues, *full).fetchone()
+            if row is None:
+                return None
+            if not checking or _within_limit(row[-1]):
+                break
+            savepoint.rollback()
+            full.append(row[-1])
+    seq, job_id, command, timeout, env, cwd, _queue = row
     # attempt numbers continue after a retry, which resets the job's attempt count
     prefix = logfiles.attempt_prefix(location().logs_dir, job_id)
     attempt_id, number = sql(
@@ -231,6 +248,15 @@ def _claim(worker_id: str, host: str, t: float) -> Claim | None:
         max_log_bytes=int(cfg["max_log_bytes"]), lease_seconds=cfg["lease_seconds"],
         env=json.loads(env) if env else None, cwd=cwd,
     )  # fmt: skip
+
+
+def _within_limit(queue: str) -> bool:
+    """Under a lock on the queue's row: does the queue run no more jobs than its limit?"""
+    limit = sql("SELECT max_running FROM queue WHERE name = {p} FOR UPDATE", queue).fetchone()
+    if limit is None or limit[0] is None:
+        return True
+    running = sql("SELECT COALESCE(SUM(n), 0) FROM job_count WHERE queue = {p} AND state = 'processing'", queue)
+    return running.fetchone()[0] <= limit[0]
 
 
 def _finish(claim: Claim, worker_id: str, error: str | None, exit_code: int | None, t: float) -> tuple[str, bool]:

@@ -7,12 +7,13 @@ from __future__ import annotations
 from ..errors import StoreError
 
 
-def _v2_workflows() -> None:
-    """Dependencies, unique keys, per-job environment and fatal exit codes; the blocked state."""
+def _v2_workflows_and_queues() -> None:
+    """Dependencies, unique keys, per-job environment and fatal exit codes, the blocked state;
+    named queues, with the counters kept per queue."""
     from peewee import BooleanField, CharField, PostgresqlDatabase, TextField
     from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
-    from ..models import INDEXES, Dependency, JobCount, JobState, db
+    from ..models import INDEXES, Dependency, JobCount, Queue, counting_triggers, db
 
     migrator = (PostgresqlMigrator if isinstance(db.obj, PostgresqlDatabase) else SqliteMigrator)(db)
     migrate(
@@ -22,15 +23,20 @@ def _v2_workflows() -> None:
         migrator.add_column("job", "cwd", TextField(null=True)),
         migrator.add_column("job", "fatal_exit_codes", TextField(null=True)),
         migrator.add_column("job", "has_dependents", BooleanField(default=False)),
+        migrator.add_column("job", "queue", CharField(max_length=64, default="default")),
     )
-    db.create_tables([Dependency])
-    for statement in INDEXES:
+    db.create_tables([Dependency, Queue])
+    for trigger in ("job_count_insert", "job_count_delete", "job_count_update"):
+        db.execute_sql(f"DROP TRIGGER IF EXISTS {trigger}" + (" ON job" if isinstance(db.obj, PostgresqlDatabase) else ""))
+    db.execute_sql("DROP TABLE job_count")
+    db.create_tables([JobCount])
+    db.execute_sql("INSERT INTO job_count (queue, state, shard, n) SELECT queue, state, 0, COUNT(*) FROM job GROUP BY queue, state")
+    for statement in INDEXES + counting_triggers():
         db.execute_sql(statement)
-    JobCount.insert(state=JobState.BLOCKED.value, shard=0, n=0).on_conflict_ignore().execute()
 
 
 #: version -> function that upgrades a store from version-1 to version (playhouse.migrate inside)
-STEPS: dict = {2: _v2_workflows}
+STEPS: dict = {2: _v2_workflows_and_queues}
 
 
 def migrate(from_version: int) -> None:

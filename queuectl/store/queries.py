@@ -33,11 +33,14 @@ def list_jobs(
     before_seq: int | None = None,
     search: str | None = None,
     oldest_first: bool = False,
+    queue: str | None = None,
 ) -> list[JobView]:
     """Jobs newest first (or oldest first), keyset-paged by seq so deep pages stay cheap."""
     query = Job.select(*_JOB_FIELDS)
     if state:
         query = query.where(Job.state == state)
+    if queue:
+        query = query.where(Job.queue == queue)
     if before_seq is not None:
         query = query.where(Job.seq > before_seq if oldest_first else Job.seq < before_seq)
     if search:
@@ -95,12 +98,24 @@ def next_due() -> float | None:
 
 
 @guarded
-def has_burst_work() -> bool:
-    """Work a `--burst` worker must wait for: due pending jobs, running jobs, retries to come."""
-    n = counts()
-    if n[JobState.PROCESSING.value] or n[JobState.FAILED.value]:
-        return True
+def has_burst_work(queues: tuple[str, ...] = ()) -> bool:
+    """Work a `--burst` worker (of these queues) must wait for: due pending jobs, running jobs
+    and retries to come; not the waiting jobs of a paused queue, which would never come."""
+    from ..models import Queue
+
+    paused = {name for (name,) in Queue.select(Queue.name).where(Queue.paused).tuples()}
+    mine = (lambda queue: queue in queues) if queues else (lambda queue: True)
+    counted = db.execute_sql(
+        "SELECT queue, state, SUM(n) FROM job_count WHERE state IN ('processing', 'failed') GROUP BY queue, state"
+    ).fetchall()
+    for queue, state, n in counted:
+        if n and mine(queue) and (state == JobState.PROCESSING.value or queue not in paused):
+            return True
     due = (Job.state == JobState.PENDING.value) & (Job.next_attempt_at <= now())
+    if queues:
+        due &= Job.queue.in_(queues)
+    if paused:
+        due &= Job.queue.not_in(sorted(paused))
     return Job.select(Job.seq).where(due).exists()
 
 

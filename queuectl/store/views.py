@@ -69,6 +69,7 @@ class JobView(_Record):
     env: dict
     cwd: str | None
     fatal_exit_codes: list
+    queue: str
 
     @property
     def runtime(self) -> float | None:
