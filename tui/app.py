@@ -168,7 +168,7 @@ class QueuectlApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(StatusHeader).update_status(self.store_label, self.readonly, None, None)
+        self.base_screen.query_one(StatusHeader).update_status(self.store_label, self.readonly, None, None)
         self.set_interval(1.0, self._status_tick)
         self._status_tick()
         for _ in range(self.start_count):
@@ -176,16 +176,21 @@ class QueuectlApp(App):
         self.call_after_refresh(self._focus_pane)
 
     @property
+    def base_screen(self) -> Screen:
+        """The screen with the panes (App.query_one would search a dialog when one is open)."""
+        return self.screen_stack[0]
+
+    @property
     def active_tab(self) -> str:
-        return self.query_one("#tabs", TabbedContent).active
+        return self.base_screen.query_one("#tabs", TabbedContent).active
 
     def pane(self, tab: str | None = None):
-        return self.query_one(f"#{tab or self.active_tab}-pane")
+        return self.base_screen.query_one(f"#{tab or self.active_tab}-pane")
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._focus_pane()
         if self.active_tab == "logs":
-            self.query_one(LogsPane).follow_selection()
+            self.base_screen.query_one(LogsPane).follow_selection()
         self.pane().reload()
 
     def _focus_pane(self) -> None:
@@ -198,7 +203,7 @@ class QueuectlApp(App):
             self.set_focus(None)
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = tab
+        self.base_screen.query_one("#tabs", TabbedContent).active = tab
 
     def action_next_pane(self, step: int) -> None:
         focused = self.focused
@@ -239,7 +244,7 @@ class QueuectlApp(App):
     def on_status_loaded(self, message: StatusLoaded) -> None:
         self._status_busy = False
         if message.error is None:
-            self.query_one(StatusHeader).update_status(self.store_label, self.readonly, message.counts, message.workers)
+            self.base_screen.query_one(StatusHeader).update_status(self.store_label, self.readonly, message.counts, message.workers)
 
     # -- running store actions ---------------------------------------------------------
     def act(
@@ -361,7 +366,7 @@ class QueuectlApp(App):
 
     def show_logs(self, job_id: str, follow: bool = True) -> None:
         self.selected_job_id = job_id
-        self.query_one(LogsPane).open(job_id, follow=follow)
+        self.base_screen.query_one(LogsPane).open(job_id, follow=follow)
         self.action_show_tab("logs")
 
     # -- workers -----------------------------------------------------------------------
@@ -450,7 +455,7 @@ class QueuectlApp(App):
 
     def _filter(self, state: str | None) -> None:
         self.action_show_tab("jobs")
-        pane = self.query_one(JobsPane)
+        pane = self.base_screen.query_one(JobsPane)
         pane.state = state
         pane.restart()
 
