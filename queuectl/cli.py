@@ -325,6 +325,7 @@ def cancel(ctx: click.Context, job_id: str) -> None:
 @click.pass_context
 def retry(ctx: click.Context, job_ids: tuple[str, ...]) -> None:
     """Run finished jobs (completed, dead or cancelled) again, keeping their attempt history."""
+    job_ids = tuple(_job_id(j) for j in job_ids)
     _open(ctx)
     from . import store
 
@@ -339,6 +340,7 @@ def retry(ctx: click.Context, job_ids: tuple[str, ...]) -> None:
 @click.pass_context
 def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: float | None, json_: bool) -> None:
     """Block until every given job has ended; exit 0 if all completed, 1 if any did not."""
+    job_ids = tuple(_job_id(j) for j in job_ids)
     _open(ctx)
     from .waiting import wait_for_jobs
 
@@ -359,6 +361,7 @@ def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: float | None, js
 @click.pass_context
 def show(ctx: click.Context, job_id: str, json_: bool) -> None:
     """Every field of one job, its dependencies and dependents, and its attempt history."""
+    job_id = _job_id(job_id)
     _open(ctx)
     from . import render, store
 
@@ -533,7 +536,7 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True)
 @click.option("--group-by", type=click.Choice(["error"]), help="One row per exit code and error, largest first.")
 @json_option
 @click.pass_context
@@ -571,6 +574,8 @@ def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str 
     """Send dead jobs back to pending, with their attempts reset: one ID, --all, or --filter TEXT."""
     if sum((bool(job_id), all_, contains is not None)) != 1:
         raise click.UsageError("give one of: a job id, --all, --filter TEXT")
+    if job_id:
+        job_id = _job_id(job_id)
     _open(ctx)
     from . import store
 

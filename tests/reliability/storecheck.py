@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
+STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled", "blocked")
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -75,7 +75,7 @@ def _problems(conn: sqlite3.Connection) -> list[str]:
                 bad(f"keeps worker {worker!r} / lease {lease!r}")
         if state in ("pending", "failed") and next_at is None:
             bad("waiting without next_attempt_at")
-        if state not in ("pending", "failed") and next_at is not None:
+        if state not in ("pending", "failed", "blocked") and next_at is not None:
             bad("not waiting but has next_attempt_at")
         if state == "completed" and (code != 0 or finished is None):
             bad(f"completed with exit code {code!r}, finished_at {finished!r}")

@@ -90,7 +90,7 @@ def _deaden(db_path) -> None:
 
 
 def test_killed_dlq_retry_all_is_all_or_nothing(db_path):
-    n = 30_000
+    n = 5_000
     _make_dead(db_path, "d", n)
     full = _timed("dlq", "retry", "--all")
     kept = []
