@@ -529,6 +529,98 @@ def queue_limit(ctx: click.Context, name: str, limit: str) -> None:
     click.echo(f"queue '{name}' limit: {limit.lower() if max_running is None else max_running}")
 
 
+# -- schedules ------------------------------------------------------------------------------
+@cli.group()
+def schedule() -> None:
+    """Recurring jobs: one job per cron tick, enqueued by the running workers."""
+
+
+@schedule.command("add")
+@click.argument("name")
+@click.argument("job_json", metavar="JOB_JSON")
+@click.option("--cron", required=True, help='When: "*/5 * * * *" (a sixth field counts seconds).')
+@click.option("--tz", default="UTC", show_default=True, help="The time zone the cron expression is read in.")
+@click.option("--overlap", type=click.Choice(["skip", "allow"]), default="allow", show_default=True,
+              help="skip: no new run while the previous one is unfinished.")  # fmt: skip
+@click.pass_context
+def schedule_add(ctx: click.Context, name: str, job_json: str, cron: str, tz: str, overlap: str) -> None:
+    """Add a schedule NAME running JOB_JSON (the job's fields, without id and run_at)."""
+    from .spec import load_json_object
+
+    job = load_json_object(job_json)
+    _open(ctx)
+    from . import render, store
+
+    added = store.add_schedule(name, cron, job, tz=tz, overlap=overlap)
+    click.echo(f"schedule '{name}' added; next run {render.local_time(added.next_run_at)}")
+
+
+@schedule.command("list")
+@json_option
+@click.pass_context
+def schedule_list(ctx: click.Context, json_: bool) -> None:
+    """Every schedule with its next and last run."""
+    _open(ctx)
+    from . import render, store
+
+    schedules = store.list_schedules()
+    if json_:
+        _echo_json([s.as_dict() for s in schedules])
+        return
+    rows = [[s.name, s.cron, s.tz, "paused" if s.paused else "active", s.overlap, render.local_time(s.next_run_at),
+             s.last_job_id or "", str(s.skipped), render.clean(s.job.get("command"))] for s in schedules]  # fmt: skip
+    render.print_table(f"Schedules ({len(schedules)})",
+                       ["Name", "Cron", "TZ", "Status", "Overlap", "Next run", "Last job", "Skipped", "Command"],
+                       rows)  # fmt: skip
+
+
+@schedule.command("remove")
+@click.argument("name")
+@click.pass_context
+def schedule_remove(ctx: click.Context, name: str) -> None:
+    """Delete a schedule (the jobs it enqueued stay)."""
+    _open(ctx)
+    from . import store
+
+    store.remove_schedule(name)
+    click.echo(f"schedule '{name}' removed")
+
+
+@schedule.command("pause")
+@click.argument("name")
+@click.pass_context
+def schedule_pause(ctx: click.Context, name: str) -> None:
+    """Stop enqueueing a schedule's jobs until it is resumed."""
+    _open(ctx)
+    from . import store
+
+    store.pause_schedule(name)
+    click.echo(f"schedule '{name}' paused")
+
+
+@schedule.command("resume")
+@click.argument("name")
+@click.pass_context
+def schedule_resume(ctx: click.Context, name: str) -> None:
+    """Resume a schedule from its next tick (ticks missed while paused are not run)."""
+    _open(ctx)
+    from . import store
+
+    store.pause_schedule(name, paused=False)
+    click.echo(f"schedule '{name}' resumed")
+
+
+@schedule.command("run")
+@click.argument("name")
+@click.pass_context
+def schedule_run(ctx: click.Context, name: str) -> None:
+    """Enqueue a schedule's job once, now."""
+    _open(ctx)
+    from . import store
+
+    click.echo(store.run_schedule_now(name))
+
+
 # -- dead-letter queue ----------------------------------------------------------------------
 @cli.group()
 def dlq() -> None:

@@ -117,6 +117,21 @@ class Setting(BaseModel):
     value = TextField()  # JSON
 
 
+class Schedule(BaseModel):
+    """A recurring job: every cron tick (in its time zone) enqueues one job, id NAME@TICK."""
+
+    name = CharField(max_length=64, primary_key=True)
+    cron = CharField(max_length=200)
+    tz = CharField(max_length=64, default="UTC")
+    overlap = CharField(max_length=8, default="allow")  # skip: no new run while the last is unfinished
+    job = TextField()  # the job's fields, as JSON
+    paused = BooleanField(default=False)
+    next_run_at = DoubleField()
+    last_run_at = DoubleField(null=True)
+    last_job_id = CharField(max_length=200, null=True)
+    skipped = IntegerField(default=0)
+
+
 class JobCount(BaseModel):
     """Jobs per queue and state, kept by triggers so that counting never scans the job table.
 
@@ -136,7 +151,7 @@ class JobCount(BaseModel):
 COUNT_SHARDS = 16
 
 
-MODELS = (Job, Attempt, Worker, Setting, JobCount, Dependency, Queue)
+MODELS = (Job, Attempt, Worker, Setting, JobCount, Dependency, Queue, Schedule)
 
 # Indexes whose shape peewee cannot express (partial, descending), one per hot query.
 INDEXES = (

@@ -133,9 +133,12 @@ class Worker:
             self._retrying(store.apply_retention)
 
     def _beat(self, claim: store.Claim | None = None, pgid: int | None = None) -> store.Heartbeat | None:
+        """Every second, idle or busy: I am alive; and enqueue the schedules that are due."""
         self._last_beat = time.monotonic()
         try:
             beat = store.heartbeat(self.id, claim, pgid)
+            for job_id in store.run_due_schedules():
+                self.say(f"scheduled job '{job_id}' enqueued")
         except StoreError as exc:
             self.say(f"heartbeat failed: {exc}")
             return None

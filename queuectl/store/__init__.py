@@ -31,6 +31,16 @@ from .queries import (
     waiting_for,
 )
 from .queues import QueueView, limit_queue, list_queues, pause_queue, resume_queue
+from .schedules import (
+    ScheduleView,
+    add_schedule,
+    get_schedule,
+    list_schedules,
+    pause_schedule,
+    remove_schedule,
+    run_due_schedules,
+    run_schedule_now,
+)
 from .retention import apply_retention, dead_by_error, dead_jobs, prune
 from .views import AttemptView, Claim, JobView, Metrics, WorkerView, iso
 from .workers import (
@@ -48,7 +58,8 @@ from .workers import (
 )
 
 __all__ = [
-    "AttemptView", "Cancelled", "QueueView", "limit_queue", "list_queues", "pause_queue", "resume_queue", "Enqueued", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
+    "AttemptView", "Cancelled", "ScheduleView", "add_schedule", "get_schedule", "list_schedules",
+    "pause_schedule", "remove_schedule", "run_due_schedules", "run_schedule_now", "QueueView", "limit_queue", "list_queues", "pause_queue", "resume_queue", "Enqueued", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
     "WorkerView", "apply_retention", "attempt_paths", "attempts", "cancel", "claim", "close_store", "completions_per_minute", "counts",
     "dead_by_error", "dead_jobs", "delete_job", "enqueue", "finish", "finish_and_claim", "get_config", "get_job", "has_burst_work", "heartbeat",
     "iso", "links", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",

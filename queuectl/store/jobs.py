@@ -62,22 +62,30 @@ def enqueue(specs: list[JobSpec]) -> list[Enqueued]:
     A job whose unique_key an unfinished job holds is not added: its entry names that job.
     A job with dependencies starts blocked (or cancelled, if one it needs has failed already).
     """
-    from peewee import IntegrityError, __exception_wrapper__ as driver_errors
+    from peewee import IntegrityError
 
     t = now()
     ids = [spec.id or new_job_id() for spec in specs]
     try:
         with db.atomic():
-            cfg = current_config()
-            rows = [_row(spec, job_id, cfg, t) for spec, job_id in zip(specs, ids)]
-            with driver_errors:  # raw driver errors become peewee's, as for every other query
-                _insert_rows(rows)
-            result = _link_and_dedupe(specs, ids, t)
+            result = add_jobs(specs, ids, t)
     except IntegrityError:
         taken = _existing_ids(ids)
         raise InputError(f"job id {taken[0]!r} already exists" if taken else "job ids are not unique") from None
     wake_workers()
     return result
+
+
+def add_jobs(specs: list[JobSpec], ids: list[str], t: float) -> list[Enqueued]:
+    """enqueue() inside the caller's transaction (schedules use it); a taken id raises
+    IntegrityError."""
+    from peewee import __exception_wrapper__ as driver_errors
+
+    cfg = current_config()
+    rows = [_row(spec, job_id, cfg, t) for spec, job_id in zip(specs, ids)]
+    with driver_errors:  # raw driver errors become peewee's, as for every other query
+        _insert_rows(rows)
+    return _link_and_dedupe(specs, ids, t)
 
 
 def _row(spec: JobSpec, job_id: str, cfg: dict, t: float) -> tuple:

@@ -9,11 +9,11 @@ from ..errors import StoreError
 
 def _v2_workflows_and_queues() -> None:
     """Dependencies, unique keys, per-job environment and fatal exit codes, the blocked state;
-    named queues, with the counters kept per queue."""
+    named queues, with the counters kept per queue; schedules."""
     from peewee import BooleanField, CharField, PostgresqlDatabase, TextField
     from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
-    from ..models import INDEXES, Dependency, JobCount, Queue, counting_triggers, db
+    from ..models import INDEXES, Dependency, JobCount, Queue, Schedule, counting_triggers, db
 
     migrator = (PostgresqlMigrator if isinstance(db.obj, PostgresqlDatabase) else SqliteMigrator)(db)
     migrate(
@@ -25,7 +25,7 @@ def _v2_workflows_and_queues() -> None:
         migrator.add_column("job", "has_dependents", BooleanField(default=False)),
         migrator.add_column("job", "queue", CharField(max_length=64, default="default")),
     )
-    db.create_tables([Dependency, Queue])
+    db.create_tables([Dependency, Queue, Schedule])
     for trigger in ("job_count_insert", "job_count_delete", "job_count_update"):
         db.execute_sql(f"DROP TRIGGER IF EXISTS {trigger}" + (" ON job" if isinstance(db.obj, PostgresqlDatabase) else ""))
     db.execute_sql("DROP TABLE job_count")
