@@ -216,7 +216,8 @@ class Chaos:
         return self.rng.choice(live) if live else None
 
     def _kill_worker(self, procs) -> None:
-        workers = [p for p in procs.values() if is_worker(p)]
+        # (not a worker's child between fork and exec: it still looks like its worker)
+        workers = [p for p in procs.values() if is_worker(p) and not (p.ppid in procs and is_worker(procs[p.ppid]))]
         if workers:
             w = self.rng.choice(workers)
             _kill(w.pid)
@@ -453,7 +454,8 @@ def verify(chaos: Chaos) -> Report:
             elif error is None:
                 # SIGKILL lands at once; a hard stop only kills a job still running when the
                 # worker handles the signal, so a job that was just ending may still succeed
-                grace = SLACK if kill.kind == "hard_stop" else 0.0
+                # a SIGKILL that lands on a shell already exiting leaves its exit status 0
+                grace = SLACK if kill.kind == "hard_stop" else 0.05 if kill.kind == "kill_job" else 0.0
                 if finished is not None and finished <= kill.t + grace:
                     raced += 1
                 else:
