@@ -117,6 +117,20 @@ def _job_id(value: str) -> str:
     return validate_job_id(value)
 
 
+def _name_command(group: click.Group, verb: str, doc: str, act, done: str) -> None:
+    """A `GROUP VERB NAME` command that calls one store function and says what it did."""
+
+    @group.command(verb, help=doc)
+    @click.argument("name")
+    @click.pass_context
+    def command(ctx: click.Context, name: str) -> None:
+        _open(ctx)
+        from . import store
+
+        act(store, name)
+        click.echo(done.format(name=name))
+
+
 json_option = click.option("json_", "--json", is_flag=True, help="Print one JSON document instead of a table.")
 
 
@@ -486,28 +500,10 @@ def queue_list(ctx: click.Context, json_: bool) -> None:
                        rows)  # fmt: skip
 
 
-@queue.command("pause")
-@click.argument("name")
-@click.pass_context
-def queue_pause(ctx: click.Context, name: str) -> None:
-    """Keep the queue's waiting jobs waiting (running ones finish)."""
-    _open(ctx)
-    from . import store
-
-    store.pause_queue(name)
-    click.echo(f"queue '{name}' paused")
-
-
-@queue.command("resume")
-@click.argument("name")
-@click.pass_context
-def queue_resume(ctx: click.Context, name: str) -> None:
-    """Let a paused queue's jobs run again."""
-    _open(ctx)
-    from . import store
-
-    store.resume_queue(name)
-    click.echo(f"queue '{name}' resumed")
+_name_command(queue, "pause", "Keep the queue's waiting jobs waiting (running ones finish).",
+              lambda store, name: store.pause_queue(name), "queue '{name}' paused")  # fmt: skip
+_name_command(queue, "resume", "Let a paused queue's jobs run again.",
+              lambda store, name: store.resume_queue(name), "queue '{name}' resumed")  # fmt: skip
 
 
 @queue.command("limit")
@@ -574,40 +570,12 @@ def schedule_list(ctx: click.Context, json_: bool) -> None:
                        rows)  # fmt: skip
 
 
-@schedule.command("remove")
-@click.argument("name")
-@click.pass_context
-def schedule_remove(ctx: click.Context, name: str) -> None:
-    """Delete a schedule (the jobs it enqueued stay)."""
-    _open(ctx)
-    from . import store
-
-    store.remove_schedule(name)
-    click.echo(f"schedule '{name}' removed")
-
-
-@schedule.command("pause")
-@click.argument("name")
-@click.pass_context
-def schedule_pause(ctx: click.Context, name: str) -> None:
-    """Stop enqueueing a schedule's jobs until it is resumed."""
-    _open(ctx)
-    from . import store
-
-    store.pause_schedule(name)
-    click.echo(f"schedule '{name}' paused")
-
-
-@schedule.command("resume")
-@click.argument("name")
-@click.pass_context
-def schedule_resume(ctx: click.Context, name: str) -> None:
-    """Resume a schedule from its next tick (ticks missed while paused are not run)."""
-    _open(ctx)
-    from . import store
-
-    store.pause_schedule(name, paused=False)
-    click.echo(f"schedule '{name}' resumed")
+_name_command(schedule, "remove", "Delete a schedule (the jobs it enqueued stay).",
+              lambda store, name: store.remove_schedule(name), "schedule '{name}' removed")  # fmt: skip
+_name_command(schedule, "pause", "Stop enqueueing a schedule's jobs until it is resumed.",
+              lambda store, name: store.pause_schedule(name), "schedule '{name}' paused")  # fmt: skip
+_name_command(schedule, "resume", "Resume a schedule from its next tick (ticks missed while paused are not run).",
+              lambda store, name: store.pause_schedule(name, paused=False), "schedule '{name}' resumed")  # fmt: skip
 
 
 @schedule.command("run")
