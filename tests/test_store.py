@@ -119,16 +119,31 @@ def test_dead_worker_recovery_counts_as_a_failed_attempt(clock):
 def test_lease_expiry_recovers_jobs_of_silent_workers(clock):
     store.enqueue([JobSpec("sleep 9", id="s")])
     store.register_worker("w", "h", 1, None)
+    store.register_worker("other", "h", 2, None)
     claim = store.claim("w", "h")
     clock.t += 20
     assert store.heartbeat("w", claim).owns_job  # heartbeats extend the lease
     clock.t += 25
+    store.heartbeat("other")
     assert store.recover_expired() == 0
     clock.t += 31
+    store.heartbeat("other")  # another worker is alive and writing; "w" has been silent for 56 s
     assert store.recover_expired() == 1
     assert store.get_job("s").state == "failed"
     assert not store.heartbeat("w", claim).owns_job
-    assert store.live_worker_count() == 0
+    assert store.live_worker_count() == 1
+
+
+def test_no_lease_expires_while_nobody_could_write(clock):
+    """A store locked (or a machine suspended) for longer than a lease: every heartbeat is
+    equally old, so the first writer afterwards takes nobody's job."""
+    store.enqueue([JobSpec("sleep 9", id="s")])
+    store.register_worker("w", "h", 1, None)
+    store.register_worker("other", "h", 2, None)
+    store.claim("w", "h")
+    clock.t += 300  # no heartbeat from anyone
+    assert store.recover_expired() == 0
+    assert store.get_job("s").state == "processing"
 
 
 def test_stop_request_reaches_worker_heartbeat(clock):

@@ -278,4 +278,10 @@ def _sqlite_class():
                 return SqliteDatabase.execute_sql(self, sql, params)
             return _wait_while_busy(lambda: SqliteDatabase.execute_sql(self, sql, params))
 
+        def rollback(self):
+            """SQLite ends the transaction itself on some errors (SQLITE_FULL): the ROLLBACK that
+            follows must not replace that error with "no transaction is active"."""
+            if self.is_closed() or self.connection().in_transaction:
+                SqliteDatabase.rollback(self)
+
     return SqliteStore

@@ -98,19 +98,27 @@ def recover_worker(worker_id: str, reason: str) -> list[int]:
 
 
 @guarded
-def recover_expired(host: str | None = None) -> int:
+def recover_expired() -> int:
     """Jobs whose lease ran out (their worker stopped heartbeating, on any host) fail their
-    attempt; silent workers are forgotten.  Returns how many jobs were recovered."""
+    attempt; silent workers are forgotten.  Returns how many jobs were recovered.
+
+    Leases are judged against the newest heartbeat of any worker, not the clock alone: when the
+    store was locked for longer than a lease, nobody could heartbeat, and the first writer after
+    the lock must not take the jobs of workers that were alive all along."""
+    from peewee import fn
+
     from .config import current_config
 
     t = now()
     with db.atomic():
         lease = current_config()["lease_seconds"]
-        expired = Job.lease_expires_at < t
+        newest = Worker.select(fn.MAX(Worker.heartbeat_at)).scalar()
+        reference = t if newest is None else min(t, newest)
+        expired = Job.lease_expires_at < reference
         n = Job.select().where((Job.state == JobState.PROCESSING.value) & expired).count()
         if n:
             fail_lost_attempts(expired, "lost: its worker stopped sending heartbeats (lease expired)")
-        Worker.delete().where(Worker.heartbeat_at < t - max(lease, LIVENESS_SECONDS)).execute()
+        Worker.delete().where(Worker.heartbeat_at < reference - max(lease, LIVENESS_SECONDS)).execute()
     if n:
         wake_workers()
     return n

@@ -117,8 +117,6 @@ def test_a_worker_the_store_forgot_registers_again(db_path):
         assert sup.wait(20) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="store bug: recover_expired takes the job of a live worker whose heartbeats "
-                   "were blocked by a write lock held longer than lease_seconds (queuectl/store/workers.py)")  # fmt: skip
 @pytest.mark.timeout(60)
 def test_a_lock_longer_than_the_lease_does_not_cost_a_running_job_its_lease(db_path, tmp_path):
     """The first writer after a long lock may be another worker's lease recovery (here made

@@ -143,8 +143,6 @@ def test_the_store_on_a_full_disk(db_path, small_fs, monkeypatch, tmp_path):
     assert storecheck.problems(db) == []
 
 
-@pytest.mark.xfail(strict=True, reason="store bug: on SQLITE_FULL the transaction's ROLLBACK fails ('cannot rollback - "
-                   "no transaction is active') and that error replaces 'database or disk is full'")  # fmt: skip
 def test_a_full_disk_is_named_in_the_error(db_path, small_fs, monkeypatch):
     db = small_fs / "queuectl.db"
     monkeypatch.setenv("QUEUECTL_DB", str(db))
