@@ -23,19 +23,22 @@ from queuectl.errors import QueuectlError
 from queuectl.paths import Location
 from queuectl.render import clean
 
-from .format import LABEL, SHORT, STATES, shown_states, state_styles
+from .format import ALL_STATES, LABEL, SHORT, STATES, shown_states, state_styles
 from .messages import ActionDone
 from .panes.config import ConfigPane
 from .panes.dlq import DlqPane
 from .panes.jobs import JobsPane
 from .panes.logs import LogsPane
 from .panes.metrics import MetricsPane
+from .panes.queues import QueuesPane
+from .panes.schedules import SchedulesPane
 from .panes.workers import WorkersPane
 from .pool import WorkerPool
 from .screens.confirm import ConfirmScreen
-from .screens.forms import NewJobScreen, PriorityScreen
+from .screens.forms import LimitScreen, NewJobScreen, PriorityScreen
 from .screens.help import CommandLogScreen, HelpScreen
 from .screens.job_detail import JobDetailScreen
+from .screens.wait import WaitScreen
 
 TABS = [
     ("jobs", "Jobs", JobsPane),
@@ -44,6 +47,8 @@ TABS = [
     ("metrics", "Metrics", MetricsPane),
     ("workers", "Workers", WorkersPane),
     ("config", "Config", ConfigPane),
+    ("queues", "Queues", QueuesPane),
+    ("schedules", "Schedules", SchedulesPane),
 ]
 
 
@@ -196,7 +201,10 @@ class QueuectlApp(App):
     def _focus_pane(self) -> None:
         pane = self.pane()
         target = {"jobs": "#jobs-table", "dlq": "#dlq-table", "logs": "#log-out", "workers": "#workers-table",
-                  "config": "#config-form", "metrics": None}[self.active_tab]  # fmt: skip
+                  "config": "#config-form", "metrics": None, "queues": "#queues-table",
+                  "schedules": "#schedules-table"}[self.active_tab]  # fmt: skip
+        if self.active_tab == "dlq" and pane.grouped:
+            target = "#dlq-groups"
         if target:
             pane.query(target).first().focus()
         else:
@@ -291,9 +299,46 @@ class QueuectlApp(App):
             self.commands.append(part)
 
     # -- job actions (called by the panes and the palette) ------------------------------
-    def retry_jobs(self, ids: list[str]) -> None:
-        self.act(_each, ids, store.retry_dead, done=f"retrying {_n(ids)} from the DLQ",
-                 cli="; ".join(f"queuectl dlq retry {q(i)}" for i in ids))  # fmt: skip
+    def retry_jobs(self, ids: list[str], dead_only: bool = False) -> None:
+        """Run finished jobs again (the DLQ pane: dead ones only), in one transaction."""
+        if dead_only:
+            self.act(store.retry, ids, "dead", done=f"retrying {_n(ids)} from the DLQ",
+                     cli="; ".join(f"queuectl dlq retry {q(i)}" for i in ids))  # fmt: skip
+        else:
+            self.act(store.retry, ids, done=f"retrying {_n(ids)}", cli="queuectl retry " + " ".join(map(q, ids)))
+
+    def retry_group(self, exit_code: int | None, error: str | None) -> None:
+        """The grouped DLQ's R: every dead job with this exit code and error, after a confirm with the count."""
+        if self.readonly:
+            return
+        self._group_ids(exit_code, error)
+
+    @work(thread=True, group="actions")
+    def _group_ids(self, exit_code: int | None, error: str | None) -> None:
+        try:
+            ids = store.dead_ids_by_error(exit_code, error)
+        except QueuectlError as exc:
+            self.call_from_thread(self.notify, str(exc), title="Not done", severity="error")
+            return
+        self.call_from_thread(self._confirm_group, exit_code, error, ids)
+
+    def _confirm_group(self, exit_code: int | None, error: str | None, ids: list[str]) -> None:
+        if not ids:
+            self.notify("that group has no dead jobs any more", severity="warning")
+            return
+        code = "no exit code" if exit_code is None else f"exit code {exit_code}"
+        body = (f"Send {len(ids):,} dead job{'s' * (len(ids) != 1)} back to pending, attempts reset:\n"
+                f"{code} · {clean(error or '', 120)}\n" + ", ".join(ids[:8]) + (" …" if len(ids) > 8 else ""))
+
+        def regroup() -> list[str]:  # the group as it is now (jobs may have left or joined it)
+            return store.retry(store.dead_ids_by_error(exit_code, error), "dead")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.act(regroup, done=lambda got: f"retrying {len(got):,} job(s) from the DLQ",
+                         cli=f"queuectl dlq retry {' '.join(map(q, ids[:20]))}{' …' if len(ids) > 20 else ''}")  # fmt: skip
+
+        self.push_screen(ConfirmScreen(f"Retry {len(ids):,} dead jobs?", body, f"Retry {len(ids):,}"), answered)
 
     def retry_all_dead(self, count: int | None = None) -> None:
         if self.readonly:
@@ -319,7 +364,7 @@ class QueuectlApp(App):
                          cli="; ".join(f"queuectl cancel {q(i)}" for i in ids))  # fmt: skip
 
         # always asked: a cancelled job cannot be brought back
-        lines = [f"Cancel {_n(ids)}? A cancelled job cannot be retried."]
+        lines = [f"Cancel {_n(ids)}? Jobs that depend on it are cancelled too (unless their policy is 'finish')."]
         if running:
             lines.append(f"{len(running)} running: its process tree will be killed ({', '.join(running[:5])}).")
         lines.append("Jobs: " + ", ".join(ids[:10]) + (" …" if len(ids) > 10 else ""))
@@ -363,6 +408,59 @@ class QueuectlApp(App):
     def open_job(self, job_id: str) -> None:
         self.selected_job_id = job_id
         self.push_screen(JobDetailScreen(job_id))
+
+    def wait_for(self, job_id: str) -> None:
+        self.selected_job_id = job_id
+        self.push_screen(WaitScreen(job_id))
+        self.log_command(f"queuectl wait {q(job_id)}")
+
+    # -- queues and schedules ----------------------------------------------------------
+    def pause_queue(self, name: str, paused: bool) -> None:
+        if paused:
+            self.act(store.resume_queue, name, done=f"queue {name} resumed", cli=f"queuectl queue resume {q(name)}")
+            return
+
+        def go(yes: bool | None) -> None:
+            if yes:
+                self.act(store.pause_queue, name, done=f"queue {name} paused", cli=f"queuectl queue pause {q(name)}")
+
+        if not self.readonly:
+            body = f"Pause queue {name}? Its waiting jobs stay waiting until it is resumed; running ones finish."
+            self.push_screen(ConfirmScreen("Pause queue", body, "Pause"), go)
+
+    def limit_queue(self, name: str, current: int | None) -> None:
+        if self.readonly:
+            return
+
+        def chosen(value: int | None | bool) -> None:
+            if value is False:  # abandoned
+                return
+            shown = "none" if value is None else str(value)
+            self.act(store.limit_queue, name, value, done=f"queue {name}: limit {shown}",
+                     cli=f"queuectl queue limit {q(name)} {shown}")  # fmt: skip
+
+        self.push_screen(LimitScreen(name, current), chosen)
+
+    def pause_schedule(self, name: str, paused: bool) -> None:
+        verb = "resume" if paused else "pause"
+        self.act(store.pause_schedule, name, not paused, done=f"schedule {name} {verb}d",
+                 cli=f"queuectl schedule {verb} {q(name)}")  # fmt: skip
+
+    def run_schedule(self, name: str) -> None:
+        self.act(store.run_schedule_now, name, done=lambda job_id: f"enqueued {job_id}",
+                 cli=f"queuectl schedule run {q(name)}")  # fmt: skip
+
+    def remove_schedule(self, name: str) -> None:
+        if self.readonly:
+            return
+
+        def go(yes: bool | None) -> None:
+            if yes:
+                self.act(store.remove_schedule, name, done=f"schedule {name} removed",
+                         cli=f"queuectl schedule remove {q(name)}")  # fmt: skip
+
+        body = f"Remove schedule {name}? No more jobs are enqueued for it; jobs it enqueued stay."
+        self.push_screen(ConfirmScreen("Remove schedule", body, "Remove"), go)
 
     def show_logs(self, job_id: str, follow: bool = True) -> None:
         self.selected_job_id = job_id
@@ -440,18 +538,27 @@ class QueuectlApp(App):
         for tab, name, _ in TABS:
             yield SystemCommand(f"panes: {name}", f"show the {name} pane", lambda t=tab: self.action_show_tab(t))
         yield SystemCommand("jobs: show all states", "clear the state filter", lambda: self._filter(None))
-        for state in STATES:
+        for state in ALL_STATES:
             yield SystemCommand(f"jobs: show only {LABEL.get(state, state)}", f"filter the Jobs pane: {state}",
                                 lambda s=state: self._filter(s))  # fmt: skip
         if not self.readonly:
             yield SystemCommand("jobs: new job", "enqueue a shell command", self.new_job)
             yield SystemCommand("jobs: retry all dead", "send every DLQ job back to pending", self.retry_all_dead)
+            yield SystemCommand("dlq: grouped by error", "one row per exit code and error; R retries a group",
+                                lambda: self._dlq_grouped(True))  # fmt: skip
+            yield SystemCommand("dlq: every dead job", "the flat DLQ list", lambda: self._dlq_grouped(False))
+            yield SystemCommand("jobs: wait for the selected job", "a live state line until it ends (w)",
+                                lambda: self.selected_job_id and self.wait_for(self.selected_job_id))  # fmt: skip
             yield SystemCommand("workers: start one", "start a local worker subprocess", self.start_worker)
             yield SystemCommand("workers: stop one started here", "it finishes its current job", self.stop_worker)
             yield SystemCommand("workers: stop all", "ask every worker to stop after its job", self.stop_all_workers)
         yield SystemCommand("help: keys", "every binding", self.action_help)
         yield SystemCommand("help: command log", "the CLI equivalent of what you did", self.action_command_log)
         yield from super().get_system_commands(screen)
+
+    def _dlq_grouped(self, grouped: bool) -> None:
+        self.action_show_tab("dlq")
+        self.base_screen.query_one(DlqPane).set_grouped(grouped)
 
     def _filter(self, state: str | None) -> None:
         self.action_show_tab("jobs")

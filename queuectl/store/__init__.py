@@ -22,12 +22,14 @@ from .queries import (
     attempts,
     completions_per_minute,
     counts,
+    dead_ids_by_error,
     get_job,
     has_burst_work,
     links,
     list_jobs,
     metrics,
     next_due,
+    states_of,
     waiting_for,
 )
 from .queues import QueueView, limit_queue, list_queues, pause_queue, resume_queue
@@ -65,5 +67,5 @@ __all__ = [
     "iso", "links", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
     "now", "open_store", "prune", "read_tail", "recover_expired", "recover_worker",
     "register_worker", "request_stop", "retry", "retry_dead", "set_clock", "set_config", "set_priority",
-    "unregister_worker", "waiting_for", "wake_channel", "workers_of_host",
+    "unregister_worker", "waiting_for", "states_of", "dead_ids_by_error", "wake_channel", "workers_of_host",
 ]  # fmt: skip

@@ -165,3 +165,23 @@ def completions_per_minute(minutes: int = 60) -> list[int]:
     for b, n in rows:
         series[int(b)] += n
     return series
+
+
+@guarded
+def states_of(job_ids: list[str]) -> dict[str, str]:
+    """The state of each of these jobs that exists (the dashboard's 'waits for' notes)."""
+    from .statements import chunks
+
+    found: dict[str, str] = {}
+    for piece in chunks(sorted(set(job_ids))):
+        found.update(Job.select(Job.id, Job.state).where(Job.id.in_(piece)).tuples())
+    return found
+
+
+@guarded
+def dead_ids_by_error(exit_code: int | None, error: str | None) -> list[str]:
+    """Ids of the dead jobs in one group of dead_by_error (same exit code and error), oldest first."""
+    where = Job.state == JobState.DEAD.value
+    where &= Job.exit_code.is_null() if exit_code is None else Job.exit_code == exit_code
+    where &= Job.last_error.is_null() if error is None else Job.last_error == error
+    return [job_id for (job_id,) in Job.select(Job.id).where(where).order_by(Job.seq).tuples()]

@@ -158,3 +158,41 @@ def snapshot(snapshot):
     """TUI snapshots are SQLite-only; their file names leave the backend id out."""
     return _StableSnapshot(update_snapshots=snapshot.update_snapshots, extension_class=_StableSVG,
                            test_location=snapshot.test_location, session=snapshot.session)  # fmt: skip
+
+
+def seed_ops(db_path) -> Clock:
+    """The seeded store plus what issues 7 and 8 added: blocked jobs, named queues (one paused,
+    one limited), schedules (one paused, one that skipped a tick) and a DLQ group of three."""
+    clock = seed(db_path)
+    worker = "host-a.100.aaaaaa"
+    for i, name in enumerate(("report-daily", "report-monthly")):
+        clock.t = T0 - 20 + i * 5
+        store.enqueue([JobSpec(f"./report.sh --{name[7:]}", id=name, max_retries=0, queue="reports")])
+        claim = store.claim(worker, "host-a", ("reports",))
+        assert claim is not None and claim.id == name
+        clock.t += 1
+        store.finish(claim, worker, "exited with code 2", 2)
+    clock.t = T0 - 10
+    store.enqueue([JobSpec("python load.py", id="load", depends_on=("build-42",)),
+                   JobSpec("./deploy.sh", id="deploy", depends_on=("build-42", "load"), queue="deploys"),
+                   JobSpec("send-mail.sh", id="mail-1", queue="email")])  # fmt: skip
+    clock.t = T0 - 7200 - 60
+    store.add_schedule("hourly-report", "0 * * * *", {"command": "./report.sh --hourly", "queue": "reports"},
+                       overlap="skip")  # fmt: skip
+    store.add_schedule("nightly-backup", "30 2 * * *", {"command": "backup.sh --full"}, tz="Europe/Berlin")
+    store.add_schedule("cleanup-tmp", "*/15 * * * *", {"command": "find /tmp -mtime +7 -delete"})
+    clock.t = T0 - 7200 + 1  # 08:00 tick: enqueued; 09:00 tick: skipped (the 08:00 job has not run)
+    store.run_due_schedules()
+    clock.t = T0 - 3600 + 1
+    store.run_due_schedules()
+    store.pause_schedule("cleanup-tmp")
+    store.pause_queue("reports")
+    store.limit_queue("default", 4)
+    store.limit_queue("deploys", 1)
+    clock.t = T0
+    return clock
+
+
+@pytest.fixture
+def ops_seeded(db_path) -> Clock:
+    return seed_ops(db_path)

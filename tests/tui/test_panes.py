@@ -180,18 +180,18 @@ async def test_help_and_command_log(seeded, make_app):
 
 
 async def test_panes_by_number_and_tab(seeded, make_app):
-    """1-6 and tab/shift+tab reach every pane."""
+    """1-8 and tab/shift+tab reach every pane."""
     app = make_app(clock=seeded)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         seen = []
-        for _ in range(6):
+        for _ in range(8):
             seen.append(app.active_tab)
             await pilot.press("tab")
-        assert seen == ["jobs", "dlq", "logs", "metrics", "workers", "config"]
+        assert seen == ["jobs", "dlq", "logs", "metrics", "workers", "config", "queues", "schedules"]
         assert app.active_tab == "jobs"
         await pilot.press("shift+tab")
-        assert app.active_tab == "config"
+        assert app.active_tab == "schedules"
         await pilot.press("4")
         assert app.active_tab == "metrics"
 

@@ -54,3 +54,16 @@ def test_new_job_form_with_errors(seeded, make_app, snap_compare):
 def test_help(seeded, make_app, snap_compare):
     """? on the Jobs pane."""
     assert snap_compare(make_app(clock=seeded), terminal_size=(100, 30), run_before=_before(["question_mark"]))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("view", ["queues", "schedules", "dlq-grouped"])
+def test_ops_view(view, size, ops_seeded, make_app, snap_compare):
+    """Issue 8's views on a store with named queues, schedules and a DLQ group of three."""
+    keys = {"queues": ["7"], "schedules": ["8", "down"], "dlq-grouped": ["2", "g"]}[view]
+    assert snap_compare(make_app(clock=ops_seeded), terminal_size=size, run_before=_before(keys))
+
+
+def test_job_links(ops_seeded, make_app, snap_compare):
+    """enter on the blocked `load` job: what it needs and what needs it."""
+    assert snap_compare(make_app(clock=ops_seeded), terminal_size=(100, 30), run_before=_before(["B", "down", "enter"]))

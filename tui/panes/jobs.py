@@ -28,9 +28,11 @@ from ..format import (
     safe_ansi,
     state_text,
 )
-from .joblist import JobListPane, PagedTable
+from .joblist import JobListPane, Page, PageQuery, PagedTable
 
-STATE_KEYS = {"P": "pending", "R": "processing", "C": "completed", "F": "failed", "D": "dead", "X": "cancelled"}
+FINISHED = ("completed", "dead", "cancelled")
+STATE_KEYS = {"P": "pending", "R": "processing", "C": "completed", "F": "failed", "D": "dead", "X": "cancelled",
+              "B": "blocked"}
 
 
 def parse_filter(text: str) -> tuple[str | None, str | None, str | None]:
@@ -47,6 +49,20 @@ def parse_filter(text: str) -> tuple[str | None, str | None, str | None]:
         else:
             words.append(word)
     return state, " ".join(words) or None, None
+
+
+def fetch_page_with_waits(q: PageQuery) -> Page:
+    """A page, and for its blocked jobs the dependencies that have not completed yet."""
+    from .joblist import fetch_page
+
+    page = fetch_page(q)
+    waits = store.waiting_for(page.rows)
+    if waits:
+        states = store.states_of([dep for deps in waits.values() for dep in deps])
+        page.extra["waiting"] = {
+            job_id: [d for d in deps if states.get(d) != "completed"] or deps for job_id, deps in waits.items()
+        }
+    return page
 
 
 class JobPreview(Static):
@@ -112,6 +128,7 @@ class JobsPane(JobListPane):
     BINDINGS = [
         Binding("space", "mark", "Mark"),
         Binding("r", "retry", "Retry"),
+        Binding("w", "wait", "Wait"),
         Binding("c", "cancel", "Cancel"),
         Binding("n", "new", "New"),
         Binding("p", "priority", "Priority"),
@@ -134,7 +151,16 @@ class JobsPane(JobListPane):
 
     def on_mount(self) -> None:
         self.query_one("#jobs-search").display = False
+        #: blocked job id -> the unfinished dependencies it waits for (of the rows on screen)
+        self.waiting: dict[str, list[str]] = {}
         super().on_mount()
+
+    def fetch(self, args: PageQuery) -> Page:
+        return fetch_page_with_waits(args)
+
+    def show(self, page: Page) -> None:
+        self.waiting = page.extra.get("waiting", {})
+        super().show(page)
 
     # -- table -------------------------------------------------------------------------
     def column_spec(self, width: int):
@@ -147,6 +173,9 @@ class JobsPane(JobListPane):
 
     def cells(self, job, styles, widths):
         note = retry_note(job)
+        if job.state == "blocked" and job.id in getattr(self, "waiting", {}):
+            note = "(waits for " + ", ".join(clean(i, 24) for i in self.waiting[job.id][:3])
+            note += " …)" if len(self.waiting[job.id]) > 3 else ")"
         width = widths["command"]
         command = clean(job.command, max(4, width - (len(note) + 1 if note else 0)))
         command_cell = Text(command, no_wrap=True)
@@ -249,9 +278,23 @@ class JobsPane(JobListPane):
     # -- actions -----------------------------------------------------------------------
     def action_retry(self) -> None:
         ids = self.targets()
-        if ids:
-            self.app.retry_jobs(ids)
-            self.marked.clear()
+        if not ids:
+            return
+        known = {j.id: j.state for j in self.rows}
+        unfinished = [i for i in ids if known.get(i) not in (None, *FINISHED)]
+        ids = [i for i in ids if i not in unfinished]
+        if not ids:
+            self.notify(f"{unfinished[0]} is {LABEL.get(known[unfinished[0]], known[unfinished[0]])}: only finished jobs "
+                        "(completed, dead, cancelled) can be retried", severity="warning")  # fmt: skip
+            return
+        if unfinished:
+            self.notify(f"left out {len(unfinished)} unfinished job(s)", severity="warning")
+        self.app.retry_jobs(ids)
+        self.marked.clear()
+
+    def action_wait(self) -> None:
+        if self.selected_id:
+            self.app.wait_for(self.selected_id)
 
     def action_cancel(self) -> None:
         ids = self.targets()

@@ -1,6 +1,8 @@
 """The new-job form and the priority prompt: bad values are shown inline and nothing is saved."""
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -21,6 +23,8 @@ FIELDS = (
     ("timeout", "timeout", "seconds (default from config)"),
     ("max_retries", "max retries", "integer (default from config)"),
     ("run_at", "run at", "ISO 8601 time, e.g. 2026-11-08T10:00 (empty: now)"),
+    ("queue", "queue", "named queue (default: default)"),
+    ("depends_on", "depends on", "job ids (comma or space separated); runs after they complete"),
 )
 
 
@@ -43,6 +47,8 @@ def parse_form(values: dict[str, str]) -> tuple[JobSpec | None, dict[str, str]]:
                     value = float(text)
                 except ValueError:
                     raise InputError(f"timeout must be a number of seconds, not {text[:30]!r}") from None
+            elif name == "depends_on":
+                value = [part for part in re.split(r"[,\s]+", text) if part]
             else:
                 value = text
             # each field alone, so every bad field gets its own message
@@ -125,7 +131,7 @@ class NewJobScreen(ModalScreen[str | None]):
 
     def _refused(self, error: str) -> None:
         self.query_one("#submit", Button).disabled = False
-        field = "id" if "job id" in error else "form"
+        field = "id" if "job id" in error else ("depends_on" if "depends on" in error else "form")
         self.show_errors({field: error})
 
 
@@ -169,3 +175,53 @@ class PriorityScreen(ModalScreen[int | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+#: the engine's CLI bounds for `queue limit`
+MAX_LIMIT = 100_000
+
+
+def parse_limit(text: str) -> tuple[int | None, str | None]:
+    """`queue limit` text -> (limit or None for no limit, error)."""
+    text = text.strip().lower()
+    if text in ("", "none", "-"):
+        return None, None
+    if text.isdigit() and 1 <= int(text) <= MAX_LIMIT:
+        return int(text), None
+    return None, f"a whole number from 1 to {MAX_LIMIT:,}, or 'none' (empty) for no limit; not {text[:30]!r}"
+
+
+class LimitScreen(ModalScreen):
+    """Ask for a queue's limit on running jobs: dismisses with a number, None (no limit) or False
+    (abandoned)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, name: str, current: int | None) -> None:
+        super().__init__()
+        self.queue_name, self.current = name, current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="limit") as box:
+            box.border_title = f"Limit of queue {self.queue_name}"
+            yield Label("at most N of its jobs run at once (all hosts); none: no limit")
+            yield Input("none" if self.current is None else str(self.current), id="f-limit")
+            yield Static("", id="e-limit", classes="field-error")
+
+    def on_mount(self) -> None:
+        self.query_one("#e-limit").display = False
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def _enter(self, event: Input.Submitted) -> None:
+        event.stop()
+        value, error = parse_limit(event.value)
+        box = self.query_one("#e-limit", Static)
+        box.display = error is not None
+        if error:
+            box.update(Text(error))
+            return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -10,9 +10,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 GLOBAL_KEYS = [
-    ("1 … 6, tab, shift+tab", "switch pane: Jobs, DLQ, Logs, Metrics, Workers, Config"),
+    ("1 … 8, tab, shift+tab", "switch pane: Jobs, DLQ, Logs, Metrics, Workers, Config, Queues, Schedules"),
     ("↑ ↓ j k, pgup pgdn, g G", "move; g/G first/last (fetches only the rows on screen)"),
-    ("enter", "open the selected job: fields, attempts, output"),
+    ("enter", "open the selected job: fields, dependencies (enter jumps, backspace back), attempts, output"),
     ("ctrl+p or :", "command palette (retry all dead, start a worker, jump to a job …)"),
     ("@", "the command log: the queuectl CLI commands equal to what you did"),
     ("?", "this help"),

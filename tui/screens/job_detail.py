@@ -18,7 +18,7 @@ from queuectl.errors import QueuectlError
 from queuectl.render import clean
 from queuectl.store import AttemptView, JobView
 
-from ..format import attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles
+from ..format import LABEL, attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles
 
 OUTPUT_BYTES = 32 * 1024
 OUTPUT_LINES = 200
@@ -30,12 +30,20 @@ class Detail:
     runs: list[AttemptView]
     out: str
     err: str
+    #: (relation, job) for each dependency ("needs") and dependent ("needed by")
+    links: list[tuple[str, JobView | str]]
+
+
+#: links shown per direction (a fan-in of thousands would not help anyone here)
+MAX_LINKS = 50
 
 
 class JobDetailScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,q", "close", "Close"),
         Binding("l", "logs", "Full logs"),
+        Binding("w", "wait", "Wait"),
+        Binding("backspace,b", "back", "Back", show=False),
     ]
 
     @dataclass
@@ -46,29 +54,48 @@ class JobDetailScreen(ModalScreen[None]):
     def __init__(self, job_id: str) -> None:
         super().__init__()
         self.job_id = job_id
+        self.history: list[str] = []  # the jobs jumped from (backspace goes back)
+        self._links_shown: list = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="job-detail") as box:
             box.border_title = f"Job {clean(self.job_id)}"
             with VerticalScroll(id="detail-scroll"):
                 yield Static("loading…", id="detail-fields")
+                yield Static("", id="detail-links-title")
+                yield DataTable(id="detail-links", cursor_type="row")
                 yield DataTable(id="detail-attempts", cursor_type="row", show_cursor=False)
                 yield Static("", id="detail-output")
 
     def on_mount(self) -> None:
+        self.query_one("#detail-links").display = False
+        self.query_one("#detail-links-title").display = False
         self.load()
         self.set_interval(1.0, self.load)
 
-    @work(thread=True, exclusive=True, group="detail")
     def load(self) -> None:
+        self._load(self.job_id)
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _load(self, job_id: str) -> None:
         try:
-            job = store.get_job(self.job_id)
-            runs = store.attempts(self.job_id)
+            job = store.get_job(job_id)
+            needs, needed_by = store.links(job_id)
+            linked = [("needs", i) for i in needs[:MAX_LINKS]] + [("needed by", i) for i in needed_by[:MAX_LINKS]]
+            found = {}
+            for _, other in linked:
+                try:
+                    found[other] = store.get_job(other)
+                except QueuectlError:
+                    pass  # deleted meanwhile
+            links = [(rel, found.get(i, i)) for rel, i in linked]
+            runs = store.attempts(job_id)
             out = err = ""
             if runs:
                 out, _ = store.read_tail(runs[-1].stdout_path, OUTPUT_BYTES)
                 err, _ = store.read_tail(runs[-1].stderr_path, OUTPUT_BYTES)
-            self.post_message(self.Loaded(Detail(job, runs, out, err), None))
+            if job_id == self.job_id:
+                self.post_message(self.Loaded(Detail(job, runs, out, err, links), None))
         except QueuectlError as exc:
             self.post_message(self.Loaded(None, str(exc)))
 
@@ -78,6 +105,8 @@ class JobDetailScreen(ModalScreen[None]):
             return
         d = message.detail
         job = d.job
+        if job.id != self.job_id:
+            return  # jumped to another job meanwhile
         styles = state_styles(self.app.current_theme)
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
@@ -100,11 +129,19 @@ class JobDetailScreen(ModalScreen[None]):
             ("exit code", "" if job.exit_code is None else str(job.exit_code)),
             ("last error", Text(clean(job.last_error), style=styles.get("failed", "")) if job.last_error else ""),
             ("worker", clean(job.worker_id or "")),
+            ("queue", clean(job.queue)),
+            ("if a dependency fails", {"success": "cancelled too (policy success)", "finish": "runs anyway (policy finish)"}
+             .get(job.dependency_policy, job.dependency_policy) if any(r == "needs" for r, _ in d.links) else ""),
+            ("unique key", clean(job.unique_key or "")),
+            ("cwd", clean(job.cwd or "")),
+            ("env", Text(clean(" ".join(f"{k}={v}" for k, v in sorted(job.env.items())))) if job.env else ""),
+            ("fatal exit codes", ", ".join(map(str, job.fatal_exit_codes))),
         ]
         for label, value in rows:
             if value not in ("", None):
                 grid.add_row(label, value)
         self.query_one("#detail-fields", Static).update(grid)
+        self._show_links(d.links, styles)
 
         table = self.query_one("#detail-attempts", DataTable)
         table.clear(columns=True)
@@ -132,6 +169,70 @@ class JobDetailScreen(ModalScreen[None]):
                 output.append("\n")
             output.rstrip()
         self.query_one("#detail-output", Static).update(output)
+
+    def _show_links(self, links: list, styles: dict) -> None:
+        table = self.query_one("#detail-links", DataTable)
+        title = self.query_one("#detail-links-title", Static)
+        rows = []
+        for rel, other in links:
+            if isinstance(other, str):  # deleted
+                rows.append((rel, other, Text("gone", style="dim"), ""))
+            else:
+                rows.append((rel, other.id, Text(LABEL.get(other.state, other.state), style=styles.get(other.state, "")),
+                             clean(other.command, 60)))  # fmt: skip
+        table.display = title.display = bool(rows)
+        plain = [(r, i, s.plain, c) for r, i, s, c in rows]
+        if plain == self._links_shown:
+            return
+        first = not self._links_shown
+        self._links_shown = plain
+        selected = None
+        if table.row_count:
+            try:
+                selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            except Exception:
+                selected = None
+        table.clear(columns=not table.columns)
+        if not table.columns:
+            table.add_columns("", "JOB", "STATE", "COMMAND")
+        for rel, job_id, state, command in rows:
+            table.add_row(rel, clean(job_id, 40), state, command, key=f"{rel}:{job_id}")
+        keys = [f"{rel}:{job_id}" for rel, job_id, _, _ in rows]
+        if selected in keys:
+            table.move_cursor(row=keys.index(selected), animate=False)
+        if rows:
+            needs = sum(1 for r in rows if r[0] == "needs")
+            title.update(Text(f"dependencies: needs {needs}, needed by {len(rows) - needs} — enter opens one"
+                              + (", backspace goes back" if self.history else ""), style="bold"))  # fmt: skip
+            if first:
+                table.focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id != "detail-links" or event.row_key is None or not event.row_key.value:
+            return
+        event.stop()
+        self.jump(event.row_key.value.split(":", 1)[1])
+
+    def jump(self, job_id: str, back: bool = False) -> None:
+        """Show another job in this view (a dependency or dependent)."""
+        if not back:
+            self.history.append(self.job_id)
+        self.job_id = job_id
+        self.app.selected_job_id = job_id
+        self._links_shown = []
+        self.query_one("#job-detail").border_title = f"Job {clean(job_id)}"
+        self.query_one("#detail-fields", Static).update("loading…")
+        self.query_one("#detail-links", DataTable).clear()
+        self.query_one("#detail-scroll").scroll_home(animate=False)
+        self.load()
+
+    def action_back(self) -> None:
+        if self.history:
+            self.jump(self.history.pop(), back=True)
+
+    def action_wait(self) -> None:
+        self.dismiss(None)
+        self.app.wait_for(self.job_id)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,0 +1,84 @@
+"""The Queues pane: every named queue with its jobs per state, running jobs, limit and pause."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from queuectl import store
+from queuectl.render import clean
+
+from ..format import state_styles
+from .keyed import KeyedTablePane
+
+#: (state, column label) for the per-state counts; the wide layout adds the finished ones
+NARROW = [("pending", "PENDING"), ("blocked", "BLOCKED"), ("failed", "FAILED"), ("dead", "DEAD")]
+WIDE = [*NARROW, ("completed", "DONE"), ("cancelled", "CANCELLED")]
+
+
+class QueuesPane(KeyedTablePane):
+    """Named queues (`queuectl queue list`): p pauses or resumes, l sets the limit."""
+
+    TAB = "queues"
+    TABLE_ID = "queues-table"
+    WRITES = frozenset({"pause", "limit"})
+    BINDINGS = [
+        Binding("p", "pause", "Pause/resume"),
+        Binding("l", "limit", "Limit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="queues-status", classes="pane-status")
+        yield DataTable(id="queues-table", cursor_type="row")
+        yield Static(id="queues-help", classes="pane-status")
+
+    def fetch(self, args) -> list:
+        return store.list_queues()
+
+    def show(self, queues: list) -> None:
+        self.queues = {q.name: q for q in queues}
+        styles = state_styles(self.app.current_theme)
+        wide = self.size.width >= 96
+        counted = WIDE if wide else NARROW
+        columns = [("QUEUE", 24 if wide else 14), ("STATE", 7), ("RUNNING", 7), ("LIMIT", 6)]
+        columns += [(label, max(len(label), 7)) for _, label in counted]
+        rows = []
+        for q in queues:
+            state = Text("paused", style=f"bold {styles['failed']}") if q.paused else Text("active", style="dim")
+            limit = "none" if q.max_running is None else f"{q.max_running:,}"
+            at_limit = q.max_running is not None and q.running >= q.max_running
+            running = Text(f"{q.running:,}", justify="right", style=styles["processing"] if q.running else "dim")
+            if at_limit:
+                running.append(" ●", style="bold")
+            cells = (Text(clean(q.name, columns[0][1]), no_wrap=True), state, running, Text(limit, justify="right"))
+            for s, _ in counted:
+                n = q.jobs.get(s, 0)
+                cells += (Text(f"{n:,}", justify="right", style=styles.get(s, "") if n else "dim"),)
+            rows.append((q.name, cells))
+        self.fill(columns, rows)
+        paused = sum(1 for q in queues if q.paused)
+        text = f"{len(queues)} queue{'s' * (len(queues) != 1)}"
+        if paused:
+            text += f" · {paused} paused"
+        if not queues:
+            text = "No queues yet: jobs go to 'default' unless they name a queue (job field queue)."
+        self.query_one("#queues-status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+        hint = "● at its limit · p pause/resume · l limit (none: no limit)"
+        if getattr(self.app, "readonly", False):
+            hint = "● at its limit"
+        self.query_one("#queues-help", Static).update(Text(hint, style="dim", no_wrap=True, overflow="ellipsis"))
+
+    @property
+    def selected(self):
+        return getattr(self, "queues", {}).get(self.selected_key)
+
+    def action_pause(self) -> None:
+        q = self.selected
+        if q is not None:
+            self.app.pause_queue(q.name, q.paused)
+
+    def action_limit(self) -> None:
+        q = self.selected
+        if q is not None:
+            self.app.limit_queue(q.name, q.max_running)

@@ -1,0 +1,144 @@
+"""The Schedules pane: recurring jobs with their next and last run; pause, run now, remove."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from queuectl import store
+from queuectl.render import clean
+
+from ..format import LABEL, clock_time, duration, full_time, state_styles
+from .keyed import KeyedTablePane
+
+
+class SchedulesPane(KeyedTablePane):
+    """Schedules (`queuectl schedule list`): p pauses or resumes, x runs one now, d removes."""
+
+    TAB = "schedules"
+    TABLE_ID = "schedules-table"
+    WRITES = frozenset({"pause", "run", "remove"})
+    BINDINGS = [
+        Binding("p", "pause", "Pause/resume"),
+        Binding("x", "run", "Run now"),
+        Binding("d", "remove", "Remove"),
+        Binding("enter", "last_job", "Open last job", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="schedules-status", classes="pane-status")
+        yield DataTable(id="schedules-table", cursor_type="row")
+        yield Static(id="schedules-detail", classes="detail-box")
+
+    def fetch(self, args) -> tuple[list, dict]:
+        schedules = store.list_schedules()
+        last = store.states_of([s.last_job_id for s in schedules if s.last_job_id])
+        return schedules, last
+
+    def show(self, result) -> None:
+        schedules, self.last_states = result
+        self.schedules = {s.name: s for s in schedules}
+        styles = state_styles(self.app.current_theme)
+        wide = self.size.width >= 96
+        now = store.now()
+        columns = [("NAME", 14), ("CRON", 13 if wide else 12)]
+        if wide:
+            columns += [("TZ", 14)]
+        columns += [("NEXT RUN", 11)] + ([("IN", 8)] if wide else []) + [("LAST RUN", 11), ("SKIP", 4), ("STATE", 6)]
+        rows = []
+        for s in schedules:
+            if s.paused:
+                next_cell = Text("—", style="dim")
+            else:
+                next_cell = Text(clock_time(s.next_run_at))
+            left = s.next_run_at - now
+            in_cell = Text("" if s.paused else (duration(left) if left > 0.5 else "due"), justify="right", style="dim")
+            last = Text(clock_time(s.last_run_at) if s.last_run_at else "never", style="" if s.last_run_at else "dim")
+            last_state = self.last_states.get(s.last_job_id or "")
+            if last_state:
+                last.stylize(styles.get(last_state, ""))
+            cells = (Text(clean(s.name, columns[0][1]), no_wrap=True), Text(clean(s.cron, columns[1][1]), no_wrap=True))
+            if wide:
+                cells += (Text(clean(s.tz, 14), no_wrap=True),)
+            cells += (next_cell,) + ((in_cell,) if wide else ()) + (last, Text(f"{s.skipped:,}", justify="right", style="" if s.skipped else "dim"),
+                      Text("paused", style=f"bold {styles['failed']}") if s.paused else Text("active", style="dim"))
+            rows.append((s.name, cells))
+        self.fill(columns, rows)
+        paused = sum(1 for s in schedules if s.paused)
+        text = f"{len(schedules)} schedule{'s' * (len(schedules) != 1)} · times are local"
+        if paused:
+            text += f" · {paused} paused"
+        if not schedules:
+            text = "No schedules. Add one with: queuectl schedule add NAME --cron '*/5 * * * *' JOB_JSON"
+        self.query_one("#schedules-status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+        self._detail()
+
+    @property
+    def selected(self):
+        return getattr(self, "schedules", {}).get(self.selected_key)
+
+    def _detail(self) -> None:
+        box = self.query_one("#schedules-detail", Static)
+        s = self.selected
+        if s is None:
+            box.border_title = ""
+            box.update(Text("", style="dim"))
+            return
+        box.border_title = f"{s.name} · overlap {s.overlap}"
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(no_wrap=True, overflow="ellipsis")
+        grid.add_row("job", Text(clean(json.dumps(s.job, ensure_ascii=False))))
+        if s.paused:
+            grid.add_row("next", Text("paused: p resumes from the next tick (missed ticks are not run)", style="dim"))
+        else:
+            try:
+                there = datetime.fromtimestamp(s.next_run_at, ZoneInfo(s.tz)).strftime("%Y-%m-%d %H:%M")
+            except Exception:  # a zone this machine does not know
+                there = "?"
+            grid.add_row("next", f"{full_time(s.next_run_at)} ({there} {clean(s.tz)})")
+        if s.last_job_id:
+            state = self.last_states.get(s.last_job_id)
+            styles = state_styles(self.app.current_theme)
+            last = Text(clean(s.last_job_id) + " ")
+            last.append(LABEL.get(state, state) if state else "(deleted)", style=styles.get(state or "", "dim"))
+            grid.add_row("last", last)
+        if s.skipped:
+            grid.add_row("skipped", f"{s.skipped:,} tick(s): the previous run had not finished (overlap skip)")
+        box.update(grid)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._detail()
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_last_job()
+
+    def action_pause(self) -> None:
+        s = self.selected
+        if s is not None:
+            self.app.pause_schedule(s.name, s.paused)
+
+    def action_run(self) -> None:
+        s = self.selected
+        if s is not None:
+            self.app.run_schedule(s.name)
+
+    def action_remove(self) -> None:
+        s = self.selected
+        if s is not None:
+            self.app.remove_schedule(s.name)
+
+    def action_last_job(self) -> None:
+        s = self.selected
+        if s is not None and s.last_job_id:
+            self.app.open_job(s.last_job_id)
