@@ -22,7 +22,6 @@ from .queries import (
     attempts,
     completions_per_minute,
     counts,
-    dead_ids_by_error,
     get_job,
     has_burst_work,
     links,
@@ -43,7 +42,7 @@ from .schedules import (
     run_due_schedules,
     run_schedule_now,
 )
-from .retention import apply_retention, dead_by_error, dead_jobs, prune
+from .retention import apply_retention, dead_by_error, dead_ids_by_error, dead_jobs, prune
 from .views import AttemptView, Claim, JobView, Metrics, WorkerView, iso
 from .workers import (
     HEARTBEAT_SECONDS,

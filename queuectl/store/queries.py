@@ -63,11 +63,15 @@ def links(job_id: str) -> tuple[list[str], list[str]]:
 
 @guarded
 def waiting_for(jobs: list[JobView]) -> dict[str, list[str]]:
-    """For the blocked ones among these jobs, the ids of the dependencies they wait for."""
+    """For the blocked ones among these jobs, the ids of the dependencies that have not
+    completed yet (what they wait for)."""
     from .dependencies import ids_of
 
     blocked = {job.seq: job.id for job in jobs if job.state == JobState.BLOCKED.value}
-    return {blocked[seq]: ids for seq, ids in ids_of("job", list(blocked)).items()}
+    dependencies = ids_of("job", list(blocked))
+    states = states_of([dep for ids in dependencies.values() for dep in ids])
+    return {blocked[seq]: [dep for dep in ids if states.get(dep) != JobState.COMPLETED.value]
+            for seq, ids in dependencies.items()}  # fmt: skip
 
 
 @guarded
@@ -176,12 +180,3 @@ def states_of(job_ids: list[str]) -> dict[str, str]:
     for piece in chunks(sorted(set(job_ids))):
         found.update(Job.select(Job.id, Job.state).where(Job.id.in_(piece)).tuples())
     return found
-
-
-@guarded
-def dead_ids_by_error(exit_code: int | None, error: str | None) -> list[str]:
-    """Ids of the dead jobs in one group of dead_by_error (same exit code and error), oldest first."""
-    where = Job.state == JobState.DEAD.value
-    where &= Job.exit_code.is_null() if exit_code is None else Job.exit_code == exit_code
-    where &= Job.last_error.is_null() if error is None else Job.last_error == error
-    return [job_id for (job_id,) in Job.select(Job.id).where(where).order_by(Job.seq).tuples()]

@@ -80,9 +80,20 @@ def dead_by_error(examples: int = 3) -> list[dict]:
     )  # fmt: skip
     out = []
     for group in groups:
-        same = dead & (Job.last_error == group["last_error"] if group["last_error"] is not None else Job.last_error.is_null())
-        same &= Job.exit_code == group["exit_code"] if group["exit_code"] is not None else Job.exit_code.is_null()
+        same = _same_error(group["exit_code"], group["last_error"])
         ids = [j for (j,) in Job.select(Job.id).where(same).order_by(Job.seq.desc()).limit(examples).tuples()]
         out.append({"exit_code": group["exit_code"], "error": group["last_error"], "count": group["n"],
                     "latest": group["latest"], "examples": ids})  # fmt: skip
     return out
+
+
+def _same_error(exit_code: int | None, error: str | None):
+    where = Job.state == JobState.DEAD.value
+    where &= Job.exit_code.is_null() if exit_code is None else Job.exit_code == exit_code
+    return where & (Job.last_error.is_null() if error is None else Job.last_error == error)
+
+
+@guarded
+def dead_ids_by_error(exit_code: int | None, error: str | None) -> list[str]:
+    """Ids of the dead jobs in one group of dead_by_error (same exit code and error), oldest first."""
+    return [job_id for (job_id,) in Job.select(Job.id).where(_same_error(exit_code, error)).order_by(Job.seq).tuples()]
