@@ -12,6 +12,7 @@ from rich.text import Text
 
 from queuectl import store
 from queuectl.render import clean
+from queuectl.render import local_time as full_time  # noqa: F401  (one formatting of full times)
 
 STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
 #: every state the panes know, in display order; "blocked" (waiting for dependencies) is shown
@@ -60,12 +61,6 @@ def clock_time(ts: float | None) -> str:
     if moment.date() == datetime.fromtimestamp(store.now()).date():
         return moment.strftime("%H:%M:%S")
     return moment.strftime("%m-%d %H:%M")
-
-
-def full_time(ts: float | None) -> str:
-    if ts is None:
-        return ""
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def duration(seconds: float | None) -> str:
