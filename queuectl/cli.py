@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 import click
 
@@ -194,17 +193,6 @@ def enqueue(ctx: click.Context, job_json: str, file_, json_: bool) -> None:
     click.echo("\n".join(e.id for e in added))
     if job_json == "-" and sys.stderr.isatty():
         click.echo(f"enqueued {sum(not e.duplicate for e in added)} jobs", err=True)
-
-
-def _stdin_text():
-    """stdin as --file reads a file: bytes that are not UTF-8 reach the validation (which names
-    the line) instead of failing the read, whatever the locale's error handler."""
-    import io
-
-    buffer = getattr(sys.stdin, "buffer", None)
-    if buffer is None:
-        return sys.stdin
-    return io.TextIOWrapper(buffer, encoding="utf-8", errors="surrogateescape")
 
 
 def _stdin_text():
@@ -639,11 +627,15 @@ def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str 
     _open(ctx)
     from . import store
 
-    ids = [job_id] if job_id else store.dead_jobs(contains)
     if dry_run:
+        ids = [job_id] if job_id else store.dead_jobs(contains)
         click.echo("\n".join(ids) if ids else "no dead job matches", err=not ids)
         return
-    ids = store.retry(ids, only_state="dead") if ids else []
+    if all_:
+        ids = store.retry_dead()  # one statement, however many there are
+    else:
+        ids = [job_id] if job_id else store.dead_jobs(contains)
+        ids = store.retry(ids, only_state="dead") if ids else []
     click.echo(f"retrying job '{job_id}' from the DLQ" if job_id else f"retrying {len(ids)} job(s) from the DLQ")
 
 

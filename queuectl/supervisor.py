@@ -89,9 +89,7 @@ class Supervisor:
         recovered = 0
         for worker in store.workers_of_host(self.host):
             if not _alive(worker.pid):
-                kill_leftovers(worker.id)
-                for pgid in store.recover_worker(worker.id, "lost: its worker process is gone"):
-                    runner.kill_group(pgid)
+                recover_dead_worker(worker.id, "lost: its worker process is gone")
                 recovered += 1
         store.recover_expired()
         return recovered
@@ -119,16 +117,16 @@ class Supervisor:
         except ProcessLookupError:
             pass
 
-    def _recover(self, worker_id: str, reason: str) -> list[int]:
-        """Recover a dead worker's job, waiting out a busy store as workers do: a lock held
-        past the busy timeout must not end the supervisor (and with it every worker).  After
-        a second stop signal it gives up: the job is then recovered when its lease runs out."""
+    def _recover(self, worker_id: str, reason: str) -> None:
+        """recover_dead_worker, waiting out a busy store as workers do: a lock held past the
+        busy timeout must not end the supervisor (and with it every worker).  After a second
+        stop signal it gives up: the job is then recovered when its lease runs out."""
         while True:
             try:
-                return store.recover_worker(worker_id, reason)
+                return recover_dead_worker(worker_id, reason)
             except StoreError as exc:
                 if self.signals >= 2:
-                    return []
+                    return None
                 self.say(f"store error, retrying: {exc}")
                 time.sleep(_STORE_RETRY_SECONDS)
 
@@ -158,11 +156,8 @@ class Supervisor:
                 self.children.remove(child)
                 if code == 0:
                     continue  # it was asked to stop, or its burst is done
-                reason = f"lost: its worker exited with code {code}" if code > 0 else (
-                    f"lost: its worker was killed by {signal.Signals(-code).name}")  # fmt: skip
-                kill_leftovers(child.id)  # before its job can be handed to another worker
-                for pgid in self._recover(child.id, reason):
-                    runner.kill_group(pgid)
+                reason = death_reason(code)
+                self._recover(child.id, reason)
                 self.say(f"[{child.name}] died ({reason.removeprefix('lost: its worker ')})")
                 if not self.signals and time.monotonic() - child.started < _MIN_UPTIME:
                     time.sleep(_RESTART_PAUSE)
@@ -170,6 +165,25 @@ class Supervisor:
                     self.say(f"[{self.spawn().name}] replaces {child.name}")
         self.say("All workers stopped")
         return 0
+
+
+def death_reason(exit_status: int) -> str:
+    """A dead worker's exit status (Popen's: negative for a signal), as its job's last error."""
+    if exit_status > 0:
+        return f"lost: its worker exited with code {exit_status}"
+    try:
+        return f"lost: its worker was killed by {signal.Signals(-exit_status).name}"
+    except ValueError:
+        return f"lost: its worker was killed by signal {-exit_status}"
+
+
+def recover_dead_worker(worker_id: str, reason: str) -> None:
+    """A worker of this host died (the supervisor or the dashboard saw it): kill what it left,
+    then fail its running attempt (the job is retried) and kill that job's process group.  The
+    kill comes first, so the job cannot still run when another worker takes it."""
+    kill_leftovers(worker_id)
+    for pgid in store.recover_worker(worker_id, reason):
+        runner.kill_group(pgid)
 
 
 def kill_leftovers(worker_id: str) -> int:

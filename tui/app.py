@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-import signal
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, Callable, Iterable
@@ -23,7 +22,7 @@ from queuectl.errors import QueuectlError
 from queuectl.paths import Location
 from queuectl.render import clean
 
-from .format import ALL_STATES, LABEL, SHORT, STATES, shown_states, state_styles
+from .format import ALL_STATES, LABEL, SHORT, shown_states, state_styles
 from .messages import ActionDone
 from .panes.config import ConfigPane
 from .panes.dlq import DlqPane
@@ -505,18 +504,18 @@ class QueuectlApp(App):
 
     def _reaped(self, worker_id: str, name: str, code: int) -> None:
         """A worker started here died: fail its attempt now (it is retried) and kill its job."""
-        reason = f"lost: its worker exited with code {code}" if code > 0 else (
-            f"lost: its worker was killed by {signal.Signals(-code).name}")  # fmt: skip
+        from queuectl.supervisor import death_reason
+
+        reason = death_reason(code)
         self.notify(f"{name} died ({reason.removeprefix('lost: its worker ')})", severity="warning")
         self._recover(worker_id, reason)
 
     @work(thread=True, group="recover")
     def _recover(self, worker_id: str, reason: str) -> None:
-        from queuectl import runner
+        from queuectl.supervisor import recover_dead_worker
 
         try:
-            for pgid in store.recover_worker(worker_id, reason):
-                runner.kill_group(pgid)
+            recover_dead_worker(worker_id, reason)
         except QueuectlError:
             pass  # its lease runs out and any worker recovers the job
 

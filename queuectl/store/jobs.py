@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ..errors import InputError, InvalidState
+from ..errors import InputError, InvalidState, NotFound
 from ..models import ACTIVE_STATES, FINISHED_STATES, Attempt, Job, JobState, db
 from ..spec import JobSpec, new_job_id
 from . import dependencies, logfiles
@@ -357,7 +357,13 @@ def retry(job_ids: list[str] | None = None, only_state: str | None = None) -> li
         if job_ids is None:
             targets = list(Job.select(Job.seq, Job.id, Job.state).where(Job.state.in_(sorted(allowed))).tuples())
         else:
-            targets = [(j.seq, j.id, j.state) for j in map(find_job, job_ids)]
+            found = {}
+            for piece in chunks(list(dict.fromkeys(job_ids))):
+                found.update((row[1], row) for row in Job.select(Job.seq, Job.id, Job.state).where(Job.id.in_(piece)).tuples())
+            missing = [job_id for job_id in job_ids if job_id not in found]
+            if missing:
+                raise NotFound(f"no job {missing[0]!r}")
+            targets = [found[job_id] for job_id in dict.fromkeys(job_ids)]
         for _, job_id, state in targets:
             if state not in allowed:
                 wanted = only_state or "completed, dead or cancelled"
