@@ -12,6 +12,16 @@ from queuectl.errors import QueuectlError
 from .messages import Loaded
 
 
+def cursor_key(table) -> str | None:
+    """The key of the row under a DataTable's cursor (None when the table is empty)."""
+    if not table.row_count:
+        return None
+    try:
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    except Exception:  # the cursor is past the rows for a moment while they are replaced
+        return None
+
+
 class StorePane(Vertical):
     """A pane that shows the result of one store query, refreshed while the pane is visible."""
 

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Static
 from queuectl import store
 from queuectl.render import clean
 
+from ..base import cursor_key
 from ..format import attempts_cell, clock_time, state_styles
 from .joblist import JobListPane, PagedTable
 
@@ -124,12 +125,7 @@ class DlqPane(JobListPane):
     @property
     def selected_group_key(self) -> str | None:
         table = self.query_one("#dlq-groups", DataTable)
-        if not table.row_count:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+        return cursor_key(table)
 
     @property
     def selected_group(self) -> dict | None:

@@ -17,7 +17,7 @@ from textual.widgets import DataTable
 from queuectl import store
 from queuectl.store import JobView
 
-from ..base import StorePane
+from ..base import StorePane, cursor_key
 from ..format import state_styles
 
 
@@ -257,12 +257,7 @@ class JobListPane(StorePane):
     @property
     def selected_id(self) -> str | None:
         table = self.table
-        if not table.row_count:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+        return cursor_key(table)
 
     @property
     def selected_job(self) -> JobView | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ..base import StorePane
+from ..base import StorePane, cursor_key
 
 
 class KeyedTablePane(StorePane):
@@ -24,12 +24,7 @@ class KeyedTablePane(StorePane):
     @property
     def selected_key(self) -> str | None:
         table = self.table
-        if not table.row_count:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+        return cursor_key(table)
 
     def fill(self, columns: list[tuple[str, int | None]], rows: list[tuple[str, tuple]]) -> None:
         """columns: (label, width or None); rows: (key, cells)."""

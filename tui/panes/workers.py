@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Static
 from queuectl import store
 from queuectl.render import clean
 
-from ..base import StorePane
+from ..base import StorePane, cursor_key
 from ..format import ago, duration, state_styles
 
 LIVENESS_SECONDS = 5.0
@@ -43,12 +43,7 @@ class WorkersPane(StorePane):
         ours = {child.id for child in self.app.pool.running()}
         styles = state_styles(self.app.current_theme)
         colour = {"busy": styles["processing"], "idle": styles["completed"], "stopping": styles["failed"]}
-        selected = None
-        if table.row_count:
-            try:
-                selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            except Exception:
-                selected = None
+        selected = cursor_key(table)
         now = store.now()
         with self.app.batch_update():
             table.clear()
@@ -73,12 +68,7 @@ class WorkersPane(StorePane):
 
     def selected_worker(self) -> str | None:
         table = self.query_one("#workers-table", DataTable)
-        if not table.row_count:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+        return cursor_key(table)
 
     def action_start(self) -> None:
         self.app.start_worker()

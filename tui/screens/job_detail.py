@@ -19,6 +19,7 @@ from queuectl.render import clean
 from queuectl.store import AttemptView, JobView
 
 from ..format import LABEL, attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles
+from ..base import cursor_key
 
 OUTPUT_BYTES = 32 * 1024
 OUTPUT_LINES = 200
@@ -186,12 +187,7 @@ class JobDetailScreen(ModalScreen[None]):
             return
         first = not self._links_shown
         self._links_shown = plain
-        selected = None
-        if table.row_count:
-            try:
-                selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            except Exception:
-                selected = None
+        selected = cursor_key(table)
         table.clear(columns=not table.columns)
         if not table.columns:
             table.add_columns("", "JOB", "STATE", "COMMAND")
