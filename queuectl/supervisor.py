@@ -91,7 +91,8 @@ class Supervisor:
             if not _alive(worker.pid):
                 recover_dead_worker(worker.id, "lost: its worker process is gone")
                 recovered += 1
-        store.recover_expired()
+        # (expired leases of other hosts are left to workers, which judge them only after a
+        # whole lease of heartbeats of their own: see Worker._may_recover)
         return recovered
 
     def spawn(self) -> Child:

@@ -65,6 +65,10 @@ class Worker:
         self.hard_stop = False  # kill the current job, then exit
         self._last_beat = 0.0
         self._last_recovery = 0.0
+        # since when this worker's heartbeats have gone through without a gap (None: they fail);
+        # it takes other workers' jobs only after a whole lease of that (see _may_recover)
+        self._writable_since: float | None = None
+        self._last_good_beat = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -127,24 +131,43 @@ class Worker:
         jobs past their retention."""
         if self._next_beat_in() == 0.0:
             self._beat()
-        if time.monotonic() - self._last_recovery >= RECOVERY_SECONDS:
+        if time.monotonic() - self._last_recovery >= RECOVERY_SECONDS and self._may_recover():
             self._last_recovery = time.monotonic()
             self._retrying(store.recover_expired)
             self._retrying(store.apply_retention)
+
+    def _may_recover(self) -> bool:
+        """Only a worker that has been able to write for a whole lease judges others' leases.
+
+        Right after the store was locked (or this machine was suspended), or right after this
+        worker started, the other workers may not have had their turn to heartbeat yet: their
+        old heartbeats prove nothing, and taking their jobs would run them twice at once."""
+        if self._writable_since is None:
+            return False
+        lease = self._retrying(store.get_config)["lease_seconds"]
+        return time.monotonic() - self._writable_since >= lease
 
     def _beat(self, claim: store.Claim | None = None, pgid: int | None = None) -> store.Heartbeat | None:
         """Every second, idle or busy: I am alive; and enqueue the schedules that are due."""
         self._last_beat = time.monotonic()
         try:
             beat = store.heartbeat(self.id, claim, pgid)
+            self._beat_went_through()
             for job_id in store.run_due_schedules():
                 self.say(f"scheduled job '{job_id}' enqueued")
         except StoreError as exc:
+            self._writable_since = None
             self.say(f"heartbeat failed: {exc}")
             return None
         if beat.stop_requested and not self._registered_again():
             self.stopping = True
         return beat
+
+    def _beat_went_through(self) -> None:
+        now = time.monotonic()
+        if self._writable_since is None or now - self._last_good_beat > 3 * store.HEARTBEAT_SECONDS:
+            self._writable_since = now  # the first, or the first after a gap
+        self._last_good_beat = now
 
     def _registered_again(self) -> bool:
         """A worker the store forgot (declared dead while a lock or a freeze kept its heartbeats
