@@ -131,9 +131,10 @@ class Worker:
         jobs past their retention."""
         if self._next_beat_in() == 0.0:
             self._beat()
-        if time.monotonic() - self._last_recovery >= RECOVERY_SECONDS and self._may_recover():
+        if time.monotonic() - self._last_recovery >= RECOVERY_SECONDS:
             self._last_recovery = time.monotonic()
-            self._retrying(store.recover_expired)
+            if self._may_recover():
+                self._retrying(store.recover_expired)
             self._retrying(store.apply_retention)
 
     def _may_recover(self) -> bool:

@@ -250,6 +250,8 @@ class QueuectlApp(App):
 
     def on_status_loaded(self, message: StatusLoaded) -> None:
         self._status_busy = False
+        if not self.screen_stack:  # the answer came while the app was closing
+            return
         if message.error is None:
             self.base_screen.query_one(StatusHeader).update_status(self.store_label, self.readonly, message.counts, message.workers)
 
