@@ -34,7 +34,7 @@ from .panes.schedules import SchedulesPane
 from .panes.workers import WorkersPane
 from .pool import WorkerPool
 from .screens.confirm import ConfirmScreen
-from .screens.forms import LimitScreen, NewJobScreen, PriorityScreen
+from .screens.forms import NewJobScreen, limit_screen, priority_screen
 from .screens.help import CommandLogScreen, HelpScreen
 from .screens.job_detail import JobDetailScreen
 from .screens.wait import WaitScreen
@@ -404,7 +404,7 @@ class QueuectlApp(App):
                 self.act(_each, ids, lambda i: store.set_priority(i, value), done=f"priority {value} for {_n(ids)}",
                          cli="; ".join(f"queuectl priority {q(i)} {value}  # no CLI verb yet" for i in ids))  # fmt: skip
 
-        self.push_screen(PriorityScreen(current, len(ids)), chosen)
+        self.push_screen(priority_screen(current, len(ids)), chosen)
 
     def open_job(self, job_id: str) -> None:
         self.selected_job_id = job_id
@@ -440,7 +440,7 @@ class QueuectlApp(App):
             self.act(store.limit_queue, name, value, done=f"queue {name}: limit {shown}",
                      cli=f"queuectl queue limit {q(name)} {shown}")  # fmt: skip
 
-        self.push_screen(LimitScreen(name, current), chosen)
+        self.push_screen(limit_screen(name, current), chosen)
 
     def pause_schedule(self, name: str, paused: bool) -> None:
         verb = "resume" if paused else "pause"

@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 from queuectl import store
 from queuectl.errors import InputError, QueuectlError
 from queuectl.spec import MAX_PRIORITY, JobSpec, spec_from_dict
+from queuectl.store.queues import MAX_LIMIT
 
 #: (field, label, placeholder)
 FIELDS = (
@@ -135,93 +136,72 @@ class NewJobScreen(ModalScreen[str | None]):
         self.show_errors({field: error})
 
 
-class PriorityScreen(ModalScreen[int | None]):
-    """Ask for a new priority (an integer)."""
+class ValueScreen(ModalScreen):
+    """Ask for one value: `parse` turns the text into it or raises a QueuectlError whose
+    message is shown under the field.  Dismisses with the value, or `abandoned` on esc."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, current: int, count: int) -> None:
+    def __init__(self, key: str, title: str, hint: str, initial: str, parse, abandoned=None) -> None:
         super().__init__()
-        self.current, self.count = current, count
+        self.key, self.title_text, self.hint, self.initial = key, title, hint, initial
+        self.parse, self.abandoned = parse, abandoned
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="priority") as box:
-            box.border_title = f"Priority of {self.count} job{'s' * (self.count != 1)}"
-            yield Label("higher runs first; enter saves, esc cancels")
-            yield Input(str(self.current), id="f-priority")
-            yield Static("", id="e-priority", classes="field-error")
+        with Vertical(classes="dialog", id=self.key) as box:
+            box.border_title = self.title_text
+            yield Label(self.hint)
+            yield Input(self.initial, id=f"f-{self.key}")
+            yield Static("", id=f"e-{self.key}", classes="field-error")
 
     def on_mount(self) -> None:
-        self.query_one("#e-priority").display = False
+        self.query_one(f"#e-{self.key}").display = False
         self.query_one(Input).focus()
 
     @on(Input.Submitted)
     def _enter(self, event: Input.Submitted) -> None:
         event.stop()
-        text = event.value.strip()
-        error = None
+        box = self.query_one(f"#e-{self.key}", Static)
         try:
-            value = int(text)
-            if not -MAX_PRIORITY <= value <= MAX_PRIORITY:
-                error = f"priority must be between {-MAX_PRIORITY} and {MAX_PRIORITY}"
-        except ValueError:
-            error = f"priority must be an integer, not {text[:30]!r}"
-        box = self.query_one("#e-priority", Static)
-        box.display = error is not None
-        if error:
-            box.update(Text(error))
+            value = self.parse(event.value)
+        except QueuectlError as exc:
+            box.display = True
+            box.update(Text(str(exc)))
             return
         self.dismiss(value)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.dismiss(self.abandoned)
 
 
-#: the engine's CLI bounds for `queue limit`
-MAX_LIMIT = 100_000
+def parse_priority(text: str) -> int:
+    text = text.strip()
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"priority must be an integer, not {text[:30]!r}") from None
+    if not -MAX_PRIORITY <= value <= MAX_PRIORITY:
+        raise InputError(f"priority must be between {-MAX_PRIORITY} and {MAX_PRIORITY}")
+    return value
 
 
-def parse_limit(text: str) -> tuple[int | None, str | None]:
-    """`queue limit` text -> (limit or None for no limit, error)."""
+def parse_limit(text: str) -> int | None:
+    """`queue limit` text -> a limit, or None for no limit."""
     text = text.strip().lower()
     if text in ("", "none", "-"):
-        return None, None
+        return None
     if text.isdigit() and 1 <= int(text) <= MAX_LIMIT:
-        return int(text), None
-    return None, f"a whole number from 1 to {MAX_LIMIT:,}, or 'none' (empty) for no limit; not {text[:30]!r}"
+        return int(text)
+    raise InputError(f"a whole number from 1 to {MAX_LIMIT:,}, or 'none' (empty) for no limit; not {text[:30]!r}")
 
 
-class LimitScreen(ModalScreen):
-    """Ask for a queue's limit on running jobs: dismisses with a number, None (no limit) or False
-    (abandoned)."""
+def priority_screen(current: int, count: int) -> ValueScreen:
+    """Dismisses with the new priority, or None."""
+    return ValueScreen("priority", f"Priority of {count} job{'s' * (count != 1)}",
+                       "higher runs first; enter saves, esc cancels", str(current), parse_priority)  # fmt: skip
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, name: str, current: int | None) -> None:
-        super().__init__()
-        self.queue_name, self.current = name, current
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="limit") as box:
-            box.border_title = f"Limit of queue {self.queue_name}"
-            yield Label("at most N of its jobs run at once (all hosts); none: no limit")
-            yield Input("none" if self.current is None else str(self.current), id="f-limit")
-            yield Static("", id="e-limit", classes="field-error")
-
-    def on_mount(self) -> None:
-        self.query_one("#e-limit").display = False
-        self.query_one(Input).focus()
-
-    @on(Input.Submitted)
-    def _enter(self, event: Input.Submitted) -> None:
-        event.stop()
-        value, error = parse_limit(event.value)
-        box = self.query_one("#e-limit", Static)
-        box.display = error is not None
-        if error:
-            box.update(Text(error))
-            return
-        self.dismiss(value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
+def limit_screen(name: str, current: int | None) -> ValueScreen:
+    """Dismisses with a number, None (no limit) or False (abandoned)."""
+    return ValueScreen("limit", f"Limit of queue {name}", "at most N of its jobs run at once (all hosts); none: no limit",
+                       "none" if current is None else str(current), parse_limit, abandoned=False)  # fmt: skip
