@@ -1,15 +1,13 @@
 """queuectl's own figures: drain throughput, pickup latency, idle cost, enqueue, start-up, memory."""
 from __future__ import annotations
 
-import json
 import random
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from common import (
-    ASYNC_COMMIT, PYTHON, PgServer, PgStore, Sizes, children, cpu_seconds, drop_store, env_for, fresh_dir, make_store, median, note,
+    ASYNC_COMMIT, PYTHON, PgServer, PgStore, Sizes, cpu_seconds, drop_store, env_for, fresh_dir, make_store, median, note,
     percentile, q, queuectl_cmd, rss_mb, sql, stop_process, wait_for, wall_ms, write_jobs_file,
 )  # fmt: skip
 

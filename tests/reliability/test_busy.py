@@ -13,7 +13,7 @@ import pytest
 
 from conftest import enqueue, job, run_cli, start_workers, wait_for
 
-from . import harness, storecheck
+from . import storecheck
 
 LOCK_SECONDS = 12.5  # longer than the store's 10 s busy timeout
 

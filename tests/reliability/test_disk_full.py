@@ -6,7 +6,6 @@ the next job runs once there is room again.  A chatty job is capped at max_log_b
 import json
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys

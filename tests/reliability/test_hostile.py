@@ -7,7 +7,6 @@ folder; no control sequence reaches `list`, `status`, `dlq list` or `worker list
 """
 import json
 import re
-import string
 from datetime import datetime, timedelta, timezone
 
 import pytest

@@ -1,7 +1,6 @@
 """DLQ, Logs, Metrics, Workers and Config panes: each action, checked in the store afterwards."""
 from __future__ import annotations
 
-import signal
 import time
 
 from textual.widgets import DataTable, Input, RichLog, Sparkline
