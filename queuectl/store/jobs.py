@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from ..errors import InputError, InvalidState, NotFound
 from ..models import ACTIVE_STATES, FINISHED_STATES, Attempt, Job, JobState, db
-from ..spec import JobSpec, new_job_id
+from ..spec import JobSpec, new_job_id, validate_priority
 from . import dependencies, logfiles
 from .config import current_config, limited_queues
 from .connection import guarded, is_postgres, location, now, wake_watchers, wake_workers
@@ -253,7 +253,7 @@ def _claim(worker_id: str, host: str, t: float, queues: tuple[str, ...]) -> Clai
     sql("UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}", job_id, t, worker_id)
     return Claim(
         seq=seq, id=job_id, command=command, timeout=timeout, attempt=number, attempt_id=attempt_id,
-        max_log_bytes=int(cfg["max_log_bytes"]), lease_seconds=cfg["lease_seconds"],
+        max_log_bytes=int(cfg["max_log_bytes"]),
         env=json.loads(env) if env else None, cwd=cwd,
     )  # fmt: skip
 
@@ -399,6 +399,7 @@ def retry_dead(job_id: str | None = None) -> list[str]:
 @guarded
 def set_priority(job_id: str, priority: int) -> None:
     """Change the priority of a job that has not started (pending, blocked, or failed)."""
+    validate_priority(priority)
     t = now()
     with db.atomic():
         job = find_job(job_id)
