@@ -18,7 +18,7 @@ from peewee import (
     TextField,
 )
 
-from .states import ACTIVE_STATES, CLAIMABLE_STATES, FINISHED_STATES, JobState
+from .states import ACTIVE_STATES, FINISHED_STATES, JobState
 
 db = DatabaseProxy()
 

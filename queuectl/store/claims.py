@@ -143,10 +143,10 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
     }  # fmt: skip
     sql("UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}",
         rows[-1][1], t, worker_id)  # fmt: skip
-    limit, lease = int(cfg["max_log_bytes"]), cfg["lease_seconds"]
+    limit = int(cfg["max_log_bytes"])
     return [
         Claim(seq=seq, id=job_id, command=command, timeout=timeout, attempt=attempts[seq][1],
-              attempt_id=attempts[seq][0], max_log_bytes=limit, lease_seconds=lease,
+              attempt_id=attempts[seq][0], max_log_bytes=limit,
               env=json.loads(env) if env else None, cwd=cwd)
         for seq, job_id, command, timeout, env, cwd, _priority in rows
     ]  # fmt: skip

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from ..errors import InputError, InvalidState, NotFound
 from ..models import ACTIVE_STATES, FINISHED_STATES, Attempt, Job, JobState, db
-from ..spec import JobSpec, new_job_id
+from ..spec import JobSpec, new_job_id, validate_priority
 from . import dependencies, dialect, logfiles
 from .config import current_config
 from .connection import guarded, location, now, wake_watchers, wake_workers
@@ -245,6 +245,7 @@ def retry_dead(job_id: str | None = None) -> list[str]:
 @guarded
 def set_priority(job_id: str, priority: int) -> None:
     """Change the priority of a job that has not started (pending, blocked, or failed)."""
+    validate_priority(priority)
     t = now()
     with db.atomic():
         job = find_job(job_id)
