@@ -5,9 +5,11 @@ stderr read through pipes into per-attempt files, each capped at max_log_bytes. 
 pipes (rather than handing the files to the child) is what makes the cap, the truncation note and
 a clean failure on a full disk possible.  The whole group is killed when the command ends, times
 out, is cancelled, or its worker dies (the worker's JobGuard), so no job process outlives its run.
+One worker process runs many commands at once: `Jobs` supervises them all from one selector.
 """
 from __future__ import annotations
 
+import math
 import os
 import selectors
 import signal
@@ -16,7 +18,9 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
+
+from . import guard
 
 #: seconds between SIGTERM and SIGKILL when a job times out or is cancelled
 KILL_GRACE = 5.0
@@ -43,33 +47,46 @@ class WakeSource(Protocol):
 
 
 class JobGuard:
-    """The worker's side of queuectl.guard: a helper process that kills the running job's
-    process group when this process dies, however it dies."""
+    """The worker's side of queuectl.guard: a helper process that kills the process group of
+    every job this process runs when this process dies, however it dies.
+
+    Each running job holds one record of a small file both processes share (its process
+    group, or 0 when the record is free): starting and ending a job costs one pwrite, and no
+    wake-up of the guard."""
 
     def __init__(self) -> None:
         import tempfile
 
-        self._slot = tempfile.TemporaryFile()  # the running job's process group, for the guard
+        self._file = tempfile.TemporaryFile()  # one RECORD-byte record per job, for the guard
+        self._free: list[int] = []
+        self._records = 0
         self._start()
 
     def _start(self) -> None:
-        fd = self._slot.fileno()
+        fd = self._file.fileno()
         self.proc = subprocess.Popen([sys.executable, "-m", "queuectl.guard", str(fd)],
                                      stdin=subprocess.PIPE, pass_fds=(fd,))  # fmt: skip
 
-    def watch(self, pgid: int) -> None:
+    def watch(self, pgid: int) -> int:
+        """Guard this process group from now on; returns its record, for release()."""
         if self.proc.poll() is not None:  # the guard was killed: start another
             self._start()
-        os.pwrite(self._slot.fileno(), f"{pgid:<15}".encode(), 0)
+        if self._free:
+            record = self._free.pop()
+        else:
+            record, self._records = self._records, self._records + 1
+        os.pwrite(self._file.fileno(), guard.record(pgid), record * guard.RECORD)
+        return record
 
-    def release(self) -> None:
-        os.pwrite(self._slot.fileno(), b"0".ljust(15), 0)
+    def release(self, record: int) -> None:
+        os.pwrite(self._file.fileno(), guard.record(0), record * guard.RECORD)
+        self._free.append(record)
 
     def close(self) -> None:
-        self.release()
+        """Stop guarding; a job still running then (its worker is failing) is killed."""
         self.proc.stdin.close()
         self.proc.wait()
-        self._slot.close()
+        self._file.close()
 
 
 def _signal_name(number: int) -> str:
@@ -130,13 +147,18 @@ class _CappedLog:
 
 
 class Running:
-    """A started command; `wait` supervises it to the end."""
+    """A started command, supervised by a Jobs loop until it ends.
+
+    Its events are its two pipes and its pidfd (readable when it exits); its timers are its
+    timeout, the SIGKILL that follows a SIGTERM, and the grace for pipes still held by a
+    process that left its group.  `claim` is whatever the caller ran it for."""
 
     def __init__(self, command: str, stdout_path: Path, stderr_path: Path, max_log_bytes: int,
-                 env: dict | None = None, guard: JobGuard | None = None, cwd: str | None = None):  # fmt: skip
+                 env: dict | None = None, guard: JobGuard | None = None, cwd: str | None = None,
+                 timeout: float = math.inf, claim=None):  # fmt: skip
         if cwd is not None and not os.path.isdir(cwd):
             raise StartError(f"working directory {cwd} does not exist")
-        self._logs = {"stdout": _CappedLog(stdout_path, max_log_bytes), "stderr": _CappedLog(stderr_path, max_log_bytes)}
+        self.claim = claim
         self.started = time.monotonic()
         try:
             self.proc = subprocess.Popen(
@@ -152,10 +174,22 @@ class Running:
             raise StartError(f"could not start the command: {exc.strerror}") from None
         self.pgid = self.proc.pid
         self._guard = guard
-        if guard is not None:
-            guard.watch(self.pgid)
+        self._record = guard.watch(self.pgid) if guard is not None else None
+        self._streams = {self.proc.stdout.fileno(): _CappedLog(stdout_path, max_log_bytes),
+                         self.proc.stderr.fileno(): _CappedLog(stderr_path, max_log_bytes)}  # fmt: skip
+        self._logs = list(self._streams.values())
+        for fd in self._streams:
+            os.set_blocking(fd, False)
+        self.exit_fd = _exit_fd(self.pgid)  # the exit is an event too, so nothing is polled for it
+        self.timeout = timeout
+        self._deadline = self.started + timeout
         self._kill_reason: str | None = None
         self._kill_at: float | None = None
+        self._status: int | None = None
+        self._exited_at = 0.0
+
+    def fds(self) -> list[int]:
+        return [*self._streams, *([self.exit_fd] if self.exit_fd is not None else [])]
 
     def kill(self, reason: str, grace: float = KILL_GRACE) -> None:
         """Terminate the whole process group now, and SIGKILL it after `grace` seconds."""
@@ -170,90 +204,65 @@ class Running:
         except (ProcessLookupError, PermissionError):
             pass
 
-    def wait(
-        self,
-        timeout: float,
-        on_tick: Callable[[], None],
-        tick_every: float,
-        wake: WakeSource | None = None,
-    ) -> Outcome:
-        """Copy output to the logs until the command ends; call on_tick every tick_every
-        seconds and whenever `wake` fires (that is where the caller may call kill())."""
-        selector = selectors.DefaultSelector()
-        streams = {self.proc.stdout: self._logs["stdout"], self.proc.stderr: self._logs["stderr"]}
-        for stream in streams:
-            os.set_blocking(stream.fileno(), False)
-            selector.register(stream, selectors.EVENT_READ)
-        if wake is not None:
-            selector.register(wake.fileno(), selectors.EVENT_READ, data="wake")
-        exit_fd = _exit_fd(self.proc.pid)
-        if exit_fd is not None:  # the exit is an event too, so nothing is polled for it
-            selector.register(exit_fd, selectors.EVENT_READ, data="exit")
-        deadline = self.started + timeout
-        next_tick = time.monotonic() + tick_every
-        exit_status: int | None = None
-        exited_at = 0.0
+    def readable(self, fd: int) -> bool:
+        """One of its descriptors is readable; True when that was a pipe's end of file (the
+        caller stops watching it)."""
+        if fd not in self._streams:
+            return True  # the pidfd: the exit itself is read by check()
         try:
-            while streams or exit_status is None:
-                now = time.monotonic()
-                wakeups = [next_tick, deadline] + ([self._kill_at] if self._kill_at else [])
-                pause = max(0.0, min(wakeups) - now)
-                if exit_fd is None and exit_status is None:
-                    pause = min(pause, 0.005 if not streams else 0.05)
-                woke = False
-                for key, _ in selector.select(pause):
-                    if key.data == "wake":
-                        woke = wake.drain() or woke
-                    elif key.data == "exit":
-                        selector.unregister(exit_fd)
-                    else:
-                        self._pump(key.fileobj, streams, selector)
-                if exit_status is None:
-                    exit_status = self.proc.poll()
-                    if exit_status is not None:
-                        # anything it left in the background is part of the job and ends with it
-                        self._signal_group(signal.SIGKILL)
-                        exited_at = time.monotonic()
-                elif streams and time.monotonic() - exited_at > _ORPHAN_PIPE_GRACE:
-                    break  # a process that left the group (setsid) still holds the pipes
-                now = time.monotonic()
-                if exit_status is None and now >= deadline and self._kill_reason is None:
-                    self.kill(f"timed out after {timeout:g}s")
-                if self._kill_at is not None and now >= self._kill_at:
-                    self._signal_group(signal.SIGKILL)
-                    self._kill_at = None
-                if woke or now >= next_tick:
-                    next_tick = now + tick_every
-                    on_tick()
-        finally:
-            selector.close()
-            if exit_fd is not None:
-                os.close(exit_fd)
-            if self._guard is not None:
-                self._guard.release()
-            for stream in (self.proc.stdout, self.proc.stderr):
-                stream.close()
-            for log in self._logs.values():
-                log.close()
-        return Outcome(exit_status if exit_status >= 0 else 128 - exit_status,
-                       time.monotonic() - self.started, self._error(exit_status))  # fmt: skip
-
-    @staticmethod
-    def _pump(stream, streams: dict, selector) -> None:
-        try:
-            data = os.read(stream.fileno(), _CHUNK)
+            data = os.read(fd, _CHUNK)
         except BlockingIOError:
-            return
+            return False
         if data:
-            streams[stream].write(data)
-        else:
-            selector.unregister(stream)
-            del streams[stream]
+            self._streams[fd].write(data)
+            return False
+        del self._streams[fd]
+        return True
+
+    def next_check(self) -> float:
+        """The latest monotonic time by which check() must run again."""
+        if self._status is None:
+            moments = [self._deadline, self._kill_at or math.inf]
+            if self.exit_fd is None:  # no pidfd (not Linux): poll for the exit
+                moments.append(time.monotonic() + (0.005 if not self._streams else 0.05))
+            return min(moments)
+        return self._exited_at + _ORPHAN_PIPE_GRACE if self._streams else 0.0
+
+    def check(self, now: float) -> bool:
+        """Act on what happened by `now` (exit, timeout, kill grace); True when it has ended."""
+        if self._status is None:
+            self._status = self.proc.poll()
+            if self._status is not None:
+                # anything it left in the background is part of the job and ends with it
+                self._signal_group(signal.SIGKILL)
+                self._exited_at = now
+        if self._status is None:
+            if now >= self._deadline and self._kill_reason is None:
+                self.kill(f"timed out after {self.timeout:g}s")
+            if self._kill_at is not None and now >= self._kill_at:
+                self._signal_group(signal.SIGKILL)
+                self._kill_at = None
+            return False
+        # a process that left the group (setsid) may still hold the pipes: not for long
+        return not self._streams or now - self._exited_at > _ORPHAN_PIPE_GRACE
+
+    def close(self) -> Outcome:
+        """Release everything it holds; its outcome."""
+        if self.exit_fd is not None:
+            os.close(self.exit_fd)
+        if self._guard is not None:
+            self._guard.release(self._record)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()
+        for log in self._logs:
+            log.close()
+        status = self._status
+        return Outcome(status if status >= 0 else 128 - status, time.monotonic() - self.started, self._error(status))
 
     def _error(self, status: int) -> str | None:
         if self._kill_reason is not None:
             return self._kill_reason
-        broken = next((log.error for log in self._logs.values() if log.error), None)
+        broken = next((log.error for log in self._logs if log.error), None)
         if broken is not None:
             return f"could not write the job's log: {broken.strerror}"
         if status > 0:
@@ -261,6 +270,53 @@ class Running:
         if status < 0:
             return f"killed by signal {_signal_name(-status)}"
         return None
+
+
+class Jobs:
+    """Many Running commands (and a wake-up source) supervised from one selector."""
+
+    def __init__(self, wake: WakeSource | None = None):
+        self._selector = selectors.DefaultSelector()
+        self._wake = wake
+        if wake is not None:
+            self._selector.register(wake.fileno(), selectors.EVENT_READ, data=None)
+        self.running: list[Running] = []
+
+    def __len__(self) -> int:
+        return len(self.running)
+
+    def add(self, running: Running) -> None:
+        self.running.append(running)
+        for fd in running.fds():
+            self._selector.register(fd, selectors.EVENT_READ, data=running)
+
+    def wait(self, timeout: float) -> tuple[list[tuple[Running, Outcome]], bool]:
+        """Wait up to `timeout` seconds for events; returns the commands that ended (with
+        their outcomes, which release them) and whether the wake-up source fired."""
+        now = time.monotonic()
+        due = min((r.next_check() for r in self.running), default=math.inf)
+        woke = False
+        touched: set[int] = set()
+        for key, _ in self._selector.select(max(0.0, min(timeout, due - now))):
+            if key.data is None:
+                woke = self._wake.drain() or woke
+                continue
+            touched.add(id(key.data))
+            if key.data.readable(key.fd):
+                self._selector.unregister(key.fd)
+        now = time.monotonic()
+        ended = []
+        for running in [r for r in self.running if id(r) in touched or r.next_check() <= now]:
+            if running.check(now):
+                for fd in running.fds():
+                    if fd in self._selector.get_map():
+                        self._selector.unregister(fd)
+                self.running.remove(running)
+                ended.append((running, running.close()))
+        return ended, woke
+
+    def close(self) -> None:
+        self._selector.close()
 
 
 def _exit_fd(pid: int) -> int | None:

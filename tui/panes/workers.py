@@ -1,4 +1,5 @@
-"""The Workers pane: every registered worker; start and stop local worker subprocesses."""
+"""The Workers pane: every registered worker process and its slots (busy/total); start and stop
+local worker subprocesses."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -36,7 +37,7 @@ class WorkersPane(StorePane):
     def show(self, workers: list) -> None:
         table = self.query_one("#workers-table", DataTable)
         wide = self.size.width >= 100
-        columns = ["ID", *(["HOST"] if wide else []), "PID", "STATE", "JOB", "HEARTBEAT", *(["UP"] if wide else [])]
+        columns = ["ID", *(["HOST"] if wide else []), "PID", "STATE", "SLOTS", "JOB", "HEARTBEAT", *(["UP"] if wide else [])]
         if [str(c.label) for c in table.ordered_columns] != columns:
             table.clear(columns=True)
             table.add_columns(*columns)
@@ -52,7 +53,7 @@ class WorkersPane(StorePane):
                 state = "silent" if silent else w.state
                 name = Text(("★ " if w.id in ours else "  ") + clean(w.id))
                 row = [name, *([clean(w.host)] if wide else []), str(w.pid),
-                       Text(state, style="dim" if silent else colour.get(w.state, "")),
+                       Text(state, style="dim" if silent else colour.get(w.state, "")), f"{w.busy}/{w.slots}",
                        clean(w.current_job or "", 24), ago(w.heartbeat_at),
                        *([duration(now - w.started_at)] if wide else [])]  # fmt: skip
                 table.add_row(*row, key=w.id)
