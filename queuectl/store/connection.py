@@ -1,30 +1,24 @@
 """Opening the store: the database behind the models, its schema version, its clock, and the
 mapping of database failures to one-line errors.
 
-SQLite and PostgreSQL differ here and in a few statements of jobs.py/queries.py; everything else
-is the same code on both.
+What differs between SQLite and PostgreSQL is asked of the store's dialect (dialect.py).
 """
 from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import re
 import time
-from pathlib import Path
 
-from ..errors import InputError, NoStore, StoreDamaged, StoreError, StoreUnusable
-from . import clock
-from ..paths import Location, check_owned, check_private, check_store_folder, private_dir
+from ..errors import NoStore, StoreDamaged, StoreError, StoreUnusable
+from ..paths import Location
+from . import clock, dialect
+from .dialect import ENDED_CHANNEL, WAKE_CHANNEL
 
 #: seconds a connection waits for another process's write lock before reporting the store busy
 BUSY_TIMEOUT = 10.0
 #: how often the offset between this host's clock and PostgreSQL's is measured again
 CLOCK_SYNC_SECONDS = 60.0
-#: the NOTIFY channel that wakes idle workers on every host
-WAKE_CHANNEL = "queuectl_wake"
-#: the NOTIFY channel that tells watchers (`queuectl wait`) that jobs ended
-ENDED_CHANNEL = "queuectl_ended"
 
 _location: Location | None = None
 _readonly = False  # opened by a command that only reads: it writes nothing, not even the clock
@@ -43,14 +37,9 @@ def open_store(location: Location, readonly: bool = False, verify: bool = False)
     from ..models import db
 
     close_store()
-    if location.is_postgres:
-        database = _postgres(location.url)
-    elif location.sqlite_path is not None:
-        database = _sqlite(location.sqlite_path, readonly)
-    else:
-        scheme = location.url.split("://", 1)[0]
-        raise InputError(f"unsupported store URL scheme {scheme!r}: use a file path, sqlite:///PATH or postgresql://…")
-    db.initialize(database)
+    chosen = dialect.for_location(location)
+    db.initialize(chosen.connect(readonly))
+    dialect.use(chosen)
     _location, _readonly = location, readonly
     _clock_offset.cache_clear()
     clock.forget()
@@ -65,43 +54,6 @@ def open_store(location: Location, readonly: bool = False, verify: bool = False)
             if verify:
                 quick_check()
             now()  # a store's first writer (after each boot) sets its clock's anchor
-
-
-def _sqlite(path: Path, readonly: bool):
-    """The SQLite database at `path`, the file and its folder checked (or made) private first."""
-    from urllib.parse import quote
-
-    check_store_folder(path.parent)
-    for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        check_private(companion, "the store's journal", folder=False)
-    if readonly:
-        if not check_private(path, "the store", folder=False):
-            raise NoStore(f"there is no store at {path} yet (`queuectl init` creates one)")
-    else:
-        _create_private_file(path)
-    return _sqlite_class()(
-        # mode=rw: SQLite never creates the file (a read-only command's store that vanished)
-        f"file:{quote(str(path))}?mode=rw",
-        uri=True,
-        pragmas={"synchronous": "normal", "foreign_keys": 1},
-        timeout=0,  # busy waits are ours (_wait_while_busy), not SQLite's
-        lock_type="IMMEDIATE",  # every write transaction takes the write lock up front
-        check_same_thread=False,
-    )
-
-
-def _postgres(url: str):
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError:
-        raise StoreError("PostgreSQL needs its driver: pip install 'queuectl[postgres]'") from None
-    from playhouse.db_url import parse
-    from peewee import PostgresqlDatabase
-
-    params = parse(url)
-    params.setdefault("connect_timeout", 5)
-    params.setdefault("application_name", "queuectl")
-    return PostgresqlDatabase(params.pop("database"), **params)
 
 
 def close_store() -> None:
@@ -120,10 +72,6 @@ def location() -> Location:
     return _location
 
 
-def is_postgres() -> bool:
-    return location().is_postgres
-
-
 _host_clock = time.time  # this host's clock
 _fixed_clock = None  # a clock given by set_clock, taken as it is
 
@@ -139,7 +87,7 @@ def now() -> float:
         return _fixed_clock()
     if _location is None:
         return _host_clock()
-    if not _location.is_postgres:
+    if not dialect.current().server_clock():
         return clock.store_time(_host_clock(), writable=not _readonly)
     return _host_clock() + _clock_offset(int(time.monotonic() // CLOCK_SYNC_SECONDS))
 
@@ -174,22 +122,6 @@ def set_wall_clock(clock=time.time) -> None:
     _host_clock = clock
 
 
-def _create_private_file(path: Path) -> None:
-    """Create the folder and the database file owner-only before SQLite opens them; an
-    existing file must be a regular file of ours (never a link to follow)."""
-    if not path.parent.exists():
-        private_dir(path.parent, "the store's folder")
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o600)
-    except OSError as exc:
-        check_private(path, "the store", folder=False)  # a link or a folder: say so
-        raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from None
-    try:
-        check_owned(path, os.fstat(fd), "the store")
-    finally:
-        os.close(fd)
-
-
 def _ensure_schema(create: bool) -> None:
     """Create, migrate or just check the schema.  Tables we do not know mean another
     application's file; some of ours missing mean a damaged store."""
@@ -198,12 +130,12 @@ def _ensure_schema(create: bool) -> None:
 
     tables = set(db.get_tables())
     if "setting" not in tables:
-        if tables and location().sqlite_path is not None:
+        if tables and not dialect.current().postgres:
             raise StoreUnusable(f"{location().display} is not a queuectl store (it holds other tables); "
                                 "choose another file with --db or QUEUECTL_DB")  # fmt: skip
         if not create:
             raise NoStore(f"there is no queuectl store in {location().display} yet (`queuectl init` creates one)")
-        create_schema()
+        create_schema(dialect.current())
         return
     row = Setting.get_or_none(Setting.key == "schema_version")
     version = int(row.value) if row else 0
@@ -268,7 +200,7 @@ def mapped_errors():
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         if _DAMAGE.search(text) and _location is not None:
             raise StoreDamaged(_damaged(text)) from exc
-        if _location is not None and _location.is_postgres and _connection_lost():
+        if _location is not None and dialect.current().connection_lost():
             text = f"lost the connection to PostgreSQL ({text})"
         elif "locked" in text or "busy" in text:
             text = f"the store is busy: another process has held its write lock for over {BUSY_TIMEOUT:g}s"
@@ -279,28 +211,6 @@ def mapped_errors():
         raise StoreError(text) from exc
     else:
         _errors_in_a_row = 0
-
-
-def _connection_lost() -> bool:
-    """True (and the connection forgotten) when the PostgreSQL connection is unusable."""
-    from ..models import db
-
-    conn = db._state.conn
-    if conn is None:
-        return False
-    if not conn.closed:
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT 1")
-            return False
-        except Exception:
-            pass
-    try:
-        conn.close()
-    except Exception:
-        pass
-    db._state.reset()
-    return True
 
 
 def guarded(fn):
@@ -325,30 +235,16 @@ def wake_watchers() -> None:
 
 
 def _wake(channel: str, watchers: bool) -> None:
-    if is_postgres():
-        from ..models import db
-
-        with contextlib.suppress(Exception):  # a missed wake-up costs at most a safety poll
-            db.execute_sql(f"NOTIFY {channel}")
-        return
-    from ..wakeup import notify
-
-    notify(location().run_dir, watchers=watchers)
+    dialect.current().wake(channel, watchers)
 
 
 def wake_channel(name: str, watcher: bool = False):
     """The channel on which the worker `name` is woken (or, for a watcher, told that jobs
     ended): a Unix socket beside a SQLite store, LISTEN/NOTIFY for PostgreSQL."""
-    if is_postgres():
-        from .listen import wake_channel as listening_channel
-
-        return listening_channel(location().url, name, ENDED_CHANNEL if watcher else WAKE_CHANNEL)
-    from ..wakeup import WATCHER_PREFIX, WakeChannel
-
-    return WakeChannel(location().run_dir, f"{WATCHER_PREFIX}{name}" if watcher else name)
+    return dialect.current().wake_channel(name, ENDED_CHANNEL if watcher else WAKE_CHANNEL, watcher)
 
 
-def _wait_while_busy(attempt):
+def wait_while_busy(attempt):
     """Call attempt() until the database stops answering "locked", for up to BUSY_TIMEOUT.
 
     SQLite's own busy handler first sleeps 1 ms and then longer; workers that finish a job
@@ -370,19 +266,19 @@ def _wait_while_busy(attempt):
 
 
 @functools.cache
-def _sqlite_class():
+def sqlite_class():
     from peewee import SqliteDatabase
 
     class SqliteStore(SqliteDatabase):
-        """SQLite whose lock waits go through _wait_while_busy."""
+        """SQLite whose lock waits go through wait_while_busy."""
 
         def begin(self, lock_type=None):
-            _wait_while_busy(lambda: SqliteDatabase.begin(self, lock_type))
+            wait_while_busy(lambda: SqliteDatabase.begin(self, lock_type))
 
         def execute_sql(self, sql, params=None):
             if self.in_transaction():  # the write lock is ours already; readers never wait in WAL
                 return SqliteDatabase.execute_sql(self, sql, params)
-            return _wait_while_busy(lambda: SqliteDatabase.execute_sql(self, sql, params))
+            return wait_while_busy(lambda: SqliteDatabase.execute_sql(self, sql, params))
 
         def rollback(self):
             """SQLite ends the transaction itself on some errors (SQLITE_FULL): the ROLLBACK that
