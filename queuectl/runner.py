@@ -9,6 +9,7 @@ One worker process runs many commands at once: `Jobs` supervises them all from o
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
 import selectors
@@ -20,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import guard
+from . import guard, reaper
+from .errors import StoreUnusable
+from .paths import open_log
 
 #: seconds between SIGTERM and SIGKILL when a job times out or is cancelled
 KILL_GRACE = 5.0
@@ -47,39 +50,51 @@ class WakeSource(Protocol):
 
 
 class JobGuard:
-    """The worker's side of queuectl.guard: a helper process that kills the process group of
-    every job this process runs when this process dies, however it dies.
+    """The worker's side of queuectl.guard: a helper process that kills every job this process
+    runs when this process dies, however it dies, or when its fence deadline passes (fence.py).
 
-    Each running job holds one record of a small file both processes share (its process
-    group, or 0 when the record is free): starting and ending a job costs one pwrite, and no
-    wake-up of the guard."""
+    The file both share holds the deadline in its first record and each running job (its
+    process group and marker) in one record of its own: starting and ending a job costs one
+    pwrite, a renewal one more."""
 
     def __init__(self) -> None:
         import tempfile
 
-        self._file = tempfile.TemporaryFile()  # one RECORD-byte record per job, for the guard
+        self._file = tempfile.TemporaryFile()  # RECORD-byte records, for the guard
         self._free: list[int] = []
-        self._records = 0
+        self._records = 1  # record 0: the deadline
+        self.deadline = float("inf")
         self._start()
+        self.renew(self.deadline)
 
     def _start(self) -> None:
         fd = self._file.fileno()
+        # without the worker id its jobs inherit: the supervisor's sweep of a dead worker's
+        # processes (supervisor.kill_leftovers) must not kill the guard in the middle of its own
+        env = {k: v for k, v in os.environ.items() if k != "QUEUECTL_WORKER_ID"}
         self.proc = subprocess.Popen([sys.executable, "-m", "queuectl.guard", str(fd)],
-                                     stdin=subprocess.PIPE, pass_fds=(fd,))  # fmt: skip
+                                     stdin=subprocess.PIPE, pass_fds=(fd,), env=env)  # fmt: skip
 
-    def watch(self, pgid: int) -> int:
-        """Guard this process group from now on; returns its record, for release()."""
+    def watch(self, pgid: int, marker: str) -> int:
+        """Guard this job (its process group and marker) from now on; returns its record, for
+        release()."""
         if self.proc.poll() is not None:  # the guard was killed: start another
             self._start()
         if self._free:
             record = self._free.pop()
         else:
             record, self._records = self._records, self._records + 1
-        os.pwrite(self._file.fileno(), guard.record(pgid), record * guard.RECORD)
+        os.pwrite(self._file.fileno(), guard.record(f"{pgid} {marker}"), record * guard.RECORD)
         return record
 
+    def renew(self, deadline: float) -> None:
+        """This process's fence deadline, on CLOCK_MONOTONIC (fence.py): every job it runs is
+        killed once it passes."""
+        self.deadline = deadline
+        os.pwrite(self._file.fileno(), guard.record(repr(deadline)), 0)
+
     def release(self, record: int) -> None:
-        os.pwrite(self._file.fileno(), guard.record(0), record * guard.RECORD)
+        os.pwrite(self._file.fileno(), guard.record("0 -"), record * guard.RECORD)
         self._free.append(record)
 
     def close(self) -> None:
@@ -112,11 +127,10 @@ class _CappedLog:
         self.fd: int | None = None
 
     def _open(self) -> None:
-        for folder in (self.path.parent.parent, self.path.parent):  # the logs folder, the job's
-            if not folder.is_dir():
-                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-        self.fd = os.open(self.path, flags, 0o600)
+        try:
+            self.fd = open_log(self.path)
+        except StoreUnusable as exc:  # a planted folder or link: the attempt fails, nothing is written
+            raise OSError(errno.EPERM, str(exc)) from None
 
     def write(self, data: bytes) -> None:
         keep = max(0, min(len(data), self.limit - self.written)) if self.error is None else 0
@@ -160,6 +174,7 @@ class Running:
             raise StartError(f"working directory {cwd} does not exist")
         self.claim = claim
         self.started = time.monotonic()
+        self.marker = reaper.Marker()  # every process of the job inherits it: see reaper.py
         try:
             self.proc = subprocess.Popen(
                 ["/bin/sh", "-c", command],
@@ -169,12 +184,14 @@ class Running:
                 start_new_session=True,
                 env=env,
                 cwd=cwd,
+                pass_fds=(self.marker.fd,),
             )
         except OSError as exc:  # no shell, no processes left, an unusable directory
+            self.marker.close()
             raise StartError(f"could not start the command: {exc.strerror}") from None
         self.pgid = self.proc.pid
         self._guard = guard
-        self._record = guard.watch(self.pgid) if guard is not None else None
+        self._record = guard.watch(self.pgid, self.marker.name) if guard is not None else None
         self._streams = {self.proc.stdout.fileno(): _CappedLog(stdout_path, max_log_bytes),
                          self.proc.stderr.fileno(): _CappedLog(stderr_path, max_log_bytes)}  # fmt: skip
         self._logs = list(self._streams.values())
@@ -247,7 +264,9 @@ class Running:
         return not self._streams or now - self._exited_at > _ORPHAN_PIPE_GRACE
 
     def close(self) -> Outcome:
-        """Release everything it holds; its outcome."""
+        """Release everything it holds (after Jobs killed what holds its marker); its outcome."""
+        self._signal_group(signal.SIGKILL)
+        self.marker.close()
         if self.exit_fd is not None:
             os.close(self.exit_fd)
         if self._guard is not None:
@@ -273,11 +292,16 @@ class Running:
 
 
 class Jobs:
-    """Many Running commands (and a wake-up source) supervised from one selector."""
+    """Many Running commands (and a wake-up source) supervised from one selector.
 
-    def __init__(self, wake: WakeSource | None = None):
+    Commands that end in one round are swept together: one look through this process's
+    descendants kills whatever still holds one of their markers (reaper.py), and the orphans
+    that came back to this process (a subreaper) are reaped, never a running job's shell."""
+
+    def __init__(self, wake: WakeSource | None = None, guard: JobGuard | None = None):
         self._selector = selectors.DefaultSelector()
         self._wake = wake
+        self._guard = guard
         if wake is not None:
             self._selector.register(wake.fileno(), selectors.EVENT_READ, data=None)
         self.running: list[Running] = []
@@ -305,15 +329,29 @@ class Jobs:
             if key.data.readable(key.fd):
                 self._selector.unregister(key.fd)
         now = time.monotonic()
-        ended = []
-        for running in [r for r in self.running if id(r) in touched or r.next_check() <= now]:
-            if running.check(now):
-                for fd in running.fds():
-                    if fd in self._selector.get_map():
-                        self._selector.unregister(fd)
-                self.running.remove(running)
-                ended.append((running, running.close()))
-        return ended, woke
+        done = [r for r in self.running if (id(r) in touched or r.next_check() <= now) and r.check(now)]
+        if not done:
+            return [], woke
+        for running in done:
+            for fd in running.fds():
+                if fd in self._selector.get_map():
+                    self._selector.unregister(fd)
+            self.running.remove(running)
+        self._sweep(done)
+        return [(running, running.close()) for running in done], woke
+
+    def _sweep(self, done: list[Running]) -> None:
+        spare = {r.pgid for r in self.running} | ({self._guard.proc.pid} if self._guard is not None else set())
+        for running in done:
+            running._signal_group(signal.SIGKILL)
+        me = os.getpid()
+        reaper.kill_marked({r.marker.name for r in done}, lambda: reaper.descendants(me), spare=frozenset(spare))
+        for pid in reaper.children(me):
+            if pid not in spare and all(pid != r.pgid for r in done):  # (Popen reaps its own shells)
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
 
     def close(self) -> None:
         self._selector.close()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import runner, store
-from .errors import InputError, StoreError
+from .errors import ExitCode, InputError, StoreError
 from .paths import Location
 from .worker import host_id, say
 
@@ -34,8 +34,8 @@ _RESTART_PAUSE = 1.0
 _STORE_RETRY_SECONDS = 0.5
 #: open files a worker process needs besides its jobs (interpreter, store, sockets, guard)
 _BASE_FILES = 64
-#: open files per running job: its two pipes and its pidfd
-FILES_PER_SLOT = 3
+#: open files per running job: its two pipes, its pidfd and its marker (reaper.py)
+FILES_PER_SLOT = 4
 
 
 @dataclass
@@ -126,6 +126,7 @@ class Supervisor:
         self.signals = 0
         self._next_index = 1
         self._forwarder = None  # PostgreSQL: the host's one LISTEN connection, for all its workers
+        self.unusable = False  # a worker found the store unusable
 
     def say(self, text: str) -> None:
         if not self.quiet:
@@ -211,6 +212,11 @@ class Supervisor:
                 self.children.remove(child)
                 if code == 0:
                     continue  # it was asked to stop, or its burst is done
+                if code == ExitCode.UNUSABLE:  # a damaged store: restarting it would only loop
+                    self.say(f"[{child.name}] stopped: the store cannot be used; stopping every worker")
+                    self.unusable = True
+                    self._on_signal(signal.SIGTERM, None)
+                    continue
                 reason = death_reason(code)
                 self._recover(child.id, reason)
                 self.say(f"[{child.name}] died ({reason.removeprefix('lost: its worker ')})")
@@ -221,7 +227,7 @@ class Supervisor:
         if self._forwarder is not None:
             self._forwarder.stop()
         self.say("All workers stopped")
-        return 0
+        return ExitCode.FAILED if self.unusable else ExitCode.OK
 
 
 def death_reason(exit_status: int) -> str:

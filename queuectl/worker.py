@@ -1,6 +1,7 @@
 """One worker process with N slots: claim a batch for the free slots, run the jobs side by side,
 record the ones that end close together in one transaction with the claims that refill their
-slots; one heartbeat, one lease renewal and one guard for all of them; stop gracefully.
+slots; one heartbeat, one lease renewal, one fence deadline and one guard for all of them;
+stop gracefully.
 
 The first SIGINT/SIGTERM (or `queuectl worker stop`) lets the running jobs finish, then the
 worker exits 0; a second one kills them, records their attempts as failed, and exits.
@@ -14,8 +15,8 @@ import socket
 import sys
 import time
 
-from . import runner, store
-from .errors import StoreError
+from . import fence, reaper, runner, store
+from .errors import ExitCode, StoreError, StoreUnusable
 from .paths import Location
 
 HOST_ENV = "QUEUECTL_HOST_ID"
@@ -84,10 +85,16 @@ class Worker:
         self._outcomes: dict[int, runner.Outcome] = {}  # by attempt id, for the progress lines
         self._unreported_pgids: dict[int, int] = {}  # attempt id -> process group, for the next beat
         self._look = True  # there may be work to claim (a wake-up, a timeout, a full batch)
+        self._call_sent = 0.0  # when the latest store call was sent
+        # when the renewal that all running jobs' leases count from was sent (fence.py): the
+        # latest heartbeat that went through, or the claim that ended an idle spell
+        self._renewed_at = 0.0
+        self._lease_seconds = 0.0  # as granted with the latest claim
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
-        store.open_store(self.location)
+        store.open_store(self.location, verify=True)
+        reaper.become_subreaper()  # a job's orphans come back to us, to be killed with the job
         self.channel = store.wake_channel(self.id, forwarded=self.forwarded_wake_ups)
         signal.set_wakeup_fd(self.channel.signal_fd, warn_on_full_buffer=False)
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,7 +102,7 @@ class Worker:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal is not a request to stop
         self._retrying(store.register_worker, self.id, self.host, os.getpid(), os.getppid(), self.slots)
         self.guard = runner.JobGuard()
-        self.jobs = runner.Jobs(self.channel)
+        self.jobs = runner.Jobs(self.channel, self.guard)
         self.say(f"started ({self.slots} slot{'s' * (self.slots != 1)})")
         try:
             self._loop()
@@ -125,6 +132,7 @@ class Worker:
             if self.hard_stop:
                 for running in self.jobs.running:
                     running.kill("killed: its worker was stopped", grace=1.0)
+            self._fence()
             free = self.slots - len(self.jobs) - len(self._ended)
             want = 0 if self.stopping or not self._look else free + len(self._ended)
             if self._ended and self._record_due() or not self._ended and want:
@@ -138,6 +146,19 @@ class Worker:
             self._chores()
             self._wait(self._pause())
 
+    def _fence(self) -> None:
+        """Past the fence deadline (no renewal went through for FRACTION of a lease), every
+        running job is killed before another worker may take it over (fence.py)."""
+        if self.jobs.running and time.monotonic() > self.guard.deadline:
+            for running in self.jobs.running:
+                running.kill(f"fenced: its lease went {fence.FRACTION * self._lease_seconds:g}s without renewal",
+                             grace=0.0)  # fmt: skip
+
+    def _renewed(self, sent: float) -> None:
+        self._renewed_at = sent
+        if self._lease_seconds:
+            self.guard.renew(fence.deadline(sent, self._lease_seconds))
+
     def _record_due(self) -> bool:
         """Record now: the oldest waits long enough, no other job runs (nothing to wait for),
         or half the slots wait to be refilled."""
@@ -147,8 +168,13 @@ class Worker:
     def _record_and_claim(self, k: int) -> None:
         """One transaction: the runs that ended, and up to k new jobs for the freed slots."""
         ended, self._ended = self._ended, []
+        idle = not self.jobs.running
         states, claims = self._retrying(store.finish_batch, ended, self.id, self.host, k, self.queues,
                                         len(self.jobs))  # fmt: skip
+        if claims:
+            self._lease_seconds = claims[0].lease_seconds
+            if idle:  # the new jobs' leases count from this claim; running ones' from the last beat
+                self._renewed(self._call_sent)
         for finished, state in zip(ended, states):
             self._report(finished, state, self._outcomes.pop(finished.claim.attempt_id))
         self._look = len(claims) == k  # fewer than asked: nothing more to claim until woken
@@ -211,10 +237,12 @@ class Worker:
         kill those that are no longer mine (cancelled, taken away); enqueue due schedules."""
         self._last_beat = time.monotonic()
         self._next_beat_at = self._last_beat + store.HEARTBEAT_SECONDS
-        running = self.jobs.running
+        running = list(self.jobs.running)
         try:
+            sent = time.monotonic()
             beat = store.heartbeat(self.id, [r.claim for r in running], self._unreported_pgids)
             self._unreported_pgids = {}
+            self._renewed(sent)
             self._beat_went_through()
             for job_id in store.run_due_schedules():
                 self.say(f"scheduled job '{job_id}' enqueued")
@@ -251,6 +279,7 @@ class Worker:
         """Call a store function until it succeeds: a busy or briefly failing store never
         kills a worker (unless a hard stop is asked for)."""
         while True:
+            self._call_sent = time.monotonic()  # (a claim's lease starts no earlier: see fence.py)
             try:
                 return fn(*args)
             except StoreError as exc:
@@ -310,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
+    except StoreUnusable as exc:  # damaged, not ours, planted: retrying cannot help
+        print(f"Error: {exc}", file=sys.stderr)
+        return ExitCode.UNUSABLE
 
 
 if __name__ == "__main__":
