@@ -132,7 +132,6 @@ class Worker:
             if self.hard_stop:
                 for running in self.jobs.running:
                     running.kill("killed: its worker was stopped", grace=1.0)
-            self._fence()
             free = self.slots - len(self.jobs) - len(self._ended)
             want = 0 if self.stopping or not self._look else free + len(self._ended)
             if self._ended and self._record_due() or not self._ended and want:
@@ -144,6 +143,7 @@ class Worker:
                 if self.burst and not self._retrying(store.has_burst_work, self.queues):
                     return
             self._chores()
+            self._fence()  # (after the heartbeat that was due: it may have renewed the deadline)
             self._wait(self._pause())
 
     def _fence(self) -> None:
@@ -207,6 +207,13 @@ class Worker:
         if woke and self.jobs.running:  # a running job may have been cancelled: look soon
             self._next_beat_at = min(self._next_beat_at, self._last_beat + WAKE_BEAT_SECONDS)
 
+    def _beat_interval(self) -> float:
+        """Every second, and at least twice per fence window (a short lease): a renewal due
+        exactly when the deadline passes would leave the guard a moment to fence the jobs of a
+        healthy worker."""
+        window = fence.FRACTION * self._lease_seconds
+        return min(store.HEARTBEAT_SECONDS, window / 2) if window else store.HEARTBEAT_SECONDS
+
     def _next_beat_in(self) -> float:
         return max(0.0, self._next_beat_at - time.monotonic())
 
@@ -236,7 +243,7 @@ class Worker:
         """Every second, idle or busy: I am alive, and so are my running jobs (their leases);
         kill those that are no longer mine (cancelled, taken away); enqueue due schedules."""
         self._last_beat = time.monotonic()
-        self._next_beat_at = self._last_beat + store.HEARTBEAT_SECONDS
+        self._next_beat_at = self._last_beat + self._beat_interval()
         running = list(self.jobs.running)
         try:
             sent = time.monotonic()
