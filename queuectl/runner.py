@@ -12,11 +12,12 @@ import os
 import selectors
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
+
+from .childproc import python_module
 
 #: seconds between SIGTERM and SIGKILL when a job times out or is cancelled
 KILL_GRACE = 5.0
@@ -54,7 +55,7 @@ class JobGuard:
 
     def _start(self) -> None:
         fd = self._slot.fileno()
-        self.proc = subprocess.Popen([sys.executable, "-m", "queuectl.guard", str(fd)],
+        self.proc = subprocess.Popen(python_module("queuectl.guard", str(fd)),
                                      stdin=subprocess.PIPE, pass_fds=(fd,))  # fmt: skip
 
     def watch(self, pgid: int) -> None:

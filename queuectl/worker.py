@@ -244,7 +244,6 @@ def main(argv: list[str] | None = None) -> int:
     from .paths import resolve
 
     parser = argparse.ArgumentParser(prog="python -m queuectl.worker", description="one queuectl worker")
-    parser.add_argument("--db", required=True)
     parser.add_argument("--id", required=True)
     parser.add_argument("--name", default="worker")
     parser.add_argument("--burst", action="store_true")
@@ -252,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue", action="append", default=[])
     args = parser.parse_args(argv)
     try:
-        return Worker(resolve(args.db), args.id, args.name, args.burst, args.quiet, tuple(args.queue)).run()
+        return Worker(resolve(), args.id, args.name, args.burst, args.quiet, tuple(args.queue)).run()
     except StoreError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
