@@ -15,6 +15,7 @@ import time
 from . import runner, store
 from .errors import StoreError
 from .paths import Location
+from .render import clean
 
 HOST_ENV = "QUEUECTL_HOST_ID"
 #: the longest an idle worker sleeps without looking at the store (safety net for lost wake-ups)
@@ -34,7 +35,7 @@ def say(line: str) -> bool:
     with EIO; that must not stop the workers, which keep running jobs (SIGHUP is ignored too).
     """
     try:
-        print(line, flush=True)
+        print(clean(line), flush=True)  # ids, commands, errors and paths come from jobs
         return True
     except OSError:
         try:  # what is still buffered, and anything printed later, goes nowhere without failing
