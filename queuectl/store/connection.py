@@ -61,7 +61,9 @@ def _postgres(url: str):
     try:
         import psycopg2  # noqa: F401
     except ImportError:
-        raise StoreError("PostgreSQL needs its driver: pip install 'queuectl[postgres]'") from None
+        from ..hints import install_extra
+
+        raise StoreError(f"PostgreSQL needs its driver: {install_extra('postgres')}") from None
     from playhouse.db_url import parse
     from peewee import PostgresqlDatabase
 
