@@ -34,8 +34,8 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 from textual_serve.server import Server
 
-from .childproc import python_module
-from .paths import DB_ENV, Location
+from .childproc import python_module, store_env
+from .paths import Location
 
 TOKEN_ENV = "QUEUECTL_DASHBOARD_TOKEN"
 #: the shortest token a user may choose (a generated one is 43 characters, 256 bits)
@@ -214,7 +214,7 @@ def serve_dashboard(location: Location, *, host: str, port: int, token: str, rea
                     allow_hosts: Iterable[str] = (), public_url: str | None = None) -> None:  # fmt: skip
     """Serve `queuectl tui` to browsers until Ctrl+C; each browser tab gets its own dashboard
     process, which finds the store in its environment (never on a command line)."""
-    os.environ[DB_ENV] = location.url
+    os.environ.update(store_env(location))  # textual-serve gives each app process this environment
     os.environ.pop(TOKEN_ENV, None)  # the dashboards and their jobs have no use for it
     command = shlex.join(python_module("queuectl", "tui", *(["--readonly"] * readonly)))
     server = DashboardServer(command, host=host, port=port, token=token, allow_hosts=allow_hosts,

@@ -135,3 +135,15 @@ def test_readonly_shows_the_dlq_and_changes_nothing(browser, web_store):
         server.stop()
     assert store_cli(web_store, "list", "--json", "--limit", "1000").stdout == before
     assert _state(web_store, "doomed-2") == "dead"
+
+
+def test_bound_to_every_interface_it_works_from_the_machines_address(browser, web_store):
+    """The page names the address the browser used (here 127.0.0.2), never ws://0.0.0.0."""
+    server = Dashboard("--host", "0.0.0.0", env={"QUEUECTL_DB": str(web_store)})
+    try:
+        tab = Tab(browser, f"http://127.0.0.2:{server.port}/?token={server.token}")
+        tab.wait_for("hello-web")
+        assert tab.page.url == f"http://127.0.0.2:{server.port}/"
+        tab.close()
+    finally:
+        server.stop()
