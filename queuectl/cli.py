@@ -15,7 +15,7 @@ import click
 
 from .errors import ExitCode, InputError, QueuectlError
 from .paths import Location, resolve
-from .states import JobState
+from .states import FINISHED, JobState
 
 STATES = [state.value for state in JobState]
 DEBUG_ENV = "QUEUECTL_DEBUG"
@@ -124,9 +124,9 @@ def _name_command(group: click.Group, verb: str, doc: str, act, done: str) -> No
     @click.pass_context
     def command(ctx: click.Context, name: str) -> None:
         _open(ctx)
-        from . import store
+        from . import ops
 
-        act(store, name)
+        act(ops, name)
         click.echo(done.format(name=name))
 
 
@@ -276,27 +276,21 @@ def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw
     """Exit code, stdout and stderr of a job's latest (or given) attempt."""
     job_id = _job_id(job_id)
     _open(ctx)
-    from . import store
-    from .errors import NotFound
+    from . import ops
     from .terminal import Output
 
-    job = store.get_job(job_id)
-    runs = store.attempts(job_id)
     if follow:
         from .follow import follow_job
 
         follow_job(job_id, attempt, raw)
         return
-    if attempt is not None:
-        runs = [a for a in runs if a.number == attempt]
-        if not runs:
-            raise NotFound(f"job {job_id!r} has no attempt {attempt}")
-    if not runs:
-        click.echo(f"job {job_id!r} is {job.state} and has not run yet", err=True)
+    output = ops.read_output(job_id, attempt)
+    run = output.run
+    if run is None:
+        click.echo(f"job {job_id!r} is {output.job.state} and has not run yet", err=True)
         return
-    run = runs[-1]
-    stdout, cut_out = store.read_tail(run.stdout_path)
-    stderr, cut_err = store.read_tail(run.stderr_path)
+    stdout, cut_out = output.stdout.text, output.stdout.skipped
+    stderr, cut_err = output.stderr.text, output.stderr.skipped
     state = "running" if run.finished_at is None else ("ok" if run.error is None else "failed")
     shown = Output(sys.stdout, raw).text
     click.echo(f"=== ATTEMPT {run.number} ({state}) ===")
@@ -317,12 +311,9 @@ def cancel(ctx: click.Context, job_id: str) -> None:
     """Cancel a pending or failed job; a running one has its whole process tree killed."""
     job_id = _job_id(job_id)
     _open(ctx)
-    from . import runner, store
-    from .worker import host_id
+    from . import ops
 
-    result = store.cancel(job_id)
-    if result.pgid and result.host == host_id():
-        runner.kill_group(result.pgid)
+    ops.cancel(job_id)
     click.echo(f"cancelled job '{job_id}'")
 
 
@@ -333,9 +324,9 @@ def retry(ctx: click.Context, job_ids: tuple[str, ...]) -> None:
     """Run finished jobs (completed, dead or cancelled) again, keeping their attempt history."""
     job_ids = tuple(_job_id(j) for j in job_ids)
     _open(ctx)
-    from . import store
+    from . import ops
 
-    for job_id in store.retry(list(job_ids)):
+    for job_id in ops.retry(list(job_ids)):
         click.echo(f"retrying job '{job_id}'")
 
 
@@ -348,7 +339,7 @@ def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: float | None, js
     """Block until every given job has ended; exit 0 if all completed, 1 if any did not."""
     job_ids = tuple(_job_id(j) for j in job_ids)
     _open(ctx)
-    from .waiting import wait_for_jobs
+    from .ops import wait_for_jobs
 
     final = wait_for_jobs(list(dict.fromkeys(job_ids)), timeout)
     if json_:
@@ -369,11 +360,11 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
     """Every field of one job, its dependencies and dependents, and its attempt history."""
     job_id = _job_id(job_id)
     _open(ctx)
-    from . import render, store
+    from . import ops, render
 
-    job = store.get_job(job_id)
-    depends_on, dependents = store.links(job_id)
-    runs = store.attempts(job_id)
+    detail = ops.job_detail(job_id)
+    job, runs = detail.job, detail.runs
+    depends_on, dependents = [j.id for j in detail.depends_on], [j.id for j in detail.dependents]
     if json_:
         _echo_json(dict(job.as_dict(), depends_on=depends_on, dependents=dependents,
                         attempts=[a.as_dict() for a in runs]))  # fmt: skip
@@ -443,9 +434,9 @@ def worker_start(ctx: click.Context, count: int, burst: bool, quiet: bool, queue
 def worker_stop(ctx: click.Context) -> None:
     """Ask every running worker to finish its current job and exit."""
     _open(ctx)
-    from . import store
+    from . import ops
 
-    asked = store.request_stop()
+    asked = ops.stop_all_workers()
     click.echo(f"asked {len(asked)} worker(s) to stop after their current job")
 
 
@@ -493,9 +484,9 @@ def queue_list(ctx: click.Context, json_: bool) -> None:
 
 
 _name_command(queue, "pause", "Keep the queue's waiting jobs waiting (running ones finish).",
-              lambda store, name: store.pause_queue(name), "queue '{name}' paused")  # fmt: skip
+              lambda ops, name: ops.pause_queue(name), "queue '{name}' paused")  # fmt: skip
 _name_command(queue, "resume", "Let a paused queue's jobs run again.",
-              lambda store, name: store.resume_queue(name), "queue '{name}' resumed")  # fmt: skip
+              lambda ops, name: ops.pause_queue(name, paused=False), "queue '{name}' resumed")  # fmt: skip
 
 
 @queue.command("limit")
@@ -504,17 +495,14 @@ _name_command(queue, "resume", "Let a paused queue's jobs run again.",
 @click.pass_context
 def queue_limit(ctx: click.Context, name: str, limit: str) -> None:
     """Run at most N of the queue's jobs at once, on all workers and hosts ('none' lifts it)."""
-    if limit.lower() == "none":
-        max_running = None
-    elif limit.isdigit():
-        max_running = int(limit)
-    else:
-        raise InputError(f"a queue's limit must be a whole number or none, not {limit[:40]!r}")
-    _open(ctx)
-    from . import store
+    from .spec import parse_queue_limit
 
-    store.limit_queue(name, max_running)
-    click.echo(f"queue '{name}' limit: {limit.lower() if max_running is None else max_running}")
+    max_running = parse_queue_limit(limit)  # refuse bad input before touching the store
+    _open(ctx)
+    from . import ops
+
+    ops.limit_queue(name, max_running)
+    click.echo(f"queue '{name}' limit: {'none' if max_running is None else max_running}")
 
 
 # -- schedules ------------------------------------------------------------------------------
@@ -563,11 +551,11 @@ def schedule_list(ctx: click.Context, json_: bool) -> None:
 
 
 _name_command(schedule, "remove", "Delete a schedule (the jobs it enqueued stay).",
-              lambda store, name: store.remove_schedule(name), "schedule '{name}' removed")  # fmt: skip
+              lambda ops, name: ops.remove_schedule(name), "schedule '{name}' removed")  # fmt: skip
 _name_command(schedule, "pause", "Stop enqueueing a schedule's jobs until it is resumed.",
-              lambda store, name: store.pause_schedule(name), "schedule '{name}' paused")  # fmt: skip
+              lambda ops, name: ops.pause_schedule(name), "schedule '{name}' paused")  # fmt: skip
 _name_command(schedule, "resume", "Resume a schedule from its next tick (ticks missed while paused are not run).",
-              lambda store, name: store.pause_schedule(name, paused=False), "schedule '{name}' resumed")  # fmt: skip
+              lambda ops, name: ops.pause_schedule(name, paused=False), "schedule '{name}' resumed")  # fmt: skip
 
 
 @schedule.command("run")
@@ -576,9 +564,9 @@ _name_command(schedule, "resume", "Resume a schedule from its next tick (ticks m
 def schedule_run(ctx: click.Context, name: str) -> None:
     """Enqueue a schedule's job once, now."""
     _open(ctx)
-    from . import store
+    from . import ops
 
-    click.echo(store.run_schedule_now(name))
+    click.echo(ops.run_schedule(name))
 
 
 # -- dead-letter queue ----------------------------------------------------------------------
@@ -635,11 +623,9 @@ def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str 
         ids = [job_id] if job_id else store.dead_jobs(contains)
         click.echo("\n".join(ids) if ids else "no dead job matches", err=not ids)
         return
-    if all_:
-        ids = store.retry_dead()  # one statement, however many there are
-    else:
-        ids = [job_id] if job_id else store.dead_jobs(contains)
-        ids = store.retry(ids, only_state="dead") if ids else []
+    from . import ops
+
+    ids = ops.retry_dead([job_id] if job_id else None, contains)
     click.echo(f"retrying job '{job_id}' from the DLQ" if job_id else f"retrying {len(ids)} job(s) from the DLQ")
 
 
@@ -654,7 +640,7 @@ def dlq_purge(ctx: click.Context, older_than: str, dry_run: bool) -> None:
 
 
 @cli.command()
-@click.option("--state", "states", multiple=True, type=click.Choice(["completed", "dead", "cancelled"]),
+@click.option("--state", "states", multiple=True, type=click.Choice(FINISHED),
               help="Only jobs in this state (repeatable; default: all three).")  # fmt: skip
 @click.option("--older-than", "older_than", metavar="DURATION", required=True, help="30m, 12h, 7d, 2w …")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")

@@ -5,6 +5,7 @@ import sys
 import time
 
 from . import store
+from .states import FINISHED
 from .terminal import Output
 
 POLL_SECONDS = 0.2
@@ -17,16 +18,9 @@ class _Tail:
         self.path, self.out, self.offset = path, out, 0
 
     def pump(self) -> None:
-        if not self.path:
-            return
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except FileNotFoundError:
-            return
+        read = store.read_log(self.path, self.offset, max_bytes=None)
+        data, self.offset = read.data, read.offset
         if data:
-            self.offset += len(data)
             self.out.write(data)
 
 
@@ -66,7 +60,7 @@ def _wait_for_attempt(job_id: str, number: int | None) -> store.AttemptView:
         job = store.get_job(job_id)
         if runs and (number is None and (job.state != "pending" and job.state != "failed" or runs[-1].finished_at is None)):
             return runs[-1]
-        if job.state in ("completed", "dead", "cancelled") and not runs:
+        if job.state in FINISHED and not runs:
             raise NotFound(f"job {job_id!r} is {job.state} and never ran")
         if not announced:
             print(f"waiting for job '{job_id}' to start…", file=sys.stderr)

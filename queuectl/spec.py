@@ -18,6 +18,8 @@ MAX_COMMAND_BYTES = 128 * 1024
 MAX_PRIORITY = 2**31 - 1
 MAX_RETRIES_LIMIT = 1000
 MAX_TIMEOUT = 366 * 24 * 3600.0
+#: the most jobs a queue's limit lets run at once
+MAX_QUEUE_LIMIT = 100_000
 FIELDS = (
     "id", "command", "priority", "timeout", "max_retries", "run_at",
     "depends_on", "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "queue",
@@ -66,6 +68,37 @@ def validate_queue_name(value: object) -> str:
         raise InputError(f"invalid queue name {_show(value)}: use 1-64 of A-Z a-z 0-9 _ . : - "
                          "starting with a letter, digit or _")  # fmt: skip
     return value
+
+
+def validate_priority(value: object) -> int:
+    return _int("priority", value, -MAX_PRIORITY, MAX_PRIORITY)
+
+
+def parse_priority(text: str) -> int:
+    """Typed text (a command argument, a form field) -> a priority."""
+    text = text.strip()
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"priority must be an integer, not {_show(text[:30])}") from None
+    return validate_priority(value)
+
+
+def validate_queue_limit(value: object) -> int | None:
+    """A queue's limit on running jobs: 1 to MAX_QUEUE_LIMIT, or None for no limit."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or not 1 <= value <= MAX_QUEUE_LIMIT):  # fmt: skip
+        raise InputError(f"a queue's limit must be a whole number from 1 to {MAX_QUEUE_LIMIT:,} or none, "
+                         f"not {_show(value)}")  # fmt: skip
+    return value
+
+
+def parse_queue_limit(text: str) -> int | None:
+    """Typed text -> a queue's limit: 'none', '-' or nothing lift it."""
+    text = text.strip().lower()
+    if text in ("", "none", "-"):
+        return None
+    return validate_queue_limit(int(text) if text.isdigit() else text[:30])
 
 
 def parse_time(value: object) -> float | None:
@@ -165,7 +198,7 @@ def spec_from_dict(data: object) -> JobSpec:
     return JobSpec(
         command=_command(data["command"]),
         id=validate_job_id(data["id"]) if data.get("id") is not None else None,
-        priority=_int("priority", data["priority"], -MAX_PRIORITY, MAX_PRIORITY) if "priority" in data else None,
+        priority=validate_priority(data["priority"]) if "priority" in data else None,
         timeout=_timeout(data["timeout"]) if "timeout" in data else None,
         max_retries=_int("max_retries", data["max_retries"], 0, MAX_RETRIES_LIMIT)
         if "max_retries" in data

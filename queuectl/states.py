@@ -17,7 +17,7 @@ class JobState(str, Enum):
 
 #: states a job never leaves by itself
 FINISHED_STATES = (JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED)
-#: states from which a worker may claim a job once its `next_attempt_at` has come
-CLAIMABLE_STATES = (JobState.PENDING, JobState.FAILED)
+#: the same, as the store spells them (SQL parameters, command choices)
+FINISHED = tuple(state.value for state in FINISHED_STATES)
 #: states in which a unique_key is taken
 ACTIVE_STATES = (JobState.PENDING, JobState.BLOCKED, JobState.PROCESSING, JobState.FAILED)

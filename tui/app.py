@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from queuectl import store
+from queuectl import ops, store
 from queuectl.errors import QueuectlError
 from queuectl.paths import Location
 from queuectl.render import clean
@@ -303,10 +303,10 @@ class QueuectlApp(App):
     def retry_jobs(self, ids: list[str], dead_only: bool = False) -> None:
         """Run finished jobs again (the DLQ pane: dead ones only), in one transaction."""
         if dead_only:
-            self.act(store.retry, ids, "dead", done=f"retrying {_n(ids)} from the DLQ",
+            self.act(ops.retry_dead, ids, done=f"retrying {_n(ids)} from the DLQ",
                      cli="; ".join(f"queuectl dlq retry {q(i)}" for i in ids))  # fmt: skip
         else:
-            self.act(store.retry, ids, done=f"retrying {_n(ids)}", cli="queuectl retry " + " ".join(map(q, ids)))
+            self.act(ops.retry, ids, done=f"retrying {_n(ids)}", cli="queuectl retry " + " ".join(map(q, ids)))
 
     def retry_group(self, exit_code: int | None, error: str | None) -> None:
         """The grouped DLQ's R: every dead job with this exit code and error, after a confirm with the count."""
@@ -317,7 +317,7 @@ class QueuectlApp(App):
     @work(thread=True, group="actions")
     def _group_ids(self, exit_code: int | None, error: str | None) -> None:
         try:
-            ids = store.dead_ids_by_error(exit_code, error)
+            ids = ops.dead_group(exit_code, error)
         except QueuectlError as exc:
             self.call_from_thread(self.notify, str(exc), title="Not done", severity="error")
             return
@@ -331,12 +331,9 @@ class QueuectlApp(App):
         body = (f"Send {len(ids):,} dead job{'s' * (len(ids) != 1)} back to pending, attempts reset:\n"
                 f"{code} · {clean(error or '', 120)}\n" + ", ".join(ids[:8]) + (" …" if len(ids) > 8 else ""))
 
-        def regroup() -> list[str]:  # the group as it is now (jobs may have left or joined it)
-            return store.retry(store.dead_ids_by_error(exit_code, error), "dead")
-
         def answered(yes: bool | None) -> None:
             if yes:
-                self.act(regroup, done=lambda got: f"retrying {len(got):,} job(s) from the DLQ",
+                self.act(ops.retry_dead_group, exit_code, error, done=lambda got: f"retrying {len(got):,} job(s) from the DLQ",
                          cli=f"queuectl dlq retry {' '.join(map(q, ids[:20]))}{' …' if len(ids) > 20 else ''}")  # fmt: skip
 
         self.push_screen(ConfirmScreen(f"Retry {len(ids):,} dead jobs?", body, f"Retry {len(ids):,}"), answered)
@@ -350,7 +347,7 @@ class QueuectlApp(App):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.act(store.retry_dead, None, done=lambda ids: f"retrying {len(ids):,} job(s) from the DLQ",
+                self.act(ops.retry_dead, done=lambda ids: f"retrying {len(ids):,} job(s) from the DLQ",
                          cli="queuectl dlq retry --all")  # fmt: skip
 
         self.push_screen(ConfirmScreen("Retry all dead jobs?", body, "Retry all"), answered)
@@ -361,7 +358,7 @@ class QueuectlApp(App):
 
         def go(yes: bool | None = True) -> None:
             if yes:
-                self.act(_each, ids, _cancel, done=f"cancelled {_n(ids)}",
+                self.act(ops.cancel_jobs, ids, done=f"cancelled {_n(ids)}",
                          cli="; ".join(f"queuectl cancel {q(i)}" for i in ids))  # fmt: skip
 
         # always asked: a cancelled job cannot be brought back
@@ -377,7 +374,7 @@ class QueuectlApp(App):
 
         def go(yes: bool | None) -> None:
             if yes:
-                self.act(_each, ids, store.delete_job, done=f"deleted {_n(ids)}",
+                self.act(ops.delete, ids, done=f"deleted {_n(ids)}",
                          cli="; ".join(f"queuectl delete {q(i)}  # no CLI verb yet" for i in ids))  # fmt: skip
 
         body = f"Delete {_n(ids)}, attempts and logs included? This cannot be undone.\n" + ", ".join(ids[:10])
@@ -401,7 +398,7 @@ class QueuectlApp(App):
 
         def chosen(value: int | None) -> None:
             if value is not None:
-                self.act(_each, ids, lambda i: store.set_priority(i, value), done=f"priority {value} for {_n(ids)}",
+                self.act(ops.set_priority, ids, value, done=f"priority {value} for {_n(ids)}",
                          cli="; ".join(f"queuectl priority {q(i)} {value}  # no CLI verb yet" for i in ids))  # fmt: skip
 
         self.push_screen(priority_screen(current, len(ids)), chosen)
@@ -418,12 +415,12 @@ class QueuectlApp(App):
     # -- queues and schedules ----------------------------------------------------------
     def pause_queue(self, name: str, paused: bool) -> None:
         if paused:
-            self.act(store.resume_queue, name, done=f"queue {name} resumed", cli=f"queuectl queue resume {q(name)}")
+            self.act(ops.pause_queue, name, False, done=f"queue {name} resumed", cli=f"queuectl queue resume {q(name)}")
             return
 
         def go(yes: bool | None) -> None:
             if yes:
-                self.act(store.pause_queue, name, done=f"queue {name} paused", cli=f"queuectl queue pause {q(name)}")
+                self.act(ops.pause_queue, name, done=f"queue {name} paused", cli=f"queuectl queue pause {q(name)}")
 
         if not self.readonly:
             body = f"Pause queue {name}? Its waiting jobs stay waiting until it is resumed; running ones finish."
@@ -437,18 +434,18 @@ class QueuectlApp(App):
             if value is False:  # abandoned
                 return
             shown = "none" if value is None else str(value)
-            self.act(store.limit_queue, name, value, done=f"queue {name}: limit {shown}",
+            self.act(ops.limit_queue, name, value, done=f"queue {name}: limit {shown}",
                      cli=f"queuectl queue limit {q(name)} {shown}")  # fmt: skip
 
         self.push_screen(limit_screen(name, current), chosen)
 
     def pause_schedule(self, name: str, paused: bool) -> None:
         verb = "resume" if paused else "pause"
-        self.act(store.pause_schedule, name, not paused, done=f"schedule {name} {verb}d",
+        self.act(ops.pause_schedule, name, not paused, done=f"schedule {name} {verb}d",
                  cli=f"queuectl schedule {verb} {q(name)}")  # fmt: skip
 
     def run_schedule(self, name: str) -> None:
-        self.act(store.run_schedule_now, name, done=lambda job_id: f"enqueued {job_id}",
+        self.act(ops.run_schedule, name, done=lambda job_id: f"enqueued {job_id}",
                  cli=f"queuectl schedule run {q(name)}")  # fmt: skip
 
     def remove_schedule(self, name: str) -> None:
@@ -457,7 +454,7 @@ class QueuectlApp(App):
 
         def go(yes: bool | None) -> None:
             if yes:
-                self.act(store.remove_schedule, name, done=f"schedule {name} removed",
+                self.act(ops.remove_schedule, name, done=f"schedule {name} removed",
                          cli=f"queuectl schedule remove {q(name)}")  # fmt: skip
 
         body = f"Remove schedule {name}? No more jobs are enqueued for it; jobs it enqueued stay."
@@ -498,7 +495,7 @@ class QueuectlApp(App):
 
         def go(yes: bool | None) -> None:
             if yes:
-                self.act(store.request_stop, done=lambda asked: f"asked {len(asked)} worker(s) to stop",
+                self.act(ops.stop_all_workers, done=lambda asked: f"asked {len(asked)} worker(s) to stop",
                          cli="queuectl worker stop")  # fmt: skip
 
         body = "Ask every worker (all hosts) to finish its current job and exit?"
@@ -595,29 +592,6 @@ class QueuectlApp(App):
 
 def _n(ids: list[str]) -> str:
     return f"job {ids[0]}" if len(ids) == 1 else f"{len(ids)} jobs"
-
-
-def _cancel(job_id: str) -> None:
-    from queuectl import runner
-    from queuectl.worker import host_id
-
-    result = store.cancel(job_id)
-    if result.pgid and result.host == host_id():
-        runner.kill_group(result.pgid)
-
-
-def _each(ids: list[str], op: Callable[[str], Any]) -> list[str]:
-    """Apply op to each job; one failure does not stop the others (but is reported)."""
-    errors = []
-    for job_id in ids:
-        try:
-            op(job_id)
-        except QueuectlError as exc:
-            errors.append(str(exc))
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise QueuectlError(errors[0] + more)
-    return ids
 
 
 def _home_short(path: str) -> str:

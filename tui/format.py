@@ -102,10 +102,6 @@ def retry_note(job) -> str:
     return ""
 
 
-def fit(text: str, width: int) -> str:
-    return clean(text, max(1, width))
-
-
 _SGR = re.compile(r"(\x1b\[[0-9;]*m)")
 
 

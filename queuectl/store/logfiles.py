@@ -1,7 +1,9 @@
 """Where each attempt's output lives, and reading it back (the tail of a large file)."""
 from __future__ import annotations
 
+import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -20,19 +22,43 @@ def attempt_paths(logs_dir: Path, job_id: str, number: int) -> tuple[Path, Path]
     return Path(f"{prefix}{number}.stdout"), Path(f"{prefix}{number}.stderr")
 
 
-def read_tail(path: str | Path | None, max_bytes: int = 1024 * 1024) -> tuple[str, bool]:
-    """The last max_bytes of a log as text, and whether anything before it was left out."""
+#: what a reader loads of a log it has not read yet: the tail of a huge log, never all of it
+TAIL_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LogRead:
+    """One read of a log: the bytes, where the next read starts, and whether bytes before these
+    were left out (the partial first line is dropped then)."""
+
+    data: bytes
+    offset: int | None
+    skipped: bool
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace")
+
+
+def read_log(path: str | Path | None, offset: int | None = None, max_bytes: int | None = TAIL_BYTES) -> LogRead:
+    """What a log holds after `offset` (None: from its start), at most its last `max_bytes`
+    (None: everything); the one reader behind `logs`, `logs --follow` and the dashboard."""
     if not path:
-        return "", False
+        return LogRead(b"", offset, False)
     try:
         with open(path, "rb") as f:
-            f.seek(0, 2)
-            size = f.tell()
-            f.seek(max(0, size - max_bytes))
-            data = f.read()
+            size = os.fstat(f.fileno()).st_size
+            start = offset if offset is not None and offset <= size else 0
+            skipped = max_bytes is not None and size - start > max_bytes
+            if skipped:  # more than a reader would ever show: only the end
+                start = size - max_bytes
+            f.seek(start)
+            data = f.read(size - start)
     except FileNotFoundError:
-        return "", False
-    return data.decode("utf-8", "replace"), size > max_bytes
+        return LogRead(b"", offset, False)
+    if skipped:
+        data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+    return LogRead(data, size if skipped else start + len(data), skipped)
 
 
 def remove_job_logs(logs_dir: Path, job_id: str) -> None:

@@ -5,7 +5,8 @@ import math
 
 from ..errors import NotFound
 from ..models import Attempt, Job, JobState, db
-from .connection import guarded, is_postgres, now
+from . import dialect
+from .connection import guarded, now
 from .views import AttemptView, JobView, Metrics
 from .workers import live_worker_count
 
@@ -51,14 +52,29 @@ def list_jobs(
     return _views(query)
 
 
-@guarded
-def links(job_id: str) -> tuple[list[str], list[str]]:
-    """The ids of a job's dependencies and of its dependents."""
-    from .dependencies import ids_of
-    from .statements import find_job
+#: (relation, the dependency column naming the other job, the one naming this job)
+_LINKS = (("needs", "depends_on_seq", "job_seq"), ("needed by", "job_seq", "depends_on_seq"))
 
-    seq = find_job(job_id).seq
-    return ids_of("job", [seq])[seq], ids_of("depends_on", [seq])[seq]
+
+@guarded
+def linked_jobs(job_id: str, limit: int | None = None) -> tuple[list[JobView], list[JobView]]:
+    """A job's dependencies and its dependents (at most `limit` of each), in one query."""
+    columns = ", ".join(f"j.{name}" for name in JobView.__dataclass_fields__)
+    cap = "" if limit is None else f" LIMIT {int(limit)}"
+    branches = [
+        f"SELECT * FROM (SELECT '{rel}' AS rel, {columns} FROM dependency d JOIN job j ON j.seq = d.{other} "
+        f"WHERE d.{mine} = (SELECT seq FROM job WHERE id = {{p}}) ORDER BY j.seq{cap}) AS {mine}_side"
+        for rel, other, mine in _LINKS
+    ]
+    from .statements import sql
+
+    cursor = sql(" UNION ALL ".join(branches), job_id, job_id)
+    names = [d[0] for d in cursor.description]
+    found: dict[str, list[JobView]] = {rel: [] for rel, _, _ in _LINKS}
+    for row in cursor.fetchall():
+        record = dict(zip(names, row))
+        found[record["rel"]].append(JobView.from_row(record))
+    return found["needs"], found["needed by"]
 
 
 @guarded
@@ -93,9 +109,8 @@ def attempts(job_id: str) -> list[AttemptView]:
 @guarded
 def next_due() -> float | None:
     """When the earliest waiting job (scheduled or retrying) becomes claimable."""
-    index = "" if is_postgres() else "INDEXED BY job_due"
     row = db.execute_sql(
-        f"SELECT next_attempt_at FROM job {index} WHERE state IN ('pending', 'failed') "
+        f"SELECT next_attempt_at FROM job {dialect.current().due_index} WHERE state IN ('pending', 'failed') "
         "ORDER BY next_attempt_at LIMIT 1"
     ).fetchone()
     return row[0] if row else None

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..errors import InputError
 from ..models import Queue, db
-from ..spec import validate_queue_name
+from ..spec import validate_queue_limit, validate_queue_name
 from ..states import JobState
 from .config import forget_cached_config
 from .connection import guarded, wake_workers
@@ -42,15 +41,10 @@ def resume_queue(name: str) -> None:
     _set(name, paused=False)
 
 
-MAX_LIMIT = 100_000
-
-
 @guarded
 def limit_queue(name: str, max_running: int | None) -> None:
     """At most max_running of its jobs run at once, across all workers and hosts (None: no limit)."""
-    if max_running is not None and (isinstance(max_running, bool) or not isinstance(max_running, int)
-                                    or not 1 <= max_running <= MAX_LIMIT):  # fmt: skip
-        raise InputError(f"a queue's limit must be a whole number from 1 to {MAX_LIMIT} or none, not {max_running!r}")
+    validate_queue_limit(max_running)
     _set(name, max_running=max_running)
 
 

@@ -114,7 +114,6 @@ class Claim:
     attempt: int
     attempt_id: int
     max_log_bytes: int
-    lease_seconds: float
     env: dict | None = None
     cwd: str | None = None
 

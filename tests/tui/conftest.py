@@ -53,13 +53,6 @@ def _run(clock: Clock, spec: JobSpec, seconds: float, error: str | None = None, 
     return claim
 
 
-def _beat(worker_id: str, claim) -> None:
-    try:
-        store.heartbeat(worker_id, claim)
-    except TypeError:  # the engine's earlier signature: (worker_id, state, job_seq, job_id)
-        store.heartbeat(worker_id, "busy", claim.seq, claim.id)
-
-
 def seed(db_path) -> Clock:
     """Every state, attempts with output, a worker; all at fixed times (ends with clock = T0)."""
     clock = Clock(T0 - 3600)
@@ -90,7 +83,7 @@ def seed(db_path) -> Clock:
                    JobSpec("sleep 100", id="stale")])  # fmt: skip
     store.cancel("stale")
     clock.t = T0 - 1
-    _beat("host-a.100.aaaaaa", etl)
+    store.heartbeat("host-a.100.aaaaaa", etl)
     clock.t = T0
     return clock
 

@@ -137,7 +137,7 @@ async def test_new_job_with_queue_and_dependencies(ops_seeded, make_app):
         await _until(pilot, lambda: app.screen is not screen)
         job = store.get_job("after-1")
         assert (job.queue, job.state) == ("email", "blocked")
-        assert store.links("after-1")[0] == ["build-42", "mail-1"]
+        assert [j.id for j in store.linked_jobs("after-1")[0]] == ["build-42", "mail-1"]
 
 
 async def test_queues_pause_resume_and_limit(ops_seeded, make_app):

@@ -16,13 +16,8 @@ from ..base import StorePane
 
 
 def shown(key: str, value) -> str:
-    """A setting's value as a person types it (the engine's own formatting when it has one)."""
-    spec = SETTINGS.get(key)
-    if spec is not None and hasattr(spec, "show"):
-        return spec.show(value)
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() else str(value)
+    """A setting's value as a person types it (the engine's own formatting)."""
+    return SETTINGS[key].show(value)
 
 
 class ConfigPane(StorePane):

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
-from queuectl import store
+from queuectl import ops
 from queuectl.errors import QueuectlError
 from queuectl.render import clean
 
@@ -30,7 +30,9 @@ from ..format import (
 )
 from .joblist import JobListPane, Page, PageQuery, PagedTable
 
-FINISHED = ("completed", "dead", "cancelled")
+FINISHED = ops.FINISHED
+#: bytes of the selected job's latest output read for the preview
+PREVIEW_BYTES = 16 * 1024
 STATE_KEYS = {"P": "pending", "R": "processing", "C": "completed", "F": "failed", "D": "dead", "X": "cancelled",
               "B": "blocked"}
 
@@ -56,12 +58,7 @@ def fetch_page_with_waits(q: PageQuery) -> Page:
     from .joblist import fetch_page
 
     page = fetch_page(q)
-    waits = store.waiting_for(page.rows)
-    if waits:
-        states = store.states_of([dep for deps in waits.values() for dep in deps])
-        page.extra["waiting"] = {
-            job_id: [d for d in deps if states.get(d) != "completed"] or deps for job_id, deps in waits.items()
-        }
+    page.extra["waiting"] = ops.waiting_for(page.rows)
     return page
 
 
@@ -79,17 +76,16 @@ class JobPreview(Static):
     @work(thread=True, exclusive=True, group="preview")
     def _load(self, job_id: str, lines: int) -> None:
         try:
-            runs = store.attempts(job_id)
+            output = ops.read_output(job_id, max_bytes=PREVIEW_BYTES)
         except QueuectlError:
-            runs = []
+            output = None
         if get_current_worker().is_cancelled:
             return
-        if not runs:
+        if output is None or output.run is None:
             self.post_message(self.Ready(f"{job_id} · not run yet", Text("no output yet", style="dim")))
             return
-        run = runs[-1]
-        out, _ = store.read_tail(run.stdout_path, 16 * 1024)
-        err, _ = store.read_tail(run.stderr_path, 16 * 1024)
+        run = output.run
+        out, err = output.stdout.text, output.stderr.text
         out_lines = out.splitlines()[-lines:]
         err_lines = err.splitlines()[-max(1, lines // 3):] if err else []
         keep = out_lines[-max(0, lines - len(err_lines)):] if lines > len(err_lines) else []

@@ -2,7 +2,6 @@
 log, followed live while the attempt runs, ANSI colours rendered, searchable."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -12,7 +11,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, RichLog, Static
 
-from queuectl import store
+from queuectl import ops
+from queuectl.errors import NotFound
 from queuectl.render import clean
 from queuectl.store import AttemptView, JobView
 
@@ -41,26 +41,6 @@ class LogChunk:
     data: tuple[str, str]
     offsets: tuple[int | None, int | None]
     cut: tuple[bool, bool]
-
-
-def read_from(path: str | None, offset: int | None) -> tuple[str, int | None, bool]:
-    """New text of a log since offset (None: its tail), the new offset, whether bytes were skipped."""
-    if not path:
-        return "", offset, False
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            start = offset if offset is not None and offset <= size else max(0, size - TAIL_BYTES)
-            skipped = start > 0 and offset is None
-            if size - start > TAIL_BYTES:  # more arrived than we would ever show: jump ahead
-                start, skipped = size - TAIL_BYTES, True
-            f.seek(start)
-            data = f.read(size - start)
-    except FileNotFoundError:
-        return "", offset, False
-    if skipped:  # drop the partial first line
-        data = data.split(b"\n", 1)[1] if b"\n" in data else b""
-    return data.decode("utf-8", "replace"), start + len(data) if not skipped else size, skipped
 
 
 class LogsPane(StorePane):
@@ -129,16 +109,14 @@ class LogsPane(StorePane):
     def fetch(self, q: LogQuery) -> LogChunk:
         if q.job_id is None:
             return LogChunk(q, None, [], None, ("", ""), (None, None), (False, False))
-        job = store.get_job(q.job_id)
-        runs = store.attempts(q.job_id)
-        run = runs[-1] if runs else None
-        if q.attempt is not None:
-            run = next((a for a in runs if a.number == q.attempt), run)
-        if run is None:
-            return LogChunk(q, job, runs, None, ("", ""), (None, None), (False, False))
-        out, out_at, out_cut = read_from(run.stdout_path, q.offsets[0])
-        err, err_at, err_cut = read_from(run.stderr_path, q.offsets[1])
-        return LogChunk(q, job, runs, run, (out, err), (out_at, err_at), (out_cut, err_cut))
+        try:
+            output = ops.read_output(q.job_id, q.attempt, q.offsets, TAIL_BYTES)
+        except NotFound:  # that attempt is gone (the job was retried and pruned): the latest
+            output = ops.read_output(q.job_id, None, (None, None), TAIL_BYTES)
+        if output.run is None:
+            return LogChunk(q, output.job, output.runs, None, ("", ""), (None, None), (False, False))
+        return LogChunk(q, output.job, output.runs, output.run, (output.stdout.text, output.stderr.text),
+                        output.offsets, (output.stdout.skipped, output.stderr.skipped))  # fmt: skip
 
     def show(self, chunk: LogChunk) -> None:
         q = chunk.query

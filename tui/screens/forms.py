@@ -13,8 +13,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from queuectl import store
 from queuectl.errors import InputError, QueuectlError
-from queuectl.spec import MAX_PRIORITY, JobSpec, spec_from_dict
-from queuectl.store.queues import MAX_LIMIT
+from queuectl.spec import JobSpec, parse_priority, parse_queue_limit, spec_from_dict
 
 #: (field, label, placeholder)
 FIELDS = (
@@ -123,8 +122,7 @@ class NewJobScreen(ModalScreen[str | None]):
     @work(thread=True, exclusive=True, group="enqueue")
     def _enqueue(self, spec: JobSpec) -> None:
         try:
-            added = store.enqueue([spec])[0]
-            job_id = getattr(added, "id", added)  # the engine returns an id, or a record with one
+            job_id = store.enqueue([spec])[0].id
         except QueuectlError as exc:
             self.app.call_from_thread(self._refused, str(exc))
             return
@@ -174,27 +172,6 @@ class ValueScreen(ModalScreen):
         self.dismiss(self.abandoned)
 
 
-def parse_priority(text: str) -> int:
-    text = text.strip()
-    try:
-        value = int(text)
-    except ValueError:
-        raise InputError(f"priority must be an integer, not {text[:30]!r}") from None
-    if not -MAX_PRIORITY <= value <= MAX_PRIORITY:
-        raise InputError(f"priority must be between {-MAX_PRIORITY} and {MAX_PRIORITY}")
-    return value
-
-
-def parse_limit(text: str) -> int | None:
-    """`queue limit` text -> a limit, or None for no limit."""
-    text = text.strip().lower()
-    if text in ("", "none", "-"):
-        return None
-    if text.isdigit() and 1 <= int(text) <= MAX_LIMIT:
-        return int(text)
-    raise InputError(f"a whole number from 1 to {MAX_LIMIT:,}, or 'none' (empty) for no limit; not {text[:30]!r}")
-
-
 def priority_screen(current: int, count: int) -> ValueScreen:
     """Dismisses with the new priority, or None."""
     return ValueScreen("priority", f"Priority of {count} job{'s' * (count != 1)}",
@@ -204,4 +181,4 @@ def priority_screen(current: int, count: int) -> ValueScreen:
 def limit_screen(name: str, current: int | None) -> ValueScreen:
     """Dismisses with a number, None (no limit) or False (abandoned)."""
     return ValueScreen("limit", f"Limit of queue {name}", "at most N of its jobs run at once (all hosts); none: no limit",
-                       "none" if current is None else str(current), parse_limit, abandoned=False)  # fmt: skip
+                       "none" if current is None else str(current), parse_queue_limit, abandoned=False)  # fmt: skip

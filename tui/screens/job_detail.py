@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from queuectl import store
+from queuectl import ops, store
 from queuectl.errors import QueuectlError
 from queuectl.render import clean
 from queuectl.store import AttemptView, JobView
@@ -32,7 +32,7 @@ class Detail:
     out: str
     err: str
     #: (relation, job) for each dependency ("needs") and dependent ("needed by")
-    links: list[tuple[str, JobView | str]]
+    links: list[tuple[str, JobView]]
 
 
 #: links shown per direction (a fan-in of thousands would not help anyone here)
@@ -80,23 +80,14 @@ class JobDetailScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, group="detail")
     def _load(self, job_id: str) -> None:
         try:
-            job = store.get_job(job_id)
-            needs, needed_by = store.links(job_id)
-            linked = [("needs", i) for i in needs[:MAX_LINKS]] + [("needed by", i) for i in needed_by[:MAX_LINKS]]
-            found = {}
-            for _, other in linked:
-                try:
-                    found[other] = store.get_job(other)
-                except QueuectlError:
-                    pass  # deleted meanwhile
-            links = [(rel, found.get(i, i)) for rel, i in linked]
-            runs = store.attempts(job_id)
+            found = ops.job_detail(job_id, MAX_LINKS)
+            links = [("needs", j) for j in found.depends_on] + [("needed by", j) for j in found.dependents]
             out = err = ""
-            if runs:
-                out, _ = store.read_tail(runs[-1].stdout_path, OUTPUT_BYTES)
-                err, _ = store.read_tail(runs[-1].stderr_path, OUTPUT_BYTES)
+            if found.runs:
+                output = ops.read_output(job_id, max_bytes=OUTPUT_BYTES)
+                out, err = output.stdout.text, output.stderr.text
             if job_id == self.job_id:
-                self.post_message(self.Loaded(Detail(job, runs, out, err, links), None))
+                self.post_message(self.Loaded(Detail(found.job, found.runs, out, err, links), None))
         except QueuectlError as exc:
             self.post_message(self.Loaded(None, str(exc)))
 
@@ -176,11 +167,8 @@ class JobDetailScreen(ModalScreen[None]):
         title = self.query_one("#detail-links-title", Static)
         rows = []
         for rel, other in links:
-            if isinstance(other, str):  # deleted
-                rows.append((rel, other, Text("gone", style="dim"), ""))
-            else:
-                rows.append((rel, other.id, Text(LABEL.get(other.state, other.state), style=styles.get(other.state, "")),
-                             clean(other.command, 60)))  # fmt: skip
+            rows.append((rel, other.id, Text(LABEL.get(other.state, other.state), style=styles.get(other.state, "")),
+                         clean(other.command, 60)))  # fmt: skip
         table.display = title.display = bool(rows)
         plain = [(r, i, s.plain, c) for r, i, s, c in rows]
         if plain == self._links_shown:

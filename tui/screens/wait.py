@@ -17,14 +17,14 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from queuectl import store
+from queuectl import ops
 from queuectl.errors import QueuectlError
 from queuectl.render import clean
 from queuectl.store import JobView
 
 from ..format import LABEL, SPINNER, attempts_cell, duration, retry_note, runtime, state_styles
 
-FINISHED = ("completed", "dead", "cancelled")
+FINISHED = ops.FINISHED
 POLL_SECONDS = 0.5
 
 
@@ -73,14 +73,9 @@ class WaitScreen(ModalScreen[None]):
     @work(thread=True, group="wait")
     def _poll(self) -> None:
         try:
-            job = store.get_job(self.job_id)
-            waits = []
-            if job.state == "blocked":
-                deps = store.waiting_for([job]).get(job.id, [])
-                states = store.states_of(deps)
-                waits = [f"{d} ({LABEL.get(states.get(d, '?'), states.get(d, '?'))})" for d in deps
-                         if states.get(d) != "completed"]  # fmt: skip
-            self.post_message(self.Polled(Seen(job, waits, None)))
+            seen = ops.wait_state(self.job_id)
+            waits = [f"{dep} ({LABEL.get(state or '?', state or '?')})" for dep, state in seen.waits]
+            self.post_message(self.Polled(Seen(seen.job, waits, None)))
         except QueuectlError as exc:
             self.post_message(self.Polled(Seen(None, [], str(exc))))
 

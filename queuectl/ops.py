@@ -1,0 +1,217 @@
+"""Every operation a person can ask for, once: the `queuectl` commands and the dashboard call
+these, so a rule (the local kill after a cancel, the bound of a priority, which dependencies a
+blocked job still waits for) lives in one place.
+
+The store does single transitions; an operation here is what a person means by one word:
+"cancel" is the store's cancel plus the kill of a command running on this host, "retry this
+group" is finding the group and retrying it, "show" is the job with its links and attempts.
+No Textual and no click here; errors are QueuectlErrors with one-line messages.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from . import store
+from .errors import NotFound, QueuectlError
+from .states import FINISHED, JobState
+from .store import AttemptView, JobView, LogRead
+from .store.logfiles import TAIL_BYTES
+
+# -- jobs ------------------------------------------------------------------------------------
+def cancel(job_id: str) -> store.Cancelled:
+    """Cancel a job; a command running on this host has its process group killed now (a
+    remote worker notices at its next heartbeat and kills it there)."""
+    from . import runner
+    from .worker import host_id
+
+    result = store.cancel(job_id)
+    if result.pgid and result.host == host_id():
+        runner.kill_group(result.pgid)
+    return result
+
+
+def cancel_jobs(job_ids: list[str]) -> list[str]:
+    return each(job_ids, cancel)
+
+
+def retry(job_ids: list[str]) -> list[str]:
+    """Finished jobs (completed, dead, cancelled) run again, in one transaction."""
+    return store.retry(list(job_ids))
+
+
+def retry_dead(job_ids: list[str] | None = None, contains: str | None = None) -> list[str]:
+    """Dead jobs back to pending: these ids, those whose id, command or error contains a text,
+    or (neither given) every dead job, in one statement however many there are."""
+    if job_ids is None and contains is None:
+        return store.retry_dead()
+    ids = list(job_ids) if job_ids is not None else store.dead_jobs(contains)
+    return store.retry(ids, only_state=JobState.DEAD.value) if ids else []
+
+
+def dead_group(exit_code: int | None, error: str | None) -> list[str]:
+    """The dead jobs with this exit code and error (one row of `dlq list --group-by error`)."""
+    return store.dead_ids_by_error(exit_code, error)
+
+
+def retry_dead_group(exit_code: int | None, error: str | None) -> list[str]:
+    """The group as it is now (jobs may have left or joined it since it was shown)."""
+    return retry_dead(dead_group(exit_code, error))
+
+
+def set_priority(job_ids: list[str], priority: int) -> list[str]:
+    """A new priority for waiting jobs; the store refuses one out of bounds."""
+    return each(job_ids, lambda job_id: store.set_priority(job_id, priority))
+
+
+def delete(job_ids: list[str]) -> list[str]:
+    """Finished jobs, their attempts and their logs, gone."""
+    return each(job_ids, store.delete_job)
+
+
+def each(job_ids: Iterable[str], op: Callable[[str], object]) -> list[str]:
+    """Apply op to each job; one failure does not stop the others, and the first is raised
+    (with how many more failed) after all were tried.  Returns the ids that succeeded."""
+    done, errors = [], []
+    for job_id in job_ids:
+        try:
+            op(job_id)
+            done.append(job_id)
+        except QueuectlError as exc:
+            errors.append(exc)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise type(errors[0])(f"{errors[0]}{more}")
+    return done
+
+
+# -- reading a job -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class JobDetail:
+    job: JobView
+    depends_on: list[JobView]
+    dependents: list[JobView]
+    runs: list[AttemptView]
+
+
+def job_detail(job_id: str, max_links: int | None = None) -> JobDetail:
+    """A job, its dependencies and dependents (one query) and its attempt history."""
+    job = store.get_job(job_id)
+    depends_on, dependents = store.linked_jobs(job_id, max_links)
+    return JobDetail(job, depends_on, dependents, store.attempts(job_id))
+
+
+def waiting_for(jobs: list[JobView]) -> dict[str, list[str]]:
+    """For the blocked ones among these jobs, the dependencies not completed yet."""
+    return store.waiting_for(jobs)
+
+
+# -- output ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Output:
+    """What one read of an attempt's logs found (runs: every attempt of the job)."""
+
+    job: JobView
+    runs: list[AttemptView]
+    run: AttemptView | None
+    stdout: LogRead
+    stderr: LogRead
+
+    @property
+    def offsets(self) -> tuple[int | None, int | None]:
+        return self.stdout.offset, self.stderr.offset
+
+
+def read_output(job_id: str, attempt: int | None = None, offsets: tuple[int | None, int | None] = (None, None),
+                max_bytes: int | None = TAIL_BYTES) -> Output:  # fmt: skip
+    """An attempt's output (the latest when attempt is None) since the offsets a previous read
+    returned: the one incremental reader of `logs`, `logs --follow` and the dashboard."""
+    job = store.get_job(job_id)
+    runs = store.attempts(job_id)
+    if attempt is None:
+        run = runs[-1] if runs else None
+    else:
+        run = next((a for a in runs if a.number == attempt), None)
+        if run is None:
+            raise NotFound(f"job {job_id!r} has no attempt {attempt}")
+    if run is None:
+        empty = LogRead(b"", None, False)
+        return Output(job, runs, None, empty, empty)
+    return Output(job, runs, run, store.read_log(run.stdout_path, offsets[0], max_bytes),
+                  store.read_log(run.stderr_path, offsets[1], max_bytes))  # fmt: skip
+
+
+# -- waiting -----------------------------------------------------------------------------------
+#: a safety net: look at the store at least this often, even without a notification
+WAIT_POLL_SECONDS = 1.0
+
+
+def wait_for_jobs(job_ids: list[str], timeout: float | None) -> dict[str, str | None]:
+    """Sleep until the jobs end, woken by the store's job-ended notifications: each job's final
+    state, or None for those still unfinished when the timeout came."""
+    for job_id in job_ids:
+        store.get_job(job_id)  # an unknown id is an error now, not after the wait
+    deadline = None if timeout is None else time.monotonic() + timeout
+    channel = store.wake_channel(f"wait-{os.getpid()}", watcher=True)
+    try:
+        while True:
+            channel.drain()
+            states = {job_id: store.get_job(job_id).state for job_id in job_ids}
+            if all(state in FINISHED for state in states.values()):
+                return states
+            left = WAIT_POLL_SECONDS if deadline is None else min(WAIT_POLL_SECONDS, deadline - time.monotonic())
+            if left <= 0:
+                return {job_id: state if state in FINISHED else None for job_id, state in states.items()}
+            channel.wait(left)
+    finally:
+        channel.close()
+
+
+@dataclass(frozen=True)
+class WaitState:
+    job: JobView
+    #: a blocked job's dependencies not completed yet, with their states
+    waits: list[tuple[str, str | None]]
+
+
+def wait_state(job_id: str) -> WaitState:
+    """One look at a job being waited for (the dashboard's `w`)."""
+    job = store.get_job(job_id)
+    deps = store.waiting_for([job]).get(job.id, [])
+    states = store.states_of(deps)
+    return WaitState(job, [(dep, states.get(dep)) for dep in deps])
+
+
+# -- queues and schedules ------------------------------------------------------------------------
+def pause_queue(name: str, paused: bool = True) -> None:
+    (store.pause_queue if paused else store.resume_queue)(name)
+
+
+def limit_queue(name: str, limit: int | str | None) -> int | None:
+    """A limit given as a number, None, or typed text ('none' lifts it); returns it."""
+    from .spec import parse_queue_limit
+
+    max_running = parse_queue_limit(limit) if isinstance(limit, str) else limit
+    store.limit_queue(name, max_running)
+    return max_running
+
+
+def pause_schedule(name: str, paused: bool = True) -> None:
+    store.pause_schedule(name, paused=paused)
+
+
+def run_schedule(name: str) -> str:
+    """Enqueue a schedule's job once, now; returns the new job's id."""
+    return store.run_schedule_now(name)
+
+
+def remove_schedule(name: str) -> None:
+    store.remove_schedule(name)
+
+
+# -- workers -----------------------------------------------------------------------------------
+def stop_all_workers(host: str | None = None) -> list:
+    """Ask every worker (or those of one host) to finish its current job and exit."""
+    return store.request_stop(host)
