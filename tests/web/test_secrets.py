@@ -3,6 +3,7 @@ reaches a child's command line or our output; another user (nobody) can read nei
 nor the dashboard's token, and gets no dashboard without it."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -58,8 +59,9 @@ async def test_no_child_process_shows_the_postgresql_password(store_url):
         assert [pid for pid in children if PASSWORD.encode() in _cmdline(pid)] == []
         assert any(b"queuectl.worker" in _cmdline(pid) for pid in children)
     finally:
-        os.killpg(workers.pid, signal.SIGTERM)
-        os.killpg(workers.pid, signal.SIGTERM)  # the second kills the sleeping job
+        for pid in [workers.pid, *_descendants(workers.pid)]:  # the sleeping job too: no need to wait
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         out, err = workers.communicate(timeout=30)
         server.stop()
     assert PASSWORD.encode() not in out + err + server.stderr
