@@ -50,7 +50,7 @@ def open_store(location: Location) -> None:
     db.initialize(database)
     _location = location
     _clock_offset.cache_clear()
-    from .config import forget_cached_config
+    from .cached import forget_cached_config
 
     forget_cached_config()
     with mapped_errors():

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..models import Attempt, Job, JobState, Worker, db
+from .cached import current_config
 from .connection import guarded, now, wake_workers
 from .jobs import fail_lost_attempts
 from .views import Claim, WorkerView
@@ -36,8 +37,6 @@ class Heartbeat:
 def heartbeat(worker_id: str, claim: Claim | None = None, pgid: int | None = None) -> Heartbeat:
     """I am alive (and running `claim` as process group `pgid`): refresh the worker row and
     the job's lease, and note the process group so the job can be killed from outside."""
-    from .config import current_config
-
     t = now()
     with db.atomic():
         state, job_id = ("busy", claim.id) if claim else ("idle", None)
@@ -106,8 +105,6 @@ def recover_expired() -> int:
     store was locked for longer than a lease, nobody could heartbeat, and the first writer after
     the lock must not take the jobs of workers that were alive all along."""
     from peewee import fn
-
-    from .config import current_config
 
     t = now()
     with db.atomic():
