@@ -32,7 +32,6 @@ from .panes.metrics import MetricsPane
 from .panes.queues import QueuesPane
 from .panes.schedules import SchedulesPane
 from .panes.workers import WorkersPane
-from .pool import WorkerPool
 from .screens.confirm import ConfirmScreen
 from .screens.forms import NewJobScreen, limit_screen, priority_screen
 from .screens.help import CommandLogScreen, HelpScreen
@@ -155,7 +154,7 @@ class QueuectlApp(App):
             store.set_clock(clock)
         self.store_label = store_label or _home_short(self.location.display)
         self.start_count = workers
-        self.pool = WorkerPool(self.location)
+        self.local_workers = ops.LocalWorkers(self.location)
         self.selected_job_id: str | None = None
         self.commands: list[str] = []
         self.quitting = False
@@ -232,9 +231,9 @@ class QueuectlApp(App):
 
     # -- header ------------------------------------------------------------------------
     def _status_tick(self) -> None:
-        for child, code in self.pool.reap():
-            self._reaped(child.id, child.name, code)
-        if self.quitting and not self.pool.running():
+        for child, reason in self.local_workers.reap():
+            self._reaped(child.name, child.id, reason)
+        if self.quitting and not self.local_workers.running():
             self.exit()
             return
         if not self._status_busy and not self.paused:
@@ -470,7 +469,7 @@ class QueuectlApp(App):
         if self.readonly:
             return
         try:
-            child = self.pool.start()  # on the UI thread: see pool.py
+            child = self.local_workers.start()  # on the UI thread: see ops.LocalWorkers
         except OSError as exc:
             self.notify(f"could not start a worker: {exc}", severity="error")
             return
@@ -481,12 +480,10 @@ class QueuectlApp(App):
     def stop_worker(self, worker_id: str | None = None) -> None:
         if self.readonly:
             return
-        ours = [c for c in self.pool.running() if c.id not in self.pool.stopping]
-        if not ours:
+        child = self.local_workers.stop(worker_id)
+        if child is None:
             self.notify("no running worker was started here; s asks every worker to stop", severity="warning")
             return
-        child = next((c for c in ours if c.id == worker_id), ours[-1])
-        self.pool.stop(child)
         self.notify(f"stopping {child.name}: it finishes its current job first")
 
     def stop_all_workers(self) -> None:
@@ -501,20 +498,15 @@ class QueuectlApp(App):
         body = "Ask every worker (all hosts) to finish its current job and exit?"
         self.push_screen(ConfirmScreen("Stop all workers", body, "Stop all"), go)
 
-    def _reaped(self, worker_id: str, name: str, code: int) -> None:
+    def _reaped(self, name: str, worker_id: str, reason: str) -> None:
         """A worker started here died: fail its attempt now (it is retried) and kill its job."""
-        from queuectl.supervisor import death_reason
-
-        reason = death_reason(code)
         self.notify(f"{name} died ({reason.removeprefix('lost: its worker ')})", severity="warning")
         self._recover(worker_id, reason)
 
     @work(thread=True, group="recover")
     def _recover(self, worker_id: str, reason: str) -> None:
-        from queuectl.supervisor import recover_dead_worker
-
         try:
-            recover_dead_worker(worker_id, reason)
+            ops.recover_dead_worker(worker_id, reason)
         except QueuectlError:
             pass  # its lease runs out and any worker recovers the job
 
@@ -565,12 +557,11 @@ class QueuectlApp(App):
         pane.restart()
 
     def action_request_quit(self) -> None:
-        running = self.pool.running()
+        running = self.local_workers.running()
         if self.quitting:
             # asked twice: the second signal makes each worker kill its job (recorded as a
             # failed attempt, so it is retried) and exit now
-            for child in running:
-                self.pool.stop(child)
+            self.local_workers.stop_all()
             self.notify("killing the jobs of the workers started here; they will be retried")
             return
         if not running:
@@ -580,7 +571,7 @@ class QueuectlApp(App):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.quitting = True
-                self.pool.stop_all()
+                self.local_workers.stop_all()
                 self.notify(f"waiting for {len(running)} worker(s) to finish their current job … "
                             "(q again: kill the jobs, which are then retried)", timeout=30)  # fmt: skip
                 self._status_tick()

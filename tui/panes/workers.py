@@ -8,11 +8,11 @@ from textual.widgets import DataTable, Static
 
 from queuectl import store
 from queuectl.render import clean
+from queuectl.store.workers import LIVENESS_SECONDS
 
 from ..base import StorePane, cursor_key
 from ..format import ago, duration, state_styles
 
-LIVENESS_SECONDS = 5.0
 
 
 class WorkersPane(StorePane):
@@ -40,7 +40,7 @@ class WorkersPane(StorePane):
         if [str(c.label) for c in table.ordered_columns] != columns:
             table.clear(columns=True)
             table.add_columns(*columns)
-        ours = {child.id for child in self.app.pool.running()}
+        ours = {child.id for child in self.app.local_workers.running()}
         styles = state_styles(self.app.current_theme)
         colour = {"busy": styles["processing"], "idle": styles["completed"], "stopping": styles["failed"]}
         selected = cursor_key(table)
