@@ -177,7 +177,7 @@ class PgServer:
         try:
             import psycopg2  # noqa: F401
         except ImportError:
-            return "psycopg2 is not installed (pip install 'queuectl[postgres]')"
+            return "psycopg2 is not installed (pip install '.[postgres]' in the queuectl checkout)"
         try:
             con = self._admin()
         except Exception as exc:  # noqa: BLE001 - any reason is a reason to skip

@@ -220,25 +220,13 @@ POSTGRES_TRIGGERS = (
 )
 
 
-def counting_triggers() -> tuple[str, ...]:
-    from peewee import PostgresqlDatabase
-
-    return POSTGRES_TRIGGERS if isinstance(db.obj, PostgresqlDatabase) else SQLITE_TRIGGERS
-
-
-def create_schema() -> None:
-    """Create every table, index and trigger of the current version (in one transaction)."""
-    from peewee import PostgresqlDatabase
-
-    postgres = isinstance(db.obj, PostgresqlDatabase)
+def create_schema(dialect) -> None:
+    """Create every table, index and trigger of the current version (in one transaction);
+    `dialect` is the store's (queuectl.store.dialect)."""
     with db.atomic():
-        if postgres:  # two processes creating a new store at once: the second waits, then finds it
-            db.execute_sql("SELECT pg_advisory_xact_lock(7274706)")
-            if db.table_exists("setting"):
-                return
+        if dialect.lock_schema():
+            return
         db.create_tables(MODELS)
-        for statement in INDEXES:
-            db.execute_sql(statement)
-        for statement in counting_triggers():
+        for statement in INDEXES + dialect.counting_triggers:
             db.execute_sql(statement)
         Setting.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict_ignore().execute()

@@ -221,9 +221,11 @@ class Worker:
         if self.stopping:
             state, following = self._retrying(store.finish, claim, self.id, outcome.error, outcome.exit_code), None
         else:
-            state, following = self._retrying(
-                store.finish_and_claim, claim, self.id, self.host, outcome.error, outcome.exit_code, self.queues
+            (state,), claims = self._retrying(
+                store.finish_batch, [store.Finished(claim, outcome.error, outcome.exit_code)], self.id, self.host, 1,
+                self.queues,
             )
+            following = claims[0] if claims else None
         self._report(claim, state, outcome)
         return following
 

@@ -178,3 +178,47 @@ def test_metrics(clock):
     assert m.completed_last_minute == 2
     clock.t += 120
     assert store.metrics().completed_last_minute == 0
+
+
+def test_batch_claims_keep_priority_then_fifo_exactly(clock):
+    """Claims of 7 at a time, with retries and finishes between them, come out in exactly the
+    order one-at-a-time claims would: priority, then insertion order."""
+    import random
+
+    rng = random.Random(12)
+    specs = [JobSpec("true", id=f"j{i:02d}", priority=rng.choice([-1, 0, 0, 3, 9])) for i in range(40)]
+    store.enqueue(specs)
+    expected = [s.id for s in sorted(specs, key=lambda s: -s.priority)]  # sorted() is stable: FIFO within
+    got = []
+    while batch := store.claim_batch("w", "h", 7):
+        got += [c.id for c in batch]
+        store.finish_batch([store.Finished(c, None, 0) for c in batch], "w", "h")
+    assert got == expected
+
+
+def test_a_batch_gives_a_limited_queue_no_more_than_its_room(clock):
+    """A queue limited to 3 with one job running: a claim of 10 takes 2 of its jobs and fills
+    the rest from other queues; nothing more of it until one of its jobs ends."""
+    store.limit_queue("small", 3)
+    store.enqueue([JobSpec("true", id=f"s{i}", queue="small", priority=5) for i in range(6)])
+    store.enqueue([JobSpec("true", id=f"d{i}") for i in range(10)])
+    first = store.claim("w", "h")
+    assert first.id == "s0"
+    batch = store.claim_batch("w", "h", 10)
+    assert [c.id for c in batch] == ["s1", "s2"] + [f"d{i}" for i in range(8)]
+    assert [c.id for c in store.claim_batch("w", "h", 10)] == ["d8", "d9"]
+    store.finish(first, "w", None, 0)
+    assert [c.id for c in store.claim_batch("w", "h", 10)] == ["s3"]
+
+
+def test_finish_batch_records_each_run_and_refills_in_the_same_call(clock):
+    store.enqueue([JobSpec("true", id=f"j{i}", max_retries=1) for i in range(5)])
+    batch = store.claim_batch("w", "h", 3)
+    store.cancel("j1")
+    outcomes = [store.Finished(batch[0], None, 0), store.Finished(batch[1], None, 0),
+                store.Finished(batch[2], "exited with code 4", 4)]  # fmt: skip
+    states, refill = store.finish_batch(outcomes, "w", "h", 3)
+    assert states == ["completed", "cancelled", "failed"]
+    assert [c.id for c in refill] == ["j3", "j4"]  # j2 waits for its retry time
+    assert [a.error for a in store.attempts("j2")] == ["exited with code 4"]
+    assert [(a.number, a.finished_at is None) for a in store.attempts("j3")] == [(1, True)]

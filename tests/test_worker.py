@@ -2,6 +2,8 @@
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -247,3 +249,25 @@ def _pgid(pid: int) -> int | None:
         return os.getpgid(pid) if pid_alive(pid) else None
     except ProcessLookupError:
         return None
+
+
+def test_a_queue_limit_of_3_never_runs_4_across_two_hosts(tmp_path):
+    """Two hosts with 16 slots each race for a queue limited to 3: no moment has 4 of its jobs
+    running (each job marks its start and end in one shared file)."""
+    marks = tmp_path / "marks.txt"
+    assert run_cli("queue", "limit", "small", "3").exit_code == 0
+    lines = "\n".join(json.dumps({"command": f"echo + >> {marks}; sleep 0.2; echo - >> {marks}", "queue": "small"})
+                      for _ in range(24))  # fmt: skip
+    lines += "\n" + "\n".join(json.dumps({"command": "sleep 0.1"}) for _ in range(40))
+    assert run_cli("enqueue", "-", input=lines).exit_code == 0
+    hosts = [subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet", "--count", "16"],
+                              env=dict(os.environ, QUEUECTL_HOST_ID=name), stderr=subprocess.PIPE, text=True)
+             for name in ("host-a", "host-b")]  # fmt: skip
+    for host in hosts:
+        assert host.wait(120) == 0, host.stderr.read()
+    running = peak = 0
+    for mark in marks.read_text().split():
+        running += 1 if mark == "+" else -1
+        peak = max(peak, running)
+    assert peak == 3 and running == 0
+    assert json.loads(run_cli("status", "--json").stdout)["jobs"]["completed"] == 64

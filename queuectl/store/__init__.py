@@ -8,15 +8,13 @@ from .jobs import (
     Cancelled,
     Enqueued,
     cancel,
-    claim,
     delete_job,
     enqueue,
-    finish,
-    finish_and_claim,
     retry,
     retry_dead,
     set_priority,
 )
+from .claims import Finished, claim, claim_batch, finish, finish_batch
 from .logfiles import LogRead, attempt_paths, read_log
 from .queries import (
     attempts,
@@ -62,7 +60,7 @@ __all__ = [
     "AttemptView", "Cancelled", "ScheduleView", "add_schedule", "get_schedule", "list_schedules",
     "pause_schedule", "remove_schedule", "run_due_schedules", "run_schedule_now", "QueueView", "limit_queue", "list_queues", "pause_queue", "resume_queue", "Enqueued", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
     "WorkerView", "apply_retention", "attempt_paths", "attempts", "cancel", "claim", "close_store", "completions_per_minute", "counts",
-    "dead_by_error", "dead_jobs", "delete_job", "enqueue", "finish", "finish_and_claim", "get_config", "get_job", "has_burst_work", "heartbeat",
+    "dead_by_error", "dead_jobs", "delete_job", "enqueue", "finish", "finish_batch", "claim_batch", "Finished", "get_config", "get_job", "has_burst_work", "heartbeat",
     "iso", "linked_jobs", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
     "now", "open_store", "prune", "read_log", "LogRead", "recover_expired", "recover_worker",
     "register_worker", "request_stop", "retry", "retry_dead", "set_clock", "set_config", "set_priority",

@@ -5,22 +5,19 @@ job's current state inside it, so two processes racing on one job cannot both wi
 """
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import random
-from collections import Counter
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..errors import InputError, InvalidState, NotFound
 from ..models import ACTIVE_STATES, FINISHED_STATES, Attempt, Job, JobState, db
 from ..spec import JobSpec, new_job_id, validate_priority
-from . import dependencies, logfiles
-from .cached import current_config, limited_queues
-from .connection import guarded, is_postgres, location, now, wake_watchers, wake_workers
+from . import dependencies, dialect, logfiles
+from .cached import current_config
+from .connection import guarded, location, now, wake_watchers, wake_workers
 from .statements import chunks, find_job, job_view, sql, update_job
-from .views import Claim, JobView
+from .views import JobView
 
 P = JobState.PROCESSING.value
 _FINISHED = {s.value for s in FINISHED_STATES}
@@ -31,23 +28,6 @@ _INSERT_COLUMNS = (
     "run_at", "next_attempt_at", "created_at", "updated_at",
     "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "has_dependents", "queue",
 )  # fmt: skip
-
-# The best runnable job, taken in one statement.  SQLite: the write lock is already ours
-# (BEGIN IMMEDIATE) and INDEXED BY keeps the planner on the partial claim index.  PostgreSQL:
-# SKIP LOCKED lets workers on many hosts take different jobs without waiting for each other.
-# Paused queues and queues at their limit are passed over inside the same statement.
-_CLAIM_SQL = (
-    "UPDATE job SET state = 'processing', attempts = attempts + 1, worker_id = {p}, "
-    "started_at = {p}, updated_at = {p}, lease_expires_at = {p}, next_attempt_at = NULL, "
-    "finished_at = NULL, exit_code = NULL "
-    "WHERE seq = (SELECT seq FROM job {sqlite_index} WHERE state IN ('pending', 'failed') "
-    "AND next_attempt_at <= {p} {only_queues} {except_queues} "
-    "AND queue NOT IN (SELECT q.name FROM queue q WHERE q.paused OR q.max_running <= "
-    "(SELECT COALESCE(SUM(c.n), 0) FROM job_count c WHERE c.queue = q.name AND c.state = 'processing')) "
-    "ORDER BY priority DESC, seq LIMIT 1 {postgres_lock}) "
-    "RETURNING seq, id, command, timeout, env, cwd, queue"
-)
-
 
 class Enqueued(NamedTuple):
     id: str
@@ -103,32 +83,14 @@ def _row(spec: JobSpec, job_id: str, cfg: dict, t: float) -> tuple:
 
 
 def _insert_rows(rows: list[tuple]) -> None:
-    """Many rows in few round trips: executemany on SQLite (in-process, no round trips),
-    multi-row VALUES pages on PostgreSQL.  A row whose unique_key is taken is skipped."""
-    columns = ", ".join(_INSERT_COLUMNS)
+    """Many rows in few round trips (the dialect's bulk insert); a row whose unique_key is
+    taken is skipped."""
     skip_taken_keys = (
         "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
         "AND state IN ('pending', 'blocked', 'processing', 'failed') DO NOTHING"
     )
-    if is_postgres():
-        from psycopg2.extras import execute_values
-
-        execute_values(db.cursor(), f"INSERT INTO job ({columns}) VALUES %s {skip_taken_keys}", rows, page_size=1000)
-        return
-    marks = ", ".join([db.param] * len(_INSERT_COLUMNS))
-    cursor = db.cursor()
-    before = db.execute_sql("SELECT total_changes()").fetchone()[0]
-    cursor.executemany(f"INSERT INTO job ({columns}) VALUES ({marks}) {skip_taken_keys}", rows)
-    if db.execute_sql("SELECT total_changes()").fetchone()[0] - before == len(rows):
-        kept = [(row[-1], row[2]) for row in rows]
-    else:  # some unique keys were taken: count what is there
-        kept = []
-        for piece in chunks([row[0] for row in rows]):
-            kept.extend(Job.select(Job.queue, Job.state).where(Job.id.in_(piece)).tuples())
-    # the counters that PostgreSQL's statement trigger keeps, kept here (see models)
-    for (queue, state), n in Counter(kept).items():
-        sql("INSERT INTO job_count (queue, state, shard, n) VALUES ({p}, {p}, 0, {p}) "
-            "ON CONFLICT (queue, state, shard) DO UPDATE SET n = job_count.n + {p}", queue, state, n, n)  # fmt: skip
+    store = dialect.current()
+    store.count_inserted(store.insert_rows(_INSERT_COLUMNS, rows, skip_taken_keys))
 
 
 def _link_and_dedupe(specs: list[JobSpec], ids: list[str], t: float) -> list[Enqueued]:
@@ -172,122 +134,6 @@ def _existing_ids(ids: list[str]) -> list[str]:
     for piece in chunks(ids):
         found += [j.id for j in Job.select(Job.id).where(Job.id.in_(piece))]
     return found
-
-
-@functools.cache
-def _claim_sql(postgres: bool, queues: int, excluded: int) -> str:
-    return _CLAIM_SQL.format(
-        p="{p}",
-        sqlite_index="" if postgres else "INDEXED BY job_claim",
-        only_queues=f"AND queue IN ({', '.join(['{p}'] * queues)})" if queues else "",
-        except_queues=f"AND queue NOT IN ({', '.join(['{p}'] * excluded)})" if excluded else "",
-        postgres_lock="FOR UPDATE SKIP LOCKED" if postgres else "",
-    )
-
-
-@guarded
-def claim(worker_id: str, host: str, queues: tuple[str, ...] = ()) -> Claim | None:
-    """pending/failed (due) -> processing: the best runnable job (of these queues), or None."""
-    with db.atomic():
-        return _claim(worker_id, host, now(), queues)
-
-
-@guarded
-def finish(claim: Claim, worker_id: str, error: str | None, exit_code: int | None) -> str:
-    """processing -> completed (no error) or failed/dead; returns the job's state afterwards.
-
-    If the job is no longer this worker's (cancelled, or recovered after a lost lease), only the
-    attempt is recorded and the job is left as it is.
-    """
-    with db.atomic():
-        state, wake = _finish(claim, worker_id, error, exit_code, now())
-    _after_finish(wake)
-    return state
-
-
-@guarded
-def finish_and_claim(claim: Claim, worker_id: str, host: str, error: str | None, exit_code: int | None,
-                     queues: tuple[str, ...] = ()) -> tuple[str, Claim | None]:  # fmt: skip
-    """finish(), then claim() the next job, in one transaction: a busy worker's loop costs one
-    commit per job instead of two."""
-    with db.atomic():
-        t = now()
-        state, wake = _finish(claim, worker_id, error, exit_code, t)
-        following = _claim(worker_id, host, t, queues)
-    _after_finish(wake)
-    return state, following
-
-
-def _after_finish(wake: bool) -> None:
-    if wake:
-        wake_workers()  # a retry is scheduled or dependents became runnable
-    wake_watchers()  # `queuectl wait` and friends
-
-
-def _claim(worker_id: str, host: str, t: float, queues: tuple[str, ...]) -> Claim | None:
-    cfg = current_config()
-    full: list[str] = []
-    while True:
-        # PostgreSQL: workers claim at once, so a limited queue's count is checked again under
-        # a lock on its row, and a claim past the limit is undone (SQLite claims one at a time)
-        checking = is_postgres() and bool(limited_queues())
-        with db.atomic() if checking else contextlib.nullcontext() as savepoint:
-            statement = _claim_sql(is_postgres(), len(queues), len(full))
-            row = sql(statement, worker_id, t, t, t + cfg["lease_seconds"], t, *queues, *full).fetchone()
-            if row is None:
-                return None
-            if not checking or _within_limit(row[-1]):
-                break
-            savepoint.rollback()
-            full.append(row[-1])
-    seq, job_id, command, timeout, env, cwd, _queue = row
-    # attempt numbers continue after a retry, which resets the job's attempt count
-    prefix = logfiles.attempt_prefix(location().logs_dir, job_id)
-    attempt_id, number = sql(
-        "INSERT INTO attempt (job_seq, number, worker_id, host, started_at, stdout_path, stderr_path) "
-        "SELECT {p}, n, {p}, {p}, {p}, {p} || n || '.stdout', {p} || n || '.stderr' FROM "
-        "(SELECT COALESCE(MAX(number), 0) + 1 AS n FROM attempt WHERE job_seq = {p}) AS next_number "
-        "RETURNING id, number",
-        seq, worker_id, host, t, prefix, prefix, seq,
-    ).fetchone()  # fmt: skip
-    sql("UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}", job_id, t, worker_id)
-    return Claim(
-        seq=seq, id=job_id, command=command, timeout=timeout, attempt=number, attempt_id=attempt_id,
-        max_log_bytes=int(cfg["max_log_bytes"]),
-        env=json.loads(env) if env else None, cwd=cwd,
-    )  # fmt: skip
-
-
-def _within_limit(queue: str) -> bool:
-    """Under a lock on the queue's row: does the queue run no more jobs than its limit?"""
-    limit = sql("SELECT max_running FROM queue WHERE name = {p} FOR UPDATE", queue).fetchone()
-    if limit is None or limit[0] is None:
-        return True
-    running = sql("SELECT COALESCE(SUM(n), 0) FROM job_count WHERE queue = {p} AND state = 'processing'", queue)
-    return running.fetchone()[0] <= limit[0]
-
-
-def _finish(claim: Claim, worker_id: str, error: str | None, exit_code: int | None, t: float) -> tuple[str, bool]:
-    """Record the attempt and the job's new state; returns it, and whether to wake workers."""
-    # an attempt already closed by a cancel or a recovery keeps its reason
-    sql("UPDATE attempt SET finished_at = {p}, exit_code = {p}, error = {p} WHERE id = {p} AND finished_at IS NULL",
-        t, exit_code, error, claim.attempt_id)  # fmt: skip
-    sql("UPDATE worker SET state = 'idle', current_job = NULL WHERE id = {p}", worker_id)
-    if error is None:
-        done = sql(
-            "UPDATE job SET state = 'completed', finished_at = {p}, exit_code = {p}, last_error = NULL, "
-            "worker_id = NULL, lease_expires_at = NULL, updated_at = {p} "
-            "WHERE seq = {p} AND state = 'processing' AND worker_id = {p} RETURNING has_dependents",
-            t, exit_code, t, claim.seq, worker_id,
-        ).fetchone()  # fmt: skip
-        if done is not None:
-            return JobState.COMPLETED.value, bool(done[0]) and dependencies.job_ended(claim.seq, t)
-    else:
-        job = Job.get_or_none((Job.seq == claim.seq) & (Job.state == P) & (Job.worker_id == worker_id))
-        if job is not None:
-            return fail(job, error, exit_code, t)
-    # not ours any more (cancelled, recovered, deleted): report what it is now
-    return Job.select(Job.state).where(Job.seq == claim.seq).scalar() or "deleted", False
 
 
 def fail(job: Job, error: str, exit_code: int | None, t: float) -> tuple[str, bool]:

@@ -5,17 +5,18 @@ A store without a version row predates versioning and cannot be upgraded automat
 from __future__ import annotations
 
 from ..errors import StoreError
+from . import dialect
 
 
 def _v2_workflows_and_queues() -> None:
     """Dependencies, unique keys, per-job environment and fatal exit codes, the blocked state;
     named queues, with the counters kept per queue; schedules."""
-    from peewee import BooleanField, CharField, PostgresqlDatabase, TextField
-    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+    from peewee import BooleanField, CharField, TextField
+    from playhouse.migrate import migrate
 
-    from ..models import INDEXES, Dependency, JobCount, Queue, Schedule, counting_triggers, db
+    from ..models import INDEXES, Dependency, JobCount, Queue, Schedule, db
 
-    migrator = (PostgresqlMigrator if isinstance(db.obj, PostgresqlDatabase) else SqliteMigrator)(db)
+    migrator = dialect.current().migrator(db)
     migrate(
         migrator.add_column("job", "dependency_policy", CharField(max_length=16, default="success")),
         migrator.add_column("job", "unique_key", CharField(max_length=200, null=True)),
@@ -27,11 +28,11 @@ def _v2_workflows_and_queues() -> None:
     )
     db.create_tables([Dependency, Queue, Schedule])
     for trigger in ("job_count_insert", "job_count_delete", "job_count_update"):
-        db.execute_sql(f"DROP TRIGGER IF EXISTS {trigger}" + (" ON job" if isinstance(db.obj, PostgresqlDatabase) else ""))
+        db.execute_sql(dialect.current().drop_trigger(trigger))
     db.execute_sql("DROP TABLE job_count")
     db.create_tables([JobCount])
     db.execute_sql("INSERT INTO job_count (queue, state, shard, n) SELECT queue, state, 0, COUNT(*) FROM job GROUP BY queue, state")
-    for statement in INDEXES + counting_triggers():
+    for statement in INDEXES + dialect.current().counting_triggers:
         db.execute_sql(statement)
 
 

@@ -5,7 +5,8 @@ import math
 
 from ..errors import NotFound
 from ..models import Attempt, Job, JobState, db
-from .connection import guarded, is_postgres, now
+from . import dialect
+from .connection import guarded, now
 from .dependencies import ids_of
 from .statements import chunks, job_fields, job_view, job_views, sql
 from .views import AttemptView, JobView, Metrics
@@ -95,9 +96,8 @@ def attempts(job_id: str) -> list[AttemptView]:
 @guarded
 def next_due() -> float | None:
     """When the earliest waiting job (scheduled or retrying) becomes claimable."""
-    index = "" if is_postgres() else "INDEXED BY job_due"
     row = db.execute_sql(
-        f"SELECT next_attempt_at FROM job {index} WHERE state IN ('pending', 'failed') "
+        f"SELECT next_attempt_at FROM job {dialect.current().due_index} WHERE state IN ('pending', 'failed') "
         "ORDER BY next_attempt_at LIMIT 1"
     ).fetchone()
     return row[0] if row else None

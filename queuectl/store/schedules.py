@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 from ..errors import InputError, NotFound
 from ..models import FINISHED_STATES, Job, Schedule, db
 from ..spec import spec_from_dict, validate_queue_name
-from .connection import guarded, is_postgres, now, wake_workers
+from . import dialect
+from .connection import guarded, now, wake_workers
 from .jobs import add_jobs
 
 _FINISHED = {s.value for s in FINISHED_STATES}
@@ -150,7 +151,7 @@ def run_due_schedules() -> list[str]:
     for name in names:
         with db.atomic():
             query = Schedule.select().where((Schedule.name == name) & (Schedule.next_run_at <= t) & ~Schedule.paused)
-            row = query.for_update("FOR UPDATE SKIP LOCKED").first() if is_postgres() else query.first()
+            row = dialect.current().for_update(query).first()
             if row is None:  # another worker took this tick
                 continue
             tick = _latest_at_or_before(row.cron, row.tz, t)

@@ -1,0 +1,194 @@
+"""A worker's hot path: claim a batch of jobs for its free slots, and record a batch of
+finished jobs together with the claims that refill their slots, each in one transaction.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+
+from ..models import Job, JobState, db
+from . import dependencies, dialect
+from .cached import current_config, limited_queues
+from .connection import guarded, location, now, wake_watchers, wake_workers
+from .jobs import fail
+from .views import Claim
+
+P = JobState.PROCESSING.value
+
+# The best k runnable jobs, taken in one statement.  SQLite: the write lock is already ours
+# (BEGIN IMMEDIATE) and INDEXED BY keeps the planner on the partial claim index.  PostgreSQL:
+# SKIP LOCKED lets workers on many hosts take different jobs without waiting for each other.
+# Paused queues and queues at their limit are passed over inside the index scan; of the k
+# candidates, a limited queue gives no more than the room it has left (its place among the
+# candidates of its queue, against its limit minus its running jobs).
+_CLAIM_SQL = (
+    "UPDATE job SET state = 'processing', attempts = attempts + 1, worker_id = {p}, "
+    "started_at = {p}, updated_at = {p}, lease_expires_at = {p}, next_attempt_at = NULL, "
+    "finished_at = NULL, exit_code = NULL "
+    "WHERE seq IN (SELECT seq FROM ("
+    "SELECT c.seq, q.max_running - (SELECT COALESCE(SUM(n.n), 0) FROM job_count n "
+    "WHERE n.queue = c.queue AND n.state = 'processing') AS room, "
+    "ROW_NUMBER() OVER (PARTITION BY c.queue ORDER BY c.priority DESC, c.seq) AS place FROM ("
+    "SELECT seq, queue, priority FROM job {index} WHERE state IN ('pending', 'failed') "
+    "AND next_attempt_at <= {p} {only_queues} "
+    "AND queue NOT IN (SELECT q.name FROM queue q WHERE q.paused OR q.max_running <= "
+    "(SELECT COALESCE(SUM(c.n), 0) FROM job_count c WHERE c.queue = q.name AND c.state = 'processing')) "
+    "ORDER BY priority DESC, seq LIMIT {p} {lock}) AS c LEFT JOIN queue q ON q.name = c.queue"
+    ") AS ranked WHERE room IS NULL OR place <= room) "
+    "RETURNING seq, id, command, timeout, env, cwd, priority"
+)
+
+# Attempt numbers continue after a retry, which resets the job's attempt count.
+_ATTEMPTS_SQL = (
+    "INSERT INTO attempt (job_seq, number, worker_id, host, started_at, stdout_path, stderr_path) "
+    "SELECT seq, n, {p}, {p}, {p}, {p} || id || {p} || n || '.stdout', {p} || id || {p} || n || '.stderr' FROM "
+    "(SELECT j.seq, j.id, (SELECT COALESCE(MAX(a.number), 0) + 1 FROM attempt a WHERE a.job_seq = j.seq) AS n "
+    "FROM job j WHERE j.seq IN ({seqs})) AS next_number "
+    "RETURNING id, job_seq, number"
+)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A run that ended, as the worker saw it: what the store records for it."""
+
+    claim: Claim
+    error: str | None  # None: success
+    exit_code: int | None
+
+
+@functools.cache
+def _claim_sql(index: str, lock: str, queues: int) -> str:
+    return _CLAIM_SQL.format(
+        p="{p}", index=index, lock=lock,
+        only_queues=f"AND queue IN ({', '.join(['{p}'] * queues)})" if queues else "",
+    )  # fmt: skip
+
+
+@guarded
+def claim_batch(worker_id: str, host: str, k: int, queues: tuple[str, ...] = ()) -> list[Claim]:
+    """pending/failed (due) -> processing: up to k of the best runnable jobs (of these
+    queues), in claim order (priority, then FIFO)."""
+    with db.atomic():
+        return _claim(worker_id, host, now(), k, queues)
+
+
+def claim(worker_id: str, host: str, queues: tuple[str, ...] = ()) -> Claim | None:
+    """The best runnable job (of these queues), or None."""
+    claims = claim_batch(worker_id, host, 1, queues)
+    return claims[0] if claims else None
+
+
+@guarded
+def finish_batch(finished: list[Finished], worker_id: str, host: str, k: int = 0, queues: tuple[str, ...] = (),
+                 still_running: int = 0) -> tuple[list[str], list[Claim]]:  # fmt: skip
+    """Record finished runs (processing -> completed, failed or dead) and claim up to k jobs
+    for the slots they freed, all in one transaction: returns each run's state afterwards, in
+    order, and the new claims.
+
+    A job that is no longer this worker's (cancelled, or recovered after a lost lease) gets
+    its attempt recorded and is left as it is.  `still_running`: the worker's other jobs (none
+    left and none claimed: the worker is idle)."""
+    from .statements import sql
+
+    with db.atomic():
+        t = now()
+        states, wake = _finish(finished, worker_id, t)
+        claims = _claim(worker_id, host, t, k, queues) if k else []
+        if not claims and not still_running:
+            sql("UPDATE worker SET state = 'idle', current_job = NULL WHERE id = {p}", worker_id)
+    if wake:
+        wake_workers()  # a retry is scheduled or dependents became runnable
+    if finished:
+        wake_watchers()  # `queuectl wait` and friends
+    return states, claims
+
+
+def finish(claim: Claim, worker_id: str, error: str | None, exit_code: int | None) -> str:
+    """One run's end (see finish_batch); returns the job's state afterwards."""
+    return finish_batch([Finished(claim, error, exit_code)], worker_id, "")[0][0]
+
+
+def _marks(n: int) -> str:
+    return ", ".join(["{p}"] * n)
+
+
+def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...]) -> list[Claim]:
+    from .statements import sql
+
+    cfg = current_config()
+    store = dialect.current()
+    limited = limited_queues()
+    store.lock_queue_limits(tuple(q for q in limited if q in queues) if queues else limited)
+    statement = _claim_sql(store.claim_index, store.skip_locked, len(queues))
+    rows: list[tuple] = []
+    while len(rows) < k:
+        # a limited queue may have given fewer than asked: the next pass passes over it (full)
+        got = sql(statement, worker_id, t, t, t + cfg["lease_seconds"], t, *queues, k - len(rows)).fetchall()
+        rows += got
+        if not got or not limited:
+            break
+    if not rows:
+        return []
+    rows.sort(key=lambda row: (-row[6], row[0]))
+    prefix = f"{location().logs_dir}{os.sep}"  # + job id + "/attempt-" + number, as logfiles.attempt_paths
+    attempts = {
+        seq: (attempt_id, number)
+        for attempt_id, seq, number in sql(
+            _ATTEMPTS_SQL.replace("{seqs}", _marks(len(rows))),
+            worker_id, host, t, prefix, f"{os.sep}attempt-", prefix, f"{os.sep}attempt-", *[row[0] for row in rows],
+        ).fetchall()
+    }  # fmt: skip
+    sql("UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}",
+        rows[-1][1], t, worker_id)  # fmt: skip
+    limit = int(cfg["max_log_bytes"])
+    return [
+        Claim(seq=seq, id=job_id, command=command, timeout=timeout, attempt=attempts[seq][1],
+              attempt_id=attempts[seq][0], max_log_bytes=limit,
+              env=json.loads(env) if env else None, cwd=cwd)
+        for seq, job_id, command, timeout, env, cwd, _priority in rows
+    ]  # fmt: skip
+
+
+def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[str], bool]:
+    """Record the attempts and the jobs' new states; returns them, and whether to wake workers.
+
+    Successes are two statements for the whole batch; a failure is a few statements of its own
+    (its backoff, its retries left, its fatal exit codes)."""
+    from .statements import sql
+
+    if not finished:
+        return [], False
+    state_of: dict[int, str] = {}
+    wake = False
+    ok = [f for f in finished if f.error is None]
+    if ok:
+        # an attempt already closed by a cancel or a recovery keeps its reason
+        sql(f"UPDATE attempt SET finished_at = {{p}}, exit_code = 0, error = NULL "
+            f"WHERE id IN ({_marks(len(ok))}) AND finished_at IS NULL", t, *[f.claim.attempt_id for f in ok])  # fmt: skip
+        done = sql(
+            "UPDATE job SET state = 'completed', finished_at = {p}, exit_code = 0, last_error = NULL, "
+            "worker_id = NULL, lease_expires_at = NULL, updated_at = {p} "
+            f"WHERE seq IN ({_marks(len(ok))}) AND state = 'processing' AND worker_id = {{p}} "
+            "RETURNING seq, has_dependents",
+            t, t, *[f.claim.seq for f in ok], worker_id,
+        ).fetchall()  # fmt: skip
+        for seq, has_dependents in sorted(done):
+            state_of[seq] = JobState.COMPLETED.value
+            wake = bool(has_dependents) and dependencies.job_ended(seq, t) or wake
+    for f in finished:
+        if f.error is None:
+            continue
+        sql("UPDATE attempt SET finished_at = {p}, exit_code = {p}, error = {p} WHERE id = {p} AND finished_at IS NULL",
+            t, f.exit_code, f.error, f.claim.attempt_id)  # fmt: skip
+        job = Job.get_or_none((Job.seq == f.claim.seq) & (Job.state == P) & (Job.worker_id == worker_id))
+        if job is not None:
+            state_of[f.claim.seq], woke = fail(job, f.error, f.exit_code, t)
+            wake = wake or woke
+    # not ours any more (cancelled, recovered, deleted): report what it is now
+    gone = [f.claim.seq for f in finished if f.claim.seq not in state_of]
+    if gone:
+        state_of.update(Job.select(Job.seq, Job.state).where(Job.seq.in_(gone)).tuples())
+    return [state_of.get(f.claim.seq, "deleted") for f in finished], wake

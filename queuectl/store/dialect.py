@@ -1,0 +1,256 @@
+"""Where SQLite and PostgreSQL differ, in one object per backend; the rest of the store is the
+same code on both and asks the open store's dialect (`current()`) for what differs: how to
+connect, the claim statement's index hint and row lock, bulk inserts, the counting triggers,
+schema locks and migrations, the server clock, and the wake-up channel.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from pathlib import Path
+
+from ..errors import StoreError
+from ..paths import Location
+
+#: the NOTIFY channel that wakes idle workers on every host
+WAKE_CHANNEL = "queuectl_wake"
+#: the NOTIFY channel that tells watchers (`queuectl wait`) that jobs ended
+ENDED_CHANNEL = "queuectl_ended"
+
+
+class SqliteDialect:
+    """One file on this host: the write lock (BEGIN IMMEDIATE) serializes writers, so claims
+    need no row locks, and wake-ups are Unix datagram sockets beside the store."""
+
+    postgres = False
+    #: inside the claim's subquery: keep the planner on the partial claim index
+    claim_index = "INDEXED BY job_claim"
+    due_index = "INDEXED BY job_due"
+    #: after the claim's subquery: nothing to lock, the transaction holds the write lock
+    skip_locked = ""
+
+    def __init__(self, location: Location):
+        self.location = location
+
+    def connect(self):
+        from .connection import sqlite_class
+
+        path = self.location.sqlite_path
+        _create_private_file(path)
+        return sqlite_class()(
+            str(path),
+            pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1},
+            timeout=0,  # busy waits are ours (connection.wait_while_busy), not SQLite's
+            lock_type="IMMEDIATE",  # every write transaction takes the write lock up front
+            check_same_thread=False,
+        )
+
+    def insert_rows(self, columns: tuple[str, ...], rows: list[tuple], suffix: str) -> list[tuple[str, str]]:
+        """executemany (in-process: no round trips); returns the (queue, state) of the rows
+        kept, for the counters that PostgreSQL's statement trigger keeps by itself."""
+        from ..models import Job, db
+        from .statements import chunks
+
+        marks = ", ".join([db.param] * len(columns))
+        before = db.execute_sql("SELECT total_changes()").fetchone()[0]
+        db.cursor().executemany(f"INSERT INTO job ({', '.join(columns)}) VALUES ({marks}) {suffix}", rows)
+        if db.execute_sql("SELECT total_changes()").fetchone()[0] - before == len(rows):
+            return [(row[columns.index("queue")], row[columns.index("state")]) for row in rows]
+        kept = []  # some rows were skipped: count what is there
+        for piece in chunks([row[0] for row in rows]):
+            kept.extend(Job.select(Job.queue, Job.state).where(Job.id.in_(piece)).tuples())
+        return kept
+
+    def count_inserted(self, kept: list[tuple[str, str]]) -> None:
+        from .statements import sql
+
+        for (queue, state), n in Counter(kept).items():
+            sql("INSERT INTO job_count (queue, state, shard, n) VALUES ({p}, {p}, 0, {p}) "
+                "ON CONFLICT (queue, state, shard) DO UPDATE SET n = job_count.n + {p}", queue, state, n, n)  # fmt: skip
+
+    @property
+    def counting_triggers(self) -> tuple[str, ...]:
+        from ..models import SQLITE_TRIGGERS
+
+        return SQLITE_TRIGGERS
+
+    def drop_trigger(self, name: str) -> str:
+        return f"DROP TRIGGER IF EXISTS {name}"
+
+    def lock_schema(self) -> bool:
+        """Inside the schema's transaction: True if another process created it meanwhile
+        (SQLite: the write lock already keeps a second creator out)."""
+        return False
+
+    def migrator(self, db):
+        from playhouse.migrate import SqliteMigrator
+
+        return SqliteMigrator(db)
+
+    def lock_queue_limits(self, queues: tuple[str, ...]) -> None:
+        """Inside a claim: make the running counts of these limited queues ours until commit
+        (SQLite: the write lock does)."""
+
+    def for_update(self, query):
+        """A query whose rows a racing transaction on another host must skip."""
+        return query
+
+    def server_clock(self) -> bool:
+        """Does this backend decide times by the database server's clock?"""
+        return False
+
+    def connection_lost(self) -> bool:
+        return False
+
+    def wake(self, channel: str, watchers: bool) -> None:
+        from ..wakeup import notify
+
+        notify(self.location.run_dir, watchers=watchers)
+
+    def wake_channel(self, name: str, topic: str, watcher: bool):
+        from ..wakeup import WATCHER_PREFIX, WakeChannel
+
+        return WakeChannel(self.location.run_dir, f"{WATCHER_PREFIX}{name}" if watcher else name)
+
+
+
+class PostgresDialect(SqliteDialect):
+    """A server shared by hosts: claims lock rows (SKIP LOCKED) so hosts take different jobs
+    without waiting, limited queues are locked row by row, wake-ups are LISTEN/NOTIFY, and
+    times come from the server's clock."""
+
+    postgres = True
+    claim_index = ""
+    due_index = ""
+    skip_locked = "FOR UPDATE SKIP LOCKED"
+
+    def connect(self):
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            raise StoreError("PostgreSQL needs its driver: pip install '.[postgres]' in the queuectl checkout") from None
+        from peewee import PostgresqlDatabase
+        from playhouse.db_url import parse
+
+        params = parse(self.location.url)
+        params.setdefault("connect_timeout", 5)
+        params.setdefault("application_name", "queuectl")
+        return PostgresqlDatabase(params.pop("database"), **params)
+
+    def insert_rows(self, columns: tuple[str, ...], rows: list[tuple], suffix: str) -> list[tuple[str, str]]:
+        """Multi-row VALUES pages (few round trips); the statement trigger counts them."""
+        from psycopg2.extras import execute_values
+
+        from ..models import db
+
+        execute_values(db.cursor(), f"INSERT INTO job ({', '.join(columns)}) VALUES %s {suffix}", rows, page_size=1000)
+        return []
+
+    def count_inserted(self, kept: list[tuple[str, str]]) -> None:
+        pass  # the statement trigger did
+
+    @property
+    def counting_triggers(self) -> tuple[str, ...]:
+        from ..models import POSTGRES_TRIGGERS
+
+        return POSTGRES_TRIGGERS
+
+    def drop_trigger(self, name: str) -> str:
+        return f"DROP TRIGGER IF EXISTS {name} ON job"
+
+    def lock_schema(self) -> bool:
+        from ..models import db
+
+        # two processes creating a new store at once: the second waits, then finds it
+        db.execute_sql("SELECT pg_advisory_xact_lock(7274706)")
+        return db.table_exists("setting")
+
+    def migrator(self, db):
+        from playhouse.migrate import PostgresqlMigrator
+
+        return PostgresqlMigrator(db)
+
+    def lock_queue_limits(self, queues: tuple[str, ...]) -> None:
+        """Claims on many hosts run at once: a limited queue's row is locked (in name order, so
+        two claims never wait for each other crosswise) before its running jobs are counted, so
+        the count a claim reads is final until it commits."""
+        from .statements import sql
+
+        if queues:
+            marks = ", ".join(["{p}"] * len(queues))
+            sql(f"SELECT name FROM queue WHERE name IN ({marks}) ORDER BY name FOR UPDATE", *sorted(queues)).fetchall()
+
+    def for_update(self, query):
+        return query.for_update("FOR UPDATE SKIP LOCKED")
+
+    def server_clock(self) -> bool:
+        return True
+
+    def connection_lost(self) -> bool:
+        """True (and the connection forgotten) when the connection is unusable."""
+        from ..models import db
+
+        conn = db._state.conn
+        if conn is None:
+            return False
+        if not conn.closed:
+            try:
+                with conn.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                return False
+            except Exception:
+                pass
+        with contextlib.suppress(Exception):
+            conn.close()
+        db._state.reset()
+        return True
+
+    def wake(self, channel: str, watchers: bool) -> None:
+        from ..models import db
+
+        with contextlib.suppress(Exception):  # a missed wake-up costs at most a safety poll
+            db.execute_sql(f"NOTIFY {channel}")
+
+    def wake_channel(self, name: str, topic: str, watcher: bool):
+        from .listen import wake_channel as listening_channel
+
+        return listening_channel(self.location.url, name, topic)
+
+
+def for_location(location: Location) -> SqliteDialect:
+    if location.is_postgres:
+        return PostgresDialect(location)
+    if location.sqlite_path is not None:
+        return SqliteDialect(location)
+    scheme = location.url.split("://", 1)[0]
+    from ..errors import InputError
+
+    raise InputError(f"unsupported store URL scheme {scheme!r}: use a file path, sqlite:///PATH or postgresql://…")
+
+
+_current: SqliteDialect | None = None
+
+
+def use(dialect: SqliteDialect | None) -> None:
+    global _current
+    _current = dialect
+
+
+def current() -> SqliteDialect:
+    """The open store's dialect."""
+    if _current is None:
+        raise RuntimeError("the store is not open")
+    return _current
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the folder and the database file owner-only before SQLite opens them."""
+    import os
+
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from None
