@@ -267,6 +267,6 @@ async def test_missing_job_is_a_notification_not_a_crash(seeded, make_app):
         store.delete_job("sync-db-2")
         await pilot.press("r")
         await settle(pilot)
-        assert any("no job" in n.message for n in app._notifications)
+        assert any("no job" in n.message for n in app._notifications), [n.message for n in app._notifications]
         with pytest.raises(NotFound):  # the retry did not bring it back
             store.get_job("sync-db-2")
