@@ -137,6 +137,25 @@ class Supervisor:
         for child in self.children:
             self._pass_on(child, sig)
 
+    def stop(self, child: Child) -> None:
+        """Ask one worker to stop: the first signal lets its job finish, a second kills the job."""
+        self._pass_on(child)
+
+    def running(self) -> list[Child]:
+        return [child for child in self.children if child.proc.poll() is None]
+
+    def reap(self) -> list[tuple[Child, int]]:
+        """Forget the workers that exited; returns those that died (non-zero status) with it."""
+        died = []
+        for child in list(self.children):
+            code = child.proc.poll()
+            if code is None:
+                continue
+            self.children.remove(child)
+            if code != 0:  # 0: it was asked to stop, or its burst is done
+                died.append((child, code))
+        return died
+
     def _on_signal(self, signum, frame) -> None:
         self.signals += 1
         self.signal_children(signal.SIGTERM)
@@ -152,13 +171,7 @@ class Supervisor:
             self.spawn()
         while self.children:
             time.sleep(0.05)
-            for child in list(self.children):
-                code = child.proc.poll()
-                if code is None:
-                    continue
-                self.children.remove(child)
-                if code == 0:
-                    continue  # it was asked to stop, or its burst is done
+            for child, code in self.reap():
                 if code == ExitCode.UNUSABLE:  # a damaged store: restarting it would only loop
                     self.say(f"[{child.name}] stopped: the store cannot be used; stopping every worker")
                     self.unusable = True
