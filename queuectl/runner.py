@@ -15,13 +15,13 @@ import os
 import selectors
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from . import guard, reaper
+from .childproc import python_module
 from .errors import StoreUnusable
 from .paths import open_log
 
@@ -72,8 +72,8 @@ class JobGuard:
         # without the worker id its jobs inherit: the supervisor's sweep of a dead worker's
         # processes (supervisor.kill_leftovers) must not kill the guard in the middle of its own
         env = {k: v for k, v in os.environ.items() if k != "QUEUECTL_WORKER_ID"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "queuectl.guard", str(fd)],
-                                     stdin=subprocess.PIPE, pass_fds=(fd,), env=env)  # fmt: skip
+        self.proc = subprocess.Popen(python_module("queuectl.guard", str(fd)), stdin=subprocess.PIPE, pass_fds=(fd,),
+                                     env=env)  # fmt: skip
 
     def watch(self, pgid: int, marker: str) -> int:
         """Guard this job (its process group and marker) from now on; returns its record, for

@@ -18,6 +18,7 @@ import time
 from . import fence, reaper, runner, store
 from .errors import ExitCode, StoreError, StoreUnusable
 from .paths import Location
+from .render import clean
 
 HOST_ENV = "QUEUECTL_HOST_ID"
 #: the longest an idle worker sleeps without looking at the store (safety net for lost wake-ups)
@@ -42,7 +43,7 @@ def say(line: str) -> bool:
     with EIO; that must not stop the workers, which keep running jobs (SIGHUP is ignored too).
     """
     try:
-        print(line, flush=True)
+        print(clean(line), flush=True)  # ids, commands, errors and paths come from jobs
         return True
     except OSError:
         try:  # what is still buffered, and anything printed later, goes nowhere without failing
@@ -331,7 +332,6 @@ def main(argv: list[str] | None = None) -> int:
     from .paths import resolve
 
     parser = argparse.ArgumentParser(prog="python -m queuectl.worker", description="one queuectl worker process")
-    parser.add_argument("--db", required=True)
     parser.add_argument("--id", required=True)
     parser.add_argument("--name", default="worker")
     parser.add_argument("--slots", type=int, default=1)
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--forwarded-wake-ups", action="store_true", help="this host's supervisor listens for them")
     args = parser.parse_args(argv)
     try:
-        return Worker(resolve(args.db), args.id, args.name, args.slots, args.burst, args.quiet, tuple(args.queue),
+        return Worker(resolve(), args.id, args.name, args.slots, args.burst, args.quiet, tuple(args.queue),
                       args.forwarded_wake_ups).run()  # fmt: skip
     except StoreError as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..models import Attempt, Job, JobState, Worker, db
+from .cached import current_config
 from .connection import elapsed_clock, guarded, now, wake_workers
 from .jobs import P, fail_lost_attempts
 from .views import Claim, WorkerView
@@ -148,8 +149,6 @@ def recover_expired() -> int:
     """Jobs whose lease was not renewed for a whole lease (their worker stopped heartbeating, on
     any host) fail their attempt; workers silent as long are forgotten.  The first call of a
     process only starts watching.  Returns how many jobs were recovered."""
-    from .config import current_config
-
     with db.atomic():
         lease = current_config()["lease_seconds"]
         fields = (Job.worker_id, Job.attempts, Job.lease_expires_at)
