@@ -14,7 +14,7 @@ import sys
 import click
 
 from .errors import ExitCode, InputError, QueuectlError
-from .paths import Location, resolve
+from .paths import Location, private_dir, resolve
 from .states import FINISHED, JobState
 
 STATES = [state.value for state in JobState]
@@ -64,14 +64,15 @@ def _one_line(message: object) -> str:
     return clean(message)
 
 
-def _open(ctx: click.Context) -> Location:
-    """Open the store named by --db / QUEUECTL_DB / the default, creating it on first use."""
+def _open(ctx: click.Context, readonly: bool = False, verify: bool = False) -> Location:
+    """Open the store named by --db / QUEUECTL_DB / the default, creating it on first use
+    unless the command only reads (see store.open_store)."""
     location: Location = ctx.find_root().obj
     if not location.is_postgres:
         _import_peewee_without_drivers()
     from . import store
 
-    store.open_store(location)
+    store.open_store(location, readonly=readonly, verify=verify)
     return location
 
 
@@ -150,8 +151,8 @@ def cli(ctx: click.Context, db: str | None) -> None:
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create the store and the logs folder (optional: every command does this on first use)."""
-    location = _open(ctx)
-    location.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    location = _open(ctx, verify=True)
+    private_dir(location.logs_dir, "the logs folder")
     click.echo(f"Store: {location.display}")
     click.echo(f"Logs:  {location.logs_dir}")
 
@@ -229,7 +230,7 @@ def _read_lines(stream) -> list[str]:
 @click.pass_context
 def list_jobs(ctx: click.Context, state: str | None, limit: int, json_: bool) -> None:
     """List jobs, newest first."""
-    _open(ctx)
+    _open(ctx, readonly=True)
     from . import render, store
 
     jobs = store.list_jobs(state=state, limit=limit)
@@ -251,7 +252,7 @@ def list_jobs(ctx: click.Context, state: str | None, limit: int, json_: bool) ->
 @click.pass_context
 def status(ctx: click.Context, json_: bool) -> None:
     """Jobs per state and the number of live workers."""
-    _open(ctx)
+    _open(ctx, readonly=True)
     from . import store
 
     counts = store.counts()
@@ -273,7 +274,7 @@ def status(ctx: click.Context, json_: bool) -> None:
 def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool) -> None:
     """Exit code, stdout and stderr of a job's latest (or given) attempt."""
     job_id = _job_id(job_id)
-    _open(ctx)
+    _open(ctx, readonly=True)
     from . import ops
 
     if follow:
@@ -334,7 +335,7 @@ def retry(ctx: click.Context, job_ids: tuple[str, ...]) -> None:
 def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: float | None, json_: bool) -> None:
     """Block until every given job has ended; exit 0 if all completed, 1 if any did not."""
     job_ids = tuple(_job_id(j) for j in job_ids)
-    _open(ctx)
+    _open(ctx, readonly=True)
     from .ops import wait_for_jobs
 
     final = wait_for_jobs(list(dict.fromkeys(job_ids)), timeout)
@@ -355,7 +356,7 @@ def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: float | None, js
 def show(ctx: click.Context, job_id: str, json_: bool) -> None:
     """Every field of one job, its dependencies and dependents, and its attempt history."""
     job_id = _job_id(job_id)
-    _open(ctx)
+    _open(ctx, readonly=True)
     from . import ops, render
 
     detail = ops.job_detail(job_id)
@@ -381,7 +382,7 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
 @click.pass_context
 def metrics(ctx: click.Context, json_: bool) -> None:
     """Totals per state, success rate, runtimes and recent throughput."""
-    _open(ctx)
+    _open(ctx, readonly=True)
     from . import render, store
 
     m = store.metrics()
@@ -419,7 +420,9 @@ def worker_start(ctx: click.Context, count: int, burst: bool, quiet: bool, queue
 
     for queue in queues:
         validate_queue_name(queue)
-    location = _open(ctx)
+    location = _open(ctx, verify=True)
+    private_dir(location.logs_dir, "the logs folder")  # a folder that cannot be made: one line now,
+    private_dir(location.run_dir, "the run folder")  # not a failure in every worker
     from .supervisor import Supervisor
 
     sys.exit(Supervisor(location, count, burst=burst, quiet=quiet, queues=tuple(dict.fromkeys(queues))).run())
@@ -441,7 +444,7 @@ def worker_stop(ctx: click.Context) -> None:
 @click.pass_context
 def worker_list(ctx: click.Context, json_: bool) -> None:
     """Live workers: host, pid, state, current job, last heartbeat."""
-    _open(ctx)
+    _open(ctx, readonly=True)
     from . import render, store
 
     workers = store.list_workers()
@@ -464,7 +467,7 @@ def queue() -> None:
 @click.pass_context
 def queue_list(ctx: click.Context, json_: bool) -> None:
     """Every queue: jobs per state, running, limit, paused."""
-    _open(ctx)
+    _open(ctx, readonly=True)
     from . import render, store
 
     queues = store.list_queues()
@@ -532,7 +535,7 @@ def schedule_add(ctx: click.Context, name: str, job_json: str, cron: str, tz: st
 @click.pass_context
 def schedule_list(ctx: click.Context, json_: bool) -> None:
     """Every schedule with its next and last run."""
-    _open(ctx)
+    _open(ctx, readonly=True)
     from . import render, store
 
     schedules = store.list_schedules()
@@ -578,7 +581,7 @@ def dlq() -> None:
 @click.pass_context
 def dlq_list(ctx: click.Context, limit: int, group_by: str | None, json_: bool) -> None:
     """Dead jobs, most recent first, with their last error."""
-    _open(ctx)
+    _open(ctx, readonly=True)
     from . import render, store
 
     if group_by:
@@ -612,7 +615,7 @@ def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str 
         raise click.UsageError("give one of: a job id, --all, --filter TEXT")
     if job_id:
         job_id = _job_id(job_id)
-    _open(ctx)
+    _open(ctx, readonly=dry_run)
     from . import store
 
     if dry_run:
@@ -650,7 +653,7 @@ def _prune(ctx: click.Context, states: list[str], older_than: str, dry_run: bool
     from .settings import parse_duration
 
     seconds = parse_duration(older_than, "--older-than")
-    _open(ctx)
+    _open(ctx, readonly=dry_run)
     from . import store
 
     ids = store.prune(states, seconds, dry_run=dry_run)
@@ -671,7 +674,7 @@ def config() -> None:
 @click.pass_context
 def config_show(ctx: click.Context, json_: bool) -> None:
     """Every setting with its current value."""
-    _open(ctx)
+    _open(ctx, readonly=True)
     from . import store
     from .settings import SETTINGS
 

@@ -6,6 +6,9 @@ class ExitCode(IntEnum):
     OK = 0
     FAILED = 1  # the operation was understood but could not be done (unknown id, wrong state)
     USAGE = 2  # bad input or bad usage; nothing was written
+    #: a worker's exit when the store cannot be used (StoreUnusable): its supervisor stops
+    #: every worker instead of restarting it
+    UNUSABLE = 3
     TIMEOUT = 124  # like timeout(1)
 
 
@@ -31,3 +34,17 @@ class InvalidState(QueuectlError):
 
 class StoreError(QueuectlError):
     """The store could not be opened or used (locked too long, newer schema, disk full)."""
+
+
+class NoStore(QueuectlError):
+    """A command that only reads found no store where it looked (and made none)."""
+
+
+class StoreUnusable(QueuectlError):
+    """The store, or a folder beside it, is in a state that no retry mends: not a queuectl
+    store, planted by another user, a folder that cannot be made.  A worker stops on it
+    instead of retrying; the CLI reports it as one line."""
+
+
+class StoreDamaged(StoreUnusable):
+    """The store file is corrupt or lost part of its schema."""

@@ -1,5 +1,11 @@
 """Where the store, the job logs and the wake-up sockets live.
 
+Every place we write (the store and its folder, `logs/`, `run/`, a job's log folder) is made
+owner-only, or checked when it exists already, as ssh checks its keys: it must belong to the
+current user and not be writable by others, and no symbolic link is followed on the way.
+Otherwise another local user could plant a store whose jobs we would run, or a link that points
+our log writes at a file of their choosing.
+
 Precedence for the store: `--db`, then `QUEUECTL_DB`, then the user data dir.  Logs go in
 `logs/` beside a SQLite file (or `QUEUECTL_LOGS`); for a server database, in the user data dir,
 since every host keeps the logs of the jobs it ran.
@@ -7,8 +13,11 @@ since every host keeps the logs of the jobs it ran.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import StoreUnusable
 
 DB_ENV = "QUEUECTL_DB"
 LOGS_ENV = "QUEUECTL_LOGS"
@@ -69,3 +78,93 @@ def resolve(db: str | None = None) -> Location:
         logs_dir=Path(logs_override).absolute() if logs_override else path.parent / "logs",
         run_dir=path.parent / "run",
     )
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def check_owned(path: Path, st: os.stat_result, what: str, shared_folder: bool = False) -> None:
+    """Refuse a place that another user owns or may write to.  A shared folder (the one the
+    store file sits in) may also be root's, and world-writable if sticky, like /tmp: there
+    nobody can replace our files, and each of them is checked on its own."""
+    uid = os.geteuid()
+    if st.st_uid != uid and not (shared_folder and st.st_uid == 0):
+        raise StoreUnusable(f"refusing {what} {path}: it belongs to {_user(st.st_uid)}, not to {_user(uid)}")
+    if st.st_mode & 0o022 and not (shared_folder and st.st_mode & stat.S_ISVTX):
+        raise StoreUnusable(f"refusing {what} {path}: other users may write to it (mode {stat.S_IMODE(st.st_mode):o})")
+
+
+def check_private(path: Path, what: str, folder: bool) -> bool:
+    """Whether `path` exists (False: it does not); refused if it is a symbolic link, the
+    wrong kind of file, or not private to this user."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise StoreUnusable(f"cannot use {what} {path}: {exc.strerror}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise StoreUnusable(f"refusing {what} {path}: it is a symbolic link")
+    if folder != stat.S_ISDIR(st.st_mode):
+        raise StoreUnusable(f"cannot use {what} {path}: it is {'not a folder' if folder else 'a folder'}")
+    check_owned(path, st, what)
+    return True
+
+
+def private_dir(path: Path, what: str) -> Path:
+    """The owner-only folder at `path`: made if missing, checked if there."""
+    if check_private(path, what, folder=True):
+        return path
+    try:
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:  # made by another process just now: check it
+        check_private(path, what, folder=True)
+    except OSError as exc:
+        raise StoreUnusable(f"cannot create {what} {path}: {exc.strerror}") from None
+    return path
+
+
+def check_store_folder(path: Path) -> None:
+    """The folder that holds a SQLite store, when it exists."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreUnusable(f"cannot use the store's folder {path}: {exc.strerror}") from None
+    check_owned(path, st, "the store's folder", shared_folder=True)
+
+
+def open_log(path: Path) -> int:
+    """Open an attempt's log `logs/<job>/<file>` for writing, owner-only.  The job's folder is
+    reached through the logs folder's descriptor without following links, so a link planted
+    inside logs/ cannot turn our writes elsewhere."""
+    logs = private_dir(path.parent.parent, "the logs folder")
+    logs_fd = os.open(logs, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW)
+    try:
+        try:
+            os.mkdir(path.parent.name, 0o700, dir_fd=logs_fd)
+        except FileExistsError:
+            pass
+        try:
+            job_fd = os.open(path.parent.name, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW, dir_fd=logs_fd)
+        except OSError as exc:
+            if stat.S_ISLNK(os.lstat(path.parent.name, dir_fd=logs_fd).st_mode):
+                raise StoreUnusable(f"refusing the job's log folder {path.parent}: it is a symbolic link") from None
+            raise
+        try:
+            check_owned(path.parent, os.fstat(job_fd), "the job's log folder")
+            return os.open(path.name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW, 0o600, dir_fd=job_fd)
+        finally:
+            os.close(job_fd)
+    finally:
+        os.close(logs_fd)

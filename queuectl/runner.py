@@ -8,6 +8,7 @@ out, is cancelled, or its worker dies (the worker's JobGuard), so no job process
 """
 from __future__ import annotations
 
+import errno
 import os
 import selectors
 import signal
@@ -17,6 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
+
+from . import guard, reaper
+from .errors import StoreUnusable
+from .paths import open_log
 
 #: seconds between SIGTERM and SIGKILL when a job times out or is cancelled
 KILL_GRACE = 5.0
@@ -50,6 +55,7 @@ class JobGuard:
         import tempfile
 
         self._slot = tempfile.TemporaryFile()  # the running job's process group, for the guard
+        self._job, self.deadline = "0 -", float("inf")
         self._start()
 
     def _start(self) -> None:
@@ -57,13 +63,23 @@ class JobGuard:
         self.proc = subprocess.Popen([sys.executable, "-m", "queuectl.guard", str(fd)],
                                      stdin=subprocess.PIPE, pass_fds=(fd,))  # fmt: skip
 
-    def watch(self, pgid: int) -> None:
+    def watch(self, pgid: int, marker: str) -> None:
         if self.proc.poll() is not None:  # the guard was killed: start another
             self._start()
-        os.pwrite(self._slot.fileno(), f"{pgid:<15}".encode(), 0)
+        self._job = f"{pgid} {marker}"
+        self._write()
+
+    def renew(self, deadline: float) -> None:
+        """The running (or next) job's fence deadline, on CLOCK_MONOTONIC (fence.py)."""
+        self.deadline = deadline
+        self._write()
 
     def release(self) -> None:
-        os.pwrite(self._slot.fileno(), b"0".ljust(15), 0)
+        self._job = "0 -"
+        self._write()
+
+    def _write(self) -> None:
+        os.pwrite(self._slot.fileno(), f"{self._job} {self.deadline!r}".ljust(guard.SLOT_BYTES).encode(), 0)
 
     def close(self) -> None:
         self.release()
@@ -95,11 +111,10 @@ class _CappedLog:
         self.fd: int | None = None
 
     def _open(self) -> None:
-        for folder in (self.path.parent.parent, self.path.parent):  # the logs folder, the job's
-            if not folder.is_dir():
-                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-        self.fd = os.open(self.path, flags, 0o600)
+        try:
+            self.fd = open_log(self.path)
+        except StoreUnusable as exc:  # a planted folder or link: the attempt fails, nothing is written
+            raise OSError(errno.EPERM, str(exc)) from None
 
     def write(self, data: bytes) -> None:
         keep = max(0, min(len(data), self.limit - self.written)) if self.error is None else 0
@@ -138,6 +153,7 @@ class Running:
             raise StartError(f"working directory {cwd} does not exist")
         self._logs = {"stdout": _CappedLog(stdout_path, max_log_bytes), "stderr": _CappedLog(stderr_path, max_log_bytes)}
         self.started = time.monotonic()
+        self.marker = reaper.Marker()  # every process of the job inherits it: see reaper.py
         try:
             self.proc = subprocess.Popen(
                 ["/bin/sh", "-c", command],
@@ -147,13 +163,15 @@ class Running:
                 start_new_session=True,
                 env=env,
                 cwd=cwd,
+                pass_fds=(self.marker.fd,),
             )
         except OSError as exc:  # no shell, no processes left, an unusable directory
+            self.marker.close()
             raise StartError(f"could not start the command: {exc.strerror}") from None
         self.pgid = self.proc.pid
         self._guard = guard
         if guard is not None:
-            guard.watch(self.pgid)
+            guard.watch(self.pgid, self.marker.name)
         self._kill_reason: str | None = None
         self._kill_at: float | None = None
 
@@ -163,6 +181,11 @@ class Running:
             self._kill_reason = reason
             self._kill_at = time.monotonic() + grace
             self._signal_group(signal.SIGTERM)
+
+    def _kill_leftovers(self) -> None:
+        """The job's process group, and whatever left it, SIGKILLed."""
+        self._signal_group(signal.SIGKILL)
+        reaper.kill_job_leftovers(self.marker, spare={self._guard.proc.pid} if self._guard else set())
 
     def _signal_group(self, sig: int) -> None:
         try:
@@ -212,7 +235,7 @@ class Running:
                     exit_status = self.proc.poll()
                     if exit_status is not None:
                         # anything it left in the background is part of the job and ends with it
-                        self._signal_group(signal.SIGKILL)
+                        self._kill_leftovers()
                         exited_at = time.monotonic()
                 elif streams and time.monotonic() - exited_at > _ORPHAN_PIPE_GRACE:
                     break  # a process that left the group (setsid) still holds the pipes
@@ -229,6 +252,8 @@ class Running:
             selector.close()
             if exit_fd is not None:
                 os.close(exit_fd)
+            self._kill_leftovers()
+            self.marker.close()
             if self._guard is not None:
                 self._guard.release()
             for stream in (self.proc.stdout, self.proc.stderr):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import runner, store
-from .errors import StoreError
+from .errors import ExitCode, StoreError
 from .paths import Location
 from .worker import host_id, say
 
@@ -79,6 +79,7 @@ class Supervisor:
         self.children: list[Child] = []
         self.signals = 0
         self._next_index = 1
+        self.unusable = False  # a worker found the store unusable
 
     def say(self, text: str) -> None:
         if not self.quiet:
@@ -170,6 +171,11 @@ class Supervisor:
         while self.children:
             time.sleep(0.05)
             for child, code in self.reap():
+                if code == ExitCode.UNUSABLE:  # a damaged store: restarting it would only loop
+                    self.say(f"[{child.name}] stopped: the store cannot be used; stopping every worker")
+                    self.unusable = True
+                    self._on_signal(signal.SIGTERM, None)
+                    continue
                 reason = death_reason(code)
                 self._recover(child.id, reason)
                 self.say(f"[{child.name}] died ({reason.removeprefix('lost: its worker ')})")
@@ -178,7 +184,7 @@ class Supervisor:
                 if not self.signals:  # (checked again: a stop may have come during the pause)
                     self.say(f"[{self.spawn().name}] replaces {child.name}")
         self.say("All workers stopped")
-        return 0
+        return ExitCode.FAILED if self.unusable else ExitCode.OK
 
 
 def death_reason(exit_status: int) -> str:

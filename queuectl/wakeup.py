@@ -15,6 +15,8 @@ import os
 import socket
 from pathlib import Path
 
+from .paths import private_dir
+
 SUFFIX = ".sock"
 #: sockets of processes that wait for jobs to end, not for work
 WATCHER_PREFIX = "watch-"
@@ -55,7 +57,7 @@ class WakeChannel:
             self.sock.setblocking(False)
             self._to_self.setblocking(False)
             return
-        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(run_dir, "the run folder")
         self.path = run_dir / f"{name}{SUFFIX}"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         with _Dir(run_dir) as short:

@@ -12,8 +12,8 @@ import socket
 import sys
 import time
 
-from . import runner, store
-from .errors import StoreError
+from . import fence, reaper, runner, store
+from .errors import ExitCode, StoreError, StoreUnusable
 from .paths import Location
 
 HOST_ENV = "QUEUECTL_HOST_ID"
@@ -69,10 +69,12 @@ class Worker:
         # it takes other workers' jobs only after a whole lease of that (see _may_recover)
         self._writable_since: float | None = None
         self._last_good_beat = 0.0
+        self._call_sent = 0.0  # when the latest store call was sent
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
-        store.open_store(self.location)
+        store.open_store(self.location, verify=True)
+        reaper.become_subreaper()  # a job's orphans come back to us, to be killed with the job
         self.channel = store.wake_channel(self.id)
         signal.set_wakeup_fd(self.channel.signal_fd, warn_on_full_buffer=False)
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -187,6 +189,7 @@ class Worker:
         """Call a store function until it succeeds: a busy or briefly failing store never
         kills a worker (unless a hard stop is asked for)."""
         while True:
+            self._call_sent = time.monotonic()  # (a claim's lease starts no earlier: see fence.py)
             try:
                 return fn(*args)
             except StoreError as exc:
@@ -199,6 +202,7 @@ class Worker:
     def _run_job(self, claim: store.Claim) -> store.Claim | None:
         """Run one job and record it; returns the next job, claimed in the same transaction."""
         self.say(f"processing job '{claim.id}' (attempt {claim.attempt})")
+        self.guard.renew(fence.deadline(self._call_sent, claim.lease_seconds))
         stdout_path, stderr_path = store.attempt_paths(self.location.logs_dir, claim.id, claim.attempt)
         env = dict(os.environ, **(claim.env or {}), QUEUECTL_JOB_ID=claim.id, QUEUECTL_ATTEMPT=str(claim.attempt))
         try:
@@ -214,8 +218,13 @@ class Worker:
                     running.kill("killed: its worker was stopped", grace=1.0)
                     return
                 beat = self._beat(claim, running.pgid)
-                if beat is not None and not beat.owns_job:
+                if beat is not None and beat.owns_job:
+                    self.guard.renew(fence.deadline(self._last_beat, claim.lease_seconds))
+                elif beat is not None:
                     running.kill("cancelled", grace=1.0)
+                if time.monotonic() > self.guard.deadline:
+                    running.kill(f"fenced: its lease went {fence.FRACTION * claim.lease_seconds:g}s without renewal",
+                                 grace=0.0)  # fmt: skip
 
             outcome = running.wait(claim.timeout, tick, store.HEARTBEAT_SECONDS, self.channel)
         if self.stopping:
@@ -258,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
+    except StoreUnusable as exc:  # damaged, not ours, planted: retrying cannot help
+        print(f"Error: {exc}", file=sys.stderr)
+        return ExitCode.UNUSABLE
 
 
 if __name__ == "__main__":

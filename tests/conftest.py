@@ -135,7 +135,9 @@ def qctl(*args: str, input: str | None = None, timeout: float = 60) -> subproces
 
 
 def start_workers(*args: str) -> subprocess.Popen:
-    """`queuectl worker start ARGS` in the background, in its own process group."""
+    """`queuectl worker start ARGS` in the background, in its own process group, on a store
+    made first (commands that only read, which tests poll at once, never make one)."""
+    assert run_cli("init").exit_code == 0
     return subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--quiet", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)  # fmt: skip

@@ -28,7 +28,7 @@ def test_db_option_beats_environment(tmp_path, db_path):
     other = tmp_path / "other.db"
     assert run_cli("--db", str(other), "enqueue", '{"id": "x", "command": "true"}').exit_code == 0
     assert other.exists()
-    assert json.loads(run_cli("status", "--json").stdout)["jobs"]["pending"] == 0
+    assert "there is no store at" in run_cli("status", "--json").stderr  # QUEUECTL_DB's, which --db overrode
     assert json.loads(run_cli("--db", f"sqlite:///{other}", "status", "--json").stdout)["jobs"]["pending"] == 1
 
 
@@ -148,6 +148,7 @@ def test_cancel_pending_then_refuse_again():
 
 
 def test_config_show_and_set():
+    run_cli("init")
     shown = json.loads(run_cli("config", "show", "--json").stdout)
     assert shown["max_retries"] == 3 and shown["backoff_base"] == 2 and shown["default_timeout"] == 300
     assert shown["default_priority"] == 0 and shown["max_log_bytes"] == 10 * 1024 * 1024 and "max_backoff" in shown

@@ -191,17 +191,26 @@ def test_output_is_capped_at_max_log_bytes():
 
 
 def test_unwritable_logs_fail_the_attempt_not_the_worker(tmp_path, monkeypatch):
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("")
-    monkeypatch.setenv("QUEUECTL_LOGS", str(blocker / "logs"))
+    """A job whose log folder cannot be made fails its attempt and the worker goes on; a logs
+    folder that cannot be made stops `worker start` with one line before any job runs."""
+    logs = tmp_path / "logs"
+    logs.mkdir(mode=0o700)
+    (logs / "a").write_text("")  # where job a's folder would go
+    monkeypatch.setenv("QUEUECTL_LOGS", str(logs))
     enqueue(id="a", command="echo some output", max_retries=0)
+    enqueue(id="b", command="echo more output")
     drain()
     assert job("a")["state"] == "dead"
     assert job("a")["last_error"] == "could not write the job's log: Not a directory"
-    monkeypatch.delenv("QUEUECTL_LOGS")
-    enqueue(id="b", command="true")
-    drain()
     assert job("b")["state"] == "completed"
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("QUEUECTL_LOGS", str(blocker / "logs"))
+    enqueue(id="c", command="true")
+    result = qctl("worker", "start", "--burst", timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: cannot use the logs folder") and result.stderr.count("\n") == 1
+    assert job("c")["state"] == "pending"
 
 
 def test_logs_follow_streams_until_the_job_ends():

@@ -3,7 +3,7 @@
 Every job state transition is one function here, used by the CLI, the workers and the TUI alike.
 """
 from .config import get_config, set_config
-from .connection import close_store, location, now, open_store, set_clock, wake_channel
+from .connection import close_store, location, now, open_store, set_clock, set_wall_clock, wake_channel
 from .jobs import (
     Cancelled,
     Enqueued,
@@ -63,6 +63,6 @@ __all__ = [
     "dead_by_error", "dead_jobs", "delete_job", "enqueue", "finish", "finish_batch", "claim_batch", "Finished", "get_config", "get_job", "has_burst_work", "heartbeat",
     "iso", "linked_jobs", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
     "now", "open_store", "prune", "read_log", "LogRead", "recover_expired", "recover_worker",
-    "register_worker", "request_stop", "retry", "retry_dead", "set_clock", "set_config", "set_priority",
+    "register_worker", "request_stop", "retry", "retry_dead", "set_clock", "set_wall_clock", "set_config", "set_priority",
     "unregister_worker", "waiting_for", "states_of", "dead_ids_by_error", "wake_channel", "workers_of_host",
 ]  # fmt: skip

@@ -146,7 +146,7 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
     limit = int(cfg["max_log_bytes"])
     return [
         Claim(seq=seq, id=job_id, command=command, timeout=timeout, attempt=attempts[seq][1],
-              attempt_id=attempts[seq][0], max_log_bytes=limit,
+              attempt_id=attempts[seq][0], max_log_bytes=limit, lease_seconds=cfg["lease_seconds"],
               env=json.loads(env) if env else None, cwd=cwd)
         for seq, job_id, command, timeout, env, cwd, _priority in rows
     ]  # fmt: skip

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import time
 
-from ..errors import StoreError
+from ..errors import NoStore, StoreDamaged, StoreError, StoreUnusable
 from ..paths import Location
-from . import dialect
+from . import clock, dialect
 from .dialect import ENDED_CHANNEL, WAKE_CHANNEL
 
 #: seconds a connection waits for another process's write lock before reporting the store busy
@@ -20,24 +21,39 @@ BUSY_TIMEOUT = 10.0
 CLOCK_SYNC_SECONDS = 60.0
 
 _location: Location | None = None
+_readonly = False  # opened by a command that only reads: it writes nothing, not even the clock
 
 
-def open_store(location: Location) -> None:
-    """Connect the models to the store at `location`, creating or migrating its schema."""
-    global _location
+def open_store(location: Location, readonly: bool = False, verify: bool = False) -> None:
+    """Connect the models to the store at `location`.
+
+    A store that is missing is created, and an old one migrated, unless `readonly`: a command
+    that only reads creates and changes nothing (no file, no schema, no switch to WAL), so that
+    pointing it at the wrong file is harmless.  Either way a file that holds another
+    application's tables is refused, never given ours.  `verify` (workers, `init`) also runs
+    SQLite's quick_check, so that a damaged file stops them at once.
+    """
+    global _location, _readonly
     from ..models import db
 
     close_store()
     chosen = dialect.for_location(location)
-    db.initialize(chosen.connect())
+    db.initialize(chosen.connect(readonly))
     dialect.use(chosen)
-    _location = location
+    _location, _readonly = location, readonly
     _clock_offset.cache_clear()
+    clock.forget()
     from .cached import forget_cached_config
 
     forget_cached_config()
     with mapped_errors():
-        _ensure_schema()
+        _ensure_schema(create=not readonly)
+        if location.sqlite_path is not None:
+            if not readonly and db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute_sql("PRAGMA journal_mode=wal")  # once, and only on our own store
+            if verify:
+                quick_check()
+            now()  # a store's first writer (after each boot) sets its clock's anchor
 
 
 def close_store() -> None:
@@ -64,13 +80,22 @@ def now() -> float:
     """The store's clock (UTC epoch seconds).
 
     On PostgreSQL it is the database server's clock (this host's clock plus a measured offset),
-    so that leases, schedules and backoff agree across hosts whose clocks disagree.
+    so that leases, schedules and backoff agree across hosts whose clocks disagree.  On SQLite
+    it is this host's clock, kept from jumping when the wall clock is stepped (see clock.py).
     """
     if _fixed_clock is not None:
         return _fixed_clock()
-    if _location is None or not dialect.current().server_clock():
+    if _location is None:
         return _host_clock()
+    if not dialect.current().server_clock():
+        return clock.store_time(_host_clock(), writable=not _readonly)
     return _host_clock() + _clock_offset(int(time.monotonic() // CLOCK_SYNC_SECONDS))
+
+
+def elapsed_clock() -> float:
+    """Seconds on a clock that only moves forward, for durations this process measures itself
+    (the fixed clock of set_clock in tests)."""
+    return _fixed_clock() if _fixed_clock is not None else time.monotonic()
 
 
 @functools.lru_cache(maxsize=1)
@@ -90,11 +115,26 @@ def set_clock(clock=None) -> None:
     _fixed_clock = clock
 
 
-def _ensure_schema() -> None:
-    from ..models import SCHEMA_VERSION, Setting, create_schema, db
+def set_wall_clock(clock=time.time) -> None:
+    """Replace this process's reading of the wall clock (tests: step it and see what the
+    store's clock does); no argument restores the real one."""
+    global _host_clock
+    _host_clock = clock
+
+
+def _ensure_schema(create: bool) -> None:
+    """Create, migrate or just check the schema.  Tables we do not know mean another
+    application's file; some of ours missing mean a damaged store."""
+    from ..models import MODELS, SCHEMA_VERSION, Setting, create_schema, db
     from .migrations import migrate
 
-    if not db.table_exists("setting"):
+    tables = set(db.get_tables())
+    if "setting" not in tables:
+        if tables and not dialect.current().postgres:
+            raise StoreUnusable(f"{location().display} is not a queuectl store (it holds other tables); "
+                                "choose another file with --db or QUEUECTL_DB")  # fmt: skip
+        if not create:
+            raise NoStore(f"there is no queuectl store in {location().display} yet (`queuectl init` creates one)")
         create_schema(dialect.current())
         return
     row = Setting.get_or_none(Setting.key == "schema_version")
@@ -104,29 +144,73 @@ def _ensure_schema() -> None:
             f"the store at {location().display} has schema version {version}, newer than this "
             f"queuectl understands ({SCHEMA_VERSION}); upgrade queuectl"
         )
-    if version < SCHEMA_VERSION:
+    if version < SCHEMA_VERSION:  # (our own store: upgraded by any command, even one that reads)
         migrate(version)
+        return
+    missing = sorted(m._meta.table_name for m in MODELS if m._meta.table_name not in tables)
+    if missing:
+        raise StoreDamaged(_damaged(f"its table(s) {', '.join(missing)} are missing"))
+
+
+def _damaged(what: str) -> str:
+    if location().sqlite_path is None:
+        return f"the store at {location().display} is damaged: {what}"
+    return (f"the store at {location().display} is damaged ({what}); check it with "
+            f"`sqlite3 {location().sqlite_path} 'PRAGMA integrity_check'` and restore a backup")  # fmt: skip
+
+
+def quick_check() -> None:
+    """SQLite's quick_check (every page and record, without cross-checking indexes): raises
+    StoreDamaged on the first problem.  Nothing to do on PostgreSQL, which checks its pages."""
+    from ..models import db
+
+    if location().sqlite_path is None:
+        return
+    with mapped_errors():
+        result = db.execute_sql("PRAGMA quick_check(1)").fetchone()[0]
+    if result != "ok":  # e.g. "*** in database main ***\nPage 109: btreeInitPage() returns error code 11"
+        raise StoreDamaged(_damaged(result.strip().splitlines()[-1]))
+
+
+#: what SQLite and PostgreSQL say about a store that lost pages or tables
+_DAMAGE = re.compile(r"malformed|file is not a database|no such (table|column)|relation \S+ does not exist")
+#: errors in a row (none of them busy or a lost connection) after which the file is checked
+REPEATS_BEFORE_CHECK = 3
+_errors_in_a_row = 0
 
 
 @contextlib.contextmanager
 def mapped_errors():
-    """Turn database failures into one-line StoreErrors (busy, disk full, connection lost).
+    """Turn database failures into one-line StoreErrors (busy, disk full, connection lost),
+    or StoreDamaged for a damaged store: at once when the error says so, and after
+    REPEATS_BEFORE_CHECK failures in a row when quick_check finds damage.
 
     A lost PostgreSQL connection is dropped, so that the next call connects again.
     """
+    global _errors_in_a_row
+    import sqlite3
+
     from peewee import DatabaseError, IntegrityError, InterfaceError
 
     try:
         yield
     except IntegrityError:
         raise
-    except (DatabaseError, InterfaceError) as exc:
+    except (DatabaseError, InterfaceError, sqlite3.DatabaseError) as exc:  # (sqlite3's: raised while rows are read)
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if _DAMAGE.search(text) and _location is not None:
+            raise StoreDamaged(_damaged(text)) from exc
         if _location is not None and dialect.current().connection_lost():
             text = f"lost the connection to PostgreSQL ({text})"
         elif "locked" in text or "busy" in text:
             text = f"the store is busy: another process has held its write lock for over {BUSY_TIMEOUT:g}s"
+        else:
+            _errors_in_a_row += 1
+            if _errors_in_a_row == REPEATS_BEFORE_CHECK and _location is not None:
+                quick_check()
         raise StoreError(text) from exc
+    else:
+        _errors_in_a_row = 0
 
 
 def guarded(fn):

@@ -9,8 +9,8 @@ import contextlib
 from collections import Counter
 from pathlib import Path
 
-from ..errors import StoreError
-from ..paths import Location
+from ..errors import NoStore, StoreError
+from ..paths import Location, check_owned, check_private, check_store_folder, private_dir
 
 #: the NOTIFY channel that wakes idle workers on every host
 WAKE_CHANNEL = "queuectl_wake"
@@ -32,14 +32,27 @@ class SqliteDialect:
     def __init__(self, location: Location):
         self.location = location
 
-    def connect(self):
+    def connect(self, readonly: bool = False):
+        """The file and its folder checked (or made) private first; a command that only reads
+        never creates the file (mode=rw).  WAL is switched on by open_store, once the file is
+        known to be ours."""
+        from urllib.parse import quote
+
         from .connection import sqlite_class
 
         path = self.location.sqlite_path
-        _create_private_file(path)
+        check_store_folder(path.parent)
+        for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            check_private(companion, "the store's journal", folder=False)
+        if readonly:
+            if not check_private(path, "the store", folder=False):
+                raise NoStore(f"there is no store at {path} yet (`queuectl init` creates one)")
+        else:
+            _create_private_file(path)
         return sqlite_class()(
-            str(path),
-            pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1},
+            f"file:{quote(str(path))}?mode=rw",
+            uri=True,
+            pragmas={"synchronous": "normal", "foreign_keys": 1},
             timeout=0,  # busy waits are ours (connection.wait_while_busy), not SQLite's
             lock_type="IMMEDIATE",  # every write transaction takes the write lock up front
             check_same_thread=False,
@@ -124,7 +137,7 @@ class PostgresDialect(SqliteDialect):
     due_index = ""
     skip_locked = "FOR UPDATE SKIP LOCKED"
 
-    def connect(self):
+    def connect(self, readonly: bool = False):  # (a reader creates no tables: open_store)
         try:
             import psycopg2  # noqa: F401
         except ImportError:
@@ -244,13 +257,18 @@ def current() -> SqliteDialect:
 
 
 def _create_private_file(path: Path) -> None:
-    """Create the folder and the database file owner-only before SQLite opens them."""
+    """Create the folder and the database file owner-only before SQLite opens them; an
+    existing file must be a regular file of ours (never a link to follow)."""
     import os
 
+    if not path.parent.exists():
+        private_dir(path.parent, "the store's folder")
     try:
-        if not path.parent.exists():
-            path.parent.mkdir(mode=0o700, parents=True)
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-        os.close(fd)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o600)
     except OSError as exc:
+        check_private(path, "the store", folder=False)  # a link or a folder: say so
         raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from None
+    try:
+        check_owned(path, os.fstat(fd), "the store")
+    finally:
+        os.close(fd)

@@ -114,6 +114,7 @@ class Claim:
     attempt: int
     attempt_id: int
     max_log_bytes: int
+    lease_seconds: float  # as granted by the claim: its worker's fence deadline counts from it
     env: dict | None = None
     cwd: str | None = None
 

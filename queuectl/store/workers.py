@@ -1,12 +1,14 @@
 """Worker registration, heartbeats, stop requests and the recovery of jobs whose worker is gone."""
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 
 from ..models import Attempt, Job, JobState, Worker, db
 from .cached import current_config
-from .connection import guarded, now, wake_workers
-from .jobs import fail_lost_attempts
+from .connection import elapsed_clock, guarded, now, wake_workers
+from .jobs import P, fail_lost_attempts
 from .views import Claim, WorkerView
 
 #: how often a worker reports that it is alive (and extends the lease of its running job)
@@ -96,29 +98,54 @@ def recover_worker(worker_id: str, reason: str) -> list[int]:
     return pgids
 
 
+class _Silence:
+    """How long, on this process's steady clock, each watched value has stood unchanged.
+
+    Leases are judged by watching them, not by comparing their times with a clock: a lease is
+    lost when it has not been renewed for lease_seconds of the observer's own monotonic time.
+    Clocks that disagree, or a wall clock stepped forward, cannot make a live worker look dead,
+    and a long lock (nobody could renew) is not mistaken for silence, since the observer waits a
+    whole lease of its own successful heartbeats first (worker._may_recover)."""
+
+    def __init__(self) -> None:
+        self._since: dict = {}
+
+    def silent_for(self, values: dict) -> dict:
+        t = elapsed_clock()
+        self._since = {key: (value, since if prior == value else t)
+                       for key, value in values.items()
+                       for prior, since in [self._since.get(key, (None, t))]}  # fmt: skip
+        return {key: t - since for key, (value, since) in self._since.items()}
+
+
+_leases = _Silence()
+_heartbeats = _Silence()
+
+
 @guarded
 def recover_expired() -> int:
-    """Jobs whose lease ran out (their worker stopped heartbeating, on any host) fail their
-    attempt; silent workers are forgotten.  Returns how many jobs were recovered.
-
-    Leases are judged against the newest heartbeat of any worker, not the clock alone: when the
-    store was locked for longer than a lease, nobody could heartbeat, and the first writer after
-    the lock must not take the jobs of workers that were alive all along."""
-    from peewee import fn
-
-    t = now()
+    """Jobs whose lease was not renewed for a whole lease (their worker stopped heartbeating, on
+    any host) fail their attempt; workers silent as long are forgotten.  The first call of a
+    process only starts watching.  Returns how many jobs were recovered."""
     with db.atomic():
         lease = current_config()["lease_seconds"]
-        newest = Worker.select(fn.MAX(Worker.heartbeat_at)).scalar()
-        reference = t if newest is None else min(t, newest)
-        expired = Job.lease_expires_at < reference
-        n = Job.select().where((Job.state == JobState.PROCESSING.value) & expired).count()
-        if n:
-            fail_lost_attempts(expired, "lost: its worker stopped sending heartbeats (lease expired)")
-        Worker.delete().where(Worker.heartbeat_at < reference - max(lease, LIVENESS_SECONDS)).execute()
-    if n:
+        fields = (Job.worker_id, Job.attempts, Job.lease_expires_at)
+        running = {seq: tuple(rest) for seq, *rest in Job.select(Job.seq, *fields).where(Job.state == P).tuples()}
+        lost = [seq for seq, seconds in _leases.silent_for(running).items() if seconds >= lease]
+        if lost:
+            # only if still the very lease that was watched (PostgreSQL: a heartbeat may have
+            # committed since it was read)
+            unrenewed = functools.reduce(operator.or_, (
+                (Job.seq == seq) & functools.reduce(operator.and_, (f == v for f, v in zip(fields, running[seq])))
+                for seq in lost))  # fmt: skip
+            fail_lost_attempts(unrenewed, "lost: its worker stopped sending heartbeats (lease expired)")
+        beats = dict(Worker.select(Worker.id, Worker.heartbeat_at).tuples())
+        quiet = [w for w, seconds in _heartbeats.silent_for(beats).items() if seconds >= max(lease, LIVENESS_SECONDS)]
+        if quiet:
+            Worker.delete().where(Worker.id.in_(quiet)).execute()
+    if lost:
         wake_workers()
-    return n
+    return len(lost)
 
 
 @guarded

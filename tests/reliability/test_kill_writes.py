@@ -110,7 +110,7 @@ def test_killed_first_open_leaves_a_usable_store(db_path, tmp_path):
         path = tmp_path / f"fresh{i}.db"
         proc = _spawn("--db", str(path), "enqueue", '{"id": "a", "command": "true"}')
         _kill_after(proc, rng.uniform(0.05, 0.5))
-        again = subprocess.run([sys.executable, "-m", "queuectl", "--db", str(path), "status", "--json"],
+        again = subprocess.run([sys.executable, "-m", "queuectl", "--db", str(path), "init"],
                                capture_output=True, text=True, timeout=60)  # fmt: skip
         assert again.returncode == 0, again.stderr
         assert storecheck.problems(path) == []

@@ -1,0 +1,120 @@
+"""The clock of a SQLite store: UTC time that a step of the wall clock cannot move.
+
+Every process on the host computes the store's time from one anchor kept in the store (the
+`clock` setting): `t0 + (boottime - b0) * rate`.  CLOCK_BOOTTIME is one clock for every process
+of a boot, counts suspended time, and is never stepped when the wall clock is (`date -s`, an NTP
+step, a VM restored), so all processes agree, and due times, backoffs and schedules neither wait
+out a backward step nor come early after a forward one.
+
+The store's clock still follows the wall clock, the way NTP slews: when the two disagree by more
+than TOLERANCE, the anchor is moved (continuously: the store's time never jumps) to a rate of
+1 ± SLEW until they meet.  So a step of one hour is absorbed in ten, during which the store's
+seconds are up to SLEW (10%) longer or shorter than real ones; that is all a step can do to a
+due time.  Leases are not judged on this clock at all (see workers.recover_expired).  After a
+reboot (a new boot id) the anchor restarts from the wall clock: no worker outlives a reboot, so
+no lease spans the jump.  Where there is no boot id (not Linux) the store's clock is the wall
+clock.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import NamedTuple
+
+#: the most the store's clock runs faster or slower than real time while it follows a step
+SLEW = 0.1
+#: a wall clock at most this far from the store's is left alone
+TOLERANCE = 0.5
+#: how long a process goes on with the anchor it read (another process may have moved it)
+ANCHOR_SECONDS = 1.0
+KEY = "clock"
+
+
+def _boot_id() -> str | None:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip() if hasattr(time, "CLOCK_BOOTTIME") else None
+    except OSError:
+        return None
+
+
+_BOOT = _boot_id()
+
+
+class Anchor(NamedTuple):
+    boot: str
+    b0: float  # CLOCK_BOOTTIME at the anchor
+    t0: float  # the store's time at the anchor
+    rate: float
+
+    def at(self, boottime: float) -> float:
+        return self.t0 + (boottime - self.b0) * self.rate
+
+    def text(self) -> str:
+        return json.dumps(list(self))
+
+
+_cached: tuple[float, Anchor | None] = (0.0, None)  # (monotonic expiry, anchor)
+
+
+def forget() -> None:
+    global _cached
+    _cached = (0.0, None)
+
+
+def store_time(wall: float, writable: bool) -> float:
+    """Now, on the store's clock, for this host's wall clock reading `wall`; a writable
+    process also steers the anchor."""
+    if _BOOT is None:
+        return wall
+    boottime = time.clock_gettime(time.CLOCK_BOOTTIME)
+    anchor = _read()
+    if anchor is None or anchor.boot != _BOOT:
+        if writable:
+            _write(Anchor(_BOOT, boottime, wall, 1.0), anchor)
+        return wall
+    t = anchor.at(boottime)
+    rate = _steer(anchor.rate, wall - t)
+    if rate != anchor.rate and writable:
+        _write(Anchor(_BOOT, boottime, t, rate), anchor)
+    return t
+
+
+def _steer(rate: float, ahead: float) -> float:
+    """The rate for a wall clock `ahead` seconds ahead of the store's (negative: behind)."""
+    if rate > 1.0 and ahead <= 0 or rate < 1.0 and ahead >= 0:
+        return 1.0  # caught up
+    if rate == 1.0 and abs(ahead) > TOLERANCE:
+        return 1.0 + SLEW if ahead > 0 else 1.0 - SLEW
+    return rate
+
+
+def _read() -> Anchor | None:
+    global _cached
+    expires, anchor = _cached
+    if time.monotonic() < expires:
+        return anchor
+    from ..models import db
+
+    row = db.execute_sql("SELECT value FROM setting WHERE key = ?", (KEY,)).fetchone()
+    anchor = Anchor(*json.loads(row[0])) if row else None
+    _cached = (time.monotonic() + ANCHOR_SECONDS, anchor)
+    return anchor
+
+
+def _write(new: Anchor, old: Anchor | None) -> None:
+    """Replace `old` with `new` unless another process moved it first (then its anchor is
+    read next time).  Best effort: a busy store leaves the anchor for the next call to move."""
+    global _cached
+    from peewee import OperationalError
+
+    from ..models import db
+
+    try:
+        if old is None:
+            db.execute_sql("INSERT INTO setting (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (KEY, new.text()))
+        else:
+            db.execute_sql("UPDATE setting SET value = ? WHERE key = ? AND value = ?", (new.text(), KEY, old.text()))
+    except OperationalError:
+        return
+    _cached = (0.0, None)

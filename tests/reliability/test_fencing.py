@@ -1,0 +1,101 @@
+"""Fencing: a worker that cannot renew its lease (frozen by SIGSTOP, cut off from PostgreSQL)
+has its job killed before another worker takes the job over, so the two runs never overlap.
+
+Each job holds a per-job flock while it runs and notes a second run that finds it taken."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import PG_ADMIN_URL, enqueue, job, run_cli, start_workers, wait_for
+
+LEASE = "3"
+
+
+def _locked_job(tmp_path, name: str, seconds: float) -> str:
+    runs, lock = tmp_path / f"{name}.runs", tmp_path / f"{name}.lock"
+    return (f"exec 9>>{lock}; flock -n 9 || echo overlap >> {runs}; echo run >> {runs}; sleep {seconds}; "
+            f"echo end >> {runs}")  # fmt: skip
+
+
+def _runs(tmp_path, name: str) -> list[str]:
+    path = tmp_path / f"{name}.runs"
+    return path.read_text().split() if path.exists() else []
+
+
+@pytest.mark.timeout(120)
+def test_a_frozen_worker_s_job_dies_before_another_worker_takes_it(db_path, tmp_path):
+    assert run_cli("config", "set", "lease_seconds", LEASE).exit_code == 0
+    sup = start_workers("--count", "2")
+    try:
+        enqueue(id="frozen", command=_locked_job(tmp_path, "frozen", 12))
+        wait_for(lambda: _runs(tmp_path, "frozen"), timeout=20)
+        holder = next(w for w in json.loads(run_cli("worker", "list", "--json").stdout) if w["current_job"] == "frozen")
+        os.kill(holder["pid"], signal.SIGSTOP)  # its guard must kill the job: the worker cannot
+        try:
+            wait_for(lambda: _runs(tmp_path, "frozen").count("run") == 2, timeout=40)
+        finally:
+            os.kill(holder["pid"], signal.SIGCONT)
+        wait_for(lambda: job("frozen")["state"] == "completed", timeout=40)
+    finally:
+        sup.send_signal(signal.SIGTERM)
+        assert sup.wait(30) == 0
+    runs = _runs(tmp_path, "frozen")
+    assert "overlap" not in runs and runs.count("end") == 1, runs
+    assert job("frozen")["attempts"] == 2
+
+
+def _host(url: str, host: str) -> subprocess.Popen:
+    env = dict(os.environ, QUEUECTL_DB=url, QUEUECTL_HOST_ID=host)
+    return subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--quiet"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.timeout(150)
+def test_a_host_cut_off_from_postgres_kills_its_job_before_another_takes_it(store_url, pg_admin, tmp_path):
+    """Host A's role is refused logins and its connections are ended (as a partition would);
+    host B recovers the job after a lease, by which time A has fenced its own run."""
+    import psycopg2
+
+    name = store_url.rsplit("/", 1)[1]
+    role = f"{name}_a"
+    with pg_admin.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} LOGIN")
+        cursor.execute(f"ALTER DATABASE {name} OWNER TO {role}")
+    url_a = PG_ADMIN_URL.split("://", 1)[0] + f"://{role}@" + PG_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0] + f"/{name}"
+    hosts = []
+    try:
+        assert subprocess.run([sys.executable, "-m", "queuectl", "--db", url_a, "init"], capture_output=True).returncode == 0
+        assert run_cli("config", "set", "lease_seconds", LEASE).exit_code == 0
+        hosts.append(_host(url_a, "host-a"))
+        enqueue(id="cut", command=_locked_job(tmp_path, "cut", 12))
+        wait_for(lambda: _runs(tmp_path, "cut"), timeout=20)
+        hosts.append(_host(store_url, "host-b"))
+        time.sleep(float(LEASE) + 1)  # B judges others' leases only after a lease of its own
+        with pg_admin.cursor() as cursor:
+            cursor.execute(f"ALTER ROLE {role} NOLOGIN")
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+        try:
+            wait_for(lambda: _runs(tmp_path, "cut").count("run") == 2, timeout=60)
+        finally:
+            with pg_admin.cursor() as cursor:
+                cursor.execute(f"ALTER ROLE {role} LOGIN")
+        wait_for(lambda: job("cut")["state"] == "completed", timeout=40)
+    finally:
+        for proc in hosts:
+            proc.send_signal(signal.SIGTERM)
+        codes = [proc.wait(30) for proc in hosts]
+        with psycopg2.connect(store_url) as conn, conn.cursor() as cursor:
+            cursor.execute(f"REASSIGN OWNED BY {role} TO CURRENT_USER")
+        conn.close()
+        with pg_admin.cursor() as cursor:
+            cursor.execute(f"ALTER DATABASE {name} OWNER TO CURRENT_USER")
+            cursor.execute(f"DROP ROLE {role}")
+    assert codes == [0, 0]
+    runs = _runs(tmp_path, "cut")
+    assert "overlap" not in runs and runs.count("end") == 1, runs
