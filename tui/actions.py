@@ -128,7 +128,7 @@ class DashboardActions:
         def go() -> None:
             self.act(ops.retry_dead_group, exit_code, error,
                      done=lambda got: f"retrying {len(got):,} job(s) from the DLQ",
-                     cli=f"queuectl dlq retry {' '.join(map(q, ids[:20]))}{' …' if len(ids) > 20 else ''}")  # fmt: skip
+                     cli=lambda got: "; ".join(f"queuectl dlq retry {q(i)}" for i in got))  # fmt: skip
 
         self.confirm(f"Retry {len(ids):,} dead jobs?", body, f"Retry {len(ids):,}", go)
 
@@ -154,14 +154,15 @@ class DashboardActions:
         body = f"Delete {jobs_phrase(ids)}, attempts and logs included? This cannot be undone.\n" + ", ".join(ids[:10])
         self.confirm("Delete", body, "Delete",
                      lambda: self.act(ops.delete, ids, done=f"deleted {jobs_phrase(ids)}",
-                                      cli="; ".join(f"queuectl delete {q(i)}  # no CLI verb yet" for i in ids)))  # fmt: skip
+                                      cli="queuectl delete " + " ".join(map(q, ids))))  # fmt: skip
 
     def do_new_job(self) -> None:
-        def created(job_id: str | None) -> None:
-            if job_id:
+        def created(added: tuple[str, object] | None) -> None:
+            if added:
+                job_id, spec = added
                 self.notify(f"enqueued {job_id}")
-                self.log_command(f"queuectl enqueue '{{\"id\": \"{job_id}\", …}}'")
-                self.pane().reload()
+                self.log_command("queuectl enqueue " + q(ops.spec_json(spec, job_id)))
+                self.pane("jobs").show_new(job_id)
 
         self.push_screen(NewJobScreen(), created)
 
@@ -169,7 +170,8 @@ class DashboardActions:
         def chosen(value: int | None) -> None:
             if value is not None:
                 self.act(ops.set_priority, ids, value, done=f"priority {value} for {jobs_phrase(ids)}",
-                         cli="; ".join(f"queuectl priority {q(i)} {value}  # no CLI verb yet" for i in ids))  # fmt: skip
+                         cli="; ".join(f"queuectl priority {q(i)} -- {value}" if value < 0 else
+                                       f"queuectl priority {q(i)} {value}" for i in ids))  # fmt: skip
 
         self.push_screen(priority_screen(current, len(ids)), chosen)
 
@@ -185,6 +187,10 @@ class DashboardActions:
     def do_logs(self, job_id: str, follow: bool = True) -> None:
         self.selected_job_id = job_id
         self.show_logs(job_id, follow)
+
+    def do_show_queue(self, name: str) -> None:
+        self.pane("jobs").show_queue(name)
+        self.action_show_tab("jobs")
 
     # -- queues and schedules --------------------------------------------------------------
     def do_pause_queue(self, name: str, paused: bool) -> None:
@@ -242,6 +248,7 @@ class DashboardActions:
             self.notify("no running worker was started here; s asks every worker to stop", severity="warning")
             return
         self.notify(f"stopping {child.name}: it finishes its current job first")
+        self.log_command(f"kill -TERM {child.proc.pid}  # {child.name}: finish the current job, then exit")
 
     def do_stop_all_workers(self) -> None:
         self.confirm("Stop all workers", "Ask every worker (all hosts) to finish its current job and exit?", "Stop all",

@@ -3,6 +3,7 @@ post requests; tui/actions.py carries them out through the engine's operations l
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 from typing import Callable, Iterable
 
 from textual import work
@@ -216,7 +217,28 @@ class QueuectlApp(DashboardActions, App):
                                 lambda: self.request("stop_all_workers"))  # fmt: skip
         yield SystemCommand("help: keys", "every binding", self.action_help)
         yield SystemCommand("help: command log", "the CLI equivalent of what you did", self.action_command_log)
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Quit":  # like q: asks first while workers started here run
+                yield SystemCommand("Quit", "quit (asks first if workers started here are running)",
+                                    self.action_request_quit)  # fmt: skip
+            elif command.title == "Screenshot":  # Textual's default folder (~/Downloads) may not exist
+                yield SystemCommand("Screenshot", f"save an SVG of the screen in {self.screenshot_folder}",
+                                    self.action_screenshot)  # fmt: skip
+            else:
+                yield command
+
+    @property
+    def screenshot_folder(self) -> Path:
+        """Beside the store (a server store: beside its logs folder)."""
+        return (self.location.sqlite_path or self.location.logs_dir).parent
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        try:
+            saved = self.save_screenshot(filename, path or str(self.screenshot_folder))
+        except OSError as exc:
+            self.notify(f"no screenshot: {exc.strerror}: {exc.filename}", severity="error")
+            return
+        self.notify(f"screenshot saved: {saved}")
 
     def _dlq_grouped(self, grouped: bool) -> None:
         self.action_show_tab("dlq")
@@ -228,7 +250,5 @@ class QueuectlApp(DashboardActions, App):
 
 
 def _home_short(path: str) -> str:
-    from pathlib import Path
-
     home = str(Path.home())
     return "~" + path[len(home):] if home != "/" and path.startswith(home + "/") else path
