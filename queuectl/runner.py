@@ -13,13 +13,13 @@ import os
 import selectors
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
 from . import guard, reaper
+from .childproc import python_module
 from .errors import StoreUnusable
 from .paths import open_log
 
@@ -60,7 +60,7 @@ class JobGuard:
 
     def _start(self) -> None:
         fd = self._slot.fileno()
-        self.proc = subprocess.Popen([sys.executable, "-m", "queuectl.guard", str(fd)],
+        self.proc = subprocess.Popen(python_module("queuectl.guard", str(fd)),
                                      stdin=subprocess.PIPE, pass_fds=(fd,))  # fmt: skip
 
     def watch(self, pgid: int, marker: str) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import runner, store
+from .childproc import python_module, store_env
 from .errors import ExitCode, StoreError
 from .paths import Location
 from .worker import host_id, say
@@ -100,10 +101,10 @@ class Supervisor:
         name = f"worker-{self._next_index}"
         self._next_index += 1
         worker_id = f"{self.host}.{os.getpid()}.{secrets.token_hex(3)}"
-        argv = [sys.executable, "-m", "queuectl.worker", "--db", self.location.url, "--id", worker_id, "--name", name]
+        argv = python_module("queuectl.worker", "--id", worker_id, "--name", name)
         argv += ["--burst"] * self.burst + ["--quiet"] * self.quiet
         argv += [arg for queue in self.queues for arg in ("--queue", queue)]
-        env = dict(os.environ, **{WORKER_ENV: worker_id})  # inherited by its jobs: see kill_leftovers
+        env = store_env(self.location, **{WORKER_ENV: worker_id})  # inherited by its jobs: see kill_leftovers
         proc = subprocess.Popen(argv, preexec_fn=_own_group_and_die_with_parent, env=env)
         child = Child(name, worker_id, proc)
         self.children.append(child)
