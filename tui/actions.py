@@ -32,6 +32,11 @@ def q(text: str) -> str:
     return shlex.quote(text)
 
 
+def plural(n: int, word: str) -> str:
+    """'1 dead job', '3 dead jobs'."""
+    return f"{n:,} {word}{'s' * (n != 1)}"
+
+
 def jobs_phrase(ids: list[str]) -> str:
     """'job build-1' or '3 jobs'."""
     return f"job {ids[0]}" if len(ids) == 1 else f"{len(ids):,} jobs"
@@ -127,17 +132,17 @@ class DashboardActions:
 
         def go() -> None:
             self.act(ops.retry_dead_group, exit_code, error,
-                     done=lambda got: f"retrying {len(got):,} job(s) from the DLQ",
+                     done=lambda got: f"retrying {plural(len(got), 'job')} from the DLQ",
                      cli=lambda got: "; ".join(f"queuectl dlq retry {q(i)}" for i in got))  # fmt: skip
 
-        self.confirm(f"Retry {len(ids):,} dead jobs?", body, f"Retry {len(ids):,}", go)
+        self.confirm(f"Retry {plural(len(ids), 'dead job')}?", body, f"Retry {len(ids):,}", go)
 
     def do_retry_all_dead(self, count: int | None = None) -> None:
         body = "Send every dead job back to pending, attempts reset; they will run again."
         if count:
             body = f"Send all {count:,} dead jobs back to pending, attempts reset; they will run again."
         self.confirm("Retry all dead jobs?", body, "Retry all",
-                     lambda: self.act(ops.retry_dead, done=lambda ids: f"retrying {len(ids):,} job(s) from the DLQ",
+                     lambda: self.act(ops.retry_dead, done=lambda ids: f"retrying {plural(len(ids), 'job')} from the DLQ",
                                       cli="queuectl dlq retry --all"))  # fmt: skip
 
     def do_cancel(self, ids: list[str], running: list[str]) -> None:
@@ -252,7 +257,7 @@ class DashboardActions:
 
     def do_stop_all_workers(self) -> None:
         self.confirm("Stop all workers", "Ask every worker (all hosts) to finish its current job and exit?", "Stop all",
-                     lambda: self.act(ops.stop_all_workers, done=lambda asked: f"asked {len(asked)} worker(s) to stop",
+                     lambda: self.act(ops.stop_all_workers, done=lambda asked: f"asked {plural(len(asked), 'worker')} to stop",
                                       cli="queuectl worker stop"))  # fmt: skip
 
     def reap_local_workers(self) -> None:

@@ -86,6 +86,9 @@ class QueuectlApp(DashboardActions, App):
         self.quitting = False
         self.paused = False  # tests may freeze the polling
         self._status_busy = False
+        self._status_seen: tuple = ()
+        self._status_every = 1  # like the panes: asked less often while nothing changes
+        self._status_ticks = 0
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -98,7 +101,7 @@ class QueuectlApp(DashboardActions, App):
 
     def on_mount(self) -> None:
         self.base_screen.query_one(StatusHeader).update_status(self.store_label, self.readonly, None, None)
-        self.set_interval(1.0, self.refresh_status)
+        self.set_interval(1.0, self._status_tick)
         self.refresh_status()
         for _ in range(self.start_count):
             self.request("start_worker", True)
@@ -153,6 +156,12 @@ class QueuectlApp(DashboardActions, App):
         self.action_show_tab("logs")
 
     # -- header ------------------------------------------------------------------------
+    def _status_tick(self) -> None:
+        self._status_ticks += 1
+        if self._status_ticks >= self._status_every or self.local_workers.running():
+            self._status_ticks = 0
+            self.refresh_status()
+
     def refresh_status(self) -> None:
         self.reap_local_workers()
         running = self.local_workers.running()
@@ -176,6 +185,9 @@ class QueuectlApp(DashboardActions, App):
         self._status_busy = False
         if not self.screen_stack:  # the answer came while the app was closing
             return
+        seen = (message.counts, message.workers)
+        self._status_every = min(self._status_every * 2, 4) if seen == self._status_seen else 1
+        self._status_seen = seen
         if message.error is None:
             self.base_screen.query_one(StatusHeader).update_status(self.store_label, self.readonly, message.counts,
                                                                    message.workers)  # fmt: skip

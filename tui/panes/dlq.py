@@ -192,7 +192,7 @@ class DeadGroups(KeyedTablePane):
         if g is None:
             _empty(box)
             return
-        box.border_title = f"{g['count']:,} dead job{'s' * (g['count'] != 1)} · R retries them all"
+        box.border_title = f"{g['count']:,} dead job{'s' * (g['count'] != 1)} · r retries {'them all' if g['count'] != 1 else 'it'}"
         body = Text()
         body.append("exit     ", style="bold")
         body.append(("none" if g["exit_code"] is None else str(g["exit_code"])) + "\n")

@@ -145,6 +145,11 @@ class JobListPane(StorePane):
     def fetch(self, args: PageQuery) -> Page:
         return fetch_page(args)
 
+    def fingerprint(self, page: Page):
+        # a running job's runtime and spinner move on screen: such a page is never idle
+        busy = any(job.state == "processing" for job in page.rows)
+        return None if busy else (page.rows, page.total, page.extra)
+
     def on_paged_table_edge(self, message: PagedTable.Edge) -> None:
         message.stop()
         d = message.direction

@@ -129,6 +129,8 @@ class JobsPane(JobListPane):
         #: the queues that are paused (their waiting jobs say so)
         self.paused_queues: set[str] = set()
         self._typing = None  # the timer that applies the filter being typed
+        #: why the filter text being typed does not apply (shown instead of the status line)
+        self.filter_error: str | None = None
 
     def on_mount(self) -> None:
         self.query_one("#jobs-search").display = False
@@ -187,7 +189,10 @@ class JobsPane(JobListPane):
             parts.append(f"{self.total:,}{'+' if capped else ''} job{'s' * (self.total != 1)}")
         if self.marked:
             parts.append(f"{len(self.marked)} marked")
-        self.query_one("#jobs-status", Static).update(Text(" · ".join(parts), no_wrap=True, overflow="ellipsis"))
+        line = Text(" · ".join(parts), no_wrap=True, overflow="ellipsis")
+        if self.filter_error:
+            line = Text(self.filter_error, style="bold", no_wrap=True, overflow="ellipsis")
+        self.query_one("#jobs-status", Static).update(line)
         self._preview()
 
     def _preview(self) -> None:
@@ -218,6 +223,7 @@ class JobsPane(JobListPane):
     def _apply(self, text: str) -> str | None:
         """Apply typed filter text; returns the error that kept it from applying."""
         state, search, terms, error = parse_filter(text)
+        self.filter_error = error
         if error is None:
             self.state, self.search, self.terms = state, search, terms
         return error
@@ -231,9 +237,8 @@ class JobsPane(JobListPane):
         self._typing = self.set_timer(TYPING_PAUSE, lambda: self._typed(event.value))
 
     def _typed(self, text: str) -> None:
-        error = self._apply(text)
-        if error:
-            self.query_one("#jobs-status", Static).update(Text(error, style="bold", no_wrap=True, overflow="ellipsis"))
+        if self._apply(text):
+            self.after_show()
 
     @on(Input.Submitted, "#jobs-search")
     def _search_submitted(self, event: Input.Submitted) -> None:
@@ -271,7 +276,7 @@ class JobsPane(JobListPane):
     def action_clear_filter(self) -> None:
         if self.state is None and self.search is None and not self.terms and not self.marked:
             return
-        self.state = self.search = None
+        self.state = self.search = self.filter_error = None
         self.terms = JobFilter()
         self.marked.clear()
         self.query_one("#jobs-search", Input).display = False
