@@ -331,6 +331,36 @@ def retry(ctx: click.Context, job_ids: tuple[str, ...]) -> None:
         click.echo(f"retrying job '{job_id}'")
 
 
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("job_id")
+@click.argument("value", metavar="N")
+@click.pass_context
+def priority(ctx: click.Context, job_id: str, value: str) -> None:
+    """Change the priority of a waiting job (pending, blocked or failed); higher runs first."""
+    job_id = _job_id(job_id)
+    from .spec import parse_priority
+
+    number = parse_priority(value)
+    _open(ctx)
+    from . import ops
+
+    ops.set_priority([job_id], number)
+    click.echo(f"job '{job_id}' priority {number}")
+
+
+@cli.command()
+@click.argument("job_ids", metavar="ID...", nargs=-1, required=True)
+@click.pass_context
+def delete(ctx: click.Context, job_ids: tuple[str, ...]) -> None:
+    """Delete finished jobs (completed, dead or cancelled), their attempts and their logs."""
+    job_ids = tuple(_job_id(j) for j in job_ids)
+    _open(ctx)
+    from . import ops
+
+    for job_id in ops.delete(list(dict.fromkeys(job_ids))):
+        click.echo(f"deleted job '{job_id}'")
+
+
 @cli.command()
 @click.argument("job_ids", metavar="ID...", nargs=-1, required=True)
 @click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 124).")

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import store
-from .errors import NotFound, QueuectlError
+from .errors import InvalidState, NotFound, QueuectlError
 from .states import FINISHED, JobState
 from .store import AttemptView, JobView, LogRead
+from .spec import JobSpec
 from .store.logfiles import TAIL_BYTES
 
 if TYPE_CHECKING:
@@ -71,7 +72,14 @@ def set_priority(job_ids: list[str], priority: int) -> list[str]:
 
 
 def delete(job_ids: list[str]) -> list[str]:
-    """Finished jobs, their attempts and their logs, gone."""
+    """Finished jobs, their attempts and their logs, gone; nothing is deleted when one of them
+    does not exist or has not finished."""
+    states = store.states_of(job_ids)
+    for job_id in job_ids:
+        if job_id not in states:
+            raise NotFound(f"no job {job_id!r}")
+        if states[job_id] not in FINISHED:
+            raise InvalidState(f"job {job_id!r} is {states[job_id]}; cancel it before deleting it")
     return each(job_ids, store.delete_job)
 
 
@@ -89,6 +97,21 @@ def each(job_ids: Iterable[str], op: Callable[[str], object]) -> list[str]:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise type(errors[0])(f"{errors[0]}{more}")
     return done
+
+
+def spec_json(spec: JobSpec, job_id: str) -> str:
+    """The `queuectl enqueue` argument that adds this job again (the fields that were given)."""
+    import json
+    from dataclasses import fields
+
+    from .store.views import iso
+
+    data = {"id": job_id}
+    for field in fields(spec):
+        value = getattr(spec, field.name)
+        if field.name != "id" and value != field.default and value not in (None, (), {}):
+            data[field.name] = iso(value) if field.name == "run_at" else list(value) if isinstance(value, tuple) else value
+    return json.dumps(data, ensure_ascii=False)
 
 
 # -- reading a job -----------------------------------------------------------------------------

@@ -82,3 +82,23 @@ def test_bad_queue_limits_are_refused_everywhere(text):
         parse_queue_limit(text)
     result = run_cli("queue", "limit", "email", "--", text)
     assert result.exit_code == 2 and "a queue's limit must be" in result.stderr
+
+
+def test_listing_terms_and_their_capped_count(opened):
+    """The dashboard's filter terms, as the store answers them on either backend."""
+    from queuectl.store import JobFilter
+
+    store.enqueue([JobSpec(f"echo {i}", id=f"j{i}", priority=i, queue="odd" if i % 2 else "even") for i in range(6)])
+    claim = store.claim("host-b.1.abc", "host-b")
+    store.finish(claim, "host-b.1.abc", "exited with code 3", 3)
+    ran = claim.id  # the highest priority: j5
+    terms = JobFilter(queue="odd", min_priority=0, max_priority=5)  # 0 < priority < 5
+    assert [j.id for j in store.list_jobs(where=terms)] == ["j3", "j1"]
+    assert [j.id for j in store.list_jobs(where=JobFilter(host="host-b"))] == [ran]
+    assert [j.id for j in store.list_jobs(where=JobFilter(worker="1.ab", error="code 3"))] == [ran]
+    assert store.list_jobs(where=JobFilter(host="elsewhere")) == []
+    assert store.count_matching(None, None, JobFilter(queue="even"), cap=100) == 3
+    assert store.count_matching(None, "echo", JobFilter(), cap=4) == 4
+    assert store.paused_queues() == set()
+    store.pause_queue("odd")
+    assert store.paused_queues() == {"odd"}

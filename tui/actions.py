@@ -32,6 +32,11 @@ def q(text: str) -> str:
     return shlex.quote(text)
 
 
+def plural(n: int, word: str) -> str:
+    """'1 dead job', '3 dead jobs'."""
+    return f"{n:,} {word}{'s' * (n != 1)}"
+
+
 def jobs_phrase(ids: list[str]) -> str:
     """'job build-1' or '3 jobs'."""
     return f"job {ids[0]}" if len(ids) == 1 else f"{len(ids):,} jobs"
@@ -127,17 +132,17 @@ class DashboardActions:
 
         def go() -> None:
             self.act(ops.retry_dead_group, exit_code, error,
-                     done=lambda got: f"retrying {len(got):,} job(s) from the DLQ",
-                     cli=f"queuectl dlq retry {' '.join(map(q, ids[:20]))}{' …' if len(ids) > 20 else ''}")  # fmt: skip
+                     done=lambda got: f"retrying {plural(len(got), 'job')} from the DLQ",
+                     cli=lambda got: "; ".join(f"queuectl dlq retry {q(i)}" for i in got))  # fmt: skip
 
-        self.confirm(f"Retry {len(ids):,} dead jobs?", body, f"Retry {len(ids):,}", go)
+        self.confirm(f"Retry {plural(len(ids), 'dead job')}?", body, f"Retry {len(ids):,}", go)
 
     def do_retry_all_dead(self, count: int | None = None) -> None:
         body = "Send every dead job back to pending, attempts reset; they will run again."
         if count:
             body = f"Send all {count:,} dead jobs back to pending, attempts reset; they will run again."
         self.confirm("Retry all dead jobs?", body, "Retry all",
-                     lambda: self.act(ops.retry_dead, done=lambda ids: f"retrying {len(ids):,} job(s) from the DLQ",
+                     lambda: self.act(ops.retry_dead, done=lambda ids: f"retrying {plural(len(ids), 'job')} from the DLQ",
                                       cli="queuectl dlq retry --all"))  # fmt: skip
 
     def do_cancel(self, ids: list[str], running: list[str]) -> None:
@@ -154,14 +159,15 @@ class DashboardActions:
         body = f"Delete {jobs_phrase(ids)}, attempts and logs included? This cannot be undone.\n" + ", ".join(ids[:10])
         self.confirm("Delete", body, "Delete",
                      lambda: self.act(ops.delete, ids, done=f"deleted {jobs_phrase(ids)}",
-                                      cli="; ".join(f"queuectl delete {q(i)}  # no CLI verb yet" for i in ids)))  # fmt: skip
+                                      cli="queuectl delete " + " ".join(map(q, ids))))  # fmt: skip
 
     def do_new_job(self) -> None:
-        def created(job_id: str | None) -> None:
-            if job_id:
+        def created(added: tuple[str, object] | None) -> None:
+            if added:
+                job_id, spec = added
                 self.notify(f"enqueued {job_id}")
-                self.log_command(f"queuectl enqueue '{{\"id\": \"{job_id}\", …}}'")
-                self.pane().reload()
+                self.log_command("queuectl enqueue " + q(ops.spec_json(spec, job_id)))
+                self.pane("jobs").show_new(job_id)
 
         self.push_screen(NewJobScreen(), created)
 
@@ -169,7 +175,8 @@ class DashboardActions:
         def chosen(value: int | None) -> None:
             if value is not None:
                 self.act(ops.set_priority, ids, value, done=f"priority {value} for {jobs_phrase(ids)}",
-                         cli="; ".join(f"queuectl priority {q(i)} {value}  # no CLI verb yet" for i in ids))  # fmt: skip
+                         cli="; ".join(f"queuectl priority {q(i)} -- {value}" if value < 0 else
+                                       f"queuectl priority {q(i)} {value}" for i in ids))  # fmt: skip
 
         self.push_screen(priority_screen(current, len(ids)), chosen)
 
@@ -185,6 +192,10 @@ class DashboardActions:
     def do_logs(self, job_id: str, follow: bool = True) -> None:
         self.selected_job_id = job_id
         self.show_logs(job_id, follow)
+
+    def do_show_queue(self, name: str) -> None:
+        self.pane("jobs").show_queue(name)
+        self.action_show_tab("jobs")
 
     # -- queues and schedules --------------------------------------------------------------
     def do_pause_queue(self, name: str, paused: bool) -> None:
@@ -242,10 +253,11 @@ class DashboardActions:
             self.notify("no running worker was started here; s asks every worker to stop", severity="warning")
             return
         self.notify(f"stopping {child.name}: it finishes its current job first")
+        self.log_command(f"kill -TERM {child.proc.pid}  # {child.name}: finish the current job, then exit")
 
     def do_stop_all_workers(self) -> None:
         self.confirm("Stop all workers", "Ask every worker (all hosts) to finish its current job and exit?", "Stop all",
-                     lambda: self.act(ops.stop_all_workers, done=lambda asked: f"asked {len(asked)} worker(s) to stop",
+                     lambda: self.act(ops.stop_all_workers, done=lambda asked: f"asked {plural(len(asked), 'worker')} to stop",
                                       cli="queuectl worker stop"))  # fmt: skip
 
     def reap_local_workers(self) -> None:

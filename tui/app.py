@@ -3,6 +3,7 @@ post requests; tui/actions.py carries them out through the engine's operations l
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 from typing import Callable, Iterable
 
 from textual import work
@@ -85,6 +86,9 @@ class QueuectlApp(DashboardActions, App):
         self.quitting = False
         self.paused = False  # tests may freeze the polling
         self._status_busy = False
+        self._status_seen: tuple = ()
+        self._status_every = 1  # like the panes: asked less often while nothing changes
+        self._status_ticks = 0
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -97,7 +101,7 @@ class QueuectlApp(DashboardActions, App):
 
     def on_mount(self) -> None:
         self.base_screen.query_one(StatusHeader).update_status(self.store_label, self.readonly, None, None)
-        self.set_interval(1.0, self.refresh_status)
+        self.set_interval(1.0, self._status_tick)
         self.refresh_status()
         for _ in range(self.start_count):
             self.request("start_worker", True)
@@ -152,6 +156,12 @@ class QueuectlApp(DashboardActions, App):
         self.action_show_tab("logs")
 
     # -- header ------------------------------------------------------------------------
+    def _status_tick(self) -> None:
+        self._status_ticks += 1
+        if self._status_ticks >= self._status_every or self.local_workers.running():
+            self._status_ticks = 0
+            self.refresh_status()
+
     def refresh_status(self) -> None:
         self.reap_local_workers()
         running = self.local_workers.running()
@@ -175,6 +185,9 @@ class QueuectlApp(DashboardActions, App):
         self._status_busy = False
         if not self.screen_stack:  # the answer came while the app was closing
             return
+        seen = (message.counts, message.workers)
+        self._status_every = min(self._status_every * 2, 4) if seen == self._status_seen else 1
+        self._status_seen = seen
         if message.error is None:
             self.base_screen.query_one(StatusHeader).update_status(self.store_label, self.readonly, message.counts,
                                                                    message.workers)  # fmt: skip
@@ -216,7 +229,28 @@ class QueuectlApp(DashboardActions, App):
                                 lambda: self.request("stop_all_workers"))  # fmt: skip
         yield SystemCommand("help: keys", "every binding", self.action_help)
         yield SystemCommand("help: command log", "the CLI equivalent of what you did", self.action_command_log)
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title == "Quit":  # like q: asks first while workers started here run
+                yield SystemCommand("Quit", "quit (asks first if workers started here are running)",
+                                    self.action_request_quit)  # fmt: skip
+            elif command.title == "Screenshot":  # Textual's default folder (~/Downloads) may not exist
+                yield SystemCommand("Screenshot", f"save an SVG of the screen in {self.screenshot_folder}",
+                                    self.action_screenshot)  # fmt: skip
+            else:
+                yield command
+
+    @property
+    def screenshot_folder(self) -> Path:
+        """Beside the store (a server store: beside its logs folder)."""
+        return (self.location.sqlite_path or self.location.logs_dir).parent
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        try:
+            saved = self.save_screenshot(filename, path or str(self.screenshot_folder))
+        except OSError as exc:
+            self.notify(f"no screenshot: {exc.strerror}: {exc.filename}", severity="error")
+            return
+        self.notify(f"screenshot saved: {saved}")
 
     def _dlq_grouped(self, grouped: bool) -> None:
         self.action_show_tab("dlq")
@@ -228,7 +262,5 @@ class QueuectlApp(DashboardActions, App):
 
 
 def _home_short(path: str) -> str:
-    from pathlib import Path
-
     home = str(Path.home())
     return "~" + path[len(home):] if home != "/" and path.startswith(home + "/") else path

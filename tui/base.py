@@ -29,6 +29,8 @@ class StorePane(Vertical):
 
     #: seconds between refreshes while the pane is on screen
     REFRESH_SECONDS = 1.0
+    #: while nothing changes, refreshes are spaced out up to this many ticks apart
+    MAX_IDLE_TICKS = 4
     #: the pane's tab id (the app's TabbedContent)
     TAB = ""
     #: its key actions that change the store: hidden in read-only mode (tui/actions.py refuses them)
@@ -47,6 +49,9 @@ class StorePane(Vertical):
         self._busy = False
         self._dirty = False
         self._last_error = ""
+        self._last_seen: Any = None
+        self._idle_every = 1  # refresh every this many ticks (doubles while nothing changes)
+        self._ticks = 0
 
     def on_mount(self) -> None:
         self.set_interval(self.REFRESH_SECONDS, self._tick)
@@ -75,11 +80,21 @@ class StorePane(Vertical):
 
     @property
     def is_visible_pane(self) -> bool:
-        return self.app.active_tab == self.TAB
+        return self.app.active_tab == self.TAB and self.display
 
     def _tick(self) -> None:
-        if self.is_visible_pane and not self.app.paused:
+        """Refresh while visible; a pane whose data stays the same is asked less and less often
+        (an idle dashboard costs little), and any change brings it back to every tick."""
+        if not self.is_visible_pane or self.app.paused:
+            return
+        self._ticks += 1
+        if self._ticks >= self._idle_every:
+            self._ticks = 0
             self.reload()
+
+    def fingerprint(self, result: Any) -> Any:
+        """What must differ between two results for the pane to count as changing."""
+        return result
 
     def reload(self) -> None:
         """Query the store again now (or right after the query in flight)."""
@@ -120,6 +135,10 @@ class StorePane(Vertical):
             self._last_error = text
         else:
             self._last_error = ""
+            seen = self.fingerprint(message.result)
+            same = seen == self._last_seen
+            self._idle_every = min(self._idle_every * 2, self.MAX_IDLE_TICKS) if same else 1
+            self._last_seen = seen
             self.show(message.result)
         if self._dirty:
             self._dirty = False

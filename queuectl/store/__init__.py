@@ -19,6 +19,7 @@ from .logfiles import LogRead, attempt_paths, read_log
 from .queries import (
     attempts,
     completions_per_minute,
+    count_matching,
     counts,
     get_job,
     has_burst_work,
@@ -26,6 +27,7 @@ from .queries import (
     list_jobs,
     metrics,
     next_due,
+    paused_queues,
     states_of,
     waiting_for,
 )
@@ -41,7 +43,7 @@ from .schedules import (
     run_schedule_now,
 )
 from .retention import apply_retention, dead_by_error, dead_ids_by_error, dead_jobs, prune
-from .views import AttemptView, Claim, JobView, Metrics, WorkerView, iso
+from .views import AttemptView, Claim, JobFilter, JobView, Metrics, WorkerView, iso
 from .workers import (
     HEARTBEAT_SECONDS,
     Heartbeat,
@@ -59,7 +61,7 @@ from .workers import (
 __all__ = [
     "AttemptView", "Cancelled", "ScheduleView", "add_schedule", "get_schedule", "list_schedules",
     "pause_schedule", "remove_schedule", "run_due_schedules", "run_schedule_now", "QueueView", "limit_queue", "list_queues", "pause_queue", "resume_queue", "Enqueued", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
-    "WorkerView", "apply_retention", "attempt_paths", "attempts", "cancel", "claim", "close_store", "completions_per_minute", "counts",
+    "WorkerView", "apply_retention", "attempt_paths", "attempts", "cancel", "claim", "close_store", "completions_per_minute", "counts", "count_matching", "paused_queues", "JobFilter",
     "dead_by_error", "dead_jobs", "delete_job", "enqueue", "finish", "finish_batch", "claim_batch", "Finished", "get_config", "get_job", "has_burst_work", "heartbeat",
     "iso", "linked_jobs", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
     "now", "open_store", "prune", "read_log", "LogRead", "recover_expired", "recover_worker",

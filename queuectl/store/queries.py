@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import math
 
+from peewee import SQL, fn
+
 from ..errors import NotFound
 from ..models import Attempt, Job, JobState, db
 from . import dialect
 from .connection import guarded, now
 from .dependencies import ids_of
 from .statements import chunks, job_fields, job_view, job_views, sql
-from .views import AttemptView, JobView, Metrics
+from .views import AttemptView, JobFilter, JobView, Metrics
 from .workers import live_worker_count
 
 #: how many of the most recent completions the runtime figures are computed over
@@ -26,17 +28,12 @@ def list_jobs(
     search: str | None = None,
     oldest_first: bool = False,
     queue: str | None = None,
+    where: JobFilter | None = None,
 ) -> list[JobView]:
     """Jobs newest first (or oldest first), keyset-paged by seq so deep pages stay cheap."""
-    query = job_fields()
-    if state:
-        query = query.where(Job.state == state)
-    if queue:
-        query = query.where(Job.queue == queue)
+    query = _matching(job_fields(), state, search, JobFilter(queue=queue) if where is None and queue else where)
     if before_seq is not None:
         query = query.where(Job.seq > before_seq if oldest_first else Job.seq < before_seq)
-    if search:
-        query = query.where(Job.id.contains(search) | Job.command.contains(search))
     query = query.order_by(Job.seq.asc() if oldest_first else Job.seq.desc())
     if limit is not None:
         query = query.limit(limit)
@@ -45,6 +42,46 @@ def list_jobs(
 
 #: (relation, the dependency column naming the other job, the one naming this job)
 _LINKS = (("needs", "depends_on_seq", "job_seq"), ("needed by", "job_seq", "depends_on_seq"))
+
+
+def _matching(query, state: str | None, search: str | None, where: JobFilter | None):
+    if state:
+        query = query.where(Job.state == state)
+    if search:
+        query = query.where(Job.id.contains(search) | Job.command.contains(search))
+    if not where:
+        return query
+    if where.queue:
+        query = query.where(Job.queue == where.queue)
+    if where.min_priority is not None:
+        query = query.where(Job.priority > where.min_priority)
+    if where.max_priority is not None:
+        query = query.where(Job.priority < where.max_priority)
+    if where.error:
+        query = query.where(Job.last_error.contains(where.error))
+    if where.worker or where.host:
+        ran = Attempt.select(Attempt.id).where(Attempt.job == Job.seq)
+        if where.worker:
+            ran = ran.where(Attempt.worker_id.contains(where.worker))
+        if where.host:
+            ran = ran.where(Attempt.host == where.host)
+        query = query.where(fn.EXISTS(ran))
+    return query
+
+
+@guarded
+def count_matching(state: str | None, search: str | None, where: JobFilter | None, cap: int) -> int:
+    """How many jobs a filtered listing holds, counted up to `cap` (the count of a rare term
+    at a million jobs is a scan; the cap bounds the common case)."""
+    matched = _matching(Job.select(Job.seq), state, search, where).limit(cap)
+    return Job.select(fn.COUNT(SQL("1"))).from_(matched.alias("m")).scalar() or 0
+
+
+@guarded
+def paused_queues() -> set[str]:
+    from ..models import Queue
+
+    return {name for (name,) in Queue.select(Queue.name).where(Queue.paused).tuples()}
 
 
 @guarded
@@ -155,8 +192,6 @@ def completions_per_minute(minutes: int = 60) -> list[int]:
 
     Served by the (state, finished_at) index: one range scan over the last hour's completions.
     """
-    from peewee import SQL, fn
-
     t = now()
     start = t - minutes * 60
     # CAST truncates, which is floor here: finished_at > start

@@ -106,6 +106,21 @@ class WorkerView(_Record):
 
 
 @dataclass(frozen=True)
+class JobFilter:
+    """Conditions of a job listing beyond its state and free text (None: no condition)."""
+
+    queue: str | None = None
+    min_priority: int | None = None  # priority > this
+    max_priority: int | None = None  # priority < this
+    error: str | None = None  # the last error contains this
+    worker: str | None = None  # an attempt ran on a worker whose id contains this
+    host: str | None = None  # an attempt ran on this host
+
+    def __bool__(self) -> bool:
+        return any(value is not None for value in asdict(self).values())
+
+
+@dataclass(frozen=True)
 class Claim:
     """A job a worker now owns, with what it needs to run it."""
 

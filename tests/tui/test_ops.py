@@ -213,12 +213,12 @@ async def test_schedules_pause_run_now_and_remove(ops_seeded, make_app):
 
 
 async def test_dlq_grouped_view_retries_one_group(ops_seeded, make_app):
-    """2 g: one row per exit code and error; R on the largest group asks with its count, y retries it."""
+    """2 v: one row per exit code and error; R on the largest group asks with its count, y retries it."""
     app = make_app(clock=ops_seeded)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("2")
         await settle(pilot)
-        await pilot.press("g")
+        await pilot.press("v")
         await settle(pilot)
         groups = app.query_one("#dlq-groups", DataTable)
         assert groups.row_count == 3 and groups.has_focus
@@ -231,7 +231,7 @@ async def test_dlq_grouped_view_retries_one_group(ops_seeded, make_app):
         assert [store.get_job(i).state for i in ("report", "report-daily", "report-monthly")] == ["pending"] * 3
         assert store.counts()["dead"] == 2
         await _until(pilot, lambda: groups.row_count == 2)
-        await pilot.press("g")
+        await pilot.press("v")
         await settle(pilot)
         assert keys_of(app.query_one("#dlq-table", DataTable)) == ["sync-db-2", "sync-db"]
 

@@ -60,7 +60,7 @@ def test_help(seeded, make_app, snap_compare):
 @pytest.mark.parametrize("view", ["queues", "schedules", "dlq-grouped"])
 def test_ops_view(view, size, ops_seeded, make_app, snap_compare):
     """Issue 8's views on a store with named queues, schedules and a DLQ group of three."""
-    keys = {"queues": ["7"], "schedules": ["8", "down"], "dlq-grouped": ["2", "g"]}[view]
+    keys = {"queues": ["7"], "schedules": ["8", "down"], "dlq-grouped": ["2", "v"]}[view]
     assert snap_compare(make_app(clock=ops_seeded), terminal_size=size, run_before=_before(keys))
 
 

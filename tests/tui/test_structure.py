@@ -76,3 +76,19 @@ async def test_workers_pane_updates_rows_in_place(seeded, make_app):
         await settle(pilot)
         assert "2.0s ago" in [str(c) for c in table.get_column_at(6)]
         assert not cleared
+
+
+async def test_an_idle_pane_refreshes_less_often(seeded, make_app):
+    """Nothing changes: the Queues pane asks every 2nd, then 4th tick; a change: every tick again."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("7")
+        pane = app.query_one("#queues-pane")
+        for _ in range(3):
+            pane.reload()
+            await settle(pilot)
+        assert pane._idle_every == pane.MAX_IDLE_TICKS == 4
+        store.pause_queue("default")
+        pane.reload()
+        await settle(pilot)
+        assert pane._idle_every == 1

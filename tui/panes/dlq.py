@@ -17,7 +17,9 @@ from queuectl.render import clean
 
 from ..format import attempts_cell, clock_time, state_styles
 from ..messages import JobHighlighted
-from .joblist import JobListPane, PagedTable
+from ..widgets.paged_table import PagedTable
+from ..widgets.vim_table import VimTable
+from .joblist import JobListPane
 from .keyed import KeyedTablePane
 
 
@@ -72,7 +74,7 @@ class DeadJobs(JobListPane):
 
     def after_show(self) -> None:
         n = self.total or 0
-        text = f"dead-letter queue · {n:,} job{'s' * (n != 1)} · g: grouped by error"
+        text = f"dead-letter queue · {n:,} job{'s' * (n != 1)} · v: grouped by error"
         if self.marked:
             text += f" · {len(self.marked)} marked"
         self.query_one("#dlq-status", Static).update(text)
@@ -150,7 +152,7 @@ class DeadGroups(KeyedTablePane):
 
     def compose(self) -> ComposeResult:
         yield Static(id="dlq-groups-status", classes="pane-status")
-        yield DataTable(id="dlq-groups", cursor_type="row")
+        yield VimTable(id="dlq-groups", cursor_type="row")
         yield Static(id="dlq-group-detail", classes="detail-box dlq-detail")
 
     def fetch(self, args) -> list[dict]:
@@ -176,7 +178,7 @@ class DeadGroups(KeyedTablePane):
         self.fill(columns, rows)
         n = sum(g["count"] for g in groups)
         text = (f"dead-letter queue · {n:,} job{'s' * (n != 1)} in {len(groups)} group{'s' * (len(groups) != 1)} "
-                "by exit code and error · g: every job")  # fmt: skip
+                "by exit code and error · v: every job")  # fmt: skip
         self.query_one("#dlq-groups-status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
         self._detail()
 
@@ -190,7 +192,7 @@ class DeadGroups(KeyedTablePane):
         if g is None:
             _empty(box)
             return
-        box.border_title = f"{g['count']:,} dead job{'s' * (g['count'] != 1)} · R retries them all"
+        box.border_title = f"{g['count']:,} dead job{'s' * (g['count'] != 1)} · r retries {'them all' if g['count'] != 1 else 'it'}"
         body = Text()
         body.append("exit     ", style="bold")
         body.append(("none" if g["exit_code"] is None else str(g["exit_code"])) + "\n")
@@ -222,14 +224,14 @@ class DeadGroups(KeyedTablePane):
             self.request("logs", g["examples"][0])
 
     def action_delete(self) -> None:
-        self.notify("delete works on single jobs: g shows every job", severity="warning")
+        self.notify("delete works on single jobs: v shows every job", severity="warning")
 
 
 class DlqPane(Vertical):
     """The dead-letter queue, as a list of jobs or grouped by error."""
 
     TAB = "dlq"
-    BINDINGS = [Binding("g", "toggle_grouped", "Grouped", priority=True)]
+    BINDINGS = [Binding("v", "toggle_grouped", "By error")]
     #: every key of the pane, for `?`: the list's, with the switch to the groups
     KEYS = [*DeadJobs.BINDINGS[:3], *BINDINGS, *DeadJobs.BINDINGS[3:]]
     WRITES = DeadJobs.WRITES | DeadGroups.WRITES

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from queuectl import store
-from queuectl.store import JobView
+from queuectl.store import JobFilter, JobView
 
 from ..base import StorePane, cursor_key
 from ..format import state_styles
@@ -21,10 +21,15 @@ from ..widgets.paged_table import PagedTable
 from .keyed import put_rows
 
 
+#: a filtered listing counts its matches up to this many ("10,000+")
+MATCH_COUNT_CAP = 10_000
+
+
 @dataclass(frozen=True)
 class PageQuery:
     state: str | None
     search: str | None
+    terms: JobFilter
     oldest_first: bool
     size: int
     top: int | None  # seq of the first row shown; None = the first row of the listing
@@ -45,11 +50,12 @@ def fetch_page(q: PageQuery) -> Page:
     """Runs in a thread: the rows of the page the op leads to (a few indexed queries)."""
 
     def after(seq: int | None, n: int) -> list[JobView]:  # rows after seq, in display order
-        return store.list_jobs(state=q.state, limit=n, before_seq=seq, search=q.search, oldest_first=q.oldest_first)
+        return store.list_jobs(state=q.state, limit=n, before_seq=seq, search=q.search, oldest_first=q.oldest_first,
+                               where=q.terms)  # fmt: skip
 
     def before(seq: int | None, n: int) -> list[JobView]:  # rows before seq, nearest first
         return store.list_jobs(
-            state=q.state, limit=n, before_seq=seq, search=q.search, oldest_first=not q.oldest_first
+            state=q.state, limit=n, before_seq=seq, search=q.search, oldest_first=not q.oldest_first, where=q.terms
         )
 
     def from_top(top: int | None) -> list[JobView]:
@@ -85,7 +91,10 @@ def fetch_page(q: PageQuery) -> Page:
     if rows and top is not None and not before(rows[0].seq, 1):
         top = None  # nothing above: follow new jobs as they arrive
     counts = store.counts()
-    total = None if q.search else (counts.get(q.state, 0) if q.state else sum(counts.values()))
+    if q.search or q.terms:  # a filtered listing: its own count, bounded
+        total = store.count_matching(q.state, q.search, q.terms, MATCH_COUNT_CAP)
+    else:
+        total = counts.get(q.state, 0) if q.state else sum(counts.values())
     return Page(q, top, rows, total)
 
 
@@ -98,6 +107,7 @@ class JobListPane(StorePane):
 
     state: reactive[str | None] = reactive(None, init=False)
     search: reactive[str | None] = reactive(None, init=False)
+    terms: reactive[JobFilter] = reactive(JobFilter, init=False)
     oldest_first = reactive(False, init=False)
 
     def __init__(self, **kwargs) -> None:
@@ -130,10 +140,15 @@ class JobListPane(StorePane):
 
     def query_args(self) -> PageQuery:
         op, ref = self._ops.pop(0) if self._ops else ("refresh", None)
-        return PageQuery(self.state, self.search, self.oldest_first, self.page_size(), self.top, op, ref)
+        return PageQuery(self.state, self.search, self.terms, self.oldest_first, self.page_size(), self.top, op, ref)
 
     def fetch(self, args: PageQuery) -> Page:
         return fetch_page(args)
+
+    def fingerprint(self, page: Page):
+        # a running job's runtime and spinner move on screen: such a page is never idle
+        busy = any(job.state == "processing" for job in page.rows)
+        return None if busy else (page.rows, page.total, page.extra)
 
     def on_paged_table_edge(self, message: PagedTable.Edge) -> None:
         message.stop()
@@ -154,6 +169,9 @@ class JobListPane(StorePane):
         self.restart()
 
     def watch_search(self) -> None:
+        self.restart()
+
+    def watch_terms(self) -> None:
         self.restart()
 
     def watch_oldest_first(self) -> None:
@@ -177,7 +195,7 @@ class JobListPane(StorePane):
     def show(self, page: Page) -> None:
         table = self.table
         q = page.query
-        if (q.state, q.search, q.oldest_first) != (self.state, self.search, self.oldest_first):
+        if (q.state, q.search, q.terms, q.oldest_first) != (self.state, self.search, self.terms, self.oldest_first):
             return  # the filter changed while this query ran; the next one is queued
         selected = self.selected_id
         old_index = table.cursor_row

@@ -8,7 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
-from queuectl import ops
+import re
+
+from queuectl import ops, store
+from queuectl.store import JobFilter
 from queuectl.render import clean
 
 from ..format import (
@@ -25,27 +28,59 @@ from ..format import (
 from ..messages import JobHighlighted
 from ..widgets.job_preview import JobPreview
 from ..widgets.paged_table import PagedTable
-from .joblist import JobListPane, Page, PageQuery
+from .joblist import MATCH_COUNT_CAP, JobListPane, Page, PageQuery
+
+#: seconds after the last key before a typed filter applies
+TYPING_PAUSE = 0.25
 
 FINISHED = ops.FINISHED
 STATE_KEYS = {"P": "pending", "R": "processing", "C": "completed", "F": "failed", "D": "dead", "X": "cancelled",
               "B": "blocked"}
 
 
-def parse_filter(text: str) -> tuple[str | None, str | None, str | None]:
-    """`/` text -> (state, free text, error): `state=failed nightly` filters both ways."""
-    state = None
-    words = []
+#: `/` terms beyond free text: state=, queue=, worker=, host=, priority>N, priority<N, error~TEXT
+_TERM = re.compile(r"(state|queue|worker|host)=(.*)|priority([<>])(.*)|error~(.+)", re.IGNORECASE)
+
+
+def parse_filter(text: str) -> tuple[str | None, str | None, JobFilter, str | None]:
+    """`/` text -> (state, free text, the other terms, error), combinable:
+    `state=failed queue=email priority>5 error~timeout nightly`."""
+    state, words, terms = None, [], {}
     for word in text.split():
-        if word.lower().startswith("state="):
-            value = word.split("=", 1)[1].lower()
-            value = {"running": "processing", "all": ""}.get(value, value)
-            if value and value not in ALL_STATES:
-                return None, None, f"unknown state {clean(value, 20)!r} (known: {', '.join(ALL_STATES)})"
-            state = value or None
-        else:
+        m = _TERM.fullmatch(word)
+        if m is None:
             words.append(word)
-    return state, " ".join(words) or None, None
+        elif m.group(1):
+            key, value = m.group(1).lower(), m.group(2)
+            if key == "state":
+                value = {"running": "processing", "all": ""}.get(value.lower(), value.lower())
+                if value and value not in ALL_STATES:
+                    return None, None, JobFilter(), f"unknown state {clean(value, 20)!r} (known: {', '.join(ALL_STATES)})"
+                state = value or None
+            elif value:
+                terms[key] = value
+        elif m.group(3):
+            try:
+                bound = int(m.group(4))
+            except ValueError:
+                return None, None, JobFilter(), f"priority{m.group(3)} takes a whole number, not {clean(m.group(4), 20)!r}"
+            terms["min_priority" if m.group(3) == ">" else "max_priority"] = bound
+        else:
+            terms["error"] = m.group(5)
+    return state, " ".join(words) or None, JobFilter(**terms), None
+
+
+def filter_text(state: str | None, search: str | None, terms: JobFilter) -> str:
+    """The `/` text that gives these filters (what the field shows when it opens)."""
+    parts = [f"state={state}"] if state else []
+    parts += [f"{key}={getattr(terms, key)}" for key in ("queue", "worker", "host") if getattr(terms, key)]
+    if terms.min_priority is not None:
+        parts.append(f"priority>{terms.min_priority}")
+    if terms.max_priority is not None:
+        parts.append(f"priority<{terms.max_priority}")
+    if terms.error:
+        parts.append(f"error~{terms.error}")
+    return " ".join(parts + ([search] if search else []))
 
 
 def fetch_page_with_waits(q: PageQuery) -> Page:
@@ -54,6 +89,7 @@ def fetch_page_with_waits(q: PageQuery) -> Page:
 
     page = fetch_page(q)
     page.extra["waiting"] = ops.waiting_for(page.rows)
+    page.extra["paused"] = store.paused_queues()
     return page
 
 
@@ -81,7 +117,7 @@ class JobsPane(JobListPane):
 
     def compose(self) -> ComposeResult:
         yield Static(id="jobs-status", classes="pane-status")
-        yield Input(placeholder="filter: text in id or command, state=failed …  (enter apply, esc clear)",
+        yield Input(placeholder="filter as you type: text state= queue= worker= host= priority>N error~TEXT",
                     id="jobs-search", classes="search")  # fmt: skip
         yield PagedTable(id="jobs-table", cursor_type="row", zebra_stripes=False)
         yield JobPreview(id="jobs-preview")
@@ -90,6 +126,11 @@ class JobsPane(JobListPane):
         super().__init__(**kwargs)
         #: blocked job id -> the unfinished dependencies it waits for (of the rows on screen)
         self.waiting: dict[str, list[str]] = {}
+        #: the queues that are paused (their waiting jobs say so)
+        self.paused_queues: set[str] = set()
+        self._typing = None  # the timer that applies the filter being typed
+        #: why the filter text being typed does not apply (shown instead of the status line)
+        self.filter_error: str | None = None
 
     def on_mount(self) -> None:
         self.query_one("#jobs-search").display = False
@@ -100,6 +141,7 @@ class JobsPane(JobListPane):
 
     def show(self, page: Page) -> None:
         self.waiting = page.extra.get("waiting", {})
+        self.paused_queues = page.extra.get("paused", set())
         super().show(page)
 
     # -- table -------------------------------------------------------------------------
@@ -113,6 +155,8 @@ class JobsPane(JobListPane):
 
     def cells(self, job, styles, widths):
         note = retry_note(job)
+        if job.queue in self.paused_queues and job.state in ("pending", "failed"):
+            note = f"(queue {clean(job.queue, 16)} paused)"
         if job.state == "blocked" and job.id in self.waiting:
             note = "(waits for " + ", ".join(clean(i, 24) for i in self.waiting[job.id][:3])
             note += " …)" if len(self.waiting[job.id]) > 3 else ")"
@@ -136,14 +180,19 @@ class JobsPane(JobListPane):
 
     def after_show(self) -> None:
         parts = [LABEL.get(self.state, self.state) if self.state else "all states"]
-        if self.search:
-            parts.append(f"matching {clean(self.search, 30)!r}")
+        shown = filter_text(None, self.search, self.terms)
+        if shown:
+            parts.append(f"matching {clean(shown, 40)!r}")
         parts.append("oldest first" if self.oldest_first else "newest first")
         if self.total is not None:
-            parts.append(f"{self.total:,} job{'s' * (self.total != 1)}")
+            capped = (self.search or self.terms) and self.total >= MATCH_COUNT_CAP
+            parts.append(f"{self.total:,}{'+' if capped else ''} job{'s' * (self.total != 1)}")
         if self.marked:
             parts.append(f"{len(self.marked)} marked")
-        self.query_one("#jobs-status", Static).update(Text(" · ".join(parts), no_wrap=True, overflow="ellipsis"))
+        line = Text(" · ".join(parts), no_wrap=True, overflow="ellipsis")
+        if self.filter_error:
+            line = Text(self.filter_error, style="bold", no_wrap=True, overflow="ellipsis")
+        self.query_one("#jobs-status", Static).update(line)
         self._preview()
 
     def _preview(self) -> None:
@@ -168,31 +217,67 @@ class JobsPane(JobListPane):
     def action_search(self) -> None:
         field = self.query_one("#jobs-search", Input)
         field.display = True
-        field.value = " ".join(([f"state={self.state}"] if self.state else []) + ([self.search] if self.search else []))
+        field.value = filter_text(self.state, self.search, self.terms)
         field.focus()
+
+    def _apply(self, text: str) -> str | None:
+        """Apply typed filter text; returns the error that kept it from applying."""
+        state, search, terms, error = parse_filter(text)
+        self.filter_error = error
+        if error is None:
+            self.state, self.search, self.terms = state, search, terms
+        return error
+
+    @on(Input.Changed, "#jobs-search")
+    def _search_typed(self, event: Input.Changed) -> None:
+        """Filter as you type, a moment after the last key (a query per key would queue up)."""
+        event.stop()
+        if self._typing is not None:
+            self._typing.stop()
+        self._typing = self.set_timer(TYPING_PAUSE, lambda: self._typed(event.value))
+
+    def _typed(self, text: str) -> None:
+        if self._apply(text):
+            self.after_show()
 
     @on(Input.Submitted, "#jobs-search")
     def _search_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        state, text, error = parse_filter(event.value)
+        if self._typing is not None:
+            self._typing.stop()
+        error = self._apply(event.value)
         if error:
             self.notify(error, severity="error")
             return
-        self.state, self.search = state, text
-        event.input.display = bool(text or state)
+        event.input.display = bool(event.value.strip())
         self.table.focus()
+
+    def show_new(self, job_id: str) -> None:
+        """A job was just enqueued: drop the filters that would hide it and show the newest page."""
+        if self.state not in (None, "pending", "blocked") or self.search or self.terms:
+            self.action_clear_filter()
+        self.oldest_first = False
+        self.restart()
+
+    def show_queue(self, name: str) -> None:
+        """Only this queue's jobs (Enter on a queue)."""
+        self.state, self.search, self.terms = None, None, JobFilter(queue=name)
+        field = self.query_one("#jobs-search", Input)
+        field.value = filter_text(None, None, self.terms)
+        field.display = True
 
     def on_key(self, event) -> None:
         field = self.query_one("#jobs-search", Input)
         if event.key == "escape" and field.has_focus:
             event.stop()
-            field.display = bool(self.search or self.state)
+            field.display = bool(self.search or self.state or self.terms)
             self.table.focus()
 
     def action_clear_filter(self) -> None:
-        if self.state is None and self.search is None and not self.marked:
+        if self.state is None and self.search is None and not self.terms and not self.marked:
             return
-        self.state = self.search = None
+        self.state = self.search = self.filter_error = None
+        self.terms = JobFilter()
         self.marked.clear()
         self.query_one("#jobs-search", Input).display = False
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
@@ -11,6 +12,7 @@ from queuectl.store import QueueView
 from queuectl.render import clean
 
 from ..format import state_styles
+from ..widgets.vim_table import VimTable
 from .keyed import KeyedTablePane
 
 #: (state, column label) for the per-state counts; the wide layout adds the finished ones
@@ -35,7 +37,7 @@ class QueuesPane(KeyedTablePane):
 
     def compose(self) -> ComposeResult:
         yield Static(id="queues-status", classes="pane-status")
-        yield DataTable(id="queues-table", cursor_type="row")
+        yield VimTable(id="queues-table", cursor_type="row")
         yield Static(id="queues-help", classes="pane-status")
 
     def fetch(self, args) -> list:
@@ -69,14 +71,20 @@ class QueuesPane(KeyedTablePane):
         if not queues:
             text = "No queues yet: jobs go to 'default' unless they name a queue (job field queue)."
         self.query_one("#queues-status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
-        hint = "● at its limit · p pause/resume · l limit (none: no limit)"
+        hint = "● at its limit · enter its jobs · p pause/resume · l limit (none: no limit)"
         if self.app.readonly:
-            hint = "● at its limit"
+            hint = "● at its limit · enter its jobs"
         self.query_one("#queues-help", Static).update(Text(hint, style="dim", no_wrap=True, overflow="ellipsis"))
 
     @property
     def selected(self):
         return self.queues.get(self.selected_key)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if self.selected is not None:
+            self.request("show_queue", self.selected.name)
 
     def action_pause(self) -> None:
         q = self.selected

@@ -17,6 +17,7 @@ from queuectl.store import ScheduleView
 from queuectl.render import clean
 
 from ..format import LABEL, clock_time, duration, full_time, state_styles
+from ..widgets.vim_table import VimTable
 from .keyed import KeyedTablePane
 
 
@@ -41,7 +42,7 @@ class SchedulesPane(KeyedTablePane):
 
     def compose(self) -> ComposeResult:
         yield Static(id="schedules-status", classes="pane-status")
-        yield DataTable(id="schedules-table", cursor_type="row")
+        yield VimTable(id="schedules-table", cursor_type="row")
         yield Static(id="schedules-detail", classes="detail-box")
 
     def fetch(self, args) -> tuple[list, dict]:

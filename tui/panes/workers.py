@@ -6,13 +6,14 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from queuectl import store
 from queuectl.render import clean
 from queuectl.store.workers import LIVENESS_SECONDS
 
 from ..format import ago, duration, state_styles
+from ..widgets.vim_table import VimTable
 from .keyed import KeyedTablePane
 
 
@@ -35,7 +36,7 @@ class WorkersPane(KeyedTablePane):
 
     def compose(self) -> ComposeResult:
         yield Static(id="workers-status", classes="pane-status")
-        yield DataTable(id="workers-table", cursor_type="row")
+        yield VimTable(id="workers-table", cursor_type="row")
 
     def fetch(self, args) -> list:
         return store.list_workers(live_only=False)

@@ -65,8 +65,8 @@ def parse_form(values: dict[str, str]) -> tuple[JobSpec | None, dict[str, str]]:
         return None, {"command": str(exc)}
 
 
-class NewJobScreen(ModalScreen[str | None]):
-    """Enqueue one job; dismisses with its id, or None when abandoned."""
+class NewJobScreen(ModalScreen[tuple | None]):
+    """Enqueue one job; dismisses with (its id, its spec), or None when abandoned."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Enqueue")]
 
@@ -126,7 +126,7 @@ class NewJobScreen(ModalScreen[str | None]):
         except QueuectlError as exc:
             self.app.call_from_thread(self._refused, str(exc))
             return
-        self.app.call_from_thread(self.dismiss, job_id)
+        self.app.call_from_thread(self.dismiss, (job_id, spec))
 
     def _refused(self, error: str) -> None:
         self.query_one("#submit", Button).disabled = False

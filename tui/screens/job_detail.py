@@ -34,6 +34,7 @@ class Detail:
     err: str
     #: (relation, job) for each dependency ("needs") and dependent ("needed by")
     links: list[tuple[str, JobView]]
+    queue_paused: bool
 
 
 #: links shown per direction (a fan-in of thousands would not help anyone here)
@@ -88,7 +89,8 @@ class JobDetailScreen(ModalScreen[None]):
                 output = ops.read_output(job_id, max_bytes=OUTPUT_BYTES)
                 out, err = output.stdout.text, output.stderr.text
             if job_id == self.job_id:
-                self.post_message(self.Loaded(Detail(found.job, found.runs, out, err, links), None))
+                paused = found.job.queue in store.paused_queues()
+                self.post_message(self.Loaded(Detail(found.job, found.runs, out, err, links, paused), None))
         except QueuectlError as exc:
             self.post_message(self.Loaded(None, str(exc)))
 
@@ -106,6 +108,8 @@ class JobDetailScreen(ModalScreen[None]):
         grid.add_column(overflow="fold")
         state = Text(job.state, style=styles.get(job.state, ""))
         note = retry_note(job)
+        if d.queue_paused and job.state in ("pending", "failed"):
+            note = f"(queue {clean(job.queue)} is paused: it waits until the queue is resumed)"
         if note:
             state.append(" " + note)
         rows = [

@@ -3,22 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable
+
+from .vim_table import VimTable
 
 
-class PagedTable(DataTable):
+class PagedTable(VimTable):
     """A DataTable that reports when the cursor tries to leave the rows it has."""
 
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("g", "scroll_top", "Top", show=False),
-        Binding("G", "scroll_bottom", "Bottom", show=False),
-        Binding("home", "scroll_top", "Top", show=False),
-        Binding("end", "scroll_bottom", "Bottom", show=False),
-    ]
 
     @dataclass
     class Edge(Message):
