@@ -23,6 +23,9 @@ from . import guard, reaper
 from .errors import StoreUnusable
 from .paths import open_log
 
+#: each worker's id, in its environment and so in that of every job it runs (see
+#: supervisor.kill_leftovers)
+WORKER_ENV = "QUEUECTL_WORKER_ID"
 #: seconds between SIGTERM and SIGKILL when a job times out or is cancelled
 KILL_GRACE = 5.0
 _CHUNK = 65536
@@ -60,8 +63,11 @@ class JobGuard:
 
     def _start(self) -> None:
         fd = self._slot.fileno()
+        # (without the worker's id, by which the supervisor kills what a dead worker left: the
+        # guard must live on to do its own killing)
+        env = {k: v for k, v in os.environ.items() if k != WORKER_ENV}
         self.proc = subprocess.Popen([sys.executable, "-m", "queuectl.guard", str(fd)],
-                                     stdin=subprocess.PIPE, pass_fds=(fd,))  # fmt: skip
+                                     stdin=subprocess.PIPE, pass_fds=(fd,), env=env)  # fmt: skip
 
     def watch(self, pgid: int, marker: str) -> None:
         if self.proc.poll() is not None:  # the guard was killed: start another
@@ -168,6 +174,7 @@ class Running:
         except OSError as exc:  # no shell, no processes left, an unusable directory
             self.marker.close()
             raise StartError(f"could not start the command: {exc.strerror}") from None
+        self.marker.handed_over()
         self.pgid = self.proc.pid
         self._guard = guard
         if guard is not None:
