@@ -226,7 +226,8 @@ class Worker:
                     running.kill(f"fenced: its lease went {fence.FRACTION * claim.lease_seconds:g}s without renewal",
                                  grace=0.0)  # fmt: skip
 
-            outcome = running.wait(claim.timeout, tick, store.HEARTBEAT_SECONDS, self.channel)
+            beat_every = fence.beat_every(claim.lease_seconds, store.HEARTBEAT_SECONDS)
+            outcome = running.wait(claim.timeout, tick, beat_every, self.channel)
         if self.stopping:
             state, following = self._retrying(store.finish, claim, self.id, outcome.error, outcome.exit_code), None
         else:

@@ -33,7 +33,7 @@ def _counted_job(tmp_path, name: str, seconds: float) -> str:
 def test_a_write_lock_held_past_the_busy_timeout_loses_nothing(db_path, tmp_path):
     run_cli("config", "set", "max_backoff", "0")
     run_cli("config", "set", "lease_seconds", "2")
-    # runs through the whole lock: its heartbeats fail, its lease runs out meanwhile
+    # runs into the lock: its heartbeats fail, so its worker fences it, and it runs again after
     enqueue(id="through", command=_counted_job(tmp_path, "through", LOCK_SECONDS + 3))
     sup = start_workers("--count", "3")
     try:
@@ -65,7 +65,7 @@ def test_a_write_lock_held_past_the_busy_timeout_loses_nothing(db_path, tmp_path
         assert sup.poll() is None, sup.stderr.read()
         enqueue(id="after", command="true")
         wait_for(lambda: job("after")["state"] == "completed", timeout=20)
-        wait_for(lambda: job("through")["state"] == "completed", timeout=20)
+        wait_for(lambda: job("through")["state"] == "completed", timeout=40)  # (its second run)
         wait_for(lambda: len(json.loads(run_cli("worker", "list", "--json").stdout)) == 3, timeout=10)
     finally:
         sup.send_signal(signal.SIGTERM)
