@@ -270,17 +270,20 @@ def status(ctx: click.Context, json_: bool) -> None:
 @click.argument("job_id")
 @click.option("--attempt", type=click.IntRange(min=1), help="This attempt instead of the latest.")
 @click.option("--follow", "-f", is_flag=True, help="Stream a running job's output until it ends.")
+@click.option("--raw", is_flag=True, help="The output byte for byte, even to a terminal (whose escape sequences "
+              "then act); without it a terminal shows them escaped, colours apart.")  # fmt: skip
 @click.pass_context
-def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool) -> None:
+def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw: bool) -> None:
     """Exit code, stdout and stderr of a job's latest (or given) attempt."""
     job_id = _job_id(job_id)
     _open(ctx, readonly=True)
     from . import ops
+    from .terminal import Output
 
     if follow:
         from .follow import follow_job
 
-        follow_job(job_id, attempt)
+        follow_job(job_id, attempt, raw)
         return
     output = ops.read_output(job_id, attempt)
     run = output.run
@@ -290,15 +293,16 @@ def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool) -> 
     stdout, cut_out = output.stdout.text, output.stdout.skipped
     stderr, cut_err = output.stderr.text, output.stderr.skipped
     state = "running" if run.finished_at is None else ("ok" if run.error is None else "failed")
+    shown = Output(sys.stdout, raw).text
     click.echo(f"=== ATTEMPT {run.number} ({state}) ===")
     click.echo("=== EXIT CODE ===")
     click.echo("" if run.exit_code is None else str(run.exit_code))
     if run.error:
-        click.echo(f"\n=== ERROR ===\n{run.error}")
+        click.echo(f"\n=== ERROR ===\n{shown(run.error)}", color=True)
     click.echo("\n=== STDOUT ===" + (" (last 1 MiB)" if cut_out else ""))
-    click.echo(stdout, nl=not stdout.endswith("\n"))
+    click.echo(shown(stdout), nl=not stdout.endswith("\n"), color=True)
     click.echo("\n=== STDERR ===" + (" (last 1 MiB)" if cut_err else ""))
-    click.echo(stderr, nl=not stderr.endswith("\n"))
+    click.echo(shown(stderr), nl=not stderr.endswith("\n"), color=True)
 
 
 @cli.command()

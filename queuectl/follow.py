@@ -6,6 +6,7 @@ import time
 
 from . import store
 from .states import FINISHED
+from .terminal import Output
 
 POLL_SECONDS = 0.2
 
@@ -13,21 +14,22 @@ POLL_SECONDS = 0.2
 class _Tail:
     """Reads what was appended to a log file since the last read."""
 
-    def __init__(self, path: str | None, out):
+    def __init__(self, path: str | None, out: Output):
         self.path, self.out, self.offset = path, out, 0
 
     def pump(self) -> None:
         read = store.read_log(self.path, self.offset, max_bytes=None)
         data, self.offset = read.data, read.offset
         if data:
-            self.out.buffer.write(data)
-            self.out.flush()
+            self.out.write(data)
 
 
-def follow_job(job_id: str, number: int | None = None) -> None:
-    """Wait for the attempt to start (if the job has not run yet), then stream it to its end."""
+def follow_job(job_id: str, number: int | None = None, raw: bool = False) -> None:
+    """Wait for the attempt to start (if the job has not run yet), then stream it to its end;
+    shown inert on a terminal unless `raw` (see queuectl.terminal)."""
     attempt = _wait_for_attempt(job_id, number)
-    tails = (_Tail(attempt.stdout_path, sys.stdout), _Tail(attempt.stderr_path, sys.stderr))
+    err = Output(sys.stderr, raw)
+    tails = (_Tail(attempt.stdout_path, Output(sys.stdout, raw)), _Tail(attempt.stderr_path, err))
     while True:
         for tail in tails:
             tail.pump()
@@ -36,10 +38,11 @@ def follow_job(job_id: str, number: int | None = None) -> None:
             time.sleep(POLL_SECONDS)  # the worker closes the files just after recording the end
             for tail in tails:
                 tail.pump()
+                tail.out.close()
             break
         time.sleep(POLL_SECONDS)
     ending = f"exit code {attempt.exit_code}" if attempt.error is None else attempt.error
-    print(f"=== attempt {attempt.number} ended: {ending} ===", file=sys.stderr)
+    print(f"=== attempt {attempt.number} ended: {err.text(ending)} ===", file=sys.stderr)
 
 
 def _wait_for_attempt(job_id: str, number: int | None) -> store.AttemptView:

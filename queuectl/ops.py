@@ -12,13 +12,17 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import store
 from .errors import NotFound, QueuectlError
 from .states import FINISHED, JobState
 from .store import AttemptView, JobView, LogRead
 from .store.logfiles import TAIL_BYTES
+
+if TYPE_CHECKING:
+    from .paths import Location
+    from .supervisor import Child
 
 # -- jobs ------------------------------------------------------------------------------------
 def cancel(job_id: str) -> store.Cancelled:
@@ -215,3 +219,59 @@ def remove_schedule(name: str) -> None:
 def stop_all_workers(host: str | None = None) -> list:
     """Ask every worker (or those of one host) to finish its current job and exit."""
     return store.request_stop(host)
+
+
+class LocalWorkers:
+    """Worker processes this process starts and stops (the dashboard's + and -), through the
+    Supervisor.  Unlike `worker start`, nothing restarts a worker that dies: reap() reports it,
+    and recover_dead_worker() fails its attempt at once.
+
+    Start them from the main thread: on Linux a worker gets a parent-death SIGTERM when the
+    thread that forked it ends, so one forked from a short-lived thread would stop with it."""
+
+    def __init__(self, location: Location) -> None:
+        from .supervisor import Supervisor
+
+        self.supervisor = Supervisor(location, 0, quiet=True)
+
+    def start(self) -> Child:
+        return self.supervisor.spawn()
+
+    def running(self) -> list[Child]:
+        return self.supervisor.running()
+
+    def stop(self, worker_id: str | None = None) -> Child | None:
+        """Ask one worker not asked yet (this one, else the newest) to finish its job and
+        exit; None when every worker started here was asked already."""
+        left = [child for child in self.running() if not child.signalled]
+        child = next((c for c in left if c.id == worker_id), left[-1] if left else None)
+        if child is not None:
+            self.supervisor.stop(child)
+        return child
+
+    def stop_all(self) -> None:
+        """Each running worker gets one more stop signal: the first lets its job finish, the
+        second kills the job (recorded as a failed attempt, so it is retried)."""
+        for child in self.running():
+            self.supervisor.stop(child)
+
+    def reap(self) -> list[tuple[Child, str]]:
+        """The workers that exited since the last look and died, with why (a job's last error)."""
+        from .supervisor import death_reason
+
+        return [(child, death_reason(code)) for child, code in self.supervisor.reap()]
+
+
+def recover_dead_worker(worker_id: str, reason: str) -> None:
+    """A worker of this host died: kill what it left, fail its attempt (the job is retried)."""
+    from .supervisor import recover_dead_worker
+
+    recover_dead_worker(worker_id, reason)
+
+
+# -- settings --------------------------------------------------------------------------------
+def set_config(changes: dict[str, str]) -> dict:
+    """Validate and store several settings; returns every setting as stored now."""
+    for key, text in changes.items():
+        store.set_config(key, text)
+    return store.get_config()

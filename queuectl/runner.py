@@ -13,13 +13,13 @@ import os
 import selectors
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
 from . import guard, reaper
+from .childproc import python_module
 from .errors import StoreUnusable
 from .paths import open_log
 
@@ -66,7 +66,7 @@ class JobGuard:
         # (without the worker's id, by which the supervisor kills what a dead worker left: the
         # guard must live on to do its own killing)
         env = {k: v for k, v in os.environ.items() if k != WORKER_ENV}
-        self.proc = subprocess.Popen([sys.executable, "-m", "queuectl.guard", str(fd)],
+        self.proc = subprocess.Popen(python_module("queuectl.guard", str(fd)),
                                      stdin=subprocess.PIPE, pass_fds=(fd,), env=env)  # fmt: skip
 
     def watch(self, pgid: int, marker: str) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import runner, store
+from .childproc import python_module, store_env
 from .runner import WORKER_ENV
 from .errors import ExitCode, StoreError
 from .paths import Location
@@ -99,10 +100,10 @@ class Supervisor:
         name = f"worker-{self._next_index}"
         self._next_index += 1
         worker_id = f"{self.host}.{os.getpid()}.{secrets.token_hex(3)}"
-        argv = [sys.executable, "-m", "queuectl.worker", "--db", self.location.url, "--id", worker_id, "--name", name]
+        argv = python_module("queuectl.worker", "--id", worker_id, "--name", name)
         argv += ["--burst"] * self.burst + ["--quiet"] * self.quiet
         argv += [arg for queue in self.queues for arg in ("--queue", queue)]
-        env = dict(os.environ, **{WORKER_ENV: worker_id})  # inherited by its jobs: see kill_leftovers
+        env = store_env(self.location, **{WORKER_ENV: worker_id})  # inherited by its jobs: see kill_leftovers
         proc = subprocess.Popen(argv, preexec_fn=_own_group_and_die_with_parent, env=env)
         child = Child(name, worker_id, proc)
         self.children.append(child)
@@ -135,6 +136,25 @@ class Supervisor:
         for child in self.children:
             self._pass_on(child, sig)
 
+    def stop(self, child: Child) -> None:
+        """Ask one worker to stop: the first signal lets its job finish, a second kills the job."""
+        self._pass_on(child)
+
+    def running(self) -> list[Child]:
+        return [child for child in self.children if child.proc.poll() is None]
+
+    def reap(self) -> list[tuple[Child, int]]:
+        """Forget the workers that exited; returns those that died (non-zero status) with it."""
+        died = []
+        for child in list(self.children):
+            code = child.proc.poll()
+            if code is None:
+                continue
+            self.children.remove(child)
+            if code != 0:  # 0: it was asked to stop, or its burst is done
+                died.append((child, code))
+        return died
+
     def _on_signal(self, signum, frame) -> None:
         self.signals += 1
         self.signal_children(signal.SIGTERM)
@@ -150,13 +170,7 @@ class Supervisor:
             self.spawn()
         while self.children:
             time.sleep(0.05)
-            for child in list(self.children):
-                code = child.proc.poll()
-                if code is None:
-                    continue
-                self.children.remove(child)
-                if code == 0:
-                    continue  # it was asked to stop, or its burst is done
+            for child, code in self.reap():
                 if code == ExitCode.UNUSABLE:  # a damaged store: restarting it would only loop
                     self.say(f"[{child.name}] stopped: the store cannot be used; stopping every worker")
                     self.unusable = True

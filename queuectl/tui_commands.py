@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 
 import click
 
@@ -25,17 +24,6 @@ def _after(app) -> None:
             f"{len(left)} worker(s) started by the dashboard are finishing their current job and will then exit.",
             err=True,
         )
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def demo_jobs(now: float) -> list:
@@ -102,23 +90,46 @@ def register(cli: click.Group) -> None:
 
     @cli.group()
     def dashboard() -> None:
-        """Serve the dashboard in a web browser (needs: pip install 'queuectl[web]')."""
+        """Serve the dashboard in a web browser (needs textual-serve: pip install '.[web]' in the checkout)."""
 
     @dashboard.command("start")
     @click.option("--host", default=LOOPBACK, show_default=True, help="Address to bind to.")
     @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
     @click.option("--readonly", is_flag=True, help="Serve a dashboard whose actions are disabled.")
+    @click.option("--token-file", type=click.Path(dir_okay=False), help="Read the token from this file (owner-only) "
+                  "instead of a new random one per start. [env: QUEUECTL_DASHBOARD_TOKEN]")  # fmt: skip
+    @click.option("--allow-host", "allow_hosts", metavar="NAME", multiple=True,
+                  help="Also answer requests for this host name (repeatable; e.g. behind a reverse proxy).")  # fmt: skip
+    @click.option("--public-url", metavar="URL", help="The address browsers use, e.g. https://queue.example.com "
+                  "behind a reverse proxy (default: the one each browser asked for).")  # fmt: skip
     @click.pass_context
-    def dashboard_start(ctx: click.Context, host: str, port: int, readonly: bool) -> None:
-        """Serve `queuectl tui` over HTTP with textual-serve; each browser tab gets its own dashboard."""
+    def dashboard_start(ctx: click.Context, host: str, port: int, readonly: bool, token_file: str | None,
+                        allow_hosts: tuple[str, ...], public_url: str | None) -> None:  # fmt: skip
+        """Serve `queuectl tui` over HTTP; each browser tab gets its own dashboard.
+
+        It prints the URL to open, with a secret token: without that token nothing but the
+        static files is served.
+        """
+        from .errors import InputError
+
         location = _open(ctx)  # fail now on a bad store, not in every browser tab
         try:
-            from textual_serve.server import Server
-        except ImportError:
-            raise click.ClickException("the web dashboard needs textual-serve: pip install 'queuectl[web]'") from None
-        if not _is_loopback(host):
-            click.echo(f"Warning: the dashboard has no login; anyone who can reach {host}:{port} can "
-                       "see and change the queue.", err=True)  # fmt: skip
-        argv = [sys.executable, "-m", "queuectl", "--db", location.url, "tui", *(["--readonly"] * readonly)]
-        click.echo(f"Serving {location.display} at http://{host}:{port} (Ctrl+C stops)", err=True)
-        Server(shlex.join(argv), host=host, port=port, title="queuectl").serve()
+            from . import web
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("textual_serve", "aiohttp"):
+                raise
+            from .hints import install_extra
+
+            raise click.ClickException(f"the web dashboard needs textual-serve: {install_extra('web')}") from None
+        if public_url is not None and web.origin(public_url) is None:
+            raise InputError(f"--public-url must be an http:// or https:// URL, not {public_url[:80]!r}")
+        token = web.dashboard_token(token_file)
+        if not web.is_loopback(host):
+            click.echo(f"Warning: {host} is not a loopback address. Anyone who can reach port {port} and has the "
+                       "URL below can run any shell command as this user; keep it secret, and put TLS in front "
+                       "(a reverse proxy) on a network you do not control.", err=True)  # fmt: skip
+        try:
+            web.serve_dashboard(location, host=host, port=port, token=token, readonly=readonly,
+                                allow_hosts=allow_hosts, public_url=public_url)  # fmt: skip
+        except OSError as exc:
+            raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None

@@ -15,6 +15,7 @@ import time
 from . import fence, reaper, runner, store
 from .errors import ExitCode, StoreError, StoreUnusable
 from .paths import Location
+from .render import clean
 
 HOST_ENV = "QUEUECTL_HOST_ID"
 #: the longest an idle worker sleeps without looking at the store (safety net for lost wake-ups)
@@ -34,7 +35,7 @@ def say(line: str) -> bool:
     with EIO; that must not stop the workers, which keep running jobs (SIGHUP is ignored too).
     """
     try:
-        print(line, flush=True)
+        print(clean(line), flush=True)  # ids, commands, errors and paths come from jobs
         return True
     except OSError:
         try:  # what is still buffered, and anything printed later, goes nowhere without failing
@@ -256,7 +257,6 @@ def main(argv: list[str] | None = None) -> int:
     from .paths import resolve
 
     parser = argparse.ArgumentParser(prog="python -m queuectl.worker", description="one queuectl worker")
-    parser.add_argument("--db", required=True)
     parser.add_argument("--id", required=True)
     parser.add_argument("--name", default="worker")
     parser.add_argument("--burst", action="store_true")
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue", action="append", default=[])
     args = parser.parse_args(argv)
     try:
-        return Worker(resolve(args.db), args.id, args.name, args.burst, args.quiet, tuple(args.queue)).run()
+        return Worker(resolve(), args.id, args.name, args.burst, args.quiet, tuple(args.queue)).run()
     except StoreError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

@@ -38,11 +38,13 @@ def pytest_configure(config):
 
 def pytest_generate_tests(metafunc):
     """Run each test on every chosen backend, except tests about the SQLite file itself (they
-    ask for db_path) and the TUI's (its queries are the store's, tested here on both)."""
+    ask for db_path), the TUI's (its queries are the store's, tested here on both) and the web
+    dashboard's (it serves that TUI)."""
     if "backend" not in metafunc.fixturenames:
         return
     chosen = BACKENDS if metafunc.config.getoption("backend") == "all" else (metafunc.config.getoption("backend"),)
-    sqlite_only = "db_path" in metafunc.fixturenames or "/tests/tui/" in str(metafunc.definition.path)
+    path = str(metafunc.definition.path)
+    sqlite_only = "db_path" in metafunc.fixturenames or "/tests/tui/" in path or "/tests/web/" in path
     if metafunc.definition.get_closest_marker("postgres_only"):
         metafunc.parametrize("backend", [b for b in chosen if b == "postgres"], indirect=True)
     elif not sqlite_only:

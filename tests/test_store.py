@@ -67,14 +67,16 @@ def test_retry_backoff_schedule_and_dead_after_max_retries(clock):
 
 def test_backoff_is_capped_by_max_backoff(clock):
     store.set_config("max_backoff", "5")
+    store.set_config("backoff_jitter", "0")
     store.enqueue([JobSpec("false", id="f", max_retries=5)])
+    delays = []
     for _ in range(4):
         claim = store.claim("w", "h")
         store.finish(claim, "w", "boom", 1)
         job = store.get_job("f")
-        assert job.next_attempt_at - clock.t <= 5
+        delays.append(job.next_attempt_at - clock.t)
         clock.t = job.next_attempt_at
-    assert job.next_attempt_at - (clock.t - 5) == 5
+    assert delays == [2, 4, 5, 5]  # 2 ** n seconds, until the cap
 
 
 def test_dlq_retry_resets_attempts_and_keeps_history(clock):

@@ -1,15 +1,17 @@
 """What every pane shares: a store query that runs in a thread worker and re-polls only after the
-previous one finished, and the read-only switch for actions."""
+previous one finished, requests posted up to the actions, and the read-only switch for its keys."""
 from __future__ import annotations
 
 from typing import Any
 
 from textual import work
 from textual.containers import Vertical
+from textual.widget import Widget
+from textual.widgets import DataTable
 
 from queuectl.errors import QueuectlError
 
-from .messages import Loaded
+from .messages import ActionRequested, Loaded
 
 
 def cursor_key(table) -> str | None:
@@ -29,8 +31,16 @@ class StorePane(Vertical):
     REFRESH_SECONDS = 1.0
     #: the pane's tab id (the app's TabbedContent)
     TAB = ""
-    #: actions that change the store: hidden and refused in read-only mode
+    #: its key actions that change the store: hidden in read-only mode (tui/actions.py refuses them)
     WRITES: frozenset[str] = frozenset()
+
+    #: every key of the pane, for `?` (its BINDINGS unless it says otherwise)
+    KEYS: list = []
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "KEYS" not in cls.__dict__:
+            cls.KEYS = list(cls.BINDINGS)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -46,16 +56,29 @@ class StorePane(Vertical):
         self.reload()  # layouts and page sizes depend on the size
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.WRITES and getattr(self.app, "readonly", False):
-            return False
-        return True
+        return not (action in self.WRITES and self.app.readonly)
+
+    def request(self, action: str, *args: Any) -> None:
+        """Ask the dashboard's actions for something (they know read-only and confirmations).
+        Posted to the app itself: bubbling up through the tabs would cost a message hop each."""
+        self.app.post_message(ActionRequested(action, args))
+
+    def focus_target(self) -> Widget | None:
+        """What gets the focus when the pane is shown."""
+        tables = self.query(DataTable)
+        return next((t for t in tables if t.display), None)
+
+    @property
+    def editing(self) -> bool:
+        """Is a form field of the pane focused (tab then moves between fields, not panes)?"""
+        return False
 
     @property
     def is_visible_pane(self) -> bool:
-        return getattr(self.app, "active_tab", self.TAB) == self.TAB
+        return self.app.active_tab == self.TAB
 
     def _tick(self) -> None:
-        if self.is_visible_pane and not getattr(self.app, "paused", False):
+        if self.is_visible_pane and not self.app.paused:
             self.reload()
 
     def reload(self) -> None:

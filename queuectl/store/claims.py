@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..models import Job, JobState, db
 from . import dependencies, dialect
-from .config import current_config, limited_queues
+from .cached import current_config, limited_queues
 from .connection import guarded, location, now, wake_watchers, wake_workers
 from .jobs import fail
 from .views import Claim

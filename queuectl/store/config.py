@@ -2,50 +2,11 @@
 from __future__ import annotations
 
 import json
-import time
 
 from ..models import Setting, db
-from ..settings import SETTINGS, defaults, setting
+from ..settings import setting
+from .cached import current_config, forget_cached_config
 from .connection import guarded, wake_workers
-
-
-#: a process re-reads the settings at most this often (a worker claims every millisecond)
-CACHE_SECONDS = 1.0
-_cache: tuple[float, dict] = (0.0, {})
-
-
-def current_config() -> dict:
-    """Defaults overlaid with what was set, as of at most CACHE_SECONDS ago."""
-    global _cache
-    expires, values = _cache
-    if time.monotonic() < expires:
-        return dict(values)
-    values = defaults()
-    for key, value in db.execute_sql("SELECT key, value FROM setting").fetchall():
-        if key in SETTINGS:
-            stored = json.loads(value)
-            values[key] = None if stored is None else SETTINGS[key].kind(stored)
-    _cache = (time.monotonic() + CACHE_SECONDS, values)
-    return dict(values)
-
-
-def forget_cached_config() -> None:
-    global _cache, _limited_cache
-    _cache = (0.0, {})
-    _limited_cache = (0.0, ())
-
-
-_limited_cache: tuple[float, tuple] = (0.0, ())
-
-
-def limited_queues() -> tuple[str, ...]:
-    """Queues with a limit on running jobs, as of at most CACHE_SECONDS ago."""
-    global _limited_cache
-    expires, names = _limited_cache
-    if time.monotonic() >= expires:
-        names = tuple(n for (n,) in db.execute_sql("SELECT name FROM queue WHERE max_running IS NOT NULL").fetchall())
-        _limited_cache = (time.monotonic() + CACHE_SECONDS, names)
-    return names
 
 
 get_config = guarded(current_config)

@@ -43,7 +43,7 @@ def open_store(location: Location, readonly: bool = False, verify: bool = False)
     _location, _readonly = location, readonly
     _clock_offset.cache_clear()
     clock.forget()
-    from .config import forget_cached_config
+    from .cached import forget_cached_config
 
     forget_cached_config()
     with mapped_errors():

@@ -141,7 +141,9 @@ class PostgresDialect(SqliteDialect):
         try:
             import psycopg2  # noqa: F401
         except ImportError:
-            raise StoreError("PostgreSQL needs its driver: pip install '.[postgres]' in the queuectl checkout") from None
+            from ..hints import install_extra
+
+            raise StoreError(f"PostgreSQL needs its driver: {install_extra('postgres')}") from None
         from peewee import PostgresqlDatabase
         from playhouse.db_url import parse
 

@@ -14,9 +14,9 @@ from ..errors import InputError, InvalidState, NotFound
 from ..models import ACTIVE_STATES, FINISHED_STATES, Attempt, Job, JobState, db
 from ..spec import JobSpec, new_job_id, validate_priority
 from . import dependencies, dialect, logfiles
-from .config import current_config
+from .cached import current_config
 from .connection import guarded, location, now, wake_watchers, wake_workers
-from .statements import chunks, find_job, sql, update_job
+from .statements import chunks, find_job, job_view, sql, update_job
 from .views import JobView
 
 P = JobState.PROCESSING.value
@@ -167,8 +167,6 @@ def cancel(job_id: str) -> Cancelled:
     """pending/blocked/failed/processing -> cancelled (and dependents that needed it, too).
     The caller kills a local process group; a remote worker notices at its next heartbeat or
     wake-up."""
-    from .queries import get_job
-
     t = now()
     with db.atomic():
         job = find_job(job_id)
@@ -188,7 +186,7 @@ def cancel(job_id: str) -> Cancelled:
             dependencies.job_ended(job.seq, t)
     wake_workers()  # a running job's owner checks it and kills it; dependents may run
     wake_watchers()
-    return Cancelled(get_job(job_id), running.pgid if running else None, running.host if running else None)
+    return Cancelled(job_view(job_id), running.pgid if running else None, running.host if running else None)
 
 
 @guarded

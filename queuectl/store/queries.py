@@ -7,24 +7,15 @@ from ..errors import NotFound
 from ..models import Attempt, Job, JobState, db
 from . import dialect
 from .connection import guarded, now
+from .dependencies import ids_of
+from .statements import chunks, job_fields, job_view, job_views, sql
 from .views import AttemptView, JobView, Metrics
 from .workers import live_worker_count
 
 #: how many of the most recent completions the runtime figures are computed over
 RUNTIME_SAMPLE = 10_000
-_JOB_FIELDS = [getattr(Job, name) for name in JobView.__dataclass_fields__]
 
-
-def _views(query) -> list[JobView]:
-    return [JobView.from_row(row) for row in query.dicts()]
-
-
-@guarded
-def get_job(job_id: str) -> JobView:
-    rows = _views(Job.select(*_JOB_FIELDS).where(Job.id == job_id))
-    if not rows:
-        raise NotFound(f"no job {job_id!r}")
-    return rows[0]
+get_job = guarded(job_view)
 
 
 @guarded
@@ -37,7 +28,7 @@ def list_jobs(
     queue: str | None = None,
 ) -> list[JobView]:
     """Jobs newest first (or oldest first), keyset-paged by seq so deep pages stay cheap."""
-    query = Job.select(*_JOB_FIELDS)
+    query = job_fields()
     if state:
         query = query.where(Job.state == state)
     if queue:
@@ -49,7 +40,7 @@ def list_jobs(
     query = query.order_by(Job.seq.asc() if oldest_first else Job.seq.desc())
     if limit is not None:
         query = query.limit(limit)
-    return _views(query)
+    return job_views(query)
 
 
 #: (relation, the dependency column naming the other job, the one naming this job)
@@ -66,8 +57,6 @@ def linked_jobs(job_id: str, limit: int | None = None) -> tuple[list[JobView], l
         f"WHERE d.{mine} = (SELECT seq FROM job WHERE id = {{p}}) ORDER BY j.seq{cap}) AS {mine}_side"
         for rel, other, mine in _LINKS
     ]
-    from .statements import sql
-
     cursor = sql(" UNION ALL ".join(branches), job_id, job_id)
     names = [d[0] for d in cursor.description]
     found: dict[str, list[JobView]] = {rel: [] for rel, _, _ in _LINKS}
@@ -81,8 +70,6 @@ def linked_jobs(job_id: str, limit: int | None = None) -> tuple[list[JobView], l
 def waiting_for(jobs: list[JobView]) -> dict[str, list[str]]:
     """For the blocked ones among these jobs, the ids of the dependencies that have not
     completed yet (what they wait for)."""
-    from .dependencies import ids_of
-
     blocked = {job.seq: job.id for job in jobs if job.state == JobState.BLOCKED.value}
     dependencies = ids_of("job", list(blocked))
     states = states_of([dep for ids in dependencies.values() for dep in ids])
@@ -189,8 +176,6 @@ def completions_per_minute(minutes: int = 60) -> list[int]:
 @guarded
 def states_of(job_ids: list[str]) -> dict[str, str]:
     """The state of each of these jobs that exists (the dashboard's 'waits for' notes)."""
-    from .statements import chunks
-
     found: dict[str, str] = {}
     for piece in chunks(sorted(set(job_ids))):
         found.update(Job.select(Job.id, Job.state).where(Job.id.in_(piece)).tuples())

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from ..models import Queue, db
 from ..spec import validate_queue_limit, validate_queue_name
 from ..states import JobState
-from .config import forget_cached_config
+from .cached import forget_cached_config
 from .connection import guarded, wake_workers
 
 

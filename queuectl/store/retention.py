@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..models import FINISHED_STATES, Attempt, Job, JobState, db
 from . import logfiles
-from .config import current_config
+from .cached import current_config
 from .connection import guarded, location, now
 
 BATCH = 500

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from ..errors import NotFound
 from ..models import Job, db
+from .views import JobView
+
+_JOB_FIELDS = [getattr(Job, name) for name in JobView.__dataclass_fields__]
 
 
 def sql(statement: str, *params):
@@ -23,6 +26,22 @@ def find_job(job_id: str) -> Job:
     if job is None:
         raise NotFound(f"no job {job_id!r}")
     return job
+
+
+def job_views(query) -> list[JobView]:
+    return [JobView.from_row(row) for row in query.dicts()]
+
+
+def job_view(job_id: str) -> JobView:
+    rows = job_views(Job.select(*_JOB_FIELDS).where(Job.id == job_id))
+    if not rows:
+        raise NotFound(f"no job {job_id!r}")
+    return rows[0]
+
+
+def job_fields(*extra):
+    """A select of every field a JobView has."""
+    return Job.select(*_JOB_FIELDS, *extra)
 
 
 def chunks(items: list, size: int = 500):

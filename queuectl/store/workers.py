@@ -6,6 +6,7 @@ import operator
 from dataclasses import dataclass
 
 from ..models import Attempt, Job, JobState, Worker, db
+from .cached import current_config
 from .connection import elapsed_clock, guarded, now, wake_workers
 from .jobs import P, fail_lost_attempts
 from .views import Claim, WorkerView
@@ -38,8 +39,6 @@ class Heartbeat:
 def heartbeat(worker_id: str, claim: Claim | None = None, pgid: int | None = None) -> Heartbeat:
     """I am alive (and running `claim` as process group `pgid`): refresh the worker row and
     the job's lease, and note the process group so the job can be killed from outside."""
-    from .config import current_config
-
     t = now()
     with db.atomic():
         state, job_id = ("busy", claim.id) if claim else ("idle", None)
@@ -128,8 +127,6 @@ def recover_expired() -> int:
     """Jobs whose lease was not renewed for a whole lease (their worker stopped heartbeating, on
     any host) fail their attempt; workers silent as long are forgotten.  The first call of a
     process only starts watching.  Returns how many jobs were recovered."""
-    from .config import current_config
-
     with db.atomic():
         lease = current_config()["lease_seconds"]
         fields = (Job.worker_id, Job.attempts, Job.lease_expires_at)

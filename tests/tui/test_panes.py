@@ -222,11 +222,13 @@ async def test_worker_started_here_claims_a_job_and_cancel_kills_it(opened, make
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("5", "plus")
         await pilot.pause()
-        assert len(app.pool.running()) == 1
+        assert len(app.local_workers.running()) == 1
         assert _wait(lambda: store.get_job("long").state == "processing")
         await pilot.pause(1.2)
         await settle(pilot)
         assert "long" in [str(c) for c in app.query_one("#workers-table", DataTable).get_column_at(4)]
+        assert _wait(lambda: store.attempts("long")[-1].pgid)  # its heartbeat named the group
+        pgid = store.attempts("long")[-1].pgid
         await pilot.press("1")
         await settle(pilot)
         await pilot.press("c")
@@ -234,9 +236,7 @@ async def test_worker_started_here_claims_a_job_and_cancel_kills_it(opened, make
         await pilot.press("y")
         await settle(pilot)
         assert store.get_job("long").state == "cancelled"
-        pgid = store.attempts("long")[-1].pgid
-        if pgid:  # the command's process group is gone
-            assert _wait(lambda: _group_gone(pgid), 10)
+        assert _wait(lambda: _group_gone(pgid), 10)  # the command's process group is gone
         # q with a worker running asks; y stops it gracefully and the app exits once it has
         await pilot.press("q")
         await pilot.pause()
@@ -245,7 +245,7 @@ async def test_worker_started_here_claims_a_job_and_cancel_kills_it(opened, make
             await pilot.pause(0.1)
             if not app.is_running:
                 break
-    assert not app.pool.running()
+    assert not app.local_workers.running()
 
 
 def _group_gone(pgid: int) -> bool:

@@ -6,6 +6,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from queuectl import store
@@ -110,8 +111,6 @@ class ConfigPane(StorePane):
         self.action_revert()
 
     def action_save(self) -> None:
-        if self.app.readonly:
-            return
         changed = self.edited()
         errors = {}
         parsed = {}
@@ -132,17 +131,20 @@ class ConfigPane(StorePane):
             self.notify("nothing changed")
             return
 
-        def save() -> dict:
-            for key, text in changed.items():
-                store.set_config(key, text)
-            return store.get_config()
+        self.request("save_config", changed, [f"queuectl config set {k} {shown(k, v)}" for k, v in parsed.items()])
 
-        def saved(values: dict) -> None:
-            self.values = {}
-            self.show(values)
+    def saved(self, values: dict) -> None:
+        """The store took the changes: show what it holds now."""
+        self.values = {}
+        self.show(values)
 
-        lines = "; ".join(f"queuectl config set {k} {shown(k, v)}" for k, v in parsed.items())
-        self.app.act(save, done=f"saved {', '.join(changed)}", cli=lines, then=saved)
+    def focus_target(self) -> Widget:
+        return self.query_one("#config-form")
+
+    @property
+    def editing(self) -> bool:
+        focused = self.app.focused
+        return focused is not None and (focused.has_class("setting-value") or focused.id in ("config-save", "config-revert"))
 
     def action_edit(self) -> None:
         if not self.app.readonly:

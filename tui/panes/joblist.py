@@ -10,58 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rich.text import Text
-from textual.binding import Binding
-from textual.message import Message
-from textual.widgets import DataTable
+from textual.reactive import reactive
 
 from queuectl import store
 from queuectl.store import JobView
 
 from ..base import StorePane, cursor_key
 from ..format import state_styles
-
-
-class PagedTable(DataTable):
-    """A DataTable that reports when the cursor tries to leave the rows it has."""
-
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("g", "scroll_top", "Top", show=False),
-        Binding("G", "scroll_bottom", "Bottom", show=False),
-        Binding("home", "scroll_top", "Top", show=False),
-        Binding("end", "scroll_bottom", "Bottom", show=False),
-    ]
-
-    @dataclass
-    class Edge(Message):
-        """The cursor wants rows this table does not hold: up, down, pgup, pgdown, top, bottom."""
-
-        direction: str
-
-    def action_cursor_down(self) -> None:
-        if self.row_count and self.cursor_row >= self.row_count - 1:
-            self.post_message(self.Edge("down"))
-            return
-        super().action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        if self.row_count and self.cursor_row <= 0:
-            self.post_message(self.Edge("up"))
-            return
-        super().action_cursor_up()
-
-    def action_page_down(self) -> None:
-        self.post_message(self.Edge("pgdown"))
-
-    def action_page_up(self) -> None:
-        self.post_message(self.Edge("pgup"))
-
-    def action_scroll_top(self) -> None:
-        self.post_message(self.Edge("top"))
-
-    def action_scroll_bottom(self) -> None:
-        self.post_message(self.Edge("bottom"))
+from ..widgets.paged_table import PagedTable
+from .keyed import put_rows
 
 
 @dataclass(frozen=True)
@@ -133,16 +90,19 @@ def fetch_page(q: PageQuery) -> Page:
 
 
 class JobListPane(StorePane):
-    """Base of the Jobs and DLQ panes: a paged, keyed job table."""
+    """Base of the Jobs and DLQ panes: a paged, keyed job table.  The filters are reactive:
+    changing one goes back to the first page."""
 
     #: state the pane always shows (DLQ: dead), else None
     FIXED_STATE: str | None = None
 
+    state: reactive[str | None] = reactive(None, init=False)
+    search: reactive[str | None] = reactive(None, init=False)
+    oldest_first = reactive(False, init=False)
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.state: str | None = self.FIXED_STATE
-        self.search: str | None = None
-        self.oldest_first = False
+        self.set_reactive(JobListPane.state, self.FIXED_STATE)
         self.top: int | None = None
         self.rows: list[JobView] = []
         self.total: int | None = None
@@ -190,6 +150,15 @@ class JobListPane(StorePane):
         self._ops = [("top", None)]
         self.reload()
 
+    def watch_state(self) -> None:
+        self.restart()
+
+    def watch_search(self) -> None:
+        self.restart()
+
+    def watch_oldest_first(self) -> None:
+        self.restart()
+
     # -- showing -----------------------------------------------------------------------
     def _ensure_columns(self) -> dict[str, int]:
         table = self.table
@@ -220,22 +189,7 @@ class JobListPane(StorePane):
         styles = state_styles(self.app.current_theme)
         keys = [job.id for job in page.rows]
         with self.app.batch_update():
-            if list(self._shown) != keys:
-                table.clear()
-                self._shown = {}
-                for job in page.rows:
-                    cells = self.cells(job, styles, widths)
-                    table.add_row(*cells, key=job.id)
-                    self._shown[job.id] = cells
-            else:
-                columns = [c.key for c in table.ordered_columns]
-                for job in page.rows:
-                    cells = self.cells(job, styles, widths)
-                    before = self._shown[job.id]
-                    for col, new, old in zip(columns, cells, before):
-                        if _differs(new, old):
-                            table.update_cell(job.id, col, new)
-                    self._shown[job.id] = cells
+            put_rows(table, self._shown, [(job.id, self.cells(job, styles, widths)) for job in page.rows])
             if keys:
                 if q.op in ("top", "up") or (q.op == "pgup" and keys == old_keys):
                     index = 0
@@ -283,9 +237,3 @@ class JobListPane(StorePane):
 
     def mark_prefix(self, job: JobView) -> Text:
         return Text("● " if job.id in self.marked else "  ", style="bold")
-
-
-def _differs(a, b) -> bool:
-    if isinstance(a, Text) and isinstance(b, Text):
-        return a.plain != b.plain or a.spans != b.spans or a.style != b.style
-    return a != b

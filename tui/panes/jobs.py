@@ -2,18 +2,13 @@
 latest output underneath."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import DataTable, Input, Static
-from textual.worker import get_current_worker
 
 from queuectl import ops
-from queuectl.errors import QueuectlError
 from queuectl.render import clean
 
 from ..format import (
@@ -25,14 +20,14 @@ from ..format import (
     duration,
     retry_note,
     runtime,
-    safe_ansi,
     state_text,
 )
-from .joblist import JobListPane, Page, PageQuery, PagedTable
+from ..messages import JobHighlighted
+from ..widgets.job_preview import JobPreview
+from ..widgets.paged_table import PagedTable
+from .joblist import JobListPane, Page, PageQuery
 
 FINISHED = ops.FINISHED
-#: bytes of the selected job's latest output read for the preview
-PREVIEW_BYTES = 16 * 1024
 STATE_KEYS = {"P": "pending", "R": "processing", "C": "completed", "F": "failed", "D": "dead", "X": "cancelled",
               "B": "blocked"}
 
@@ -60,60 +55,6 @@ def fetch_page_with_waits(q: PageQuery) -> Page:
     page = fetch_page(q)
     page.extra["waiting"] = ops.waiting_for(page.rows)
     return page
-
-
-class JobPreview(Static):
-    """The tail of the selected job's latest attempt (live while it runs)."""
-
-    def show_for(self, job_id: str | None) -> None:
-        self.job_id = job_id
-        if job_id is None:
-            self.border_title = "output"
-            self.update("")
-            return
-        self._load(job_id, max(1, self.size.height - 2) if self.size.height else 4)
-
-    @work(thread=True, exclusive=True, group="preview")
-    def _load(self, job_id: str, lines: int) -> None:
-        try:
-            output = ops.read_output(job_id, max_bytes=PREVIEW_BYTES)
-        except QueuectlError:
-            output = None
-        if get_current_worker().is_cancelled:
-            return
-        if output is None or output.run is None:
-            self.post_message(self.Ready(f"{job_id} · not run yet", Text("no output yet", style="dim")))
-            return
-        run = output.run
-        out, err = output.stdout.text, output.stderr.text
-        out_lines = out.splitlines()[-lines:]
-        err_lines = err.splitlines()[-max(1, lines // 3):] if err else []
-        keep = out_lines[-max(0, lines - len(err_lines)):] if lines > len(err_lines) else []
-        body = Text()
-        for line in keep:
-            body.append_text(safe_ansi(line))
-            body.append("\n")
-        for line in err_lines:
-            body.append("[stderr] ", style="dim")
-            body.append_text(safe_ansi(line))
-            body.append("\n")
-        if not keep and not err_lines:
-            body = Text(clean(run.error) if run.error else "no output", style="dim")
-        live = "live" if run.finished_at is None else ("ok" if run.error is None else clean(run.error, 40))
-        title = f"{job_id} · attempt {run.number} · {live}"
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.Ready(title, body))
-
-    @dataclass
-    class Ready(Message):
-        title: str
-        body: Text
-
-    def on_job_preview_ready(self, message: Ready) -> None:
-        message.stop()
-        message.body.rstrip()
-        self.border_title = message.title
-        self.update(message.body)
 
 
 class JobsPane(JobListPane):
@@ -145,10 +86,13 @@ class JobsPane(JobListPane):
         yield PagedTable(id="jobs-table", cursor_type="row", zebra_stripes=False)
         yield JobPreview(id="jobs-preview")
 
-    def on_mount(self) -> None:
-        self.query_one("#jobs-search").display = False
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
         #: blocked job id -> the unfinished dependencies it waits for (of the rows on screen)
         self.waiting: dict[str, list[str]] = {}
+
+    def on_mount(self) -> None:
+        self.query_one("#jobs-search").display = False
         super().on_mount()
 
     def fetch(self, args: PageQuery) -> Page:
@@ -169,7 +113,7 @@ class JobsPane(JobListPane):
 
     def cells(self, job, styles, widths):
         note = retry_note(job)
-        if job.state == "blocked" and job.id in getattr(self, "waiting", {}):
+        if job.state == "blocked" and job.id in self.waiting:
             note = "(waits for " + ", ".join(clean(i, 24) for i in self.waiting[job.id][:3])
             note += " …)" if len(self.waiting[job.id]) > 3 else ")"
         width = widths["command"]
@@ -211,14 +155,14 @@ class JobsPane(JobListPane):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         job_id = event.row_key.value if event.row_key else None
         if job_id:
-            self.app.selected_job_id = job_id
+            self.app.post_message(JobHighlighted(job_id))
         self._preview()
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key and event.row_key.value:
-            self.app.open_job(event.row_key.value)
+            self.request("open_job", event.row_key.value)
 
     # -- filter ------------------------------------------------------------------------
     def action_search(self) -> None:
@@ -237,7 +181,6 @@ class JobsPane(JobListPane):
         self.state, self.search = state, text
         event.input.display = bool(text or state)
         self.table.focus()
-        self.restart()
 
     def on_key(self, event) -> None:
         field = self.query_one("#jobs-search", Input)
@@ -252,24 +195,19 @@ class JobsPane(JobListPane):
         self.state = self.search = None
         self.marked.clear()
         self.query_one("#jobs-search", Input).display = False
-        self.restart()
 
     def action_state(self, state: str) -> None:
         self.state = state
-        self.restart()
 
     def action_all_states(self) -> None:
         self.state = None
-        self.restart()
 
     def action_cycle_state(self) -> None:
         order = [None, *STATES, "blocked"]
         self.state = order[(order.index(self.state) + 1) % len(order)]
-        self.restart()
 
     def action_order(self) -> None:
         self.oldest_first = not self.oldest_first
-        self.restart()
 
     # -- actions -----------------------------------------------------------------------
     def action_retry(self) -> None:
@@ -285,34 +223,34 @@ class JobsPane(JobListPane):
             return
         if unfinished:
             self.notify(f"left out {len(unfinished)} unfinished job(s)", severity="warning")
-        self.app.retry_jobs(ids)
+        self.request("retry", ids)
         self.marked.clear()
 
     def action_wait(self) -> None:
         if self.selected_id:
-            self.app.wait_for(self.selected_id)
+            self.request("wait", self.selected_id)
 
     def action_cancel(self) -> None:
         ids = self.targets()
         if not ids:
             return
         running = [j.id for j in self.rows if j.id in ids and j.state == "processing"]
-        self.app.cancel_jobs(ids, running)
+        self.request("cancel", ids, running)
         self.marked.clear()
 
     def action_new(self) -> None:
-        self.app.new_job()
+        self.request("new_job")
 
     def action_priority(self) -> None:
         ids = self.targets()
         job = self.selected_job
         if ids:
-            self.app.change_priority(ids, job.priority if job and len(ids) == 1 else 0)
+            self.request("priority", ids, job.priority if job and len(ids) == 1 else 0)
             self.marked.clear()
 
     def action_follow(self) -> None:
         if self.selected_id:
-            self.app.show_logs(self.selected_id, follow=True)
+            self.request("logs", self.selected_id, True)
 
     def action_copy(self) -> None:
         job = self.selected_job

@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Input, RichLog, Static
 
 from queuectl import ops
@@ -66,6 +67,7 @@ class LogsPane(StorePane):
         self._offsets: tuple[int | None, int | None] = (None, None)
         self._carry = ["", ""]
         self._lines: list[list[str]] = [[], []]
+        self._nruns = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="logs-status", classes="pane-status")
@@ -85,11 +87,13 @@ class LogsPane(StorePane):
         self._reset()
         self.reload()
 
-    def follow_selection(self) -> None:
+    def follow_selection(self, selected: str) -> None:
         """The pane was shown: open the job selected in Jobs or the DLQ, if another one."""
-        selected = getattr(self.app, "selected_job_id", None)
-        if selected and selected != self.job_id:
+        if selected != self.job_id:
             self.open(selected)
+
+    def focus_target(self) -> Widget:
+        return self.query_one("#log-out")
 
     def _reset(self) -> None:
         self.query_one("#log-out").border_title = "stdout"
@@ -102,8 +106,6 @@ class LogsPane(StorePane):
             log.clear()
 
     def query_args(self) -> LogQuery:
-        if self.job_id is None:
-            self.job_id = getattr(self.app, "selected_job_id", None)
         return LogQuery(self.job_id, self.attempt, self._offsets)
 
     def fetch(self, q: LogQuery) -> LogChunk:
@@ -202,7 +204,7 @@ class LogsPane(StorePane):
         if self._key is None or self._key[1] is None:
             return
         number = max(1, self._key[1] + step)
-        self.attempt = None if number >= getattr(self, "_nruns", 0) else number
+        self.attempt = None if number >= self._nruns else number
         self._reset()
         self.reload()
 

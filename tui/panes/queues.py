@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from queuectl import store
+from queuectl.store import QueueView
 from queuectl.render import clean
 
 from ..format import state_styles
@@ -27,6 +28,10 @@ class QueuesPane(KeyedTablePane):
         Binding("p", "pause", "Pause/resume"),
         Binding("l", "limit", "Limit"),
     ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.queues: dict[str, QueueView] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="queues-status", classes="pane-status")
@@ -65,20 +70,20 @@ class QueuesPane(KeyedTablePane):
             text = "No queues yet: jobs go to 'default' unless they name a queue (job field queue)."
         self.query_one("#queues-status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
         hint = "● at its limit · p pause/resume · l limit (none: no limit)"
-        if getattr(self.app, "readonly", False):
+        if self.app.readonly:
             hint = "● at its limit"
         self.query_one("#queues-help", Static).update(Text(hint, style="dim", no_wrap=True, overflow="ellipsis"))
 
     @property
     def selected(self):
-        return getattr(self, "queues", {}).get(self.selected_key)
+        return self.queues.get(self.selected_key)
 
     def action_pause(self) -> None:
         q = self.selected
         if q is not None:
-            self.app.pause_queue(q.name, q.paused)
+            self.request("pause_queue", q.name, q.paused)
 
     def action_limit(self) -> None:
         q = self.selected
         if q is not None:
-            self.app.limit_queue(q.name, q.max_running)
+            self.request("limit_queue", q.name, q.max_running)

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from queuectl import store
+from queuectl.store import ScheduleView
 from queuectl.render import clean
 
 from ..format import LABEL, clock_time, duration, full_time, state_styles
@@ -31,6 +32,12 @@ class SchedulesPane(KeyedTablePane):
         Binding("d", "remove", "Remove"),
         Binding("enter", "last_job", "Open last job", show=False),
     ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.schedules: dict[str, ScheduleView] = {}
+        #: the state of each schedule's last job
+        self.last_states: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="schedules-status", classes="pane-status")
@@ -82,7 +89,7 @@ class SchedulesPane(KeyedTablePane):
 
     @property
     def selected(self):
-        return getattr(self, "schedules", {}).get(self.selected_key)
+        return self.schedules.get(self.selected_key)
 
     def _detail(self) -> None:
         box = self.query_one("#schedules-detail", Static)
@@ -126,19 +133,19 @@ class SchedulesPane(KeyedTablePane):
     def action_pause(self) -> None:
         s = self.selected
         if s is not None:
-            self.app.pause_schedule(s.name, s.paused)
+            self.request("pause_schedule", s.name, s.paused)
 
     def action_run(self) -> None:
         s = self.selected
         if s is not None:
-            self.app.run_schedule(s.name)
+            self.request("run_schedule", s.name)
 
     def action_remove(self) -> None:
         s = self.selected
         if s is not None:
-            self.app.remove_schedule(s.name)
+            self.request("remove_schedule", s.name)
 
     def action_last_job(self) -> None:
         s = self.selected
         if s is not None and s.last_job_id:
-            self.app.open_job(s.last_job_id)
+            self.request("open_job", s.last_job_id)

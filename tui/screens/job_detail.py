@@ -18,6 +18,7 @@ from queuectl.errors import QueuectlError
 from queuectl.render import clean
 from queuectl.store import AttemptView, JobView
 
+from ..messages import ActionRequested, JobHighlighted
 from ..format import LABEL, attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles
 from ..base import cursor_key
 
@@ -202,7 +203,7 @@ class JobDetailScreen(ModalScreen[None]):
         if not back:
             self.history.append(self.job_id)
         self.job_id = job_id
-        self.app.selected_job_id = job_id
+        self.app.post_message(JobHighlighted(job_id))
         self._links_shown = []
         self.query_one("#job-detail").border_title = f"Job {clean(job_id)}"
         self.query_one("#detail-fields", Static).update("loading…")
@@ -216,11 +217,11 @@ class JobDetailScreen(ModalScreen[None]):
 
     def action_wait(self) -> None:
         self.dismiss(None)
-        self.app.wait_for(self.job_id)
+        self.app.post_message(ActionRequested("wait", (self.job_id,)))
 
     def action_close(self) -> None:
         self.dismiss(None)
 
     def action_logs(self) -> None:
         self.dismiss(None)
-        self.app.show_logs(self.job_id)
+        self.app.post_message(ActionRequested("logs", (self.job_id,)))

@@ -22,6 +22,7 @@ from queuectl.errors import QueuectlError
 from queuectl.render import clean
 from queuectl.store import JobView
 
+from ..messages import ActionRequested
 from ..format import LABEL, SPINNER, attempts_cell, duration, retry_note, runtime, state_styles
 
 FINISHED = ops.FINISHED
@@ -135,8 +136,8 @@ class WaitScreen(ModalScreen[None]):
 
     def action_open(self) -> None:
         self.dismiss(None)
-        self.app.open_job(self.job_id)
+        self.app.post_message(ActionRequested("open_job", (self.job_id,)))
 
     def action_logs(self) -> None:
         self.dismiss(None)
-        self.app.show_logs(self.job_id)
+        self.app.post_message(ActionRequested("logs", (self.job_id,)))

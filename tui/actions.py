@@ -1,0 +1,285 @@
+"""Every action of the dashboard, in one place: the panes and the palette post ActionRequested,
+this module refuses the ones that write in read-only mode (the one check), asks for confirmation
+where an action is hard to undo, runs the engine's operation (queuectl.ops) off the UI thread,
+reports it and logs the `queuectl …` command that does the same.
+"""
+from __future__ import annotations
+
+import shlex
+from typing import Any, Callable
+
+from textual import work
+
+from queuectl import ops
+from queuectl.errors import QueuectlError
+from queuectl.render import clean
+
+from .messages import ActionDone, ActionRequested
+from .screens.confirm import ConfirmScreen
+from .screens.forms import NewJobScreen, limit_screen, priority_screen
+from .screens.job_detail import JobDetailScreen
+from .screens.wait import WaitScreen
+
+#: the actions that change the store or start and stop processes: refused in read-only mode
+WRITES = frozenset({
+    "retry", "retry_dead", "retry_group", "retry_all_dead", "cancel", "delete", "new_job", "priority",
+    "pause_queue", "limit_queue", "pause_schedule", "run_schedule", "remove_schedule",
+    "start_worker", "stop_worker", "stop_all_workers", "save_config",
+})  # fmt: skip
+
+
+def q(text: str) -> str:
+    return shlex.quote(text)
+
+
+def jobs_phrase(ids: list[str]) -> str:
+    """'job build-1' or '3 jobs'."""
+    return f"job {ids[0]}" if len(ids) == 1 else f"{len(ids):,} jobs"
+
+
+class DashboardActions:
+    """Mixed into the App: `readonly`, `commands` (the command log) and `local_workers` are its."""
+
+    readonly: bool
+    commands: list[str]
+    local_workers: ops.LocalWorkers
+    quitting: bool
+
+    # -- dispatch --------------------------------------------------------------------------
+    def on_action_requested(self, message: ActionRequested) -> None:
+        message.stop()
+        self.request(message.action, *message.args)
+
+    def request(self, action: str, *args: Any) -> None:
+        """Carry out one named action (the one place that knows read-only)."""
+        if action in WRITES and self.readonly:
+            self.notify("read-only: actions are off", severity="warning")
+            return
+        getattr(self, f"do_{action}")(*args)
+
+    def act(self, fn: Callable[..., Any], *args: Any, done: str | Callable[[Any], str] | None = None,
+            cli: str | Callable[[Any], str] | None = None, then: Callable[[Any], None] | None = None) -> None:  # fmt: skip
+        """Run one operation off the UI thread; report it, log its CLI twin, refresh."""
+        self._act(fn, args, done, cli, then)
+
+    @work(thread=True, group="actions")
+    def _act(self, fn, args, done, cli, then) -> None:
+        try:
+            result, error = fn(*args), None
+        except QueuectlError as exc:
+            result, error = None, exc
+        except Exception as exc:  # never a traceback on screen
+            result, error = None, RuntimeError(f"internal error: {type(exc).__name__}: {exc}")
+        self.post_message(ActionDone(result, error, then, done, cli))
+
+    def on_action_done(self, message: ActionDone) -> None:
+        if message.error is not None:
+            self.notify(str(message.error), title="Not done", severity="error")
+        else:
+            text = message.done(message.result) if callable(message.done) else message.done
+            if text:
+                self.notify(text)
+            line = message.cli(message.result) if callable(message.cli) else message.cli
+            if line:
+                self.log_command(line)
+            if message.then:
+                message.then(message.result)
+        self.pane().reload()
+        self.refresh_status()
+
+    def log_command(self, line: str) -> None:
+        self.commands.extend(line.split("; "))
+
+    def confirm(self, title: str, body: str, yes: str, then: Callable[[], None]) -> None:
+        """Ask first (No is the default); then() runs on yes."""
+        self.push_screen(ConfirmScreen(title, body, yes), lambda answer: answer and then())
+
+    # -- jobs ------------------------------------------------------------------------------
+    def do_retry(self, ids: list[str]) -> None:
+        """Run finished jobs again, in one transaction."""
+        self.act(ops.retry, ids, done=f"retrying {jobs_phrase(ids)}", cli="queuectl retry " + " ".join(map(q, ids)))
+
+    def do_retry_dead(self, ids: list[str]) -> None:
+        self.act(ops.retry_dead, ids, done=f"retrying {jobs_phrase(ids)} from the DLQ",
+                 cli="; ".join(f"queuectl dlq retry {q(i)}" for i in ids))  # fmt: skip
+
+    def do_retry_group(self, exit_code: int | None, error: str | None) -> None:
+        """The grouped DLQ's retry: every dead job with this exit code and error, after a confirm
+        with the count."""
+        self._group_ids(exit_code, error)
+
+    @work(thread=True, group="actions")
+    def _group_ids(self, exit_code: int | None, error: str | None) -> None:
+        try:
+            ids = ops.dead_group(exit_code, error)
+        except QueuectlError as exc:
+            self.call_from_thread(self.notify, str(exc), title="Not done", severity="error")
+            return
+        self.call_from_thread(self._confirm_group, exit_code, error, ids)
+
+    def _confirm_group(self, exit_code: int | None, error: str | None, ids: list[str]) -> None:
+        if not ids:
+            self.notify("that group has no dead jobs any more", severity="warning")
+            return
+        code = "no exit code" if exit_code is None else f"exit code {exit_code}"
+        body = (f"Send {len(ids):,} dead job{'s' * (len(ids) != 1)} back to pending, attempts reset:\n"
+                f"{code} · {clean(error or '', 120)}\n" + ", ".join(ids[:8]) + (" …" if len(ids) > 8 else ""))  # fmt: skip
+
+        def go() -> None:
+            self.act(ops.retry_dead_group, exit_code, error,
+                     done=lambda got: f"retrying {len(got):,} job(s) from the DLQ",
+                     cli=f"queuectl dlq retry {' '.join(map(q, ids[:20]))}{' …' if len(ids) > 20 else ''}")  # fmt: skip
+
+        self.confirm(f"Retry {len(ids):,} dead jobs?", body, f"Retry {len(ids):,}", go)
+
+    def do_retry_all_dead(self, count: int | None = None) -> None:
+        body = "Send every dead job back to pending, attempts reset; they will run again."
+        if count:
+            body = f"Send all {count:,} dead jobs back to pending, attempts reset; they will run again."
+        self.confirm("Retry all dead jobs?", body, "Retry all",
+                     lambda: self.act(ops.retry_dead, done=lambda ids: f"retrying {len(ids):,} job(s) from the DLQ",
+                                      cli="queuectl dlq retry --all"))  # fmt: skip
+
+    def do_cancel(self, ids: list[str], running: list[str]) -> None:
+        # always asked: a cancelled job cannot be brought back
+        lines = [f"Cancel {jobs_phrase(ids)}? Jobs that depend on it are cancelled too (unless their policy is 'finish')."]
+        if running:
+            lines.append(f"{len(running)} running: its process tree will be killed ({', '.join(running[:5])}).")
+        lines.append("Jobs: " + ", ".join(ids[:10]) + (" …" if len(ids) > 10 else ""))
+        self.confirm("Cancel", "\n".join(lines), "Cancel jobs",
+                     lambda: self.act(ops.cancel_jobs, ids, done=f"cancelled {jobs_phrase(ids)}",
+                                      cli="; ".join(f"queuectl cancel {q(i)}" for i in ids)))  # fmt: skip
+
+    def do_delete(self, ids: list[str]) -> None:
+        body = f"Delete {jobs_phrase(ids)}, attempts and logs included? This cannot be undone.\n" + ", ".join(ids[:10])
+        self.confirm("Delete", body, "Delete",
+                     lambda: self.act(ops.delete, ids, done=f"deleted {jobs_phrase(ids)}",
+                                      cli="; ".join(f"queuectl delete {q(i)}  # no CLI verb yet" for i in ids)))  # fmt: skip
+
+    def do_new_job(self) -> None:
+        def created(job_id: str | None) -> None:
+            if job_id:
+                self.notify(f"enqueued {job_id}")
+                self.log_command(f"queuectl enqueue '{{\"id\": \"{job_id}\", …}}'")
+                self.pane().reload()
+
+        self.push_screen(NewJobScreen(), created)
+
+    def do_priority(self, ids: list[str], current: int) -> None:
+        def chosen(value: int | None) -> None:
+            if value is not None:
+                self.act(ops.set_priority, ids, value, done=f"priority {value} for {jobs_phrase(ids)}",
+                         cli="; ".join(f"queuectl priority {q(i)} {value}  # no CLI verb yet" for i in ids))  # fmt: skip
+
+        self.push_screen(priority_screen(current, len(ids)), chosen)
+
+    def do_open_job(self, job_id: str) -> None:
+        self.selected_job_id = job_id
+        self.push_screen(JobDetailScreen(job_id))
+
+    def do_wait(self, job_id: str) -> None:
+        self.selected_job_id = job_id
+        self.push_screen(WaitScreen(job_id))
+        self.log_command(f"queuectl wait {q(job_id)}")
+
+    def do_logs(self, job_id: str, follow: bool = True) -> None:
+        self.selected_job_id = job_id
+        self.show_logs(job_id, follow)
+
+    # -- queues and schedules --------------------------------------------------------------
+    def do_pause_queue(self, name: str, paused: bool) -> None:
+        """p on a queue: resume a paused one at once; pause an active one after a confirm."""
+        if paused:
+            self.act(ops.pause_queue, name, False, done=f"queue {name} resumed", cli=f"queuectl queue resume {q(name)}")
+            return
+        body = f"Pause queue {name}? Its waiting jobs stay waiting until it is resumed; running ones finish."
+        self.confirm("Pause queue", body, "Pause",
+                     lambda: self.act(ops.pause_queue, name, done=f"queue {name} paused",
+                                      cli=f"queuectl queue pause {q(name)}"))  # fmt: skip
+
+    def do_limit_queue(self, name: str, current: int | None) -> None:
+        def chosen(value: int | None | bool) -> None:
+            if value is False:  # abandoned
+                return
+            shown = "none" if value is None else str(value)
+            self.act(ops.limit_queue, name, value, done=f"queue {name}: limit {shown}",
+                     cli=f"queuectl queue limit {q(name)} {shown}")  # fmt: skip
+
+        self.push_screen(limit_screen(name, current), chosen)
+
+    def do_pause_schedule(self, name: str, paused: bool) -> None:
+        verb = "resume" if paused else "pause"
+        self.act(ops.pause_schedule, name, not paused, done=f"schedule {name} {verb}d",
+                 cli=f"queuectl schedule {verb} {q(name)}")  # fmt: skip
+
+    def do_run_schedule(self, name: str) -> None:
+        self.act(ops.run_schedule, name, done=lambda job_id: f"enqueued {job_id}", cli=f"queuectl schedule run {q(name)}")
+
+    def do_remove_schedule(self, name: str) -> None:
+        body = f"Remove schedule {name}? No more jobs are enqueued for it; jobs it enqueued stay."
+        self.confirm("Remove schedule", body, "Remove",
+                     lambda: self.act(ops.remove_schedule, name, done=f"schedule {name} removed",
+                                      cli=f"queuectl schedule remove {q(name)}"))  # fmt: skip
+
+    def do_save_config(self, changes: dict[str, str], commands: list[str]) -> None:
+        self.act(ops.set_config, changes, done=f"saved {', '.join(changes)}", cli="; ".join(commands),
+                 then=self.pane("config").saved)  # fmt: skip
+
+    # -- workers ---------------------------------------------------------------------------
+    def do_start_worker(self, quiet: bool = False) -> None:
+        try:
+            child = self.local_workers.start()  # on the UI thread: see ops.LocalWorkers
+        except OSError as exc:
+            self.notify(f"could not start a worker: {exc}", severity="error")
+            return
+        if not quiet:
+            self.notify(f"started {child.name} (pid {child.proc.pid})")
+            self.log_command("queuectl worker start --count 1")
+
+    def do_stop_worker(self, worker_id: str | None = None) -> None:
+        child = self.local_workers.stop(worker_id)
+        if child is None:
+            self.notify("no running worker was started here; s asks every worker to stop", severity="warning")
+            return
+        self.notify(f"stopping {child.name}: it finishes its current job first")
+
+    def do_stop_all_workers(self) -> None:
+        self.confirm("Stop all workers", "Ask every worker (all hosts) to finish its current job and exit?", "Stop all",
+                     lambda: self.act(ops.stop_all_workers, done=lambda asked: f"asked {len(asked)} worker(s) to stop",
+                                      cli="queuectl worker stop"))  # fmt: skip
+
+    def reap_local_workers(self) -> None:
+        """Workers started here that died: say so, and recover their jobs now (off the UI thread)."""
+        for child, reason in self.local_workers.reap():
+            self.notify(f"{child.name} died ({reason.removeprefix('lost: its worker ')})", severity="warning")
+            self._recover(child.id, reason)
+
+    @work(thread=True, group="recover")
+    def _recover(self, worker_id: str, reason: str) -> None:
+        try:
+            ops.recover_dead_worker(worker_id, reason)
+        except QueuectlError:
+            pass  # its lease runs out and any worker recovers the job
+
+    def action_request_quit(self) -> None:
+        """q: quit; with workers started here still running, ask first, then stop them gracefully
+        and close once they have.  Asked again while they stop: kill their jobs (retried)."""
+        running = self.local_workers.running()
+        if self.quitting:
+            self.local_workers.stop_all()  # the second signal: each worker kills its job and exits
+            self.notify("killing the jobs of the workers started here; they will be retried")
+            return
+        if not running:
+            self.exit()
+            return
+
+        def go() -> None:
+            self.quitting = True
+            self.local_workers.stop_all()
+            self.notify(f"waiting for {len(running)} worker(s) to finish their current job … "
+                        "(q again: kill the jobs, which are then retried)", timeout=30)  # fmt: skip
+            self.refresh_status()
+
+        body = (f"{len(running)} worker(s) started here are running.\nQuitting stops them gracefully: each "
+                "finishes its current job, then exits; the dashboard closes when they have.")  # fmt: skip
+        self.confirm("Quit", body, "Stop them and quit", go)

@@ -1,0 +1,48 @@
+"""The header: where the store is, live workers, and the counts per state, coloured like the rows."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from ..format import LABEL, SHORT, shown_states, state_styles
+
+
+class StatusHeader(Horizontal):
+    """Redrawn from the last status on a resize (the short labels depend on the width)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._last: tuple = ()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="hdr-left")
+        yield Static(id="hdr-right")
+
+    def on_resize(self) -> None:
+        if self._last:
+            self.update_status(*self._last)
+
+    def update_status(self, label: str, readonly: bool, counts: dict | None, workers: int | None) -> None:
+        self._last = (label, readonly, counts, workers)
+        width = self.size.width or self.app.size.width
+        left = Text(no_wrap=True, overflow="ellipsis")
+        left.append(" queuectl ", style="bold reverse")
+        if readonly:
+            left.append(" READ-ONLY ", style="bold")
+        left.append(" " + label)
+        self.query_one("#hdr-left", Static).update(left)
+        right = Text(no_wrap=True, justify="right")
+        if counts is not None:
+            styles = state_styles(self.app.current_theme)
+            states = shown_states(counts)
+            full = sum(len(LABEL.get(s, s)) + len(f"{counts.get(s, 0):,}") + 3 for s in states) + 14
+            narrow = full > width - 30
+            right.append("● ", style=styles["completed"] if workers else "dim")
+            right.append(f"{workers}{'' if narrow else ' worker' + 's' * (workers != 1)}  ")
+            for state in states:
+                name = SHORT.get(state, state) if narrow else LABEL.get(state, state)
+                right.append(f"{name} ", style=styles.get(state, ""))
+                right.append(f"{counts.get(state, 0):,}  ", style=styles.get(state, ""))
+        self.query_one("#hdr-right", Static).update(right)

@@ -1,0 +1,51 @@
+"""A DataTable that holds only the rows on screen and reports when the cursor tries to leave them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+
+
+class PagedTable(DataTable):
+    """A DataTable that reports when the cursor tries to leave the rows it has."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "scroll_top", "Top", show=False),
+        Binding("G", "scroll_bottom", "Bottom", show=False),
+        Binding("home", "scroll_top", "Top", show=False),
+        Binding("end", "scroll_bottom", "Bottom", show=False),
+    ]
+
+    @dataclass
+    class Edge(Message):
+        """The cursor wants rows this table does not hold: up, down, pgup, pgdown, top, bottom."""
+
+        direction: str
+
+    def action_cursor_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self.post_message(self.Edge("down"))
+            return
+        super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self.row_count and self.cursor_row <= 0:
+            self.post_message(self.Edge("up"))
+            return
+        super().action_cursor_up()
+
+    def action_page_down(self) -> None:
+        self.post_message(self.Edge("pgdown"))
+
+    def action_page_up(self) -> None:
+        self.post_message(self.Edge("pgup"))
+
+    def action_scroll_top(self) -> None:
+        self.post_message(self.Edge("top"))
+
+    def action_scroll_bottom(self) -> None:
+        self.post_message(self.Edge("bottom"))
