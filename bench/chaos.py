@@ -2,6 +2,7 @@
 
     python bench/chaos.py                       # 20 rounds of 2,000 jobs (the bar)
     python bench/chaos.py --rounds 3 --jobs 300 # a quicker look
+    python bench/chaos.py --freeze 3            # also freeze workers past their lease (fencing)
 
 Each round: a fresh store, N jobs, several `queuectl worker start` supervisors, and a loop that
 SIGKILLs random workers, job processes, supervisors and whole process trees, and stops
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes per supervisor")
     parser.add_argument("--slots", type=int, default=3, help="job slots per worker process")
     parser.add_argument("--seed", type=int, default=None, help="seed of round 1 (round n uses seed + n - 1)")
+    parser.add_argument("--freeze", type=int, default=0, metavar="WEIGHT",
+                        help="also SIGSTOP workers past their lease (weight among the kills, e.g. 3)")
     parser.add_argument("--keep", action="store_true", help="keep each round's folder (store, logs, run file)")
     parser.add_argument("--json", dest="json_out", metavar="FILE", help="also write the figures here")
     args = parser.parse_args(argv)
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tempfile.mkdtemp(prefix=f"queuectl-chaos-{n}-"))
         cfg = harness.Config(jobs=args.jobs, supervisors=args.supervisors, workers=args.workers,
                              slots=args.slots, seed=seed + n - 1, timeout=max(300.0, args.jobs * 0.5))  # fmt: skip
+        if args.freeze:
+            cfg.actions["freeze_worker"] = args.freeze
         t0 = time.monotonic()
         chaos = harness.Chaos(work, cfg, log=lambda s: print(s, flush=True))
         try:

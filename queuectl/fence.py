@@ -26,6 +26,12 @@ FRACTION = 0.5
 GUARD_POLL_SECONDS = 0.1
 
 
+def beat_every(lease_seconds: float, heartbeat_seconds: float) -> float:
+    """How often a worker renews a running job's lease: often enough that two renewals in a
+    row may fail or come late before the fence deadline passes (short leases beat faster)."""
+    return min(heartbeat_seconds, FRACTION * lease_seconds / 3)
+
+
 def deadline(renewed_at: float, lease_seconds: float) -> float:
     """The fence deadline (CLOCK_MONOTONIC) after a renewal sent at `renewed_at`."""
     return renewed_at + FRACTION * lease_seconds

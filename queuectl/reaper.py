@@ -2,11 +2,13 @@
 double forks, `env -i setsid -f`).
 
 Each job inherits a marker: the write end of a pipe of its own, an open file that `setsid` and
-`env -i` keep (only a program that closes every descriptor it did not open sheds it).  When the
-job ends, times out or is cancelled, its worker kills every process that holds the marker; when
-the worker dies, however it dies, its guard helper does (queuectl.guard).  The worker is also a
-child subreaper (Linux), so a job's orphans become its children instead of init's: it finds them
-among its own descendants, without scanning every process of the host, and reaps them.
+`env -i` keep (only a program that closes every descriptor it did not open sheds it).  The
+worker keeps the pipe's read end, which reads as ended once no process holds the marker: when
+the job ends, times out or is cancelled, that one poll says whether anything is left, and if so
+the worker kills every process that holds the marker until none does.  When the worker dies,
+however it dies, its guard helper does the killing (queuectl.guard).  The worker is also a child
+subreaper (Linux), so a job's orphans become its children instead of init's: it looks among its
+own descendants first, and reaps them.
 
 Why not a cgroup per job: it needs cgroup v2 with a delegated subtree, which many machines (and
 containers) do not give an ordinary service; this works wherever /proc does.
@@ -14,12 +16,16 @@ containers) do not give an ordinary service; this works wherever /proc does.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
+import time
 
 PR_SET_CHILD_SUBREAPER = 36
 #: kill-and-look-again rounds: a marked process may fork while it is being killed
 _ROUNDS = 20
+#: how long a job's end goes on killing what still holds its marker
+LEFTOVER_SECONDS = 2.0
 
 
 def become_subreaper() -> bool:
@@ -35,17 +41,29 @@ def become_subreaper() -> bool:
 
 
 class Marker:
-    """A job's marker: a descriptor every process of the job inherits, known by its inode."""
+    """A job's marker: the write end of a pipe, which every process of the job inherits, known
+    by its inode.  This process keeps only the read end, which reads as ended once no process
+    holds the write end any more: whether anything of the job is left costs one poll."""
 
     def __init__(self) -> None:
-        read_end, self.fd = os.pipe()
-        os.close(read_end)
+        self._read_fd, self.fd = os.pipe()
         self.name = f"pipe:[{os.fstat(self.fd).st_ino}]"
 
+    def handed_over(self) -> None:
+        """The job holds the write end now: drop ours."""
+        os.close(self.fd)
+        self.fd = -1
+
+    def held(self) -> bool:
+        ready, _, _ = select.select([self._read_fd], [], [], 0)
+        # (nobody should write to it; a job that does has its bytes drained, and is still there)
+        return not ready or os.read(self._read_fd, 4096) != b""
+
     def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        for fd in (self.fd, self._read_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.fd = self._read_fd = -1
 
 
 def children(pid: int) -> list[int]:

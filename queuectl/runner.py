@@ -25,6 +25,9 @@ from .childproc import python_module
 from .errors import StoreUnusable
 from .paths import open_log
 
+#: each worker's id, in its environment and so in that of every job it runs (see
+#: supervisor.kill_leftovers)
+WORKER_ENV = "QUEUECTL_WORKER_ID"
 #: seconds between SIGTERM and SIGKILL when a job times out or is cancelled
 KILL_GRACE = 5.0
 _CHUNK = 65536
@@ -189,6 +192,7 @@ class Running:
         except OSError as exc:  # no shell, no processes left, an unusable directory
             self.marker.close()
             raise StartError(f"could not start the command: {exc.strerror}") from None
+        self.marker.handed_over()
         self.pgid = self.proc.pid
         self._guard = guard
         self._record = guard.watch(self.pgid, self.marker.name) if guard is not None else None

@@ -27,8 +27,6 @@ from .errors import ExitCode, InputError, StoreError
 from .paths import Location
 from .worker import host_id, say
 
-#: each worker's id, in its environment and so in that of every job it runs
-WORKER_ENV = "QUEUECTL_WORKER_ID"
 #: a worker that crashes sooner than this after its start is restarted only after a pause
 _MIN_UPTIME = 1.0
 _RESTART_PAUSE = 1.0

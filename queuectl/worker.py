@@ -209,11 +209,12 @@ class Worker:
             self._next_beat_at = min(self._next_beat_at, self._last_beat + WAKE_BEAT_SECONDS)
 
     def _beat_interval(self) -> float:
-        """Every second, and at least twice per fence window (a short lease): a renewal due
-        exactly when the deadline passes would leave the guard a moment to fence the jobs of a
-        healthy worker."""
-        window = fence.FRACTION * self._lease_seconds
-        return min(store.HEARTBEAT_SECONDS, window / 2) if window else store.HEARTBEAT_SECONDS
+        """Every second, and faster for a short lease (fence.beat_every): a renewal due exactly
+        when the deadline passes would leave the guard a moment to fence the jobs of a healthy
+        worker."""
+        if not self._lease_seconds:
+            return store.HEARTBEAT_SECONDS
+        return fence.beat_every(self._lease_seconds, store.HEARTBEAT_SECONDS)
 
     def _next_beat_in(self) -> float:
         return max(0.0, self._next_beat_at - time.monotonic())

@@ -50,6 +50,9 @@ class Config:
     actions: dict = field(default_factory=lambda: {
         "kill_worker": 5, "kill_job": 5, "kill_supervisor": 1, "kill_tree": 1, "term_supervisor": 1, "hard_stop": 1,
     })  # fmt: skip
+    #: how long freeze_worker (SIGSTOP, then SIGCONT) holds a worker: past its lease, so that
+    #: its job is fenced by its guard and taken over by another worker
+    freeze_seconds: float = 10.0
 
 
 @dataclass
@@ -138,6 +141,7 @@ class Chaos:
         self.restart_at: list[float] = []
         self.kills: list[Kill] = []
         self.failed_attempts_seen = 0
+        self.thaw_at: list[tuple[float, int]] = []  # (when, pid) of frozen workers
 
     # -- set-up --------------------------------------------------------------------------------
     def qctl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
@@ -184,6 +188,7 @@ class Chaos:
                 raise AssertionError(f"not done after {self.cfg.timeout}s: {storecheck.state_counts(self.db)}; "
                                      f"kills: {Counter(k.kind for k in self.kills)}\n{self.tails()}")  # fmt: skip
             self._keep_supervisors()
+            self._thaw(due_only=True)
             if time.monotonic() >= next_kill:
                 self.strike()
                 next_kill = time.monotonic() + self.rng.uniform(*self.cfg.kill_every)
@@ -224,6 +229,30 @@ class Chaos:
             w = self.rng.choice(workers)
             _kill(w.pid)
             self._record("kill_worker", w.pid, [w], procs)
+
+    def _freeze_worker(self, procs) -> None:
+        """SIGSTOP a worker past its lease (SIGCONT later): a frozen worker cannot stop its job,
+        so its guard must, before another worker takes the job over."""
+        frozen = {pid for _, pid in self.thaw_at}
+        workers = [p for p in procs.values() if is_worker(p) and p.pid not in frozen
+                   and not (p.ppid in procs and is_worker(procs[p.ppid]))]  # fmt: skip
+        if workers:
+            w = self.rng.choice(workers)
+            try:
+                os.kill(w.pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                return
+            self._record("freeze_worker", w.pid, [w], procs)
+            self.thaw_at.append((time.monotonic() + self.cfg.freeze_seconds, w.pid))
+
+    def _thaw(self, due_only: bool) -> None:
+        for at, pid in list(self.thaw_at):
+            if not due_only or at <= time.monotonic():
+                self.thaw_at.remove((at, pid))
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
 
     def _kill_job(self, procs) -> None:
         shells = [p for p in procs.values() if is_job_shell(p, procs)]
@@ -295,6 +324,7 @@ class Chaos:
                                     "inflight": k.inflight}) + "\n")  # fmt: skip
 
     def shutdown(self) -> None:
+        self._thaw(due_only=False)
         self.save_kills()
         for sup in self.sups + self.stopping:
             if sup.poll() is None:
@@ -330,8 +360,9 @@ def _kill(pid: int) -> None:
 # -- verification --------------------------------------------------------------------------------
 EXPLAINED_BY = {
     # the error an attempt ends with -> the kinds of kill that can cause it
-    "lost:": ("kill_worker", "kill_tree"),
-    "killed by signal SIGKILL": ("kill_job",),
+    "lost:": ("kill_worker", "kill_tree", "freeze_worker"),
+    "killed by signal SIGKILL": ("kill_job", "freeze_worker"),  # (a frozen worker's guard fenced it)
+    "fenced:": ("freeze_worker",),
     "killed: its worker was stopped": ("hard_stop",),
 }
 SLACK = 0.5  # seconds between the clock of a kill and those the store wrote
@@ -447,7 +478,10 @@ def verify(chaos: Chaos) -> Report:
     # every run a kill hit in flight failed, unless it had already finished as the kill landed
     raced = 0
     for kill in chaos.kills:
-        if kill.kind in ("kill_supervisor", "term_supervisor"):
+        # (a frozen worker may be thawed early, by the kernel's SIGCONT to a stopped process
+        # group orphaned when a kill ends its supervisor, and then finish its run: only the
+        # overlap check says anything about freezes)
+        if kill.kind in ("kill_supervisor", "term_supervisor", "freeze_worker"):
             continue
         for job_id, number in kill.inflight:
             worker, started, finished, code, error = attempts.get(job_id, {}).get(number, (None,) * 5)

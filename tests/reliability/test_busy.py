@@ -33,7 +33,7 @@ def _counted_job(tmp_path, name: str, seconds: float) -> str:
 def test_a_write_lock_held_past_the_busy_timeout_loses_nothing(db_path, tmp_path):
     run_cli("config", "set", "max_backoff", "0")
     run_cli("config", "set", "lease_seconds", "2")
-    # runs through the whole lock: its heartbeats fail, its lease runs out meanwhile
+    # runs into the lock: its heartbeats fail, so its worker fences it, and it runs again after
     enqueue(id="through", command=_counted_job(tmp_path, "through", LOCK_SECONDS + 3))
     sup = start_workers("--count", "3", "--procs", "3")
     try:
@@ -65,15 +65,15 @@ def test_a_write_lock_held_past_the_busy_timeout_loses_nothing(db_path, tmp_path
         assert sup.poll() is None, sup.stderr.read()
         enqueue(id="after", command="true")
         wait_for(lambda: job("after")["state"] == "completed", timeout=20)
-        wait_for(lambda: job("through")["state"] == "completed", timeout=20)
+        wait_for(lambda: job("through")["state"] == "completed", timeout=40)  # (its second run)
         wait_for(lambda: len(json.loads(run_cli("worker", "list", "--json").stdout)) == 3, timeout=10)
     finally:
         sup.send_signal(signal.SIGTERM)
         code = sup.wait(30)
     err = sup.stderr.read()
     assert code == 0 and "Traceback" not in err, err
-    # (that the long job is not also started a second time, although its lease ran out during
-    # the lock, is test_a_lock_longer_than_the_lease_does_not_cost_a_running_job_its_lease)
+    # (that the long job is never run twice at once, although its lease ran out during the
+    # lock, is test_a_lock_longer_than_the_lease_never_runs_a_job_twice_at_once)
     assert "overlap" not in (tmp_path / "through.runs").read_text()
     assert storecheck.problems(db_path) == []
 
@@ -118,10 +118,11 @@ def test_a_worker_the_store_forgot_registers_again(db_path):
 
 
 @pytest.mark.timeout(60)
-def test_a_lock_longer_than_the_lease_does_not_cost_a_running_job_its_lease(db_path, tmp_path):
+def test_a_lock_longer_than_the_lease_never_runs_a_job_twice_at_once(db_path, tmp_path):
     """The first writer after a long lock may be another worker's lease recovery (here made
-    certain: it runs inside the lock).  The running job's worker was alive all along, only kept
-    from heartbeating by the lock, so its job must not be failed and started a second time."""
+    certain: it runs inside the lock): it takes nobody's job, since nobody could renew.  The
+    running job's worker cannot prove it holds the job either, so it fences the run (kills it)
+    once half a lease passed without a renewal; the job is retried, never run twice at once."""
     from queuectl import store as engine
     from queuectl.models import db
     from queuectl.paths import resolve
@@ -141,5 +142,7 @@ def test_a_lock_longer_than_the_lease_does_not_cost_a_running_job_its_lease(db_p
         sup.send_signal(signal.SIGTERM)
         sup.wait(20)
     assert recovered == 0
-    assert (tmp_path / "through.runs").read_text().split() == ["run"]
-    assert job("through")["attempts"] == 1
+    assert (tmp_path / "through.runs").read_text().split() == ["run", "run"]
+    assert job("through")["attempts"] == 2
+    first = json.loads(run_cli("show", "through", "--json").stdout)["attempts"][0]
+    assert first["error"].startswith("fenced") or first["error"] == "killed by signal SIGKILL", first
