@@ -19,7 +19,6 @@ import os
 import select
 import signal
 import sys
-import time
 
 PR_SET_CHILD_SUBREAPER = 36
 #: kill-and-look-again rounds: a marked process may fork while it is being killed

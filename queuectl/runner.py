@@ -74,7 +74,7 @@ class JobGuard:
         fd = self._file.fileno()
         # without the worker id its jobs inherit: the supervisor's sweep of a dead worker's
         # processes (supervisor.kill_leftovers) must not kill the guard in the middle of its own
-        env = {k: v for k, v in os.environ.items() if k != "QUEUECTL_WORKER_ID"}
+        env = {k: v for k, v in os.environ.items() if k != WORKER_ENV}
         self.proc = subprocess.Popen(python_module("queuectl.guard", str(fd)), stdin=subprocess.PIPE, pass_fds=(fd,),
                                      env=env)  # fmt: skip
 

@@ -25,6 +25,7 @@ from . import runner, store
 from .childproc import python_module, store_env
 from .errors import ExitCode, InputError, StoreError
 from .paths import Location
+from .runner import WORKER_ENV
 from .worker import host_id, say
 
 #: a worker that crashes sooner than this after its start is restarted only after a pause
