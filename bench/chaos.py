@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--supervisors", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2, help="per supervisor")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes per supervisor")
+    parser.add_argument("--slots", type=int, default=3, help="job slots per worker process")
     parser.add_argument("--seed", type=int, default=None, help="seed of round 1 (round n uses seed + n - 1)")
     parser.add_argument("--keep", action="store_true", help="keep each round's folder (store, logs, run file)")
     parser.add_argument("--json", dest="json_out", metavar="FILE", help="also write the figures here")
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in range(1, args.rounds + 1):
         work = Path(tempfile.mkdtemp(prefix=f"queuectl-chaos-{n}-"))
         cfg = harness.Config(jobs=args.jobs, supervisors=args.supervisors, workers=args.workers,
-                             seed=seed + n - 1, timeout=max(300.0, args.jobs * 0.5))  # fmt: skip
+                             slots=args.slots, seed=seed + n - 1, timeout=max(300.0, args.jobs * 0.5))  # fmt: skip
         t0 = time.monotonic()
         chaos = harness.Chaos(work, cfg, log=lambda s: print(s, flush=True))
         try:

@@ -35,7 +35,7 @@ class Sizes:
     scale_sizes: list[int] = field(default_factory=list)
     query_runs: int = 5
     claims: int = 20
-    drain_workers: tuple = (1, 2, 4)  # 4: how far PostgreSQL (and SQLite beside it) scale out
+    drain_workers: tuple = (2, 4, 8)  # slots: SQLite's targets are at 2 and 4, PostgreSQL's at 2 and 8
     diagnostics: bool = True  # PostgreSQL again without a WAL flush per commit: what the flush costs
 
     @classmethod
@@ -43,7 +43,7 @@ class Sizes:
         if quick:
             return cls(quick=True, runs=runs or 1, drain_jobs=200, raw_jobs=200, pickup_jobs=5, idle_seconds=2.0,
                        idle_samples=1, cpu_seconds=2.0, enqueue_jobs=10_000, startup_runs=2,
-                       scale_sizes=[10_000], query_runs=2, claims=3, drain_workers=(2, 4),
+                       scale_sizes=[10_000], query_runs=2, claims=3, drain_workers=(2, 8),
                        diagnostics=False)  # fmt: skip
         return cls(quick=False, runs=runs or 3, drain_jobs=2000, raw_jobs=2000, pickup_jobs=50, idle_seconds=30.0,
                    idle_samples=3, cpu_seconds=10.0, enqueue_jobs=100_000, startup_runs=15,
@@ -264,6 +264,11 @@ class PgStore:
 
     def size_mb(self) -> float:
         return self.sql("SELECT pg_database_size(current_database())")[0][0] / 2**20
+
+    def server_connections(self) -> int:
+        """Connections to this database, other than the bench's own."""
+        return self.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()",
+                        (self.name,))[0][0]  # fmt: skip
 
     def drop(self) -> None:
         if self._con is not None:

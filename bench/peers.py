@@ -1,6 +1,7 @@
-"""Peers measured in the same run: task-spooler (tsp) and huey (SqliteHuey), each skipped when missing.
+"""Peers measured in the same run: task-spooler (tsp) and huey (SqliteHuey) beside SQLite, pgqueuer
+beside PostgreSQL, each skipped with a note when missing.
 
-Both drain the same workload as queuectl: N jobs of `true`, all enqueued before any may start,
+All drain the same workload as queuectl: N jobs of `true`, all enqueued before any may start,
 timed from the first job's start to the last one's end.
 """
 from __future__ import annotations
@@ -17,6 +18,9 @@ from common import BENCH_DIR, PYTHON, Sizes, fresh_dir, median, note, wait_for
 
 INSTALL_TSP = "apt-get install -y task-spooler"
 INSTALL_HUEY = "pip install huey"
+INSTALL_PGQUEUER = "pip install pgqueuer asyncpg"
+#: concurrencies at which pgqueuer is measured (queuectl's PostgreSQL drains use the same)
+PGQUEUER_CONCURRENCY = (2, 8)
 #: each job waiting in tsp's queue is a client process holding a connection; the server accepts
 #: about 1,000 (TS_MAXCONN can only lower that), so tsp gets at most this many jobs up front
 TSP_MAX_QUEUED = 900
@@ -94,8 +98,34 @@ def huey_drain(root: Path, jobs: int, workers: int) -> float:
     return len(spans) / (max(e for _, e in spans) - min(s for s, _ in spans))
 
 
-def measure(sizes: Sizes, root: Path) -> dict:
+# -- pgqueuer --------------------------------------------------------------------------------
+def pgqueuer_available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("pgqueuer", "asyncpg"))
+
+
+def pgqueuer_drain(root: Path, jobs: int, concurrency: int, pg) -> float:
+    import json
+
+    store = pg.create(fresh_dir(root, f"pgqueuer-{concurrency}"), f"pgqueuer_{concurrency}")
+    try:
+        out = subprocess.run([PYTHON, str(BENCH_DIR / "pgqueuer_app.py"), store.url, str(jobs), str(concurrency)],
+                             capture_output=True, text=True, timeout=600, check=True).stdout  # fmt: skip
+    finally:
+        store.drop()
+    return json.loads(out.strip().splitlines()[-1])["jobs_per_s"]
+
+
+def measure(sizes: Sizes, root: Path, pg=None) -> dict:
     out: dict = {"notes": []}
+    if pg is None:
+        out["notes"].append("PostgreSQL not measured: pgqueuer skipped")
+    elif pgqueuer_available():
+        for concurrency in PGQUEUER_CONCURRENCY:
+            rates = [pgqueuer_drain(root, sizes.drain_jobs, concurrency, pg) for _ in range(sizes.runs)]
+            out[f"pgqueuer_{concurrency}"] = {"jobs_per_s": median(rates), "runs": rates}
+            note(f"pgqueuer, concurrency {concurrency}: {median(rates):.0f} jobs/s")
+    else:
+        out["notes"].append(f"pgqueuer not installed: skipped ({INSTALL_PGQUEUER})")
     if tsp_binary():
         if sizes.drain_jobs > TSP_MAX_QUEUED:
             out["notes"].append(f"tsp drains {TSP_MAX_QUEUED} jobs, not {sizes.drain_jobs}: its queue holds ~1,000 waiting "

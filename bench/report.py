@@ -239,6 +239,54 @@ def scale_table(scale: dict) -> list[str]:
     return rows
 
 
+def slots_table(r: dict) -> list[str]:
+    """The targets of the many-slots worker, each a ratio to what ran beside it (or a bound)."""
+    lim, peers, drain = r.get("limits", {}), r.get("peers", {}), r.get("drain", {})
+    rows = ["| figure | measured | beside it | ratio | target | verdict |", "|---|---:|---|---:|---|---|"]
+
+    def add(label, value, fmt, beside, ratio, target, ok):
+        rows.append(f"| {label} | {_f(value, fmt)} | {beside} | {_f(ratio, '{:.2f}')}× | {target} | {_verdict(ok)} |"
+                    if ratio is not None else f"| {label} | {_f(value, fmt)} | {beside} | — | {target} | {_verdict(ok)} |")
+
+    raw2, huey2 = _get(lim, "raw_2", "jobs_per_s"), _get(peers, "huey_2", "jobs_per_s")
+    for n in (2, 4):
+        rate = _get(drain, "sqlite", f"drain_{n}", "jobs_per_s")
+        ratio = _ratio(rate, raw2)
+        add(f"SQLite drain, --count {n} (jobs/s)", rate, "{:,.0f}", f"raw 2-process spawn {_f(raw2)}", ratio, "≥ 0.90×",
+            None if ratio is None else ratio >= 0.90)
+        ratio = _ratio(rate, huey2)
+        add(f"SQLite drain, --count {n} (jobs/s)", rate, "{:,.0f}", f"huey, 2 workers {_f(huey2)}", ratio, "≥ 1.2×",
+            None if ratio is None else ratio >= 1.2)
+    for n in (2, 8):
+        rate, peer = _get(drain, "postgres", f"drain_{n}", "jobs_per_s"), _get(peers, f"pgqueuer_{n}", "jobs_per_s")
+        ratio = _ratio(rate, peer)
+        add(f"PostgreSQL drain, --count {n} (jobs/s)", rate, "{:,.0f}", f"pgqueuer, concurrency {n} {_f(peer)}", ratio,
+            "≥ 1.5×", None if ratio is None else ratio >= 1.5)
+    for backend, bound in (("sqlite", 3), ("postgres", 5)):
+        p = r.get("pickup", {}).get(backend, {})
+        for key, text in (("pickup_ms", "pickup p50 (ms)"), ("pickup_idle_ms", "pickup p50 after idle (ms)")):
+            v = _get(p, key, "p50")
+            add(f"{NAMES[backend]} {text}", v, "{:.1f}", "", None, f"< {bound}", None if v is None else v < bound)
+        v = _get(p, "idle_cpu_pct", "worker")
+        add(f"{NAMES[backend]} idle worker CPU (%)", v, "{:.2f}", "", None, "< 1", None if v is None else v < 1)
+        v = _get(r, "scale", backend, "1000000", "store_ms", "claim")
+        add(f"{NAMES[backend]} one claim at 1M jobs (ms)", v, "{:.2f}", "", None, "< 1", None if v is None else v < 1)
+        s = r.get("slots", {}).get(backend, {})
+        v = _get(s, "count_64", "rss_mb")
+        add(f"{NAMES[backend]} RSS of all queuectl processes, 64 running jobs (MB)", v, "{:.0f}",
+            f"{_get(s, 'count_64', 'processes')} processes", None, "< 150", None if v is None else v < 150)
+        if backend == "postgres":
+            v = _get(s, "count_64", "connections")
+            add("PostgreSQL connections from one host, --count 64", v, "{:.0f}", "", None, "≤ 3", None if v is None else v <= 3)
+        v = _get(s, "count_500", "all_running_s")
+        add(f"{NAMES[backend]} --count 500: all 500 running after (s)", v, "{:.2f}", "from the supervisor's start", None,
+            "≤ 2", None if v is None else v <= 2)
+        v = _get(s, "count_500", "record_lag_max_s")
+        add(f"{NAMES[backend]} --count 500: longest end-to-record gap (s)", v, "{:.2f}", "upper bound: from claim + 5 s",
+            None, "≤ 2", None if v is None else v <= 2)
+    return rows
+
+
 def render(r: dict) -> str:
     meta = r["meta"]
     out = [f"## queuectl bench — {meta['date']} — {meta['machine']}{' (--quick)' if meta['quick'] else ''}", ""]
@@ -263,6 +311,7 @@ def render(r: dict) -> str:
         for backend in BACKEND_KEYS:
             if isinstance(v.get(backend), dict) and "error" in v[backend]:
                 out += [f"**Section {name} ({NAMES[backend]}) failed:** {v[backend]['error'].strip()}", ""]
+    out += ["### Against the targets of the many-slots worker", ""] + slots_table(r) + [""]
     out += ["### Against the targets", ""] + targets_table(r) + [""]
     if any(k in r for k in ("limits", "peers", "drain")):
         out += ["### Drain throughput beside the machine's limit and the peers", ""] + throughput_table(r) + [""]

@@ -29,11 +29,12 @@ import limits  # noqa: E402
 import peers  # noqa: E402
 import report  # noqa: E402
 import scale  # noqa: E402
+import slots  # noqa: E402
 from common import BACKENDS, BENCH_DIR, PgServer, Sizes, note, temp_root  # noqa: E402
 
-SECTIONS = ("limits", "peers", "drain", "pickup", "enqueue", "startup", "scale")
+SECTIONS = ("limits", "peers", "drain", "pickup", "slots", "enqueue", "startup", "scale")
 #: sections measured once per backend (the others do not touch a store)
-PER_BACKEND = {"drain", "pickup", "enqueue", "startup", "scale"}
+PER_BACKEND = {"drain", "pickup", "slots", "enqueue", "startup", "scale"}
 
 
 def machine() -> str:
@@ -138,9 +139,10 @@ def main(argv: list[str] | None = None) -> int:
                              "load_avg": os.getloadavg(), "engine": engine_source(args.engine)}}  # fmt: skip
     steps = {
         "limits": lambda b: limits.measure(sizes, root, pg if "postgres" in backends and "postgres" not in skipped else None),
-        "peers": lambda b: peers.measure(sizes, root),
+        "peers": lambda b: peers.measure(sizes, root, pg if "postgres" in backends and "postgres" not in skipped else None),
         "drain": lambda b: engine.measure_drain(sizes, root, b, pg),
         "pickup": lambda b: engine.measure_pickup(sizes, root, b, pg),
+        "slots": lambda b: slots.measure(sizes, root, b, pg),
         "enqueue": lambda b: engine.measure_enqueue(sizes, root, b, pg),
         "startup": lambda b: engine.measure_startup(sizes, root, b, pg),
         "scale": lambda b: scale.measure(sizes, root, b, pg),

@@ -443,23 +443,28 @@ def worker() -> None:
 
 
 @worker.command("start")
-@click.option("--count", type=click.IntRange(min=1, max=256), default=1, show_default=True, help="Worker processes.")
+@click.option("--count", type=click.IntRange(min=1, max=100_000), default=1, show_default=True,
+              help="Job slots on this host: jobs run at once.")
+@click.option("--procs", type=click.IntRange(min=1, max=256), default=None,
+              help="Worker processes to spread the slots over [default: one per CPU, at most 2].")
 @click.option("--burst", is_flag=True, help="Exit once no job is waiting, running or due for a retry.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print a line per job.")
 @click.option("--queue", "queues", metavar="NAME", multiple=True, help="Serve only this queue (repeatable).")
 @click.pass_context
-def worker_start(ctx: click.Context, count: int, burst: bool, quiet: bool, queues: tuple[str, ...]) -> None:
+def worker_start(ctx: click.Context, count: int, procs: int | None, burst: bool, quiet: bool,
+                 queues: tuple[str, ...]) -> None:  # fmt: skip
     """Run workers in the foreground until Ctrl+C (first: finish jobs; second: kill them)."""
     from .spec import validate_queue_name
+    from .supervisor import Supervisor, default_procs, raise_open_file_limit, split
 
     for queue in queues:
         validate_queue_name(queue)
+    procs = procs or default_procs(count)
+    raise_open_file_limit(max(split(count, procs)))
     location = _open(ctx, verify=True)
     private_dir(location.logs_dir, "the logs folder")  # a folder that cannot be made: one line now,
     private_dir(location.run_dir, "the run folder")  # not a failure in every worker
-    from .supervisor import Supervisor
-
-    sys.exit(Supervisor(location, count, burst=burst, quiet=quiet, queues=tuple(dict.fromkeys(queues))).run())
+    sys.exit(Supervisor(location, count, burst, quiet, tuple(dict.fromkeys(queues)), procs).run())
 
 
 @worker.command("stop")
@@ -477,17 +482,18 @@ def worker_stop(ctx: click.Context) -> None:
 @json_option
 @click.pass_context
 def worker_list(ctx: click.Context, json_: bool) -> None:
-    """Live workers: host, pid, state, current job, last heartbeat."""
+    """Live worker processes: host, pid, state, slots busy/total, newest job, last heartbeat."""
     _open(ctx, readonly=True)
     from . import render, store
 
     workers = store.list_workers()
     if json_:
-        keys = ("id", "host", "pid", "state", "current_job", "heartbeat_at")
+        keys = ("id", "host", "pid", "state", "slots", "busy", "current_job", "heartbeat_at")
         _echo_json([{k: w.as_dict()[k] for k in keys} for w in workers])
         return
-    rows = [[w.id, w.host, str(w.pid), w.state, w.current_job or "", render.local_time(w.heartbeat_at)] for w in workers]
-    render.print_table(f"Workers ({len(workers)})", ["ID", "Host", "PID", "State", "Job", "Heartbeat"], rows)
+    rows = [[w.id, w.host, str(w.pid), w.state, f"{w.busy}/{w.slots}", w.current_job or "",
+             render.local_time(w.heartbeat_at)] for w in workers]  # fmt: skip
+    render.print_table(f"Workers ({len(workers)})", ["ID", "Host", "PID", "State", "Slots", "Job", "Heartbeat"], rows)
 
 
 # -- named queues ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from .states import ACTIVE_STATES, FINISHED_STATES, JobState
 
 db = DatabaseProxy()
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class BaseModel(Model):
@@ -110,6 +110,7 @@ class Worker(BaseModel):
     state = CharField(max_length=16, default="idle")  # idle | busy | stopping
     current_job = CharField(max_length=128, null=True)
     stop_requested = BooleanField(default=False)
+    slots = IntegerField(default=1)  # schema 3: one worker process runs this many jobs at once
 
 
 class Setting(BaseModel):

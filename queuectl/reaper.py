@@ -106,15 +106,3 @@ def kill_marked(names: set[str], among=None, spare: frozenset[int] = frozenset()
             except OSError:
                 pass
     return killed
-
-
-def kill_job_leftovers(marker: Marker, spare: set[int]) -> None:
-    """A job ended: kill what it left among this worker's descendants, and reap the orphans
-    that came to us (never a child in `spare`, which its owner waits for)."""
-    kill_marked({marker.name}, lambda: descendants(os.getpid()))
-    for pid in children(os.getpid()):
-        if pid not in spare:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass

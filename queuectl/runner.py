@@ -5,10 +5,12 @@ stderr read through pipes into per-attempt files, each capped at max_log_bytes. 
 pipes (rather than handing the files to the child) is what makes the cap, the truncation note and
 a clean failure on a full disk possible.  The whole group is killed when the command ends, times
 out, is cancelled, or its worker dies (the worker's JobGuard), so no job process outlives its run.
+One worker process runs many commands at once: `Jobs` supervises them all from one selector.
 """
 from __future__ import annotations
 
 import errno
+import math
 import os
 import selectors
 import signal
@@ -16,7 +18,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from . import guard, reaper
 from .childproc import python_module
@@ -48,44 +50,58 @@ class WakeSource(Protocol):
 
 
 class JobGuard:
-    """The worker's side of queuectl.guard: a helper process that kills the running job's
-    process group when this process dies, however it dies."""
+    """The worker's side of queuectl.guard: a helper process that kills every job this process
+    runs when this process dies, however it dies, or when its fence deadline passes (fence.py).
+
+    The file both share holds the deadline in its first record and each running job (its
+    process group and marker) in one record of its own: starting and ending a job costs one
+    pwrite, a renewal one more."""
 
     def __init__(self) -> None:
         import tempfile
 
-        self._slot = tempfile.TemporaryFile()  # the running job's process group, for the guard
-        self._job, self.deadline = "0 -", float("inf")
+        self._file = tempfile.TemporaryFile()  # RECORD-byte records, for the guard
+        self._free: list[int] = []
+        self._records = 1  # record 0: the deadline
+        self.deadline = float("inf")
         self._start()
+        self.renew(self.deadline)
 
     def _start(self) -> None:
-        fd = self._slot.fileno()
-        self.proc = subprocess.Popen(python_module("queuectl.guard", str(fd)),
-                                     stdin=subprocess.PIPE, pass_fds=(fd,))  # fmt: skip
+        fd = self._file.fileno()
+        # without the worker id its jobs inherit: the supervisor's sweep of a dead worker's
+        # processes (supervisor.kill_leftovers) must not kill the guard in the middle of its own
+        env = {k: v for k, v in os.environ.items() if k != "QUEUECTL_WORKER_ID"}
+        self.proc = subprocess.Popen(python_module("queuectl.guard", str(fd)), stdin=subprocess.PIPE, pass_fds=(fd,),
+                                     env=env)  # fmt: skip
 
-    def watch(self, pgid: int, marker: str) -> None:
+    def watch(self, pgid: int, marker: str) -> int:
+        """Guard this job (its process group and marker) from now on; returns its record, for
+        release()."""
         if self.proc.poll() is not None:  # the guard was killed: start another
             self._start()
-        self._job = f"{pgid} {marker}"
-        self._write()
+        if self._free:
+            record = self._free.pop()
+        else:
+            record, self._records = self._records, self._records + 1
+        os.pwrite(self._file.fileno(), guard.record(f"{pgid} {marker}"), record * guard.RECORD)
+        return record
 
     def renew(self, deadline: float) -> None:
-        """The running (or next) job's fence deadline, on CLOCK_MONOTONIC (fence.py)."""
+        """This process's fence deadline, on CLOCK_MONOTONIC (fence.py): every job it runs is
+        killed once it passes."""
         self.deadline = deadline
-        self._write()
+        os.pwrite(self._file.fileno(), guard.record(repr(deadline)), 0)
 
-    def release(self) -> None:
-        self._job = "0 -"
-        self._write()
-
-    def _write(self) -> None:
-        os.pwrite(self._slot.fileno(), f"{self._job} {self.deadline!r}".ljust(guard.SLOT_BYTES).encode(), 0)
+    def release(self, record: int) -> None:
+        os.pwrite(self._file.fileno(), guard.record("0 -"), record * guard.RECORD)
+        self._free.append(record)
 
     def close(self) -> None:
-        self.release()
+        """Stop guarding; a job still running then (its worker is failing) is killed."""
         self.proc.stdin.close()
         self.proc.wait()
-        self._slot.close()
+        self._file.close()
 
 
 def _signal_name(number: int) -> str:
@@ -145,13 +161,18 @@ class _CappedLog:
 
 
 class Running:
-    """A started command; `wait` supervises it to the end."""
+    """A started command, supervised by a Jobs loop until it ends.
+
+    Its events are its two pipes and its pidfd (readable when it exits); its timers are its
+    timeout, the SIGKILL that follows a SIGTERM, and the grace for pipes still held by a
+    process that left its group.  `claim` is whatever the caller ran it for."""
 
     def __init__(self, command: str, stdout_path: Path, stderr_path: Path, max_log_bytes: int,
-                 env: dict | None = None, guard: JobGuard | None = None, cwd: str | None = None):  # fmt: skip
+                 env: dict | None = None, guard: JobGuard | None = None, cwd: str | None = None,
+                 timeout: float = math.inf, claim=None):  # fmt: skip
         if cwd is not None and not os.path.isdir(cwd):
             raise StartError(f"working directory {cwd} does not exist")
-        self._logs = {"stdout": _CappedLog(stdout_path, max_log_bytes), "stderr": _CappedLog(stderr_path, max_log_bytes)}
+        self.claim = claim
         self.started = time.monotonic()
         self.marker = reaper.Marker()  # every process of the job inherits it: see reaper.py
         try:
@@ -170,10 +191,22 @@ class Running:
             raise StartError(f"could not start the command: {exc.strerror}") from None
         self.pgid = self.proc.pid
         self._guard = guard
-        if guard is not None:
-            guard.watch(self.pgid, self.marker.name)
+        self._record = guard.watch(self.pgid, self.marker.name) if guard is not None else None
+        self._streams = {self.proc.stdout.fileno(): _CappedLog(stdout_path, max_log_bytes),
+                         self.proc.stderr.fileno(): _CappedLog(stderr_path, max_log_bytes)}  # fmt: skip
+        self._logs = list(self._streams.values())
+        for fd in self._streams:
+            os.set_blocking(fd, False)
+        self.exit_fd = _exit_fd(self.pgid)  # the exit is an event too, so nothing is polled for it
+        self.timeout = timeout
+        self._deadline = self.started + timeout
         self._kill_reason: str | None = None
         self._kill_at: float | None = None
+        self._status: int | None = None
+        self._exited_at = 0.0
+
+    def fds(self) -> list[int]:
+        return [*self._streams, *([self.exit_fd] if self.exit_fd is not None else [])]
 
     def kill(self, reason: str, grace: float = KILL_GRACE) -> None:
         """Terminate the whole process group now, and SIGKILL it after `grace` seconds."""
@@ -182,103 +215,73 @@ class Running:
             self._kill_at = time.monotonic() + grace
             self._signal_group(signal.SIGTERM)
 
-    def _kill_leftovers(self) -> None:
-        """The job's process group, and whatever left it, SIGKILLed."""
-        self._signal_group(signal.SIGKILL)
-        reaper.kill_job_leftovers(self.marker, spare={self._guard.proc.pid} if self._guard else set())
-
     def _signal_group(self, sig: int) -> None:
         try:
             os.killpg(self.pgid, sig)
         except (ProcessLookupError, PermissionError):
             pass
 
-    def wait(
-        self,
-        timeout: float,
-        on_tick: Callable[[], None],
-        tick_every: float,
-        wake: WakeSource | None = None,
-    ) -> Outcome:
-        """Copy output to the logs until the command ends; call on_tick every tick_every
-        seconds and whenever `wake` fires (that is where the caller may call kill())."""
-        selector = selectors.DefaultSelector()
-        streams = {self.proc.stdout: self._logs["stdout"], self.proc.stderr: self._logs["stderr"]}
-        for stream in streams:
-            os.set_blocking(stream.fileno(), False)
-            selector.register(stream, selectors.EVENT_READ)
-        if wake is not None:
-            selector.register(wake.fileno(), selectors.EVENT_READ, data="wake")
-        exit_fd = _exit_fd(self.proc.pid)
-        if exit_fd is not None:  # the exit is an event too, so nothing is polled for it
-            selector.register(exit_fd, selectors.EVENT_READ, data="exit")
-        deadline = self.started + timeout
-        next_tick = time.monotonic() + tick_every
-        exit_status: int | None = None
-        exited_at = 0.0
+    def readable(self, fd: int) -> bool:
+        """One of its descriptors is readable; True when that was a pipe's end of file (the
+        caller stops watching it)."""
+        if fd not in self._streams:
+            return True  # the pidfd: the exit itself is read by check()
         try:
-            while streams or exit_status is None:
-                now = time.monotonic()
-                wakeups = [next_tick, deadline] + ([self._kill_at] if self._kill_at else [])
-                pause = max(0.0, min(wakeups) - now)
-                if exit_fd is None and exit_status is None:
-                    pause = min(pause, 0.005 if not streams else 0.05)
-                woke = False
-                for key, _ in selector.select(pause):
-                    if key.data == "wake":
-                        woke = wake.drain() or woke
-                    elif key.data == "exit":
-                        selector.unregister(exit_fd)
-                    else:
-                        self._pump(key.fileobj, streams, selector)
-                if exit_status is None:
-                    exit_status = self.proc.poll()
-                    if exit_status is not None:
-                        # anything it left in the background is part of the job and ends with it
-                        self._kill_leftovers()
-                        exited_at = time.monotonic()
-                elif streams and time.monotonic() - exited_at > _ORPHAN_PIPE_GRACE:
-                    break  # a process that left the group (setsid) still holds the pipes
-                now = time.monotonic()
-                if exit_status is None and now >= deadline and self._kill_reason is None:
-                    self.kill(f"timed out after {timeout:g}s")
-                if self._kill_at is not None and now >= self._kill_at:
-                    self._signal_group(signal.SIGKILL)
-                    self._kill_at = None
-                if woke or now >= next_tick:
-                    next_tick = now + tick_every
-                    on_tick()
-        finally:
-            selector.close()
-            if exit_fd is not None:
-                os.close(exit_fd)
-            self._kill_leftovers()
-            self.marker.close()
-            if self._guard is not None:
-                self._guard.release()
-            for stream in (self.proc.stdout, self.proc.stderr):
-                stream.close()
-            for log in self._logs.values():
-                log.close()
-        return Outcome(exit_status if exit_status >= 0 else 128 - exit_status,
-                       time.monotonic() - self.started, self._error(exit_status))  # fmt: skip
-
-    @staticmethod
-    def _pump(stream, streams: dict, selector) -> None:
-        try:
-            data = os.read(stream.fileno(), _CHUNK)
+            data = os.read(fd, _CHUNK)
         except BlockingIOError:
-            return
+            return False
         if data:
-            streams[stream].write(data)
-        else:
-            selector.unregister(stream)
-            del streams[stream]
+            self._streams[fd].write(data)
+            return False
+        del self._streams[fd]
+        return True
+
+    def next_check(self) -> float:
+        """The latest monotonic time by which check() must run again."""
+        if self._status is None:
+            moments = [self._deadline, self._kill_at or math.inf]
+            if self.exit_fd is None:  # no pidfd (not Linux): poll for the exit
+                moments.append(time.monotonic() + (0.005 if not self._streams else 0.05))
+            return min(moments)
+        return self._exited_at + _ORPHAN_PIPE_GRACE if self._streams else 0.0
+
+    def check(self, now: float) -> bool:
+        """Act on what happened by `now` (exit, timeout, kill grace); True when it has ended."""
+        if self._status is None:
+            self._status = self.proc.poll()
+            if self._status is not None:
+                # anything it left in the background is part of the job and ends with it
+                self._signal_group(signal.SIGKILL)
+                self._exited_at = now
+        if self._status is None:
+            if now >= self._deadline and self._kill_reason is None:
+                self.kill(f"timed out after {self.timeout:g}s")
+            if self._kill_at is not None and now >= self._kill_at:
+                self._signal_group(signal.SIGKILL)
+                self._kill_at = None
+            return False
+        # a process that left the group (setsid) may still hold the pipes: not for long
+        return not self._streams or now - self._exited_at > _ORPHAN_PIPE_GRACE
+
+    def close(self) -> Outcome:
+        """Release everything it holds (after Jobs killed what holds its marker); its outcome."""
+        self._signal_group(signal.SIGKILL)
+        self.marker.close()
+        if self.exit_fd is not None:
+            os.close(self.exit_fd)
+        if self._guard is not None:
+            self._guard.release(self._record)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            stream.close()
+        for log in self._logs:
+            log.close()
+        status = self._status
+        return Outcome(status if status >= 0 else 128 - status, time.monotonic() - self.started, self._error(status))
 
     def _error(self, status: int) -> str | None:
         if self._kill_reason is not None:
             return self._kill_reason
-        broken = next((log.error for log in self._logs.values() if log.error), None)
+        broken = next((log.error for log in self._logs if log.error), None)
         if broken is not None:
             return f"could not write the job's log: {broken.strerror}"
         if status > 0:
@@ -286,6 +289,72 @@ class Running:
         if status < 0:
             return f"killed by signal {_signal_name(-status)}"
         return None
+
+
+class Jobs:
+    """Many Running commands (and a wake-up source) supervised from one selector.
+
+    Commands that end in one round are swept together: one look through this process's
+    descendants kills whatever still holds one of their markers (reaper.py), and the orphans
+    that came back to this process (a subreaper) are reaped, never a running job's shell."""
+
+    def __init__(self, wake: WakeSource | None = None, guard: JobGuard | None = None):
+        self._selector = selectors.DefaultSelector()
+        self._wake = wake
+        self._guard = guard
+        if wake is not None:
+            self._selector.register(wake.fileno(), selectors.EVENT_READ, data=None)
+        self.running: list[Running] = []
+
+    def __len__(self) -> int:
+        return len(self.running)
+
+    def add(self, running: Running) -> None:
+        self.running.append(running)
+        for fd in running.fds():
+            self._selector.register(fd, selectors.EVENT_READ, data=running)
+
+    def wait(self, timeout: float) -> tuple[list[tuple[Running, Outcome]], bool]:
+        """Wait up to `timeout` seconds for events; returns the commands that ended (with
+        their outcomes, which release them) and whether the wake-up source fired."""
+        now = time.monotonic()
+        due = min((r.next_check() for r in self.running), default=math.inf)
+        woke = False
+        touched: set[int] = set()
+        for key, _ in self._selector.select(max(0.0, min(timeout, due - now))):
+            if key.data is None:
+                woke = self._wake.drain() or woke
+                continue
+            touched.add(id(key.data))
+            if key.data.readable(key.fd):
+                self._selector.unregister(key.fd)
+        now = time.monotonic()
+        done = [r for r in self.running if (id(r) in touched or r.next_check() <= now) and r.check(now)]
+        if not done:
+            return [], woke
+        for running in done:
+            for fd in running.fds():
+                if fd in self._selector.get_map():
+                    self._selector.unregister(fd)
+            self.running.remove(running)
+        self._sweep(done)
+        return [(running, running.close()) for running in done], woke
+
+    def _sweep(self, done: list[Running]) -> None:
+        spare = {r.pgid for r in self.running} | ({self._guard.proc.pid} if self._guard is not None else set())
+        for running in done:
+            running._signal_group(signal.SIGKILL)
+        me = os.getpid()
+        reaper.kill_marked({r.marker.name for r in done}, lambda: reaper.descendants(me), spare=frozenset(spare))
+        for pid in reaper.children(me):
+            if pid not in spare and all(pid != r.pgid for r in done):  # (Popen reaps its own shells)
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+
+    def close(self) -> None:
+        self._selector.close()
 
 
 def _exit_fd(pid: int) -> int | None:

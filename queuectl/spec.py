@@ -279,6 +279,9 @@ def _refuse_constant(name: str) -> None:
 
 def _show(value: object, limit: int = 40) -> str:
     """A value quoted for an error line: short, and with control characters escaped."""
-    text = json.dumps(value, ensure_ascii=True, default=repr) if not isinstance(value, str) else repr(value)
+    try:
+        text = json.dumps(value, ensure_ascii=True, default=repr) if not isinstance(value, str) else repr(value)
+    except RecursionError:  # parsed, yet nested too deeply to be written back (the stack is deeper here)
+        text = f"{type(value).__name__} nested too deeply"
     text = text.encode("ascii", "backslashreplace").decode("ascii")
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,9 +1,13 @@
-"""Starts N worker subprocesses, restarts the ones that crash, and stops them on request.
+"""Starts the worker processes that give this host N job slots, restarts the ones that crash,
+and stops them on request.
 
 Workers run in their own process group, so a Ctrl+C in the terminal reaches only the supervisor,
 which passes each signal on exactly once: the first lets running jobs finish, the second kills
 them.  A worker that dies is recovered at once: its job's attempt fails (and will be retried)
 and the job's process group is killed.  Used by `queuectl worker start` and by the TUI.
+
+The slots are spread over P processes (--procs): one process runs all its slots from one event
+loop, so P is only worth raising where Python's own CPU is the limit.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from typing import Callable
 
 from . import runner, store
 from .childproc import python_module, store_env
-from .errors import ExitCode, StoreError
+from .errors import ExitCode, InputError, StoreError
 from .paths import Location
 from .worker import host_id, say
 
@@ -29,6 +33,10 @@ WORKER_ENV = "QUEUECTL_WORKER_ID"
 _MIN_UPTIME = 1.0
 _RESTART_PAUSE = 1.0
 _STORE_RETRY_SECONDS = 0.5
+#: open files a worker process needs besides its jobs (interpreter, store, sockets, guard)
+_BASE_FILES = 64
+#: open files per running job: its two pipes, its pidfd and its marker (reaper.py)
+FILES_PER_SLOT = 4
 
 
 @dataclass
@@ -36,6 +44,7 @@ class Child:
     name: str
     id: str
     proc: subprocess.Popen
+    slots: int
     started: float = field(default_factory=time.monotonic)
     #: stop signals passed on to it so far
     signalled: int = 0
@@ -68,11 +77,48 @@ def _own_group_and_die_with_parent() -> None:
         _worker_death_hook()
 
 
+#: worker processes per host unless --procs says otherwise: with the supervisor's LISTEN, a
+#: PostgreSQL host then holds at most 3 connections
+DEFAULT_MAX_PROCS = 2
+
+
+def default_procs(slots: int) -> int:
+    """One worker process per CPU, at most DEFAULT_MAX_PROCS: starting a job blocks its process
+    until the command's exec (vfork), so one process starts jobs no faster than one CPU can
+    (see README, Performance)."""
+    return max(1, min(slots, os.cpu_count() or 1, DEFAULT_MAX_PROCS))
+
+
+def split(slots: int, procs: int) -> list[int]:
+    """N slots over P processes, as evenly as they go (never a process without a slot)."""
+    procs = max(1, min(procs, slots))
+    return [slots // procs + (i < slots % procs) for i in range(procs)]
+
+
+def raise_open_file_limit(slots: int) -> None:
+    """Raise this process's soft limit on open files to the hard limit (the workers inherit
+    it), and refuse a slot count per process that the limit cannot carry."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    needed = _BASE_FILES + FILES_PER_SLOT * slots
+    if soft != resource.RLIM_INFINITY and needed > soft:
+        raise InputError(f"{slots} slots in one worker process need about {needed} open files, more than the "
+                         f"limit of {soft} (ulimit -n); use fewer slots or more --procs")  # fmt: skip
+
+
 class Supervisor:
     def __init__(self, location: Location, count: int, burst: bool = False, quiet: bool = False,
-                 queues: tuple[str, ...] = ()):  # fmt: skip
+                 queues: tuple[str, ...] = (), procs: int = 1):  # fmt: skip
         self.location = location
-        self.count = count
+        self.count = count  # slots on this host
+        self.procs = procs
         self.queues = queues
         self.burst = burst
         self.quiet = quiet
@@ -80,6 +126,7 @@ class Supervisor:
         self.children: list[Child] = []
         self.signals = 0
         self._next_index = 1
+        self._forwarder = None  # PostgreSQL: the host's one LISTEN connection, for all its workers
         self.unusable = False  # a worker found the store unusable
 
     def say(self, text: str) -> None:
@@ -97,16 +144,17 @@ class Supervisor:
         # whole lease of heartbeats of their own: see Worker._may_recover)
         return recovered
 
-    def spawn(self) -> Child:
+    def spawn(self, slots: int = 1) -> Child:
+        """Start one worker process with this many slots."""
         name = f"worker-{self._next_index}"
         self._next_index += 1
         worker_id = f"{self.host}.{os.getpid()}.{secrets.token_hex(3)}"
-        argv = python_module("queuectl.worker", "--id", worker_id, "--name", name)
-        argv += ["--burst"] * self.burst + ["--quiet"] * self.quiet
+        argv = python_module("queuectl.worker", "--id", worker_id, "--name", name, "--slots", str(slots))
+        argv += ["--burst"] * self.burst + ["--quiet"] * self.quiet + ["--forwarded-wake-ups"] * bool(self._forwarder)
         argv += [arg for queue in self.queues for arg in ("--queue", queue)]
         env = store_env(self.location, **{WORKER_ENV: worker_id})  # inherited by its jobs: see kill_leftovers
         proc = subprocess.Popen(argv, preexec_fn=_own_group_and_die_with_parent, env=env)
-        child = Child(name, worker_id, proc)
+        child = Child(name, worker_id, proc, slots)
         self.children.append(child)
         # a stop signal that came while it was being started must reach it too
         while child.signalled < self.signals:
@@ -126,7 +174,9 @@ class Supervisor:
         stop signal it gives up: the job is then recovered when its lease runs out."""
         while True:
             try:
-                return recover_dead_worker(worker_id, reason)
+                recover_dead_worker(worker_id, reason)
+                store.close_store()  # idle again until the next death
+                return None
             except StoreError as exc:
                 if self.signals >= 2:
                     return None
@@ -165,10 +215,13 @@ class Supervisor:
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         self.recover_local_orphans()
+        self._forwarder = store.forward_wake_ups()
+        store.close_store()  # its connection would sit idle (it reconnects when a worker dies)
         mode = "until the queue is empty" if self.burst else "press Ctrl+C to stop"
-        self.say(f"Starting {self.count} worker(s) on {self.location.display} ({mode})")
-        for _ in range(self.count):
-            self.spawn()
+        shares = split(self.count, self.procs)
+        self.say(f"Starting {self.count} slot(s) in {len(shares)} worker process(es) on {self.location.display} ({mode})")
+        for slots in shares:
+            self.spawn(slots)
         while self.children:
             time.sleep(0.05)
             for child, code in self.reap():
@@ -183,7 +236,9 @@ class Supervisor:
                 if not self.signals and time.monotonic() - child.started < _MIN_UPTIME:
                     time.sleep(_RESTART_PAUSE)
                 if not self.signals:  # (checked again: a stop may have come during the pause)
-                    self.say(f"[{self.spawn().name}] replaces {child.name}")
+                    self.say(f"[{self.spawn(child.slots).name}] replaces {child.name}")
+        if self._forwarder is not None:
+            self._forwarder.stop()
         self.say("All workers stopped")
         return ExitCode.FAILED if self.unusable else ExitCode.OK
 

@@ -114,7 +114,7 @@ def register(cli: click.Group) -> None:
 
         location = _open(ctx)  # fail now on a bad store, not in every browser tab
         try:
-            from . import web
+            from .tui import web
         except ModuleNotFoundError as exc:
             if exc.name not in ("textual_serve", "aiohttp"):
                 raise

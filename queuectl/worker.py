@@ -1,8 +1,11 @@
-"""One worker process: wait for work, claim it, run it, record it; heartbeat; stop gracefully.
+"""One worker process with N slots: claim a batch for the free slots, run the jobs side by side,
+record the ones that end close together in one transaction with the claims that refill their
+slots; one heartbeat, one lease renewal, one fence deadline and one guard for all of them;
+stop gracefully.
 
-The first SIGINT/SIGTERM (or `queuectl worker stop`) lets the running job finish, then the worker
-exits 0; a second one kills the job, records its attempt as failed, and exits.
-Run as `python -m queuectl.worker` by the supervisor.
+The first SIGINT/SIGTERM (or `queuectl worker stop`) lets the running jobs finish, then the
+worker exits 0; a second one kills them, records their attempts as failed, and exits.
+Started by the supervisor.
 """
 from __future__ import annotations
 
@@ -22,10 +25,15 @@ HOST_ENV = "QUEUECTL_HOST_ID"
 IDLE_POLL_SECONDS = 1.0
 #: how often a --burst worker with nothing to claim checks whether the others are done
 BURST_POLL_SECONDS = 0.05
-#: how often an idle worker looks for jobs whose worker vanished, and for jobs past retention
+#: how often a worker looks for jobs whose worker vanished, and for jobs past retention
 RECOVERY_SECONDS = 5.0
 #: pause after the store reported an error, before trying again
 STORE_RETRY_SECONDS = 0.5
+#: the longest a finished job waits to be recorded together with others that end soon after
+#: (it is recorded at once when no other job runs, or when half the slots are waiting)
+RECORD_DELAY_SECONDS = 0.002
+#: a wake-up (a cancel, a stop request) makes a busy worker heartbeat, at most this often
+WAKE_BEAT_SECONDS = 0.05
 
 
 def say(line: str) -> bool:
@@ -53,40 +61,54 @@ def host_id() -> str:
 
 
 class Worker:
-    def __init__(self, location: Location, worker_id: str, name: str, burst: bool = False, quiet: bool = False,
-                 queues: tuple[str, ...] = ()):  # fmt: skip
+    def __init__(self, location: Location, worker_id: str, name: str, slots: int = 1, burst: bool = False,
+                 quiet: bool = False, queues: tuple[str, ...] = (), forwarded_wake_ups: bool = False):  # fmt: skip
         self.location = location
+        self.forwarded_wake_ups = forwarded_wake_ups  # see store.wake_channel
         self.queues = queues  # empty: every queue
         self.id = worker_id
         self.name = name
+        self.slots = slots
         self.burst = burst
         self.quiet = quiet
         self.host = host_id()
-        self.stopping = False  # finish the current job, then exit
-        self.hard_stop = False  # kill the current job, then exit
+        self.stopping = False  # finish the running jobs, then exit
+        self.hard_stop = False  # kill the running jobs, then exit
         self._last_beat = 0.0
+        self._next_beat_at = 0.0
         self._last_recovery = 0.0
         # since when this worker's heartbeats have gone through without a gap (None: they fail);
         # it takes other workers' jobs only after a whole lease of that (see _may_recover)
         self._writable_since: float | None = None
         self._last_good_beat = 0.0
+        self._ended: list[store.Finished] = []  # finished, not yet recorded
+        self._ended_since = 0.0  # when the oldest of them ended
+        self._outcomes: dict[int, runner.Outcome] = {}  # by attempt id, for the progress lines
+        self._unreported_pgids: dict[int, int] = {}  # attempt id -> process group, for the next beat
+        self._look = True  # there may be work to claim (a wake-up, a timeout, a full batch)
         self._call_sent = 0.0  # when the latest store call was sent
+        # when the renewal that all running jobs' leases count from was sent (fence.py): the
+        # latest heartbeat that went through, or the claim that ended an idle spell
+        self._renewed_at = 0.0
+        self._lease_seconds = 0.0  # as granted with the latest claim
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
         store.open_store(self.location, verify=True)
         reaper.become_subreaper()  # a job's orphans come back to us, to be killed with the job
-        self.channel = store.wake_channel(self.id)
+        self.channel = store.wake_channel(self.id, forwarded=self.forwarded_wake_ups)
         signal.set_wakeup_fd(self.channel.signal_fd, warn_on_full_buffer=False)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal is not a request to stop
-        self._retrying(store.register_worker, self.id, self.host, os.getpid(), os.getppid())
+        self._retrying(store.register_worker, self.id, self.host, os.getpid(), os.getppid(), self.slots)
         self.guard = runner.JobGuard()
-        self.say("started")
+        self.jobs = runner.Jobs(self.channel, self.guard)
+        self.say(f"started ({self.slots} slot{'s' * (self.slots != 1)})")
         try:
             self._loop()
         finally:
+            self.jobs.close()
             self.guard.close()
             signal.set_wakeup_fd(-1)
             self.channel.close()
@@ -107,29 +129,96 @@ class Worker:
             self.quiet = not say(f"[{self.name}] {text}")
 
     def _loop(self) -> None:
-        claim = None
-        while claim is not None or not self.stopping:  # a job already claimed is always run
-            if claim is None:
-                self.channel.drain()
-                claim = self._retrying(store.claim, self.id, self.host, self.queues)
-            if claim is not None:
-                claim = self._run_job(claim)
+        while True:
+            if self.hard_stop:
+                for running in self.jobs.running:
+                    running.kill("killed: its worker was stopped", grace=1.0)
+            free = self.slots - len(self.jobs) - len(self._ended)
+            want = 0 if self.stopping or not self._look else free + len(self._ended)
+            if self._ended and self._record_due() or not self._ended and want:
+                self._record_and_claim(want)
                 continue
-            if self.burst and not self._retrying(store.has_burst_work, self.queues):
-                return
-            self._idle_chores()
-            if self.stopping:
-                return
-            due = self._retrying(store.next_due)
-            # a burst worker waiting for others to finish looks often: nothing wakes it for that
+            if not self.jobs.running and not self._ended:
+                if self.stopping:
+                    return
+                if self.burst and not self._retrying(store.has_burst_work, self.queues):
+                    return
+            self._chores()
+            self._fence()  # (after the heartbeat that was due: it may have renewed the deadline)
+            self._wait(self._pause())
+
+    def _fence(self) -> None:
+        """Past the fence deadline (no renewal went through for FRACTION of a lease), every
+        running job is killed before another worker may take it over (fence.py)."""
+        if self.jobs.running and time.monotonic() > self.guard.deadline:
+            for running in self.jobs.running:
+                running.kill(f"fenced: its lease went {fence.FRACTION * self._lease_seconds:g}s without renewal",
+                             grace=0.0)  # fmt: skip
+
+    def _renewed(self, sent: float) -> None:
+        self._renewed_at = sent
+        if self._lease_seconds:
+            self.guard.renew(fence.deadline(sent, self._lease_seconds))
+
+    def _record_due(self) -> bool:
+        """Record now: the oldest waits long enough, no other job runs (nothing to wait for),
+        or half the slots wait to be refilled."""
+        return (not self.jobs.running or 2 * len(self._ended) >= self.slots or self.stopping
+                or time.monotonic() - self._ended_since >= RECORD_DELAY_SECONDS)  # fmt: skip
+
+    def _record_and_claim(self, k: int) -> None:
+        """One transaction: the runs that ended, and up to k new jobs for the freed slots."""
+        ended, self._ended = self._ended, []
+        idle = not self.jobs.running
+        states, claims = self._retrying(store.finish_batch, ended, self.id, self.host, k, self.queues,
+                                        len(self.jobs))  # fmt: skip
+        if claims:
+            self._lease_seconds = claims[0].lease_seconds
+            if idle:  # the new jobs' leases count from this claim; running ones' from the last beat
+                self._renewed(self._call_sent)
+        for finished, state in zip(ended, states):
+            self._report(finished, state, self._outcomes.pop(finished.claim.attempt_id))
+        self._look = len(claims) == k  # fewer than asked: nothing more to claim until woken
+        for claim in claims:
+            self._start(claim)
+
+    def _pause(self) -> float:
+        """How long to wait for events: until the next heartbeat, the oldest unrecorded end's
+        deadline, or (with free slots) the next job that becomes due."""
+        pause = self._next_beat_in()
+        if self._ended:
+            pause = min(pause, max(0.0, self._ended_since + RECORD_DELAY_SECONDS - time.monotonic()))
+        if not self.stopping and not self._look and len(self.jobs) + len(self._ended) < self.slots:
             longest = BURST_POLL_SECONDS if self.burst else IDLE_POLL_SECONDS
-            pause = longest if due is None else min(longest, max(0.0, due - store.now()))
-            self.channel.wait(min(pause, self._next_beat_in()))
+            due = self._retrying(store.next_due)
+            pause = min(pause, longest if due is None else max(0.0, due - store.now()))
+        return pause
+
+    def _wait(self, pause: float) -> None:
+        ended, woke = self.jobs.wait(pause)
+        now = time.monotonic()
+        for running, outcome in ended:
+            if not self._ended:
+                self._ended_since = now
+            self._ended.append(store.Finished(running.claim, outcome.error, outcome.exit_code))
+            self._outcomes[running.claim.attempt_id] = outcome
+            self._unreported_pgids.pop(running.claim.attempt_id, None)
+        if woke or not ended:  # a wake-up, or a timeout: look for work again
+            self._look = True
+        if woke and self.jobs.running:  # a running job may have been cancelled: look soon
+            self._next_beat_at = min(self._next_beat_at, self._last_beat + WAKE_BEAT_SECONDS)
+
+    def _beat_interval(self) -> float:
+        """Every second, and at least twice per fence window (a short lease): a renewal due
+        exactly when the deadline passes would leave the guard a moment to fence the jobs of a
+        healthy worker."""
+        window = fence.FRACTION * self._lease_seconds
+        return min(store.HEARTBEAT_SECONDS, window / 2) if window else store.HEARTBEAT_SECONDS
 
     def _next_beat_in(self) -> float:
-        return max(0.0, self._last_beat + store.HEARTBEAT_SECONDS - time.monotonic())
+        return max(0.0, self._next_beat_at - time.monotonic())
 
-    def _idle_chores(self) -> None:
+    def _chores(self) -> None:
         """Heartbeat; now and then recover jobs of workers that vanished, and delete a batch of
         jobs past their retention."""
         if self._next_beat_in() == 0.0:
@@ -151,21 +240,29 @@ class Worker:
         lease = self._retrying(store.get_config)["lease_seconds"]
         return time.monotonic() - self._writable_since >= lease
 
-    def _beat(self, claim: store.Claim | None = None, pgid: int | None = None) -> store.Heartbeat | None:
-        """Every second, idle or busy: I am alive; and enqueue the schedules that are due."""
+    def _beat(self) -> None:
+        """Every second, idle or busy: I am alive, and so are my running jobs (their leases);
+        kill those that are no longer mine (cancelled, taken away); enqueue due schedules."""
         self._last_beat = time.monotonic()
+        self._next_beat_at = self._last_beat + self._beat_interval()
+        running = list(self.jobs.running)
         try:
-            beat = store.heartbeat(self.id, claim, pgid)
+            sent = time.monotonic()
+            beat = store.heartbeat(self.id, [r.claim for r in running], self._unreported_pgids)
+            self._unreported_pgids = {}
+            self._renewed(sent)
             self._beat_went_through()
             for job_id in store.run_due_schedules():
                 self.say(f"scheduled job '{job_id}' enqueued")
         except StoreError as exc:
             self._writable_since = None
             self.say(f"heartbeat failed: {exc}")
-            return None
+            return
+        for job in running:
+            if job.claim.seq in beat.lost:
+                job.kill("cancelled", grace=1.0)
         if beat.stop_requested and not self._registered_again():
             self.stopping = True
-        return beat
 
     def _beat_went_through(self) -> None:
         now = time.monotonic()
@@ -176,11 +273,11 @@ class Worker:
     def _registered_again(self) -> bool:
         """A worker the store forgot (declared dead while a lock or a freeze kept its heartbeats
         out) is alive: it registers again, rather than leave its supervisor's pool for good
-        (exit 0 is not replaced).  Its job, if another worker took it, is killed via owns_job."""
+        (exit 0 is not replaced).  Its jobs, if another worker took them, are killed (lost)."""
         try:
             if any(w.id == self.id for w in store.workers_of_host(self.host)):
                 return False  # a real stop request
-            store.register_worker(self.id, self.host, os.getpid(), os.getppid())
+            store.register_worker(self.id, self.host, os.getpid(), os.getppid(), self.slots)
         except StoreError:
             return True  # look again at the next heartbeat
         self.say("registered again: the store had declared this worker dead")
@@ -200,46 +297,25 @@ class Worker:
                 time.sleep(STORE_RETRY_SECONDS)
 
     # -- one job -----------------------------------------------------------------------------
-    def _run_job(self, claim: store.Claim) -> store.Claim | None:
-        """Run one job and record it; returns the next job, claimed in the same transaction."""
+    def _start(self, claim: store.Claim) -> None:
+        """Start a claimed job in a slot (a job that cannot start is an attempt that failed)."""
         self.say(f"processing job '{claim.id}' (attempt {claim.attempt})")
-        self.guard.renew(fence.deadline(self._call_sent, claim.lease_seconds))
         stdout_path, stderr_path = store.attempt_paths(self.location.logs_dir, claim.id, claim.attempt)
         env = dict(os.environ, **(claim.env or {}), QUEUECTL_JOB_ID=claim.id, QUEUECTL_ATTEMPT=str(claim.attempt))
         try:
             running = runner.Running(claim.command, stdout_path, stderr_path, claim.max_log_bytes, env, self.guard,
-                                     claim.cwd)  # fmt: skip
+                                     claim.cwd, claim.timeout, claim)  # fmt: skip
         except runner.StartError as exc:  # the attempt fails, not the worker
-            outcome = runner.Outcome(None, 0.0, str(exc))
-        else:
-            self._last_beat = time.monotonic()  # the claim was a heartbeat
+            if not self._ended:
+                self._ended_since = time.monotonic()
+            self._ended.append(store.Finished(claim, str(exc), None))
+            self._outcomes[claim.attempt_id] = runner.Outcome(None, 0.0, str(exc))
+            return
+        self.jobs.add(running)
+        self._unreported_pgids[claim.attempt_id] = running.pgid
 
-            def tick() -> None:
-                if self.hard_stop:
-                    running.kill("killed: its worker was stopped", grace=1.0)
-                    return
-                beat = self._beat(claim, running.pgid)
-                if beat is not None and beat.owns_job:
-                    self.guard.renew(fence.deadline(self._last_beat, claim.lease_seconds))
-                elif beat is not None:
-                    running.kill("cancelled", grace=1.0)
-                if time.monotonic() > self.guard.deadline:
-                    running.kill(f"fenced: its lease went {fence.FRACTION * claim.lease_seconds:g}s without renewal",
-                                 grace=0.0)  # fmt: skip
-
-            outcome = running.wait(claim.timeout, tick, store.HEARTBEAT_SECONDS, self.channel)
-        if self.stopping:
-            state, following = self._retrying(store.finish, claim, self.id, outcome.error, outcome.exit_code), None
-        else:
-            (state,), claims = self._retrying(
-                store.finish_batch, [store.Finished(claim, outcome.error, outcome.exit_code)], self.id, self.host, 1,
-                self.queues,
-            )
-            following = claims[0] if claims else None
-        self._report(claim, state, outcome)
-        return following
-
-    def _report(self, claim: store.Claim, state: str, outcome: runner.Outcome) -> None:
+    def _report(self, finished: store.Finished, state: str, outcome: runner.Outcome) -> None:
+        claim = finished.claim
         if state == "completed":
             self.say(f"completed job '{claim.id}' in {outcome.duration:.2f}s")
         elif state == "failed":
@@ -255,15 +331,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from .paths import resolve
 
-    parser = argparse.ArgumentParser(prog="python -m queuectl.worker", description="one queuectl worker")
+    parser = argparse.ArgumentParser(prog="python -m queuectl.worker", description="one queuectl worker process")
     parser.add_argument("--id", required=True)
     parser.add_argument("--name", default="worker")
+    parser.add_argument("--slots", type=int, default=1)
     parser.add_argument("--burst", action="store_true")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--queue", action="append", default=[])
+    parser.add_argument("--forwarded-wake-ups", action="store_true", help="this host's supervisor listens for them")
     args = parser.parse_args(argv)
     try:
-        return Worker(resolve(), args.id, args.name, args.burst, args.quiet, tuple(args.queue)).run()
+        return Worker(resolve(), args.id, args.name, args.slots, args.burst, args.quiet, tuple(args.queue),
+                      args.forwarded_wake_ups).run()  # fmt: skip
     except StoreError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

@@ -223,4 +223,4 @@ def test_a_store_made_by_schema_1_is_migrated_in_place(store_url, backend):
     assert json.loads(run_cli("queue", "list", "--json").stdout)[1]["name"] == "q2"
     from queuectl.models import Setting
 
-    assert Setting.get(Setting.key == "schema_version").value == "2"
+    assert Setting.get(Setting.key == "schema_version").value == "3"

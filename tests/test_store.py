@@ -95,7 +95,7 @@ def test_cancel_running_job_keeps_worker_from_completing_it(clock):
     store.enqueue([JobSpec("sleep 9", id="s")])
     store.register_worker("w", "h", 1, None)
     claim = store.claim("w", "h")
-    store.heartbeat("w", claim, 4242)
+    store.heartbeat("w", [claim], {claim.attempt_id: 4242})
     cancelled = store.cancel("s")
     assert (cancelled.pgid, cancelled.host, cancelled.job.state) == (4242, "h", "cancelled")
     assert store.finish(claim, "w", None, 0) == "cancelled"
@@ -108,7 +108,8 @@ def test_cancel_running_job_keeps_worker_from_completing_it(clock):
 def test_dead_worker_recovery_counts_as_a_failed_attempt(clock):
     store.enqueue([JobSpec("sleep 9", id="s", max_retries=1)])
     store.register_worker("w", "h", 1, None)
-    store.heartbeat("w", store.claim("w", "h"), 777)
+    claim = store.claim("w", "h")
+    store.heartbeat("w", [claim], {claim.attempt_id: 777})
     assert store.recover_worker("w", "lost: its worker process is gone") == [777]
     job = store.get_job("s")
     assert (job.state, job.last_error) == ("failed", "lost: its worker process is gone")
@@ -124,7 +125,7 @@ def test_lease_expiry_recovers_jobs_of_silent_workers(clock):
     store.register_worker("other", "h", 2, None)
     claim = store.claim("w", "h")
     clock.t += 20
-    assert store.heartbeat("w", claim).owns_job  # heartbeats extend the lease
+    assert store.heartbeat("w", [claim]).owns(claim)  # heartbeats extend the lease
     clock.t += 25
     store.heartbeat("other")
     assert store.recover_expired() == 0
@@ -132,7 +133,7 @@ def test_lease_expiry_recovers_jobs_of_silent_workers(clock):
     store.heartbeat("other")  # another worker is alive and writing; "w" has been silent for 56 s
     assert store.recover_expired() == 1
     assert store.get_job("s").state == "failed"
-    assert not store.heartbeat("w", claim).owns_job
+    assert not store.heartbeat("w", [claim]).owns(claim)
     assert store.live_worker_count() == 1
 
 

@@ -149,7 +149,7 @@ def test_sigterm_twice_kills_the_job_and_records_the_attempt(tmp_path):
 
 
 def test_worker_stop_from_another_terminal(tmp_path):
-    workers = start_workers("--count", "2")
+    workers = start_workers("--count", "2", "--procs", "2")
     wait_for(lambda: json.loads(run_cli("status", "--json").stdout)["workers"] == 2)
     result = qctl("worker", "stop")
     assert result.returncode == 0 and "asked 2 worker(s)" in result.stdout
@@ -158,7 +158,7 @@ def test_worker_stop_from_another_terminal(tmp_path):
 
 
 def test_idle_workers_pick_up_new_jobs(tmp_path):
-    workers = start_workers("--count", "2")
+    workers = start_workers("--count", "2", "--procs", "2")
     try:
         wait_for(lambda: json.loads(run_cli("status", "--json").stdout)["workers"] == 2)
         enqueue(id="late", command="true")

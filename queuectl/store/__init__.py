@@ -3,7 +3,7 @@
 Every job state transition is one function here, used by the CLI, the workers and the TUI alike.
 """
 from .config import get_config, set_config
-from .connection import close_store, location, now, open_store, set_clock, set_wall_clock, wake_channel
+from .connection import close_store, forward_wake_ups, location, now, open_store, set_clock, set_wall_clock, wake_channel
 from .jobs import (
     Cancelled,
     Enqueued,
@@ -66,5 +66,5 @@ __all__ = [
     "iso", "linked_jobs", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
     "now", "open_store", "prune", "read_log", "LogRead", "recover_expired", "recover_worker",
     "register_worker", "request_stop", "retry", "retry_dead", "set_clock", "set_wall_clock", "set_config", "set_priority",
-    "unregister_worker", "waiting_for", "states_of", "dead_ids_by_error", "wake_channel", "workers_of_host",
+    "unregister_worker", "waiting_for", "states_of", "dead_ids_by_error", "wake_channel", "forward_wake_ups", "workers_of_host",
 ]  # fmt: skip

@@ -238,10 +238,16 @@ def _wake(channel: str, watchers: bool) -> None:
     dialect.current().wake(channel, watchers)
 
 
-def wake_channel(name: str, watcher: bool = False):
+def wake_channel(name: str, watcher: bool = False, forwarded: bool = False):
     """The channel on which the worker `name` is woken (or, for a watcher, told that jobs
-    ended): a Unix socket beside a SQLite store, LISTEN/NOTIFY for PostgreSQL."""
-    return dialect.current().wake_channel(name, ENDED_CHANNEL if watcher else WAKE_CHANNEL, watcher)
+    ended): a Unix socket beside a SQLite store, LISTEN/NOTIFY for PostgreSQL (or, `forwarded`,
+    the socket to which this host's supervisor passes on what it hears)."""
+    return dialect.current().wake_channel(name, ENDED_CHANNEL if watcher else WAKE_CHANNEL, watcher, forwarded)
+
+
+def forward_wake_ups():
+    """See dialect.forward_wake_ups (the store must be open)."""
+    return dialect.current().forward_wake_ups()
 
 
 def wait_while_busy(attempt):

@@ -120,10 +120,17 @@ class SqliteDialect:
 
         notify(self.location.run_dir, watchers=watchers)
 
-    def wake_channel(self, name: str, topic: str, watcher: bool):
+    def wake_channel(self, name: str, topic: str, watcher: bool, forwarded: bool = False):
+        """`forwarded`: this host's supervisor passes the server's notifications on to the
+        run folder (PostgreSQL; SQLite's wake-ups are always local)."""
         from ..wakeup import WATCHER_PREFIX, WakeChannel
 
         return WakeChannel(self.location.run_dir, f"{WATCHER_PREFIX}{name}" if watcher else name)
+
+    def forward_wake_ups(self):
+        """For a supervisor: pass wake-ups from other hosts on to this host's workers (a
+        stoppable thread), or None when they all come through the run folder anyway."""
+        return None
 
 
 
@@ -226,10 +233,17 @@ class PostgresDialect(SqliteDialect):
         with contextlib.suppress(Exception):  # a missed wake-up costs at most a safety poll
             db.execute_sql(f"NOTIFY {channel}")
 
-    def wake_channel(self, name: str, topic: str, watcher: bool):
+    def wake_channel(self, name: str, topic: str, watcher: bool, forwarded: bool = False):
+        if forwarded:
+            return SqliteDialect.wake_channel(self, name, topic, watcher)
         from .listen import wake_channel as listening_channel
 
         return listening_channel(self.location.url, name, topic)
+
+    def forward_wake_ups(self):
+        from .listen import forward_to_host
+
+        return forward_to_host(self.location.url, self.location.run_dir, WAKE_CHANNEL)
 
 
 def for_location(location: Location) -> SqliteDialect:

@@ -1,4 +1,5 @@
-"""PostgreSQL wake-ups: a thread that LISTENs on its own connection and pokes a WakeChannel.
+"""PostgreSQL wake-ups: a thread that LISTENs on its own connection and passes each
+notification on (pokes a WakeChannel, or wakes the workers of this host through their sockets).
 
 NOTIFY crosses hosts, so an enqueue, a retry, a cancel or a stop request on one machine wakes
 idle workers on every machine.  The thread reconnects with backoff when the server goes away
@@ -10,45 +11,49 @@ import select
 import threading
 import time
 
-from ..wakeup import WakeChannel
+from pathlib import Path
+from typing import Callable
+
+from ..wakeup import WakeChannel, notify
 
 
 class Listener(threading.Thread):
-    def __init__(self, url: str, channel: WakeChannel, topic: str):
+    def __init__(self, url: str, poke: Callable[[], None], topic: str):
         super().__init__(name="queuectl-listen", daemon=True)
         from playhouse.db_url import parse
 
         self.params = parse(url)
         self.params.setdefault("connect_timeout", 5)
-        self.channel = channel
+        self.params.setdefault("application_name", "queuectl-listen")
+        self.poke = poke
         self.topic = topic
-        self._stop = threading.Event()
+        self._stopped = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopped.set()
 
     def run(self) -> None:
         import psycopg2
 
         delay = 0.2
-        while not self._stop.is_set():
+        while not self._stopped.is_set():
             try:
                 conn = psycopg2.connect(**self.params)
             except psycopg2.Error:
-                self._stop.wait(delay)
+                self._stopped.wait(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             try:
                 conn.autocommit = True
                 conn.cursor().execute(f"LISTEN {self.topic}")
-                self.channel.poke()
+                self.poke()
                 delay = 0.2
-                while not self._stop.is_set():
+                while not self._stopped.is_set():
                     if select.select([conn], [], [], 1.0)[0]:
                         conn.poll()
                         if conn.notifies:
                             conn.notifies.clear()
-                            self.channel.poke()
+                            self.poke()
             except (psycopg2.Error, OSError):
                 time.sleep(delay)
             finally:
@@ -56,8 +61,18 @@ class Listener(threading.Thread):
 
 
 def wake_channel(url: str, name: str, topic: str) -> WakeChannel:
+    """A channel of this process's own, with a LISTEN connection of its own."""
     channel = WakeChannel(None, name)
-    listener = Listener(url, channel, topic)
+    listener = Listener(url, channel.poke, topic)
     channel.on_close(listener.stop)
     listener.start()
     return channel
+
+
+def forward_to_host(url: str, run_dir: Path, topic: str) -> Listener:
+    """One LISTEN connection for the whole host (the supervisor's): each notification wakes
+    every worker of this host through its socket in run_dir, so that a worker process holds
+    one connection to the server, not two."""
+    listener = Listener(url, lambda: notify(run_dir), topic)
+    listener.start()
+    return listener

@@ -36,8 +36,18 @@ def _v2_workflows_and_queues() -> None:
         db.execute_sql(statement)
 
 
+def _v3_worker_slots() -> None:
+    """A worker process runs many jobs at once: its number of slots."""
+    from peewee import IntegerField
+    from playhouse.migrate import migrate
+
+    from ..models import db
+
+    migrate(dialect.current().migrator(db).add_column("worker", "slots", IntegerField(default=1)))
+
+
 #: version -> function that upgrades a store from version-1 to version (playhouse.migrate inside)
-STEPS: dict = {2: _v2_workflows_and_queues}
+STEPS: dict = {2: _v2_workflows_and_queues, 3: _v3_worker_slots}
 
 
 def migrate(from_version: int) -> None:

@@ -98,9 +98,11 @@ class WorkerView(_Record):
     host: str
     pid: int
     state: str
-    current_job: str | None
+    current_job: str | None  # the newest job it started that still runs
     heartbeat_at: float
     started_at: float
+    slots: int  # jobs it runs at once
+    busy: int | None  # of them running now (None: not counted)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..models import Attempt, Job, JobState, Worker, db
@@ -11,48 +12,61 @@ from .connection import elapsed_clock, guarded, now, wake_workers
 from .jobs import P, fail_lost_attempts
 from .views import Claim, WorkerView
 
-#: how often a worker reports that it is alive (and extends the lease of its running job)
+#: how often a worker reports that it is alive (and extends the leases of its running jobs)
 HEARTBEAT_SECONDS = 1.0
 #: a worker silent for longer is not counted as live
 LIVENESS_SECONDS = 5.0
 
 
+def _view(row: dict, busy: int | None = None) -> WorkerView:
+    return WorkerView.from_row(dict(row, busy=busy))
+
+
 @guarded
-def register_worker(worker_id: str, host: str, pid: int, supervisor_pid: int | None) -> None:
+def register_worker(worker_id: str, host: str, pid: int, supervisor_pid: int | None, slots: int = 1) -> None:
     t = now()
     with db.atomic():
         Worker.delete().where(Worker.id == worker_id).execute()
         Worker.insert(
             id=worker_id, host=host, pid=pid, supervisor_pid=supervisor_pid,
-            started_at=t, heartbeat_at=t, state="idle",
+            started_at=t, heartbeat_at=t, state="idle", slots=slots,
         ).execute()  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Heartbeat:
     stop_requested: bool
-    #: False when the job this worker runs was cancelled or taken away (its lease ran out)
-    owns_job: bool
+    #: seqs of the running jobs that are no longer this worker's (cancelled, or taken away
+    #: after their lease ran out): their commands must be killed
+    lost: frozenset[int] = frozenset()
+
+    def owns(self, claim: Claim) -> bool:
+        return claim.seq not in self.lost
 
 
 @guarded
-def heartbeat(worker_id: str, claim: Claim | None = None, pgid: int | None = None) -> Heartbeat:
-    """I am alive (and running `claim` as process group `pgid`): refresh the worker row and
-    the job's lease, and note the process group so the job can be killed from outside."""
+def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int, int] | None = None) -> Heartbeat:
+    """I am alive, running these jobs: refresh the worker row and every running job's lease
+    (one statement for all), and note new process groups (attempt id -> pgid) so that those
+    jobs can be killed from outside."""
+    from .config import current_config
+    from .statements import chunks
+
     t = now()
     with db.atomic():
-        state, job_id = ("busy", claim.id) if claim else ("idle", None)
+        state, job_id = ("busy", running[-1].id) if running else ("idle", None)
         updated = Worker.update(heartbeat_at=t, state=state, current_job=job_id).where(Worker.id == worker_id).execute()
         stop = Worker.select(Worker.stop_requested).where(Worker.id == worker_id).scalar()
-        owns = True
-        if claim is not None:
-            lease = current_config()["lease_seconds"]
-            mine = (Job.seq == claim.seq) & (Job.state == JobState.PROCESSING.value) & (Job.worker_id == worker_id)
-            owns = bool(Job.update(lease_expires_at=t + lease).where(mine).execute())
-            if pgid is not None:
-                Attempt.update(pgid=pgid).where((Attempt.id == claim.attempt_id) & Attempt.pgid.is_null()).execute()
+        owned: set[int] = set()
+        lease = current_config()["lease_seconds"]
+        for piece in chunks([claim.seq for claim in running]):
+            mine = Job.seq.in_(piece) & (Job.state == JobState.PROCESSING.value) & (Job.worker_id == worker_id)
+            owned.update(seq for (seq,) in Job.update(lease_expires_at=t + lease).where(mine).returning(Job.seq).tuples())
+        for attempt_id, pgid in (pgids or {}).items():
+            Attempt.update(pgid=pgid).where((Attempt.id == attempt_id) & Attempt.pgid.is_null()).execute()
     # a worker whose row was removed (declared dead while it was frozen) must stop
-    return Heartbeat(stop_requested=bool(stop) or not updated, owns_job=owns)
+    return Heartbeat(stop_requested=bool(stop) or not updated,
+                     lost=frozenset(claim.seq for claim in running) - owned)  # fmt: skip
 
 
 @guarded
@@ -67,17 +81,25 @@ def request_stop(host: str | None = None) -> list[WorkerView]:
     with db.atomic():
         where = Worker.host == host if host else Worker.id.is_null(False)
         Worker.update(stop_requested=True).where(where).execute()
-        asked = [WorkerView.from_row(r) for r in Worker.select().where(where).dicts()]
+        asked = [_view(r) for r in Worker.select().where(where).dicts()]
     wake_workers()
     return asked
 
 
 @guarded
 def list_workers(live_only: bool = True) -> list[WorkerView]:
+    """Worker processes, with their slots and how many of them run a job."""
+    from peewee import fn
+
     query = Worker.select().order_by(Worker.host, Worker.started_at)
     if live_only:
         query = query.where(Worker.heartbeat_at >= now() - LIVENESS_SECONDS)
-    return [WorkerView.from_row(r) for r in query.dicts()]
+    workers = list(query.dicts())
+    busy = dict(
+        Job.select(Job.worker_id, fn.COUNT(Job.seq)).where(Job.state == JobState.PROCESSING.value)
+        .group_by(Job.worker_id).tuples()
+    ) if workers else {}  # fmt: skip
+    return [_view(r, busy.get(r["id"], 0)) for r in workers]
 
 
 @guarded
@@ -151,4 +173,4 @@ def recover_expired() -> int:
 @guarded
 def workers_of_host(host: str) -> list[WorkerView]:
     query = Worker.select().where(Worker.host == host)
-    return [WorkerView.from_row(r) for r in query.dicts()]
+    return [_view(r) for r in query.dicts()]

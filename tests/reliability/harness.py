@@ -39,7 +39,8 @@ PYTHON = sys.executable
 class Config:
     jobs: int = 200
     supervisors: int = 2
-    workers: int = 2  # per supervisor
+    workers: int = 2  # worker processes per supervisor
+    slots: int = 3  # job slots per worker process
     job_seconds: tuple[float, float] = (0.02, 0.3)
     kill_every: tuple[float, float] = (0.15, 0.5)
     lease_seconds: float = 3
@@ -160,7 +161,8 @@ class Chaos:
     def start_supervisor(self) -> None:
         n = len(self.all_sups)
         out = open(self.work / f"supervisor-{n}.out", "w")
-        proc = subprocess.Popen([PYTHON, "-m", "queuectl", "worker", "start", "--count", str(self.cfg.workers)],
+        slots = str(self.cfg.workers * self.cfg.slots)
+        proc = subprocess.Popen([PYTHON, "-m", "queuectl", "worker", "start", "--count", slots, "--procs", str(self.cfg.workers)],
                                 stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)  # fmt: skip
         out.close()
         self.sups.append(proc)

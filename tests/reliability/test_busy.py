@@ -35,7 +35,7 @@ def test_a_write_lock_held_past_the_busy_timeout_loses_nothing(db_path, tmp_path
     run_cli("config", "set", "lease_seconds", "2")
     # runs through the whole lock: its heartbeats fail, its lease runs out meanwhile
     enqueue(id="through", command=_counted_job(tmp_path, "through", LOCK_SECONDS + 3))
-    sup = start_workers("--count", "3")
+    sup = start_workers("--count", "3", "--procs", "3")
     try:
         wait_for(lambda: (tmp_path / "through.runs").exists())
         wait_for(lambda: len(json.loads(run_cli("worker", "list", "--json").stdout)) == 3)

@@ -56,10 +56,10 @@ def test_a_worker_whose_clock_runs_an_hour_ahead_takes_no_live_workers_job(db_pa
     store.set_wall_clock(_stepped(HOUR))
     try:
         for _ in range(16):  # two lease lengths, the live worker heartbeating all along
-            store.heartbeat("live", claim)
+            store.heartbeat("live", [claim])
             assert store.recover_expired() == 0
             time.sleep(0.25)
-        assert store.heartbeat("live", claim).owns_job
+        assert store.heartbeat("live", [claim]).owns(claim)
         assert store.recover_expired() == 0  # seen renewed
         time.sleep(2.1)  # and then silent for a whole lease: recovered
         assert store.recover_expired() == 1

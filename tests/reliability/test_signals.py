@@ -50,7 +50,7 @@ def test_a_stop_during_a_restart_pause_reaches_the_replacement(db_path):
 def test_sigterm_right_after_start_stops_every_worker(db_path):
     """However early the stop comes, every worker started gets it."""
     for _ in range(3):
-        sup = start_workers("--count", "3")
+        sup = start_workers("--count", "3", "--procs", "3")
         # as soon as the workers exist, before they can have set up their signal handlers
         wait_for(lambda: sum(harness.is_worker(p) for p in _ours(db_path).values()) == 3, interval=0.005)
         sup.send_signal(signal.SIGTERM)
@@ -83,7 +83,7 @@ def test_sigint_once_finishes_the_job_twice_kills_it(db_path, tmp_path):
 
 
 def test_sighup_is_not_a_stop(db_path, tmp_path):
-    sup = start_workers("--count", "2")
+    sup = start_workers("--count", "2", "--procs", "2")
     try:
         wait_for(lambda: len(_workers()) == 2)
         sup.send_signal(signal.SIGHUP)
@@ -103,7 +103,7 @@ def test_a_closed_terminal_does_not_stop_or_crash_the_workers(db_path, tmp_path)
     import pty
 
     master, slave = pty.openpty()
-    sup = subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--count", "2"],
+    sup = subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--count", "2", "--procs", "2"],
                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)  # fmt: skip
     os.close(slave)
     try:
@@ -141,7 +141,7 @@ def test_restart_after_kill_9_of_everything_continues_where_it_was(db_path, tmp_
     lines = "".join(json.dumps({"id": f"r{i}", "command": f"sleep 0.2; echo r{i} >> {out}", "max_retries": 5}) + "\n"
                     for i in range(30))  # fmt: skip
     assert run_cli("enqueue", "-", input=lines).exit_code == 0
-    sup = start_workers("--count", "3")
+    sup = start_workers("--count", "3", "--procs", "3")
     wait_for(lambda: out.exists() and len(out.read_text().split()) >= 3)
     wait_for(lambda: _status()["jobs"]["processing"] >= 2)
     everything = _ours(db_path)
@@ -156,7 +156,7 @@ def test_restart_after_kill_9_of_everything_continues_where_it_was(db_path, tmp_
 
     lost = {j["id"] for j in json.loads(run_cli("list", "--json", "--state", "processing").stdout)}
     old = {w["id"] for w in _workers()}
-    sup = start_workers("--count", "2")
+    sup = start_workers("--count", "2", "--procs", "2")
     try:
         # the new supervisor recovers the dead workers' jobs at once (not after their lease)
         # and forgets the dead workers, even while the kernel still holds them as zombies
@@ -204,7 +204,7 @@ def test_a_dead_workers_job_is_dead_before_it_runs_again(db_path, tmp_path):
     guard is slow (here: stopped), the job must be dead before another worker starts it again."""
     lock, overlap, started = tmp_path / "lock", tmp_path / "overlap", tmp_path / "started"
     enqueue(id="once", command=f"exec 9>>{lock}; flock -n 9 || touch {overlap}; touch {started}; sleep 5")
-    sup = start_workers("--count", "2")
+    sup = start_workers("--count", "2", "--procs", "2")
     guard = None
     try:
         wait_for(started.exists, interval=0.005)

@@ -83,7 +83,7 @@ def seed(db_path) -> Clock:
                    JobSpec("sleep 100", id="stale")])  # fmt: skip
     store.cancel("stale")
     clock.t = T0 - 1
-    store.heartbeat("host-a.100.aaaaaa", etl)
+    store.heartbeat("host-a.100.aaaaaa", [etl])
     clock.t = T0
     return clock
 

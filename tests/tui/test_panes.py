@@ -226,7 +226,7 @@ async def test_worker_started_here_claims_a_job_and_cancel_kills_it(opened, make
         assert _wait(lambda: store.get_job("long").state == "processing")
         await pilot.pause(1.2)
         await settle(pilot)
-        assert "long" in [str(c) for c in app.query_one("#workers-table", DataTable).get_column_at(4)]
+        assert "long" in [str(c) for c in app.query_one("#workers-table", DataTable).get_column_at(5)]
         assert _wait(lambda: store.attempts("long")[-1].pgid)  # its heartbeat named the group
         pgid = store.attempts("long")[-1].pgid
         await pilot.press("1")

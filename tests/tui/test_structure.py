@@ -74,7 +74,7 @@ async def test_workers_pane_updates_rows_in_place(seeded, make_app):
         seeded.t += 1
         app.query_one("#workers-pane").reload()
         await settle(pilot)
-        assert "2.0s ago" in [str(c) for c in table.get_column_at(5)]
+        assert "2.0s ago" in [str(c) for c in table.get_column_at(6)]
         assert not cleared
 
 

@@ -1,4 +1,5 @@
-"""The Workers pane: every registered worker; start and stop local worker subprocesses."""
+"""The Workers pane: every registered worker process and its slots (busy/total); start and stop
+local worker subprocesses."""
 from __future__ import annotations
 
 from rich.cells import cell_len
@@ -42,7 +43,7 @@ class WorkersPane(KeyedTablePane):
 
     def show(self, workers: list) -> None:
         wide = self.size.width >= 100
-        labels = ["ID", *(["HOST"] if wide else []), "PID", "STATE", "JOB", "HEARTBEAT", *(["UP"] if wide else [])]
+        labels = ["ID", *(["HOST"] if wide else []), "PID", "STATE", "SLOTS", "JOB", "HEARTBEAT", *(["UP"] if wide else [])]
         styles = state_styles(self.app.current_theme)
         colour = {"busy": styles["processing"], "idle": styles["completed"], "stopping": styles["failed"]}
         now = store.now()
@@ -52,7 +53,7 @@ class WorkersPane(KeyedTablePane):
             state = "silent" if silent else w.state
             name = Text(("★ " if w.id in self.started_here else "  ") + clean(w.id))
             cells = (name, *([clean(w.host)] if wide else []), str(w.pid),
-                     Text(state, style="dim" if silent else colour.get(w.state, "")),
+                     Text(state, style="dim" if silent else colour.get(w.state, "")), f"{w.busy}/{w.slots}",
                      clean(w.current_job or "", 24), ago(w.heartbeat_at),
                      *([duration(now - w.started_at)] if wide else []))  # fmt: skip
             rows.append((w.id, cells))

@@ -1,4 +1,5 @@
-"""`queuectl dashboard start`: the dashboard in a browser, through textual-serve, behind a door.
+"""`queuectl dashboard start`: the dashboard in a browser, through textual-serve, behind a door
+(installed as queuectl.tui.web, beside the app it serves: the engine never imports textual-serve).
 
 textual-serve gives every WebSocket that reaches its port a dashboard, and a dashboard runs
 shell commands as this user; so anyone who reaches the port, including any web page open in the
@@ -34,8 +35,8 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 from textual_serve.server import Server
 
-from .childproc import python_module, store_env
-from .paths import Location
+from queuectl.childproc import python_module, store_env
+from queuectl.paths import Location
 
 TOKEN_ENV = "QUEUECTL_DASHBOARD_TOKEN"
 #: the shortest token a user may choose (a generated one is 43 characters, 256 bits)
@@ -186,7 +187,7 @@ def is_loopback(host: str) -> bool:
 
 def dashboard_token(token_file: str | None) -> str:
     """The token: from --token-file, else QUEUECTL_DASHBOARD_TOKEN, else a new random one."""
-    from .errors import InputError
+    from queuectl.errors import InputError
 
     if token_file is None and not os.environ.get(TOKEN_ENV):
         return secrets.token_urlsafe(32)
