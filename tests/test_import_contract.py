@@ -34,12 +34,7 @@ def _files(folder: str) -> list[Path]:
     return sorted((ROOT / folder).rglob("*.py"))
 
 
-#: the browser dashboard's server: a dashboard module, imported only by `queuectl dashboard start`
-DASHBOARD_ENTRY = {"web.py"}
-
-
-@pytest.mark.parametrize("path", [p for p in _files("queuectl") if p.name not in DASHBOARD_ENTRY],
-                         ids=lambda p: str(p.relative_to(ROOT)))  # fmt: skip
+@pytest.mark.parametrize("path", _files("queuectl"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_engine_never_imports_textual_at_module_level(path):
     bad = [name for name, top in _imports(path) if top and name.split(".")[0] in ("textual", "textual_serve")]
     bad += [name for name, _ in _imports(path) if name == "tui" or name.startswith("tui.")]
