@@ -43,11 +43,11 @@ def workers_gone(rows: list[tuple[str, float]], t: float, lost: bool) -> None:
     for host, beat in rows:
         newest[host] = max(beat, newest.get(host, beat))
     for host, beat in newest.items():
-        left = Worker.select().where(Worker.host == host).exists()
-        changes = {"last_heartbeat_at": beat}
-        if not left:
-            changes["lost_at" if lost else "stopped_at"] = t
-        Host.update(**changes).where((Host.name == host) & (Host.last_heartbeat_at <= beat)).execute()
+        known = Host.select(Host.last_heartbeat_at).where(Host.name == host).scalar() or beat
+        changes = {Host.last_heartbeat_at: max(known, beat)}
+        if not Worker.select().where(Worker.host == host).exists():
+            changes[Host.lost_at if lost else Host.stopped_at] = t
+        Host.update(changes).where(Host.name == host).execute()
 
 
 @dataclass(frozen=True)
