@@ -119,6 +119,27 @@ def test_dead_worker_recovery_counts_as_a_failed_attempt(clock):
     assert store.get_job("s").state == "dead"  # a job that keeps killing its worker ends in the DLQ
 
 
+@pytest.mark.parametrize("late_error", [None, "killed by signal SIGKILL"])
+def test_a_late_end_of_a_taken_attempt_never_touches_the_next_one(clock, late_error):
+    """A worker that lost an attempt (its lease was recovered while the store kept it waiting)
+    and then claimed the same job again holds two runs of it: the old run's late end, success
+    or failure, is refused, and the heartbeat tells the worker the old run is no longer its own.
+    (Ownership by worker id alone let the late failure put the job back in the queue while the
+    new run went on, and another worker ran it at the same time.)"""
+    store.set_config("max_backoff", "0")
+    store.enqueue([JobSpec("sleep 9", id="j")])
+    old = store.claim("w", "h")
+    store.recover_worker("w", "lost: its worker stopped sending heartbeats (lease expired)")
+    new = store.claim("w", "h")
+    assert (new.id, new.attempt) == ("j", 2)
+    assert store.finish(old, "w", late_error, None if late_error else 0) == "processing"
+    job = store.get_job("j")
+    assert (job.state, job.worker_id) == ("processing", "w")
+    beat = store.heartbeat("w", [old, new])
+    assert beat.owns(new) and not beat.owns(old)
+    assert store.finish(new, "w", None, 0) == "completed"
+
+
 def test_lease_expiry_recovers_jobs_of_silent_workers(clock):
     store.enqueue([JobSpec("sleep 9", id="s")])
     store.register_worker("w", "h", 1, None)

@@ -163,11 +163,16 @@ def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[st
         return [], False
     state_of: dict[int, str] = {}
     wake = False
+    # A run is this worker's while its attempt is open: a cancel or a recovery closes it (with
+    # its reason), and the job may since have been claimed again, even by this very worker.
     ok = [f for f in finished if f.error is None]
     if ok:
-        # an attempt already closed by a cancel or a recovery keeps its reason
-        sql(f"UPDATE attempt SET finished_at = {{p}}, exit_code = 0, error = NULL "
-            f"WHERE id IN ({_marks(len(ok))}) AND finished_at IS NULL", t, *[f.claim.attempt_id for f in ok])  # fmt: skip
+        open_ = {attempt_id for (attempt_id,) in sql(
+            f"UPDATE attempt SET finished_at = {{p}}, exit_code = 0, error = NULL "
+            f"WHERE id IN ({_marks(len(ok))}) AND finished_at IS NULL RETURNING id",
+            t, *[f.claim.attempt_id for f in ok]).fetchall()}  # fmt: skip
+        ok = [f for f in ok if f.claim.attempt_id in open_]
+    if ok:
         done = sql(
             "UPDATE job SET state = 'completed', finished_at = {p}, exit_code = 0, last_error = NULL, "
             "worker_id = NULL, lease_expires_at = NULL, updated_at = {p} "
@@ -181,8 +186,11 @@ def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[st
     for f in finished:
         if f.error is None:
             continue
-        sql("UPDATE attempt SET finished_at = {p}, exit_code = {p}, error = {p} WHERE id = {p} AND finished_at IS NULL",
-            t, f.exit_code, f.error, f.claim.attempt_id)  # fmt: skip
+        closed = sql("UPDATE attempt SET finished_at = {p}, exit_code = {p}, error = {p} "
+                     "WHERE id = {p} AND finished_at IS NULL RETURNING id",
+                     t, f.exit_code, f.error, f.claim.attempt_id).fetchall()  # fmt: skip
+        if not closed:
+            continue
         job = Job.get_or_none((Job.seq == f.claim.seq) & (Job.state == P) & (Job.worker_id == worker_id))
         if job is not None:
             state_of[f.claim.seq], woke = fail(job, f.error, f.exit_code, t)

@@ -38,12 +38,12 @@ def register_worker(worker_id: str, host: str, pid: int, supervisor_pid: int | N
 @dataclass(frozen=True)
 class Heartbeat:
     stop_requested: bool
-    #: seqs of the running jobs that are no longer this worker's (cancelled, or taken away
-    #: after their lease ran out): their commands must be killed
+    #: attempt ids of the runs that are no longer this worker's (cancelled, or taken away
+    #: after their lease ran out: their attempt was closed): their commands must be killed
     lost: frozenset[int] = frozenset()
 
     def owns(self, claim: Claim) -> bool:
-        return claim.seq not in self.lost
+        return claim.attempt_id not in self.lost
 
 
 @guarded
@@ -59,16 +59,21 @@ def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int,
         state, job_id = ("busy", running[-1].id) if running else ("idle", None)
         updated = Worker.update(heartbeat_at=t, state=state, current_job=job_id).where(Worker.id == worker_id).execute()
         stop = Worker.select(Worker.stop_requested).where(Worker.id == worker_id).scalar()
-        owned: set[int] = set()
+        renewed: set[int] = set()
+        open_: set[int] = set()
         lease = current_config()["lease_seconds"]
-        for piece in chunks([claim.seq for claim in running]):
-            mine = Job.seq.in_(piece) & (Job.state == JobState.PROCESSING.value) & (Job.worker_id == worker_id)
-            owned.update(seq for (seq,) in Job.update(lease_expires_at=t + lease).where(mine).returning(Job.seq).tuples())
+        for piece in chunks(list(running)):
+            mine = (Job.seq.in_([c.seq for c in piece]) & (Job.state == JobState.PROCESSING.value)
+                    & (Job.worker_id == worker_id))  # fmt: skip
+            renewed.update(seq for (seq,) in Job.update(lease_expires_at=t + lease).where(mine).returning(Job.seq).tuples())
+            still_open = Attempt.id.in_([c.attempt_id for c in piece]) & Attempt.finished_at.is_null()
+            open_.update(attempt_id for (attempt_id,) in Attempt.select(Attempt.id).where(still_open).tuples())
         for attempt_id, pgid in (pgids or {}).items():
             Attempt.update(pgid=pgid).where((Attempt.id == attempt_id) & Attempt.pgid.is_null()).execute()
     # a worker whose row was removed (declared dead while it was frozen) must stop
+    # a run is this worker's while its job is and its attempt is still open (see claims._finish)
     return Heartbeat(stop_requested=bool(stop) or not updated,
-                     lost=frozenset(claim.seq for claim in running) - owned)  # fmt: skip
+                     lost=frozenset(c.attempt_id for c in running if c.seq not in renewed or c.attempt_id not in open_))  # fmt: skip
 
 
 @guarded
