@@ -61,22 +61,22 @@ def test_stopping_an_unknown_host_is_one_line_and_changes_nothing(backend):
 def test_a_host_whose_workers_went_silent_is_lost_since_their_last_heartbeat(opened):
     clock = Clock()
     store.set_clock(clock)
-    store.register_worker("g1", "gamma", 11, None, slots=2)
-    store.register_worker("d1", "delta", 12, None)
+    store.register_worker("g1-hosts", "gamma", 11, None, slots=2)
+    store.register_worker("d1-hosts", "delta", 12, None)
     last_beat = clock.t + 3
     clock.t = last_beat
-    store.heartbeat("g1")
+    store.heartbeat("g1-hosts")
     hosts = {h.name: h for h in store.list_hosts()}
     assert (hosts["gamma"].state, hosts["gamma"].slots) == ("up", 2)
     clock.t += 10  # gamma is silent; delta too, but delta is declared dead below
     hosts = {h.name: h for h in store.list_hosts()}
     assert (hosts["gamma"].state, hosts["gamma"].since, hosts["gamma"].workers) == ("lost", last_beat, 0)
     # once another worker forgets the silent ones, the host row still says when
-    store.register_worker("e1", "epsilon", 13, None)
+    store.register_worker("e1-hosts", "epsilon", 13, None)
     store.recover_expired()
     for _ in range(4):
         clock.t += 10
-        store.heartbeat("e1")
+        store.heartbeat("e1-hosts")
     store.recover_expired()
     hosts = {h.name: h for h in store.list_hosts()}
     assert not any(w.host == "gamma" for w in store.list_workers(live_only=False))

@@ -87,9 +87,10 @@ def test_the_oldest_ready_job_ages_and_scheduled_jobs_do_not_count(clock_opened)
 def test_an_expired_lease_is_counted_and_workers_and_slots_are_reported_per_host(clock_opened):
     clock = clock_opened
     store.enqueue([JobSpec("sleep 9", id="s"), JobSpec("sleep 9", id="t")])
-    store.register_worker("w", "alpha", 1, None, slots=4)
+    # (worker ids of this test's own: the store's lease watch is per process, see workers._Silence)
+    store.register_worker("w-metrics", "alpha", 1, None, slots=4)
     store.register_worker("other", "beta", 2, None, slots=2)
-    claim = store.claim("w", "alpha")
+    claim = store.claim("w-metrics", "alpha")
     figures = scrape(_exposition())
     assert sample(figures, "queuectl_workers", host="alpha", state="busy") == 1
     assert sample(figures, "queuectl_workers", host="beta", state="idle") == 1
