@@ -23,6 +23,8 @@ class SqliteDialect:
     need no row locks, and wake-ups are Unix datagram sockets beside the store."""
 
     postgres = False
+    #: attempts' output is kept in the store (any host reads it), not only in this host's files
+    output_in_store = False
     #: inside the claim's subquery: keep the planner on the partial claim index
     claim_index = "INDEXED BY job_claim"
     due_index = "INDEXED BY job_due"
@@ -147,6 +149,7 @@ class PostgresDialect(SqliteDialect):
     times come from the server's clock."""
 
     postgres = True
+    output_in_store = True
     claim_index = ""
     due_index = ""
     skip_locked = "FOR UPDATE SKIP LOCKED"
@@ -276,6 +279,11 @@ _current: SqliteDialect | None = None
 def use(dialect: SqliteDialect | None) -> None:
     global _current
     _current = dialect
+
+
+def opened() -> SqliteDialect | None:
+    """The open store's dialect, or None (a log file read with no store open)."""
+    return _current
 
 
 def current() -> SqliteDialect:
