@@ -46,8 +46,18 @@ def _v3_worker_slots() -> None:
     migrate(dialect.current().migrator(db).add_column("worker", "slots", IntegerField(default=1)))
 
 
+def _v4_retry_claim_index() -> None:
+    """Failed jobs are claimed through their own index, by due time (models.INDEXES); the job
+    table's storage settings (dialect.table_tuning)."""
+    from ..models import INDEXES, db
+
+    db.execute_sql("DROP INDEX IF EXISTS job_claim")
+    for statement in INDEXES + dialect.current().table_tuning:
+        db.execute_sql(statement)
+
+
 #: version -> function that upgrades a store from version-1 to version (playhouse.migrate inside)
-STEPS: dict = {2: _v2_workflows_and_queues, 3: _v3_worker_slots}
+STEPS: dict = {2: _v2_workflows_and_queues, 3: _v3_worker_slots, 4: _v4_retry_claim_index}
 
 
 def migrate(from_version: int) -> None:
