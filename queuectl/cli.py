@@ -464,16 +464,25 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
     render.print_table("Attempts", ["#", "Host", "Started", "Finished", "Exit", "Error"], rows)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @json_option
+@click.option("--format", "format_", type=click.Choice(["table", "json", "prometheus"]), default=None,
+              help="table (the default), json (as --json), or prometheus: the text exposition format.")
 @click.pass_context
-def metrics(ctx: click.Context, json_: bool) -> None:
-    """Totals per state, success rate, runtimes and recent throughput."""
+def metrics(ctx: click.Context, json_: bool, format_: str | None) -> None:
+    """Totals per state, success rate, runtimes and recent throughput ('metrics serve' for Prometheus)."""
+    if ctx.invoked_subcommand is not None:
+        return
     _open(ctx, readonly=True)
     from . import render, store
 
+    if format_ == "prometheus":
+        from .metrics import exposition
+
+        click.echo(exposition().decode(), nl=False)
+        return
     m = store.metrics()
-    if json_:
+    if json_ or format_ == "json":
         _echo_json(m.as_dict())
         return
     rate = "" if m.success_rate is None else f"{m.success_rate * 100:.1f}%"
@@ -521,14 +530,15 @@ def worker_start(ctx: click.Context, count: int, procs: int | None, burst: bool,
 
 
 @worker.command("stop")
+@click.option("--host", metavar="NAME", help="Only the workers of this host (see 'queuectl host list').")
 @click.pass_context
-def worker_stop(ctx: click.Context) -> None:
-    """Ask every running worker to finish its current job and exit."""
+def worker_stop(ctx: click.Context, host: str | None) -> None:
+    """Ask every running worker (or one host's) to finish its current job and exit."""
     _open(ctx)
     from . import ops
 
-    asked = ops.stop_all_workers()
-    click.echo(f"asked {len(asked)} worker(s) to stop after their current job")
+    asked = ops.stop_host(host) if host is not None else ops.stop_all_workers()
+    click.echo(f"asked {len(asked)} worker(s){f' on {host}' if host is not None else ''} to stop after their current job")
 
 
 @worker.command("list")
@@ -796,8 +806,10 @@ def config_set(ctx: click.Context, key: str, value: str) -> None:
 
 
 from .tui_commands import register as _register_tui_commands  # noqa: E402  (click only)
+from .fleet_commands import register as _register_fleet_commands  # noqa: E402  (click only)
 
 _register_tui_commands(cli)
+_register_fleet_commands(cli, metrics)
 
 
 def main() -> None:

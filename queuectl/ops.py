@@ -286,6 +286,16 @@ def stop_all_workers(host: str | None = None) -> list:
     return store.request_stop(host)
 
 
+def stop_host(host: str) -> list:
+    """Ask one machine's workers to finish their jobs and exit: through the store, so it works
+    from any host (they see it at their next heartbeat, or at once through a wake-up), and
+    their supervisor exits once they have."""
+    asked = store.request_stop(host)
+    if not asked:
+        raise NotFound(f"no worker is registered on host {host!r} (see 'queuectl host list')")
+    return asked
+
+
 class LocalWorkers:
     """Worker processes this process starts and stops (the dashboard's + and -), through the
     Supervisor.  Unlike `worker start`, nothing restarts a worker that dies: reap() reports it,

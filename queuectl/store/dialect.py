@@ -90,6 +90,13 @@ class SqliteDialect:
 
         return SQLITE_TRIGGERS
 
+    @property
+    def metric_triggers(self) -> tuple[str, ...]:
+        """The triggers that keep the durable metric counters (schema 5)."""
+        from ..models import METRIC_SQLITE_TRIGGERS
+
+        return METRIC_SQLITE_TRIGGERS
+
     def drop_trigger(self, name: str) -> str:
         return f"DROP TRIGGER IF EXISTS {name}"
 
@@ -188,6 +195,12 @@ class PostgresDialect(SqliteDialect):
         from ..models import POSTGRES_TRIGGERS
 
         return POSTGRES_TRIGGERS
+
+    @property
+    def metric_triggers(self) -> tuple[str, ...]:
+        from ..models import METRIC_POSTGRES_TRIGGERS
+
+        return METRIC_POSTGRES_TRIGGERS
 
     def drop_trigger(self, name: str) -> str:
         return f"DROP TRIGGER IF EXISTS {name} ON job"
