@@ -41,7 +41,7 @@ class SqliteDialect:
         known to be ours."""
         from urllib.parse import quote
 
-        from .connection import sqlite_class
+        from .sqlite_busy import sqlite_class
 
         path = self.location.sqlite_path
         check_store_folder(path.parent)
@@ -56,7 +56,7 @@ class SqliteDialect:
             f"file:{quote(str(path))}?mode=rw",
             uri=True,
             pragmas={"synchronous": "normal", "foreign_keys": 1},
-            timeout=0,  # busy waits are ours (connection.wait_while_busy), not SQLite's
+            timeout=0,  # busy waits are ours (sqlite_busy.wait_while_busy), not SQLite's
             lock_type="IMMEDIATE",  # every write transaction takes the write lock up front
             check_same_thread=False,
         )
