@@ -35,6 +35,24 @@ def test_priority_then_fifo_even_within_one_batch(clock):
     assert _claim_ids() == ["b", "d", "f", "a", "c", "e"]
 
 
+def test_due_retries_and_pending_jobs_are_claimed_together_in_claim_order(clock):
+    """Failed jobs come from their own index (by due time), pending ones from the claim index:
+    one batch still takes them by priority, then FIFO, and a retry not yet due waits."""
+    for key, value in (("backoff_base", "2"), ("backoff_jitter", "0"), ("max_backoff", "100")):
+        store.set_config(key, value)
+    store.enqueue([JobSpec("false", id=i, priority=p) for i, p in [("r-later", 9), ("r-high", 5), ("r-low", 0)]])
+    later, high, low = store.claim_batch("w", "h", 3)
+    for claim in (high, low):
+        store.finish(claim, "w", "exited with code 1", 1)  # due again in 2 s
+    clock.t += 3
+    store.finish(later, "w", "exited with code 1", 1)  # due in 2 s from now
+    store.enqueue([JobSpec("true", id=i, priority=p) for i, p in [("p-high", 5), ("p-low", 0), ("p-mid", 3)]])
+    # r-high and r-low are due, r-later is not
+    assert [c.id for c in store.claim_batch("w", "h", 10)] == ["r-high", "p-high", "p-mid", "r-low", "p-low"]
+    clock.t += 2
+    assert [c.id for c in store.claim_batch("w", "h", 10)] == ["r-later"]
+
+
 def test_run_at_in_the_future_is_not_claimed_before_it(clock):
     store.enqueue([JobSpec("true", id="later", run_at=clock.t + 60), JobSpec("true", id="now")])
     assert _claim_ids() == ["now"]

@@ -25,11 +25,14 @@ class SqliteDialect:
     postgres = False
     #: attempts' output is kept in the store (any host reads it), not only in this host's files
     output_in_store = False
-    #: inside the claim's subquery: keep the planner on the partial claim index
+    #: inside the claim's subqueries: keep the planner on the partial claim indexes
     claim_index = "INDEXED BY job_claim"
+    retry_index = "INDEXED BY job_retry"
     due_index = "INDEXED BY job_due"
     #: after the claim's subquery: nothing to lock, the transaction holds the write lock
     skip_locked = ""
+    #: storage settings of the job table, run when a store is made or upgraded
+    table_tuning: tuple[str, ...] = ()
 
     def __init__(self, location: Location):
         self.location = location
@@ -40,7 +43,7 @@ class SqliteDialect:
         known to be ours."""
         from urllib.parse import quote
 
-        from .connection import sqlite_class
+        from .sqlite_busy import sqlite_class
 
         path = self.location.sqlite_path
         check_store_folder(path.parent)
@@ -55,7 +58,7 @@ class SqliteDialect:
             f"file:{quote(str(path))}?mode=rw",
             uri=True,
             pragmas={"synchronous": "normal", "foreign_keys": 1},
-            timeout=0,  # busy waits are ours (connection.wait_while_busy), not SQLite's
+            timeout=0,  # busy waits are ours (sqlite_busy.wait_while_busy), not SQLite's
             lock_type="IMMEDIATE",  # every write transaction takes the write lock up front
             check_same_thread=False,
         )
@@ -151,8 +154,17 @@ class PostgresDialect(SqliteDialect):
     postgres = True
     output_in_store = True
     claim_index = ""
+    retry_index = ""
     due_index = ""
     skip_locked = "FOR UPDATE SKIP LOCKED"
+    # Every job row is rewritten several times in its life (claim, heartbeats, end): vacuum
+    # the job table after 1% of it changed, not the default 20%, and without the cost delay,
+    # so the claim's partial indexes do not fill with dead entries; leave a tenth of each page
+    # free for the updates that touch no indexed column to stay on their page (HOT).
+    table_tuning = (
+        "ALTER TABLE job SET (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.01, "
+        "autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0)",
+    )
 
     def connect(self, readonly: bool = False):  # (a reader creates no tables: open_store)
         try:

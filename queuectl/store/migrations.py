@@ -46,6 +46,16 @@ def _v3_worker_slots() -> None:
     migrate(dialect.current().migrator(db).add_column("worker", "slots", IntegerField(default=1)))
 
 
+def _v4_retry_claim_index() -> None:
+    """Failed jobs are claimed through their own index, by due time (models.INDEXES); the job
+    table's storage settings (dialect.table_tuning)."""
+    from ..models import INDEXES, db
+
+    db.execute_sql("DROP INDEX IF EXISTS job_claim")
+    for statement in INDEXES + dialect.current().table_tuning:
+        db.execute_sql(statement)
+
+
 def _v5_fleet() -> None:
     """Operating a fleet: the queuectl version of each worker, the hosts seen, durable metric
     counters (kept by triggers from now on) and attempts' output in the store."""
@@ -61,7 +71,7 @@ def _v5_fleet() -> None:
 
 
 #: version -> function that upgrades a store from version-1 to version (playhouse.migrate inside)
-STEPS: dict = {2: _v2_workflows_and_queues, 3: _v3_worker_slots, 5: _v5_fleet}
+STEPS: dict = {2: _v2_workflows_and_queues, 3: _v3_worker_slots, 4: _v4_retry_claim_index, 5: _v5_fleet}
 
 
 def migrate(from_version: int) -> None:
