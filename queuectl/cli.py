@@ -320,15 +320,68 @@ def cancel(ctx: click.Context, job_id: str) -> None:
 
 @cli.command()
 @click.argument("job_ids", metavar="ID...", nargs=-1, required=True)
+@click.option("--edit", "edit_", is_flag=True, help="Edit the job first (one ID; see 'queuectl edit').")
+@click.option("--set", "assignments", metavar="FIELD=VALUE", multiple=True,
+              help="With --edit: change this field without an editor (repeatable).")  # fmt: skip
+@click.option("--format", "format_", type=click.Choice(["toml", "json"]), default="toml", show_default=True,
+              help="With --edit: the document the editor shows.")  # fmt: skip
 @click.pass_context
-def retry(ctx: click.Context, job_ids: tuple[str, ...]) -> None:
+def retry(ctx: click.Context, job_ids: tuple[str, ...], edit_: bool, assignments: tuple[str, ...],
+          format_: str) -> None:  # fmt: skip
     """Run finished jobs (completed, dead or cancelled) again, keeping their attempt history."""
     job_ids = tuple(_job_id(j) for j in job_ids)
+    if edit_ or assignments:
+        if len(job_ids) != 1:
+            raise click.UsageError("--edit takes one job id")
+        _edit(ctx, job_ids[0], assignments, format_, then_retry=True)
+        return
     _open(ctx)
     from . import ops
 
     for job_id in ops.retry(list(job_ids)):
         click.echo(f"retrying job '{job_id}'")
+
+
+@cli.command()
+@click.argument("job_id", metavar="ID")
+@click.option("--set", "assignments", metavar="FIELD=VALUE", multiple=True,
+              help="Change this field without an editor (repeatable): command, priority, queue, env (a JSON "
+              "object), cwd, run_at, timeout, max_retries; an empty value clears env or cwd.")  # fmt: skip
+@click.option("--format", "format_", type=click.Choice(["toml", "json"]), default="toml", show_default=True,
+              help="The document the editor shows.")  # fmt: skip
+@click.pass_context
+def edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], format_: str) -> None:
+    """Edit a waiting job (pending, blocked, or failed awaiting its retry) in $VISUAL or $EDITOR.
+
+    The job is saved only if it is still waiting when the editor closes; quitting without
+    saving keeps it as it was.
+    """
+    _edit(ctx, _job_id(job_id), assignments, format_, then_retry=False)
+
+
+def _edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], fmt: str, then_retry: bool) -> None:
+    """edit / retry --edit: changes from --set, else from the document the editor saved."""
+    from . import jobdoc
+
+    changes = dict(jobdoc.parse_assignment(a) for a in assignments)
+    if changes:
+        from .spec import validate_changes
+
+        validate_changes(changes)  # bad input is refused before the store is opened
+    _open(ctx)
+    from . import ops
+
+    if not changes:
+        job = ops.job_to_edit(job_id, finished=then_retry)
+        original = ops.editable(job)
+        text = click.edit(jobdoc.render(original, job.id, job.state, fmt), extension=f".{fmt}", require_save=True)
+        changes = jobdoc.changes(original, jobdoc.parse(text, fmt)) if text is not None else {}
+        if not changes and not then_retry:
+            click.echo(f"job '{job_id}' unchanged", err=True)
+            return
+    saved = (ops.retry_edited if then_retry else ops.edit_job)(job_id, changes)
+    done = f"retrying job '{job_id}'" if then_retry else f"job '{job_id}' edited"
+    click.echo(done + (f": {', '.join(changes)}" if changes else "") + f" ({saved.state})")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
@@ -411,16 +464,25 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
     render.print_table("Attempts", ["#", "Host", "Started", "Finished", "Exit", "Error"], rows)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @json_option
+@click.option("--format", "format_", type=click.Choice(["table", "json", "prometheus"]), default=None,
+              help="table (the default), json (as --json), or prometheus: the text exposition format.")
 @click.pass_context
-def metrics(ctx: click.Context, json_: bool) -> None:
-    """Totals per state, success rate, runtimes and recent throughput."""
+def metrics(ctx: click.Context, json_: bool, format_: str | None) -> None:
+    """Totals per state, success rate, runtimes and recent throughput ('metrics serve' for Prometheus)."""
+    if ctx.invoked_subcommand is not None:
+        return
     _open(ctx, readonly=True)
     from . import render, store
 
+    if format_ == "prometheus":
+        from .metrics import exposition
+
+        click.echo(exposition().decode(), nl=False)
+        return
     m = store.metrics()
-    if json_:
+    if json_ or format_ == "json":
         _echo_json(m.as_dict())
         return
     rate = "" if m.success_rate is None else f"{m.success_rate * 100:.1f}%"
@@ -468,14 +530,15 @@ def worker_start(ctx: click.Context, count: int, procs: int | None, burst: bool,
 
 
 @worker.command("stop")
+@click.option("--host", metavar="NAME", help="Only the workers of this host (see 'queuectl host list').")
 @click.pass_context
-def worker_stop(ctx: click.Context) -> None:
-    """Ask every running worker to finish its current job and exit."""
+def worker_stop(ctx: click.Context, host: str | None) -> None:
+    """Ask every running worker (or one host's) to finish its current job and exit."""
     _open(ctx)
     from . import ops
 
-    asked = ops.stop_all_workers()
-    click.echo(f"asked {len(asked)} worker(s) to stop after their current job")
+    asked = ops.stop_host(host) if host is not None else ops.stop_all_workers()
+    click.echo(f"asked {len(asked)} worker(s){f' on {host}' if host is not None else ''} to stop after their current job")
 
 
 @worker.command("list")
@@ -743,8 +806,10 @@ def config_set(ctx: click.Context, key: str, value: str) -> None:
 
 
 from .tui_commands import register as _register_tui_commands  # noqa: E402  (click only)
+from .fleet_commands import register as _register_fleet_commands  # noqa: E402  (click only)
 
 _register_tui_commands(cli)
+_register_fleet_commands(cli, metrics)
 
 
 def main() -> None:

@@ -71,6 +71,48 @@ def set_priority(job_ids: list[str], priority: int) -> list[str]:
     return each(job_ids, lambda job_id: store.set_priority(job_id, priority))
 
 
+def edit_job(job_id: str, changes: dict) -> JobView:
+    """Change a waiting job (pending, blocked, or failed awaiting its retry); returns it as saved.
+
+    changes: {field: value} for the fields of spec.EDITABLE (command, priority, queue, env, cwd,
+    run_at, timeout, max_retries), values as in enqueue's JSON (run_at an ISO 8601 string or
+    "now"; env {} or None and cwd None clear them).  Every value is checked before anything is
+    written (InputError), and the whole edit is saved in one transaction only if the job is still
+    waiting then (InvalidState otherwise, NotFound for an unknown id): nothing is half-saved.
+    """
+    from .spec import validate_changes
+
+    return store.edit_job(job_id, validate_changes(changes))
+
+
+def retry_edited(job_id: str, changes: dict) -> JobView:
+    """A finished job (completed, dead, cancelled) edited as edit_job does and sent back to
+    pending, in one transaction."""
+    from .spec import validate_changes
+
+    return store.edit_job(job_id, validate_changes(changes), states=FINISHED, then_retry=True)
+
+
+def job_to_edit(job_id: str, finished: bool = False) -> JobView:
+    """The job, if it may be edited now (waiting; finished ones for retry_edited): checked
+    before an editor opens, and again by the save, since the job may start meanwhile."""
+    from .store.jobs import not_editable
+
+    job = store.get_job(job_id)
+    states = FINISHED if finished else store.WAITING
+    if job.state not in states:
+        raise not_editable(job_id, job.state, states)
+    return job
+
+
+def editable(job: JobView) -> dict:
+    """A job's editable fields as edit_job takes them (run_at as ISO 8601, cwd None if unset)."""
+    from .spec import EDITABLE
+    from .store.views import iso
+
+    return {name: iso(job.run_at) if name == "run_at" else getattr(job, name) for name in EDITABLE}
+
+
 def delete(job_ids: list[str]) -> list[str]:
     """Finished jobs, their attempts and their logs, gone; nothing is deleted when one of them
     does not exist or has not finished."""
@@ -287,6 +329,16 @@ def add_schedule(name: str, cron: str, job: dict, tz: str = "UTC", overlap: str 
 def stop_all_workers(host: str | None = None) -> list:
     """Ask every worker (or those of one host) to finish its current job and exit."""
     return store.request_stop(host)
+
+
+def stop_host(host: str) -> list:
+    """Ask one machine's workers to finish their jobs and exit: through the store, so it works
+    from any host (they see it at their next heartbeat, or at once through a wake-up), and
+    their supervisor exits once they have."""
+    asked = store.request_stop(host)
+    if not asked:
+        raise NotFound(f"no worker is registered on host {host!r} (see 'queuectl host list')")
+    return asked
 
 
 class LocalWorkers:

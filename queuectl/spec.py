@@ -200,18 +200,53 @@ def spec_from_dict(data: object) -> JobSpec:
         id=validate_job_id(data["id"]) if data.get("id") is not None else None,
         priority=validate_priority(data["priority"]) if "priority" in data else None,
         timeout=_timeout(data["timeout"]) if "timeout" in data else None,
-        max_retries=_int("max_retries", data["max_retries"], 0, MAX_RETRIES_LIMIT)
-        if "max_retries" in data
-        else None,
+        max_retries=_max_retries(data["max_retries"]) if "max_retries" in data else None,
         run_at=parse_time(data["run_at"]) if "run_at" in data else None,
         depends_on=_depends_on(data["depends_on"]) if "depends_on" in data else (),
         dependency_policy=_policy(data.get("dependency_policy", "success")),
         unique_key=_text("unique_key", data["unique_key"], 200) if data.get("unique_key") is not None else None,
         env=_env(data["env"]) if data.get("env") is not None else None,
-        cwd=_text("cwd", data["cwd"], 4096) if data.get("cwd") is not None else None,
+        cwd=_cwd(data["cwd"]) if data.get("cwd") is not None else None,
         fatal_exit_codes=_exit_codes(data["fatal_exit_codes"]) if "fatal_exit_codes" in data else (),
         queue=validate_queue_name(data["queue"]) if data.get("queue") is not None else "default",
     )
+
+
+def _max_retries(value: object) -> int:
+    return _int("max_retries", value, 0, MAX_RETRIES_LIMIT)
+
+
+def _cwd(value: object) -> str:
+    return _text("cwd", value, 4096)
+
+
+#: the fields of a waiting job that an edit may change, each checked by the rule enqueue uses
+EDITABLE = {
+    "command": _command, "priority": validate_priority, "queue": validate_queue_name, "env": _env,
+    "cwd": _cwd, "run_at": parse_time, "timeout": _timeout, "max_retries": _max_retries,
+}  # fmt: skip
+#: fields an edit may clear (None, or an empty env): the others always have a value
+CLEARABLE = ("env", "cwd")
+
+
+def validate_changes(changes: object) -> dict:
+    """An edit of a job ({field: value}, values as in enqueue's JSON), checked field by field
+    with enqueue's rules before anything is written.  Returns the checked values: run_at as
+    UTC epoch seconds (None = now), env and cwd None when cleared."""
+    if not isinstance(changes, dict):
+        raise InputError(f"an edit must be an object of fields, not {type(changes).__name__}")
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InputError(f"{_show(unknown[0])} cannot be edited (editable: {', '.join(EDITABLE)})")
+    checked = {}
+    for name, value in changes.items():
+        if value is None or (name == "env" and value == {}):
+            if name not in CLEARABLE:
+                raise InputError(f"{name} cannot be empty")
+            checked[name] = None
+        else:
+            checked[name] = EDITABLE[name](value)
+    return checked
 
 
 def _policy(value: object) -> str:

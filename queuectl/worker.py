@@ -260,7 +260,7 @@ class Worker:
             self.say(f"heartbeat failed: {exc}")
             return
         for job in running:
-            if job.claim.seq in beat.lost:
+            if not beat.owns(job.claim):
                 job.kill("cancelled", grace=1.0)
         if beat.stop_requested and not self._registered_again():
             self.stopping = True

@@ -221,6 +221,6 @@ def test_a_store_made_by_schema_1_is_migrated_in_place(store_url, backend):
     enqueue(id="after-waiting", command="true", depends_on=["old-waiting"])
     assert (job("after-done")["state"], job("after-waiting")["state"]) == ("pending", "blocked")
     assert json.loads(run_cli("queue", "list", "--json").stdout)[1]["name"] == "q2"
-    from queuectl.models import Setting
+    from queuectl.models import SCHEMA_VERSION, Setting
 
-    assert Setting.get(Setting.key == "schema_version").value == "3"
+    assert Setting.get(Setting.key == "schema_version").value == str(SCHEMA_VERSION)

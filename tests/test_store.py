@@ -35,6 +35,24 @@ def test_priority_then_fifo_even_within_one_batch(clock):
     assert _claim_ids() == ["b", "d", "f", "a", "c", "e"]
 
 
+def test_due_retries_and_pending_jobs_are_claimed_together_in_claim_order(clock):
+    """Failed jobs come from their own index (by due time), pending ones from the claim index:
+    one batch still takes them by priority, then FIFO, and a retry not yet due waits."""
+    for key, value in (("backoff_base", "2"), ("backoff_jitter", "0"), ("max_backoff", "100")):
+        store.set_config(key, value)
+    store.enqueue([JobSpec("false", id=i, priority=p) for i, p in [("r-later", 9), ("r-high", 5), ("r-low", 0)]])
+    later, high, low = store.claim_batch("w", "h", 3)
+    for claim in (high, low):
+        store.finish(claim, "w", "exited with code 1", 1)  # due again in 2 s
+    clock.t += 3
+    store.finish(later, "w", "exited with code 1", 1)  # due in 2 s from now
+    store.enqueue([JobSpec("true", id=i, priority=p) for i, p in [("p-high", 5), ("p-low", 0), ("p-mid", 3)]])
+    # r-high and r-low are due, r-later is not
+    assert [c.id for c in store.claim_batch("w", "h", 10)] == ["r-high", "p-high", "p-mid", "r-low", "p-low"]
+    clock.t += 2
+    assert [c.id for c in store.claim_batch("w", "h", 10)] == ["r-later"]
+
+
 def test_run_at_in_the_future_is_not_claimed_before_it(clock):
     store.enqueue([JobSpec("true", id="later", run_at=clock.t + 60), JobSpec("true", id="now")])
     assert _claim_ids() == ["now"]
@@ -117,6 +135,27 @@ def test_dead_worker_recovery_counts_as_a_failed_attempt(clock):
     store.claim("w2", "h")
     store.recover_worker("w2", "lost again")
     assert store.get_job("s").state == "dead"  # a job that keeps killing its worker ends in the DLQ
+
+
+@pytest.mark.parametrize("late_error", [None, "killed by signal SIGKILL"])
+def test_a_late_end_of_a_taken_attempt_never_touches_the_next_one(clock, late_error):
+    """A worker that lost an attempt (its lease was recovered while the store kept it waiting)
+    and then claimed the same job again holds two runs of it: the old run's late end, success
+    or failure, is refused, and the heartbeat tells the worker the old run is no longer its own.
+    (Ownership by worker id alone let the late failure put the job back in the queue while the
+    new run went on, and another worker ran it at the same time.)"""
+    store.set_config("max_backoff", "0")
+    store.enqueue([JobSpec("sleep 9", id="j")])
+    old = store.claim("w", "h")
+    store.recover_worker("w", "lost: its worker stopped sending heartbeats (lease expired)")
+    new = store.claim("w", "h")
+    assert (new.id, new.attempt) == ("j", 2)
+    assert store.finish(old, "w", late_error, None if late_error else 0) == "processing"
+    job = store.get_job("j")
+    assert (job.state, job.worker_id) == ("processing", "w")
+    beat = store.heartbeat("w", [old, new])
+    assert beat.owns(new) and not beat.owns(old)
+    assert store.finish(new, "w", None, 0) == "completed"
 
 
 def test_lease_expiry_recovers_jobs_of_silent_workers(clock):

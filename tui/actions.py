@@ -25,7 +25,7 @@ from .screens.wait import WaitScreen
 WRITES = frozenset({
     "retry", "retry_dead", "retry_group", "retry_all_dead", "cancel", "delete", "new_job", "priority",
     "pause_queue", "limit_queue", "pause_schedule", "run_schedule", "remove_schedule", "add_schedule", "prune",
-    "start_worker", "stop_worker", "stop_all_workers", "save_config",
+    "start_worker", "stop_worker", "stop_host", "stop_all_workers", "save_config",
 })  # fmt: skip
 
 
@@ -295,6 +295,12 @@ class DashboardActions:
             return
         self.notify(f"stopping {child.name}: it finishes its current job first")
         self.log_command(f"kill -TERM {child.proc.pid}  # {child.name}: finish the current job, then exit")
+
+    def do_stop_host(self, host: str) -> None:
+        self.confirm("Stop a host", f"Ask every worker on {clean(host)} to finish its current job and exit? "
+                     "(Through the store: it works whatever machine that is.)", "Stop host",
+                     lambda: self.act(ops.stop_host, host, done=lambda asked: f"asked {plural(len(asked), 'worker')} "
+                                      f"on {clean(host)} to stop", cli=f"queuectl worker stop --host {q(host)}"))  # fmt: skip
 
     def do_stop_all_workers(self) -> None:
         self.confirm("Stop all workers", "Ask every worker (all hosts) to finish its current job and exit?", "Stop all",

@@ -6,15 +6,19 @@ from .config import get_config, set_config
 from .connection import close_store, forward_wake_ups, location, now, open_store, set_clock, set_wall_clock, wake_channel
 from .jobs import (
     Cancelled,
+    WAITING,
     Enqueued,
     cancel,
     delete_job,
+    edit_job,
     enqueue,
     retry,
     retry_dead,
     set_priority,
 )
 from .claims import Finished, claim, claim_batch, finish, finish_batch
+from .counters import Figures, figures
+from .hosts import HostView, list_hosts, queuectl_version
 from .logfiles import LogRead, attempt_paths, read_log
 from .queries import (
     attempts,
@@ -61,11 +65,12 @@ from .workers import (
 
 __all__ = [
     "AttemptView", "Cancelled", "ScheduleView", "add_schedule", "get_schedule", "list_schedules",
-    "pause_schedule", "remove_schedule", "run_due_schedules", "run_schedule_now", "QueueView", "limit_queue", "list_queues", "pause_queue", "resume_queue", "Enqueued", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
+    "pause_schedule", "remove_schedule", "run_due_schedules", "run_schedule_now", "QueueView", "limit_queue", "list_queues", "pause_queue", "resume_queue", "Enqueued", "WAITING", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
     "WorkerView", "apply_retention", "attempt_paths", "attempts", "cancel", "claim", "close_store", "counts", "count_matching", "paused_queues", "JobFilter",
-    "dead_by_error", "dead_jobs", "delete_job", "enqueue", "finish", "finish_batch", "claim_batch", "Finished", "get_config", "get_job", "has_burst_work", "heartbeat",
+    "dead_by_error", "dead_jobs", "delete_job", "edit_job", "enqueue", "finish", "finish_batch", "claim_batch", "Finished", "get_config", "get_job", "has_burst_work", "heartbeat",
     "iso", "linked_jobs", "list_jobs", "list_sorted", "Series", "last_hour", "SORT_COLUMNS", "SORT_WINDOW", "list_workers", "live_worker_count", "location", "metrics", "next_due",
     "now", "open_store", "prune", "read_log", "LogRead", "recover_expired", "recover_worker",
     "register_worker", "request_stop", "retry", "retry_dead", "set_clock", "set_wall_clock", "set_config", "set_priority",
     "unregister_worker", "waiting_for", "states_of", "dead_ids_by_error", "wake_channel", "forward_wake_ups", "workers_of_host",
+    "Figures", "figures", "HostView", "list_hosts", "queuectl_version",
 ]  # fmt: skip

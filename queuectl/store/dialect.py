@@ -23,11 +23,14 @@ class SqliteDialect:
     need no row locks, and wake-ups are Unix datagram sockets beside the store."""
 
     postgres = False
-    #: inside the claim's subquery: keep the planner on the partial claim index
+    #: inside the claim's subqueries: keep the planner on the partial claim indexes
     claim_index = "INDEXED BY job_claim"
+    retry_index = "INDEXED BY job_retry"
     due_index = "INDEXED BY job_due"
     #: after the claim's subquery: nothing to lock, the transaction holds the write lock
     skip_locked = ""
+    #: storage settings of the job table, run when a store is made or upgraded
+    table_tuning: tuple[str, ...] = ()
 
     def __init__(self, location: Location):
         self.location = location
@@ -38,7 +41,7 @@ class SqliteDialect:
         known to be ours."""
         from urllib.parse import quote
 
-        from .connection import sqlite_class
+        from .sqlite_busy import sqlite_class
 
         path = self.location.sqlite_path
         check_store_folder(path.parent)
@@ -53,7 +56,7 @@ class SqliteDialect:
             f"file:{quote(str(path))}?mode=rw",
             uri=True,
             pragmas={"synchronous": "normal", "foreign_keys": 1},
-            timeout=0,  # busy waits are ours (connection.wait_while_busy), not SQLite's
+            timeout=0,  # busy waits are ours (sqlite_busy.wait_while_busy), not SQLite's
             lock_type="IMMEDIATE",  # every write transaction takes the write lock up front
             check_same_thread=False,
         )
@@ -86,6 +89,13 @@ class SqliteDialect:
         from ..models import SQLITE_TRIGGERS
 
         return SQLITE_TRIGGERS
+
+    @property
+    def metric_triggers(self) -> tuple[str, ...]:
+        """The triggers that keep the durable metric counters (schema 5)."""
+        from ..models import METRIC_SQLITE_TRIGGERS
+
+        return METRIC_SQLITE_TRIGGERS
 
     def drop_trigger(self, name: str) -> str:
         return f"DROP TRIGGER IF EXISTS {name}"
@@ -141,8 +151,17 @@ class PostgresDialect(SqliteDialect):
 
     postgres = True
     claim_index = ""
+    retry_index = ""
     due_index = ""
     skip_locked = "FOR UPDATE SKIP LOCKED"
+    # Every job row is rewritten several times in its life (claim, heartbeats, end): vacuum
+    # the job table after 1% of it changed, not the default 20%, and without the cost delay,
+    # so the claim's partial indexes do not fill with dead entries; leave a tenth of each page
+    # free for the updates that touch no indexed column to stay on their page (HOT).
+    table_tuning = (
+        "ALTER TABLE job SET (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.01, "
+        "autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0)",
+    )
 
     def connect(self, readonly: bool = False):  # (a reader creates no tables: open_store)
         try:
@@ -176,6 +195,12 @@ class PostgresDialect(SqliteDialect):
         from ..models import POSTGRES_TRIGGERS
 
         return POSTGRES_TRIGGERS
+
+    @property
+    def metric_triggers(self) -> tuple[str, ...]:
+        from ..models import METRIC_POSTGRES_TRIGGERS
+
+        return METRIC_POSTGRES_TRIGGERS
 
     def drop_trigger(self, name: str) -> str:
         return f"DROP TRIGGER IF EXISTS {name} ON job"

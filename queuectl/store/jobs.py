@@ -253,6 +253,42 @@ def set_priority(job_id: str, priority: int) -> None:
     wake_workers()
 
 
+#: the states in which a job waits to run: an edit changes only these
+WAITING = (JobState.PENDING.value, JobState.BLOCKED.value, JobState.FAILED.value)
+
+
+@guarded
+def edit_job(job_id: str, changes: dict, states: tuple[str, ...] = WAITING, then_retry: bool = False) -> JobView:
+    """Change fields of a job in one of these states (spec.validate_changes checked them), in
+    one transaction that reads its state first: a job that started meanwhile is refused whole.
+    then_retry: a finished job edited and sent back to pending in the same transaction."""
+    t = now()
+    columns = dict(changes)
+    if "env" in columns:
+        columns["env"] = json.dumps(columns["env"]) if columns["env"] else None
+    with db.atomic():
+        job = find_job(job_id)
+        if job.state not in states:
+            raise not_editable(job_id, job.state, states)
+        if then_retry:
+            retry([job_id])
+            job = find_job(job_id)
+        if "run_at" in columns:
+            columns["run_at"] = t if columns["run_at"] is None else columns["run_at"]
+            if job.state != JobState.BLOCKED.value:  # a blocked job's turn comes when it is unblocked
+                columns["next_attempt_at"] = columns["run_at"]
+        if columns:
+            Job.update(updated_at=t, **columns).where(Job.seq == job.seq).execute()
+    wake_workers()
+    return job_view(job_id)
+
+
+def not_editable(job_id: str, state: str, states: tuple[str, ...]) -> InvalidState:
+    """The refusal of an edit of a job in `state` (only `states` may be edited)."""
+    names = ", ".join(states[:-1]) + " or " + states[-1] if len(states) > 1 else states[0]
+    return InvalidState(f"job {job_id!r} is {state}; only {names} jobs can be edited")
+
+
 @guarded
 def delete_job(job_id: str) -> None:
     """Remove a finished job, its attempts and its log files."""

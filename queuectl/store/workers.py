@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..models import Attempt, Job, JobState, Worker, db
+from . import counters, hosts
 from .cached import current_config
 from .connection import elapsed_clock, guarded, now, wake_workers
 from .jobs import P, fail_lost_attempts
@@ -29,19 +30,20 @@ def register_worker(worker_id: str, host: str, pid: int, supervisor_pid: int | N
         Worker.delete().where(Worker.id == worker_id).execute()
         Worker.insert(
             id=worker_id, host=host, pid=pid, supervisor_pid=supervisor_pid,
-            started_at=t, heartbeat_at=t, state="idle", slots=slots,
+            started_at=t, heartbeat_at=t, state="idle", slots=slots, version=hosts.queuectl_version(),
         ).execute()  # fmt: skip
+        hosts.host_seen(host, t)
 
 
 @dataclass(frozen=True)
 class Heartbeat:
     stop_requested: bool
-    #: seqs of the running jobs that are no longer this worker's (cancelled, or taken away
-    #: after their lease ran out): their commands must be killed
+    #: attempt ids of the runs that are no longer this worker's (cancelled, or taken away
+    #: after their lease ran out: their attempt was closed): their commands must be killed
     lost: frozenset[int] = frozenset()
 
     def owns(self, claim: Claim) -> bool:
-        return claim.seq not in self.lost
+        return claim.attempt_id not in self.lost
 
 
 @guarded
@@ -57,22 +59,27 @@ def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int,
         state, job_id = ("busy", running[-1].id) if running else ("idle", None)
         updated = Worker.update(heartbeat_at=t, state=state, current_job=job_id).where(Worker.id == worker_id).execute()
         stop = Worker.select(Worker.stop_requested).where(Worker.id == worker_id).scalar()
-        owned: set[int] = set()
+        renewed: set[int] = set()
+        open_: set[int] = set()
         lease = current_config()["lease_seconds"]
-        for piece in chunks([claim.seq for claim in running]):
-            mine = Job.seq.in_(piece) & (Job.state == JobState.PROCESSING.value) & (Job.worker_id == worker_id)
-            owned.update(seq for (seq,) in Job.update(lease_expires_at=t + lease).where(mine).returning(Job.seq).tuples())
+        for piece in chunks(list(running)):
+            mine = (Job.seq.in_([c.seq for c in piece]) & (Job.state == JobState.PROCESSING.value)
+                    & (Job.worker_id == worker_id))  # fmt: skip
+            renewed.update(seq for (seq,) in Job.update(lease_expires_at=t + lease).where(mine).returning(Job.seq).tuples())
+            still_open = Attempt.id.in_([c.attempt_id for c in piece]) & Attempt.finished_at.is_null()
+            open_.update(attempt_id for (attempt_id,) in Attempt.select(Attempt.id).where(still_open).tuples())
         for attempt_id, pgid in (pgids or {}).items():
             Attempt.update(pgid=pgid).where((Attempt.id == attempt_id) & Attempt.pgid.is_null()).execute()
     # a worker whose row was removed (declared dead while it was frozen) must stop
+    # a run is this worker's while its job is and its attempt is still open (see claims._finish)
     return Heartbeat(stop_requested=bool(stop) or not updated,
-                     lost=frozenset(claim.seq for claim in running) - owned)  # fmt: skip
+                     lost=frozenset(c.attempt_id for c in running if c.seq not in renewed or c.attempt_id not in open_))  # fmt: skip
 
 
 @guarded
 def unregister_worker(worker_id: str) -> None:
     with db.atomic():
-        Worker.delete().where(Worker.id == worker_id).execute()
+        _forget([worker_id], lost=False)
 
 
 @guarded
@@ -115,7 +122,7 @@ def recover_worker(worker_id: str, reason: str) -> list[int]:
     """
     with db.atomic():
         pgids = fail_lost_attempts(Job.worker_id == worker_id, reason)
-        Worker.delete().where(Worker.id == worker_id).execute()
+        _forget([worker_id], lost=True)
     wake_workers()
     return pgids
 
@@ -160,14 +167,22 @@ def recover_expired() -> int:
             unrenewed = functools.reduce(operator.or_, (
                 (Job.seq == seq) & functools.reduce(operator.and_, (f == v for f, v in zip(fields, running[seq])))
                 for seq in lost))  # fmt: skip
+            counters.add("leases_expired", Job.select().where((Job.state == P) & unrenewed).count())
             fail_lost_attempts(unrenewed, "lost: its worker stopped sending heartbeats (lease expired)")
         beats = dict(Worker.select(Worker.id, Worker.heartbeat_at).tuples())
         quiet = [w for w, seconds in _heartbeats.silent_for(beats).items() if seconds >= max(lease, LIVENESS_SECONDS)]
         if quiet:
-            Worker.delete().where(Worker.id.in_(quiet)).execute()
+            _forget(quiet, lost=True)
     if lost:
         wake_workers()
     return len(lost)
+
+
+def _forget(worker_ids: list[str], lost: bool) -> None:
+    """Delete these workers' rows (inside the caller's transaction); their hosts remember them."""
+    gone = list(Worker.select(Worker.host, Worker.heartbeat_at).where(Worker.id.in_(worker_ids)).tuples())
+    Worker.delete().where(Worker.id.in_(worker_ids)).execute()
+    hosts.workers_gone(gone, now(), lost)
 
 
 @guarded

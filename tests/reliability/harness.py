@@ -17,6 +17,7 @@ process is left behind; no traceback in any supervisor's output.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
@@ -45,6 +46,9 @@ class Config:
     kill_every: tuple[float, float] = (0.15, 0.5)
     lease_seconds: float = 3
     timeout: float = 240.0
+    #: strike only this long, then let the jobs drain (None: until every job completed); a
+    #: bound keeps a test's length independent of how fast a loaded machine drains under fire
+    chaos_seconds: float | None = None
     seed: int | None = None
     #: relative weights of the chaos actions
     actions: dict = field(default_factory=lambda: {
@@ -181,6 +185,7 @@ class Chaos:
         for _ in range(self.cfg.supervisors):
             self.start_supervisor()
         deadline = time.monotonic() + self.cfg.timeout
+        ceasefire = math.inf if self.cfg.chaos_seconds is None else time.monotonic() + self.cfg.chaos_seconds
         next_kill = time.monotonic() + self.rng.uniform(*self.cfg.kill_every)
         last_report = time.monotonic()
         while self.completed() < self.cfg.jobs:
@@ -189,7 +194,7 @@ class Chaos:
                                      f"kills: {Counter(k.kind for k in self.kills)}\n{self.tails()}")  # fmt: skip
             self._keep_supervisors()
             self._thaw(due_only=True)
-            if time.monotonic() >= next_kill:
+            if time.monotonic() >= next_kill and time.monotonic() < ceasefire:
                 self.strike()
                 next_kill = time.monotonic() + self.rng.uniform(*self.cfg.kill_every)
             if time.monotonic() - last_report > 10:

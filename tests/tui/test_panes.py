@@ -310,3 +310,23 @@ async def test_palette_jumps_to_a_job_and_retries_all_dead(seeded, make_app):
         await pilot.press("y")
         await settle(pilot)
         assert store.counts()["dead"] == 0
+
+
+async def test_workers_are_grouped_by_host_and_H_stops_one_host_after_asking(seeded, make_app):
+    """The Workers pane shows each host's row above its workers; H on it asks, then stops that host."""
+    from queuectl.models import Worker
+
+    store.register_worker("host-b.200.bbbbbb", "host-b", 200, None, slots=4)
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        table = app.query_one("#workers-table", DataTable)
+        assert keys_of(table) == ["host:host-a", "host-a.100.aaaaaa", "host:host-b", "host-b.200.bbbbbb"]
+        await pilot.press("down", "down", "H")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert Worker.get_by_id("host-b.200.bbbbbb").stop_requested
+        assert not Worker.get_by_id("host-a.100.aaaaaa").stop_requested
+        assert "queuectl worker stop --host host-b" in app.commands
