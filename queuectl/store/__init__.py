@@ -24,7 +24,6 @@ from .output import follower_channel
 from .output import ship as ship_output
 from .queries import (
     attempts,
-    completions_per_minute,
     count_matching,
     counts,
     get_job,
@@ -37,6 +36,8 @@ from .queries import (
     states_of,
     waiting_for,
 )
+from .sorting import SORT_COLUMNS, SORT_WINDOW, list_sorted
+from .series import Series, last_hour
 from .queues import QueueView, limit_queue, list_queues, pause_queue, resume_queue
 from .schedules import (
     ScheduleView,
@@ -67,9 +68,9 @@ from .workers import (
 __all__ = [
     "AttemptView", "Cancelled", "ScheduleView", "add_schedule", "get_schedule", "list_schedules",
     "pause_schedule", "remove_schedule", "run_due_schedules", "run_schedule_now", "QueueView", "limit_queue", "list_queues", "pause_queue", "resume_queue", "Enqueued", "WAITING", "Claim", "HEARTBEAT_SECONDS", "Heartbeat", "JobView", "Metrics",
-    "WorkerView", "apply_retention", "attempt_paths", "attempts", "cancel", "claim", "close_store", "completions_per_minute", "counts", "count_matching", "paused_queues", "JobFilter",
+    "WorkerView", "apply_retention", "attempt_paths", "attempts", "cancel", "claim", "close_store", "counts", "count_matching", "paused_queues", "JobFilter",
     "dead_by_error", "dead_jobs", "delete_job", "edit_job", "enqueue", "finish", "finish_batch", "claim_batch", "Finished", "get_config", "get_job", "has_burst_work", "heartbeat",
-    "iso", "linked_jobs", "list_jobs", "list_workers", "live_worker_count", "location", "metrics", "next_due",
+    "iso", "linked_jobs", "list_jobs", "list_sorted", "Series", "last_hour", "SORT_COLUMNS", "SORT_WINDOW", "list_workers", "live_worker_count", "location", "metrics", "next_due",
     "now", "open_store", "prune", "read_log", "LogRead", "recover_expired", "recover_worker",
     "register_worker", "request_stop", "retry", "retry_dead", "set_clock", "set_wall_clock", "set_config", "set_priority",
     "unregister_worker", "waiting_for", "states_of", "dead_ids_by_error", "wake_channel", "forward_wake_ups", "workers_of_host",

@@ -56,7 +56,7 @@ async def test_filters_are_reactive(seeded, make_app):
         pane.search = "sync"
         await settle(pilot)
         assert keys_of(app.query_one("#jobs-table", DataTable)) == ["sync-db-2", "sync-db"]
-        pane.oldest_first = True
+        pane.sort = ("created", False)
         await settle(pilot)
         assert keys_of(app.query_one("#jobs-table", DataTable)) == ["sync-db", "sync-db-2"]
 

@@ -28,7 +28,7 @@ def group_key(group: dict) -> str:
 
 
 def _empty(box: Static) -> None:
-    box.update(Text("The dead-letter queue is empty.", style="dim"))
+    box.update(Text("The dead-letter queue is empty: jobs land here when they run out of retries.", style="dim"))
     box.border_title = ""
 
 
