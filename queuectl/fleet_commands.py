@@ -50,16 +50,12 @@ def register(cli: click.Group, metrics: click.Group) -> None:
     def metrics_serve(ctx: click.Context, bind: str, port: int) -> None:
         """Serve the fleet's metrics at http://ADDRESS:PORT/metrics for Prometheus (Ctrl+C stops)."""
         _open(ctx)
-        import signal
-        import sys
-
         from .metrics import serve
 
         def ready(server) -> None:
             address, bound = server.server_address[:2]
             click.echo(f"Serving metrics at http://{address}:{bound}/metrics (Ctrl+C stops)", err=True)
 
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             serve(bind, port, ready)
         except OSError as exc:

@@ -111,6 +111,8 @@ def serve(host: str, port: int, ready=None) -> None:
     """Serve /metrics until interrupted: one thread, one store connection, one scrape per
     request (Prometheus scrapes every few seconds; a thread per request would open a connection
     per scrape).  `ready(server)` is called once the port is bound."""
+    import signal
+    import threading
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
     from prometheus_client import make_wsgi_app
@@ -135,6 +137,8 @@ def serve(host: str, port: int, ready=None) -> None:
 
         Server.address_family = socket.AF_INET6
     with make_server(host, port, app, server_class=Server, handler_class=QuietHandler) as server:
+        # SIGTERM ends the loop between requests (shutdown() must come from another thread)
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
         if ready is not None:
             ready(server)
         server.serve_forever()

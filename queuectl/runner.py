@@ -209,6 +209,11 @@ class Running:
         self._status: int | None = None
         self._exited_at = 0.0
 
+    @property
+    def logs(self) -> list[_CappedLog]:
+        """Its stdout and stderr logs (path, bytes written so far): what logship.py sends on."""
+        return self._logs
+
     def fds(self) -> list[int]:
         return [*self._streams, *([self.exit_fd] if self.exit_fd is not None else [])]
 

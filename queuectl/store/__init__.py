@@ -20,6 +20,8 @@ from .claims import Finished, claim, claim_batch, finish, finish_batch
 from .counters import Figures, figures
 from .hosts import HostView, list_hosts, queuectl_version
 from .logfiles import LogRead, attempt_paths, read_log
+from .output import follower_channel
+from .output import ship as ship_output
 from .queries import (
     attempts,
     count_matching,
@@ -72,5 +74,5 @@ __all__ = [
     "now", "open_store", "prune", "read_log", "LogRead", "recover_expired", "recover_worker",
     "register_worker", "request_stop", "retry", "retry_dead", "set_clock", "set_wall_clock", "set_config", "set_priority",
     "unregister_worker", "waiting_for", "states_of", "dead_ids_by_error", "wake_channel", "forward_wake_ups", "workers_of_host",
-    "Figures", "figures", "HostView", "list_hosts", "queuectl_version",
+    "Figures", "figures", "HostView", "list_hosts", "queuectl_version", "follower_channel", "ship_output",
 ]  # fmt: skip

@@ -23,6 +23,8 @@ class SqliteDialect:
     need no row locks, and wake-ups are Unix datagram sockets beside the store."""
 
     postgres = False
+    #: attempts' output is kept in the store (any host reads it), not only in this host's files
+    output_in_store = False
     #: inside the claim's subqueries: keep the planner on the partial claim indexes
     claim_index = "INDEXED BY job_claim"
     retry_index = "INDEXED BY job_retry"
@@ -150,6 +152,7 @@ class PostgresDialect(SqliteDialect):
     times come from the server's clock."""
 
     postgres = True
+    output_in_store = True
     claim_index = ""
     retry_index = ""
     due_index = ""
@@ -288,6 +291,11 @@ _current: SqliteDialect | None = None
 def use(dialect: SqliteDialect | None) -> None:
     global _current
     _current = dialect
+
+
+def opened() -> SqliteDialect | None:
+    """The open store's dialect, or None (a log file read with no store open)."""
+    return _current
 
 
 def current() -> SqliteDialect:
