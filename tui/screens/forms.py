@@ -343,6 +343,5 @@ def limit_screen(name: str, current: int | None) -> ValueScreen:
 
 def older_than_screen() -> ValueScreen:
     """Prune: dismisses with the age in seconds (a finished job older than it goes), or None."""
-    return ValueScreen("older-than", "Prune finished jobs", "delete completed, dead and cancelled jobs that ended more "
-                       "than this long ago (30m, 12h, 7d, 2w); enter asks with the count",
+    return ValueScreen("older-than", "Prune finished jobs", "finished jobs older than this go (30m, 12h, 7d)",
                        "7d", lambda text: parse_duration(text, "older than"))  # fmt: skip
