@@ -235,8 +235,14 @@ def _startup(sizes: Sizes, db, backend: str) -> dict:
         for key, argv in probes.items():  # interleaved, so drift hits all alike
             times[key].append(wall_ms(argv, env))
     out = {k: median(v) for k, v in times.items()}
-    note(f"{backend} start-up ms: " + ", ".join(f"{k} {v:.0f}" for k, v in out.items()))
-    return {"startup_ms": out}
+    # paired: each round's command against the floor measured right beside it (a loaded
+    # machine slows whole rounds; the median of the round ratios holds up better than a ratio
+    # of medians)
+    floor = times["import_click_sqlite3"]
+    paired = {key: median([t / f for t, f in zip(times[key], floor)]) for key in ("queuectl_enqueue", "queuectl_status")}
+    note(f"{backend} start-up ms: " + ", ".join(f"{k} {v:.0f}" for k, v in out.items())
+         + "; paired ratio to the floor: " + ", ".join(f"{k} {v:.2f}x" for k, v in paired.items()))  # fmt: skip
+    return {"startup_ms": out, "paired_ratio": paired}
 
 
 def modules_loaded(db: Path, command: str) -> list[str]:

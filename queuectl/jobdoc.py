@@ -19,7 +19,7 @@ def render(fields: dict, job_id: str, state: str, fmt: str) -> str:
         return json.dumps(fields, indent=2, ensure_ascii=False) + "\n"
     lines = [
         f"# queuectl edit {job_id} ({state}): save to apply, quit without saving to keep the job as it is.",
-        '# run_at: ISO 8601 or "now"; remove cwd to unset it; env = {} clears the environment.',
+        '# run_at: ISO 8601 or "now"; remove cwd or on_finish to unset it; env = {} and labels = [] clear them.',
     ]
     for name, value in fields.items():
         lines.append(f'# {name} = ""  (unset)' if value is None else f"{name} = {_toml_value(value)}")
@@ -65,18 +65,23 @@ def changes(original: dict, edited: dict) -> dict:
 
 def _value(fields: dict, name: str):
     value = fields.get(name)
-    return {} if name == "env" and value is None else value
+    if value is None and name in ("env", "labels"):
+        return {} if name == "env" else []
+    return list(value) if isinstance(value, tuple) else value
 
 
 def parse_assignment(text: str) -> tuple[str, object]:
     """`--set FIELD=VALUE`: the value as the field's type (a number for the numeric fields, a
-    JSON object for env); an empty value clears env or cwd."""
+    JSON object for env, labels separated by commas); an empty value clears env, cwd, labels
+    or on_finish."""
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep or not name:
         raise InputError(f"--set wants FIELD=VALUE, not {text[:40]!r}")
-    if value == "" and name in ("env", "cwd"):
+    if value == "" and name in ("env", "cwd", "labels", "on_finish"):
         return name, None
+    if name == "labels":
+        return name, [label.strip() for label in value.split(",") if label.strip()]
     if name in ("priority", "max_retries"):
         return name, _number(value, int)
     if name == "timeout":

@@ -24,7 +24,7 @@ from .states import ACTIVE_STATES, FINISHED_STATES, JobState
 
 db = DatabaseProxy()
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class BaseModel(Model):
@@ -61,6 +61,10 @@ class Job(BaseModel):
     fatal_exit_codes = TextField(null=True)  # JSON list of ints
     has_dependents = BooleanField(default=False)  # lets a finishing job skip the dependents query
     queue = CharField(max_length=64, default="default")
+    # schema 5: labels, pause, a hook per job
+    labels = TextField(null=True)  # JSON list of short strings (spec.LABEL_PATTERN: no quotes)
+    paused = BooleanField(default=False)  # not claimed while waiting; SIGSTOPped while running
+    on_finish = TextField(null=True)  # a shell command the worker runs when the job ends for good
 
 
 class Queue(BaseModel):
@@ -230,6 +234,11 @@ INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS job_unique_key ON job (unique_key) "
     "WHERE unique_key IS NOT NULL AND state IN ('pending', 'blocked', 'processing', 'failed')",
 )
+#: indexes of later schema versions (made by their migration steps; INDEXES by version 2's)
+LATER_INDEXES = (
+    # schema 6: the paused jobs (few), counted by `status` without a scan
+    "CREATE INDEX IF NOT EXISTS job_paused ON job (seq) WHERE paused",
+)
 
 _SQLITE_COUNT = (
     "INSERT INTO job_count (queue, state, shard, n) VALUES ({row}.queue, {row}.state, 0, {d}) "
@@ -347,6 +356,6 @@ def create_schema(dialect) -> None:
         if dialect.lock_schema():
             return
         db.create_tables(MODELS)
-        for statement in INDEXES + dialect.counting_triggers + dialect.metric_triggers + dialect.table_tuning:
+        for statement in INDEXES + LATER_INDEXES + dialect.counting_triggers + dialect.metric_triggers + dialect.table_tuning:
             db.execute_sql(statement)
         Setting.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict_ignore().execute()

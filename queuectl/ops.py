@@ -42,6 +42,27 @@ def cancel_jobs(job_ids: list[str]) -> list[str]:
     return each(job_ids, cancel)
 
 
+def pause(job_ids: list[str]) -> list[str]:
+    """Pause jobs: a waiting one is not claimed until resumed (pueue's stash); a running one's
+    whole process group is stopped by the worker that runs it, on whatever host (its timeout
+    clock stops meanwhile).  Cancelling a paused job kills it."""
+    return each(job_ids, lambda job_id: store.set_paused(job_id, True))
+
+
+def resume(job_ids: list[str]) -> list[str]:
+    """Paused jobs go on: a waiting one may be claimed, a running one continues (SIGCONT)."""
+    return each(job_ids, lambda job_id: store.set_paused(job_id, False))
+
+
+def jobs_with_label(label: str, states: Iterable[str] | None = None) -> list[str]:
+    """The ids of the jobs with this label (in these states; None: unfinished ones), oldest
+    first: what `cancel --label` and `retry --label` act on."""
+    from .store import JobFilter
+
+    unfinished = [s.value for s in JobState if s.value not in FINISHED]
+    return store.ids_matching(list(states) if states is not None else unfinished, JobFilter(label=label))
+
+
 def retry(job_ids: list[str]) -> list[str]:
     """Finished jobs (completed, dead, cancelled) run again, in one transaction."""
     return store.retry(list(job_ids))
@@ -75,8 +96,9 @@ def edit_job(job_id: str, changes: dict) -> JobView:
     """Change a waiting job (pending, blocked, or failed awaiting its retry); returns it as saved.
 
     changes: {field: value} for the fields of spec.EDITABLE (command, priority, queue, env, cwd,
-    run_at, timeout, max_retries), values as in enqueue's JSON (run_at an ISO 8601 string or
-    "now"; env {} or None and cwd None clear them).  Every value is checked before anything is
+    run_at, timeout, max_retries, labels, on_finish), values as in enqueue's JSON (run_at an ISO
+    8601 string or "now"; labels a list; None, or an empty env or labels, clears env, cwd,
+    labels and on_finish).  Every value is checked before anything is
     written (InputError), and the whole edit is saved in one transaction only if the job is still
     waiting then (InvalidState otherwise, NotFound for an unknown id): nothing is half-saved.
     """

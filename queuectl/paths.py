@@ -17,7 +17,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import StoreUnusable
+from .errors import InputError, StoreUnusable
 
 DB_ENV = "QUEUECTL_DB"
 LOGS_ENV = "QUEUECTL_LOGS"
@@ -57,11 +57,27 @@ class Location:
         return f"{parts.scheme}://{netloc}{parts.path}"
 
 
+def _check_url(url: str) -> None:
+    """A server URL that cannot be read is bad input, named without its password."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port, parts.hostname  # noqa: B018  (each raises ValueError for a bad one)
+    except ValueError as exc:
+        raise InputError(f"the store URL is not valid: {exc}") from None
+
+
 def resolve(db: str | None = None) -> Location:
     """Turn `--db`, the environment and the defaults into a Location."""
+    if db is not None and not db.strip():
+        raise InputError("--db is empty: give a SQLite file path, sqlite:///PATH or postgresql://…")
     raw = db or os.environ.get(DB_ENV) or str(user_data_dir() / "queuectl.db")
     logs_override = os.environ.get(LOGS_ENV)
+    if raw.startswith("sqlite:") and (not raw.startswith("sqlite:///") or not raw[len("sqlite:///"):].strip()):
+        raise InputError("a SQLite URL needs a path after three slashes: sqlite:///relative.db or sqlite:////absolute.db")
     if "://" in raw and not raw.startswith("sqlite:"):
+        _check_url(raw)
         base = user_data_dir()
         return Location(
             url=raw,

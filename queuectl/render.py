@@ -48,8 +48,16 @@ STATE_STYLES = {
 }
 
 
+#: the free-text last column keeps at least this many characters before other columns go
+MIN_FREE_TEXT = 20
+
+
 def print_table(title: str, columns: list[str], rows: list[list[str]], styles: list[str | None] | None = None) -> None:
-    """A rich table; cells are plain text (never markup); `styles` colours whole rows."""
+    """A rich table; cells are plain text (never markup); `styles` colours whole rows.
+
+    One line per row, in the console's width (80 when piped): the last column (free text) is
+    shortened first, then the columns left of it are left out, right to left; the first
+    column (the id) always shows in full."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -57,12 +65,28 @@ def print_table(title: str, columns: list[str], rows: list[list[str]], styles: l
     if not rows:
         print(f"{title}: none")
         return
-    table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
+    console = Console(highlight=False)
     cells = [[clean(cell) for cell in row] for row in rows]
-    for i, name in enumerate(columns):
-        # one line per row: the last column (free text) gives way when the terminal is narrow
-        fixed = max([len(name)] + [len(row[i]) for row in cells]) if i < len(columns) - 1 else None
-        table.add_column(name, overflow="ellipsis", no_wrap=True, min_width=fixed)
+    widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
+    shown = _fit(widths, console.width)
+    table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
+    room = console.width - sum(widths[i] + 2 for i in shown[:-1])
+    for i in shown:
+        last = i == shown[-1] and len(shown) > 1
+        table.add_column(columns[i], overflow="ellipsis", no_wrap=True, min_width=None if last else widths[i],
+                         max_width=max(1, room) if last else None)  # fmt: skip
     for i, row in enumerate(cells):
-        table.add_row(*[Text(cell) for cell in row], style=styles[i] if styles else None)
-    Console(highlight=False).print(table)
+        table.add_row(*[Text(row[c]) for c in shown], style=styles[i] if styles else None)
+    console.print(table)
+
+
+def _fit(widths: list[int], width: int) -> list[int]:
+    """The columns that fit in `width` (two spaces between columns)."""
+    shown = list(range(len(widths)))
+
+    def needed() -> int:
+        return sum(widths[i] + 2 for i in shown[:-1]) + min(widths[shown[-1]], MIN_FREE_TEXT)
+
+    while len(shown) > 2 and needed() > width:
+        shown.pop(-2)
+    return shown

@@ -208,6 +208,7 @@ class Running:
         self._kill_at: float | None = None
         self._status: int | None = None
         self._exited_at = 0.0
+        self._stopped_at: float | None = None  # paused (SIGSTOP) since then
 
     @property
     def logs(self) -> list[_CappedLog]:
@@ -223,6 +224,27 @@ class Running:
             self._kill_reason = reason
             self._kill_at = time.monotonic() + grace
             self._signal_group(signal.SIGTERM)
+            if self._stopped_at is not None:  # a paused job: continued, so that it can act on the SIGTERM
+                self._stopped_at = None
+                self._signal_group(signal.SIGCONT)
+
+    def hold(self, paused: bool) -> None:
+        """Stop (SIGSTOP) or continue (SIGCONT) the whole process group, as `queuectl pause` and
+        `resume` asked through the store.  Its timeout clock stops meanwhile: on continuing,
+        the deadline moves on by the time it spent stopped (this process's monotonic clock)."""
+        if paused == (self._stopped_at is not None) or self._status is not None or self._kill_reason is not None:
+            return
+        if paused:
+            self._stopped_at = time.monotonic()
+            self._signal_group(signal.SIGSTOP)
+        else:
+            self._deadline += time.monotonic() - self._stopped_at
+            self._stopped_at = None
+            self._signal_group(signal.SIGCONT)
+
+    @property
+    def paused(self) -> bool:
+        return self._stopped_at is not None
 
     def _signal_group(self, sig: int) -> None:
         try:
@@ -248,7 +270,7 @@ class Running:
     def next_check(self) -> float:
         """The latest monotonic time by which check() must run again."""
         if self._status is None:
-            moments = [self._deadline, self._kill_at or math.inf]
+            moments = [self._deadline if self._stopped_at is None else math.inf, self._kill_at or math.inf]
             if self.exit_fd is None:  # no pidfd (not Linux): poll for the exit
                 moments.append(time.monotonic() + (0.005 if not self._streams else 0.05))
             return min(moments)
@@ -263,7 +285,7 @@ class Running:
                 self._signal_group(signal.SIGKILL)
                 self._exited_at = now
         if self._status is None:
-            if now >= self._deadline and self._kill_reason is None:
+            if now >= self._deadline and self._kill_reason is None and self._stopped_at is None:
                 self.kill(f"timed out after {self.timeout:g}s")
             if self._kill_at is not None and now >= self._kill_at:
                 self._signal_group(signal.SIGKILL)

@@ -37,13 +37,15 @@ def format_duration(seconds: float) -> str:
 class SettingSpec:
     key: str
     default: int | float | None
-    kind: type  # int, float or Duration
+    kind: type  # int, float, Duration, or str (a hook's shell command)
     low: float
     high: float
     help: str
 
-    def parse(self, text: str) -> int | float | None:
+    def parse(self, text: str) -> int | float | str | None:
         """Parse a value typed by a user (`config set`, the TUI form)."""
+        if self.kind is str:  # a hook's shell command: '' or 'none' unsets it
+            return None if text.strip().lower() in ("", "none") else self.check(text)
         text = text.strip()
         if self.kind is Duration:
             return None if text.lower() == "forever" else self.check(parse_duration(text, self.key))
@@ -58,11 +60,20 @@ class SettingSpec:
         """A value as a person types it."""
         if self.kind is Duration:
             return "forever" if value is None else format_duration(value)
+        if self.kind is str:
+            return "none" if value is None else str(value)
         return str(int(value)) if float(value).is_integer() else str(value)
 
-    def check(self, value: int | float | None) -> int | float | None:
-        if value is None and self.kind is Duration:
+    def check(self, value: int | float | str | None) -> int | float | str | None:
+        if value is None and self.kind in (Duration, str):
             return None
+        if self.kind is str:
+            from .spec import validate_command
+
+            try:
+                return validate_command(value)
+            except InputError as exc:
+                raise InputError(f"{self.key}: {exc}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InputError(f"{self.key} must be a number")
         if self.kind is int and not isinstance(value, int):
@@ -92,6 +103,9 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("retention_completed", None, Duration, 0, 100 * 365 * 86400, "completed jobs are deleted after this"),
         SettingSpec("retention_dead", None, Duration, 0, 100 * 365 * 86400, "dead jobs are deleted after this"),
         SettingSpec("retention_cancelled", None, Duration, 0, 100 * 365 * 86400, "cancelled jobs are deleted after this"),
+        SettingSpec("on_finish", None, str, 0, 0, "shell command run when a job ends for good (facts in QUEUECTL_*)"),
+        SettingSpec("on_queue_drained", None, str, 0, 0, "shell command run when a queue's last unfinished job ends"),
+        SettingSpec("hook_timeout", 60, float, 0.1, 24 * 3600, "seconds a hook may run before it is killed"),
     )
 }
 

@@ -14,7 +14,9 @@ from datetime import datetime, timezone
 from .errors import InputError
 
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:-]{0,127}")
-MAX_COMMAND_BYTES = 128 * 1024
+#: Linux's limit on one argument of a new program (MAX_ARG_STRLEN), counting the NUL that ends
+#: it: a longer command could be stored but never run by `/bin/sh -c COMMAND` (E2BIG)
+MAX_COMMAND_BYTES = 128 * 1024 - 1
 MAX_PRIORITY = 2**31 - 1
 MAX_RETRIES_LIMIT = 1000
 MAX_TIMEOUT = 366 * 24 * 3600.0
@@ -22,9 +24,15 @@ MAX_TIMEOUT = 366 * 24 * 3600.0
 MAX_QUEUE_LIMIT = 100_000
 FIELDS = (
     "id", "command", "priority", "timeout", "max_retries", "run_at",
-    "depends_on", "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "queue",
+    "depends_on", "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "queue", "labels", "on_finish",
+    "paused",
 )  # fmt: skip
+#: a label: short, and free of quotes and commas (a listing matches it inside the JSON list)
+LABEL_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:/=+-]{0,63}")
+MAX_LABELS = 32
 QUEUE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:-]{0,63}")
+#: the id of a job a schedule enqueued: its name, @, the tick in UTC (store.schedules)
+SCHEDULED_JOB_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:-]{0,63}@\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 DEPENDENCY_POLICIES = ("success", "finish")
 MAX_DEPENDENCIES = 1000
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -47,6 +55,9 @@ class JobSpec:
     cwd: str | None = None
     fatal_exit_codes: tuple[int, ...] = ()
     queue: str = "default"
+    labels: tuple[str, ...] = ()
+    on_finish: str | None = None  # a shell command run when the job ends for good (see hooks)
+    paused: bool = False  # added paused: not claimed until resumed
 
 
 def new_job_id() -> str:
@@ -63,11 +74,35 @@ def validate_job_id(value: object) -> str:
     return value
 
 
-def validate_queue_name(value: object) -> str:
+def validate_job_ref(value: object) -> str:
+    """A job id typed to name an existing job: any job id, or the NAME@TICK id a schedule gave
+    its job (`schedule run` prints it), which no enqueue may take."""
+    if isinstance(value, str) and SCHEDULED_JOB_ID.fullmatch(value):
+        return value
+    return validate_job_id(value)
+
+
+def validate_queue_name(value: object, kind: str = "queue") -> str:
     if not isinstance(value, str) or not QUEUE_NAME_PATTERN.fullmatch(value):
-        raise InputError(f"invalid queue name {_show(value)}: use 1-64 of A-Z a-z 0-9 _ . : - "
+        raise InputError(f"invalid {kind} name {_show(value)}: use 1-64 of A-Z a-z 0-9 _ . : - "
                          "starting with a letter, digit or _")  # fmt: skip
     return value
+
+
+def validate_label(value: object) -> str:
+    if not isinstance(value, str) or not LABEL_PATTERN.fullmatch(value):
+        raise InputError(f"invalid label {_show(value)}: use 1-64 of A-Z a-z 0-9 _ . : / = + - "
+                         "starting with a letter, digit or _")  # fmt: skip
+    return value
+
+
+def validate_labels(value: object) -> tuple[str, ...]:
+    """A list of labels (duplicates dropped, order kept)."""
+    if not isinstance(value, list):
+        raise InputError(f"labels must be a list of strings, not {_show(value)}")
+    if len(value) > MAX_LABELS:
+        raise InputError(f"a job has at most {MAX_LABELS} labels")
+    return tuple(dict.fromkeys(validate_label(v) for v in value))
 
 
 def validate_priority(value: object) -> int:
@@ -136,7 +171,7 @@ def _timeout(value: object) -> float:
     return float(value)
 
 
-def _command(value: object) -> str:
+def validate_command(value: object) -> str:
     if not isinstance(value, str):
         raise InputError(f"command must be a string, not {_show(value)}")
     if not value.strip():
@@ -144,7 +179,7 @@ def _command(value: object) -> str:
     if "\x00" in value:
         raise InputError("command must not contain a NUL character")
     if len(value.encode("utf-8", "surrogatepass")) > MAX_COMMAND_BYTES:
-        raise InputError(f"command is longer than {MAX_COMMAND_BYTES} bytes")
+        raise InputError(f"command is longer than {MAX_COMMAND_BYTES:,} bytes (the most one argument of a program can be)")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -157,7 +192,7 @@ def _depends_on(value: object) -> tuple[str, ...]:
         raise InputError(f"depends_on must be a list of job ids, not {_show(value)}")
     if len(value) > MAX_DEPENDENCIES:
         raise InputError(f"depends_on names more than {MAX_DEPENDENCIES} jobs")
-    ids = tuple(validate_job_id(v) for v in value)
+    ids = tuple(validate_job_ref(v) for v in value)
     if len(set(ids)) != len(ids):
         raise InputError("depends_on names a job twice")
     return ids
@@ -196,7 +231,7 @@ def spec_from_dict(data: object) -> JobSpec:
     if "command" not in data:
         raise InputError('missing field "command"')
     return JobSpec(
-        command=_command(data["command"]),
+        command=validate_command(data["command"]),
         id=validate_job_id(data["id"]) if data.get("id") is not None else None,
         priority=validate_priority(data["priority"]) if "priority" in data else None,
         timeout=_timeout(data["timeout"]) if "timeout" in data else None,
@@ -209,6 +244,9 @@ def spec_from_dict(data: object) -> JobSpec:
         cwd=_cwd(data["cwd"]) if data.get("cwd") is not None else None,
         fatal_exit_codes=_exit_codes(data["fatal_exit_codes"]) if "fatal_exit_codes" in data else (),
         queue=validate_queue_name(data["queue"]) if data.get("queue") is not None else "default",
+        labels=validate_labels(data["labels"]) if data.get("labels") is not None else (),
+        on_finish=_hook(data["on_finish"]) if data.get("on_finish") is not None else None,
+        paused=_flag("paused", data.get("paused", False)),
     )
 
 
@@ -220,13 +258,27 @@ def _cwd(value: object) -> str:
     return _text("cwd", value, 4096)
 
 
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"{name} must be true or false, not {_show(value)}")
+    return value
+
+
+def _hook(value: object) -> str:
+    try:
+        return validate_command(value)
+    except InputError as exc:
+        raise InputError(f"on_finish: {exc}") from None
+
+
 #: the fields of a waiting job that an edit may change, each checked by the rule enqueue uses
 EDITABLE = {
-    "command": _command, "priority": validate_priority, "queue": validate_queue_name, "env": _env,
-    "cwd": _cwd, "run_at": parse_time, "timeout": _timeout, "max_retries": _max_retries,
+    "command": validate_command, "priority": validate_priority, "queue": validate_queue_name, "env": _env,
+    "cwd": _cwd, "run_at": parse_time, "timeout": _timeout, "max_retries": _max_retries, "labels": validate_labels,
+    "on_finish": _hook,
 }  # fmt: skip
-#: fields an edit may clear (None, or an empty env): the others always have a value
-CLEARABLE = ("env", "cwd")
+#: fields an edit may clear (None, or an empty env or list): the others always have a value
+CLEARABLE = ("env", "cwd", "labels", "on_finish")
 
 
 def validate_changes(changes: object) -> dict:
@@ -240,7 +292,7 @@ def validate_changes(changes: object) -> dict:
         raise InputError(f"{_show(unknown[0])} cannot be edited (editable: {', '.join(EDITABLE)})")
     checked = {}
     for name, value in changes.items():
-        if value is None or (name == "env" and value == {}):
+        if value is None or (name in ("env", "labels") and value in ({}, [])):
             if name not in CLEARABLE:
                 raise InputError(f"{name} cannot be empty")
             checked[name] = None

@@ -17,8 +17,10 @@ import time
 
 from . import fence, logship, reaper, runner, store
 from .errors import ExitCode, StoreError, StoreUnusable
+from .hooks import Hooks
 from .paths import Location
 from .render import clean
+from .states import FINISHED
 
 HOST_ENV = "QUEUECTL_HOST_ID"
 #: the longest an idle worker sleeps without looking at the store (safety net for lost wake-ups)
@@ -91,6 +93,7 @@ class Worker:
         # latest heartbeat that went through, or the claim that ended an idle spell
         self._renewed_at = 0.0
         self._lease_seconds = 0.0  # as granted with the latest claim
+        self.hooks = Hooks(self.say)  # on_finish, on_queue_drained (hooks.py)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -117,6 +120,7 @@ class Worker:
                 store.unregister_worker(self.id)
             except StoreError:
                 pass  # its heartbeat stops; others forget it after the liveness window
+            self.hooks.wait()
         self.say("stopped")
         return 0
 
@@ -269,6 +273,8 @@ class Worker:
         for job in running:
             if not beat.owns(job.claim):
                 job.kill("cancelled", grace=1.0)
+            else:
+                job.hold(job.claim.seq in beat.paused)  # queuectl pause / resume, from any host
         if beat.stop_requested and not self._registered_again():
             self.stopping = True
 
@@ -332,6 +338,8 @@ class Worker:
             self.say(f"job '{claim.id}' failed ({outcome.error}); moved to the dead-letter queue")
         else:
             self.say(f"job '{claim.id}' ended as {state} ({outcome.error})")
+        if state in FINISHED:
+            self.hooks.job_ended(claim.id, state, claim.on_finish)
 
 
 def main(argv: list[str] | None = None) -> int:

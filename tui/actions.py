@@ -24,8 +24,8 @@ from .screens.wait import WaitScreen
 #: the actions that change the store or start and stop processes: refused in read-only mode
 WRITES = frozenset({
     "retry", "retry_dead", "retry_group", "retry_all_dead", "cancel", "delete", "new_job", "edit_job", "priority",
-    "pause_queue", "limit_queue", "pause_schedule", "run_schedule", "remove_schedule", "add_schedule", "prune",
-    "start_worker", "stop_worker", "stop_host", "stop_all_workers", "save_config",
+    "pause", "pause_queue", "limit_queue", "pause_schedule", "run_schedule", "remove_schedule", "add_schedule",
+    "prune", "start_worker", "stop_worker", "stop_host", "stop_all_workers", "save_config",
 })  # fmt: skip
 
 
@@ -226,6 +226,13 @@ class DashboardActions:
                                        f"queuectl priority {q(i)} {value}" for i in ids))  # fmt: skip
 
         self.push_screen(priority_screen(current, len(ids)), chosen)
+
+    def do_pause(self, ids: list[str], paused: bool) -> None:
+        """Pause (or resume) jobs: waiting ones are not started; running ones are stopped by
+        their worker, wherever it runs."""
+        verb = "pause" if paused else "resume"
+        self.act(ops.pause if paused else ops.resume, ids, done=f"{verb}d {jobs_phrase(ids)}",
+                 cli=f"queuectl {verb} " + " ".join(map(q, ids)))  # fmt: skip
 
     def do_open_job(self, job_id: str) -> None:
         self.selected_job_id = job_id

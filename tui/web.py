@@ -27,6 +27,7 @@ import ipaddress
 import os
 import secrets
 import shlex
+import socket
 import signal
 import sys
 from collections.abc import Iterable
@@ -182,6 +183,10 @@ def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
+        pass
+    try:  # the short IPv4 forms the socket layer reads, e.g. 127.1 (= 127.0.0.1)
+        return ipaddress.ip_address(socket.inet_aton(host)).is_loopback
+    except OSError:
         return False
 
 

@@ -28,7 +28,7 @@ P = JobState.PROCESSING.value
 # candidates of its queue, against its limit minus its running jobs).
 _CANDIDATES_SQL = (
     "SELECT * FROM (SELECT seq, queue, priority FROM job {index} WHERE state = '{state}' "
-    "AND next_attempt_at <= {p} {only_queues} "
+    "AND next_attempt_at <= {p} AND NOT paused {only_queues} "
     "AND queue NOT IN (SELECT q.name FROM queue q WHERE q.paused OR q.max_running <= "
     "(SELECT COALESCE(SUM(c.n), 0) FROM job_count c WHERE c.queue = q.name AND c.state = 'processing')) "
     "ORDER BY priority DESC, seq LIMIT {p} {lock}) AS {state}"
@@ -44,7 +44,7 @@ _CLAIM_SQL = (
     "SELECT * FROM ({pending} UNION ALL {failed}) AS best ORDER BY priority DESC, seq LIMIT {p}"
     ") AS c LEFT JOIN queue q ON q.name = c.queue"
     ") AS ranked WHERE room IS NULL OR place <= room) "
-    "RETURNING seq, id, command, timeout, env, cwd, priority"
+    "RETURNING seq, id, command, timeout, env, cwd, priority, on_finish"
 )
 
 # Attempt numbers continue after a retry, which resets the job's attempt count.
@@ -155,8 +155,8 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
     return [
         Claim(seq=seq, id=job_id, command=command, timeout=timeout, attempt=attempts[seq][1],
               attempt_id=attempts[seq][0], max_log_bytes=limit, lease_seconds=cfg["lease_seconds"],
-              env=json.loads(env) if env else None, cwd=cwd)
-        for seq, job_id, command, timeout, env, cwd, _priority in rows
+              env=json.loads(env) if env else None, cwd=cwd, on_finish=on_finish)
+        for seq, job_id, command, timeout, env, cwd, _priority, on_finish in rows
     ]  # fmt: skip
 
 

@@ -10,7 +10,7 @@ import functools
 import re
 import time
 
-from ..errors import NoStore, StoreDamaged, StoreError, StoreUnusable
+from ..errors import InputError, NoStore, StoreDamaged, StoreError, StoreUnusable
 from ..paths import Location
 from . import clock, dialect
 from .dialect import ENDED_CHANNEL, WAKE_CHANNEL
@@ -137,7 +137,11 @@ def _ensure_schema(create: bool) -> None:
         create_schema(dialect.current())
         return
     row = Setting.get_or_none(Setting.key == "schema_version")
-    version = int(row.value) if row else 0
+    try:
+        version = int(row.value) if row else 0
+    except ValueError:
+        raise InputError(f"the store at {location().display} has schema version {row.value[:20]!r}, not a number: "
+                         "it was not made by queuectl") from None
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"the store at {location().display} has schema version {version}, newer than this "

@@ -27,6 +27,7 @@ _INSERT_COLUMNS = (
     "id", "command", "state", "priority", "attempts", "max_retries", "timeout",
     "run_at", "next_attempt_at", "created_at", "updated_at",
     "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "has_dependents", "queue",
+    "labels", "on_finish", "paused",
 )  # fmt: skip
 
 class Enqueued(NamedTuple):
@@ -79,6 +80,7 @@ def _row(spec: JobSpec, job_id: str, cfg: dict, t: float) -> tuple:
         run_at, run_at, t, t, spec.dependency_policy, spec.unique_key,
         json.dumps(spec.env) if spec.env else None, spec.cwd,
         json.dumps(list(spec.fatal_exit_codes)) if spec.fatal_exit_codes else None, False, spec.queue,
+        json.dumps(list(spec.labels)) if spec.labels else None, spec.on_finish, spec.paused,
     )  # fmt: skip
 
 
@@ -216,7 +218,7 @@ def retry(job_ids: list[str] | None = None, only_state: str | None = None) -> li
         try:
             for piece in chunks(seqs):
                 Job.update(
-                    state=JobState.PENDING.value, attempts=0, next_attempt_at=t, updated_at=t,
+                    state=JobState.PENDING.value, attempts=0, next_attempt_at=t, updated_at=t, paused=False,
                     finished_at=None, worker_id=None, lease_expires_at=None,
                 ).where(Job.seq.in_(piece)).execute()  # fmt: skip
         except IntegrityError:
@@ -253,6 +255,25 @@ def set_priority(job_id: str, priority: int) -> None:
     wake_workers()
 
 
+@guarded
+def set_paused(job_id: str, paused: bool) -> JobView:
+    """Pause or resume an unfinished job.  Waiting (pending, blocked, failed): it is not
+    claimed while paused.  Running: its worker stops (SIGSTOP) or continues (SIGCONT) its
+    process group at its next heartbeat, which the wake-up sent here makes come soon; the lease
+    goes on being renewed, so a paused job is never taken for lost."""
+    t = now()
+    with db.atomic():
+        job = find_job(job_id)
+        verb = "paused" if paused else "resumed"
+        if job.state in _FINISHED:
+            raise InvalidState(f"job {job_id!r} is {job.state}; only unfinished jobs can be {verb}")
+        if bool(job.paused) == paused:
+            raise InvalidState(f"job {job_id!r} is {'paused already' if paused else 'not paused'}")
+        Job.update(paused=paused, updated_at=t).where(Job.seq == job.seq).execute()
+    wake_workers()  # a runnable job again, or a running job's worker to act on it
+    return job_view(job_id)
+
+
 #: the states in which a job waits to run: an edit changes only these
 WAITING = (JobState.PENDING.value, JobState.BLOCKED.value, JobState.FAILED.value)
 
@@ -264,8 +285,9 @@ def edit_job(job_id: str, changes: dict, states: tuple[str, ...] = WAITING, then
     then_retry: a finished job edited and sent back to pending in the same transaction."""
     t = now()
     columns = dict(changes)
-    if "env" in columns:
-        columns["env"] = json.dumps(columns["env"]) if columns["env"] else None
+    for name in ("env", "labels"):
+        if name in columns:
+            columns[name] = json.dumps(columns[name] if name == "env" else list(columns[name])) if columns[name] else None
     with db.atomic():
         job = find_job(job_id)
         if job.state not in states:

@@ -70,8 +70,26 @@ def _v5_fleet() -> None:
         db.execute_sql(statement)
 
 
+def _v6_labels_pause_hooks() -> None:
+    """Labels on jobs, the pause of a job (waiting or running), a job's own on_finish hook
+    (issue 15)."""
+    from peewee import BooleanField, TextField
+    from playhouse.migrate import migrate
+
+    from ..models import LATER_INDEXES, db
+
+    migrator = dialect.current().migrator(db)
+    migrate(
+        migrator.add_column("job", "labels", TextField(null=True)),
+        migrator.add_column("job", "paused", BooleanField(default=False)),
+        migrator.add_column("job", "on_finish", TextField(null=True)),
+    )
+    db.execute_sql(LATER_INDEXES[0])
+
+
 #: version -> function that upgrades a store from version-1 to version (playhouse.migrate inside)
-STEPS: dict = {2: _v2_workflows_and_queues, 3: _v3_worker_slots, 4: _v4_retry_claim_index, 5: _v5_fleet}
+STEPS: dict = {2: _v2_workflows_and_queues, 3: _v3_worker_slots, 4: _v4_retry_claim_index, 5: _v5_fleet,
+                6: _v6_labels_pause_hooks}
 
 
 def migrate(from_version: int) -> None:
@@ -81,6 +99,5 @@ def migrate(from_version: int) -> None:
         raise StoreError("the store has no schema version; it was not made by queuectl")
     with db.atomic():
         for version in range(from_version + 1, SCHEMA_VERSION + 1):
-            if version in STEPS:  # (a number taken by a branch not merged here yet)
-                STEPS[version]()
+            STEPS[version]()
         Setting.update(value=str(SCHEMA_VERSION)).where(Setting.key == "schema_version").execute()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 from peewee import SQL, fn
 
@@ -22,7 +23,7 @@ get_job = guarded(job_view)
 
 @guarded
 def list_jobs(
-    state: str | None = None,
+    state: str | Sequence[str] | None = None,
     limit: int | None = 50,
     before_seq: int | None = None,
     search: str | None = None,
@@ -30,7 +31,8 @@ def list_jobs(
     queue: str | None = None,
     where: JobFilter | None = None,
 ) -> list[JobView]:
-    """Jobs newest first (or oldest first), keyset-paged by seq so deep pages stay cheap."""
+    """Jobs newest first (or oldest first), keyset-paged by seq so deep pages stay cheap;
+    state: one state or several."""
     query = _matching(job_fields(), state, search, JobFilter(queue=queue) if where is None and queue else where)
     if before_seq is not None:
         query = query.where(Job.seq > before_seq if oldest_first else Job.seq < before_seq)
@@ -44,9 +46,11 @@ def list_jobs(
 _LINKS = (("needs", "depends_on_seq", "job_seq"), ("needed by", "job_seq", "depends_on_seq"))
 
 
-def _matching(query, state: str | None, search: str | None, where: JobFilter | None):
-    if state:
+def _matching(query, state: str | Sequence[str] | None, search: str | None, where: JobFilter | None):
+    if isinstance(state, str):
         query = query.where(Job.state == state)
+    elif state:
+        query = query.where(Job.state.in_(list(state)))
     if search:
         query = query.where(Job.id.contains(search) | Job.command.contains(search))
     if not where:
@@ -59,6 +63,8 @@ def _matching(query, state: str | None, search: str | None, where: JobFilter | N
         query = query.where(Job.priority < where.max_priority)
     if where.error:
         query = query.where(Job.last_error.contains(where.error))
+    if where.label:
+        query = query.where(Job.labels.contains(f'"{where.label}"'))  # labels hold no quotes (spec)
     if where.worker or where.host:
         ran = Attempt.select(Attempt.id).where(Attempt.job == Job.seq)
         if where.worker:
@@ -75,6 +81,39 @@ def count_matching(state: str | None, search: str | None, where: JobFilter | Non
     at a million jobs is a scan; the cap bounds the common case)."""
     matched = _matching(Job.select(Job.seq), state, search, where).limit(cap)
     return Job.select(fn.COUNT(SQL("1"))).from_(matched.alias("m")).scalar() or 0
+
+
+@guarded
+def ids_matching(states: Sequence[str] | None, where: JobFilter) -> list[str]:
+    """The ids of the jobs in these states (None: any) that match, oldest first: what an
+    operation by filter (`retry --label`, `cancel --label`) applies to."""
+    return [job_id for (job_id,) in _matching(Job.select(Job.id), states, None, where).order_by(Job.seq).tuples()]
+
+
+@guarded
+def counts_matching(where: JobFilter) -> dict[str, int]:
+    """Jobs per state among those that match (a scan of them, unlike counts())."""
+    found = dict(_matching(Job.select(Job.state, fn.COUNT(Job.seq)), None, None, where).group_by(Job.state).tuples())
+    return {s.value: int(found.get(s.value) or 0) for s in JobState}
+
+
+@guarded
+def paused_count(where: JobFilter | None = None) -> int:
+    """Jobs paused and not finished (the partial index job_paused holds only paused ones)."""
+    from ..states import FINISHED
+
+    return _matching(Job.select(), None, None, where).where(Job.paused & Job.state.not_in(list(FINISHED))).count()
+
+
+@guarded
+def unfinished_in_queue(queue: str) -> int:
+    """The queue's jobs not finished yet (pending, blocked, processing, failed), from the
+    trigger-kept counters: 0 means its last one just ended (the on_queue_drained hook)."""
+    row = db.execute_sql(
+        "SELECT COALESCE(SUM(n), 0) FROM job_count WHERE queue = {p} AND state IN "
+        "('pending', 'blocked', 'processing', 'failed')".format(p=db.param), (queue,)
+    ).fetchone()  # fmt: skip
+    return int(row[0] or 0)
 
 
 @guarded
@@ -135,7 +174,7 @@ def next_due() -> float | None:
     """When the earliest waiting job (scheduled or retrying) becomes claimable."""
     row = db.execute_sql(
         f"SELECT next_attempt_at FROM job {dialect.current().due_index} WHERE state IN ('pending', 'failed') "
-        "ORDER BY next_attempt_at LIMIT 1"
+        "AND NOT paused ORDER BY next_attempt_at LIMIT 1"
     ).fetchone()
     return row[0] if row else None
 
@@ -154,7 +193,7 @@ def has_burst_work(queues: tuple[str, ...] = ()) -> bool:
     for queue, state, n in counted:
         if n and mine(queue) and (state == JobState.PROCESSING.value or queue not in paused):
             return True
-    due = (Job.state == JobState.PENDING.value) & (Job.next_attempt_at <= now())
+    due = (Job.state == JobState.PENDING.value) & (Job.next_attempt_at <= now()) & ~Job.paused
     if queues:
         due &= Job.queue.in_(queues)
     if paused:

@@ -73,7 +73,7 @@ def _latest_at_or_before(cron: str, tz: str, t: float) -> float:
 
 
 def validate(name: str, cron: str, tz: str, overlap: str, job: dict) -> None:
-    validate_queue_name(name)  # same rules: it becomes part of job ids
+    validate_queue_name(name, "schedule")  # the rules of a queue name: it becomes part of job ids
     if overlap not in OVERLAP:
         raise InputError(f"--overlap must be skip or allow, not {overlap[:20]!r}")
     _next_after(cron, tz, now())

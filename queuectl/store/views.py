@@ -25,7 +25,7 @@ _TIME_FIELDS = {
 }
 
 
-_JSON_FIELDS = {"env", "fatal_exit_codes"}
+_JSON_FIELDS = {"env", "fatal_exit_codes", "labels"}
 
 
 class _Record:
@@ -41,6 +41,8 @@ class _Record:
 def _decoded(name: str, value):
     if name in _JSON_FIELDS:
         return json.loads(value) if value else ({} if name == "env" else [])
+    if name == "paused":
+        return bool(value)  # SQLite answers 0 or 1 to a raw query
     return value
 
 
@@ -70,6 +72,15 @@ class JobView(_Record):
     cwd: str | None
     fatal_exit_codes: list
     queue: str
+    labels: list
+    #: waiting: not claimed until resumed; processing: its process group is stopped (SIGSTOP)
+    paused: bool
+    on_finish: str | None
+
+    @property
+    def shown_state(self) -> str:
+        """The state as people read it: "paused" for a paused job that has not finished."""
+        return "paused" if self.paused and self.state not in ("completed", "dead", "cancelled") else self.state
 
     @property
     def runtime(self) -> float | None:
@@ -115,6 +126,7 @@ class JobFilter:
     error: str | None = None  # the last error contains this
     worker: str | None = None  # an attempt ran on a worker whose id contains this
     host: str | None = None  # an attempt ran on this host
+    label: str | None = None  # the job has this label (matched regardless of case)
 
     def __bool__(self) -> bool:
         return any(value is not None for value in asdict(self).values())
@@ -134,6 +146,7 @@ class Claim:
     lease_seconds: float  # as granted by the claim: its worker's fence deadline counts from it
     env: dict | None = None
     cwd: str | None = None
+    on_finish: str | None = None  # the job's own hook (hooks.py)
 
 
 @dataclass(frozen=True)

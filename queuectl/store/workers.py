@@ -10,8 +10,9 @@ from ..models import Attempt, Job, JobState, Worker, db
 from . import counters, hosts
 from .cached import current_config
 from .connection import elapsed_clock, guarded, now, wake_workers
-from .jobs import P, fail_lost_attempts
 from .views import Claim, WorkerView
+
+P = JobState.PROCESSING.value
 
 #: how often a worker reports that it is alive (and extends the leases of its running jobs)
 HEARTBEAT_SECONDS = 1.0
@@ -41,6 +42,8 @@ class Heartbeat:
     #: attempt ids of the runs that are no longer this worker's (cancelled, or taken away
     #: after their lease ran out: their attempt was closed): their commands must be killed
     lost: frozenset[int] = frozenset()
+    #: seqs of the running jobs paused by `queuectl pause`: their process groups are stopped
+    paused: frozenset[int] = frozenset()
 
     def owns(self, claim: Claim) -> bool:
         return claim.attempt_id not in self.lost
@@ -60,12 +63,16 @@ def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int,
         updated = Worker.update(heartbeat_at=t, state=state, current_job=job_id).where(Worker.id == worker_id).execute()
         stop = Worker.select(Worker.stop_requested).where(Worker.id == worker_id).scalar()
         renewed: set[int] = set()
+        paused: set[int] = set()
         open_: set[int] = set()
         lease = current_config()["lease_seconds"]
         for piece in chunks(list(running)):
             mine = (Job.seq.in_([c.seq for c in piece]) & (Job.state == JobState.PROCESSING.value)
                     & (Job.worker_id == worker_id))  # fmt: skip
-            renewed.update(seq for (seq,) in Job.update(lease_expires_at=t + lease).where(mine).returning(Job.seq).tuples())
+            for seq, is_paused in Job.update(lease_expires_at=t + lease).where(mine).returning(Job.seq, Job.paused).tuples():
+                renewed.add(seq)
+                if is_paused:
+                    paused.add(seq)
             still_open = Attempt.id.in_([c.attempt_id for c in piece]) & Attempt.finished_at.is_null()
             open_.update(attempt_id for (attempt_id,) in Attempt.select(Attempt.id).where(still_open).tuples())
         for attempt_id, pgid in (pgids or {}).items():
@@ -73,7 +80,8 @@ def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int,
     # a worker whose row was removed (declared dead while it was frozen) must stop
     # a run is this worker's while its job is and its attempt is still open (see claims._finish)
     return Heartbeat(stop_requested=bool(stop) or not updated,
-                     lost=frozenset(c.attempt_id for c in running if c.seq not in renewed or c.attempt_id not in open_))  # fmt: skip
+                     lost=frozenset(c.attempt_id for c in running if c.seq not in renewed or c.attempt_id not in open_),
+                     paused=frozenset(paused))  # fmt: skip
 
 
 @guarded
@@ -121,6 +129,8 @@ def recover_worker(worker_id: str, reason: str) -> list[int]:
     Returns the process groups of its job commands, for the caller to kill.
     """
     with db.atomic():
+        from .jobs import fail_lost_attempts  # (not at the top: `status` needs this module, not jobs)
+
         pgids = fail_lost_attempts(Job.worker_id == worker_id, reason)
         _forget([worker_id], lost=True)
     wake_workers()
@@ -168,6 +178,8 @@ def recover_expired() -> int:
                 (Job.seq == seq) & functools.reduce(operator.and_, (f == v for f, v in zip(fields, running[seq])))
                 for seq in lost))  # fmt: skip
             counters.add("leases_expired", Job.select().where((Job.state == P) & unrenewed).count())
+            from .jobs import fail_lost_attempts
+
             fail_lost_attempts(unrenewed, "lost: its worker stopped sending heartbeats (lease expired)")
         beats = dict(Worker.select(Worker.id, Worker.heartbeat_at).tuples())
         quiet = [w for w, seconds in _heartbeats.silent_for(beats).items() if seconds >= max(lease, LIVENESS_SECONDS)]

@@ -37,8 +37,8 @@ STATE_KEYS = {"P": "pending", "R": "processing", "C": "completed", "F": "failed"
               "B": "blocked"}
 
 
-#: `/` terms beyond free text: state=, queue=, worker=, host=, priority>N, priority<N, error~TEXT
-_TERM = re.compile(r"(state|queue|worker|host)=(.*)|priority([<>])(.*)|error~(.+)", re.IGNORECASE)
+#: `/` terms beyond free text: state=, queue=, worker=, host=, label=, priority>N, priority<N, error~TEXT
+_TERM = re.compile(r"(state|queue|worker|host|label)=(.*)|priority([<>])(.*)|error~(.+)", re.IGNORECASE)
 
 
 def parse_filter(text: str) -> tuple[str | None, str | None, JobFilter, str | None]:
@@ -72,7 +72,7 @@ def parse_filter(text: str) -> tuple[str | None, str | None, JobFilter, str | No
 def filter_text(state: str | None, search: str | None, terms: JobFilter) -> str:
     """The `/` text that gives these filters (what the field shows when it opens)."""
     parts = [f"state={state}"] if state else []
-    parts += [f"{key}={getattr(terms, key)}" for key in ("queue", "worker", "host") if getattr(terms, key)]
+    parts += [f"{key}={getattr(terms, key)}" for key in ("queue", "worker", "host", "label") if getattr(terms, key)]
     if terms.min_priority is not None:
         parts.append(f"priority>{terms.min_priority}")
     if terms.max_priority is not None:
@@ -107,7 +107,7 @@ class JobsPane(JobListPane):
     """All jobs, one row per job id."""
 
     TAB = "jobs"
-    WRITES = frozenset({"retry", "cancel", "new", "edit", "priority", "prune"})
+    WRITES = frozenset({"retry", "cancel", "new", "edit", "priority", "prune", "pause"})
     BINDINGS = [
         Binding("n", "new", "New"),
         Binding("slash", "search", "Filter"),
@@ -117,6 +117,7 @@ class JobsPane(JobListPane):
         Binding("r", "retry", "Retry"),
         Binding("c", "cancel", "Cancel"),
         Binding("p", "priority", "Priority"),
+        Binding("z", "pause", "Pause/resume", show=False),
         Binding("space", "mark", "Mark"),
         Binding("w", "wait", "Wait"),
         Binding("s", "cycle_state", "State"),
@@ -182,7 +183,7 @@ class JobsPane(JobListPane):
         id_cell.append(clean(job.id, widths["id"] - 2))
         cells = (
             id_cell,
-            state_text(job.state, styles),
+            state_text(job.shown_state, styles),
             Text(str(job.priority), justify="right"),
             Text(attempts_cell(job), justify="right"),
             command_cell,
@@ -367,6 +368,14 @@ class JobsPane(JobListPane):
 
     def action_prune(self) -> None:
         self.request("prune")
+
+    def action_pause(self) -> None:
+        """Pause the jobs (resume them, when the one under the cursor is paused)."""
+        ids = self.targets()
+        job = self.selected_job
+        if ids:
+            self.request("pause", ids, not (job is not None and job.paused))
+            self.marked.clear()
 
     def action_follow(self) -> None:
         if self.selected_id:

@@ -1,0 +1,106 @@
+"""The dead-letter queue (`dlq`) and `prune`."""
+from __future__ import annotations
+
+import click
+
+from .. import complete
+
+from ..cli import _open, _echo_json, _job_id, json_option, MAX_LIMIT
+from ..states import FINISHED
+
+
+@click.group()
+def dlq() -> None:
+    """The dead-letter queue: jobs that ran out of retries."""
+
+
+@dlq.command("list")
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True,
+              help="At most this many jobs (the title says how many of all).")  # fmt: skip
+@click.option("--group-by", type=click.Choice(["error"]), help="One row per exit code and error, largest first.")
+@json_option
+@click.pass_context
+def dlq_list(ctx: click.Context, limit: int, group_by: str | None, json_: bool) -> None:
+    """Dead jobs, most recent first, with their last error."""
+    _open(ctx, readonly=True)
+    from .. import render, store
+
+    if group_by:
+        groups = store.dead_by_error()
+        if json_:
+            _echo_json([dict(g, latest=store.iso(g["latest"])) for g in groups])
+            return
+        rows = [[str(g["count"]), "" if g["exit_code"] is None else str(g["exit_code"]), ", ".join(g["examples"]),
+                 render.clean(g["error"])] for g in groups]  # fmt: skip
+        render.print_table(f"Dead Letter Queue by error ({len(groups)} groups)", ["Jobs", "Exit", "Examples", "Error"],
+                           rows)  # fmt: skip
+        return
+    jobs = store.list_jobs(state="dead", limit=limit)
+    if json_:
+        _echo_json([job.as_dict() for job in jobs])
+        return
+    rows = [[job.id, f"{job.attempts}/{1 + job.max_retries}", render.local_time(job.updated_at),
+             render.clean(job.last_error)] for job in jobs]  # fmt: skip
+    total = store.counts()["dead"]
+    shown = f"{len(jobs):,}" if len(jobs) >= total else f"{len(jobs):,} of {total:,}"
+    render.print_table(f"Dead Letter Queue ({shown})", ["ID", "Attempts", "Updated", "Error"], rows)
+
+
+@dlq.command("retry")
+@click.argument("job_id", required=False, shell_complete=complete.job_ids)
+@click.option("--all", "all_", is_flag=True, help="Retry every dead job.")
+@click.option("--filter", "contains", metavar="TEXT", help="Retry the dead jobs whose id, command or error contains TEXT.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be retried.")
+@click.pass_context
+def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str | None, dry_run: bool) -> None:
+    """Send dead jobs back to pending, with their attempts reset: one ID, --all, or --filter TEXT."""
+    if sum((bool(job_id), all_, contains is not None)) != 1:
+        raise click.UsageError("give one of: a job id, --all, --filter TEXT")
+    if job_id:
+        job_id = _job_id(job_id)
+    _open(ctx, readonly=dry_run)
+    from .. import store
+
+    if dry_run:
+        ids = [job_id] if job_id else store.dead_jobs(contains)
+        click.echo("\n".join(ids) if ids else "no dead job matches", err=not ids)
+        return
+    from .. import ops
+
+    ids = ops.retry_dead([job_id] if job_id else None, contains)
+    click.echo(f"retrying job '{job_id}' from the DLQ" if job_id else f"retrying {len(ids)} job(s) from the DLQ")
+
+
+@dlq.command("purge")
+@click.option("--older-than", "older_than", metavar="DURATION", default="0s", show_default=True,
+              help="Only jobs dead for longer than this (30m, 12h, 7d).")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.pass_context
+def dlq_purge(ctx: click.Context, older_than: str, dry_run: bool) -> None:
+    """Delete dead jobs, their attempts and their logs."""
+    _prune(ctx, ["dead"], older_than, dry_run)
+
+
+@click.command()
+@click.option("--state", "states", multiple=True, type=click.Choice(FINISHED),
+              help="Only jobs in this state (repeatable; default: all three).")  # fmt: skip
+@click.option("--older-than", "older_than", metavar="DURATION", required=True, help="30m, 12h, 7d, 2w …")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.pass_context
+def prune(ctx: click.Context, states: tuple[str, ...], older_than: str, dry_run: bool) -> None:
+    """Delete finished jobs that ended longer ago than --older-than, with attempts and logs."""
+    _prune(ctx, list(states), older_than, dry_run)
+
+
+def _prune(ctx: click.Context, states: list[str], older_than: str, dry_run: bool) -> None:
+    from ..settings import parse_duration
+
+    seconds = parse_duration(older_than, "--older-than")
+    _open(ctx, readonly=dry_run)
+    from .. import store
+
+    ids = store.prune(states, seconds, dry_run=dry_run)
+    if dry_run:
+        click.echo("\n".join(ids) if ids else "nothing to delete", err=not ids)
+    else:
+        click.echo(f"deleted {len(ids)} job(s)")

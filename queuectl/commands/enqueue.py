@@ -1,0 +1,93 @@
+"""Adding jobs: `enqueue` (JSON, or JSON Lines in one transaction)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..cli import _open, _echo_json, json_option
+from ..errors import InputError
+
+
+@click.command()
+@click.argument("job_json", metavar="[JSON|-]", required=False)
+@click.option("--file", "file_", type=click.File("r", encoding="utf-8", errors="surrogateescape"),
+              help="Read JSON Lines from this file.")  # fmt: skip
+@json_option
+@click.pass_context
+def enqueue(ctx: click.Context, job_json: str | None, file_, json_: bool) -> None:
+    """Add a job, given as JSON: {"id": "job1", "command": "echo hi"}.
+
+    Fields: command (required), id, priority, timeout, max_retries, run_at (ISO 8601 or "now"),
+    depends_on, dependency_policy, unique_key, env, cwd, fatal_exit_codes, queue.
+    '-' reads JSON Lines from stdin, --file F from F, and adds them all in one transaction.
+    To add a shell command without JSON: queuectl add -- COMMAND.
+    """
+    from .. import spec
+
+    batch = job_json == "-" or file_ is not None
+    if job_json is None and file_ is None:
+        raise click.UsageError("give the job as JSON, '-' for JSON Lines on stdin, or --file F")
+    if file_ is not None and job_json not in (None, "-"):
+        raise InputError("give the job as JSON or --file F, not both")
+    if batch:
+        specs = spec.specs_from_lines(_read_lines(file_ or _stdin_text()))
+        if not specs:
+            raise InputError("no jobs in the input")
+    else:
+        specs = [_one_job(job_json)]
+    _open(ctx)
+    from .. import store
+
+    added = store.enqueue(specs)
+    for entry in added:
+        if entry.duplicate:
+            click.echo(f"note: an unfinished job with that unique_key exists: {entry.id}", err=True)
+    if json_:
+        objects = [{"id": e.id, "duplicate": e.duplicate} for e in added]
+        _echo_json(objects if batch else objects[0])
+        return
+    click.echo("\n".join(e.id for e in added))
+    if batch and sys.stderr.isatty():
+        click.echo(f"enqueued {sum(not e.duplicate for e in added)} jobs", err=True)
+
+
+def _one_job(text: str):
+    """A job from its JSON; text that is no JSON at all is most likely a shell command."""
+    from ..spec import load_json, spec_from_json
+
+    if not text.lstrip().startswith(("{", "[", '"')):
+        try:
+            load_json(text)
+        except InputError:
+            from ..render import clean
+
+            raise InputError(f"not JSON; to run a shell command use: queuectl add -- {clean(text, 60)}") from None
+    return spec_from_json(text)
+
+
+def _stdin_text():
+    """stdin as --file reads a file: bytes that are not UTF-8 reach the validation (which names
+    the line) instead of failing the read, whatever the locale's error handler."""
+    import io
+
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:
+        return sys.stdin
+    return io.TextIOWrapper(buffer, encoding="utf-8", errors="surrogateescape")
+
+
+def _read_lines(stream) -> list[str]:
+    """All lines, with a progress bar on a terminal (the parsing is what takes time)."""
+    if not sys.stderr.isatty():
+        return stream.readlines()
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    lines = []
+    with Progress(SpinnerColumn(), TextColumn("reading jobs: {task.completed:,}"), transient=True) as bar:
+        task = bar.add_task("read")
+        for line in stream:
+            lines.append(line)
+            if len(lines) % 5000 == 0:
+                bar.update(task, completed=len(lines))
+    return lines

@@ -1,0 +1,71 @@
+"""The `schedule` group: recurring jobs."""
+from __future__ import annotations
+
+import click
+
+from .. import complete
+
+from ..cli import _open, _echo_json, _name_command, json_option
+
+
+@click.group()
+def schedule() -> None:
+    """Recurring jobs: one job per cron tick, enqueued by the running workers."""
+
+
+@schedule.command("add")
+@click.argument("name")
+@click.argument("job_json", metavar="JOB_JSON")
+@click.option("--cron", required=True, help='When: "*/5 * * * *" (a sixth field counts seconds).')
+@click.option("--tz", default="UTC", show_default=True, help="The time zone the cron expression is read in.")
+@click.option("--overlap", type=click.Choice(["skip", "allow"]), default="allow", show_default=True,
+              help="skip: no new run while the previous one is unfinished.")  # fmt: skip
+@click.pass_context
+def schedule_add(ctx: click.Context, name: str, job_json: str, cron: str, tz: str, overlap: str) -> None:
+    """Add a schedule NAME running JOB_JSON (the job's fields, without id and run_at)."""
+    from ..spec import load_json_object
+
+    job = load_json_object(job_json)
+    _open(ctx)
+    from .. import render, store
+
+    added = store.add_schedule(name, cron, job, tz=tz, overlap=overlap)
+    click.echo(f"schedule '{name}' added; next run {render.local_time(added.next_run_at)}")
+
+
+@schedule.command("list")
+@json_option
+@click.pass_context
+def schedule_list(ctx: click.Context, json_: bool) -> None:
+    """Every schedule with its next and last run."""
+    _open(ctx, readonly=True)
+    from .. import render, store
+
+    schedules = store.list_schedules()
+    if json_:
+        _echo_json([s.as_dict() for s in schedules])
+        return
+    rows = [[s.name, s.cron, s.tz, "paused" if s.paused else "active", s.overlap, render.local_time(s.next_run_at),
+             s.last_job_id or "", str(s.skipped), render.clean(s.job.get("command"))] for s in schedules]  # fmt: skip
+    render.print_table(f"Schedules ({len(schedules)})",
+                       ["Name", "Cron", "TZ", "Status", "Overlap", "Next run", "Last job", "Skipped", "Command"],
+                       rows)  # fmt: skip
+
+
+_name_command(schedule, "remove", "Delete a schedule (the jobs it enqueued stay).",
+              lambda ops, name: ops.remove_schedule(name), "schedule '{name}' removed")  # fmt: skip
+_name_command(schedule, "pause", "Stop enqueueing a schedule's jobs until it is resumed.",
+              lambda ops, name: ops.pause_schedule(name), "schedule '{name}' paused")  # fmt: skip
+_name_command(schedule, "resume", "Resume a schedule from its next tick (ticks missed while paused are not run).",
+              lambda ops, name: ops.pause_schedule(name, paused=False), "schedule '{name}' resumed")  # fmt: skip
+
+
+@schedule.command("run")
+@click.argument("name", shell_complete=complete.schedule_names)
+@click.pass_context
+def schedule_run(ctx: click.Context, name: str) -> None:
+    """Enqueue a schedule's job once, now."""
+    _open(ctx)
+    from .. import ops
+
+    click.echo(ops.run_schedule(name))

@@ -1,0 +1,69 @@
+"""The `worker` group: start, stop and list workers."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..cli import _open, _echo_json, json_option
+from ..paths import private_dir
+
+
+@click.group()
+def worker() -> None:
+    """Start, stop and list workers."""
+
+
+@worker.command("start")
+@click.option("--count", type=click.IntRange(min=1, max=100_000), default=1, show_default=True,
+              help="Job slots on this host: jobs run at once.")
+@click.option("--procs", type=click.IntRange(min=1, max=256), default=None,
+              help="Worker processes to spread the slots over [default: one per CPU, at most 2].")
+@click.option("--burst", is_flag=True, help="Exit once no job is waiting, running or due for a retry.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print a line per job.")
+@click.option("--queue", "queues", metavar="NAME", multiple=True, help="Serve only this queue (repeatable).")
+@click.pass_context
+def worker_start(ctx: click.Context, count: int, procs: int | None, burst: bool, quiet: bool,
+                 queues: tuple[str, ...]) -> None:  # fmt: skip
+    """Run workers in the foreground until Ctrl+C (first: finish jobs; second: kill them)."""
+    from ..spec import validate_queue_name
+    from ..supervisor import Supervisor, default_procs, raise_open_file_limit, split
+
+    for queue in queues:
+        validate_queue_name(queue)
+    procs = procs or default_procs(count)
+    raise_open_file_limit(max(split(count, procs)))
+    location = _open(ctx, verify=True)
+    private_dir(location.logs_dir, "the logs folder")  # a folder that cannot be made: one line now,
+    private_dir(location.run_dir, "the run folder")  # not a failure in every worker
+    sys.exit(Supervisor(location, count, burst, quiet, tuple(dict.fromkeys(queues)), procs).run())
+
+
+@worker.command("stop")
+@click.option("--host", metavar="NAME", help="Only the workers of this host (see 'queuectl host list').")
+@click.pass_context
+def worker_stop(ctx: click.Context, host: str | None) -> None:
+    """Ask every running worker (or one host's) to finish its current job and exit."""
+    _open(ctx)
+    from .. import ops
+
+    asked = ops.stop_host(host) if host is not None else ops.stop_all_workers()
+    click.echo(f"asked {len(asked)} worker(s){f' on {host}' if host is not None else ''} to stop after their current job")
+
+
+@worker.command("list")
+@json_option
+@click.pass_context
+def worker_list(ctx: click.Context, json_: bool) -> None:
+    """Live worker processes: host, pid, state, slots busy/total, newest job, last heartbeat."""
+    _open(ctx, readonly=True)
+    from .. import render, store
+
+    workers = store.list_workers()
+    if json_:
+        keys = ("id", "host", "pid", "state", "slots", "busy", "current_job", "heartbeat_at")
+        _echo_json([{k: w.as_dict()[k] for k in keys} for w in workers])
+        return
+    rows = [[w.id, w.host, str(w.pid), w.state, f"{w.busy}/{w.slots}", w.current_job or "",
+             render.local_time(w.heartbeat_at)] for w in workers]  # fmt: skip
+    render.print_table(f"Workers ({len(workers)})", ["ID", "Host", "PID", "State", "Slots", "Job", "Heartbeat"], rows)

@@ -1,0 +1,18 @@
+"""Reads for shell completion (queuectl.complete): small and bounded, whatever the store's size."""
+from __future__ import annotations
+
+from ..models import Job
+from .connection import guarded
+
+
+@guarded
+def job_ids_starting(prefix: str, recent: int) -> list[str]:
+    """Ids starting with prefix: among the newest `recent` jobs (the index on seq), then, when
+    those give few, any older ones (a bounded LIKE scan)."""
+    found = [job_id for (job_id,) in Job.select(Job.id).order_by(Job.seq.desc()).limit(recent).tuples()
+             if job_id.startswith(prefix)]  # fmt: skip
+    if prefix and len(found) < 20:
+        seen = set(found)
+        older = Job.select(Job.id).where(Job.id.startswith(prefix)).order_by(Job.seq.desc()).limit(recent)
+        found += [job_id for (job_id,) in older.tuples() if job_id.startswith(prefix) and job_id not in seen]
+    return found
