@@ -17,13 +17,13 @@ from queuectl.render import clean
 
 from .messages import ActionDone, ActionRequested
 from .screens.confirm import ConfirmScreen
-from .screens.forms import NewJobScreen, ScheduleFormScreen, limit_screen, older_than_screen, priority_screen
+from .screens.forms import EditJobScreen, NewJobScreen, ScheduleFormScreen, limit_screen, older_than_screen, priority_screen
 from .screens.job_detail import JobDetailScreen
 from .screens.wait import WaitScreen
 
 #: the actions that change the store or start and stop processes: refused in read-only mode
 WRITES = frozenset({
-    "retry", "retry_dead", "retry_group", "retry_all_dead", "cancel", "delete", "new_job", "priority",
+    "retry", "retry_dead", "retry_group", "retry_all_dead", "cancel", "delete", "new_job", "edit_job", "priority",
     "pause_queue", "limit_queue", "pause_schedule", "run_schedule", "remove_schedule", "add_schedule", "prune",
     "start_worker", "stop_worker", "stop_host", "stop_all_workers", "save_config",
 })  # fmt: skip
@@ -179,6 +179,24 @@ class DashboardActions:
                 self.pane("jobs").show_new(job_id)
 
         self.push_screen(NewJobScreen(), created)
+
+    def do_edit_job(self, job_id: str, finished: bool) -> None:
+        """e: the new-job form pre-filled with a waiting job (a finished one: edit, then retry);
+        the job is read off the UI thread and refused at once if it cannot be edited now."""
+        self.act(lambda: ops.job_to_edit(job_id, finished=finished), then=self._edit_form)
+
+    def _edit_form(self, job) -> None:
+        def edited(done) -> None:
+            if done is None:
+                return
+            verb = "retry" if done.retried else "edit"
+            self.notify(f"retrying {done.job_id}" if done.retried else f"{done.job_id} edited")
+            sets = "".join(f" --set {q(f'{name}={value}')}" for name, value in done.changes.items())
+            self.log_command(f"queuectl {verb} {q(done.job_id)}{sets}")
+            self.pane().reload()
+
+        finished = job.state in ops.FINISHED
+        self.push_screen(EditJobScreen(job.id, job.state, ops.editable(job), retry=finished), edited)
 
     def do_prune(self) -> None:
         """Ask how old, count what that deletes (off the UI thread), ask again with the count."""

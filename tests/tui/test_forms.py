@@ -61,3 +61,61 @@ async def test_prune_asks_with_the_count_and_deletes(opened, make_app):
         await settle(pilot)
         assert [j.id for j in store.list_jobs()] == ["waits"]
         assert "queuectl prune --older-than 7d" in app.commands
+
+
+async def test_e_edits_a_waiting_job_in_the_new_job_form(seeded, make_app):
+    """e on pending build-42: the form is pre-filled; a bad priority is refused and focused;
+    a good one is saved (only the changed field), and the command log has the CLI twin."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "down", "e")
+        await settle(pilot)
+        await settle(pilot)
+        form = app.screen
+        assert form.query_one("#f-command", Input).value == "make -j4"
+        assert form.query_one("#f-priority", Input).value == "5"
+        region = form.query_one("#submit").region
+        assert region.height and region.bottom <= 23
+        form.query_one("#f-priority", Input).value = "lots"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert form.query_one("#f-priority", Input).has_focus
+        form.query_one("#f-priority", Input).value = "9"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        job = store.get_job("build-42")
+        assert (job.priority, job.command, job.state) == (9, "make -j4", "pending")
+        assert app.commands[-1] == "queuectl edit build-42 --set priority=9"
+
+
+async def test_e_on_a_dead_job_edits_then_retries_it(seeded, make_app):
+    """D, e on sync-db-2: change the command, save: the job is pending again with the new command."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("D")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        await settle(pilot)
+        form = app.screen
+        assert "retry" in str(form.query_one("#edit-job").border_title).lower()
+        form.query_one("#f-command", Input).value = "rsync -a --partial /data backup:/data"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        job = store.get_job("sync-db-2")
+        assert (job.state, job.command) == ("pending", "rsync -a --partial /data backup:/data")
+        assert app.commands[-1] == "queuectl retry sync-db-2 --set 'command=rsync -a --partial /data backup:/data'"
+
+
+async def test_e_on_a_running_job_says_why_not(seeded, make_app):
+    """A processing job cannot be edited: a notification, no form."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "down", "down", "e")  # nightly-etl, processing
+        await settle(pilot)
+        await settle(pilot)
+        assert app.screen is app.screen_stack[0]
+        assert any("processing" in n.message for n in app._notifications)

@@ -61,6 +61,11 @@ DIALOGS = {
     "wait": ["down", "down", "down", "w"],
     "new-job": ["n"],
     "sorted-by-priority": ["o", "o", "o"],
+    "new-schedule": ["8", "a"],
+    "prune-age": ["x"],
+    "prune-confirm": ["x", "ctrl+u", "3", "0", "m", "enter"],  # the builds that ended 30+ min ago
+    "edit-pending": ["down", "down", "down", "e"],  # build-42
+    "edit-then-retry-dead": ["D", "e"],  # sync-db-2
 }
 
 

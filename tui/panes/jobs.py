@@ -107,12 +107,13 @@ class JobsPane(JobListPane):
     """All jobs, one row per job id."""
 
     TAB = "jobs"
-    WRITES = frozenset({"retry", "cancel", "new", "priority", "prune"})
+    WRITES = frozenset({"retry", "cancel", "new", "edit", "priority", "prune"})
     BINDINGS = [
         Binding("n", "new", "New"),
         Binding("slash", "search", "Filter"),
         Binding("o", "sort", "Sort"),
         Binding("O", "reverse_sort", "Reverse sort", show=False),
+        Binding("e", "edit", "Edit"),
         Binding("r", "retry", "Retry"),
         Binding("c", "cancel", "Cancel"),
         Binding("p", "priority", "Priority"),
@@ -357,6 +358,12 @@ class JobsPane(JobListPane):
         if ids:
             self.request("priority", ids, job.priority if job and len(ids) == 1 else 0)
             self.marked.clear()
+
+    def action_edit(self) -> None:
+        """A waiting job: edit it; a finished one: edit it, then retry it."""
+        job = self.selected_job
+        if job is not None:
+            self.request("edit_job", job.id, job.state in FINISHED)
 
     def action_prune(self) -> None:
         self.request("prune")

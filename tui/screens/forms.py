@@ -230,6 +230,66 @@ class ScheduleFormScreen(FormScreen):
         return new
 
 
+#: what the edit form shows: the new-job form's fields that an edit may change
+EDIT_FIELDS = tuple(f for f in FIELDS if f[0] in ("command", "priority", "timeout", "max_retries", "run_at", "queue"))
+
+
+def edit_values(fields: dict) -> dict[str, str]:
+    """ops.editable's values as the form's text (what the fields start with)."""
+    shown = {}
+    for name, value in fields.items():
+        if value is None:
+            shown[name] = ""
+        elif isinstance(value, float):
+            shown[name] = f"{value:g}"
+        else:
+            shown[name] = str(value)
+    return shown
+
+
+@dataclass(frozen=True)
+class Edited:
+    job_id: str
+    changes: dict
+    retried: bool
+
+
+class EditJobScreen(FormScreen):
+    """The new-job form, pre-filled with a waiting job's fields (or a finished one's, to edit
+    then retry it).  Only the fields changed are saved (ops.edit_job / ops.retry_edited, checked
+    by the same spec as an enqueue, saved only if the job is still waiting).  Dismisses with
+    Edited, or None."""
+
+    FIELDS = EDIT_FIELDS
+    FORM_ID = "edit-job"
+    BINDINGS = [Binding("ctrl+s", "submit", "Save")]
+
+    def __init__(self, job_id: str, state: str, fields: dict, retry: bool) -> None:
+        super().__init__(edit_values({name: fields.get(name) for name, _, _ in EDIT_FIELDS}))
+        self.job_id, self.retry = job_id, retry
+        self.TITLE = f"{'Edit and retry' if retry else 'Edit'} {job_id} ({state})"
+        self.SUBMIT = "Retry" if retry else "Save"
+
+    def parse(self, values: dict[str, str]) -> tuple[Edited | None, dict[str, str]]:
+        changed = {name: text for name, text in values.items() if text != self.initial.get(name, "")}
+        data, errors = job_data(changed)
+        empty = [name for name, text in changed.items() if not text.strip()]
+        for name in empty:
+            errors.setdefault(name, f"{dict((n, l) for n, l, _ in FIELDS)[name]} cannot be empty")
+        if errors:
+            return None, errors
+        if not data and not self.retry:
+            return None, {"form": "nothing changed (esc leaves the job as it is)"}
+        return Edited(self.job_id, data, self.retry), {}
+
+    def field_of(self, error: str) -> str:
+        return next((name for name, _, _ in EDIT_FIELDS if name in error), "form")
+
+    def save(self, edited: Edited) -> Edited:
+        (ops.retry_edited if edited.retried else ops.edit_job)(edited.job_id, edited.changes)
+        return edited
+
+
 class ValueScreen(ModalScreen):
     """Ask for one value: `parse` turns the text into it or raises a QueuectlError whose
     message is shown under the field.  Dismisses with the value, or `abandoned` on esc."""
@@ -283,6 +343,5 @@ def limit_screen(name: str, current: int | None) -> ValueScreen:
 
 def older_than_screen() -> ValueScreen:
     """Prune: dismisses with the age in seconds (a finished job older than it goes), or None."""
-    return ValueScreen("older-than", "Prune finished jobs", "delete completed, dead and cancelled jobs that ended more "
-                       "than this long ago (30m, 12h, 7d, 2w); enter asks with the count",
+    return ValueScreen("older-than", "Prune finished jobs", "finished jobs older than this go (30m, 12h, 7d)",
                        "7d", lambda text: parse_duration(text, "older than"))  # fmt: skip
