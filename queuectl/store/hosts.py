@@ -7,7 +7,6 @@ or is forgotten, never on the heartbeat path.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from ..models import Host, Job, JobState, Worker, db
@@ -17,14 +16,10 @@ from .connection import guarded, now
 FORGET_SECONDS = 7 * 24 * 3600.0
 
 
-@functools.cache
 def queuectl_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from .. import __version__
 
-    try:
-        return version("queuectl")
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown"
+    return __version__
 
 
 def host_seen(host: str, t: float) -> None:
