@@ -119,32 +119,13 @@ def _open(ctx: click.Context, readonly: bool = False, verify: bool = False) -> L
     unless the command only reads (see store.open_store)."""
     location: Location = ctx.find_root().obj
     if not location.is_postgres:
-        _import_peewee_without_drivers()
+        from .store.drivers import import_peewee_without_drivers
+
+        import_peewee_without_drivers()
     from . import store
 
     store.open_store(location, readonly=readonly, verify=verify)
     return location
-
-
-#: drivers peewee imports if it finds them; a SQLite command needs none of them
-_UNUSED_DRIVERS = ("psycopg2", "psycopg", "psycopg2cffi", "pymysql", "MySQLdb", "cysqlite")
-
-
-def _import_peewee_without_drivers() -> None:
-    """Import peewee as if those drivers were absent (~100 ms less start-up per command).
-
-    Only the first import decides: a process that imported peewee already keeps its drivers.
-    """
-    if "peewee" in sys.modules:
-        return
-    hidden = [m for m in _UNUSED_DRIVERS if m not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None  # type: ignore[assignment]  # "import" fails at once: not installed
-    try:
-        import peewee  # noqa: F401
-    finally:
-        for name in hidden:
-            del sys.modules[name]
 
 
 #: characters JSON leaves raw that a terminal may obey (DEL, C1 controls such as CSI) or that

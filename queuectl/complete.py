@@ -19,14 +19,15 @@ def _quietly(fn):
     def callback(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
         from click.shell_completion import CompletionItem
 
-        from .cli import _import_peewee_without_drivers
         from .errors import QueuectlError
         from .paths import resolve
 
         try:
             location = resolve(ctx.find_root().params.get("db"))
             if not location.is_postgres:
-                _import_peewee_without_drivers()
+                from .store.drivers import import_peewee_without_drivers
+
+                import_peewee_without_drivers()
             from . import store
 
             store.open_store(location, readonly=True)

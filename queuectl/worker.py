@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 
-from . import fence, logship, reaper, runner, store
+from . import fence, reaper, runner, store
 from .errors import ExitCode, StoreError, StoreUnusable
 from .hooks import Hooks
 from .paths import Location
@@ -105,6 +105,8 @@ class Worker:
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal is not a request to stop
         self._retrying(store.register_worker, self.id, self.host, os.getpid(), os.getppid(), self.slots)
+        from . import logship  # (SQLite: a no-op; not imported before peewee is: see main)
+
         self.output = logship.for_store(self.location.logs_dir)  # (PostgreSQL: into the store)
         self.guard = runner.JobGuard()
         self.jobs = runner.Jobs(self.channel, self.guard)
@@ -356,8 +358,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue", action="append", default=[])
     parser.add_argument("--forwarded-wake-ups", action="store_true", help="this host's supervisor listens for them")
     args = parser.parse_args(argv)
+    location = resolve()
+    if not location.is_postgres:
+        from .store.drivers import import_peewee_without_drivers
+
+        import_peewee_without_drivers()
     try:
-        return Worker(resolve(), args.id, args.name, args.slots, args.burst, args.quiet, tuple(args.queue),
+        return Worker(location, args.id, args.name, args.slots, args.burst, args.quiet, tuple(args.queue),
                       args.forwarded_wake_ups).run()  # fmt: skip
     except StoreError as exc:
         print(f"Error: {exc}", file=sys.stderr)
