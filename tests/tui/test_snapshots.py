@@ -58,7 +58,6 @@ DIALOGS = {
     "command-log": ["r", "at"],  # after a retry of the newest finished job
     "confirm-cancel": ["down", "down", "c"],
     "priority": ["down", "down", "p"],
-    "wait": ["down", "down", "down", "w"],
     "new-job": ["n"],
     "sorted-by-priority": ["o", "o", "o"],
     "new-schedule": ["8", "a"],
