@@ -29,6 +29,9 @@ def main() -> None:
     out["list_50"] = timed(lambda: store.list_jobs(limit=50), runs)
     out["list_dead_50"] = timed(lambda: store.list_jobs(state="dead", limit=50), runs)
     out["metrics"] = timed(store.metrics, runs)
+    from queuectl.metrics import exposition
+
+    out["prometheus_scrape"] = timed(exposition, runs)  # what one GET /metrics costs the server
     out["next_due"] = timed(store.next_due, runs)
     out["has_burst_work"] = timed(store.has_burst_work, runs)
     got = []

@@ -34,7 +34,8 @@ COMMANDS = {
     "show": "queuectl.commands.view:show",
     "logs": "queuectl.commands.view:logs",
     "wait": "queuectl.commands.view:wait",
-    "metrics": "queuectl.commands.metrics:metrics",
+    "metrics": "queuectl.commands.metrics:register_fleet",  # adds metrics (with serve) and host
+    "host": "queuectl.commands.metrics:register_fleet",
     "cancel": "queuectl.commands.change:cancel",
     "retry": "queuectl.commands.change:retry",
     "edit": "queuectl.commands.change:edit",

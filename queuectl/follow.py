@@ -1,6 +1,7 @@
 """`queuectl logs --follow`: stream an attempt's output while it runs, then its exit code."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -9,6 +10,8 @@ from .states import FINISHED
 from .terminal import Output
 
 POLL_SECONDS = 0.2
+#: the longest a follower on PostgreSQL waits for a notification before it looks anyway
+WAKE_SECONDS = 1.0
 
 
 class _Tail:
@@ -30,17 +33,23 @@ def follow_job(job_id: str, number: int | None = None, raw: bool = False) -> Non
     attempt = _wait_for_attempt(job_id, number)
     err = Output(sys.stderr, raw)
     tails = (_Tail(attempt.stdout_path, Output(sys.stdout, raw)), _Tail(attempt.stderr_path, err))
-    while True:
-        for tail in tails:
-            tail.pump()
-        attempt = next(a for a in store.attempts(job_id) if a.number == attempt.number)
-        if attempt.finished_at is not None:
-            time.sleep(POLL_SECONDS)  # the worker closes the files just after recording the end
+    # PostgreSQL: woken by each chunk of output stored and each end of a job, on any host
+    # (WAKE_SECONDS is only the safety net); SQLite: the files are here, read every POLL_SECONDS
+    woken = store.follower_channel(f"follow-{os.getpid()}", POLL_SECONDS)
+    try:
+        while True:
             for tail in tails:
                 tail.pump()
-                tail.out.close()
-            break
-        time.sleep(POLL_SECONDS)
+            attempt = next(a for a in store.attempts(job_id) if a.number == attempt.number)
+            if attempt.finished_at is not None:
+                time.sleep(POLL_SECONDS)  # the worker closes the files just after recording the end
+                for tail in tails:
+                    tail.pump()
+                    tail.out.close()
+                break
+            woken.wait(WAKE_SECONDS)
+    finally:
+        woken.close()
     ending = f"exit code {attempt.exit_code}" if attempt.error is None else attempt.error
     print(f"=== attempt {attempt.number} ended: {err.text(ending)} ===", file=sys.stderr)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from peewee import (
     AutoField,
+    BigIntegerField,
+    BlobField,
     BooleanField,
     CharField,
     CompositeKey,
@@ -22,7 +24,7 @@ from .states import ACTIVE_STATES, FINISHED_STATES, JobState
 
 db = DatabaseProxy()
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class BaseModel(Model):
@@ -59,7 +61,7 @@ class Job(BaseModel):
     fatal_exit_codes = TextField(null=True)  # JSON list of ints
     has_dependents = BooleanField(default=False)  # lets a finishing job skip the dependents query
     queue = CharField(max_length=64, default="default")
-    # schema 5: labels, pause, a hook per job
+    # schema 6: labels, pause, a hook per job
     labels = TextField(null=True)  # JSON list of short strings (spec.LABEL_PATTERN: no quotes)
     paused = BooleanField(default=False)  # not claimed while waiting; SIGSTOPped while running
     on_finish = TextField(null=True)  # a shell command the worker runs when the job ends for good
@@ -115,6 +117,7 @@ class Worker(BaseModel):
     current_job = CharField(max_length=128, null=True)
     stop_requested = BooleanField(default=False)
     slots = IntegerField(default=1)  # schema 3: one worker process runs this many jobs at once
+    version = CharField(max_length=64, null=True)  # schema 5: the queuectl it runs (`host list`)
 
 
 class Setting(BaseModel):
@@ -156,7 +159,51 @@ class JobCount(BaseModel):
 COUNT_SHARDS = 16
 
 
-MODELS = (Job, Attempt, Worker, Setting, JobCount, Dependency, Queue, Schedule)
+class Host(BaseModel):
+    """A machine that ran workers (schema 5): remembered after its workers are gone, so that
+    `host list` can say when a host was lost (its workers stopped sending heartbeats) or
+    stopped (its workers exited cleanly)."""
+
+    name = CharField(max_length=255, primary_key=True)
+    version = CharField(max_length=64, null=True)
+    first_seen_at = DoubleField()
+    #: the newest heartbeat of its workers that were forgotten (live workers have their own)
+    last_heartbeat_at = DoubleField()
+    lost_at = DoubleField(null=True)  # its workers were declared dead after a silent lease
+    stopped_at = DoubleField(null=True)  # its last worker unregistered
+
+
+class MetricCount(BaseModel):
+    """Counters that survive restarts and deletes (schema 5), kept by triggers in the same
+    transaction as the state change they count: jobs finished per queue and outcome, and the
+    buckets of the duration and wait histograms (label = the bucket's upper bound, `total` the
+    sum of what fell into it).  Sharded on PostgreSQL like JobCount."""
+
+    name = CharField(max_length=64)
+    queue = CharField(max_length=64)
+    label = CharField(max_length=32)
+    shard = IntegerField(default=0)
+    n = BigIntegerField(default=0)
+    total = DoubleField(default=0.0)
+
+    class Meta:
+        primary_key = CompositeKey("name", "queue", "label", "shard")
+
+
+class AttemptOutput(BaseModel):
+    """An attempt's output in the store (schema 5, PostgreSQL): chunks of one stream at byte
+    offset `pos`, so that any host reads and follows it; deleted with its attempt."""
+
+    attempt = ForeignKeyField(Attempt, column_name="attempt_id", on_delete="CASCADE")
+    stream = CharField(max_length=8)  # stdout | stderr
+    pos = BigIntegerField()
+    data = BlobField()
+
+    class Meta:
+        primary_key = CompositeKey("attempt", "stream", "pos")
+
+
+MODELS = (Job, Attempt, Worker, Setting, JobCount, Dependency, Queue, Schedule, Host, MetricCount, AttemptOutput)
 
 # Indexes whose shape peewee cannot express (partial, descending), one per hot query.
 INDEXES = (
@@ -180,13 +227,16 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS job_state_finished ON job (state, finished_at)",
     # leases that ran out
     "CREATE INDEX IF NOT EXISTS job_lease ON job (lease_expires_at) WHERE state = 'processing'",
+    # schema 5: each queue's oldest ready job (the metrics' queue_oldest_ready_age_seconds)
+    "CREATE INDEX IF NOT EXISTS job_queue_due ON job (queue, next_attempt_at) "
+    "WHERE state IN ('pending', 'failed')",
     # schema 2: one unfinished job per unique_key, enforced by the database (atomic on both)
     "CREATE UNIQUE INDEX IF NOT EXISTS job_unique_key ON job (unique_key) "
     "WHERE unique_key IS NOT NULL AND state IN ('pending', 'blocked', 'processing', 'failed')",
 )
 #: indexes of later schema versions (made by their migration steps; INDEXES by version 2's)
 LATER_INDEXES = (
-    # schema 5: the paused jobs (few), counted by `status` without a scan
+    # schema 6: the paused jobs (few), counted by `status` without a scan
     "CREATE INDEX IF NOT EXISTS job_paused ON job (seq) WHERE paused",
 )
 
@@ -233,6 +283,72 @@ POSTGRES_TRIGGERS = (
 )
 
 
+#: the upper bounds (seconds) of the duration and wait histograms' buckets; +Inf is implied
+HISTOGRAM_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+_FINISHED_LABELS = "('completed', 'dead', 'cancelled')"
+
+
+def _bucket(value: str) -> str:
+    cases = " ".join(f"WHEN {value} <= {le} THEN '{le}'" for le in HISTOGRAM_BUCKETS)
+    return f"CASE {cases} ELSE '+Inf' END"
+
+
+# What the metric counters observe of one job row changing (NEW, OLD): a job finishing (its
+# outcome), a run ending (leaving processing: how long it ran, claim to end), and a job's first
+# run starting (how long it waited since it became due: enqueued, scheduled, retried by hand).
+# (name, the observed value, when; a value of None counts the outcome, others fill buckets)
+_OBSERVED = (
+    ("jobs_finished", None, f"{{new}}.state IN {_FINISHED_LABELS}"),
+    ("job_duration_seconds", "{new}.updated_at - {new}.started_at", "{old}.state = 'processing'"),
+    ("job_wait_seconds", "{new}.started_at - {old}.next_attempt_at", "{new}.state = 'processing' AND {old}.attempts = 0"),
+)
+
+
+def _observations(new: str, old: str) -> list[str]:
+    """One SELECT per observation of a changed row, of (name, queue, label, value); a changed
+    state is the caller's condition."""
+    selects = []
+    for name, value, when in _OBSERVED:
+        when = when.format(new=new, old=old)
+        if value is None:
+            selects.append(f"SELECT '{name}' AS name, {new}.queue AS queue, {new}.state AS label, 0.0 AS v WHERE {when}")
+            continue
+        d = f"COALESCE(CASE WHEN {value} > 0 THEN {value} ELSE 0 END, 0)".format(new=new, old=old)
+        selects.append(f"SELECT '{name}' AS name, queue, {_bucket('d')} AS label, d AS v FROM "
+                       f"(SELECT {new}.queue AS queue, {d} AS d WHERE {when}) AS observed")  # fmt: skip
+    return selects
+
+
+METRIC_SQLITE_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS job_metrics AFTER UPDATE OF state ON job WHEN OLD.state <> NEW.state BEGIN "
+    + " ".join(
+        f"INSERT INTO metric_count (name, queue, label, shard, n, total) SELECT name, queue, label, 0, 1, v FROM "
+        f"({select}) WHERE true ON CONFLICT (name, queue, label, shard) DO UPDATE SET n = n + 1, "
+        "total = total + excluded.total;"
+        for select in _observations("NEW", "OLD"))
+    + " END",
+)  # fmt: skip
+
+_PG_OBSERVED = " UNION ALL ".join(
+    select.replace(" WHERE ", " FROM new_rows n JOIN old_rows o ON o.seq = n.seq WHERE n.state <> o.state AND ", 1)
+    for select in _observations("n", "o")
+)
+METRIC_POSTGRES_TRIGGERS = (
+    f"""CREATE OR REPLACE FUNCTION queuectl_job_metrics() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO metric_count (name, queue, label, shard, n, total)
+      SELECT name, queue, label, mod(pg_backend_pid(), {COUNT_SHARDS}), COUNT(*), SUM(v) FROM ({_PG_OBSERVED}) AS all_observed
+      GROUP BY name, queue, label ORDER BY name, queue, label
+      ON CONFLICT (name, queue, label, shard)
+      DO UPDATE SET n = metric_count.n + EXCLUDED.n, total = metric_count.total + EXCLUDED.total;
+      RETURN NULL;
+    END $$""",
+    "CREATE OR REPLACE TRIGGER job_metrics AFTER UPDATE ON job "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION queuectl_job_metrics()",
+)
+
+
 def create_schema(dialect) -> None:
     """Create every table, index and trigger of the current version (in one transaction);
     `dialect` is the store's (queuectl.store.dialect)."""
@@ -240,6 +356,6 @@ def create_schema(dialect) -> None:
         if dialect.lock_schema():
             return
         db.create_tables(MODELS)
-        for statement in INDEXES + LATER_INDEXES + dialect.counting_triggers + dialect.table_tuning:
+        for statement in INDEXES + LATER_INDEXES + dialect.counting_triggers + dialect.metric_triggers + dialect.table_tuning:
             db.execute_sql(statement)
         Setting.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict_ignore().execute()

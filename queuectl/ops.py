@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import store
-from .errors import InvalidState, NotFound, QueuectlError
+from .errors import InputError, InvalidState, NotFound, QueuectlError
 from .states import FINISHED, JobState
 from .store import AttemptView, JobView, LogRead
 from .spec import JobSpec
@@ -145,6 +145,17 @@ def delete(job_ids: list[str]) -> list[str]:
         if states[job_id] not in FINISHED:
             raise InvalidState(f"job {job_id!r} is {states[job_id]}; cancel it before deleting it")
     return each(job_ids, store.delete_job)
+
+
+def prune_count(older_than: float, states: list[str] | None = None) -> int:
+    """How many finished jobs (of these states) a prune would delete now (what the dashboard
+    asks about before it prunes)."""
+    return len(store.prune(states, older_than, dry_run=True))
+
+
+def prune(older_than: float, states: list[str] | None = None) -> list[str]:
+    """Delete finished jobs that ended more than older_than seconds ago, attempts and logs too."""
+    return store.prune(states, older_than)
 
 
 def each(job_ids: Iterable[str], op: Callable[[str], object]) -> list[str]:
@@ -302,10 +313,54 @@ def remove_schedule(name: str) -> None:
     store.remove_schedule(name)
 
 
+def schedule_errors(name: str, cron: str, tz: str, overlap: str) -> dict[str, str]:
+    """Each bad field of a schedule and why (croniter reads the cron expression, zoneinfo the
+    time zone), all at once and before anything is saved, so a form can show every one."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from croniter import croniter
+
+    from .spec import validate_queue_name
+
+    errors: dict[str, str] = {}
+    try:
+        validate_queue_name(name)
+    except InputError as exc:
+        errors["name"] = str(exc).replace("queue name", "schedule name")
+    if not croniter.is_valid(cron.strip()):
+        errors["cron"] = f"invalid cron expression {cron[:60]!r} (e.g. '*/5 * * * *')"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors["tz"] = f"unknown time zone {tz[:64]!r} (e.g. UTC, Europe/Berlin)"
+    if overlap not in store.schedules.OVERLAP:
+        errors["overlap"] = f"overlap must be {' or '.join(store.schedules.OVERLAP)}, not {overlap[:20]!r}"
+    return errors
+
+
+def add_schedule(name: str, cron: str, job: dict, tz: str = "UTC", overlap: str = "allow") -> store.ScheduleView:
+    """A recurring job: every tick of cron (read in tz) enqueues one; refused whole, with the
+    first bad field named, when any field is wrong."""
+    errors = schedule_errors(name, cron, tz, overlap)
+    if errors:
+        raise InputError(next(iter(errors.values())))
+    return store.add_schedule(name, cron.strip(), job, tz=tz, overlap=overlap)
+
+
 # -- workers -----------------------------------------------------------------------------------
 def stop_all_workers(host: str | None = None) -> list:
     """Ask every worker (or those of one host) to finish its current job and exit."""
     return store.request_stop(host)
+
+
+def stop_host(host: str) -> list:
+    """Ask one machine's workers to finish their jobs and exit: through the store, so it works
+    from any host (they see it at their next heartbeat, or at once through a wake-up), and
+    their supervisor exits once they have."""
+    asked = store.request_stop(host)
+    if not asked:
+        raise NotFound(f"no worker is registered on host {host!r} (see 'queuectl host list')")
+    return asked
 
 
 class LocalWorkers:

@@ -210,6 +210,11 @@ class Running:
         self._exited_at = 0.0
         self._stopped_at: float | None = None  # paused (SIGSTOP) since then
 
+    @property
+    def logs(self) -> list[_CappedLog]:
+        """Its stdout and stderr logs (path, bytes written so far): what logship.py sends on."""
+        return self._logs
+
     def fds(self) -> list[int]:
         return [*self._streams, *([self.exit_fd] if self.exit_fd is not None else [])]
 
@@ -371,7 +376,12 @@ class Jobs:
         for running in done:
             running._signal_group(signal.SIGKILL)
         me = os.getpid()
-        reaper.kill_marked({r.marker.name for r in done}, lambda: reaper.descendants(me), spare=frozenset(spare))
+        # the look through the descendants only for a job whose marker something still holds
+        # (one poll each): most jobs leave nothing behind, and with many slots the look reads
+        # the open files of every running job's processes
+        left = {r.marker.name for r in done if r.marker.held()}
+        if left:
+            reaper.kill_marked(left, lambda: reaper.descendants(me), spare=frozenset(spare))
         for pid in reaper.children(me):
             if pid not in spare and all(pid != r.pgid for r in done):  # (Popen reaps its own shells)
                 try:

@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 
-from . import fence, reaper, runner, store
+from . import fence, logship, reaper, runner, store
 from .errors import ExitCode, StoreError, StoreUnusable
 from .hooks import Hooks
 from .paths import Location
@@ -105,6 +105,7 @@ class Worker:
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal is not a request to stop
         self._retrying(store.register_worker, self.id, self.host, os.getpid(), os.getppid(), self.slots)
+        self.output = logship.for_store(self.location.logs_dir)  # (PostgreSQL: into the store)
         self.guard = runner.JobGuard()
         self.jobs = runner.Jobs(self.channel, self.guard)
         self.say(f"started ({self.slots} slot{'s' * (self.slots != 1)})")
@@ -174,6 +175,7 @@ class Worker:
         """One transaction: the runs that ended, and up to k new jobs for the freed slots."""
         ended, self._ended = self._ended, []
         idle = not self.jobs.running
+        self._retrying(self.output.ship_ended, ended)  # their output is all in before their end
         states, claims = self._retrying(store.finish_batch, ended, self.id, self.host, k, self.queues,
                                         len(self.jobs))  # fmt: skip
         if claims:
@@ -189,7 +191,7 @@ class Worker:
     def _pause(self) -> float:
         """How long to wait for events: until the next heartbeat, the oldest unrecorded end's
         deadline, or (with free slots) the next job that becomes due."""
-        pause = self._next_beat_in()
+        pause = min(self._next_beat_in(), self.output.due_in(self.jobs.running))
         if self._ended:
             pause = min(pause, max(0.0, self._ended_since + RECORD_DELAY_SECONDS - time.monotonic()))
         if not self.stopping and not self._look and len(self.jobs) + len(self._ended) < self.slots:
@@ -228,6 +230,11 @@ class Worker:
         jobs past their retention."""
         if self._next_beat_in() == 0.0:
             self._beat()
+        if self.output.due_in(self.jobs.running) == 0.0:
+            try:
+                self.output.ship(self.jobs.running)
+            except StoreError as exc:  # kept in the spool files: sent with the next shipment
+                self.say(f"could not send output: {exc}")
         if time.monotonic() - self._last_recovery >= RECOVERY_SECONDS:
             self._last_recovery = time.monotonic()
             if self._may_recover():

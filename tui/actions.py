@@ -5,6 +5,7 @@ reports it and logs the `queuectl …` command that does the same.
 """
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any, Callable
 
@@ -16,16 +17,24 @@ from queuectl.render import clean
 
 from .messages import ActionDone, ActionRequested
 from .screens.confirm import ConfirmScreen
-from .screens.forms import NewJobScreen, limit_screen, priority_screen
+from .screens.forms import EditJobScreen, NewJobScreen, ScheduleFormScreen, limit_screen, older_than_screen, priority_screen
 from .screens.job_detail import JobDetailScreen
 from .screens.wait import WaitScreen
 
 #: the actions that change the store or start and stop processes: refused in read-only mode
 WRITES = frozenset({
-    "retry", "retry_dead", "retry_group", "retry_all_dead", "cancel", "delete", "new_job", "priority", "pause",
-    "pause_queue", "limit_queue", "pause_schedule", "run_schedule", "remove_schedule",
-    "start_worker", "stop_worker", "stop_all_workers", "save_config",
+    "retry", "retry_dead", "retry_group", "retry_all_dead", "cancel", "delete", "new_job", "edit_job", "priority", "pause",
+    "pause_queue", "limit_queue", "pause_schedule", "run_schedule", "remove_schedule", "add_schedule", "prune",
+    "start_worker", "stop_worker", "stop_host", "stop_all_workers", "save_config",
 })  # fmt: skip
+
+
+def duration_text(seconds: float) -> str:
+    """Seconds as a whole duration the CLI reads back: 604800 -> '7d', 5400 -> '90m'."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 def q(text: str) -> str:
@@ -171,6 +180,44 @@ class DashboardActions:
 
         self.push_screen(NewJobScreen(), created)
 
+    def do_edit_job(self, job_id: str, finished: bool) -> None:
+        """e: the new-job form pre-filled with a waiting job (a finished one: edit, then retry);
+        the job is read off the UI thread and refused at once if it cannot be edited now."""
+        self.act(lambda: ops.job_to_edit(job_id, finished=finished), then=self._edit_form)
+
+    def _edit_form(self, job) -> None:
+        def edited(done) -> None:
+            if done is None:
+                return
+            verb = "retry" if done.retried else "edit"
+            self.notify(f"retrying {done.job_id}" if done.retried else f"{done.job_id} edited")
+            sets = "".join(f" --set {q(f'{name}={value}')}" for name, value in done.changes.items())
+            self.log_command(f"queuectl {verb} {q(done.job_id)}{sets}")
+            self.pane().reload()
+
+        finished = job.state in ops.FINISHED
+        self.push_screen(EditJobScreen(job.id, job.state, ops.editable(job), retry=finished), edited)
+
+    def do_prune(self) -> None:
+        """Ask how old, count what that deletes (off the UI thread), ask again with the count."""
+
+        def chosen(seconds: float | None) -> None:
+            if seconds is not None:
+                self.act(ops.prune_count, seconds, then=lambda n: self._confirm_prune(seconds, n))
+
+        self.push_screen(older_than_screen(), chosen)
+
+    def _confirm_prune(self, seconds: float, count: int) -> None:
+        age = duration_text(seconds)
+        if not count:
+            self.notify(f"no finished job ended more than {age} ago: nothing to prune")
+            return
+        body = (f"Delete {plural(count, 'finished job')} (completed, dead, cancelled) that ended more than {age} ago, "
+                "with their attempts and logs? This cannot be undone.")  # fmt: skip
+        self.confirm(f"Prune {plural(count, 'job')}?", body, f"Delete {count:,}",
+                     lambda: self.act(ops.prune, seconds, done=lambda ids: f"pruned {plural(len(ids), 'job')}",
+                                      cli=f"queuectl prune --older-than {age}"))  # fmt: skip
+
     def do_priority(self, ids: list[str], current: int) -> None:
         def chosen(value: int | None) -> None:
             if value is not None:
@@ -239,6 +286,18 @@ class DashboardActions:
                      lambda: self.act(ops.remove_schedule, name, done=f"schedule {name} removed",
                                       cli=f"queuectl schedule remove {q(name)}"))  # fmt: skip
 
+    def do_add_schedule(self) -> None:
+        def added(new) -> None:
+            if new is not None:
+                self.notify(f"schedule {new.name} added")
+                tz = f" --tz {q(new.tz)}" if new.tz != "UTC" else ""
+                overlap = f" --overlap {new.overlap}" if new.overlap != "allow" else ""
+                self.log_command(f"queuectl schedule add {q(new.name)} {q(json.dumps(new.job))} --cron {q(new.cron)}"
+                                 + tz + overlap)  # fmt: skip
+                self.pane().reload()
+
+        self.push_screen(ScheduleFormScreen(), added)
+
     def do_save_config(self, changes: dict[str, str], commands: list[str]) -> None:
         self.act(ops.set_config, changes, done=f"saved {', '.join(changes)}", cli="; ".join(commands),
                  then=self.pane("config").saved)  # fmt: skip
@@ -261,6 +320,12 @@ class DashboardActions:
             return
         self.notify(f"stopping {child.name}: it finishes its current job first")
         self.log_command(f"kill -TERM {child.proc.pid}  # {child.name}: finish the current job, then exit")
+
+    def do_stop_host(self, host: str) -> None:
+        self.confirm("Stop a host", f"Ask every worker on {clean(host)} to finish its current job and exit? "
+                     "(Through the store: it works whatever machine that is.)", "Stop host",
+                     lambda: self.act(ops.stop_host, host, done=lambda asked: f"asked {plural(len(asked), 'worker')} "
+                                      f"on {clean(host)} to stop", cli=f"queuectl worker stop --host {q(host)}"))  # fmt: skip
 
     def do_stop_all_workers(self) -> None:
         self.confirm("Stop all workers", "Ask every worker (all hosts) to finish its current job and exit?", "Stop all",

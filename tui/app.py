@@ -10,14 +10,15 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import TabbedContent, TabPane
 
 from queuectl import ops, store
 from queuectl.errors import QueuectlError
 from queuectl.paths import Location
 
 from .actions import DashboardActions
-from .format import ALL_STATES, LABEL
+from .base import StorePane
+from .format import ALL_STATES
 from .messages import JobHighlighted, StatusLoaded
 from .palette import JobJumpProvider
 from .panes.config import ConfigPane
@@ -29,6 +30,7 @@ from .panes.queues import QueuesPane
 from .panes.schedules import SchedulesPane
 from .panes.workers import WorkersPane
 from .screens.help import CommandLogScreen, HelpScreen
+from .widgets.footer import KeysFooter
 from .widgets.header import StatusHeader
 
 TABS = [
@@ -61,7 +63,7 @@ class QueuectlApp(DashboardActions, App):
         Binding("question_mark", "help", "Help"),
         Binding("at", "command_log", "Log", show=False),
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True),
-        Binding("colon", "command_palette", "Commands", show=False),
+        Binding("colon", "command_palette", "Commands"),
         Binding("q", "request_quit", "Quit"),
     ]
 
@@ -97,7 +99,7 @@ class QueuectlApp(DashboardActions, App):
             for i, (tab, name, pane) in enumerate(TABS, 1):
                 with TabPane(f"{i} {name}", id=tab):
                     yield pane(id=f"{tab}-pane")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.base_screen.query_one(StatusHeader).update_status(self.store_label, self.readonly, None, None)
@@ -189,6 +191,8 @@ class QueuectlApp(DashboardActions, App):
         self._status_every = min(self._status_every * 2, 4) if seen == self._status_seen else 1
         self._status_seen = seen
         if message.error is None:
+            for pane in self.base_screen.query(StorePane):  # data down: one snapshot for all
+                pane.counts = message.counts
             self.base_screen.query_one(StatusHeader).update_status(self.store_label, self.readonly, message.counts,
                                                                    message.workers)  # fmt: skip
 
@@ -211,10 +215,14 @@ class QueuectlApp(DashboardActions, App):
             yield SystemCommand(f"panes: {name}", f"show the {name} pane", lambda t=tab: self.action_show_tab(t))
         yield SystemCommand("jobs: show all states", "clear the state filter", lambda: self._filter(None))
         for state in ALL_STATES:
-            yield SystemCommand(f"jobs: show only {LABEL.get(state, state)}", f"filter the Jobs pane: {state}",
+            yield SystemCommand(f"jobs: show only {state}", f"filter the Jobs pane: {state}",
                                 lambda s=state: self._filter(s))  # fmt: skip
         if not self.readonly:
             yield SystemCommand("jobs: new job", "enqueue a shell command", lambda: self.request("new_job"))
+            yield SystemCommand("jobs: prune finished jobs", "delete old completed, dead and cancelled jobs (x; asks)",
+                                lambda: self.request("prune"))  # fmt: skip
+            yield SystemCommand("schedules: add a schedule", "a cron schedule that enqueues a job each tick (a)",
+                                lambda: self.request("add_schedule"))  # fmt: skip
             yield SystemCommand("jobs: retry all dead", "send every DLQ job back to pending",
                                 lambda: self.request("retry_all_dead"))  # fmt: skip
             yield SystemCommand("dlq: grouped by error", "one row per exit code and error; R retries a group",

@@ -52,6 +52,9 @@ class StorePane(Vertical):
         self._last_seen: Any = None
         self._idle_every = 1  # refresh every this many ticks (doubles while nothing changes)
         self._ticks = 0
+        #: jobs per state as the header last showed them (the app hands every pane the same
+        #: snapshot, so their totals agree with the header); None until the first one
+        self.counts: dict[str, int] | None = None
 
     def on_mount(self) -> None:
         self.set_interval(self.REFRESH_SECONDS, self._tick)

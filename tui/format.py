@@ -18,19 +18,18 @@ STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
 #: every state the panes know, in display order; "blocked" (waiting for dependencies) is shown
 #: only where the store reports it
 ALL_STATES = ("blocked", *STATES)
-#: short labels for the header when the screen is narrow
-SHORT = {"pending": "pend", "processing": "run", "completed": "done", "failed": "fail", "dead": "dead",
-         "cancelled": "canc", "blocked": "blkd"}  # fmt: skip
 
 
 def shown_states(counts: dict) -> list[str]:
     """The states to list for these counts: the six always, others when the store has them."""
     return [s for s in ALL_STATES if s in STATES or s in counts]
-LABEL = {"processing": "running"}
+
+
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
-# One colour per state, everywhere (TUI.md); theme colours where the theme has one.
-_FIXED = {"pending": "dim", "failed": "dark_orange", "cancelled": "grey50", "blocked": "magenta"}
+# One colour per state, everywhere (TUI.md); theme colours where the theme has one.  Blocked is a
+# violet, not magenta: the themes' error red (dead) is pink enough that magenta read as dead.
+_FIXED = {"pending": "dim", "failed": "dark_orange", "cancelled": "grey50", "blocked": "medium_purple1"}
 
 
 def state_styles(theme=None) -> dict[str, str]:

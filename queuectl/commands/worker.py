@@ -40,14 +40,15 @@ def worker_start(ctx: click.Context, count: int, procs: int | None, burst: bool,
 
 
 @worker.command("stop")
+@click.option("--host", metavar="NAME", help="Only the workers of this host (see 'queuectl host list').")
 @click.pass_context
-def worker_stop(ctx: click.Context) -> None:
-    """Ask every running worker to finish its current job and exit."""
+def worker_stop(ctx: click.Context, host: str | None) -> None:
+    """Ask every running worker (or one host's) to finish its current job and exit."""
     _open(ctx)
     from .. import ops
 
-    asked = ops.stop_all_workers()
-    click.echo(f"asked {len(asked)} worker(s) to stop after their current job")
+    asked = ops.stop_host(host) if host is not None else ops.stop_all_workers()
+    click.echo(f"asked {len(asked)} worker(s){f' on {host}' if host is not None else ''} to stop after their current job")
 
 
 @worker.command("list")

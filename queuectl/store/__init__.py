@@ -5,7 +5,7 @@ Every job state transition is one function here, used by the CLI, the workers an
 The names below load their module on first use (PEP 562): a short command such as `queuectl
 status` imports the few modules it calls, not every transition, schedule and retention rule
 (each dataclass and query module costs start-up time; see bench/ startup).  Add a name here
-with the module it lives in.
+with the module it lives in ("module:name" when it is known here by another name).
 """
 from __future__ import annotations
 
@@ -13,15 +13,21 @@ import importlib
 
 #: public name -> the module of this package that defines it
 _WHERE = {
+    **dict.fromkeys(('Finished', 'claim', 'claim_batch', 'finish', 'finish_batch'), "claims"),
     **dict.fromkeys(('get_config', 'set_config'), "config"),
     **dict.fromkeys(('close_store', 'forward_wake_ups', 'location', 'now', 'open_store', 'set_clock', 'set_wall_clock', 'wake_channel'), "connection"),
+    **dict.fromkeys(('Figures', 'figures'), "counters"),
+    **dict.fromkeys(('HostView', 'list_hosts', 'queuectl_version'), "hosts"),
     **dict.fromkeys(('Cancelled', 'Enqueued', 'WAITING', 'cancel', 'delete_job', 'edit_job', 'enqueue', 'retry', 'retry_dead', 'set_paused', 'set_priority'), "jobs"),
-    **dict.fromkeys(('Finished', 'claim', 'claim_batch', 'finish', 'finish_batch'), "claims"),
     **dict.fromkeys(('LogRead', 'attempt_paths', 'read_log'), "logfiles"),
+    **dict.fromkeys(('follower_channel',), "output"),
+    "ship_output": "output:ship",
     **dict.fromkeys(('attempts', 'completions_per_minute', 'count_matching', 'counts', 'counts_matching', 'get_job', 'has_burst_work', 'ids_matching', 'linked_jobs', 'list_jobs', 'metrics', 'next_due', 'paused_count', 'paused_queues', 'states_of', 'unfinished_in_queue', 'waiting_for'), "queries"),
     **dict.fromkeys(('QueueView', 'limit_queue', 'list_queues', 'pause_queue', 'resume_queue'), "queues"),
-    **dict.fromkeys(('ScheduleView', 'add_schedule', 'get_schedule', 'list_schedules', 'pause_schedule', 'remove_schedule', 'run_due_schedules', 'run_schedule_now'), "schedules"),
     **dict.fromkeys(('apply_retention', 'dead_by_error', 'dead_ids_by_error', 'dead_jobs', 'prune'), "retention"),
+    **dict.fromkeys(('ScheduleView', 'add_schedule', 'get_schedule', 'list_schedules', 'pause_schedule', 'remove_schedule', 'run_due_schedules', 'run_schedule_now'), "schedules"),
+    **dict.fromkeys(('Series', 'last_hour'), "series"),
+    **dict.fromkeys(('SORT_COLUMNS', 'SORT_WINDOW', 'list_sorted'), "sorting"),
     **dict.fromkeys(('AttemptView', 'Claim', 'JobFilter', 'JobView', 'Metrics', 'WorkerView', 'iso'), "views"),
     **dict.fromkeys(('HEARTBEAT_SECONDS', 'Heartbeat', 'heartbeat', 'list_workers', 'live_worker_count', 'recover_expired', 'recover_worker', 'register_worker', 'request_stop', 'unregister_worker', 'workers_of_host'), "workers"),
 }  # fmt: skip
@@ -32,7 +38,8 @@ __all__ = sorted(_WHERE)
 def __getattr__(name: str):
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    module, _, attribute = _WHERE[name].partition(":")
+    value = getattr(importlib.import_module(f".{module}", __name__), attribute or name)
     globals()[name] = value  # the next look-up is a plain attribute
     return value
 

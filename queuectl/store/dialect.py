@@ -23,6 +23,8 @@ class SqliteDialect:
     need no row locks, and wake-ups are Unix datagram sockets beside the store."""
 
     postgres = False
+    #: attempts' output is kept in the store (any host reads it), not only in this host's files
+    output_in_store = False
     #: inside the claim's subqueries: keep the planner on the partial claim indexes
     claim_index = "INDEXED BY job_claim"
     retry_index = "INDEXED BY job_retry"
@@ -41,7 +43,7 @@ class SqliteDialect:
         known to be ours."""
         from urllib.parse import quote
 
-        from .connection import sqlite_class
+        from .sqlite_busy import sqlite_class
 
         path = self.location.sqlite_path
         check_store_folder(path.parent)
@@ -56,7 +58,7 @@ class SqliteDialect:
             f"file:{quote(str(path))}?mode=rw",
             uri=True,
             pragmas={"synchronous": "normal", "foreign_keys": 1},
-            timeout=0,  # busy waits are ours (connection.wait_while_busy), not SQLite's
+            timeout=0,  # busy waits are ours (sqlite_busy.wait_while_busy), not SQLite's
             lock_type="IMMEDIATE",  # every write transaction takes the write lock up front
             check_same_thread=False,
         )
@@ -89,6 +91,13 @@ class SqliteDialect:
         from ..models import SQLITE_TRIGGERS
 
         return SQLITE_TRIGGERS
+
+    @property
+    def metric_triggers(self) -> tuple[str, ...]:
+        """The triggers that keep the durable metric counters (schema 5)."""
+        from ..models import METRIC_SQLITE_TRIGGERS
+
+        return METRIC_SQLITE_TRIGGERS
 
     def drop_trigger(self, name: str) -> str:
         return f"DROP TRIGGER IF EXISTS {name}"
@@ -143,6 +152,7 @@ class PostgresDialect(SqliteDialect):
     times come from the server's clock."""
 
     postgres = True
+    output_in_store = True
     claim_index = ""
     retry_index = ""
     due_index = ""
@@ -188,6 +198,12 @@ class PostgresDialect(SqliteDialect):
         from ..models import POSTGRES_TRIGGERS
 
         return POSTGRES_TRIGGERS
+
+    @property
+    def metric_triggers(self) -> tuple[str, ...]:
+        from ..models import METRIC_POSTGRES_TRIGGERS
+
+        return METRIC_POSTGRES_TRIGGERS
 
     def drop_trigger(self, name: str) -> str:
         return f"DROP TRIGGER IF EXISTS {name} ON job"
@@ -275,6 +291,11 @@ _current: SqliteDialect | None = None
 def use(dialect: SqliteDialect | None) -> None:
     global _current
     _current = dialect
+
+
+def opened() -> SqliteDialect | None:
+    """The open store's dialect, or None (a log file read with no store open)."""
+    return _current
 
 
 def current() -> SqliteDialect:

@@ -18,7 +18,7 @@ from ..wakeup import WakeChannel, notify
 
 
 class Listener(threading.Thread):
-    def __init__(self, url: str, poke: Callable[[], None], topic: str):
+    def __init__(self, url: str, poke: Callable[[], None], topic: str | tuple[str, ...]):
         super().__init__(name="queuectl-listen", daemon=True)
         from playhouse.db_url import parse
 
@@ -26,7 +26,7 @@ class Listener(threading.Thread):
         self.params.setdefault("connect_timeout", 5)
         self.params.setdefault("application_name", "queuectl-listen")
         self.poke = poke
-        self.topic = topic
+        self.topics = (topic,) if isinstance(topic, str) else topic
         self._stopped = threading.Event()
 
     def stop(self) -> None:
@@ -45,7 +45,8 @@ class Listener(threading.Thread):
                 continue
             try:
                 conn.autocommit = True
-                conn.cursor().execute(f"LISTEN {self.topic}")
+                for topic in self.topics:
+                    conn.cursor().execute(f"LISTEN {topic}")
                 self.poke()
                 delay = 0.2
                 while not self._stopped.is_set():
@@ -60,7 +61,7 @@ class Listener(threading.Thread):
                 conn.close()
 
 
-def wake_channel(url: str, name: str, topic: str) -> WakeChannel:
+def wake_channel(url: str, name: str, topic: str | tuple[str, ...]) -> WakeChannel:
     """A channel of this process's own, with a LISTEN connection of its own."""
     channel = WakeChannel(None, name)
     listener = Listener(url, channel.poke, topic)

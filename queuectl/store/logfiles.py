@@ -42,9 +42,22 @@ class LogRead:
 
 def read_log(path: str | Path | None, offset: int | None = None, max_bytes: int | None = TAIL_BYTES) -> LogRead:
     """What a log holds after `offset` (None: from its start), at most its last `max_bytes`
-    (None: everything); the one reader behind `logs`, `logs --follow` and the dashboard."""
+    (None: everything); the one reader behind `logs`, `logs --follow` and the dashboard.
+
+    Where the store keeps the output (PostgreSQL: store/output.py), it is read from there, on
+    any host; the local file only when the store holds none of it (an attempt run before the
+    store kept output, or output not shipped yet, read on the host that runs it)."""
     if not path:
         return LogRead(b"", offset, False)
+    from . import dialect
+
+    chosen = dialect.opened()
+    if chosen is not None and chosen.output_in_store:
+        from .output import read
+
+        stored = read(path, offset, max_bytes)
+        if stored is not None:
+            return stored
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size

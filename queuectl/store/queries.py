@@ -226,28 +226,6 @@ def metrics() -> Metrics:
 
 
 @guarded
-def completions_per_minute(minutes: int = 60) -> list[int]:
-    """Jobs completed in each of the last `minutes` minutes, oldest first (the TUI's sparkline).
-
-    Served by the (state, finished_at) index: one range scan over the last hour's completions.
-    """
-    t = now()
-    start = t - minutes * 60
-    # CAST truncates, which is floor here: finished_at > start
-    bucket = fn.MIN(minutes - 1, ((Job.finished_at - start) / 60).cast("INTEGER"))
-    rows = (
-        Job.select(bucket.alias("b"), fn.COUNT(Job.seq).alias("n"))
-        .where((Job.state == JobState.COMPLETED.value) & (Job.finished_at > start) & (Job.finished_at <= t))
-        .group_by(SQL("b"))
-        .tuples()
-    )
-    series = [0] * minutes
-    for b, n in rows:
-        series[int(b)] += n
-    return series
-
-
-@guarded
 def states_of(job_ids: list[str]) -> dict[str, str]:
     """The state of each of these jobs that exists (the dashboard's 'waits for' notes)."""
     found: dict[str, str] = {}

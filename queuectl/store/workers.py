@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..models import Attempt, Job, JobState, Worker, db
+from . import counters, hosts
 from .cached import current_config
 from .connection import elapsed_clock, guarded, now, wake_workers
 from .views import Claim, WorkerView
@@ -30,8 +31,9 @@ def register_worker(worker_id: str, host: str, pid: int, supervisor_pid: int | N
         Worker.delete().where(Worker.id == worker_id).execute()
         Worker.insert(
             id=worker_id, host=host, pid=pid, supervisor_pid=supervisor_pid,
-            started_at=t, heartbeat_at=t, state="idle", slots=slots,
+            started_at=t, heartbeat_at=t, state="idle", slots=slots, version=hosts.queuectl_version(),
         ).execute()  # fmt: skip
+        hosts.host_seen(host, t)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int,
 @guarded
 def unregister_worker(worker_id: str) -> None:
     with db.atomic():
-        Worker.delete().where(Worker.id == worker_id).execute()
+        _forget([worker_id], lost=False)
 
 
 @guarded
@@ -130,7 +132,7 @@ def recover_worker(worker_id: str, reason: str) -> list[int]:
         from .jobs import fail_lost_attempts  # (not at the top: `status` needs this module, not jobs)
 
         pgids = fail_lost_attempts(Job.worker_id == worker_id, reason)
-        Worker.delete().where(Worker.id == worker_id).execute()
+        _forget([worker_id], lost=True)
     wake_workers()
     return pgids
 
@@ -175,16 +177,24 @@ def recover_expired() -> int:
             unrenewed = functools.reduce(operator.or_, (
                 (Job.seq == seq) & functools.reduce(operator.and_, (f == v for f, v in zip(fields, running[seq])))
                 for seq in lost))  # fmt: skip
+            counters.add("leases_expired", Job.select().where((Job.state == P) & unrenewed).count())
             from .jobs import fail_lost_attempts
 
             fail_lost_attempts(unrenewed, "lost: its worker stopped sending heartbeats (lease expired)")
         beats = dict(Worker.select(Worker.id, Worker.heartbeat_at).tuples())
         quiet = [w for w, seconds in _heartbeats.silent_for(beats).items() if seconds >= max(lease, LIVENESS_SECONDS)]
         if quiet:
-            Worker.delete().where(Worker.id.in_(quiet)).execute()
+            _forget(quiet, lost=True)
     if lost:
         wake_workers()
     return len(lost)
+
+
+def _forget(worker_ids: list[str], lost: bool) -> None:
+    """Delete these workers' rows (inside the caller's transaction); their hosts remember them."""
+    gone = list(Worker.select(Worker.host, Worker.heartbeat_at).where(Worker.id.in_(worker_ids)).tuples())
+    Worker.delete().where(Worker.id.in_(worker_ids)).execute()
+    hosts.workers_gone(gone, now(), lost)
 
 
 @guarded

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from textual.widgets import DataTable, Input, RichLog, Sparkline
+from textual.widgets import DataTable, Input, RichLog
 
 from queuectl import store
 from queuectl.errors import NotFound
@@ -130,15 +130,23 @@ async def test_logs_follow_a_running_job(opened, make_app):
 
 
 async def test_metrics_pane(seeded, make_app):
-    """4 shows the counts, success rate and a sparkline of the last hour's completions."""
+    """4 shows the counts and figures, and charts of the last hour with labelled axes."""
     app = make_app(clock=seeded)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("4")
         await settle(pilot)
-        spark = app.query_one("#metrics-spark", Sparkline)
-        assert len(spark.data) == 60 and sum(spark.data) == 12
-        figures = plain(app.query_one("#metrics-figures").content)
+        pane = app.query_one("#metrics-pane")
+        series = pane.series
+        assert len(series.completed) == 60 and sum(series.completed) == 12
+        assert sum(series.failed) == 4  # 3 dead, 1 waiting for its retry
+        assert max(v for v in series.runtime_p95 if v is not None) == 6.0  # build-04's 2 + 4 s
+        assert any(v is not None for v in series.wait_p50)
+        figures = plain(app.query_one("#metrics-counts").content)
         assert "80.0%" in figures  # 12 completed, 3 dead
+        for chart in ("#metrics-throughput", "#metrics-wait", "#metrics-runtime"):
+            drawn = plain(app.query_one(chart).render())
+            assert "minutes ago" in drawn and "now" in drawn, chart
+        assert "seconds" in plain(app.query_one("#metrics-runtime").render())
 
 
 async def test_config_saved_and_bad_values_refused(seeded, make_app):
@@ -302,3 +310,23 @@ async def test_palette_jumps_to_a_job_and_retries_all_dead(seeded, make_app):
         await pilot.press("y")
         await settle(pilot)
         assert store.counts()["dead"] == 0
+
+
+async def test_workers_are_grouped_by_host_and_H_stops_one_host_after_asking(seeded, make_app):
+    """The Workers pane shows each host's row above its workers; H on it asks, then stops that host."""
+    from queuectl.models import Worker
+
+    store.register_worker("host-b.200.bbbbbb", "host-b", 200, None, slots=4)
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        table = app.query_one("#workers-table", DataTable)
+        assert keys_of(table) == ["host:host-a", "host-a.100.aaaaaa", "host:host-b", "host-b.200.bbbbbb"]
+        await pilot.press("down", "down", "H")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert Worker.get_by_id("host-b.200.bbbbbb").stop_requested
+        assert not Worker.get_by_id("host-a.100.aaaaaa").stop_requested
+        assert "queuectl worker stop --host host-b" in app.commands

@@ -1,4 +1,4 @@
-"""Snapshots of every pane on the seeded store with a fixed clock, at 100x30 and 80x24.
+"""Snapshots of every pane on the seeded store with a fixed clock, at 80x24 and 120x40.
 
 Update after an intended change: pytest tests/tui/test_snapshots.py --snapshot-update
 """
@@ -8,7 +8,7 @@ import pytest
 
 from .conftest import settle
 
-SIZES = [(100, 30), (80, 24)]
+SIZES = [(80, 24), (120, 40)]
 PANES = ["1", "2", "3", "4", "5", "6"]
 
 
@@ -38,8 +38,9 @@ def test_job_detail(size, seeded, make_app, snap_compare):
     assert snap_compare(make_app(clock=seeded), terminal_size=size, run_before=_before(keys))
 
 
-def test_new_job_form_with_errors(seeded, make_app, snap_compare):
-    """The new-job form refusing a bad priority."""
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_new_job_form_with_errors(size, seeded, make_app, snap_compare):
+    """The new-job form refusing a bad priority (the field with the error has the focus)."""
 
     async def run_before(pilot) -> None:
         await settle(pilot)
@@ -48,12 +49,31 @@ def test_new_job_form_with_errors(seeded, make_app, snap_compare):
         await pilot.press(*"echo hi", "tab", "tab", *"high", "ctrl+s")
         await settle(pilot)
 
-    assert snap_compare(make_app(clock=seeded), terminal_size=(100, 30), run_before=run_before)
+    assert snap_compare(make_app(clock=seeded), terminal_size=size, run_before=run_before)
 
 
-def test_help(seeded, make_app, snap_compare):
-    """? on the Jobs pane."""
-    assert snap_compare(make_app(clock=seeded), terminal_size=(100, 30), run_before=_before(["question_mark"]))
+#: dialogs and screens over the Jobs pane, by the keys that open them
+DIALOGS = {
+    "help": ["question_mark"],
+    "command-log": ["r", "at"],  # after a retry of the newest finished job
+    "confirm-cancel": ["down", "down", "c"],
+    "priority": ["down", "down", "p"],
+    "wait": ["down", "down", "down", "w"],
+    "new-job": ["n"],
+    "sorted-by-priority": ["o", "o", "o"],
+    "new-schedule": ["8", "a"],
+    "prune-age": ["x"],
+    "prune-confirm": ["x", "ctrl+u", "3", "0", "m", "enter"],  # the builds that ended 30+ min ago
+    "edit-pending": ["down", "down", "down", "e"],  # build-42
+    "edit-then-retry-dead": ["D", "e"],  # sync-db-2
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("dialog", list(DIALOGS))
+def test_dialog(dialog, size, seeded, make_app, snap_compare):
+    """Each dialog shows its own keys in its footer, esc pinned right."""
+    assert snap_compare(make_app(clock=seeded), terminal_size=size, run_before=_before(DIALOGS[dialog]))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -64,6 +84,7 @@ def test_ops_view(view, size, ops_seeded, make_app, snap_compare):
     assert snap_compare(make_app(clock=ops_seeded), terminal_size=size, run_before=_before(keys))
 
 
-def test_job_links(ops_seeded, make_app, snap_compare):
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_job_links(size, ops_seeded, make_app, snap_compare):
     """enter on the blocked `load` job: what it needs and what needs it."""
-    assert snap_compare(make_app(clock=ops_seeded), terminal_size=(100, 30), run_before=_before(["B", "down", "enter"]))
+    assert snap_compare(make_app(clock=ops_seeded), terminal_size=size, run_before=_before(["B", "down", "enter"]))

@@ -28,7 +28,7 @@ def group_key(group: dict) -> str:
 
 
 def _empty(box: Static) -> None:
-    box.update(Text("The dead-letter queue is empty.", style="dim"))
+    box.update(Text("The dead-letter queue is empty: jobs land here when they run out of retries.", style="dim"))
     box.border_title = ""
 
 
@@ -37,11 +37,12 @@ class DeadJobs(JobListPane):
 
     TAB = "dlq"
     FIXED_STATE = "dead"
-    WRITES = frozenset({"retry", "retry_all", "delete"})
+    WRITES = frozenset({"retry", "retry_all", "edit", "delete"})
     BINDINGS = [
         Binding("space", "mark", "Mark"),
         Binding("r", "retry", "Retry"),
         Binding("R", "retry_all", "Retry all/group"),
+        Binding("e", "edit", "Edit+retry"),
         Binding("x", "delete", "Delete"),
         Binding("y", "copy", "Copy report", show=False),
         Binding("l", "logs", "Logs"),
@@ -114,6 +115,11 @@ class DeadJobs(JobListPane):
 
     def action_retry_all(self) -> None:
         self.request("retry_all_dead", self.total or 0)
+
+    def action_edit(self) -> None:
+        """Edit the dead job in the new-job form, then retry it."""
+        if self.selected_id:
+            self.request("edit_job", self.selected_id, True)
 
     def action_delete(self) -> None:
         ids = self.targets()

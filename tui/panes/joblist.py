@@ -1,5 +1,8 @@
 """A table of jobs that holds only the rows on screen, keyset-paged on the job sequence.
 
+Sorted by another column than created (id, state, priority, attempts, runtime), the table pages
+by offset through the newest store.SORT_WINDOW matching jobs (queuectl/store/sorting.py says why).
+
 The pane keeps the seq of its top row (None: follow the newest jobs); moving past the first or
 last row, paging, `g` and `G` ask the store for the neighbouring rows, so a million jobs cost
 what a screenful costs.  Rows are keyed by job id: a refresh updates changed cells in place and
@@ -24,17 +27,22 @@ from .keyed import put_rows
 #: a filtered listing counts its matches up to this many ("10,000+")
 MATCH_COUNT_CAP = 10_000
 
+#: table column key -> the store sort it stands for (a click on its header sorts by it)
+SORT_OF_COLUMN = {"id": "id", "state": "state", "pri": "priority", "att": "attempts", "created": "created",
+                  "runtime": "runtime"}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class PageQuery:
     state: str | None
     search: str | None
     terms: JobFilter
-    oldest_first: bool
+    sort: tuple[str, bool]  # (column, descending); ("created", True) = newest first
     size: int
-    top: int | None  # seq of the first row shown; None = the first row of the listing
+    top: int | None  # seq of the first row shown (sorted: its offset); None = the first row of the listing
     op: str = "refresh"  # refresh | up | down | pgup | pgdown | top | bottom
     ref: int | None = None  # seq the op starts from (first or last row on screen)
+    counts: dict | None = None  # the header's snapshot of jobs per state, for the total
 
 
 @dataclass
@@ -48,20 +56,23 @@ class Page:
 
 def fetch_page(q: PageQuery) -> Page:
     """Runs in a thread: the rows of the page the op leads to (a few indexed queries)."""
+    if q.sort[0] != "created":
+        return _sorted_page(q)
+    oldest_first = not q.sort[1]
 
     def after(seq: int | None, n: int) -> list[JobView]:  # rows after seq, in display order
-        return store.list_jobs(state=q.state, limit=n, before_seq=seq, search=q.search, oldest_first=q.oldest_first,
+        return store.list_jobs(state=q.state, limit=n, before_seq=seq, search=q.search, oldest_first=oldest_first,
                                where=q.terms)  # fmt: skip
 
     def before(seq: int | None, n: int) -> list[JobView]:  # rows before seq, nearest first
         return store.list_jobs(
-            state=q.state, limit=n, before_seq=seq, search=q.search, oldest_first=not q.oldest_first, where=q.terms
+            state=q.state, limit=n, before_seq=seq, search=q.search, oldest_first=not oldest_first, where=q.terms
         )
 
     def from_top(top: int | None) -> list[JobView]:
         if top is None:
             return after(None, q.size)
-        return after(top - 1 if q.oldest_first else top + 1, q.size)  # inclusive of top
+        return after(top - 1 if oldest_first else top + 1, q.size)  # inclusive of top
 
     def last_page() -> int | None:
         tail = before(None, q.size)
@@ -90,12 +101,32 @@ def fetch_page(q: PageQuery) -> Page:
         rows = from_top(top)
     if rows and top is not None and not before(rows[0].seq, 1):
         top = None  # nothing above: follow new jobs as they arrive
-    counts = store.counts()
+    return Page(q, top, rows, _total(q))
+
+
+def _total(q: PageQuery) -> int:
     if q.search or q.terms:  # a filtered listing: its own count, bounded
-        total = store.count_matching(q.state, q.search, q.terms, MATCH_COUNT_CAP)
-    else:
-        total = counts.get(q.state, 0) if q.state else sum(counts.values())
-    return Page(q, top, rows, total)
+        return store.count_matching(q.state, q.search, q.terms, MATCH_COUNT_CAP)
+    counts = q.counts or store.counts()
+    return counts.get(q.state, 0) if q.state else sum(counts.values())
+
+
+def _sorted_page(q: PageQuery) -> Page:
+    """A page of a column sort: offsets into the sorted window (at most SORT_WINDOW rows)."""
+    column, descending = q.sort
+    total = _total(q)
+    last = max(0, min(total, store.SORT_WINDOW) - q.size)
+    offset = q.top or 0
+    offset = {"top": 0, "bottom": last, "up": offset - 1, "down": offset + 1, "pgup": offset - q.size,
+              "pgdown": offset + q.size}.get(q.op, offset)  # fmt: skip
+    offset = max(0, min(offset, last))
+    rows = store.list_sorted(column, descending, offset, q.size, q.state, q.search, q.terms)
+    return Page(q, offset or None, rows, total)
+
+
+def first_direction(column: str) -> bool:
+    """Descending first (newest, highest priority, most attempts, longest), except the names."""
+    return column not in ("id", "state")
 
 
 class JobListPane(StorePane):
@@ -108,7 +139,8 @@ class JobListPane(StorePane):
     state: reactive[str | None] = reactive(None, init=False)
     search: reactive[str | None] = reactive(None, init=False)
     terms: reactive[JobFilter] = reactive(JobFilter, init=False)
-    oldest_first = reactive(False, init=False)
+    #: (column, descending): ("created", True) is newest first
+    sort: reactive[tuple[str, bool]] = reactive(("created", True), init=False)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -140,7 +172,7 @@ class JobListPane(StorePane):
 
     def query_args(self) -> PageQuery:
         op, ref = self._ops.pop(0) if self._ops else ("refresh", None)
-        return PageQuery(self.state, self.search, self.terms, self.oldest_first, self.page_size(), self.top, op, ref)
+        return PageQuery(self.state, self.search, self.terms, self.sort, self.page_size(), self.top, op, ref, self.counts)
 
     def fetch(self, args: PageQuery) -> Page:
         return fetch_page(args)
@@ -159,6 +191,13 @@ class JobListPane(StorePane):
         self._ops.append((d, ref))
         self.reload()
 
+    def on_data_table_header_selected(self, event) -> None:
+        """A click on a column header sorts by it; on the sorted column, the other way round."""
+        event.stop()
+        column = SORT_OF_COLUMN.get(event.column_key.value)
+        if column is not None:
+            self.sort = (column, not self.sort[1] if column == self.sort[0] else first_direction(column))
+
     def restart(self) -> None:
         """The filter changed: back to the first page."""
         self.top = None
@@ -174,7 +213,8 @@ class JobListPane(StorePane):
     def watch_terms(self) -> None:
         self.restart()
 
-    def watch_oldest_first(self) -> None:
+    def watch_sort(self) -> None:
+        self._columns_for = -1  # the sorted column's header shows an arrow
         self.restart()
 
     # -- showing -----------------------------------------------------------------------
@@ -187,7 +227,10 @@ class JobListPane(StorePane):
         if width != self._columns_for:
             self._columns_for = width
             table.clear(columns=True)
+            column, descending = self.sort
             for key, label, _ in spec:
+                if SORT_OF_COLUMN.get(key) == column:
+                    label += "↓" if descending else "↑"
                 table.add_column(label, key=key, width=widths[key])
             self._shown = {}
         return widths
@@ -195,7 +238,7 @@ class JobListPane(StorePane):
     def show(self, page: Page) -> None:
         table = self.table
         q = page.query
-        if (q.state, q.search, q.terms, q.oldest_first) != (self.state, self.search, self.terms, self.oldest_first):
+        if (q.state, q.search, q.terms, q.sort) != (self.state, self.search, self.terms, self.sort):
             return  # the filter changed while this query ran; the next one is queued
         selected = self.selected_id
         old_index = table.cursor_row

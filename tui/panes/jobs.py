@@ -16,7 +16,6 @@ from queuectl.render import clean
 
 from ..format import (
     ALL_STATES,
-    LABEL,
     STATES,
     attempts_cell,
     clock_time,
@@ -28,7 +27,7 @@ from ..format import (
 from ..messages import JobHighlighted
 from ..widgets.job_preview import JobPreview
 from ..widgets.paged_table import PagedTable
-from .joblist import MATCH_COUNT_CAP, JobListPane, Page, PageQuery
+from .joblist import MATCH_COUNT_CAP, JobListPane, Page, PageQuery, first_direction
 
 #: seconds after the last key before a typed filter applies
 TYPING_PAUSE = 0.25
@@ -83,6 +82,17 @@ def filter_text(state: str | None, search: str | None, terms: JobFilter) -> str:
     return " ".join(parts + ([search] if search else []))
 
 
+def sort_phrase(sort: tuple[str, bool], total: int | None) -> str:
+    """'newest first', 'priority ↓' ... and, past the window, what a column sort covers."""
+    column, descending = sort
+    if column == "created":
+        return "newest first" if descending else "oldest first"
+    phrase = f"by {column} {'↓' if descending else '↑'}"
+    if total is not None and total > store.SORT_WINDOW:
+        phrase += f" (newest {store.SORT_WINDOW:,})"
+    return phrase
+
+
 def fetch_page_with_waits(q: PageQuery) -> Page:
     """A page, and for its blocked jobs the dependencies that have not completed yet."""
     from .joblist import fetch_page
@@ -97,20 +107,23 @@ class JobsPane(JobListPane):
     """All jobs, one row per job id."""
 
     TAB = "jobs"
-    WRITES = frozenset({"retry", "cancel", "new", "priority", "pause"})
+    WRITES = frozenset({"retry", "cancel", "new", "edit", "priority", "prune", "pause"})
     BINDINGS = [
-        Binding("space", "mark", "Mark"),
-        Binding("r", "retry", "Retry"),
-        Binding("w", "wait", "Wait"),
-        Binding("c", "cancel", "Cancel"),
         Binding("n", "new", "New"),
-        Binding("p", "priority", "Priority"),
         Binding("z", "pause", "Pause/resume", show=False),
         Binding("slash", "search", "Filter"),
+        Binding("o", "sort", "Sort"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False),
+        Binding("e", "edit", "Edit"),
+        Binding("r", "retry", "Retry"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("p", "priority", "Priority"),
+        Binding("space", "mark", "Mark"),
+        Binding("w", "wait", "Wait"),
         Binding("s", "cycle_state", "State"),
         Binding("a", "all_states", "All"),
-        Binding("o", "order", "Order", show=False),
         Binding("f", "follow", "Follow"),
+        Binding("x", "prune", "Prune"),
         Binding("y", "copy", "Copy", show=False),
         Binding("escape", "clear_filter", "Clear", show=False),
         *[Binding(key, f"state('{state}')", f"Only {state}", show=False) for key, state in STATE_KEYS.items()],
@@ -180,17 +193,22 @@ class JobsPane(JobListPane):
         return cells
 
     def after_show(self) -> None:
-        parts = [LABEL.get(self.state, self.state) if self.state else "all states"]
+        parts = [self.state if self.state else "all states"]
         shown = filter_text(None, self.search, self.terms)
         if shown:
             parts.append(f"matching {clean(shown, 40)!r}")
-        parts.append("oldest first" if self.oldest_first else "newest first")
+        parts.append(sort_phrase(self.sort, self.total))
         if self.total is not None:
             capped = (self.search or self.terms) and self.total >= MATCH_COUNT_CAP
             parts.append(f"{self.total:,}{'+' if capped else ''} job{'s' * (self.total != 1)}")
         if self.marked:
             parts.append(f"{len(self.marked)} marked")
         line = Text(" · ".join(parts), no_wrap=True, overflow="ellipsis")
+        if not self.rows and self.total == 0:  # an empty table says what to do
+            filtered = self.state or self.search or self.terms
+            line = Text("no jobs match — esc clears the filter" if filtered and not self.app.readonly else
+                        "no jobs match" if filtered else
+                        "no jobs yet — n adds one" if not self.app.readonly else "no jobs yet", style="bold")  # fmt: skip
         if self.filter_error:
             line = Text(self.filter_error, style="bold", no_wrap=True, overflow="ellipsis")
         self.query_one("#jobs-status", Static).update(line)
@@ -254,10 +272,12 @@ class JobsPane(JobListPane):
         self.table.focus()
 
     def show_new(self, job_id: str) -> None:
-        """A job was just enqueued: drop the filters that would hide it and show the newest page."""
-        if self.state not in (None, "pending", "blocked") or self.search or self.terms:
+        """A job was just enqueued: drop any filter (it may hide the job; say so) and show the
+        newest page, where the job is the first row."""
+        if self.state or self.search or self.terms:
             self.action_clear_filter()
-        self.oldest_first = False
+            self.notify(f"filter cleared to show {job_id}")
+        self.sort = ("created", True)
         self.restart()
 
     def show_queue(self, name: str) -> None:
@@ -292,8 +312,14 @@ class JobsPane(JobListPane):
         order = [None, *STATES, "blocked"]
         self.state = order[(order.index(self.state) + 1) % len(order)]
 
-    def action_order(self) -> None:
-        self.oldest_first = not self.oldest_first
+    def action_sort(self) -> None:
+        """o: sort by the next column (created, id, state, priority, attempts, runtime)."""
+        columns = store.SORT_COLUMNS
+        column = columns[(columns.index(self.sort[0]) + 1) % len(columns)]
+        self.sort = (column, first_direction(column))
+
+    def action_reverse_sort(self) -> None:
+        self.sort = (self.sort[0], not self.sort[1])
 
     # -- actions -----------------------------------------------------------------------
     def action_retry(self) -> None:
@@ -304,7 +330,7 @@ class JobsPane(JobListPane):
         unfinished = [i for i in ids if known.get(i) not in (None, *FINISHED)]
         ids = [i for i in ids if i not in unfinished]
         if not ids:
-            self.notify(f"{unfinished[0]} is {LABEL.get(known[unfinished[0]], known[unfinished[0]])}: only finished jobs "
+            self.notify(f"{unfinished[0]} is {known[unfinished[0]]}: only finished jobs "
                         "(completed, dead, cancelled) can be retried", severity="warning")  # fmt: skip
             return
         if unfinished:
@@ -333,6 +359,15 @@ class JobsPane(JobListPane):
         if ids:
             self.request("priority", ids, job.priority if job and len(ids) == 1 else 0)
             self.marked.clear()
+
+    def action_edit(self) -> None:
+        """A waiting job: edit it; a finished one: edit it, then retry it."""
+        job = self.selected_job
+        if job is not None:
+            self.request("edit_job", job.id, job.state in FINISHED)
+
+    def action_prune(self) -> None:
+        self.request("prune")
 
     def action_pause(self) -> None:
         """Pause the jobs (resume them, when the one under the cursor is paused)."""

@@ -17,7 +17,7 @@ from .keyed import KeyedTablePane
 
 #: (state, column label) for the per-state counts; the wide layout adds the finished ones
 NARROW = [("pending", "PENDING"), ("blocked", "BLOCKED"), ("failed", "FAILED"), ("dead", "DEAD")]
-WIDE = [*NARROW, ("completed", "DONE"), ("cancelled", "CANCELLED")]
+WIDE = [*NARROW, ("completed", "COMPLETED"), ("cancelled", "CANCELLED")]
 
 
 class QueuesPane(KeyedTablePane):
@@ -48,7 +48,7 @@ class QueuesPane(KeyedTablePane):
         styles = state_styles(self.app.current_theme)
         wide = self.size.width >= 96
         counted = WIDE if wide else NARROW
-        columns = [("QUEUE", 24 if wide else 14), ("STATE", 7), ("RUNNING", 7), ("LIMIT", 6)]
+        columns = [("QUEUE", 24 if wide else 12), ("STATE", 7), ("PROCESSING", 10), ("LIMIT", 6)]
         columns += [(label, max(len(label), 7)) for _, label in counted]
         rows = []
         for q in queues:

@@ -16,18 +16,19 @@ from queuectl import store
 from queuectl.store import ScheduleView
 from queuectl.render import clean
 
-from ..format import LABEL, clock_time, duration, full_time, state_styles
+from ..format import clock_time, duration, full_time, state_styles
 from ..widgets.vim_table import VimTable
 from .keyed import KeyedTablePane
 
 
 class SchedulesPane(KeyedTablePane):
-    """Schedules (`queuectl schedule list`): p pauses or resumes, x runs one now, d removes."""
+    """Schedules (`queuectl schedule list`): a adds one, p pauses or resumes, x runs one now, d removes."""
 
     TAB = "schedules"
     TABLE_ID = "schedules-table"
-    WRITES = frozenset({"pause", "run", "remove"})
+    WRITES = frozenset({"add", "pause", "run", "remove"})
     BINDINGS = [
+        Binding("a", "add", "Add"),
         Binding("p", "pause", "Pause/resume"),
         Binding("x", "run", "Run now"),
         Binding("d", "remove", "Remove"),
@@ -84,7 +85,8 @@ class SchedulesPane(KeyedTablePane):
         if paused:
             text += f" · {paused} paused"
         if not schedules:
-            text = "No schedules. Add one with: queuectl schedule add NAME --cron '*/5 * * * *' JOB_JSON"
+            text = ("no schedules yet — a adds one" if not self.app.readonly else
+                    "no schedules yet (queuectl schedule add NAME JOB_JSON --cron '*/5 * * * *')")  # fmt: skip
         self.query_one("#schedules-status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
         self._detail()
 
@@ -116,7 +118,7 @@ class SchedulesPane(KeyedTablePane):
             state = self.last_states.get(s.last_job_id)
             styles = state_styles(self.app.current_theme)
             last = Text(clean(s.last_job_id) + " ")
-            last.append(LABEL.get(state, state) if state else "(deleted)", style=styles.get(state or "", "dim"))
+            last.append(state if state else "(deleted)", style=styles.get(state or "", "dim"))
             grid.add_row("last", last)
         if s.skipped:
             grid.add_row("skipped", f"{s.skipped:,} tick(s): the previous run had not finished (overlap skip)")
@@ -130,6 +132,9 @@ class SchedulesPane(KeyedTablePane):
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.action_last_job()
+
+    def action_add(self) -> None:
+        self.request("add_schedule")
 
     def action_pause(self) -> None:
         s = self.selected

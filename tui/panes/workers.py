@@ -1,5 +1,6 @@
-"""The Workers pane: every registered worker process and its slots (busy/total); start and stop
-local worker subprocesses."""
+"""The Workers pane: every registered worker process and its slots (busy/total), grouped under
+its host (a row per host: its state, slots, running jobs, version; lost hosts stay listed with
+when); start and stop local worker subprocesses, stop one host's workers through the store."""
 from __future__ import annotations
 
 from rich.cells import cell_len
@@ -22,10 +23,11 @@ class WorkersPane(KeyedTablePane):
 
     TAB = "workers"
     TABLE_ID = "workers-table"
-    WRITES = frozenset({"start", "stop", "stop_all"})
+    WRITES = frozenset({"start", "stop", "stop_host", "stop_all"})
     BINDINGS = [
         Binding("plus,equals_sign", "start", "Start one"),
         Binding("minus", "stop", "Stop one"),
+        Binding("H", "stop_host", "Stop host"),
         Binding("s", "stop_all", "Stop all"),
     ]
 
@@ -33,30 +35,44 @@ class WorkersPane(KeyedTablePane):
         super().__init__(**kwargs)
         #: ids of the running workers this dashboard started (the app keeps it current)
         self.started_here: set[str] = set()
+        #: row key -> the host it belongs to (a host's own row, or one of its workers)
+        self._host_of: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="workers-status", classes="pane-status")
         yield VimTable(id="workers-table", cursor_type="row")
 
-    def fetch(self, args) -> list:
-        return store.list_workers(live_only=False)
+    def fetch(self, args) -> tuple[list, list]:
+        return store.list_workers(live_only=False), store.list_hosts()
 
-    def show(self, workers: list) -> None:
+    def show(self, found: tuple[list, list]) -> None:
+        workers, hosts = found
         wide = self.size.width >= 100
         labels = ["ID", *(["HOST"] if wide else []), "PID", "STATE", "SLOTS", "JOB", "HEARTBEAT", *(["UP"] if wide else [])]
         styles = state_styles(self.app.current_theme)
         colour = {"busy": styles["processing"], "idle": styles["completed"], "stopping": styles["failed"]}
         now = store.now()
         rows = []
-        for w in workers:
-            silent = now - w.heartbeat_at > LIVENESS_SECONDS
-            state = "silent" if silent else w.state
-            name = Text(("★ " if w.id in self.started_here else "  ") + clean(w.id))
-            cells = (name, *([clean(w.host)] if wide else []), str(w.pid),
-                     Text(state, style="dim" if silent else colour.get(w.state, "")), f"{w.busy}/{w.slots}",
-                     clean(w.current_job or "", 24), ago(w.heartbeat_at),
-                     *([duration(now - w.started_at)] if wide else []))  # fmt: skip
-            rows.append((w.id, cells))
+        self._host_of = {}
+        for host in hosts:
+            key = f"host:{host.name}"
+            self._host_of[key] = host.name
+            state = host.state if host.since is None else f"{host.state} {ago(host.since)}"
+            look = {"up": "bold", "lost": f"bold {styles['dead']}"}.get(host.state, "dim")
+            rows.append((key, (Text(clean(host.name, 28), style=look), *([""] if wide else []), "",
+                               Text(state, style=look), f"{host.busy}/{host.slots}", f"{host.running} running",
+                               ago(host.heartbeat_at) if host.heartbeat_at else "",
+                               *([clean(host.version or "", 12)] if wide else []))))  # fmt: skip
+            for w in (w for w in workers if w.host == host.name):
+                self._host_of[w.id] = host.name
+                silent = now - w.heartbeat_at > LIVENESS_SECONDS
+                state = "silent" if silent else w.state
+                name = Text(("  ★ " if w.id in self.started_here else "    ") + clean(w.id))
+                cells = (name, *([clean(w.host)] if wide else []), str(w.pid),
+                         Text(state, style="dim" if silent else colour.get(w.state, "")), f"{w.busy}/{w.slots}",
+                         clean(w.current_job or "", 24), ago(w.heartbeat_at),
+                         *([duration(now - w.started_at)] if wide else []))  # fmt: skip
+                rows.append((w.id, cells))
         # each column as wide as its widest cell (a change of width redraws the table)
         widths = [max([cell_len(label)] + [cell_len(_plain(cells[i])) for _, cells in rows]) for i, label in enumerate(labels)]
         self.fill(list(zip(labels, widths)), rows)
@@ -73,6 +89,13 @@ class WorkersPane(KeyedTablePane):
     def action_stop(self) -> None:
         self.request("stop_worker", self.selected_key)
         self.set_timer(0.5, self.reload)
+
+    def action_stop_host(self) -> None:
+        host = self._host_of.get(self.selected_key or "")
+        if host is None:
+            self.notify("select a host or one of its workers first", severity="warning")
+            return
+        self.request("stop_host", host)
 
     def action_stop_all(self) -> None:
         self.request("stop_all_workers")

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from ..widgets.footer import KeysFooter
+
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [
@@ -26,6 +28,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("No  (n)", id="no", variant="default")
                 yield Button(f"{self.yes}  (y)", id="yes", variant="error")
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

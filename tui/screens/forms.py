@@ -1,7 +1,9 @@
-"""The new-job form and the priority prompt: bad values are shown inline and nothing is saved."""
+"""The job forms (new job, schedule, edit) and the one-value prompts: bad values are shown inline,
+the first bad field gets the focus, and nothing is saved until every field is right."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on, work
@@ -11,25 +13,29 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from queuectl import store
+from queuectl import ops, store
 from queuectl.errors import InputError, QueuectlError
+from queuectl.settings import parse_duration
 from queuectl.spec import JobSpec, parse_priority, parse_queue_limit, spec_from_dict
 
-#: (field, label, placeholder)
+from ..widgets.footer import KeysFooter
+
+#: (field, label, placeholder): placeholders fit the field at 80 columns
 FIELDS = (
     ("command", "command", "shell command, e.g. make -j4"),
     ("id", "id", "optional; generated when empty"),
-    ("priority", "priority", "integer, higher runs first (default from config)"),
-    ("timeout", "timeout", "seconds (default from config)"),
-    ("max_retries", "max retries", "integer (default from config)"),
-    ("run_at", "run at", "ISO 8601 time, e.g. 2026-11-08T10:00 (empty: now)"),
+    ("priority", "priority", "integer, higher runs first (default: config)"),
+    ("timeout", "timeout", "seconds (default: config)"),
+    ("max_retries", "max retries", "integer (default: config)"),
+    ("run_at", "run at", "ISO 8601, e.g. 2026-11-08T10:00 (empty: now)"),
     ("queue", "queue", "named queue (default: default)"),
-    ("depends_on", "depends on", "job ids (comma or space separated); runs after they complete"),
+    ("depends_on", "depends on", "job ids, comma or space separated"),
 )
 
 
-def parse_form(values: dict[str, str]) -> tuple[JobSpec | None, dict[str, str]]:
-    """Form text -> a validated JobSpec, or an error per field (through spec.py's own checks)."""
+def job_data(values: dict[str, str]) -> tuple[dict, dict[str, str]]:
+    """Form text -> the job's fields as JSON-ready values, and an error per bad field (each
+    field checked alone by spec.py, so every bad field gets its own message)."""
     data: dict = {}
     errors: dict[str, str] = {}
     for name, text in values.items():
@@ -51,12 +57,17 @@ def parse_form(values: dict[str, str]) -> tuple[JobSpec | None, dict[str, str]]:
                 value = [part for part in re.split(r"[,\s]+", text) if part]
             else:
                 value = text
-            # each field alone, so every bad field gets its own message
             probe = {"command": "true", name: value} if name != "command" else {"command": value}
             spec_from_dict(probe)
             data[name] = value
         except QueuectlError as exc:
             errors[name] = str(exc)
+    return data, errors
+
+
+def parse_form(values: dict[str, str]) -> tuple[JobSpec | None, dict[str, str]]:
+    """Form text -> a validated JobSpec, or an error per field."""
+    data, errors = job_data(values)
     if errors:
         return None, errors
     try:
@@ -65,38 +76,54 @@ def parse_form(values: dict[str, str]) -> tuple[JobSpec | None, dict[str, str]]:
         return None, {"command": str(exc)}
 
 
-class NewJobScreen(ModalScreen[tuple | None]):
-    """Enqueue one job; dismisses with (its id, its spec), or None when abandoned."""
+class FormScreen(ModalScreen):
+    """A form of labelled one-line fields: bad values are shown under their field, the first
+    bad field gets the focus, and nothing is saved until every field is right.  Subclasses say
+    which fields, how the text becomes a value (`parse`) and how it is saved (`save`, in a
+    thread); the screen dismisses with what `save` returned, or None when abandoned."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Enqueue")]
+    #: (field, label, placeholder)
+    FIELDS: tuple = FIELDS
+    TITLE = "New job"
+    SUBMIT = "Enqueue"
+    FORM_ID = "new-job"
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Save")]
+
+    def __init__(self, initial: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.initial = initial or {}
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog", id="new-job") as box:
-            box.border_title = "New job"
+        with Vertical(classes="dialog job-form", id=self.FORM_ID) as box:
+            box.border_title = self.TITLE
             with VerticalScroll(classes="form"):
-                for name, label, hint in FIELDS:
+                for name, label, hint in self.FIELDS:
                     with Horizontal(classes="form-row"):
                         yield Label(label, classes="form-label")
-                        yield Input(placeholder=hint, id=f"f-{name}")
+                        yield Input(self.initial.get(name, ""), placeholder=hint, id=f"f-{name}")
                     yield Static("", id=f"e-{name}", classes="field-error")
             yield Static("", id="e-form", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel  esc", id="cancel")
-                yield Button("Enqueue  ctrl+s", id="submit", variant="primary")
+                yield Button(f"{self.SUBMIT}  ctrl+s", id="submit", variant="primary")
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         for widget in self.query(".field-error"):
             widget.display = False
-        self.query_one("#f-command", Input).focus()
+        self.query_one(f"#f-{self.FIELDS[0][0]}", Input).focus()
 
     def values(self) -> dict[str, str]:
-        return {name: self.query_one(f"#f-{name}", Input).value for name, _, _ in FIELDS}
+        return {name: self.query_one(f"#f-{name}", Input).value for name, _, _ in self.FIELDS}
 
     def show_errors(self, errors: dict[str, str]) -> None:
-        for name, _, _ in (*FIELDS, ("form", "", "")):
+        for name, _, _ in (*self.FIELDS, ("form", "", "")):
             box = self.query_one(f"#e-{name}", Static)
             box.display = name in errors
             box.update(Text(errors.get(name, "")))
+        first = next((name for name, _, _ in self.FIELDS if name in errors), None)
+        if first is not None:
+            self.query_one(f"#f-{first}", Input).focus()
 
     @on(Input.Submitted)
     def _enter(self, event: Input.Submitted) -> None:
@@ -112,26 +139,155 @@ class NewJobScreen(ModalScreen[tuple | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    def action_submit(self) -> None:
-        spec, errors = parse_form(self.values())
-        self.show_errors(errors)
-        if spec is not None:
-            self.query_one("#submit", Button).disabled = True
-            self._enqueue(spec)
+    def parse(self, values: dict[str, str]) -> tuple[object | None, dict[str, str]]:
+        """The fields' text -> (the value to save, {}) or (None, an error per field)."""
+        return parse_form(values)
 
-    @work(thread=True, exclusive=True, group="enqueue")
-    def _enqueue(self, spec: JobSpec) -> None:
+    def save(self, value: object) -> object:
+        """Runs in a thread: store the value; a QueuectlError is shown in the form."""
+        raise NotImplementedError
+
+    def field_of(self, error: str) -> str:
+        """Which field a refusal from the store is about ("form": none of them)."""
+        return "id" if "job id" in error else ("depends_on" if "depends on" in error else "form")
+
+    def action_submit(self) -> None:
+        value, errors = self.parse(self.values())
+        self.show_errors(errors)
+        if value is not None:
+            self.query_one("#submit", Button).disabled = True
+            self._save(value)
+
+    @work(thread=True, exclusive=True, group="form-save")
+    def _save(self, value: object) -> None:
         try:
-            job_id = store.enqueue([spec])[0].id
+            saved = self.save(value)
         except QueuectlError as exc:
             self.app.call_from_thread(self._refused, str(exc))
             return
-        self.app.call_from_thread(self.dismiss, (job_id, spec))
+        self.app.call_from_thread(self.dismiss, saved)
 
     def _refused(self, error: str) -> None:
         self.query_one("#submit", Button).disabled = False
-        field = "id" if "job id" in error else ("depends_on" if "depends on" in error else "form")
-        self.show_errors({field: error})
+        self.show_errors({self.field_of(error): error})
+
+
+class NewJobScreen(FormScreen):
+    """Enqueue one job; dismisses with (its id, its spec), or None when abandoned."""
+
+    BINDINGS = [Binding("ctrl+s", "submit", "Enqueue")]
+
+    def save(self, spec: JobSpec) -> tuple[str, JobSpec]:
+        return store.enqueue([spec])[0].id, spec
+
+
+#: the schedule's own fields, then the job fields a scheduled job may have (no id, run_at or
+#: dependencies: each tick makes its own job)
+SCHEDULE_FIELDS = (
+    ("name", "name", "schedule name; its jobs are NAME@TICK"),
+    ("cron", "cron", "*/5 * * * *  (minute hour day month weekday)"),
+    ("tz", "time zone", "UTC, Europe/Berlin … (default: UTC)"),
+    ("overlap", "overlap", "allow, or skip: no run while the last is unfinished"),
+    *(f for f in FIELDS if f[0] in ("command", "priority", "timeout", "max_retries", "queue")),
+)
+
+
+@dataclass(frozen=True)
+class NewSchedule:
+    name: str
+    cron: str
+    tz: str
+    overlap: str
+    job: dict
+
+
+class ScheduleFormScreen(FormScreen):
+    """Add a schedule; the cron expression and time zone are checked (croniter, zoneinfo) with
+    the job's fields before anything is saved.  Dismisses with the NewSchedule, or None."""
+
+    FIELDS = SCHEDULE_FIELDS
+    TITLE = "New schedule"
+    SUBMIT = "Add"
+    FORM_ID = "new-schedule"
+    BINDINGS = [Binding("ctrl+s", "submit", "Add")]
+
+    def parse(self, values: dict[str, str]) -> tuple[NewSchedule | None, dict[str, str]]:
+        own = {name: values[name].strip() for name in ("name", "cron", "tz", "overlap")}
+        own["tz"] = own["tz"] or "UTC"
+        own["overlap"] = own["overlap"] or "allow"
+        errors = ops.schedule_errors(own["name"], own["cron"], own["tz"], own["overlap"])
+        job, job_errors = job_data({name: values[name] for name, _, _ in FIELDS if name in values})
+        errors.update(job_errors)
+        if errors:
+            return None, errors
+        return NewSchedule(own["name"], own["cron"], own["tz"], own["overlap"], job), {}
+
+    def field_of(self, error: str) -> str:
+        return "name" if "schedule" in error and "exists" in error else "form"
+
+    def save(self, new: NewSchedule) -> NewSchedule:
+        ops.add_schedule(new.name, new.cron, new.job, tz=new.tz, overlap=new.overlap)
+        return new
+
+
+#: what the edit form shows: the new-job form's fields that an edit may change
+EDIT_FIELDS = tuple(f for f in FIELDS if f[0] in ("command", "priority", "timeout", "max_retries", "run_at", "queue"))
+
+
+def edit_values(fields: dict) -> dict[str, str]:
+    """ops.editable's values as the form's text (what the fields start with)."""
+    shown = {}
+    for name, value in fields.items():
+        if value is None:
+            shown[name] = ""
+        elif isinstance(value, float):
+            shown[name] = f"{value:g}"
+        else:
+            shown[name] = str(value)
+    return shown
+
+
+@dataclass(frozen=True)
+class Edited:
+    job_id: str
+    changes: dict
+    retried: bool
+
+
+class EditJobScreen(FormScreen):
+    """The new-job form, pre-filled with a waiting job's fields (or a finished one's, to edit
+    then retry it).  Only the fields changed are saved (ops.edit_job / ops.retry_edited, checked
+    by the same spec as an enqueue, saved only if the job is still waiting).  Dismisses with
+    Edited, or None."""
+
+    FIELDS = EDIT_FIELDS
+    FORM_ID = "edit-job"
+    BINDINGS = [Binding("ctrl+s", "submit", "Save")]
+
+    def __init__(self, job_id: str, state: str, fields: dict, retry: bool) -> None:
+        super().__init__(edit_values({name: fields.get(name) for name, _, _ in EDIT_FIELDS}))
+        self.job_id, self.retry = job_id, retry
+        self.TITLE = f"{'Edit and retry' if retry else 'Edit'} {job_id} ({state})"
+        self.SUBMIT = "Retry" if retry else "Save"
+
+    def parse(self, values: dict[str, str]) -> tuple[Edited | None, dict[str, str]]:
+        changed = {name: text for name, text in values.items() if text != self.initial.get(name, "")}
+        data, errors = job_data(changed)
+        empty = [name for name, text in changed.items() if not text.strip()]
+        for name in empty:
+            errors.setdefault(name, f"{dict((n, l) for n, l, _ in FIELDS)[name]} cannot be empty")
+        if errors:
+            return None, errors
+        if not data and not self.retry:
+            return None, {"form": "nothing changed (esc leaves the job as it is)"}
+        return Edited(self.job_id, data, self.retry), {}
+
+    def field_of(self, error: str) -> str:
+        return next((name for name, _, _ in EDIT_FIELDS if name in error), "form")
+
+    def save(self, edited: Edited) -> Edited:
+        (ops.retry_edited if edited.retried else ops.edit_job)(edited.job_id, edited.changes)
+        return edited
 
 
 class ValueScreen(ModalScreen):
@@ -151,6 +307,7 @@ class ValueScreen(ModalScreen):
             yield Label(self.hint)
             yield Input(self.initial, id=f"f-{self.key}")
             yield Static("", id=f"e-{self.key}", classes="field-error")
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(f"#e-{self.key}").display = False
@@ -182,3 +339,9 @@ def limit_screen(name: str, current: int | None) -> ValueScreen:
     """Dismisses with a number, None (no limit) or False (abandoned)."""
     return ValueScreen("limit", f"Limit of queue {name}", "at most N of its jobs run at once (all hosts); none: no limit",
                        "none" if current is None else str(current), parse_queue_limit, abandoned=False)  # fmt: skip
+
+
+def older_than_screen() -> ValueScreen:
+    """Prune: dismisses with the age in seconds (a finished job older than it goes), or None."""
+    return ValueScreen("older-than", "Prune finished jobs", "finished jobs older than this go (30m, 12h, 7d)",
+                       "7d", lambda text: parse_duration(text, "older than"))  # fmt: skip

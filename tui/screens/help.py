@@ -9,9 +9,12 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from ..widgets.footer import KeysFooter
+
 GLOBAL_KEYS = [
     ("1 … 8, tab, shift+tab", "switch pane: Jobs, DLQ, Logs, Metrics, Workers, Config, Queues, Schedules"),
     ("↑ ↓ j k, pgup pgdn, g G", "move; g/G first/last (fetches only the rows on screen)"),
+    ("click a header", "Jobs, DLQ: sort by that column; click again to reverse (o / O in Jobs)"),
     ("enter", "open the selected job: fields, dependencies (enter jumps, backspace back), attempts, output"),
     ("ctrl+p or :", "command palette (retry all dead, start a worker, jump to a job …)"),
     ("@", "the command log: the queuectl CLI commands equal to what you did"),
@@ -39,6 +42,7 @@ class HelpScreen(ModalScreen[None]):
             box.border_title = "Keys" + ("  (read-only: actions are off)" if self.readonly else "")
             with VerticalScroll():
                 yield Static(self._table())
+        yield KeysFooter()
 
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2))
@@ -72,8 +76,9 @@ class CommandLogScreen(ModalScreen[None]):
         with Vertical(classes="dialog", id="command-log") as box:
             box.border_title = "Command log: the CLI equivalent of each action in this session"
             with VerticalScroll():
-                body = "\n".join(self.lines) if self.lines else "Nothing done yet."
+                body = "\n".join(self.lines) if self.lines else "Nothing done yet: each action you take shows here as the queuectl command that does it."
                 yield Static(Text(body, style="" if self.lines else "dim"))
+        yield KeysFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

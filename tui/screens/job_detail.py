@@ -18,8 +18,9 @@ from queuectl.errors import QueuectlError
 from queuectl.render import clean
 from queuectl.store import AttemptView, JobView
 
+from ..widgets.footer import KeysFooter
 from ..messages import ActionRequested, JobHighlighted
-from ..format import LABEL, attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles
+from ..format import attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles
 from ..base import cursor_key
 
 OUTPUT_BYTES = 32 * 1024
@@ -69,6 +70,7 @@ class JobDetailScreen(ModalScreen[None]):
                 yield DataTable(id="detail-links", cursor_type="row")
                 yield DataTable(id="detail-attempts", cursor_type="row", show_cursor=False)
                 yield Static("", id="detail-output")
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#detail-links").display = False
@@ -145,7 +147,7 @@ class JobDetailScreen(ModalScreen[None]):
         table.add_columns("#", "STARTED", "RUNTIME", "EXIT", "HOST", "RESULT")
         for run in d.runs:
             took = (run.finished_at or store.now()) - run.started_at
-            result = Text("running", style=styles["processing"]) if run.finished_at is None else (
+            result = Text("processing", style=styles["processing"]) if run.finished_at is None else (
                 Text("ok", style=styles["completed"]) if run.error is None else Text(clean(run.error, 40), style=styles["failed"])
             )  # fmt: skip
             table.add_row(str(run.number), full_time(run.started_at), duration(took),
@@ -172,7 +174,7 @@ class JobDetailScreen(ModalScreen[None]):
         title = self.query_one("#detail-links-title", Static)
         rows = []
         for rel, other in links:
-            rows.append((rel, other.id, Text(LABEL.get(other.state, other.state), style=styles.get(other.state, "")),
+            rows.append((rel, other.id, Text(other.state, style=styles.get(other.state, "")),
                          clean(other.command, 60)))  # fmt: skip
         table.display = title.display = bool(rows)
         plain = [(r, i, s.plain, c) for r, i, s, c in rows]

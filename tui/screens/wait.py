@@ -22,8 +22,9 @@ from queuectl.errors import QueuectlError
 from queuectl.render import clean
 from queuectl.store import JobView
 
+from ..widgets.footer import KeysFooter
 from ..messages import ActionRequested
-from ..format import LABEL, SPINNER, attempts_cell, duration, retry_note, runtime, state_styles
+from ..format import SPINNER, attempts_cell, duration, retry_note, runtime, state_styles
 
 FINISHED = ops.FINISHED
 POLL_SECONDS = 0.5
@@ -61,6 +62,7 @@ class WaitScreen(ModalScreen[None]):
             yield Static("…", id="wait-line")
             yield Static("", id="wait-note", classes="dialog-note")
             yield Static(Text("esc leaves (the job goes on) · enter opens the job · l its logs", style="dim"))
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._timer = self.set_interval(POLL_SECONDS, self._tick)
@@ -75,7 +77,7 @@ class WaitScreen(ModalScreen[None]):
     def _poll(self) -> None:
         try:
             seen = ops.wait_state(self.job_id)
-            waits = [f"{dep} ({LABEL.get(state or '?', state or '?')})" for dep, state in seen.waits]
+            waits = [f"{dep} ({state or '?'})" for dep, state in seen.waits]
             self.post_message(self.Polled(Seen(seen.job, waits, None)))
         except QueuectlError as exc:
             self.post_message(self.Polled(Seen(None, [], str(exc))))
@@ -113,7 +115,7 @@ class WaitScreen(ModalScreen[None]):
             text.append(SPINNER[self._frame % len(SPINNER)] + " ", style=styles.get(job.state, ""))
             text.append(clean(job.id), style="bold")
             text.append(" is ")
-            text.append(LABEL.get(job.state, job.state), style=f"bold {styles.get(job.state, '')}")
+            text.append(job.state, style=f"bold {styles.get(job.state, '')}")
             text.append(f" · attempt {attempts_cell(job)}")
             if job.state == "processing" and runtime(job) is not None:
                 text.append(f" · running {duration(runtime(job))}")

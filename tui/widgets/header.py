@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from ..format import LABEL, SHORT, shown_states, state_styles
+from ..format import shown_states, state_styles
 
 
 class StatusHeader(Horizontal):
@@ -37,12 +37,14 @@ class StatusHeader(Horizontal):
         if counts is not None:
             styles = state_styles(self.app.current_theme)
             states = shown_states(counts)
-            full = sum(len(LABEL.get(s, s)) + len(f"{counts.get(s, 0):,}") + 3 for s in states) + 14
+            full = sum(len(s) + len(f"{counts.get(s, 0):,}") + 3 for s in states) + 14
             narrow = full > width - 30
+            if narrow:  # the store's own words, always; a narrow screen leaves out the zeros
+                states = [s for s in states if counts.get(s, 0)] or ["pending"]
             right.append("● ", style=styles["completed"] if workers else "dim")
             right.append(f"{workers}{'' if narrow else ' worker' + 's' * (workers != 1)}  ")
             for state in states:
-                name = SHORT.get(state, state) if narrow else LABEL.get(state, state)
-                right.append(f"{name} ", style=styles.get(state, ""))
-                right.append(f"{counts.get(state, 0):,}  ", style=styles.get(state, ""))
+                n = counts.get(state, 0)
+                style = styles.get(state, "") if n else "dim"  # a zero is dim, whatever its state
+                right.append(f"{state} {n:,}  ", style=style)
         self.query_one("#hdr-right", Static).update(right)

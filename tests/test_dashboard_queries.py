@@ -1,0 +1,76 @@
+"""The read-only store queries behind the dashboard's column sort and metrics, on both backends."""
+from queuectl import store
+from queuectl.spec import JobSpec
+
+
+def _ids(rows):
+    return [job.id for job in rows]
+
+
+def test_sorted_listing_by_each_column_both_ways(opened):
+    """Priority, id, state, attempts and runtime sort; ties fall back to insertion order."""
+    store.enqueue([JobSpec("true", id="b", priority=5), JobSpec("true", id="a", priority=1),
+                   JobSpec("true", id="c", priority=5)])  # fmt: skip
+    claim = store.claim("w1", "h")
+    assert claim.id == "b"
+    assert _ids(store.list_sorted("priority", True)) == ["c", "b", "a"]
+    assert _ids(store.list_sorted("priority", False)) == ["a", "b", "c"]
+    assert _ids(store.list_sorted("id", False)) == ["a", "b", "c"]
+    assert _ids(store.list_sorted("id", True, offset=1, limit=1)) == ["b"]
+    assert _ids(store.list_sorted("state", False)) == ["a", "c", "b"]  # pending < processing
+    assert _ids(store.list_sorted("attempts", True)) == ["b", "c", "a"]
+    assert _ids(store.list_sorted("runtime", True)) == ["b", "c", "a"]  # never run: last
+    assert _ids(store.list_sorted("priority", True, state="pending")) == ["c", "a"]
+
+
+def test_sorted_listing_orders_only_the_newest_window(opened, monkeypatch):
+    """Past SORT_WINDOW matching jobs a column sort orders the newest ones (bounded cost)."""
+    from queuectl.store import sorting
+
+    monkeypatch.setattr(sorting, "SORT_WINDOW", 3)
+    store.enqueue([JobSpec("true", id=f"j{i}", priority=10 - i) for i in range(5)])
+    assert _ids(store.list_sorted("priority", True, limit=10)) == ["j2", "j3", "j4"]
+
+
+def test_schedule_errors_name_every_bad_field_and_add_saves_nothing_then(opened):
+    """croniter and zoneinfo check the form's fields before anything is saved."""
+    import pytest
+
+    from queuectl import ops
+    from queuectl.errors import InputError
+
+    errors = ops.schedule_errors("nightly", "61 * * * *", "Mars/Olympus", "never")
+    assert set(errors) == {"cron", "tz", "overlap"}
+    with pytest.raises(InputError, match="invalid cron expression"):
+        ops.add_schedule("nightly", "61 * * * *", {"command": "true"})
+    assert store.list_schedules() == []
+    added = ops.add_schedule("nightly", "30 2 * * *", {"command": "backup.sh"}, tz="Europe/Berlin", overlap="skip")
+    assert (added.cron, added.tz, added.overlap, added.job) == ("30 2 * * *", "Europe/Berlin", "skip", {"command": "backup.sh"})
+
+
+def test_prune_count_then_prune(opened):
+    """The count the dashboard asks with is what the prune then deletes (unfinished jobs stay)."""
+    import time
+
+    from queuectl import ops
+
+    store.enqueue([JobSpec("true", id="old"), JobSpec("true", id="waiting")])
+    claim = store.claim("w1", "h")
+    store.finish(claim, "w1", None, 0)
+    time.sleep(0.05)
+    assert ops.prune_count(3600) == 0
+    assert ops.prune_count(0.01) == 1
+    assert ops.prune(0.01) == ["old"]
+    assert ops.prune_count(0) == 0 and store.get_job("waiting").state == "pending"
+
+
+def test_last_hour_counts_completions_failures_and_times(opened):
+    """One completed and one dead job in the current minute: counted, with runtime and wait."""
+    store.enqueue([JobSpec("true", id="ok"), JobSpec("false", id="bad", max_retries=0)])
+    for error, code in ((None, 0), ("exited with code 1", 1)):
+        store.finish(store.claim("w1", "h"), "w1", error, code)
+    hour = store.last_hour(60)
+    assert len(hour.completed) == 60
+    assert (sum(hour.completed), sum(hour.failed)) == (1, 1)
+    assert hour.completed[-1] + hour.completed[-2] == 1  # this minute (or the last, at a boundary)
+    assert [v for v in hour.runtime_p50 if v is not None] and [v for v in hour.wait_p95 if v is not None]

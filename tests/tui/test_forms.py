@@ -1,0 +1,121 @@
+"""Adding a schedule and pruning from the dashboard, checked in the store."""
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from queuectl import store
+from queuectl.spec import JobSpec
+
+from .conftest import settle
+
+
+async def test_add_a_schedule_from_the_schedules_pane(ops_seeded, make_app):
+    """a: a bad cron is refused (focus on it, nothing saved); fixed, the schedule is added and logged."""
+    app = make_app(clock=ops_seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("8")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        form = app.screen
+        for name, value in (("name", "hourly-sync"), ("cron", "every hour"), ("tz", "Europe/Berlin"),
+                            ("overlap", "skip"), ("command", "rsync -a /a /b"), ("priority", "3")):  # fmt: skip
+            form.query_one(f"#f-{name}", Input).value = value
+        form.query_one("#f-name", Input).focus()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert form.query_one("#f-cron", Input).has_focus and form.query_one("#e-cron").display
+        assert "hourly-sync" not in {s.name for s in store.list_schedules()}
+        region = form.query_one("#submit").region
+        assert region.height and region.bottom <= 23  # 9 fields, an error and the buttons fit 80x24
+        form.query_one("#f-cron", Input).value = "0 * * * *"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        added = store.get_schedule("hourly-sync")
+        assert (added.cron, added.tz, added.overlap) == ("0 * * * *", "Europe/Berlin", "skip")
+        assert added.job == {"command": "rsync -a /a /b", "priority": 3}
+        assert app.commands[-1] == ("queuectl schedule add hourly-sync '{\"command\": \"rsync -a /a /b\", "
+                                    "\"priority\": 3}' --cron '0 * * * *' --tz Europe/Berlin --overlap skip")
+
+
+async def test_prune_asks_with_the_count_and_deletes(opened, make_app):
+    """x: how old (7d by default), then a confirm naming the count; yes deletes only old finished jobs."""
+    clock = [1_000_000.0]
+    store.set_clock(lambda: clock[0])
+    store.enqueue([JobSpec("true", id=f"old-{i}") for i in range(3)] + [JobSpec("true", id="waits")])
+    for _ in range(3):
+        store.finish(store.claim("w1", "h"), "w1", None, 0)
+    clock[0] += 8 * 86400
+    app = make_app(clock=lambda: clock[0])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.screen.query_one(Input).value == "7d"
+        await pilot.press("enter")
+        await settle(pilot)
+        await settle(pilot)
+        assert app.screen.query_one("#confirm").border_title == "Prune 3 jobs?"
+        assert app.screen.query_one("#no").has_focus  # No is the default
+        await pilot.press("y")
+        await settle(pilot)
+        assert [j.id for j in store.list_jobs()] == ["waits"]
+        assert "queuectl prune --older-than 7d" in app.commands
+
+
+async def test_e_edits_a_waiting_job_in_the_new_job_form(seeded, make_app):
+    """e on pending build-42: the form is pre-filled; a bad priority is refused and focused;
+    a good one is saved (only the changed field), and the command log has the CLI twin."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "down", "e")
+        await settle(pilot)
+        await settle(pilot)
+        form = app.screen
+        assert form.query_one("#f-command", Input).value == "make -j4"
+        assert form.query_one("#f-priority", Input).value == "5"
+        region = form.query_one("#submit").region
+        assert region.height and region.bottom <= 23
+        form.query_one("#f-priority", Input).value = "lots"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert form.query_one("#f-priority", Input).has_focus
+        form.query_one("#f-priority", Input).value = "9"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        job = store.get_job("build-42")
+        assert (job.priority, job.command, job.state) == (9, "make -j4", "pending")
+        assert app.commands[-1] == "queuectl edit build-42 --set priority=9"
+
+
+async def test_e_on_a_dead_job_edits_then_retries_it(seeded, make_app):
+    """D, e on sync-db-2: change the command, save: the job is pending again with the new command."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("D")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        await settle(pilot)
+        form = app.screen
+        assert "retry" in str(form.query_one("#edit-job").border_title).lower()
+        form.query_one("#f-command", Input).value = "rsync -a --partial /data backup:/data"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        job = store.get_job("sync-db-2")
+        assert (job.state, job.command) == ("pending", "rsync -a --partial /data backup:/data")
+        assert app.commands[-1] == "queuectl retry sync-db-2 --set 'command=rsync -a --partial /data backup:/data'"
+
+
+async def test_e_on_a_running_job_says_why_not(seeded, make_app):
+    """A processing job cannot be edited: a notification, no form."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "down", "down", "e")  # nightly-etl, processing
+        await settle(pilot)
+        await settle(pilot)
+        assert app.screen is app.screen_stack[0]
+        assert any("processing" in n.message for n in app._notifications)
