@@ -61,7 +61,7 @@ class Job(BaseModel):
     fatal_exit_codes = TextField(null=True)  # JSON list of ints
     has_dependents = BooleanField(default=False)  # lets a finishing job skip the dependents query
     queue = CharField(max_length=64, default="default")
-    # schema 5: labels, pause, a hook per job
+    # schema 6: labels, pause, a hook per job
     labels = TextField(null=True)  # JSON list of short strings (spec.LABEL_PATTERN: no quotes)
     paused = BooleanField(default=False)  # not claimed while waiting; SIGSTOPped while running
     on_finish = TextField(null=True)  # a shell command the worker runs when the job ends for good

@@ -88,17 +88,19 @@ def _read_input() -> list[str]:
 
 def _each(base, command: tuple[str, ...], lines: list[str]) -> list:
     """One spec per line; a bad line is named by its number and nothing is added."""
-    from dataclasses import replace
+    from dataclasses import fields
 
-    from ..spec import validate_command
+    from ..spec import JobSpec, validate_command
 
     if not lines:
         raise InputError("--each read no lines from stdin")
+    template = {f.name: getattr(base, f.name) for f in fields(base)}
+    fill = substituter(command)
     specs = []
     for number, line in enumerate(lines, start=1):
         try:
-            specs.append(replace(base, command=validate_command(substitute(command, line)),
-                                 unique_key=base.unique_key and base.unique_key.replace("{}", line)))  # fmt: skip
+            key = base.unique_key and base.unique_key.replace("{}", line)
+            specs.append(JobSpec(**{**template, "command": validate_command(fill(line)), "unique_key": key}))
         except InputError as exc:
             raise InputError(f"line {number}: {exc}") from None
     return specs
@@ -107,15 +109,31 @@ def _each(base, command: tuple[str, ...], lines: list[str]) -> list:
 def substitute(command: tuple[str, ...], line: str) -> str:
     """GNU parallel's {} and {.} in a command, the line shell-quoted wherever it lands: inside
     the one shell text given as one argument, or as (part of) one of several arguments."""
-    stem = os.path.splitext(line)[0]
+    return substituter(command)(line)
+
+
+def substituter(command: tuple[str, ...]):
+    """substitute() for many lines: the parts without a placeholder are quoted once."""
+    def placeholders(text: str) -> bool:
+        return "{}" in text or "{.}" in text
+
     if len(command) == 1:
         text = command[0]
-        if "{}" not in text and "{.}" not in text:
-            return f"{text} {shlex.quote(line)}"
-        return text.replace("{.}", shlex.quote(stem)).replace("{}", shlex.quote(line))
-    if not any("{}" in arg or "{.}" in arg for arg in command):
-        return shlex.join([*command, line])
-    return shlex.join(arg.replace("{.}", stem).replace("{}", line) for arg in command)
+        if not placeholders(text):
+            return lambda line: f"{text} {shlex.quote(line)}"
+        return lambda line: text.replace("{.}", shlex.quote(os.path.splitext(line)[0])).replace("{}", shlex.quote(line))
+    if not any(placeholders(arg) for arg in command):
+        head = shlex.join(command)
+        return lambda line: f"{head} {shlex.quote(line)}"
+    parts = [(arg, placeholders(arg)) for arg in command]
+    static = {i: shlex.quote(arg) for i, (arg, has) in enumerate(parts) if not has}
+
+    def fill(line: str) -> str:
+        stem = os.path.splitext(line)[0]
+        return " ".join(static[i] if i in static else shlex.quote(arg.replace("{.}", stem).replace("{}", line))
+                        for i, (arg, _) in enumerate(parts))  # fmt: skip
+
+    return fill
 
 
 def _env(pairs: tuple[str, ...]) -> dict:
