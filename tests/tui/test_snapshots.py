@@ -12,6 +12,16 @@ SIZES = [(80, 24), (120, 40)]
 PANES = ["1", "2", "3", "4", "5", "6"]
 
 
+async def _steady_cursors(pilot) -> None:
+    """Text fields draw their cursor steadily: a blinking one is on or off by the moment the
+    screen is taken (three dialog snapshots flipped between runs)."""
+    from textual.widgets import Input
+
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
 def _before(keys: list[str]):
     async def run_before(pilot) -> None:
         await settle(pilot)
@@ -19,6 +29,7 @@ def _before(keys: list[str]):
             await pilot.press(key)
             await settle(pilot)
         await settle(pilot)
+        await _steady_cursors(pilot)
 
     return run_before
 
@@ -48,6 +59,7 @@ def test_new_job_form_with_errors(size, seeded, make_app, snap_compare):
         await pilot.pause()
         await pilot.press(*"echo hi", "tab", "tab", *"high", "ctrl+s")
         await settle(pilot)
+        await _steady_cursors(pilot)
 
     assert snap_compare(make_app(clock=seeded), terminal_size=size, run_before=run_before)
 
