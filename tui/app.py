@@ -188,11 +188,14 @@ class QueuectlApp(DashboardActions, App):
         if not self.screen_stack:  # the answer came while the app was closing
             return
         seen = (message.counts, message.workers)
-        self._status_every = min(self._status_every * 2, 4) if seen == self._status_seen else 1
+        changed = seen != self._status_seen
+        self._status_every = 1 if changed else min(self._status_every * 2, 4)
         self._status_seen = seen
         if message.error is None:
             for pane in self.base_screen.query(StorePane):  # data down: one snapshot for all
                 pane.counts = message.counts
+            if changed:  # the pane on screen may be idling: bring it level with the header now
+                self.pane().reload()
             self.base_screen.query_one(StatusHeader).update_status(self.store_label, self.readonly, message.counts,
                                                                    message.workers)  # fmt: skip
 

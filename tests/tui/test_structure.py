@@ -61,6 +61,28 @@ async def test_filters_are_reactive(seeded, make_app):
         assert keys_of(app.query_one("#jobs-table", DataTable)) == ["sync-db", "sync-db-2"]
 
 
+async def test_a_change_the_header_sees_reloads_the_idle_pane_at_once(seeded, make_app):
+    """The header and the pane on screen agree within one header refresh: an idle pane, asked
+    only every 4th tick, is reloaded as soon as the header's counts change."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2")
+        pane = app.query_one("#dlq-list")
+        await settle(pilot)
+        app.paused = True  # no timer ticks: only the reloads the test causes
+        for _ in range(3):
+            pane.reload()
+            await settle(pilot)
+        assert pane._idle_every == pane.MAX_IDLE_TICKS
+        table = app.query_one("#dlq-table", DataTable)
+        assert "report" in keys_of(table)
+        store.delete_job("report")  # from outside the dashboard
+        app.paused = False
+        app.refresh_status()
+        await settle(pilot)
+        assert "report" not in keys_of(table)
+
+
 async def test_workers_pane_updates_rows_in_place(seeded, make_app):
     """A refresh that changes a heartbeat rewrites that cell, not the table."""
     app = make_app(clock=seeded)
