@@ -46,6 +46,27 @@ async def test_every_screen_shows_its_own_keys_with_help_quit_and_esc_visible_at
         assert _footer(app)["escape"] and "y" in _footer(app)
 
 
+async def test_a_footer_key_that_does_not_fit_whole_is_hidden_not_cut(seeded, make_app):
+    """At 80 columns each pane's keys end before the pinned ? : q group: a key is shown whole
+    (its trailing blank may sit under the group) or not at all."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for pane in "12345678":
+            await pilot.press(pane)
+            await settle(pilot)
+            keys = list(app.screen.query(FooterKey))
+            pinned_x = min(k.region.x for k in keys if k.key in ("question_mark", "colon", "q"))
+            shown = [k for k in keys if k.display and k.key not in ("question_mark", "colon", "q")]
+            for key in shown:
+                text = key.render().plain.rstrip()
+                assert key.region.x + len(text) <= pinned_x, f"pane {pane}: {text!r} is cut"
+            hidden = [k for k in keys if not k.display]
+            assert not hidden or keys.index(hidden[0]) > keys.index(shown[-1]), "keys hide from the right"
+        await pilot.press("2")
+        await settle(pilot)
+        assert not next(k for k in app.screen.query(FooterKey) if k.key == "e").display  # "Edit+retry"
+
+
 async def test_new_job_form_fits_80x24_and_focuses_the_first_bad_field(seeded, make_app):
     """The buttons are on screen, placeholders are whole, and a bad priority gets the focus."""
     app = make_app(clock=seeded)
