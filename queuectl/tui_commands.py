@@ -1,6 +1,8 @@
 """The commands that open the dashboard; Textual is imported only when one of them runs."""
 from __future__ import annotations
 
+import errno
+import os
 import shlex
 
 import click
@@ -131,5 +133,7 @@ def register(cli: click.Group) -> None:
         try:
             web.serve_dashboard(location, host=host, port=port, token=token, readonly=readonly,
                                 allow_hosts=allow_hosts, public_url=public_url)  # fmt: skip
-        except OSError as exc:
-            raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+        except OSError as exc:  # the address given cannot be bound: bad input, like a bad --port
+            why = "the port is in use; choose another with --port" if exc.errno == errno.EADDRINUSE else (
+                os.strerror(exc.errno) if exc.errno else str(exc))
+            raise InputError(f"cannot serve on {host}:{port}: {why}") from None

@@ -119,3 +119,17 @@ def test_a_weak_or_shared_token_file_is_refused(web_store, tmp_path, content, mo
     result = store_cli(web_store, "dashboard", "start", "--token-file", str(token_file))
     assert result.returncode == 2 and result.stderr.startswith("Error: ") and message in result.stderr
     assert stat.S_IMODE(token_file.stat().st_mode) == mode
+
+
+def test_a_port_in_use_is_a_one_line_error(web_store):
+    """Another program holds the port: exit 2 with the address and what to do, no traceback."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = store_cli(web_store, "dashboard", "start", "--port", str(port))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"Error: cannot serve on 127.0.0.1:{port}: the port is in use; choose another with --port"]
