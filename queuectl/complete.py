@@ -1,5 +1,5 @@
 """Shell completion of values (click's machinery calls these while the user presses tab): job
-ids, queue and schedule names from the store, config keys.  Each answers fast (job ids: the
+ids, labels, queue and schedule names from the store, config keys.  Each answers fast (job ids: the
 newest few hundred, then older ones starting with what was typed) and never fails: a store
 that cannot be opened completes nothing."""
 from __future__ import annotations
@@ -10,6 +10,8 @@ import click
 
 #: the newest jobs offered for an empty or short prefix
 RECENT_JOBS = 300
+#: the newest labelled jobs whose labels are offered
+RECENT_LABELLED = 2000
 
 
 def _quietly(fn):
@@ -43,6 +45,13 @@ def job_ids(incomplete: str) -> list[str]:
     from .store.completion import job_ids_starting
 
     return job_ids_starting(incomplete, RECENT_JOBS)
+
+
+@_quietly
+def labels(incomplete: str) -> list[str]:
+    from .store.completion import labels_starting
+
+    return labels_starting(incomplete, RECENT_LABELLED)
 
 
 @_quietly

@@ -54,6 +54,16 @@ def test_tab_completes_job_ids_queues_and_schedules():
     assert offered("queuectl schedule pause ") == ["nightly"]
 
 
+def test_tab_completes_labels_most_used_first():
+    """Labels the recent jobs carry, most used first, for every --label option."""
+    for labels in (["nightly", "etl"], ["etl"], ["etl", "backfill"]):
+        assert run_cli("add", *[a for label in labels for a in ("-l", label)], "--", "true").exit_code == 0
+    assert offered("queuectl list --label ") == ["etl", "backfill", "nightly"]
+    assert offered("queuectl retry -l n") == ["nightly"]
+    assert offered("queuectl add -l b") == ["backfill"]
+    assert offered("queuectl status --label e") == ["etl"]
+
+
 def test_without_a_store_nothing_is_offered_and_nothing_is_made(tmp_path, monkeypatch):
     missing = tmp_path / "none" / "q.db"
     monkeypatch.setenv("QUEUECTL_DB", str(missing))

@@ -33,7 +33,8 @@ EACH_HELP = ("One job per line of stdin, all in one transaction: {} in the comma
 @click.option("--cwd", metavar="DIR", help="Working directory [default: the current one].")
 @click.option("--env", "env", metavar="K=V", multiple=True, help="Set this variable for the job (repeatable).")
 @click.option("--unique", metavar="KEY", help="Add nothing while an unfinished job holds KEY (prints that job's id).")
-@click.option("--label", "-l", "labels", metavar="LABEL", multiple=True, help="Label the job (repeatable).")
+@click.option("--label", "-l", "labels", metavar="LABEL", multiple=True, shell_complete=complete.labels,
+              help="Label the job (repeatable).")  # fmt: skip
 @click.option("--on-finish", metavar="COMMAND", help="A shell command the worker runs when the job ends for good "
               "(the job's facts in QUEUECTL_* variables).")  # fmt: skip
 @click.option("--paused", is_flag=True, help="Add it paused: it waits until 'queuectl resume ID' (pueue's stash).")

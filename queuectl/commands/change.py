@@ -8,7 +8,8 @@ from .. import complete
 from ..cli import _open, _job_id
 
 
-label_option = click.option("--label", "-l", "label", metavar="LABEL", help="Every such job with this label.")
+label_option = click.option("--label", "-l", "label", metavar="LABEL", shell_complete=complete.labels,
+                            help="Every such job with this label.")  # fmt: skip
 
 
 @click.command()

@@ -14,7 +14,7 @@ from ..errors import ExitCode
 @click.command("list")
 @click.option("--state", "states", type=click.Choice(STATES), multiple=True,
               help="Only jobs in this state (repeatable: any of them).")  # fmt: skip
-@click.option("--label", "-l", metavar="LABEL", help="Only jobs with this label.")
+@click.option("--label", "-l", metavar="LABEL", shell_complete=complete.labels, help="Only jobs with this label.")
 @click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True, help="At most this many jobs.")
 @json_option
 @click.pass_context
@@ -51,7 +51,8 @@ def _label_filter(label: str | None):
 
 
 @click.command()
-@click.option("--label", "-l", metavar="LABEL", help="Only jobs with this label (counted by a scan of them).")
+@click.option("--label", "-l", metavar="LABEL", shell_complete=complete.labels,
+              help="Only jobs with this label (counted by a scan of them).")  # fmt: skip
 @json_option
 @click.pass_context
 def status(ctx: click.Context, label: str | None, json_: bool) -> None:
