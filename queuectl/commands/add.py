@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 
 import click
 
 from .. import complete
-
-from ..cli import _echo_json, _open, json_option
+from ..cli import _open, json_option
 from ..errors import InputError
 
 EACH_HELP = ("One job per line of stdin, all in one transaction: {} in the command is the line, {.} the line "
@@ -148,18 +146,13 @@ def _env(pairs: tuple[str, ...]) -> dict:
 
 
 def _report(added, specs, json_: bool, print_id: bool, each: bool) -> None:
-    for entry in added:
-        if entry.duplicate:
-            click.echo(f"note: an unfinished job with that unique key exists: {entry.id}", err=True)
-    if json_:
-        objects = [{"id": e.id, "duplicate": e.duplicate} for e in added]
-        _echo_json(objects if each else objects[0])
-    elif print_id or each:
-        click.echo("\n".join(e.id for e in added))
-        if each and sys.stderr.isatty():
-            click.echo(f"added {sum(not e.duplicate for e in added):,} jobs", err=True)
-    else:
-        click.echo(f"added job '{added[0].id}'" + _when(specs[0]))
+    from .enqueue import note_duplicates, report_added
+
+    if json_ or print_id or each:
+        report_added(added, each, json_, "added", "unique key")
+        return
+    note_duplicates(added, "unique key")
+    click.echo(f"added job '{added[0].id}'" + _when(specs[0]))
 
 
 def _when(spec) -> str:

@@ -39,17 +39,28 @@ def enqueue(ctx: click.Context, job_json: str | None, file_, json_: bool) -> Non
     _open(ctx)
     from .. import store
 
-    added = store.enqueue(specs)
+    report_added(store.enqueue(specs), batch, json_, "enqueued", "unique_key")
+
+
+def note_duplicates(added, key: str) -> None:
+    """A note (stderr) for each job not added because an unfinished one holds its unique key:
+    its id is that job's."""
     for entry in added:
         if entry.duplicate:
-            click.echo(f"note: an unfinished job with that unique_key exists: {entry.id}", err=True)
+            click.echo(f"note: an unfinished job with that {key} exists: {entry.id}", err=True)
+
+
+def report_added(added, many: bool, json_: bool, verb: str, key: str) -> None:
+    """What `enqueue` and `add` print: the ids, one per line, or JSON (a list for a batch), and
+    on a terminal how many a batch added.  `key` names the unique key as the command takes it."""
+    note_duplicates(added, key)
     if json_:
         objects = [{"id": e.id, "duplicate": e.duplicate} for e in added]
-        _echo_json(objects if batch else objects[0])
+        _echo_json(objects if many else objects[0])
         return
     click.echo("\n".join(e.id for e in added))
-    if batch and sys.stderr.isatty():
-        click.echo(f"enqueued {sum(not e.duplicate for e in added)} jobs", err=True)
+    if many and sys.stderr.isatty():
+        click.echo(f"{verb} {sum(not e.duplicate for e in added):,} jobs", err=True)
 
 
 def _one_job(text: str):
