@@ -155,6 +155,12 @@ def test_config_show_and_set():
     assert run_cli("config", "set", "backoff_base", "3").exit_code == 0
     assert json.loads(run_cli("config", "show", "--json").stdout)["backoff_base"] == 3
     assert "backoff_base" in run_cli("config", "show").stdout
+    assert run_cli("config", "get", "backoff_base").stdout == "3\n"
+    assert run_cli("config", "get", "retention_completed").stdout == "forever\n"
+    assert run_cli("config", "set", "retention_completed", "7d").exit_code == 0
+    assert run_cli("config", "get", "retention_completed").stdout == "7d\n"  # what `set` takes
+    unknown = run_cli("config", "get", "nope")
+    assert unknown.exit_code == 2 and unknown.stderr.startswith("Error: unknown setting 'nope'")
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 import click
 
 from .. import complete
-
 from ..cli import _open, _echo_json, json_option
 from ..paths import private_dir
 
@@ -39,6 +38,20 @@ def config_show(ctx: click.Context, json_: bool) -> None:
         return
     for key, value in values.items():
         click.echo(f"{key:<20} = {SETTINGS[key].show(value):<12}  # {SETTINGS[key].help}")
+
+
+@config.command("get")
+@click.argument("key", shell_complete=complete.config_keys)
+@click.pass_context
+def config_get(ctx: click.Context, key: str) -> None:
+    """Print one setting's value, as `config set` takes it (for scripts)."""
+    from ..settings import setting
+
+    spec = setting(key)  # an unknown key is bad input, before the store is opened
+    _open(ctx, readonly=True)
+    from .. import store
+
+    click.echo(spec.show(store.get_config()[key]))
 
 
 @config.command("set", context_settings={"ignore_unknown_options": True})
