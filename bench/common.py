@@ -127,9 +127,16 @@ def write_jobs_file(path: Path, n: int, command: str = "true", ids: str | None =
 def fresh_dir(root: Path, name: str) -> Path:
     path = root / name
     if path.exists():
-        shutil.rmtree(path)
+        shutil.rmtree(path, onerror=_gone_is_fine)
     path.mkdir(parents=True)
     return path
+
+
+def _gone_is_fine(function, name: str, exc_info) -> None:
+    """A file that vanished while its folder was being removed (tsp's server deletes its socket
+    as it exits, after `tsp -K` returned) is what rmtree wanted anyway."""
+    if not issubclass(exc_info[0], FileNotFoundError):
+        raise exc_info[1]
 
 
 def temp_root() -> Path:
