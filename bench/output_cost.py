@@ -4,14 +4,18 @@ in the same worker process, and the store's size against the cap.
     python bench/output_cost.py                 # 400 silent jobs, 4 slots in 1 process, 100 MB, 3 runs
     python bench/output_cost.py --mb 20 --runs 1
 
-Each run makes two fresh databases and drains them with `worker start --count SLOTS --procs 1
+Each run makes three fresh databases and drains them with `worker start --count SLOTS --procs 1
 --burst` (one process: the chatty job shares its shipping loop with the silent ones):
   alone   JOBS `true` jobs;
-  beside  the same, with one job printing MB megabytes (100-byte lines) claimed first.
-For the silent jobs: throughput from their first start to their last end.  For the chatty one:
-its run time and the bytes of its output kept in the store (attempt_output, with the table's
-own size on disk), against the cap (max_log_bytes per stream).  Pairs the two variants in each
-run, so the ratio is read side by side on a noisy machine.
+  quiet   the same, beside one job that makes MB megabytes (100-byte lines) into /dev/null:
+          the same CPU for the job itself on this machine's cores, nothing for the worker to read;
+  beside  the same, beside that job printing its MB megabytes, claimed first.
+For the silent jobs: throughput from their first start to their last end; beside / quiet is
+what the worker's reading, capping and shipping of the output costs them, beside / alone what
+they lose in all (on 2 CPUs the chatty pipeline itself takes a core).  For the chatty one: its
+run time and the bytes of its output kept in the store (attempt_output, with the table's own
+size on disk), against the cap (max_log_bytes per stream).  The variants run in turn in each
+run, so the ratios are read side by side on a noisy machine.
 """
 from __future__ import annotations
 
@@ -30,12 +34,12 @@ from common import PgServer, fresh_dir, note, q, temp_root, write_jobs_file  # n
 LINE = "0123456789" * 9 + "abcdefghi"  # 99 characters and the newline: 100-byte lines
 
 
-def drain(root: Path, pg: PgServer, name: str, jobs: int, slots: int, chatty_mb: int | None) -> dict:
+def drain(root: Path, pg: PgServer, name: str, jobs: int, slots: int, chatty_mb: int | None, shown: bool = True) -> dict:
     work = fresh_dir(root, name)
     db = pg.create(work, name)
     try:
         if chatty_mb:
-            command = f"yes {LINE} | head -c {chatty_mb * 10**6}"
+            command = f"yes {LINE} | head -c {chatty_mb * 10**6}" + ("" if shown else " > /dev/null")
             q(db, "enqueue", json.dumps({"id": "chatty", "command": command, "priority": 10, "timeout": 600}))
         q(db, "enqueue", "-", input_path=write_jobs_file(work / "jobs.jsonl", jobs, ids="t"))
         t = time.perf_counter()
@@ -73,17 +77,21 @@ def main() -> int:
     try:
         for n in range(args.runs):
             alone = drain(root, pg, f"alone_{n}", args.jobs, args.slots, None)
+            quiet = drain(root, pg, f"quiet_{n}", args.jobs, args.slots, args.mb, shown=False)
             beside = drain(root, pg, f"beside_{n}", args.jobs, args.slots, args.mb)
-            ratio = beside["silent_jobs_per_s"] / alone["silent_jobs_per_s"]
-            note(f"run {n + 1}: silent {alone['silent_jobs_per_s']:.0f} jobs/s alone, {beside['silent_jobs_per_s']:.0f} "
-                 f"beside {args.mb} MB ({ratio:.2f}x); chatty {beside['chatty_state']} in {beside['chatty_s']:.1f}s, "
+            rate = {name: v["silent_jobs_per_s"] for name, v in (("alone", alone), ("quiet", quiet), ("beside", beside))}
+            ratio, total = rate["beside"] / rate["quiet"], rate["beside"] / rate["alone"]
+            note(f"run {n + 1}: silent jobs/s {rate['alone']:.0f} alone, {rate['quiet']:.0f} beside {args.mb} MB into "
+                 f"/dev/null, {rate['beside']:.0f} beside {args.mb} MB printed ({ratio:.2f}x of quiet, {total:.2f}x of "
+                 f"alone); chatty {beside['chatty_state']} in {beside['chatty_s']:.1f}s (quiet: {quiet['chatty_s']:.1f}s), "
                  f"{beside['kept_bytes'] / 2**20:.1f} MiB kept ({beside['table_bytes'] / 2**20:.1f} MiB on disk)")  # fmt: skip
-            rows.append({"alone": alone, "beside": beside, "ratio": ratio})
+            rows.append({"alone": alone, "quiet": quiet, "beside": beside, "ratio": ratio, "ratio_to_alone": total})
     finally:
         shutil.rmtree(root, ignore_errors=True)
     beside = rows[-1]["beside"]
     summary = {
         "runs": rows, "median_ratio": statistics.median(r["ratio"] for r in rows),
+        "median_ratio_to_alone": statistics.median(r["ratio_to_alone"] for r in rows),
         "kept_mib": beside["kept_bytes"] / 2**20, "table_mib": beside["table_bytes"] / 2**20,
         "cap_mib_per_stream": beside["cap_bytes"] / 2**20,
     }  # fmt: skip

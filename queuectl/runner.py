@@ -345,14 +345,16 @@ class Jobs:
         for fd in running.fds():
             self._selector.register(fd, selectors.EVENT_READ, data=running)
 
-    def wait(self, timeout: float) -> tuple[list[tuple[Running, Outcome]], bool]:
+    def wait(self, timeout: float) -> tuple[list[tuple[Running, Outcome]], bool, bool]:
         """Wait up to `timeout` seconds for events; returns the commands that ended (with
-        their outcomes, which release them) and whether the wake-up source fired."""
+        their outcomes, which release them), whether the wake-up source fired, and whether
+        the wait timed out (no event at all: output that arrived is an event)."""
         now = time.monotonic()
         due = min((r.next_check() for r in self.running), default=math.inf)
         woke = False
         touched: set[int] = set()
-        for key, _ in self._selector.select(max(0.0, min(timeout, due - now))):
+        events = self._selector.select(max(0.0, min(timeout, due - now)))
+        for key, _ in events:
             if key.data is None:
                 woke = self._wake.drain() or woke
                 continue
@@ -362,14 +364,14 @@ class Jobs:
         now = time.monotonic()
         done = [r for r in self.running if (id(r) in touched or r.next_check() <= now) and r.check(now)]
         if not done:
-            return [], woke
+            return [], woke, not events
         for running in done:
             for fd in running.fds():
                 if fd in self._selector.get_map():
                     self._selector.unregister(fd)
             self.running.remove(running)
         self._sweep(done)
-        return [(running, running.close()) for running in done], woke
+        return [(running, running.close()) for running in done], woke, not events
 
     def _sweep(self, done: list[Running]) -> None:
         spare = {r.pgid for r in self.running} | ({self._guard.proc.pid} if self._guard is not None else set())

@@ -87,7 +87,10 @@ class Worker:
         self._ended_since = 0.0  # when the oldest of them ended
         self._outcomes: dict[int, runner.Outcome] = {}  # by attempt id, for the progress lines
         self._unreported_pgids: dict[int, int] = {}  # attempt id -> process group, for the next beat
-        self._look = True  # there may be work to claim (a wake-up, a timeout, a full batch)
+        self._look = True  # there may be work to claim (a wake-up, an end, a timeout, a full batch)
+        # after a look that found too little: when to look again unwoken (monotonic; None: not
+        # asked yet).  Asked once per such look, not once per wake-up of a job's output
+        self._look_at: float | None = None
         self._call_sent = 0.0  # when the latest store call was sent
         # when the renewal that all running jobs' leases count from was sent (fence.py): the
         # latest heartbeat that went through, or the claim that ended an idle spell
@@ -197,13 +200,22 @@ class Worker:
         if self._ended:
             pause = min(pause, max(0.0, self._ended_since + RECORD_DELAY_SECONDS - time.monotonic()))
         if not self.stopping and not self._look and len(self.jobs) + len(self._ended) < self.slots:
-            longest = BURST_POLL_SECONDS if self.burst else IDLE_POLL_SECONDS
-            due = self._retrying(store.next_due)
-            pause = min(pause, longest if due is None else max(0.0, due - store.now()))
+            if self._look_at is None:
+                self._look_at = time.monotonic() + self._next_look_in()
+            pause = min(pause, max(0.0, self._look_at - time.monotonic()))
         return pause
 
+    def _next_look_in(self) -> float:
+        """Seconds until the earliest waiting job becomes due; a poll's length when none is, or
+        when one is due already but was not claimable (its queue is paused or at its limit:
+        looking again at once would spin)."""
+        longest = BURST_POLL_SECONDS if self.burst else IDLE_POLL_SECONDS
+        due = self._retrying(store.next_due)
+        wait = None if due is None else due - store.now()
+        return longest if wait is None or wait <= 0 else wait
+
     def _wait(self, pause: float) -> None:
-        ended, woke = self.jobs.wait(pause)
+        ended, woke, timed_out = self.jobs.wait(pause)
         now = time.monotonic()
         for running, outcome in ended:
             if not self._ended:
@@ -211,8 +223,10 @@ class Worker:
             self._ended.append(store.Finished(running.claim, outcome.error, outcome.exit_code))
             self._outcomes[running.claim.attempt_id] = outcome
             self._unreported_pgids.pop(running.claim.attempt_id, None)
-        if woke or not ended:  # a wake-up, or a timeout: look for work again
-            self._look = True
+        # look for work again on a wake-up, a slot freed (its claim shares the record's
+        # transaction), a timeout or the moment a job is due; never for a job's output alone
+        if woke or ended or timed_out or self._look_at is not None and now >= self._look_at:
+            self._look, self._look_at = True, None
         if woke and self.jobs.running:  # a running job may have been cancelled: look soon
             self._next_beat_at = min(self._next_beat_at, self._last_beat + WAKE_BEAT_SECONDS)
 

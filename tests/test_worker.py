@@ -280,3 +280,52 @@ def test_a_queue_limit_of_3_never_runs_4_across_two_hosts(tmp_path):
         peak = max(peak, running)
     assert peak == 3 and running == 0
     assert json.loads(run_cli("status", "--json").stdout)["jobs"]["completed"] == 64
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_free_slot_beside_a_full_limited_queue_waits_without_spinning():
+    """The queue's next job is due but not claimable: the free slot's worker waits (a job's end
+    looks again, in the same transaction as its record) instead of looking again at once, which
+    kept a CPU busy; each next job still starts as the one before it ends."""
+    assert run_cli("queue", "limit", "lim", "1").exit_code == 0
+    for i in range(3):
+        enqueue(id=f"lim-{i}", command="sleep 1.5", queue="lim")
+    workers = start_workers("--count", "2", "--procs", "1")
+    try:
+        wait_for(lambda: job("lim-0")["state"] == "processing")
+        pid = json.loads(run_cli("worker", "list", "--json").stdout)[0]["pid"]
+        before = _cpu_seconds(pid)
+        time.sleep(1.0)
+        assert _cpu_seconds(pid) - before < 0.3  # a claim loop takes the whole second
+        wait_for(lambda: job("lim-2")["state"] == "completed", timeout=30)
+    finally:
+        stop(workers)
+    runs = sorted((a.started_at, a.finished_at) for i in range(3) for a in _attempts(f"lim-{i}"))
+    assert len(runs) == 3
+    for (_, ended), (started, _) in zip(runs, runs[1:]):
+        assert ended <= started < ended + 0.5  # the limit held, and the slot was used at once
+
+
+@pytest.mark.postgres_only
+def test_a_chatty_job_costs_no_transaction_per_chunk_of_output(pg_admin, store_url):
+    """20 MB of output reach the worker as thousands of pipe reads; they wake its loop but are
+    no reason to look for work (each look was a claim transaction).  The 1 MB cap keeps the
+    shipments of what is kept to a few dozen."""
+    assert run_cli("config", "set", "max_log_bytes", "1000000").exit_code == 0
+    enqueue(id="chatty", command="yes 0123456789012345678901234567890123456789 | head -c 20000000")
+    name = store_url.rsplit("/", 1)[1]
+
+    def commits() -> int:
+        with pg_admin.cursor() as cursor:
+            cursor.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = %s", (name,))
+            return cursor.fetchone()[0]
+
+    before = commits()
+    drain("--count", "2", "--procs", "1")  # the worker's connections close: their counts are in
+    assert job("chatty")["state"] == "completed"
+    assert commits() - before < 300  # 20 MB in reads of at most 64 KiB: 900 and more before
