@@ -55,6 +55,16 @@ COMMANDS = {
 }
 
 
+#: commands of pueue and task-spooler that queuectl calls otherwise: an unknown command says
+#: which of ours does it (README: Coming from pueue or task-spooler)
+OTHER_TOOLS_WORDS = {
+    "log": "logs ID", "follow": "logs --follow ID", "start": "resume ID (or: worker start)",
+    "kill": "cancel ID", "remove": "cancel ID (waiting) or delete ID (finished)", "restart": "retry ID",
+    "clean": "prune --older-than 0s", "stash": "pause ID", "parallel": "worker start --count N",
+    "group": "queue list", "shutdown": "worker stop", "switch": "priority ID N",
+}  # fmt: skip
+
+
 class QueuectlGroup(click.Group):
     """Loads each command's module when it is first asked for (COMMANDS), and reports every
     error as one line, including click's own usage errors."""
@@ -73,6 +83,17 @@ class QueuectlGroup(click.Group):
             else:
                 target(self)
         return super().get_command(ctx, name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:
+            name = exc.command_name
+            if name in OTHER_TOOLS_WORDS:
+                raise click.UsageError(f"No such command {name!r}; queuectl's is: queuectl {OTHER_TOOLS_WORDS[name]}",
+                                       ctx) from None  # fmt: skip
+            # click suggests among the commands loaded so far: here, among all of them
+            raise click.exceptions.NoSuchCommand(name, possibilities=self.list_commands(ctx), ctx=ctx) from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:

@@ -230,3 +230,16 @@ def test_a_store_made_by_schema_1_is_migrated_in_place(store_url, backend):
     from queuectl.models import SCHEMA_VERSION, Setting
 
     assert Setting.get(Setting.key == "schema_version").value == str(SCHEMA_VERSION)
+
+
+@pytest.mark.parametrize("typed, says", [
+    ("log", "Error: No such command 'log'; queuectl's is: queuectl logs ID"),
+    ("follow", "Error: No such command 'follow'; queuectl's is: queuectl logs --follow ID"),
+    ("kill", "Error: No such command 'kill'; queuectl's is: queuectl cancel ID"),
+    ("lst", "Error: No such command 'lst'. Did you mean 'list'?"),
+])  # fmt: skip
+def test_an_unknown_command_names_ours(typed, says):
+    """pueue's and task-spooler's verbs name queuectl's; a typo gets click's suggestion, among
+    every command (they load lazily)."""
+    result = qctl(typed)
+    assert result.returncode == 2 and result.stderr.startswith(says) and len(result.stderr.splitlines()) == 1

@@ -3,13 +3,14 @@ through a real pseudo-terminal show control sequences escaped (colours kept); `-
 get the bytes as the job printed them."""
 from __future__ import annotations
 
+import json
 import os
 import select
 import subprocess
 import sys
 import time
 
-from conftest import drain, enqueue, qctl, start_workers, stop
+from conftest import drain, enqueue, qctl, run_cli, start_workers, stop, wait_for
 
 from queuectl.terminal import InertStream, inert
 
@@ -93,3 +94,18 @@ def test_inert_stream_holds_back_a_sequence_cut_between_chunks():
     pieces = "".join(stream.feed(data[i : i + 1]) for i in range(len(data))) + stream.end()
     assert pieces == inert(text) == "\x1b[1;32mok\x1b[0m é \\x1b]0;t\\x07\n"
     assert stream.feed(b"\xff\x9b") + stream.end() == "\\xff\\x9b"  # not UTF-8: shown, not obeyed
+
+
+def test_add_on_a_terminal_says_how_to_start_a_worker_when_none_runs():
+    """A pueue user's first job: nothing runs it until a worker starts, and add says so (on a
+    terminal only: scripts read the id alone)."""
+    out = _through_a_terminal("add", "--", "echo", "hi")
+    assert b"added job 'j-" in out and b"note: no worker is running; start one with: queuectl worker start" in out
+    piped = qctl("add", "--", "echo", "hi")
+    assert piped.returncode == 0 and "note" not in piped.stderr
+    workers = start_workers("--count", "1")
+    try:
+        wait_for(lambda: json.loads(run_cli("status", "--json").stdout)["workers"])
+        assert b"no worker" not in _through_a_terminal("add", "--", "echo", "hi")
+    finally:
+        stop(workers)

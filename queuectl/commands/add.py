@@ -146,13 +146,14 @@ def _env(pairs: tuple[str, ...]) -> dict:
 
 
 def _report(added, specs, json_: bool, print_id: bool, each: bool) -> None:
-    from .enqueue import note_duplicates, report_added
+    from .enqueue import hint_without_workers, note_duplicates, report_added
 
     if json_ or print_id or each:
         report_added(added, each, json_, "added", "unique key")
         return
     note_duplicates(added, "unique key")
     click.echo(f"added job '{added[0].id}'" + _when(specs[0]))
+    hint_without_workers()
 
 
 def _when(spec) -> str:

@@ -57,10 +57,22 @@ def report_added(added, many: bool, json_: bool, verb: str, key: str) -> None:
     if json_:
         objects = [{"id": e.id, "duplicate": e.duplicate} for e in added]
         _echo_json(objects if many else objects[0])
+    else:
+        click.echo("\n".join(e.id for e in added))
+        if many and sys.stderr.isatty():
+            click.echo(f"{verb} {sum(not e.duplicate for e in added):,} jobs", err=True)
+    hint_without_workers()
+
+
+def hint_without_workers() -> None:
+    """On a terminal, when no worker runs anywhere: say how to start one (pueue and tsp start
+    their daemon themselves; here the job would wait without a word)."""
+    if not sys.stderr.isatty():
         return
-    click.echo("\n".join(e.id for e in added))
-    if many and sys.stderr.isatty():
-        click.echo(f"{verb} {sum(not e.duplicate for e in added):,} jobs", err=True)
+    from .. import store
+
+    if not store.live_worker_count():
+        click.echo("note: no worker is running; start one with: queuectl worker start", err=True)
 
 
 def _one_job(text: str):
