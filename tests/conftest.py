@@ -34,6 +34,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "postgres_only: runs on the PostgreSQL backend only")
+    config.addinivalue_line("markers", "empty_database: on PostgreSQL, a database without the schema "
+                                       "(not a copy of the migrated template)")  # fmt: skip
 
 
 def pytest_generate_tests(metafunc):
@@ -75,20 +77,48 @@ def pg_admin():
     conn.close()
 
 
+def _pg_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin, tmp_path_factory) -> str:
+    """A database that queuectl's own migrations gave the schema, once per run.  Each test's
+    database is a copy of it (CREATE DATABASE … TEMPLATE): a copy takes about 0.1 s where making
+    the schema takes about 0.45 s, some 3 minutes over the suite's PostgreSQL tests.  Tests of a
+    store's first open ask for an empty database (the empty_database mark)."""
+    name = f"queuectl_test_{os.getpid()}_template"
+    with pg_admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {name}")
+    os.environ["QUEUECTL_LOGS"] = str(tmp_path_factory.mktemp("template-logs"))
+    try:
+        store.open_store(resolve(_pg_url(name)))
+    finally:
+        store.close_store()  # a template is copied only while nobody is connected to it
+        del os.environ["QUEUECTL_LOGS"]
+    yield name
+    with pg_admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(autouse=True)
 def store_url(request, backend, tmp_path, monkeypatch) -> str:
-    """QUEUECTL_DB for this test: a new SQLite file, or a new PostgreSQL database."""
+    """QUEUECTL_DB for this test: a new SQLite file, or a new PostgreSQL database (a copy of
+    the migrated template, or empty for the empty_database mark)."""
     monkeypatch.delenv("QUEUECTL_LOGS", raising=False)
     monkeypatch.delenv("QUEUECTL_HOST_ID", raising=False)
     if backend == "sqlite":
         url = str(tmp_path / "queuectl.db")
     else:
         admin = request.getfixturevalue("pg_admin")
+        empty = request.node.get_closest_marker("empty_database") is not None
+        template = "" if empty else f" TEMPLATE {request.getfixturevalue('pg_template')}"
         name = f"queuectl_test_{os.getpid()}_{next(_pg_names)}"
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {name}")
-            cursor.execute(f"CREATE DATABASE {name}")
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+            cursor.execute(f"CREATE DATABASE {name}{template}")
+        url = _pg_url(name)
         monkeypatch.setenv("QUEUECTL_LOGS", str(tmp_path / "logs"))
     monkeypatch.setenv("QUEUECTL_DB", url)
     yield url

@@ -205,6 +205,7 @@ def test_control_characters_never_reach_the_terminal():
     assert "\x1b" not in out and "\x07" not in out and "\\x1b" in out
 
 
+@pytest.mark.empty_database
 def test_a_store_made_by_schema_1_is_migrated_in_place(store_url, backend):
     """A store written by the first release (fixtures dumped from it) is upgraded when opened."""
     dump = (Path(__file__).parent / "fixtures" / f"store_v1.{backend}.sql").read_text()

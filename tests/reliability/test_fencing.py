@@ -59,6 +59,7 @@ def _host(url: str, host: str) -> subprocess.Popen:
 
 
 @pytest.mark.postgres_only
+@pytest.mark.empty_database  # host A's role makes (and so owns) the schema
 @pytest.mark.timeout(150)
 def test_a_host_cut_off_from_postgres_kills_its_job_before_another_takes_it(store_url, pg_admin, tmp_path):
     """Host A's role is refused logins and its connections are ended (as a partition would);
