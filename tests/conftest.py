@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from queuectl import store
+from queuectl.reaper import descendants
 from queuectl.cli import cli
 from queuectl.paths import resolve
 
@@ -168,11 +169,12 @@ def qctl(*args: str, input: str | None = None, timeout: float = 60) -> subproces
 
 def start_workers(*args: str) -> subprocess.Popen:
     """`queuectl worker start ARGS` in the background, in its own process group, on a store
-    made first (commands that only read, which tests poll at once, never make one)."""
+    made first (commands that only read, which tests poll at once, never make one).  With
+    Python's fault handler on, so that stop() can show where a worker that will not stop is."""
     assert run_cli("init").exit_code == 0
     return subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--quiet", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True, env=dict(os.environ, PYTHONFAULTHANDLER="1"))  # fmt: skip
 
 
 def drain(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -183,8 +185,23 @@ def drain(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 
 
 def stop(proc: subprocess.Popen, timeout: float = 30) -> int:
+    """SIGTERM to start_workers' supervisor; its exit status.  One that has not stopped within
+    `timeout` fails the test with the stacks of every Python process it started (SIGABRT
+    makes the fault handler print them) and what they wrote."""
     proc.send_signal(signal.SIGTERM)
-    return proc.wait(timeout)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        tree = [proc.pid, *descendants(proc.pid)]
+        stuck = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:20,args", "-p", ",".join(map(str, tree))],
+                               capture_output=True, text=True).stdout  # fmt: skip
+        for pid in reversed(tree):  # (each worker leads a group of its own)
+            try:
+                os.kill(pid, signal.SIGABRT)
+            except ProcessLookupError:
+                pass
+        out, err = proc.communicate(timeout=10)
+        pytest.fail(f"the workers did not stop within {timeout}s of SIGTERM\n{stuck}\n{out}\n{err}")
 
 
 def wait_for(predicate, timeout: float = 20, interval: float = 0.05):
