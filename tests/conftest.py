@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from queuectl import store
-from queuectl.reaper import descendants
 from queuectl.cli import cli
 from queuectl.paths import resolve
+from queuectl.reaper import descendants
 
 
 PG_ENV = "QUEUECTL_TEST_PG"  # the server's admin URL; its default is this machine's

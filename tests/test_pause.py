@@ -13,6 +13,7 @@ import pytest
 from conftest import drain, enqueue, job, pid_alive, run_cli, snapshot, start_workers, stop, wait_for
 from queuectl import ops, store
 from queuectl.errors import InvalidState
+from queuectl.reaper import descendants
 
 COUNTER = "echo pid $$; i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done"
 
@@ -33,18 +34,16 @@ def process_state(pid: int) -> str:
         return f.read().rsplit(") ", 1)[1][0]
 
 
-def group_stopped(pgid: int) -> bool:
-    """Every process of the job's group is stopped.  A shell caught by SIGSTOP in the middle of
-    a vfork shows D, not T: it waits, in the kernel, for its stopped child to exec."""
+def group_stopped(pid: int) -> bool:
+    """Every process of the job (its shell and what it started) is stopped.  A shell caught by
+    SIGSTOP in the middle of a vfork shows D, not T: it waits, in the kernel, for its stopped
+    child to exec."""
     states = []
-    for name in filter(str.isdigit, os.listdir("/proc")):
+    for member in [pid, *descendants(pid)]:
         try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(") ", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[2]) == pgid:
-            states.append(fields[0])
+            states.append(process_state(member))
+        except FileNotFoundError:  # ended meanwhile
+            pass
     return "T" in states and set(states) <= {"T", "D"}
 
 
