@@ -327,7 +327,9 @@ class Jobs:
 
     Commands that end in one round are swept together: one look through this process's
     descendants kills whatever still holds one of their markers (reaper.py), and the orphans
-    that came back to this process (a subreaper) are reaped, never a running job's shell."""
+    that came back to this process (a subreaper) are reaped, never a running job's shell.  An
+    orphan still dying at the sweep is watched by its pidfd and reaped when it has ended: left
+    as a zombie, it would keep its job's process group in existence until the next job ends."""
 
     def __init__(self, wake: WakeSource | None = None, guard: JobGuard | None = None):
         self._selector = selectors.DefaultSelector()
@@ -336,6 +338,7 @@ class Jobs:
         if wake is not None:
             self._selector.register(wake.fileno(), selectors.EVENT_READ, data=None)
         self.running: list[Running] = []
+        self._dying: dict[int, int] = {}  # pid -> pidfd of orphans killed but not ended at the sweep
 
     def __len__(self) -> int:
         return len(self.running)
@@ -357,6 +360,9 @@ class Jobs:
         for key, _ in events:
             if key.data is None:
                 woke = self._wake.drain() or woke
+                continue
+            if isinstance(key.data, int):  # an orphan's pidfd: it has ended
+                self._reap(key.data)
                 continue
             touched.add(id(key.data))
             if key.data.readable(key.fd):
@@ -385,13 +391,28 @@ class Jobs:
         if left:
             reaper.kill_marked(left, lambda: reaper.descendants(me), spare=frozenset(spare))
         for pid in reaper.children(me):
-            if pid not in spare and all(pid != r.pgid for r in done):  # (Popen reaps its own shells)
-                try:
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
+            if pid not in spare and pid not in self._dying and all(pid != r.pgid for r in done):
+                self._reap(pid)  # (Popen reaps its own shells)
+
+    def _reap(self, pid: int) -> None:
+        """Reap an orphan that has ended; one that has not is watched until it has."""
+        try:
+            ended = os.waitpid(pid, os.WNOHANG)[0] == pid
+        except ChildProcessError:
+            ended = True
+        if ended and pid in self._dying:
+            fd = self._dying.pop(pid)
+            self._selector.unregister(fd)
+            os.close(fd)
+        elif not ended and pid not in self._dying:
+            fd = _exit_fd(pid)
+            if fd is not None:  # (without pidfds the next sweep reaps it)
+                self._dying[pid] = fd
+                self._selector.register(fd, selectors.EVENT_READ, data=pid)
 
     def close(self) -> None:
+        for fd in self._dying.values():
+            os.close(fd)
         self._selector.close()
 
 

@@ -1,6 +1,7 @@
 """The runner: a command as its own process group, its output in capped files, its end reported;
 many commands supervised from one selector; the job guard."""
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -159,3 +160,31 @@ def _in_group(pgid: int) -> bool:
             except ProcessLookupError:
                 pass
     return False
+
+
+def test_an_orphan_that_ends_after_its_job_is_reaped_not_left_a_zombie(tmp_path):
+    """A worker is a subreaper: what a job leaves behind comes back to it.  One still alive when
+    its job ends (here: it left the group and shed the marker, so nothing kills it) is reaped
+    when it ends, however long after; a zombie of it would keep its group (a cancelled job's)
+    in existence for as long as the worker is idle."""
+    ready = tmp_path / "ready"
+    leftover = f"import os, time; os.closerange(0, 4096); open({str(ready)!r}, 'w').write(str(os.getpid())); time.sleep(1)"
+    command = f"setsid {sys.executable} -c {shlex.quote(leftover)} & while [ ! -s {ready} ]; do sleep 0.05; done"
+    script = (
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
+        "from queuectl import reaper, runner\n"
+        "reaper.become_subreaper()\n"
+        "jobs = runner.Jobs()\n"
+        f"jobs.add(runner.Running(sys.argv[1], Path({str(tmp_path)!r}) / 'o', Path({str(tmp_path)!r}) / 'e', 100))\n"
+        "while not jobs.wait(0.2)[0]:\n"
+        "    pass\n"
+        f"pid = int(Path({str(ready)!r}).read_text())\n"
+        "print('alive at the job end' if os.path.exists(f'/proc/{pid}') else 'gone at the job end', flush=True)\n"
+        "deadline = time.monotonic() + 10\n"
+        "while os.path.exists(f'/proc/{pid}') and time.monotonic() < deadline:\n"
+        "    jobs.wait(0.2)  # the worker's loop goes on, idle\n"
+        "print('reaped' if not os.path.exists(f'/proc/{pid}') else 'left a zombie')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, command], capture_output=True, text=True, timeout=30)
+    assert done.stdout.split("\n")[:2] == ["alive at the job end", "reaped"], done.stderr
