@@ -338,7 +338,7 @@ class Jobs:
         if wake is not None:
             self._selector.register(wake.fileno(), selectors.EVENT_READ, data=None)
         self.running: list[Running] = []
-        self._dying: dict[int, int] = {}  # pid -> pidfd of orphans killed but not ended at the sweep
+        self._dying: dict[int, int] = {}  # pid -> pidfd of the orphans that had not ended at their sweep
 
     def __len__(self) -> int:
         return len(self.running)
