@@ -24,7 +24,7 @@ from .states import ACTIVE_STATES, FINISHED_STATES, JobState
 
 db = DatabaseProxy()
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class BaseModel(Model):
@@ -138,6 +138,7 @@ class Schedule(BaseModel):
     last_run_at = DoubleField(null=True)
     last_job_id = CharField(max_length=200, null=True)
     skipped = IntegerField(default=0)
+    last_error = TextField(null=True)  # why the last tick could not enqueue; the schedule is paused
 
 
 class JobCount(BaseModel):

@@ -87,9 +87,22 @@ def _v6_labels_pause_hooks() -> None:
     db.execute_sql(LATER_INDEXES[0])
 
 
+def _v7_schedule_errors() -> None:
+    """A schedule whose tick cannot enqueue (a deleted dependency, a cron with no next date) keeps
+    the reason here and is paused, instead of taking the worker down (issue 22)."""
+    from peewee import TextField
+    from playhouse.migrate import migrate
+
+    from ..models import db
+
+    # a store upgraded from schema 1 made its schedule table from today's model (step 2) and has it
+    if "last_error" not in {column.name for column in db.get_columns("schedule")}:
+        migrate(dialect.current().migrator(db).add_column("schedule", "last_error", TextField(null=True)))
+
+
 #: version -> function that upgrades a store from version-1 to version (playhouse.migrate inside)
 STEPS: dict = {2: _v2_workflows_and_queues, 3: _v3_worker_slots, 4: _v4_retry_claim_index, 5: _v5_fleet,
-                6: _v6_labels_pause_hooks}
+                6: _v6_labels_pause_hooks, 7: _v7_schedule_errors}
 
 
 def migrate(from_version: int) -> None:
