@@ -14,6 +14,11 @@ from .models import HISTOGRAM_BUCKETS, JobState
 
 #: the finished outcomes, each always reported (0 until the first), so that rate() has a start
 OUTCOMES = (JobState.COMPLETED.value, JobState.DEAD.value, JobState.CANCELLED.value)
+#: how a run can end (it leaves processing)
+RUN_OUTCOMES = (JobState.COMPLETED.value, JobState.FAILED.value, JobState.DEAD.value, JobState.CANCELLED.value)
+#: a worker's states as the exporter reports them (lost: registered but silent)
+WORKER_STATES = ("idle", "busy", "stopping", "lost")
+SLOT_STATES = ("busy", "idle")
 HISTOGRAMS = {
     "job_duration_seconds": "How long runs took, from their claim to their end (every run, retries included).",
     "job_wait_seconds": "How long jobs waited for their first run: from when they became due (enqueued, "
@@ -35,8 +40,11 @@ class StoreCollector:
             InfoMetricFamily,
         )
 
+        from .worker import host_id
+
         figures = store.figures()
-        queues = sorted({queue for queue, _ in figures.jobs} | {queue for _, queue, _ in figures.counts if queue})
+        queues = sorted(figures.queues)
+        hosts = sorted(figures.hosts | {host_id()})  # (this host, so that a fleet with no host yet reads 0)
         jobs = GaugeMetricFamily("queuectl_jobs", "Jobs in the store, by queue and state.", labels=["queue", "state"])
         for queue in queues:
             for state in JobState:
@@ -50,6 +58,13 @@ class StoreCollector:
             for outcome in OUTCOMES:
                 finished.add_metric([queue, outcome], figures.counts.get(("jobs_finished", queue, outcome), (0, 0.0))[0])
         yield finished
+
+        runs = CounterMetricFamily("queuectl_runs", "Runs that ended, by queue and outcome: completed, failed "
+                                   "(a retry follows), dead, cancelled.", labels=["queue", "outcome"])  # fmt: skip
+        for queue in queues:
+            for outcome in RUN_OUTCOMES:
+                runs.add_metric([queue, outcome], figures.counts.get(("runs", queue, outcome), (0, 0.0))[0])
+        yield runs
 
         for name, doc in HISTOGRAMS.items():
             family = HistogramMetricFamily(f"queuectl_{name}", doc, labels=["queue"])
@@ -71,14 +86,17 @@ class StoreCollector:
 
         workers = GaugeMetricFamily("queuectl_workers", "Worker processes by host and state (idle, busy, stopping; "
                                     "lost: registered but silent).", labels=["host", "state"])  # fmt: skip
-        for (host, state), n in sorted(figures.workers.items()):
-            workers.add_metric([host, state], n)
+        states = [*WORKER_STATES, *sorted({state for _, state in figures.workers} - set(WORKER_STATES))]
+        for host in hosts:
+            for state in states:
+                workers.add_metric([host, state], figures.workers.get((host, state), 0))
         yield workers
 
         slots = GaugeMetricFamily("queuectl_worker_slots", "Job slots of live workers by host: busy or idle.",
                                   labels=["host", "state"])  # fmt: skip
-        for (host, state), n in sorted(figures.slots.items()):
-            slots.add_metric([host, state], n)
+        for host in hosts:
+            for state in SLOT_STATES:
+                slots.add_metric([host, state], figures.slots.get((host, state), 0))
         yield slots
 
         expired = CounterMetricFamily("queuectl_leases_expired", "Running jobs recovered because their worker "
@@ -107,38 +125,54 @@ def exposition() -> bytes:
     return generate_latest(registry())
 
 
+#: how long a connection may take to send its request (or stay idle) before it is dropped
+REQUEST_TIMEOUT = 10.0
+
+
 def serve(host: str, port: int, ready=None) -> None:
-    """Serve /metrics until interrupted: one thread, one store connection, one scrape per
-    request (Prometheus scrapes every few seconds; a thread per request would open a connection
-    per scrape).  `ready(server)` is called once the port is bound."""
+    """Serve /metrics until interrupted.  Each connection has a thread and a socket timeout, so
+    a client that sends half a request (or nothing) holds only its own thread, never a scrape;
+    the scrapes themselves take turns on one store connection at a time, closed after each (a
+    scrape every few seconds does not need a pool).  `ready(server)` is called once the port is
+    bound."""
     import signal
     import threading
+    from socketserver import ThreadingMixIn
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
     from prometheus_client import make_wsgi_app
 
     metrics_app = make_wsgi_app(registry())
+    one_scrape = threading.Lock()
 
     def app(environ, start_response):
         if environ.get("PATH_INFO") not in ("/metrics", "/metrics/"):
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"queuectl serves /metrics\n"]
-        return metrics_app(environ, start_response)
+        with one_scrape:
+            try:
+                return metrics_app(environ, start_response)
+            finally:
+                store.close_store()  # this thread's connection: the next scrape comes on another
 
-    class QuietHandler(WSGIRequestHandler):
+    class Handler(WSGIRequestHandler):
+        timeout = REQUEST_TIMEOUT
+
         def log_message(self, format, *args):  # noqa: A002  (no line per scrape on stderr)
             pass
 
-    class Server(WSGIServer):
+    class Server(ThreadingMixIn, WSGIServer):
         allow_reuse_address = True
+        daemon_threads = True  # a client still connected does not delay the exit
 
     if ":" in host:
         import socket
 
         Server.address_family = socket.AF_INET6
-    with make_server(host, port, app, server_class=Server, handler_class=QuietHandler) as server:
+    with make_server(host, port, app, server_class=Server, handler_class=Handler) as server:
         # SIGTERM ends the loop between requests (shutdown() must come from another thread)
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
         if ready is not None:
             ready(server)
         server.serve_forever()
+

@@ -24,7 +24,7 @@ from .states import ACTIVE_STATES, FINISHED_STATES, JobState
 
 db = DatabaseProxy()
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 class BaseModel(Model):
@@ -295,11 +295,13 @@ def _bucket(value: str) -> str:
 
 
 # What the metric counters observe of one job row changing (NEW, OLD): a job finishing (its
-# outcome), a run ending (leaving processing: how long it ran, claim to end), and a job's first
-# run starting (how long it waited since it became due: enqueued, scheduled, retried by hand).
-# (name, the observed value, when; a value of None counts the outcome, others fill buckets)
+# outcome), a run ending (leaving processing: its outcome, so that failed runs and retries can be
+# graphed (schema 8); how long it ran, claim to end), and a job's first run starting (how long it
+# waited since it became due: enqueued, scheduled, retried by hand).
+# (name, the observed value, when; a value of None counts the new state, others fill buckets)
 _OBSERVED = (
     ("jobs_finished", None, f"{{new}}.state IN {_FINISHED_LABELS}"),
+    ("runs", None, "{old}.state = 'processing'"),
     ("job_duration_seconds", "{new}.updated_at - {new}.started_at", "{old}.state = 'processing'"),
     ("job_wait_seconds", "{new}.started_at - {old}.next_attempt_at", "{new}.state = 'processing' AND {old}.attempts = 0"),
 )

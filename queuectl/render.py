@@ -21,6 +21,11 @@ def clean(text: object, limit: int | None = None) -> str:
     return out
 
 
+def url_host(host: str) -> str:
+    """A host as a printed URL needs it: an IPv6 address in brackets (http://[::1]:9464)."""
+    return f"[{host}]" if ":" in host else host
+
+
 def local_time(ts: float | None) -> str:
     if ts is None:
         return ""

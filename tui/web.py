@@ -38,6 +38,7 @@ from textual_serve.server import Server
 
 from queuectl.childproc import python_module, store_env
 from queuectl.paths import Location
+from queuectl.render import url_host
 
 TOKEN_ENV = "QUEUECTL_DASHBOARD_TOKEN"
 #: the shortest token a user may choose (a generated one is 43 characters, 256 bits)
@@ -225,7 +226,7 @@ def serve_dashboard(location: Location, *, host: str, port: int, token: str, rea
     command = shlex.join(python_module("queuectl", "tui", *(["--readonly"] * readonly)))
     server = DashboardServer(command, host=host, port=port, token=token, allow_hosts=allow_hosts,
                              public_url=public_url)  # fmt: skip
-    local = f"http://{'127.0.0.1' if host in WILDCARDS else _url_host(host)}:{port}"
+    local = f"http://{'127.0.0.1' if host in WILDCARDS else url_host(host)}:{port}"
 
     def announce() -> None:
         mode = " (read-only)" if readonly else ""
@@ -237,6 +238,3 @@ def serve_dashboard(location: Location, *, host: str, port: int, token: str, rea
 
     server.serve(announce=announce)
 
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host

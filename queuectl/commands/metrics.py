@@ -54,10 +54,11 @@ def metrics_serve(ctx: click.Context, bind: str, port: int) -> None:
     """Serve the fleet's metrics at http://ADDRESS:PORT/metrics for Prometheus (Ctrl+C stops)."""
     _open(ctx, readonly=True)
     from ..metrics import serve
+    from ..render import url_host
 
     def ready(server) -> None:
         address, bound = server.server_address[:2]
-        click.echo(f"Serving metrics at http://{address}:{bound}/metrics (Ctrl+C stops)", err=True)
+        click.echo(f"Serving metrics at http://{url_host(address)}:{bound}/metrics (Ctrl+C stops)", err=True)
 
     try:
         serve(bind, port, ready)

@@ -1,8 +1,9 @@
-"""Durable figures for the metrics exporter, read in one transaction per scrape.
+"""Durable figures for the metrics exporter, read as of one moment per scrape (one transaction,
+one snapshot: dialect.read_snapshot).
 
 Counters live in the metric_count table: the job triggers (models.METRIC_*_TRIGGERS) count
-finished jobs and fill the duration and wait histograms in the transaction that changes the
-job; lease expiries are added by the recovery that fails the lost attempt.  Deleting jobs
+finished jobs and the outcome of each run, and fill the duration and wait histograms, in the
+transaction that changes the job; lease expiries are added by the recovery that fails the lost attempt.  Deleting jobs
 (prune, retention, dlq purge) never lowers them, so they are true Prometheus counters across
 restarts of every process.  Nothing here scans the job table: counts come from job_count,
 ages from one index lookup per queue, workers from the worker table.
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..models import MetricCount, db
+from ..models import Job, MetricCount, db
+from . import dialect
 from .connection import guarded, now
 
 
@@ -33,15 +35,20 @@ class Figures:
     oldest_ready_age: dict[str, float] = field(default_factory=dict)  # queue -> seconds (0: none ready)
     workers: dict[tuple[str, str], int] = field(default_factory=dict)  # (host, state) -> workers
     slots: dict[tuple[str, str], int] = field(default_factory=dict)  # (host, busy|idle) -> slots
+    #: every queue and host the store knows (the default queue, those with controls; the hosts
+    #: `host list` shows), so that each has its series even when all of them read 0
+    queues: set[str] = field(default_factory=set)
+    hosts: set[str] = field(default_factory=set)
 
 
 @guarded
 def figures() -> Figures:
+    from .hosts import FORGET_SECONDS
     from .workers import LIVENESS_SECONDS
 
     t = now()
-    out = Figures()
-    with db.atomic():
+    out = Figures(queues={Job.queue.default})
+    with db.atomic(**dialect.current().read_snapshot):
         for queue, state, n in db.execute_sql("SELECT queue, state, SUM(n) FROM job_count GROUP BY queue, state"):
             out.jobs[(queue, state)] = int(n or 0)
         rows = db.execute_sql("SELECT name, queue, label, SUM(n), SUM(total) FROM metric_count GROUP BY name, queue, label")
@@ -55,10 +62,16 @@ def figures() -> Figures:
             out.oldest_ready_age[queue] = max(0.0, t - due) if due is not None else 0.0
         for queue in {queue for queue, _ in out.jobs} - set(waiting):
             out.oldest_ready_age[queue] = 0.0
+        out.queues.update(name for (name,) in db.execute_sql("SELECT name FROM queue"))
+        out.hosts.update(name for (name,) in db.execute_sql(
+            "SELECT name FROM host WHERE last_heartbeat_at >= {p}".format(p=db.param), (t - FORGET_SECONDS,)))  # fmt: skip
         workers = db.execute_sql("SELECT id, host, state, slots, heartbeat_at FROM worker").fetchall()
         busy = dict(db.execute_sql(
             "SELECT worker_id, COUNT(*) FROM job WHERE state = 'processing' GROUP BY worker_id").fetchall()) if workers else {}  # fmt: skip
+    out.queues.update(queue for queue, _ in out.jobs)
+    out.queues.update(queue for _, queue, _ in out.counts if queue)
     for worker_id, host, state, slots, beat in workers:
+        out.hosts.add(host)
         live = beat >= t - LIVENESS_SECONDS
         key = (host, state if live else "lost")
         out.workers[key] = out.workers.get(key, 0) + 1

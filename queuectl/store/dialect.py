@@ -33,6 +33,9 @@ class SqliteDialect:
     skip_locked = ""
     #: storage settings of the job table, run when a store is made or upgraded
     table_tuning: tuple[str, ...] = ()
+    #: db.atomic() arguments of a transaction that reads many tables as of one moment (a
+    #: scrape): WAL gives a deferred transaction one snapshot, without taking the write lock
+    read_snapshot = {"lock_type": "DEFERRED"}
 
     def __init__(self, location: Location):
         self.location = location
@@ -157,6 +160,8 @@ class PostgresDialect(SqliteDialect):
     retry_index = ""
     due_index = ""
     skip_locked = "FOR UPDATE SKIP LOCKED"
+    #: (read committed, the default, would give each statement its own moment)
+    read_snapshot = {"isolation_level": "REPEATABLE READ"}
     # Every job row is rewritten several times in its life (claim, heartbeats, end): vacuum
     # the job table after 1% of it changed, not the default 20%, and without the cost delay,
     # so the claim's partial indexes do not fill with dead entries; leave a tenth of each page

@@ -100,9 +100,19 @@ def _v7_schedule_errors() -> None:
         migrate(dialect.current().migrator(db).add_column("schedule", "last_error", TextField(null=True)))
 
 
+def _v8_run_outcomes() -> None:
+    """The metric trigger also counts each run's outcome (metric_count `runs`), for a retry rate
+    (issue 22).  Runs before the upgrade are not counted: the counter starts at the upgrade."""
+    from ..models import db
+
+    db.execute_sql(dialect.current().drop_trigger("job_metrics"))
+    for statement in dialect.current().metric_triggers:
+        db.execute_sql(statement)
+
+
 #: version -> function that upgrades a store from version-1 to version (playhouse.migrate inside)
 STEPS: dict = {2: _v2_workflows_and_queues, 3: _v3_worker_slots, 4: _v4_retry_claim_index, 5: _v5_fleet,
-                6: _v6_labels_pause_hooks, 7: _v7_schedule_errors}
+                6: _v6_labels_pause_hooks, 7: _v7_schedule_errors, 8: _v8_run_outcomes}
 
 
 def migrate(from_version: int) -> None:
