@@ -12,7 +12,9 @@ since every host keeps the logs of the jobs it ran.
 """
 from __future__ import annotations
 
+import errno
 import os
+import shlex
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +136,32 @@ def check_private(path: Path, what: str, folder: bool) -> bool:
         raise StoreUnusable(f"cannot use {what} {path}: it is {'not a folder' if folder else 'a folder'}")
     check_owned(path, st, what)
     return True
+
+
+def open_private(path: Path | str, what: str, flags: int = os.O_RDONLY, secret: bool = False) -> int:
+    """Open a file that queuectl takes authority from (the store, the dashboard's token file):
+    never through a symbolic link, a regular file only (a planted FIFO would hang the open), and
+    refused unless it belongs to this user and nobody else may write to it, or, for a `secret`,
+    read it.  The owner is what counts, not the mode: any user can make a 0600 file of their own
+    and name it where we look.  Returns the descriptor; a new file (O_CREAT) is made 0600."""
+    try:
+        fd = os.open(path, flags | _NOFOLLOW | os.O_NONBLOCK, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StoreUnusable(f"refusing {what} {path}: it is a symbolic link") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise StoreUnusable(f"refusing {what} {path}: it is not a regular file")
+        check_owned(Path(path), st, what)
+        if secret and st.st_mode & 0o077:
+            raise StoreUnusable(f"refusing {what} {path}: other users can read it (chmod 600 {shlex.quote(str(path))})")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def private_dir(path: Path, what: str) -> Path:

@@ -37,7 +37,7 @@ from aiohttp import web
 from textual_serve.server import Server
 
 from queuectl.childproc import python_module, store_env
-from queuectl.paths import Location
+from queuectl.paths import Location, open_private
 from queuectl.render import url_host
 
 TOKEN_ENV = "QUEUECTL_DASHBOARD_TOKEN"
@@ -193,7 +193,7 @@ def is_loopback(host: str) -> bool:
 
 def dashboard_token(token_file: str | None) -> str:
     """The token: from --token-file, else QUEUECTL_DASHBOARD_TOKEN, else a new random one."""
-    from queuectl.errors import InputError
+    from queuectl.errors import InputError, StoreUnusable
 
     if token_file is None and not os.environ.get(TOKEN_ENV):
         return secrets.token_urlsafe(32)
@@ -202,10 +202,10 @@ def dashboard_token(token_file: str | None) -> str:
     else:
         source = f"--token-file {token_file}"
         try:
-            if os.stat(token_file).st_mode & 0o077:
-                raise InputError(f"{source}: other users can read it (chmod 600 {shlex.quote(token_file)})")
-            with open(token_file, encoding="utf-8") as f:
+            with open(open_private(token_file, "--token-file", secret=True), encoding="utf-8") as f:
                 token = f.read().strip()
+        except StoreUnusable as exc:
+            raise InputError(str(exc)) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"{source}: {getattr(exc, 'strerror', None) or exc}") from None
     if len(token) < MIN_TOKEN_LENGTH:

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..errors import NoStore, StoreError
-from ..paths import Location, check_owned, check_private, check_store_folder, private_dir
+from ..paths import Location, check_private, check_store_folder, open_private, private_dir
 
 #: the NOTIFY channel that wakes idle workers on every host
 WAKE_CHANNEL = "queuectl_wake"
@@ -318,11 +318,7 @@ def _create_private_file(path: Path) -> None:
     if not path.parent.exists():
         private_dir(path.parent, "the store's folder")
     try:
-        fd = os.open(path, os.O_CREAT | os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o600)
+        os.close(open_private(path, "the store", os.O_CREAT | os.O_RDWR))
     except OSError as exc:
-        check_private(path, "the store", folder=False)  # a link or a folder: say so
+        check_private(path, "the store", folder=False)  # a folder: say so
         raise StoreError(f"cannot create the store at {path}: {exc.strerror}") from None
-    try:
-        check_owned(path, os.fstat(fd), "the store")
-    finally:
-        os.close(fd)
