@@ -7,8 +7,9 @@ operator's browser, could run commands.  This server keeps textual-serve's app a
 adds, in one aiohttp middleware:
 
 - a secret token per start, as Jupyter does: `/?token=…` (compared in constant time) is traded for
-  a signed HttpOnly SameSite=Strict cookie and a redirect that takes the token out of the address
-  bar; `/`, `/ws` and `/download/…` need that cookie (or the token) and `/static` alone is open;
+  an HttpOnly SameSite=Strict cookie of that browser's own (random, kept here, void once the
+  server stops) and a redirect that takes the token out of the address bar; `/`, `/ws` and
+  `/download/…` need that cookie (or the token) and `/static` alone is open;
 - the WebSocket handshake only from the dashboard's own origin (cross-site WebSocket hijacking);
 - only requests whose Host is the bound address, localhost, an IP address when bound to every
   interface, or a name given with --allow-host (DNS rebinding).
@@ -96,9 +97,15 @@ class DashboardServer(Server):
         super().__init__(command, host=host, port=port, title="queuectl", public_url=self.fixed_public_url)
         self.token = token
         self.hosts = HostCheck(host, [*allow_hosts, *([urlsplit(public_url).hostname or ""] if public_url else [])])
-        # one cookie name per port: a browser sends a host's cookies to every port of that host
-        self.cookie_name = f"queuectl-dashboard-{port}"
-        self.cookie_value = hmac.new(secrets.token_bytes(32), b"queuectl dashboard", hashlib.sha256).hexdigest()
+        # A browser sends a host's cookies to every port of that host, whatever their name, so
+        # the cookie's value is worth nothing elsewhere: a new random one per sign-in, known
+        # here only by its hash and forgotten when the server stops.  Behind https, the name
+        # has the __Host- prefix (the browser then keeps it to this origin, Secure, path /, no
+        # Domain); over http it cannot (the prefix needs Secure), so it names the port, so that
+        # two dashboards of one host do not overwrite each other's cookie.
+        self.secure = (self.fixed_public_url or "").startswith("https:")
+        self.cookie_name = "__Host-queuectl-dashboard" if self.secure else f"queuectl-dashboard-{port}"
+        self.sessions: set[bytes] = set()
 
     # textual-serve reads self.public_url to build the page's WebSocket and static URLs
     @property
@@ -142,7 +149,7 @@ class DashboardServer(Server):
                 return _refuse(403, WRONG_TOKEN)
             if request.path == "/":
                 return self._signed_in(request)
-        elif not hmac.compare_digest(request.cookies.get(self.cookie_name, ""), self.cookie_value):
+        elif _digest(request.cookies.get(self.cookie_name, "")) not in self.sessions:
             return _refuse(401, NO_TOKEN)
         if request.path == "/ws" and origin(request.headers.get("Origin", "")) not in self._own_origins(own):
             return _refuse(403, "The dashboard's WebSocket opens only from the dashboard's own page.\n")
@@ -161,10 +168,17 @@ class DashboardServer(Server):
         target = html.escape(str(request.rel_url.without_query_params("token")))
         response = web.Response(text=f'<!DOCTYPE html><meta http-equiv="refresh" content="0; url={target}">\n',
                                 content_type="text/html")  # fmt: skip
-        secure = (self.fixed_public_url or "").startswith("https:")
-        response.set_cookie(self.cookie_name, self.cookie_value, path="/", httponly=True, samesite="Strict",
-                            secure=secure)  # fmt: skip
+        session = secrets.token_urlsafe(32)
+        self.sessions.add(_digest(session))
+        response.set_cookie(self.cookie_name, session, path="/", httponly=True, samesite="Strict",
+                            secure=self.secure)  # fmt: skip
         return response
+
+
+def _digest(session: str) -> bytes:
+    """What the server keeps of a session cookie: looking a hash up in a set tells a timing
+    attacker nothing about the values that are valid."""
+    return hashlib.sha256(session.encode()).digest()
 
 
 def _refuse(status: int, text: str) -> web.Response:

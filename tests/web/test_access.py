@@ -89,7 +89,8 @@ async def test_a_public_url_names_the_pages_addresses(web_store):
         headers = {"Host": "queue.example.com"}  # as the reverse proxy passes it on
         _, _, response = await http_get(f"{server.base}/?token={server.token}", **headers)
         assert "Secure" in response.headers["Set-Cookie"]
-        morsel = response.cookies[f"queuectl-dashboard-{server.port}"]
+        morsel = response.cookies["__Host-queuectl-dashboard"]  # (the prefix: this origin only)
+        assert morsel["path"] == "/" and not morsel["domain"]
         _, page, _ = await http_get(f"{server.base}/", {morsel.key: morsel.value}, **headers)
         assert 'data-session-websocket-url="wss://queue.example.com/ws"' in page
     finally:
@@ -133,3 +134,29 @@ def test_a_port_in_use_is_a_one_line_error(web_store):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
         f"Error: cannot serve on 127.0.0.1:{port}: the port is in use; choose another with --port"]
+
+
+async def test_each_sign_in_gets_its_own_cookie_and_none_outlives_the_server(web_store):
+    """Cookies ignore ports, so whatever else listens on this host receives the dashboard's
+    cookie: it used to be one value for every browser, good until the server stopped.  Now each
+    sign-in has its own random value, kept by the server; a restart (same token) voids them."""
+    env = {"QUEUECTL_DB": str(web_store), "QUEUECTL_DASHBOARD_TOKEN": "a-token-kept-across-restarts"}
+    server = Dashboard(env=env)
+    try:
+        first, second = await cookie_of(server), await cookie_of(server)
+        assert first != second
+        for cookies in (first, second):
+            assert (await http_get(f"{server.base}/", cookies))[0] == 200
+        name = next(iter(first))
+        assert (await http_get(f"{server.base}/", {name: first[name][:-2] + "xx"}))[0] == 401
+        assert (await http_get(f"{server.base}/", {name: ""}))[0] == 401
+    finally:
+        server.stop()
+    again = Dashboard(env=env)
+    try:
+        stale = {f"queuectl-dashboard-{again.port}": first[name]}  # (as named for the new port)
+        assert (await http_get(f"{again.base}/", stale))[0] == 401
+        assert await app_output(f"{again.base}/ws", stale, Origin=again.base) == 401
+        assert (await http_get(f"{again.base}/", await cookie_of(again)))[0] == 200
+    finally:
+        again.stop()
