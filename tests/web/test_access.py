@@ -160,3 +160,19 @@ async def test_each_sign_in_gets_its_own_cookie_and_none_outlives_the_server(web
         assert (await http_get(f"{again.base}/", await cookie_of(again)))[0] == 200
     finally:
         again.stop()
+
+
+async def test_bound_to_an_ipv6_address_the_printed_url_brackets_it(web_store):
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    server = Dashboard("--host", "::1", env={"QUEUECTL_DB": str(web_store)})
+    try:
+        assert server.url.startswith(f"http://[::1]:{server.port}/?token="), server.url
+        assert (await http_get(server.url))[0] == 200
+    finally:
+        server.stop()
