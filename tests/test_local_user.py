@@ -5,7 +5,6 @@ and links they plant where queuectl will write.  Run as root only."""
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import signal
 import stat

@@ -5,7 +5,6 @@ taken during a drain is one moment of the store."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -69,6 +68,7 @@ def test_a_client_that_never_finishes_its_request_does_not_block_a_scrape(export
         half.sendall(b"GET /metr")
         for _ in range(2):  # twice: one scrape is not all the idle clients may hold
             assert sample(scrape(exporter.get()), "queuectl_jobs", queue="default", state="pending") == 0
+        exporter.stop()  # and they do not keep it from stopping
         assert silent.fileno() >= 0
 
 
