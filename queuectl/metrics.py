@@ -175,4 +175,3 @@ def serve(host: str, port: int, ready=None) -> None:
         if ready is not None:
             ready(server)
         server.serve_forever()
-
