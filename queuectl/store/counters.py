@@ -5,8 +5,9 @@ Counters live in the metric_count table: the job triggers (models.METRIC_*_TRIGG
 finished jobs and the outcome of each run, and fill the duration and wait histograms, in the
 transaction that changes the job; lease expiries are added by the recovery that fails the lost
 attempt.  Deleting jobs (prune, retention, dlq purge) never lowers them, so they are true
-Prometheus counters across restarts of every process.  Nothing here scans the job table: counts come from job_count,
-ages from one index lookup per queue, workers from the worker table.
+Prometheus counters across restarts of every process.  Nothing here scans the job table:
+counts come from job_count, ages from one index lookup per queue, workers from the worker
+table.
 """
 from __future__ import annotations
 
