@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from conftest import drain, enqueue
-from web.conftest import free_port
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"),
@@ -72,6 +71,7 @@ def dashboard_with(token_file: Path, store: Path) -> subprocess.CompletedProcess
     """`dashboard start --token-file F`: what it says if it refuses; one that starts (it took
     the token) is stopped and fails the test."""
     pytest.importorskip("textual_serve", reason="the web extra is not installed")
+    from web.conftest import free_port
     proc = subprocess.Popen([sys.executable, "-m", "queuectl", "--db", str(store), "dashboard", "start", "--port", str(free_port()),
                              "--token-file", str(token_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)  # fmt: skip
