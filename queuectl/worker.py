@@ -44,8 +44,10 @@ def say(line: str) -> bool:
     A closed terminal (its window closed, an ssh connection dropped) fails every later write
     with EIO; that must not stop the workers, which keep running jobs (SIGHUP is ignored too).
     """
-    try:
-        print(clean(line), flush=True)  # ids, commands, errors and paths come from jobs
+    try:  # one write per line: another process's line never lands inside it (unbuffered stdout
+        # writes print()'s text and its newline apart)
+        sys.stdout.write(clean(line) + "\n")  # ids, commands, errors and paths come from jobs
+        sys.stdout.flush()
         return True
     except OSError:
         try:  # what is still buffered, and anything printed later, goes nowhere without failing
