@@ -109,6 +109,7 @@ class Worker:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal is not a request to stop
+        runner.start_jobs_with_default_signals()  # (after the line above, which it turns into a no-op handler)
         self._retrying(store.register_worker, self.id, self.host, os.getpid(), os.getppid(), self.slots)
         from . import logship  # (SQLite: a no-op; not imported before peewee is: see main)
 
