@@ -16,7 +16,7 @@ import sys
 import time
 
 from . import fence, reaper, runner, store
-from .errors import ExitCode, StoreError, StoreUnusable
+from .errors import ExitCode, InputError, StoreError, StoreUnusable
 from .hooks import Hooks
 from .paths import Location
 from .render import clean
@@ -62,6 +62,18 @@ def say(line: str) -> bool:
 def host_id() -> str:
     """This machine's name in the store (overridable, e.g. to run several 'hosts' on one)."""
     return os.environ.get(HOST_ENV) or socket.gethostname()
+
+
+#: a worker's id (host id, supervisor pid, 6 hex digits) must fit the store's 200 characters
+HOST_ID_MAX = 180
+
+
+def validate_host_id(host: str) -> None:
+    """`worker start` refuses, in one line, a host id its workers could not work under."""
+    if "/" in host or len(host) > HOST_ID_MAX or not host.isprintable():
+        shown = host if len(host) <= 40 else host[:40] + "…"
+        raise InputError(f"invalid host id {shown!r} (from {HOST_ENV} or the machine's name): use at most "
+                         f"{HOST_ID_MAX} printable characters, without '/'")  # fmt: skip
 
 
 class Worker:
