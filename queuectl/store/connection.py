@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import time
 
@@ -36,6 +37,8 @@ def open_store(location: Location, readonly: bool = False, verify: bool = False)
     from ..models import db
 
     close_store()
+    if location.sqlite_path is not None and (not readonly or location.sqlite_path.exists()):
+        _refuse_read_only_mount(location.sqlite_path)
     chosen = dialect.for_location(location)
     db.initialize(chosen.connect(readonly))
     dialect.use(chosen)
@@ -53,6 +56,22 @@ def open_store(location: Location, readonly: bool = False, verify: bool = False)
             if verify:
                 quick_check()
             now()  # a store's first writer (after each boot) sets its clock's anchor
+
+
+def _refuse_read_only_mount(path) -> None:
+    """SQLite writes beside the store even to read it (its -shm file, in WAL mode): on a
+    read-only file system every command would fail with "unable to open database file", or a
+    "cannot create the store" for a store that exists."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return  # the connection says what is wrong
+    if read_only:
+        raise StoreError(f"the store at {path} is on a read-only file system: queuectl writes beside it even to "
+                         "read it; remount it read-write, or copy the store somewhere writable")  # fmt: skip
 
 
 def close_store() -> None:
@@ -132,6 +151,10 @@ def _ensure_schema(create: bool) -> None:
         if tables and not dialect.current().postgres:
             raise StoreUnusable(f"{location().display} is not a queuectl store (it holds other tables); "
                                 "choose another file with --db or QUEUECTL_DB")  # fmt: skip
+        taken = sorted(tables & {m._meta.table_name for m in MODELS})
+        if taken:  # (PostgreSQL: a database shared with other applications is fine, its names are not)
+            raise StoreUnusable(f"the database {location().display} already has table(s) named {', '.join(taken)} "
+                                "that queuectl did not make; give queuectl a database of its own")  # fmt: skip
         if not create:
             raise NoStore(f"there is no queuectl store in {location().display} yet (`queuectl init` creates one)")
         create_schema(dialect.current())

@@ -1,4 +1,5 @@
-"""Disk full: logs (and the store) on a file system that fills up, or a file size limit.
+"""Disk full: logs (and the store) on a file system that fills up, or a file size limit; and a
+store on a read-only file system.
 
 The attempt fails with a clear error, the worker stays alive, the store stays consistent, and
 the next job runs once there is room again.  A chatty job is capped at max_log_bytes.
@@ -13,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import enqueue, job, run_cli, start_workers, wait_for
+from conftest import enqueue, job, qctl, run_cli, start_workers, wait_for
 
 from . import storecheck
 
@@ -151,3 +152,16 @@ def test_a_full_disk_is_named_in_the_error(db_path, small_fs, monkeypatch):
                             text=True, timeout=60)  # fmt: skip
     assert result.returncode == 1
     assert "full" in result.stderr, result.stderr
+
+
+def test_a_store_on_a_read_only_file_system_is_one_line(db_path, small_fs, monkeypatch):
+    """SQLite writes beside a WAL store even to read it: commands said "unable to open database
+    file", or "cannot create the store" for a store that exists."""
+    monkeypatch.setenv("QUEUECTL_DB", str(small_fs / "queuectl.db"))
+    assert qctl("add", "--", "true").returncode == 0  # (a process of its own: nothing stays open)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
+    for command in (["status"], ["list"], ["add", "--", "true"], ["worker", "start", "--burst"]):
+        result = qctl(*command)
+        assert result.returncode == 1, result
+        assert result.stderr.startswith(f"Error: the store at {small_fs / 'queuectl.db'} is on a read-only file "
+                                        "system") and result.stderr.count("\n") == 1, result.stderr  # fmt: skip

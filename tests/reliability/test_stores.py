@@ -166,3 +166,28 @@ def test_a_planted_link_in_the_logs_folder_is_not_followed(db_path, tmp_path):
     job = json.loads(qctl("--db", str(path), "show", "j0", "--json").stdout)
     assert job["state"] == "dead" and "symbolic link" in job["last_error"]
     assert os.listdir(elsewhere) == []
+
+
+@pytest.mark.postgres_only
+@pytest.mark.empty_database
+def test_a_postgresql_database_with_a_table_named_like_ours_is_refused(store_url):
+    """Another application's `job` table: creating our schema failed half-way with "column "seq"
+    referenced in foreign key constraint does not exist"."""
+    import psycopg2
+    from playhouse.db_url import parse
+
+    conn = psycopg2.connect(**parse(store_url))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("CREATE TABLE job (id serial PRIMARY KEY, title text)")
+            cursor.execute("INSERT INTO job (title) VALUES ('theirs')")
+        for command in (["init"], ["add", "--", "true"], ["worker", "start", "--burst"]):
+            _one_error_line(qctl(*command), "already has table(s) named job that queuectl did not make")
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            assert cursor.fetchall() == [("job",)]
+            cursor.execute("SELECT title FROM job")
+            assert cursor.fetchall() == [("theirs",)]
+    finally:
+        conn.close()
