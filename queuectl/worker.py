@@ -4,7 +4,8 @@ slots; one heartbeat, one lease renewal, one fence deadline and one guard for al
 stop gracefully.
 
 The first SIGINT/SIGTERM (or `queuectl worker stop`) lets the running jobs finish, then the
-worker exits 0; a second one kills them, records their attempts as failed, and exits.
+worker exits 0; a second one kills them, records their attempts as failed, and exits.  While
+the store fails, the first one ends the worker at once (exit 1: see _retrying).
 Started by the supervisor.
 """
 from __future__ import annotations
