@@ -424,6 +424,27 @@ def _exit_fd(pid: int) -> int | None:
         return None
 
 
+def _no_op(signum, frame) -> None:
+    pass
+
+
+def start_jobs_with_default_signals() -> None:
+    """Jobs start with every signal at its default action and none blocked, whatever this
+    process inherited (nohup ignores SIGHUP, `queuectl worker start &` in a script SIGINT and
+    SIGQUIT, a parent may block some).  exec keeps what is ignored and the signal mask, and
+    resets what has a handler, so this process unblocks everything and handles with a no-op
+    what it would ignore: no preexec_fn in each Popen, which would cost the vfork (see README,
+    Performance).  SIGPIPE and SIGXFSZ, which Python ignores, are reset by Popen itself;
+    SIGCHLD ignored would reap our children behind our back: it gets its default."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    for sig in signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGXFSZ}:
+        try:
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL if sig == signal.SIGCHLD else _no_op)
+        except (OSError, ValueError):  # one the C library keeps for itself
+            pass
+
+
 def kill_group(pgid: int) -> None:
     """SIGKILL a job's process group from outside its worker (cancel, dead worker)."""
     try:

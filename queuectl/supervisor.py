@@ -26,12 +26,11 @@ from .childproc import python_module, store_env
 from .errors import ExitCode, InputError, StoreError
 from .paths import Location
 from .runner import WORKER_ENV
-from .worker import host_id, say
+from .worker import StoreTrouble, host_id, retry_pauses, say
 
 #: a worker that crashes sooner than this after its start is restarted only after a pause
 _MIN_UPTIME = 1.0
 _RESTART_PAUSE = 1.0
-_STORE_RETRY_SECONDS = 0.5
 #: open files a worker process needs besides its jobs (interpreter, store, sockets, guard)
 _BASE_FILES = 64
 #: open files per running job: its two pipes, its pidfd and its marker (reaper.py)
@@ -126,11 +125,15 @@ class Supervisor:
         self.signals = 0
         self._next_index = 1
         self._forwarder = None  # PostgreSQL: the host's one LISTEN connection, for all its workers
-        self.unusable = False  # a worker found the store unusable
+        self.failed = False  # a worker found the store unusable, or died once a stop was asked
 
     def say(self, text: str) -> None:
         if not self.quiet:
             self.quiet = not say(text)
+
+    def warn(self, text: str) -> None:
+        """Trouble with the store: said even with --quiet."""
+        say(text)
 
     def recover_local_orphans(self) -> int:
         """Workers of this host whose process is gone: recover their jobs now, not at lease expiry."""
@@ -168,19 +171,25 @@ class Supervisor:
             pass
 
     def _recover(self, worker_id: str, reason: str) -> None:
-        """recover_dead_worker, waiting out a busy store as workers do: a lock held past the
-        busy timeout must not end the supervisor (and with it every worker).  After a second
-        stop signal it gives up: the job is then recovered when its lease runs out."""
+        """recover_dead_worker, waiting out a busy or full store as workers do: a
+        lock held past the busy timeout must not end the supervisor (and with it every worker).
+        Once a stop is asked it gives up after one more try: the job is then recovered by the
+        next worker of this host, or when its lease runs out."""
+        trouble, pauses = StoreTrouble(self.warn), retry_pauses()
         while True:
             try:
                 recover_dead_worker(worker_id, reason)
                 store.close_store()  # idle again until the next death
+                trouble.recovered()
                 return None
             except StoreError as exc:
-                if self.signals >= 2:
+                if self.signals:
+                    self.warn(f"could not record that a worker died ({exc}); the next worker started here will")
                     return None
-                self.say(f"store error, retrying: {exc}")
-                time.sleep(_STORE_RETRY_SECONDS)
+                trouble.failed("store error", exc)
+                end = time.monotonic() + next(pauses)
+                while not self.signals and time.monotonic() < end:  # (a signal does not cut a sleep short)
+                    time.sleep(0.05)
 
     def signal_children(self, sig: int = signal.SIGTERM) -> None:
         for child in self.children:
@@ -226,10 +235,13 @@ class Supervisor:
             for child, code in self.reap():
                 if code == ExitCode.UNUSABLE:  # a damaged store: restarting it would only loop
                     self.say(f"[{child.name}] stopped: the store cannot be used; stopping every worker")
-                    self.unusable = True
+                    self.failed = True
                     self._on_signal(signal.SIGTERM, None)
                     continue
                 reason = death_reason(code)
+                # one that gave up on a failing store when asked to stop left jobs unrecorded (one
+                # that the stop signal killed before it could handle it had none)
+                self.failed = self.failed or bool(self.signals) and code > 0
                 self._recover(child.id, reason)
                 self.say(f"[{child.name}] died ({reason.removeprefix('lost: its worker ')})")
                 if not self.signals and time.monotonic() - child.started < _MIN_UPTIME:
@@ -239,7 +251,7 @@ class Supervisor:
         if self._forwarder is not None:
             self._forwarder.stop()
         self.say("All workers stopped")
-        return ExitCode.FAILED if self.unusable else ExitCode.OK
+        return ExitCode.FAILED if self.failed else ExitCode.OK
 
 
 def death_reason(exit_status: int) -> str:

@@ -1,6 +1,7 @@
 """How an idle worker learns at once that work arrived, without polling the store.
 
-Each worker binds a Unix datagram socket `<run_dir>/<worker id>.sock` for its whole life.  Every
+Each worker binds a Unix datagram socket `<run_dir>/<worker id>.sock` (a long id shortened with a
+hash) for its whole life.  Every
 commit that makes work runnable (or asks workers to stop) sends one byte to each socket in the
 folder, never blocking and dropping sockets whose owner is gone.  A worker drains its socket
 before looking for work, then blocks on it with a timeout (the next scheduled job, capped by a
@@ -11,6 +12,7 @@ real path would be too long (pytest's temporary folders often are).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from pathlib import Path
@@ -21,6 +23,19 @@ SUFFIX = ".sock"
 #: sockets of processes that wait for jobs to end, not for work
 WATCHER_PREFIX = "watch-"
 _MAX_SUN_PATH = 100
+#: the longest socket name (with its suffix) used as it is: _Dir keeps the folder's part within
+#: _MAX_SUN_PATH - 40
+_MAX_NAME = 38
+
+
+def _socket_name(name: str) -> str:
+    """The socket's file name for a worker (or watcher) `name`: a long one (a long host id
+    makes a long worker id) becomes its start and a hash, so that the path fits in a
+    sockaddr_un, and a '/' never makes it a path."""
+    if len(name.encode()) + len(SUFFIX) <= _MAX_NAME and "/" not in name:
+        return f"{name}{SUFFIX}"
+    start = "".join(c if c.isascii() and c != "/" else "_" for c in name[:12])
+    return f"{start}-{hashlib.sha256(name.encode()).hexdigest()[:20]}{SUFFIX}"
 
 
 class _Dir:
@@ -58,10 +73,10 @@ class WakeChannel:
             self._to_self.setblocking(False)
             return
         private_dir(run_dir, "the run folder")
-        self.path = run_dir / f"{name}{SUFFIX}"
+        self.path = run_dir / _socket_name(name)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         with _Dir(run_dir) as short:
-            address = f"{short}/{name}{SUFFIX}"
+            address = f"{short}/{self.path.name}"
             try:
                 os.unlink(address)
             except FileNotFoundError:

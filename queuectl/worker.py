@@ -4,7 +4,8 @@ slots; one heartbeat, one lease renewal, one fence deadline and one guard for al
 stop gracefully.
 
 The first SIGINT/SIGTERM (or `queuectl worker stop`) lets the running jobs finish, then the
-worker exits 0; a second one kills them, records their attempts as failed, and exits.
+worker exits 0; a second one kills them, records their attempts as failed, and exits.  While
+the store fails, the first one ends the worker at once (exit 1: see _retrying).
 Started by the supervisor.
 """
 from __future__ import annotations
@@ -16,11 +17,12 @@ import sys
 import time
 
 from . import fence, reaper, runner, store
-from .errors import ExitCode, StoreError, StoreUnusable
+from .errors import ExitCode, InputError, StoreError, StoreUnusable
 from .hooks import Hooks
 from .paths import Location
 from .render import clean
 from .states import FINISHED
+from .store.connection import store_file_changed
 
 HOST_ENV = "QUEUECTL_HOST_ID"
 #: the longest an idle worker sleeps without looking at the store (safety net for lost wake-ups)
@@ -29,8 +31,10 @@ IDLE_POLL_SECONDS = 1.0
 BURST_POLL_SECONDS = 0.05
 #: how often a worker looks for jobs whose worker vanished, and for jobs past retention
 RECOVERY_SECONDS = 5.0
-#: pause after the store reported an error, before trying again
+#: pause after the store reported an error, before trying again; doubled after each failure
+#: in a row, up to STORE_RETRY_MAX_SECONDS (a full disk fails every try while it is full)
 STORE_RETRY_SECONDS = 0.5
+STORE_RETRY_MAX_SECONDS = 8.0
 #: the longest a finished job waits to be recorded together with others that end soon after
 #: (it is recorded at once when no other job runs, or when half the slots are waiting)
 RECORD_DELAY_SECONDS = 0.002
@@ -44,8 +48,10 @@ def say(line: str) -> bool:
     A closed terminal (its window closed, an ssh connection dropped) fails every later write
     with EIO; that must not stop the workers, which keep running jobs (SIGHUP is ignored too).
     """
-    try:
-        print(clean(line), flush=True)  # ids, commands, errors and paths come from jobs
+    try:  # one write per line: another process's line never lands inside it (unbuffered stdout
+        # writes print()'s text and its newline apart)
+        sys.stdout.write(clean(line) + "\n")  # ids, commands, errors and paths come from jobs
+        sys.stdout.flush()
         return True
     except OSError:
         try:  # what is still buffered, and anything printed later, goes nowhere without failing
@@ -60,6 +66,48 @@ def say(line: str) -> bool:
 def host_id() -> str:
     """This machine's name in the store (overridable, e.g. to run several 'hosts' on one)."""
     return os.environ.get(HOST_ENV) or socket.gethostname()
+
+
+#: a worker's id (host id, supervisor pid, 6 hex digits) must fit the store's 200 characters
+HOST_ID_MAX = 180
+
+
+def validate_host_id(host: str) -> None:
+    """`worker start` refuses, in one line, a host id its workers could not work under."""
+    if "/" in host or len(host) > HOST_ID_MAX or not host.isprintable():
+        shown = host if len(host) <= 40 else host[:40] + "…"
+        raise InputError(f"invalid host id {shown!r} (from {HOST_ENV} or the machine's name): use at most "
+                         f"{HOST_ID_MAX} printable characters, without '/'")  # fmt: skip
+
+
+def retry_pauses():
+    """The pauses between tries of a store call that keeps failing: STORE_RETRY_SECONDS, doubled
+    after each failure up to STORE_RETRY_MAX_SECONDS."""
+    pause = STORE_RETRY_SECONDS
+    while True:
+        yield pause
+        pause = min(2 * pause, STORE_RETRY_MAX_SECONDS)
+
+
+class StoreTrouble:
+    """What is said about a failing store: each error once, not at every try (a full disk made
+    2,400 identical lines in ten minutes, which hid everything else), and that the store works
+    again once a call that failed goes through.  (Not once any call does: on a full disk reads
+    and some heartbeats still go through, and each would say so once more.)"""
+
+    def __init__(self, say) -> None:
+        self._say = say
+        self._said: str | None = None  # the error said last (None: nothing said since it worked)
+
+    def failed(self, what: str, exc: StoreError) -> None:
+        if str(exc) != self._said:
+            self._say(f"{what}, retrying: {exc}")
+            self._said = str(exc)
+
+    def recovered(self) -> None:
+        if self._said is not None:
+            self._say("the store works again")
+            self._said = None
 
 
 class Worker:
@@ -97,6 +145,7 @@ class Worker:
         self._renewed_at = 0.0
         self._lease_seconds = 0.0  # as granted with the latest claim
         self.hooks = Hooks(self.say)  # on_finish, on_queue_drained (hooks.py)
+        self.trouble = StoreTrouble(self.warn)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -107,12 +156,13 @@ class Worker:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal is not a request to stop
+        runner.start_jobs_with_default_signals()  # (after the line above, which it turns into a no-op handler)
+        self.guard = runner.JobGuard()
+        self.jobs = runner.Jobs(self.channel, self.guard)
         self._retrying(store.register_worker, self.id, self.host, os.getpid(), os.getppid(), self.slots)
         from . import logship  # (SQLite: a no-op; not imported before peewee is: see main)
 
         self.output = logship.for_store(self.location.logs_dir)  # (PostgreSQL: into the store)
-        self.guard = runner.JobGuard()
-        self.jobs = runner.Jobs(self.channel, self.guard)
         self.say(f"started ({self.slots} slot{'s' * (self.slots != 1)})")
         try:
             self._loop()
@@ -137,6 +187,10 @@ class Worker:
     def say(self, text: str) -> None:
         if not self.quiet:
             self.quiet = not say(f"[{self.name}] {text}")
+
+    def warn(self, text: str) -> None:
+        """Trouble with the store: said even with --quiet (once per error: see StoreTrouble)."""
+        say(f"[{self.name}] {text}")
 
     def _loop(self) -> None:
         while True:
@@ -178,6 +232,7 @@ class Worker:
 
     def _record_and_claim(self, k: int) -> None:
         """One transaction: the runs that ended, and up to k new jobs for the freed slots."""
+        self._check_store_file()  # (never recorded into a file nobody reads)
         ended, self._ended = self._ended, []
         idle = not self.jobs.running
         self._retrying(self.output.ship_ended, ended)  # their output is all in before their end
@@ -271,6 +326,7 @@ class Worker:
     def _beat(self) -> None:
         """Every second, idle or busy: I am alive, and so are my running jobs (their leases);
         kill those that are no longer mine (cancelled, taken away); enqueue due schedules."""
+        self._check_store_file()
         self._last_beat = time.monotonic()
         self._next_beat_at = self._last_beat + self._beat_interval()
         running = list(self.jobs.running)
@@ -284,7 +340,7 @@ class Worker:
                 self.say(f"scheduled job '{job_id}' enqueued")
         except StoreError as exc:
             self._writable_since = None
-            self.say(f"heartbeat failed: {exc}")
+            self.trouble.failed("heartbeat failed", exc)
             return
         for job in running:
             if not beat.owns(job.claim):
@@ -314,17 +370,49 @@ class Worker:
         return True
 
     def _retrying(self, fn, *args):
-        """Call a store function until it succeeds: a busy or briefly failing store never
-        kills a worker (unless a hard stop is asked for)."""
+        """Call a store function until it succeeds: a busy or failing store never kills a
+        worker, but a stop request is always honoured.  A stop that comes while the store fails
+        gets one more try, then the worker gives up (StoreError): what it could not record
+        stays running in the store, and is recovered as lost once the store works."""
+        pauses = None
         while True:
             self._call_sent = time.monotonic()  # (a claim's lease starts no earlier: see fence.py)
             try:
-                return fn(*args)
+                result = fn(*args)
             except StoreError as exc:
-                if self.hard_stop:
-                    raise
-                self.say(f"store error, retrying: {exc}")
-                time.sleep(STORE_RETRY_SECONDS)
+                if self.stopping:
+                    raise self._giving_up(exc) from exc
+                self._check_store_file()  # (a file deleted under a retrying worker)
+                self.trouble.failed("store error", exc)
+                pauses = pauses or retry_pauses()
+                self._pause_unless_stopped(next(pauses))
+                continue
+            if pauses is not None:
+                self.trouble.recovered()
+            return result
+
+    def _pause_unless_stopped(self, seconds: float) -> None:
+        """Sleep, cut short by a stop signal (it pokes the wake-up channel)."""
+        end = time.monotonic() + seconds
+        while not self.stopping and (left := end - time.monotonic()) > 0:
+            self.channel.wait(left)
+        self._look = True  # a wake-up taken here may have been about work
+
+    def _giving_up(self, exc: StoreError) -> StoreError:
+        left = len(self.jobs) + len(self._outcomes)  # running, and ended but not recorded
+        lost = f"; {left} job(s) not recorded, recovered as lost by the next worker once it works" if left else ""
+        return StoreError(f"stopped as asked while the store failed: {exc}{lost}")
+
+    def _check_store_file(self) -> None:
+        """A SQLite file deleted or replaced (`rm`, `mv backup.db q.db`) under the worker stops
+        it (StoreUnusable: its supervisor restarts nothing).  Its connection would go on recording
+        into the old file, which nobody else reads: its running jobs are killed on the way out
+        (the file now at the path, if any, decides what runs again).  One stat, before each
+        record and each heartbeat."""
+        changed = store_file_changed()
+        if changed:
+            raise StoreUnusable(f"the store file {self.location.sqlite_path} was {changed} while the worker ran; "
+                                "stopping")  # fmt: skip
 
     # -- one job -----------------------------------------------------------------------------
     def _start(self, claim: store.Claim) -> None:

@@ -191,3 +191,42 @@ def test_a_count_the_open_file_limit_cannot_carry_is_refused_in_one_line():
     spread = subprocess.run(argv + ["2"], capture_output=True, text=True,
                             preexec_fn=_with_open_file_limit(300))  # fmt: skip
     assert spread.returncode == 0, spread.stderr
+
+
+def test_each_output_line_is_one_write_and_the_readme_sample_is_what_it_prints(tmp_path):
+    """Worker processes share the supervisor's stdout.  Unbuffered (`python -u`,
+    PYTHONUNBUFFERED), print() wrote a line and its newline apart, so another process's line
+    could land between them: each line must be one write.  Stdout is a SOCK_SEQPACKET socket,
+    which keeps each write(2) as one message.  The README's sample output is the tour's
+    `worker start --count 3` (on two CPUs or more: two processes) as printed now."""
+    import re
+    import socket
+    from pathlib import Path
+
+    from queuectl.paths import resolve
+
+    enqueue(id="urgent", command="echo High Priority", priority=10)
+    enqueue(id="job1", command="echo Hello World")
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours:
+        proc = subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--count", "3",
+                                 "--procs", "2"], stdout=theirs, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))  # fmt: skip
+        theirs.close()
+        writes = []
+        while data := ours.recv(65536):
+            writes.append(data.decode())
+    assert proc.wait(60) == 0, proc.stderr.read()
+    assert writes and all(w.endswith("\n") and w.count("\n") == 1 for w in writes), writes
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    sample = readme.split("Worker output, one line per event:\n\n```text\n", 1)[1].split("```", 1)[0].splitlines()
+    head = re.sub(r" on \S+ \(press Ctrl\+C to stop\)$", f" on {resolve(None).display} (until the queue is empty)",
+                  sample[0])  # fmt: skip
+    assert writes[0] == head + "\n"
+
+    def shape(line: str) -> str:  # which process takes which job varies, and so do durations
+        line = re.sub(r" in \d+\.\d\ds$", " in 0.01s", line.rstrip("\n"))
+        return re.sub(r"^\[worker-\d+\] (?=.*job ')", "[worker-N] ", line)
+
+    printed = {shape(w) for w in writes}
+    assert {shape(line) for line in sample[1:] if "complex" not in line} <= printed, (sample, printed)

@@ -329,3 +329,21 @@ def test_a_chatty_job_costs_no_transaction_per_chunk_of_output(pg_admin, store_u
     drain("--count", "2", "--procs", "1")  # the worker's connections close: their counts are in
     assert job("chatty")["state"] == "completed"
     assert commits() - before < 300  # 20 MB in reads of at most 64 KiB: 900 and more before
+
+
+@pytest.mark.parametrize("host", ["rack/7", "h" * 181, "tab\there"], ids=["slash", "too-long", "control"])
+def test_worker_start_refuses_a_host_id_its_workers_cannot_use(monkeypatch, host):
+    """A '/' or a host id too long for a worker id killed every worker with a traceback."""
+    monkeypatch.setenv("QUEUECTL_HOST_ID", host)
+    result = qctl("worker", "start", "--burst")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("Error: invalid host id ") and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_long_host_id_gets_a_wake_up_socket_that_fits(monkeypatch):
+    """A worker's wake-up socket is named after its id (host.pid.suffix): a 180-character host
+    id made a path longer than a Unix socket address holds (OSError: AF_UNIX path too long)."""
+    monkeypatch.setenv("QUEUECTL_HOST_ID", "h" * 180)
+    enqueue(id="long-host", command="true")
+    result = drain()
+    assert "Traceback" not in result.stderr and job("long-host")["state"] == "completed"

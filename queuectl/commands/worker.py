@@ -28,7 +28,9 @@ def worker_start(ctx: click.Context, count: int, procs: int | None, burst: bool,
     """Run workers in the foreground until Ctrl+C (first: finish jobs; second: kill them)."""
     from ..spec import validate_queue_name
     from ..supervisor import Supervisor, default_procs, raise_open_file_limit, split
+    from ..worker import host_id, validate_host_id
 
+    validate_host_id(host_id())
     for queue in queues:
         validate_queue_name(queue)
     procs = procs or default_procs(count)

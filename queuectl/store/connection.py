@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import time
 
@@ -21,6 +22,7 @@ CLOCK_SYNC_SECONDS = 60.0
 
 _location: Location | None = None
 _readonly = False  # opened by a command that only reads: it writes nothing, not even the clock
+_file_identity: tuple[int, int] | None = None  # the SQLite file opened: (st_dev, st_ino)
 
 
 def open_store(location: Location, readonly: bool = False, verify: bool = False) -> None:
@@ -32,10 +34,13 @@ def open_store(location: Location, readonly: bool = False, verify: bool = False)
     application's tables is refused, never given ours.  `verify` (workers, `init`) also runs
     SQLite's quick_check, so that a damaged file stops them at once.
     """
-    global _location, _readonly
+    global _location, _readonly, _file_identity
     from ..models import db
 
     close_store()
+    _file_identity = None
+    if location.sqlite_path is not None and (not readonly or location.sqlite_path.exists()):
+        _refuse_read_only_mount(location.sqlite_path)
     chosen = dialect.for_location(location)
     db.initialize(chosen.connect(readonly))
     dialect.use(chosen)
@@ -53,6 +58,43 @@ def open_store(location: Location, readonly: bool = False, verify: bool = False)
             if verify:
                 quick_check()
             now()  # a store's first writer (after each boot) sets its clock's anchor
+            _file_identity = _identity(location.sqlite_path)
+
+
+def _identity(path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def store_file_changed() -> str | None:
+    """"deleted" or "replaced" when the SQLite file at the open store's path is no longer the
+    one this process opened: its connection still reads and writes the old file, which no other
+    process sees any more.  One stat, cheap enough for every turn of a worker's loop."""
+    if _file_identity is None:
+        return None
+    now_there = _identity(_location.sqlite_path)
+    if now_there == _file_identity:
+        return None
+    return "deleted" if now_there is None else "replaced"
+
+
+def _refuse_read_only_mount(path) -> None:
+    """SQLite writes beside the store even to read it (its -shm file, in WAL mode): on a
+    read-only file system every command would fail with "unable to open database file", or a
+    "cannot create the store" for a store that exists."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return  # the connection says what is wrong
+    if read_only:
+        raise StoreError(f"the store at {path} is on a read-only file system: queuectl writes beside it even to "
+                         "read it; remount it read-write, or copy the store somewhere writable")  # fmt: skip
 
 
 def close_store() -> None:
@@ -132,6 +174,10 @@ def _ensure_schema(create: bool) -> None:
         if tables and not dialect.current().postgres:
             raise StoreUnusable(f"{location().display} is not a queuectl store (it holds other tables); "
                                 "choose another file with --db or QUEUECTL_DB")  # fmt: skip
+        taken = sorted(tables & {m._meta.table_name for m in MODELS})
+        if taken:  # (PostgreSQL: a database shared with other applications is fine, its names are not)
+            raise StoreUnusable(f"the database {location().display} already has table(s) named {', '.join(taken)} "
+                                "that queuectl did not make; give queuectl a database of its own")  # fmt: skip
         if not create:
             raise NoStore(f"there is no queuectl store in {location().display} yet (`queuectl init` creates one)")
         create_schema(dialect.current())
@@ -180,6 +226,21 @@ _DAMAGE = re.compile(r"malformed|file is not a database|no such (table|column)|r
 #: errors in a row (none of them busy or a lost connection) after which the file is checked
 REPEATS_BEFORE_CHECK = 3
 _errors_in_a_row = 0
+#: what SQLite (SQLITE_FULL) and PostgreSQL (ENOSPC) say when the disk under the store is full
+_FULL = re.compile(r"disk is full|No space left on device")
+
+
+def _disk_full(text: str) -> bool:
+    """Is the disk under the store full?  SQLite also says only "disk I/O error" when it
+    cannot make its -shm file there."""
+    if _FULL.search(text):
+        return True
+    if "disk I/O error" not in text or _location is None or _location.sqlite_path is None:
+        return False
+    try:
+        return os.statvfs(_location.sqlite_path.parent).f_bavail == 0
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -208,6 +269,8 @@ def mapped_errors():
         elif "locked" in text or "busy" in text:
             text = f"the store is busy: another process has held its write lock for over {BUSY_TIMEOUT:g}s"
         else:
+            if _disk_full(text):
+                text = f"the disk is full where the store is ({text}); free some space there"
             _errors_in_a_row += 1
             if _errors_in_a_row == REPEATS_BEFORE_CHECK and _location is not None:
                 quick_check()

@@ -1,19 +1,24 @@
-"""Disk full: logs (and the store) on a file system that fills up, or a file size limit.
+"""Disk full: logs (and the store) on a file system that fills up, or a file size limit; and a
+store on a read-only file system.
 
 The attempt fails with a clear error, the worker stays alive, the store stays consistent, and
-the next job runs once there is room again.  A chatty job is capped at max_log_bytes.
+the next job runs once there is room again; a stop is honoured meanwhile.  A chatty job is
+capped at max_log_bytes.
 """
 import json
 import os
 import resource
+import select
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
 
-from conftest import enqueue, job, run_cli, start_workers, wait_for
+from conftest import drain, enqueue, job, qctl, run_cli, start_workers, wait_for
 
 from . import storecheck
 
@@ -151,3 +156,60 @@ def test_a_full_disk_is_named_in_the_error(db_path, small_fs, monkeypatch):
                             text=True, timeout=60)  # fmt: skip
     assert result.returncode == 1
     assert "full" in result.stderr, result.stderr
+
+
+def _line_with(stream, needle: str, timeout: float = 30) -> str:
+    """The first line of a child's stdout that holds `needle` (the test fails after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([stream], [], [], 0.1)[0]:
+            line = stream.readline()
+            if needle in line:
+                return line
+    pytest.fail(f"no line with {needle!r} in {timeout}s")
+
+
+def test_a_stop_is_honoured_while_the_store_is_full(db_path, small_fs, monkeypatch, tmp_path):
+    """A job ends while the store's disk is full: its end cannot be recorded.  The worker says
+    once that the disk is full (it said "store error, retrying" 4 times a second), backs off,
+    and the first SIGTERM stops it (it was ignored for over 10 minutes).  The job is not lost:
+    once there is room, the next worker recovers it as lost and runs it again."""
+    db = small_fs / "queuectl.db"
+    monkeypatch.setenv("QUEUECTL_DB", str(db))
+    monkeypatch.setenv("QUEUECTL_LOGS", str(tmp_path / "logs"))
+    started = tmp_path / "started"
+    enqueue(id="ends", command=f"touch {started}; sleep 1")
+    sup = start_workers()
+    try:
+        wait_for(started.exists)
+        with sqlite3.connect(db) as conn:  # an empty WAL: no write can reuse its room
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _fill(small_fs)
+        _line_with(sup.stdout, "the disk is full")
+        sup.send_signal(signal.SIGTERM)
+        out, err = sup.communicate(timeout=60)
+    finally:
+        if sup.poll() is None:
+            os.killpg(sup.pid, signal.SIGKILL)
+    assert sup.returncode == 1, (out, err)
+    assert "Traceback" not in err
+    assert not [line for line in out.splitlines() if line.startswith("[worker-")], out  # (its one line was read above)
+    assert err.count("\n") == 1 and err.startswith("Error: stopped as asked while the store failed: the disk is full")
+    assert "1 job(s) not recorded" in err, err
+    (small_fs / "filler").unlink()
+    drain()
+    assert (job("ends")["state"], job("ends")["attempts"]) == ("completed", 2)
+    assert storecheck.problems(db) == []
+
+
+def test_a_store_on_a_read_only_file_system_is_one_line(db_path, small_fs, monkeypatch):
+    """SQLite writes beside a WAL store even to read it: commands said "unable to open database
+    file", or "cannot create the store" for a store that exists."""
+    monkeypatch.setenv("QUEUECTL_DB", str(small_fs / "queuectl.db"))
+    assert qctl("add", "--", "true").returncode == 0  # (a process of its own: nothing stays open)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
+    for command in (["status"], ["list"], ["add", "--", "true"], ["worker", "start", "--burst"]):
+        result = qctl(*command)
+        assert result.returncode == 1, result
+        assert result.stderr.startswith(f"Error: the store at {small_fs / 'queuectl.db'} is on a read-only file "
+                                        "system") and result.stderr.count("\n") == 1, result.stderr  # fmt: skip

@@ -223,3 +223,25 @@ def test_a_dead_workers_job_is_dead_before_it_runs_again(db_path, tmp_path):
             os.kill(guard, signal.SIGCONT)
         sup.send_signal(signal.SIGTERM)
         assert sup.wait(20) == 0
+
+
+def test_jobs_start_with_default_signals_whatever_their_worker_inherited(db_path):
+    """`nohup` ignores SIGHUP, `queuectl worker start &` from a script ignores SIGINT and SIGQUIT,
+    a parent may block signals; and the worker itself ignored SIGHUP.  exec keeps ignored
+    signals and the mask, so jobs inherited all of it: a job must start with none ignored or
+    blocked, and die of a SIGHUP sent to it."""
+    enqueue(id="signals", command="grep -E '^Sig(Blk|Ign)' /proc/self/status; kill -HUP $$; echo survived",
+            max_retries=0)  # fmt: skip
+
+    def inherited() -> None:
+        for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1):
+            signal.signal(sig, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2, signal.SIGALRM})
+
+    result = subprocess.run([sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet"],
+                            capture_output=True, text=True, timeout=60, preexec_fn=inherited)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert job("signals")["last_error"] == "killed by signal SIGHUP"
+    out = run_cli("logs", "signals", "--raw").stdout
+    assert "SigBlk:\t0000000000000000\n" in out and "SigIgn:\t0000000000000000\n" in out, out
+    assert "survived" not in out

@@ -166,3 +166,57 @@ def test_a_planted_link_in_the_logs_folder_is_not_followed(db_path, tmp_path):
     job = json.loads(qctl("--db", str(path), "show", "j0", "--json").stdout)
     assert job["state"] == "dead" and "symbolic link" in job["last_error"]
     assert os.listdir(elsewhere) == []
+
+
+@pytest.mark.parametrize("how", ["replaced", "deleted"])
+def test_a_store_file_replaced_or_deleted_under_running_workers_stops_them(db_path, tmp_path, how):
+    """`mv backup.db q.db` or `rm q.db*` while workers run: their connections went on recording
+    into the old file, which nobody reads (completions lost, new jobs pending forever, `worker
+    list` empty).  They stop in one line, their running job is killed (the file now at the path
+    decides what runs again), and the supervisor restarts nothing."""
+    from conftest import enqueue, pid_alive, start_workers, wait_for
+
+    pid_file = tmp_path / "job.pid"
+    enqueue(id="long", command=f"echo $$ > {pid_file}; exec sleep 60")
+    sup = start_workers()
+    try:
+        job_pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip()))
+        if how == "replaced":
+            assert qctl("--db", str(tmp_path / "backup.db"), "init").returncode == 0
+            os.replace(tmp_path / "backup.db", db_path)
+        else:
+            for path in tmp_path.glob(f"{db_path.name}*"):
+                path.unlink()
+        out, err = sup.communicate(timeout=30)
+    finally:
+        if sup.poll() is None:
+            os.killpg(sup.pid, 9)
+    assert sup.returncode == 1, (out, err)
+    assert err == f"Error: the store file {db_path} was {how} while the worker ran; stopping\n", err
+    assert "replaces" not in out
+    wait_for(lambda: not pid_alive(job_pid), timeout=10)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.empty_database
+def test_a_postgresql_database_with_a_table_named_like_ours_is_refused(store_url):
+    """Another application's `job` table: creating our schema failed half-way with "column "seq"
+    referenced in foreign key constraint does not exist"."""
+    import psycopg2
+    from playhouse.db_url import parse
+
+    conn = psycopg2.connect(**parse(store_url))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("CREATE TABLE job (id serial PRIMARY KEY, title text)")
+            cursor.execute("INSERT INTO job (title) VALUES ('theirs')")
+        for command in (["init"], ["add", "--", "true"], ["worker", "start", "--burst"]):
+            _one_error_line(qctl(*command), "already has table(s) named job that queuectl did not make")
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            assert cursor.fetchall() == [("job",)]
+            cursor.execute("SELECT title FROM job")
+            assert cursor.fetchall() == [("theirs",)]
+    finally:
+        conn.close()
