@@ -20,7 +20,7 @@ while time.time() < {start}:
     time.sleep(0.001)
 added = []
 for _ in range(30):
-    added += store.run_due_schedules()
+    added += store.run_due_schedules().enqueued
 print(len(added))
 """
 
@@ -68,13 +68,13 @@ def test_overlap_skip_waits_for_the_previous_run():
 
     _add("nightly", "--cron", "*/5 * * * *", "--overlap", "skip", '{"command": "true"}')
     store.set_clock(lambda: T + 1)
-    assert store.run_due_schedules() == ["nightly@2030-01-01T10:05:00Z"]
+    assert store.run_due_schedules().enqueued == ["nightly@2030-01-01T10:05:00Z"]
     store.set_clock(lambda: T + 301)
-    assert store.run_due_schedules() == []  # the 10:05 run has not finished
+    assert store.run_due_schedules().enqueued == []  # the 10:05 run has not finished
     assert store.get_schedule("nightly").skipped == 1
     store.cancel("nightly@2030-01-01T10:05:00Z")
     store.set_clock(lambda: T + 601)
-    assert store.run_due_schedules() == ["nightly@2030-01-01T10:15:00Z"]
+    assert store.run_due_schedules().enqueued == ["nightly@2030-01-01T10:15:00Z"]
 
 
 def test_time_zone_decides_the_ticks():
@@ -91,7 +91,7 @@ def test_pause_resume_run_now_and_remove():
     _add("nightly", "--cron", "*/5 * * * *", '{"command": "true"}')
     assert run_cli("schedule", "pause", "nightly").exit_code == 0
     store.set_clock(lambda: T + 1)
-    assert store.run_due_schedules() == []
+    assert store.run_due_schedules().enqueued == []
     assert run_cli("schedule", "resume", "nightly").exit_code == 0  # from the next tick on
     assert store.get_schedule("nightly").next_run_at == T + 300
     assert run_cli("schedule", "run", "nightly").stdout == "nightly@2030-01-01T10:05:01Z\n"
