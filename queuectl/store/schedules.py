@@ -75,16 +75,20 @@ def _ticks(cron: str, tz: str, t: float):
 
 
 def _next_after(cron: str, tz: str, t: float) -> float:
-    from croniter import CroniterBadDateError
-
-    try:
-        return _ticks(cron, tz, t).get_next(datetime).timestamp()
-    except CroniterBadDateError:
-        raise InputError(f"cron expression {cron[:100]!r} has no run after {_utc(t)}") from None
+    return _step(cron, tz, t, "get_next", "after")
 
 
 def _latest_at_or_before(cron: str, tz: str, t: float) -> float:
-    return _ticks(cron, tz, t + 1e-6).get_prev(datetime).timestamp()
+    return _step(cron, tz, t + 1e-6, "get_prev", "at or before")
+
+
+def _step(cron: str, tz: str, t: float, direction: str, words: str) -> float:
+    from croniter import CroniterBadDateError
+
+    try:
+        return getattr(_ticks(cron, tz, t), direction)(datetime).timestamp()
+    except CroniterBadDateError:  # a date that has passed, 31 February: croniter looks so far, then gives up
+        raise InputError(f"cron expression {cron[:100]!r} has no run {words} {_utc(t)}") from None
 
 
 def _utc(t: float) -> str:
