@@ -222,3 +222,19 @@ def test_a_worker_outlives_poisoned_schedules_and_runs_a_plain_job_once():
     listed = {s["name"]: s for s in json.loads(run_cli("schedule", "list", "--json").stdout)}
     assert "depends on 'base', which does not exist" in listed["orphan"]["last_error"]
     assert listed["once"]["last_error"] == f"cron expression '{once}' has no run after {soon:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def test_one_validator_for_the_cli_and_the_form(opened):
+    """The form's field errors (ops.schedule_errors) are the words schedule add refuses with."""
+    from queuectl import ops, store
+
+    store.set_clock(lambda: T)  # the 'no run after' names the moment
+
+    errors = ops.schedule_errors("bad name", " 0 0 31 2 * ", "Mars/Base", "never")
+    assert set(errors) == {"name", "cron", "tz", "overlap"}
+    assert errors["cron"].startswith("cron expression '0 0 31 2 *' has no run after ")
+    for args, field in ((["bad name", "--cron", "* * * * *"], "name"), (["s", "--cron", "0 0 31 2 *"], "cron"),
+                        (["s", "--cron", "* * * * *", "--tz", "Mars/Base"], "tz")):  # fmt: skip
+        result = run_cli("schedule", "add", *args, '{"command": "true"}')
+        expected = ops.schedule_errors(*(args[:1] + [args[2]] + [args[4] if len(args) > 4 else "UTC", "allow"]))
+        assert (result.exit_code, result.stderr) == (2, f"Error: {expected[field]}\n")
