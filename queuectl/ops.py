@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import store
-from .errors import InputError, InvalidState, NotFound, QueuectlError
+from .errors import InvalidState, NotFound, QueuectlError
 from .states import FINISHED, JobState
 from .store import AttemptView, JobView, LogRead
 from .spec import JobSpec
