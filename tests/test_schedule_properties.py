@@ -82,6 +82,8 @@ def test_the_heartbeat_survives_any_schedule(opened, made, clock_steps):
         rows = {row.name: row for row in Schedule.select()}
         for name, error in due.failed.items():
             assert rows[name].paused and rows[name].last_error == error
+        listed = run_cli("schedule", "list", "--json")  # whatever the rows hold, they are listed
+        assert listed.exit_code == 0 and len(json.loads(listed.stdout)) == len(made), listed.stderr
         for i, s in enumerate(made):
             row = rows[f"s{i}"]
             if row.last_error is None:

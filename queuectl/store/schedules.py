@@ -52,8 +52,18 @@ class ScheduleView:
 
 
 def _view(row: Schedule) -> ScheduleView:
-    return ScheduleView(row.name, row.cron, row.tz, row.overlap, json.loads(row.job), bool(row.paused),
+    return ScheduleView(row.name, row.cron, row.tz, row.overlap, _job_fields(row.job), bool(row.paused),
                         row.next_run_at, row.last_run_at, row.last_job_id, row.skipped, row.last_error)  # fmt: skip
+
+
+def _job_fields(text: str) -> dict:
+    """The job's fields; {} for a row that holds no JSON object (written by hand): it is listed,
+    with the error its tick recorded, rather than breaking every listing."""
+    try:
+        job = json.loads(text)
+    except ValueError:
+        return {}
+    return job if isinstance(job, dict) else {}
 
 
 def _zone(tz: str):
