@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import store
-from .errors import InputError, InvalidState, NotFound, QueuectlError
+from .errors import InvalidState, NotFound, QueuectlError
 from .states import FINISHED, JobState
 from .store import AttemptView, JobView, LogRead
 from .spec import JobSpec
@@ -314,37 +314,15 @@ def remove_schedule(name: str) -> None:
 
 
 def schedule_errors(name: str, cron: str, tz: str, overlap: str) -> dict[str, str]:
-    """Each bad field of a schedule and why (croniter reads the cron expression, zoneinfo the
-    time zone), all at once and before anything is saved, so a form can show every one."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from croniter import croniter
-
-    from .spec import validate_queue_name
-
-    errors: dict[str, str] = {}
-    try:
-        validate_queue_name(name)
-    except InputError as exc:
-        errors["name"] = str(exc).replace("queue name", "schedule name")
-    if not croniter.is_valid(cron.strip()):
-        errors["cron"] = f"invalid cron expression {cron[:60]!r} (e.g. '*/5 * * * *')"
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors["tz"] = f"unknown time zone {tz[:64]!r} (e.g. UTC, Europe/Berlin)"
-    if overlap not in store.schedules.OVERLAP:
-        errors["overlap"] = f"overlap must be {' or '.join(store.schedules.OVERLAP)}, not {overlap[:20]!r}"
-    return errors
+    """Each bad field of a schedule and why, all at once (the new-schedule form shows every
+    one); the store's rule, the same one add_schedule refuses with."""
+    return store.schedule_errors(name, cron, tz, overlap)
 
 
 def add_schedule(name: str, cron: str, job: dict, tz: str = "UTC", overlap: str = "allow") -> store.ScheduleView:
     """A recurring job: every tick of cron (read in tz) enqueues one; refused whole, with the
-    first bad field named, when any field is wrong."""
-    errors = schedule_errors(name, cron, tz, overlap)
-    if errors:
-        raise InputError(next(iter(errors.values())))
-    return store.add_schedule(name, cron.strip(), job, tz=tz, overlap=overlap)
+    first bad field named, when any field is wrong (a cron with no next run among them)."""
+    return store.add_schedule(name, cron, job, tz=tz, overlap=overlap)
 
 
 # -- workers -----------------------------------------------------------------------------------

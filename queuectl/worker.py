@@ -336,8 +336,11 @@ class Worker:
             self._unreported_pgids = {}
             self._renewed(sent)
             self._beat_went_through()
-            for job_id in store.run_due_schedules():
+            due = store.run_due_schedules()
+            for job_id in due.enqueued:
                 self.say(f"scheduled job '{job_id}' enqueued")
+            for name, error in due.failed.items():  # said once: the schedule is paused now
+                self.say(f"schedule '{name}' paused: {error}")
         except StoreError as exc:
             self._writable_since = None
             self.trouble.failed("heartbeat failed", exc)

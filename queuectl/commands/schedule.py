@@ -27,9 +27,9 @@ def schedule_add(ctx: click.Context, name: str, job_json: str, cron: str, tz: st
 
     job = load_json_object(job_json)
     _open(ctx)
-    from .. import render, store
+    from .. import ops, render
 
-    added = store.add_schedule(name, cron, job, tz=tz, overlap=overlap)
+    added = ops.add_schedule(name, cron, job, tz=tz, overlap=overlap)
     click.echo(f"schedule '{name}' added; next run {render.local_time(added.next_run_at)}")
 
 
@@ -37,7 +37,7 @@ def schedule_add(ctx: click.Context, name: str, job_json: str, cron: str, tz: st
 @json_option
 @click.pass_context
 def schedule_list(ctx: click.Context, json_: bool) -> None:
-    """Every schedule with its next and last run."""
+    """Every schedule with its next and last run, and the error that paused it, if one did."""
     _open(ctx, readonly=True)
     from .. import render, store
 
@@ -45,11 +45,19 @@ def schedule_list(ctx: click.Context, json_: bool) -> None:
     if json_:
         _echo_json([s.as_dict() for s in schedules])
         return
-    rows = [[s.name, s.cron, s.tz, "paused" if s.paused else "active", s.overlap, render.local_time(s.next_run_at),
+    rows = [[s.name, s.cron, s.tz, _status(s), s.overlap, render.local_time(s.next_run_at),
              s.last_job_id or "", str(s.skipped), render.clean(s.job.get("command"))] for s in schedules]  # fmt: skip
     render.print_table(f"Schedules ({len(schedules)})",
                        ["Name", "Cron", "TZ", "Status", "Overlap", "Next run", "Last job", "Skipped", "Command"],
                        rows)  # fmt: skip
+    for s in schedules:
+        if s.last_error:  # in full, below the table (a cell would cut it short)
+            click.echo(f"{render.clean(s.name)}: paused by an error: {render.clean(s.last_error)} "
+                       f"(once it is fixed: queuectl schedule resume {s.name})")  # fmt: skip
+
+
+def _status(s) -> str:
+    return "error" if s.last_error else "paused" if s.paused else "active"
 
 
 _name_command(schedule, "remove", "Delete a schedule (the jobs it enqueued stay).",

@@ -20,7 +20,7 @@ _WHERE = {
     **dict.fromkeys(('LogRead', 'attempt_paths', 'read_log'), "logfiles"),
     **dict.fromkeys(('attempts', 'count_matching', 'counts', 'counts_matching', 'get_job', 'has_burst_work', 'ids_matching', 'linked_jobs', 'list_jobs', 'metrics', 'next_due', 'paused_count', 'paused_queues', 'states_of', 'unfinished_in_queue', 'waiting_for'), "queries"),
     **dict.fromkeys(('QueueView', 'limit_queue', 'list_queues', 'pause_queue', 'resume_queue'), "queues"),
-    **dict.fromkeys(('ScheduleView', 'add_schedule', 'get_schedule', 'list_schedules', 'pause_schedule', 'remove_schedule', 'run_due_schedules', 'run_schedule_now'), "schedules"),
+    **dict.fromkeys(('DueRun', 'ScheduleView', 'add_schedule', 'get_schedule', 'list_schedules', 'pause_schedule', 'remove_schedule', 'run_due_schedules', 'run_schedule_now', 'schedule_errors'), "schedules"),
     **dict.fromkeys(('apply_retention', 'dead_by_error', 'dead_ids_by_error', 'dead_jobs', 'prune'), "retention"),
     **dict.fromkeys(('AttemptView', 'Claim', 'JobFilter', 'JobView', 'Metrics', 'WorkerView', 'iso'), "views"),
     **dict.fromkeys(('Figures', 'figures'), "counters"),

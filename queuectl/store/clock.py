@@ -14,6 +14,14 @@ due time.  Leases are not judged on this clock at all (see workers.recover_expir
 reboot (a new boot id) the anchor restarts from the wall clock: no worker outlives a reboot, so
 no lease spans the jump.  Where there is no boot id (not Linux) the store's clock is the wall
 clock.
+
+One process's clock never moves the store's time for the others.  A Linux time namespace
+(`unshare --time --boottime N`) shifts CLOCK_BOOTTIME for the processes in it but shares the
+boot id; read as it is, it re-anchored the store a year ahead for everyone.  So the boot time
+here is the host's: the namespace's offset (/proc/self/timens_offsets, relative to the host's
+clock) taken off.  A process that still reads a boot time before the anchor's (the host's
+boot time never goes back; an offset it could not read) takes the wall clock and writes no
+anchor.
 """
 from __future__ import annotations
 
@@ -39,6 +47,28 @@ def _boot_id() -> str | None:
 
 
 _BOOT = _boot_id()
+
+
+def _boottime_offset() -> float:
+    """How far this process's CLOCK_BOOTTIME is ahead of the host's (its time namespace's
+    offset; 0 outside one, or where the kernel has no time namespaces)."""
+    try:
+        with open("/proc/self/timens_offsets") as f:
+            for line in f:
+                clock_id, secs, nanosecs = line.split()
+                if clock_id == "boottime":
+                    return int(secs) + int(nanosecs) / 1e9
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+_OFFSET = _boottime_offset()
+
+
+def host_boottime() -> float:
+    """CLOCK_BOOTTIME as the host's initial time namespace reads it."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME) - _OFFSET
 
 
 class Anchor(NamedTuple):
@@ -67,11 +97,13 @@ def store_time(wall: float, writable: bool) -> float:
     process also steers the anchor."""
     if _BOOT is None:
         return wall
-    boottime = time.clock_gettime(time.CLOCK_BOOTTIME)
     anchor = _read()
+    boottime = host_boottime()  # read after the anchor, whose writer read its own before writing it
     if anchor is None or anchor.boot != _BOOT:
         if writable:
             _write(Anchor(_BOOT, boottime, wall, 1.0), anchor)
+        return wall
+    if boottime < anchor.b0:  # not the host's boot time (see the module's docstring)
         return wall
     t = anchor.at(boottime)
     rate = _steer(anchor.rate, wall - t)

@@ -1,11 +1,17 @@
 """Steps of the wall clock on a SQLite store: due times do not wait out a backward step, and a
 clock running an hour ahead does not make live workers look dead."""
+import json
+import subprocess
+import sys
 import time
+from datetime import datetime
+
+import pytest
 
 from queuectl import store
 from queuectl.spec import JobSpec
 
-from conftest import run_cli
+from conftest import drain, qctl, run_cli
 
 HOUR = 3600.0
 
@@ -65,3 +71,62 @@ def test_a_worker_whose_clock_runs_an_hour_ahead_takes_no_live_workers_job(db_pa
         assert store.recover_expired() == 1
     finally:
         store.set_wall_clock()
+
+
+def _in_time_namespace(boottime_offset: int) -> list[str]:
+    """The argv prefix that runs a command in a new time namespace (unshare(1), as root)."""
+    argv = ["unshare", "--time", "--boottime", str(boottime_offset), "--fork"]
+    probe = subprocess.run([*argv, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"unshare --time is refused here: {probe.stderr.strip()}")
+    return argv
+
+
+def _uptime() -> float:
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+@pytest.mark.parametrize("offset", ["a year ahead", "back half the uptime"])
+def test_a_process_in_a_time_namespace_does_not_move_the_store_clock(db_path, offset):
+    """Issue 22: `unshare --time --boottime 31536000 queuectl add` re-anchored the store a year
+    ahead (the boot id is shared); a job added then was due a year late, one added after it 37
+    days late, and a job for next week ran at once.  The host's boot time is used instead."""
+    seconds = 365 * 86400 if offset == "a year ahead" else -int(_uptime() / 2)
+    slack = HOUR if seconds > 0 else _uptime() / 4  # (before the fix: the whole offset, or half of it)
+    if slack < 60:
+        pytest.skip("the machine booted too recently to step its boot time back far enough to tell")
+    assert qctl("init").returncode == 0  # the store's clock anchor, on the host's boot time
+    inside = _in_time_namespace(seconds)
+    for args in (["add", "--id", "inside", "--", "true"], ["add", "--id", "next-week", "--at", "7d", "--", "true"]):
+        added = subprocess.run([*inside, sys.executable, "-m", "queuectl", *args], capture_output=True, text=True)
+        assert added.returncode == 0, added.stderr
+    assert qctl("add", "--id", "outside", "--", "true").returncode == 0
+    drain()
+    times = {j["id"]: j for j in json.loads(qctl("list", "--json").stdout)}
+    for job_id in ("inside", "outside"):
+        assert times[job_id]["state"] == "completed"
+        assert abs(_epoch(times[job_id]["created_at"]) - time.time()) < slack  # a year, or 37 days, before the fix
+    assert times["next-week"]["state"] == "pending"
+    assert abs(_epoch(times["next-week"]["run_at"]) - time.time() - 7 * 86400) < HOUR
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_boot_time_before_the_anchor_is_not_trusted(db_path, opened, monkeypatch):
+    """A process whose boot time reads earlier than the anchor's (a time namespace whose offset
+    it could not read) takes the wall clock and leaves the anchor alone."""
+    from queuectl.models import Setting
+    from queuectl.store import clock
+
+    store.now()
+    anchor = Setting.get(Setting.key == clock.KEY).value
+    monkeypatch.setattr(clock, "_OFFSET", _uptime() / 2)  # as if inside a namespace half the uptime back
+    clock.forget()
+    store.set_wall_clock(_stepped(HOUR))  # a wall clock this process would otherwise steer towards
+    try:
+        assert abs(store.now() - time.time() - HOUR) < 60
+    finally:
+        store.set_wall_clock()
+    assert Setting.get(Setting.key == clock.KEY).value == anchor

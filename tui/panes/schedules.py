@@ -77,13 +77,16 @@ class SchedulesPane(KeyedTablePane):
             if wide:
                 cells += (Text(clean(s.tz, 14), no_wrap=True),)
             cells += (next_cell,) + ((in_cell,) if wide else ()) + (last, Text(f"{s.skipped:,}", justify="right", style="" if s.skipped else "dim"),
-                      Text("paused", style=f"bold {styles['failed']}") if s.paused else Text("active", style="dim"))
+                      _state_cell(s, styles))
             rows.append((s.name, cells))
         self.fill(columns, rows)
         paused = sum(1 for s in schedules if s.paused)
+        failed = sum(1 for s in schedules if s.last_error)
         text = f"{len(schedules)} schedule{'s' * (len(schedules) != 1)} · times are local"
         if paused:
             text += f" · {paused} paused"
+        if failed:
+            text += f" ({failed} by an error)"
         if not schedules:
             text = ("no schedules yet — a adds one" if not self.app.readonly else
                     "no schedules yet (queuectl schedule add NAME JOB_JSON --cron '*/5 * * * *')")  # fmt: skip
@@ -102,26 +105,31 @@ class SchedulesPane(KeyedTablePane):
             box.update(Text("", style="dim"))
             return
         box.border_title = f"{s.name} · overlap {s.overlap}"
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(style="bold", no_wrap=True)
-        grid.add_column(no_wrap=True, overflow="ellipsis")
-        grid.add_row("job", Text(clean(json.dumps(s.job, ensure_ascii=False))))
-        if s.paused:
-            grid.add_row("next", Text("paused: p resumes from the next tick (missed ticks are not run)", style="dim"))
+        styles = state_styles(self.app.current_theme)
+        rows = [("job", Text(clean(json.dumps(s.job, ensure_ascii=False))))]
+        if s.last_error:  # folded onto more lines rather than cut: it is why the schedule stopped
+            rows.append(("error", Text(clean(s.last_error), style=styles["failed"], no_wrap=False, overflow="fold")))
+            rows.append(("next", Text("paused by this error: p resumes once it is fixed", style="dim")))
+        elif s.paused:
+            rows.append(("next", Text("paused: p resumes from the next tick (missed ticks are not run)", style="dim")))
         else:
             try:
                 there = datetime.fromtimestamp(s.next_run_at, ZoneInfo(s.tz)).strftime("%Y-%m-%d %H:%M")
             except Exception:  # a zone this machine does not know
                 there = "?"
-            grid.add_row("next", f"{full_time(s.next_run_at)} ({there} {clean(s.tz)})")
+            rows.append(("next", f"{full_time(s.next_run_at)} ({there} {clean(s.tz)})"))
         if s.last_job_id:
             state = self.last_states.get(s.last_job_id)
-            styles = state_styles(self.app.current_theme)
             last = Text(clean(s.last_job_id) + " ")
             last.append(state if state else "(deleted)", style=styles.get(state or "", "dim"))
-            grid.add_row("last", last)
+            rows.append(("last", last))
         if s.skipped:
-            grid.add_row("skipped", f"{s.skipped:,} tick(s): the previous run had not finished (overlap skip)")
+            rows.append(("skipped", f"{s.skipped:,} tick(s): the previous run had not finished (overlap skip)"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold", no_wrap=True, min_width=max(len(label) for label, _ in rows))  # never squeezed
+        grid.add_column(no_wrap=True, overflow="ellipsis")
+        for row in rows:
+            grid.add_row(*row)
         box.update(grid)
 
     @on(DataTable.RowHighlighted)
@@ -155,3 +163,10 @@ class SchedulesPane(KeyedTablePane):
         s = self.selected
         if s is not None and s.last_job_id:
             self.request("open_job", s.last_job_id)
+
+
+def _state_cell(s: ScheduleView, styles: dict) -> Text:
+    """error: the last tick failed and paused the schedule (the detail box says why)."""
+    if s.last_error:
+        return Text("error", style=f"bold {styles['failed']}")
+    return Text("paused", style=f"bold {styles['failed']}") if s.paused else Text("active", style="dim")
