@@ -135,9 +135,11 @@ def _one_line(message: object) -> str:
     return clean(message)
 
 
-def _open(ctx: click.Context, readonly: bool = False, verify: bool = False) -> Location:
+def _open(ctx: click.Context, readonly: bool = False, verify: bool = False, live: bool = False) -> Location:
     """Open the store named by --db / QUEUECTL_DB / the default, creating it on first use
-    unless the command only reads (see store.open_store)."""
+    unless the command only reads (see store.open_store).  A command that reads once answers
+    as an empty store does where there is none yet; a `live` reader (one that keeps serving)
+    needs the store itself, since an empty stand-in would never show the jobs that come."""
     location: Location = ctx.find_root().obj
     if not location.is_postgres:
         from .store.drivers import import_peewee_without_drivers
@@ -145,7 +147,7 @@ def _open(ctx: click.Context, readonly: bool = False, verify: bool = False) -> L
         import_peewee_without_drivers()
     from . import store
 
-    store.open_store(location, readonly=readonly, verify=verify)
+    store.open_store(location, readonly=readonly, verify=verify, empty_if_missing=readonly and not live)
     return location
 
 

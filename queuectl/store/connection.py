@@ -23,36 +23,75 @@ _location: Location | None = None
 _readonly = False  # opened by a command that only reads: it writes nothing, not even the clock
 
 
-def open_store(location: Location, readonly: bool = False, verify: bool = False) -> None:
+def open_store(location: Location, readonly: bool = False, verify: bool = False, empty_if_missing: bool = False) -> None:
     """Connect the models to the store at `location`.
 
     A store that is missing is created, and an old one migrated, unless `readonly`: a command
     that only reads creates and changes nothing (no file, no schema, no switch to WAL), so that
     pointing it at the wrong file is harmless.  Either way a file that holds another
     application's tables is refused, never given ours.  `verify` (workers, `init`) also runs
-    SQLite's quick_check, so that a damaged file stops them at once.
+    SQLite's quick_check, so that a damaged file stops them at once.  `empty_if_missing` (with
+    `readonly`): where there is no store yet, an empty one in memory stands in, so that a
+    newcomer's first `status` shows an empty queue rather than an error, and still nothing is
+    created.
     """
     global _location, _readonly
     from ..models import db
 
     close_store()
     chosen = dialect.for_location(location)
-    db.initialize(chosen.connect(readonly))
-    dialect.use(chosen)
-    _location, _readonly = location, readonly
-    _clock_offset.cache_clear()
-    clock.forget()
-    from .cached import forget_cached_config
-
-    forget_cached_config()
+    try:
+        db.initialize(chosen.connect(readonly))
+        dialect.use(chosen)
+        _location, _readonly = location, readonly
+        _forget_cached()
+        with mapped_errors():
+            _ensure_schema(create=not readonly)
+    except NoStore:
+        if not (readonly and empty_if_missing):
+            raise
+        _stand_in_empty(location)
+        return
     with mapped_errors():
-        _ensure_schema(create=not readonly)
         if location.sqlite_path is not None:
             if not readonly and db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
                 db.execute_sql("PRAGMA journal_mode=wal")  # once, and only on our own store
             if verify:
                 quick_check()
             now()  # a store's first writer (after each boot) sets its clock's anchor
+
+
+class _NothingYet(dialect.SqliteDialect):
+    """An empty store in memory, in place of one that does not exist yet (open_store's
+    empty_if_missing): every query answers as an empty store does, with the default settings."""
+
+    def connect(self, readonly: bool = False):
+        from .sqlite_busy import sqlite_class
+
+        return sqlite_class()(":memory:", pragmas={"foreign_keys": 1}, check_same_thread=False)
+
+
+def _stand_in_empty(location: Location) -> None:
+    global _location, _readonly
+    from ..models import create_schema, db
+
+    close_store()
+    stand_in = _NothingYet(location)
+    db.initialize(stand_in.connect())
+    dialect.use(stand_in)
+    _location, _readonly = location, True
+    _forget_cached()
+    with mapped_errors():
+        create_schema(stand_in)
+
+
+def _forget_cached() -> None:
+    """What the previous store (in this process) left cached."""
+    from .cached import forget_cached_config
+
+    _clock_offset.cache_clear()
+    clock.forget()
+    forget_cached_config()
 
 
 def close_store() -> None:
