@@ -187,6 +187,26 @@ def _name_command(group: click.Group, verb: str, doc: str, act, done: str) -> No
         click.echo(done.format(name=name))
 
 
+with_dependents_option = click.option(
+    "--with-dependents", is_flag=True,
+    help="Also retry the cancelled jobs downstream (transitively); they wait for their dependencies again.")
+
+
+def _retried(retried: list[str], named: list[str], with_dependents: bool) -> None:
+    """Say which dependents a retry brought back, or which stay cancelled without
+    --with-dependents (a fixed build step does not run its later steps by itself)."""
+    from . import ops
+
+    if with_dependents:
+        for job_id in (job_id for job_id in retried if job_id not in set(named)):
+            click.echo(f"retrying job '{job_id}' (a dependent)")
+        return
+    left = ops.cancelled_dependents(retried) if retried else []
+    if left:
+        shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+        click.echo(f"still cancelled downstream: {shown} (--with-dependents retries them too)", err=True)
+
+
 json_option = click.option("json_", "--json", is_flag=True, help="Print one JSON document instead of a table.")
 
 

@@ -188,7 +188,8 @@ def test_dlq_retry_needs_a_dead_job():
 def test_logs_of_a_job_that_has_not_run():
     enqueue(id="a", command="true")
     result = run_cli("logs", "a")
-    assert result.exit_code == 0 and "has not run yet" in result.stderr
+    assert result.exit_code == 0 and result.stderr == "job 'a' is pending: no attempt recorded\n"
+    assert run_cli("show", "a").stdout.endswith("Attempts: no attempt recorded\n")
     assert run_cli("logs", "nope").exit_code == 1
 
 
