@@ -198,8 +198,10 @@ def _retried(retried: list[str], named: list[str], with_dependents: bool) -> Non
     from . import ops
 
     if with_dependents:
-        for job_id in (job_id for job_id in retried if job_id not in set(named)):
-            click.echo(f"retrying job '{job_id}' (a dependent)")
+        named_ = set(named)
+        for job_id in retried:
+            if job_id not in named_:
+                click.echo(f"retrying job '{job_id}' (a dependent)")
         return
     left = ops.cancelled_dependents(retried) if retried else []
     if left:

@@ -35,22 +35,20 @@ def open_store(location: Location, readonly: bool = False, verify: bool = False,
     newcomer's first `status` shows an empty queue rather than an error, and still nothing is
     created.
     """
-    global _location, _readonly
-    from ..models import db
+    from ..models import create_schema, db
 
     close_store()
-    chosen = dialect.for_location(location)
     try:
-        db.initialize(chosen.connect(readonly))
-        dialect.use(chosen)
-        _location, _readonly = location, readonly
-        _forget_cached()
+        _connect(dialect.for_location(location), location, readonly)
         with mapped_errors():
             _ensure_schema(create=not readonly)
     except NoStore:
         if not (readonly and empty_if_missing):
             raise
-        _stand_in_empty(location)
+        close_store()
+        _connect(_NothingYet(location), location, readonly=True)
+        with mapped_errors():
+            create_schema(dialect.current())
         return
     with mapped_errors():
         if location.sqlite_path is not None:
@@ -61,6 +59,20 @@ def open_store(location: Location, readonly: bool = False, verify: bool = False,
             now()  # a store's first writer (after each boot) sets its clock's anchor
 
 
+def _connect(chosen: dialect.SqliteDialect, location: Location, readonly: bool) -> None:
+    global _location, _readonly
+    from ..models import db
+
+    db.initialize(chosen.connect(readonly))
+    dialect.use(chosen)
+    _location, _readonly = location, readonly
+    _clock_offset.cache_clear()
+    clock.forget()
+    from .cached import forget_cached_config
+
+    forget_cached_config()
+
+
 class _NothingYet(dialect.SqliteDialect):
     """An empty store in memory, in place of one that does not exist yet (open_store's
     empty_if_missing): every query answers as an empty store does, with the default settings."""
@@ -69,29 +81,6 @@ class _NothingYet(dialect.SqliteDialect):
         from .sqlite_busy import sqlite_class
 
         return sqlite_class()(":memory:", pragmas={"foreign_keys": 1}, check_same_thread=False)
-
-
-def _stand_in_empty(location: Location) -> None:
-    global _location, _readonly
-    from ..models import create_schema, db
-
-    close_store()
-    stand_in = _NothingYet(location)
-    db.initialize(stand_in.connect())
-    dialect.use(stand_in)
-    _location, _readonly = location, True
-    _forget_cached()
-    with mapped_errors():
-        create_schema(stand_in)
-
-
-def _forget_cached() -> None:
-    """What the previous store (in this process) left cached."""
-    from .cached import forget_cached_config
-
-    _clock_offset.cache_clear()
-    clock.forget()
-    forget_cached_config()
 
 
 def close_store() -> None:
