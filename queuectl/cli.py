@@ -180,6 +180,9 @@ def _name_command(group: click.Group, verb: str, doc: str, act, done: str) -> No
     @click.argument("name", shell_complete=names_of(group.name))
     @click.pass_context
     def command(ctx: click.Context, name: str) -> None:
+        from .spec import validate_queue_name
+
+        validate_queue_name(name, group.name)  # a name that can never exist is bad input, not "not found"
         _open(ctx)
         from . import ops
 
