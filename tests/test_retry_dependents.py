@@ -92,3 +92,10 @@ def test_dlq_retry_and_retry_edit_take_with_dependents(tmp_path):
     assert run_cli("dlq", "retry", "c4", "--with-dependents").stdout.splitlines() == [
         "retrying job 'c4' from the DLQ", "retrying job 'ar4' (a dependent)"]
     assert job("ar4")["state"] == "blocked" and job("ar3")["state"] == "completed"  # (the drain for c4 ran it)
+
+
+def test_retry_edit_names_what_stays_cancelled(tmp_path):
+    _broken_build(tmp_path)
+    result = run_cli("retry", "c2", "--set", "command=true")
+    assert result.exit_code == 0 and result.stdout == "retrying job 'c2': command (pending)\n"
+    assert result.stderr == "still cancelled downstream: ar, link, test (--with-dependents retries them too)\n"
