@@ -135,9 +135,11 @@ def _one_line(message: object) -> str:
     return clean(message)
 
 
-def _open(ctx: click.Context, readonly: bool = False, verify: bool = False) -> Location:
+def _open(ctx: click.Context, readonly: bool = False, verify: bool = False, live: bool = False) -> Location:
     """Open the store named by --db / QUEUECTL_DB / the default, creating it on first use
-    unless the command only reads (see store.open_store)."""
+    unless the command only reads (see store.open_store).  A command that reads once answers
+    as an empty store does where there is none yet; a `live` reader (one that keeps serving)
+    needs the store itself, since an empty stand-in would never show the jobs that come."""
     location: Location = ctx.find_root().obj
     if not location.is_postgres:
         from .store.drivers import import_peewee_without_drivers
@@ -145,7 +147,7 @@ def _open(ctx: click.Context, readonly: bool = False, verify: bool = False) -> L
         import_peewee_without_drivers()
     from . import store
 
-    store.open_store(location, readonly=readonly, verify=verify)
+    store.open_store(location, readonly=readonly, verify=verify, empty_if_missing=readonly and not live)
     return location
 
 
@@ -178,11 +180,36 @@ def _name_command(group: click.Group, verb: str, doc: str, act, done: str) -> No
     @click.argument("name", shell_complete=names_of(group.name))
     @click.pass_context
     def command(ctx: click.Context, name: str) -> None:
+        from .spec import validate_queue_name
+
+        validate_queue_name(name, group.name)  # a name that can never exist is bad input, not "not found"
         _open(ctx)
         from . import ops
 
         act(ops, name)
         click.echo(done.format(name=name))
+
+
+with_dependents_option = click.option(
+    "--with-dependents", is_flag=True,
+    help="Also retry the cancelled jobs downstream (transitively); they wait for their dependencies again.")
+
+
+def _retried(retried: list[str], named: list[str], with_dependents: bool) -> None:
+    """Say which dependents a retry brought back, or which stay cancelled without
+    --with-dependents (a fixed build step does not run its later steps by itself)."""
+    from . import ops
+
+    if with_dependents:
+        named_ = set(named)
+        for job_id in retried:
+            if job_id not in named_:
+                click.echo(f"retrying job '{job_id}' (a dependent)")
+        return
+    left = ops.cancelled_dependents(retried) if retried else []
+    if left:
+        shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+        click.echo(f"still cancelled downstream: {shown} (--with-dependents retries them too)", err=True)
 
 
 json_option = click.option("json_", "--json", is_flag=True, help="Print one JSON document instead of a table.")

@@ -27,12 +27,16 @@ class _Tail:
             self.out.write(data)
 
 
-def follow_job(job_id: str, number: int | None = None, raw: bool = False) -> None:
+def follow_job(job_id: str, number: int | None = None, raw: bool = False, only: str | None = None) -> None:
     """Wait for the attempt to start (if the job has not run yet), then stream it to its end;
-    shown inert on a terminal unless `raw` (see queuectl.terminal)."""
+    shown inert on a terminal unless `raw` (see queuectl.terminal).  `only` ("stdout" or
+    "stderr"): that stream alone, to our stdout."""
     attempt = _wait_for_attempt(job_id, number)
     err = Output(sys.stderr, raw)
-    tails = (_Tail(attempt.stdout_path, Output(sys.stdout, raw)), _Tail(attempt.stderr_path, err))
+    if only:
+        tails = (_Tail(getattr(attempt, f"{only}_path"), Output(sys.stdout, raw)),)
+    else:
+        tails = (_Tail(attempt.stdout_path, Output(sys.stdout, raw)), _Tail(attempt.stderr_path, err))
     # PostgreSQL: woken by each chunk of output stored and each end of a job, on any host
     # (WAKE_SECONDS is only the safety net); SQLite: the files are here, read every POLL_SECONDS
     woken = store.follower_channel(f"follow-{os.getpid()}", POLL_SECONDS)
@@ -70,7 +74,9 @@ def _wait_for_attempt(job_id: str, number: int | None) -> store.AttemptView:
         if runs and (number is None and (job.state != "pending" and job.state != "failed" or runs[-1].finished_at is None)):
             return runs[-1]
         if job.state in FINISHED and not runs:
-            raise NotFound(f"job {job_id!r} is {job.state} and never ran")
+            from .ops import no_attempt
+
+            raise NotFound(no_attempt(job))
         if not announced:
             print(f"waiting for job '{job_id}' to start…", file=sys.stderr)
             announced = True

@@ -63,18 +63,27 @@ def jobs_with_label(label: str, states: Iterable[str] | None = None) -> list[str
     return store.ids_matching(list(states) if states is not None else unfinished, JobFilter(label=label))
 
 
-def retry(job_ids: list[str]) -> list[str]:
-    """Finished jobs (completed, dead, cancelled) run again, in one transaction."""
-    return store.retry(list(job_ids))
+def retry(job_ids: list[str], with_dependents: bool = False) -> list[str]:
+    """Finished jobs (completed, dead, cancelled) run again, in one transaction; with_dependents,
+    the cancelled jobs downstream of them too (listed after them), blocked until their
+    dependencies allow them."""
+    return store.retry(list(job_ids), with_dependents=with_dependents)
 
 
-def retry_dead(job_ids: list[str] | None = None, contains: str | None = None) -> list[str]:
+def retry_dead(job_ids: list[str] | None = None, contains: str | None = None, with_dependents: bool = False) -> list[str]:
     """Dead jobs back to pending: these ids, those whose id, command or error contains a text,
-    or (neither given) every dead job, in one statement however many there are."""
+    or (neither given) every dead job, in one statement however many there are (with their
+    cancelled dependents: see retry)."""
     if job_ids is None and contains is None:
-        return store.retry_dead()
+        return store.retry_dead(with_dependents=with_dependents)
     ids = list(job_ids) if job_ids is not None else store.dead_jobs(contains)
-    return store.retry(ids, only_state=JobState.DEAD.value) if ids else []
+    return store.retry(ids, only_state=JobState.DEAD.value, with_dependents=with_dependents) if ids else []
+
+
+def cancelled_dependents(job_ids: list[str]) -> list[str]:
+    """The cancelled jobs downstream of these: what stays cancelled after a retry of them
+    without with_dependents (a retry says so)."""
+    return store.cancelled_dependents(list(job_ids))
 
 
 def dead_group(exit_code: int | None, error: str | None) -> list[str]:
@@ -107,12 +116,13 @@ def edit_job(job_id: str, changes: dict) -> JobView:
     return store.edit_job(job_id, validate_changes(changes))
 
 
-def retry_edited(job_id: str, changes: dict) -> JobView:
+def retry_edited(job_id: str, changes: dict, with_dependents: bool = False) -> JobView:
     """A finished job (completed, dead, cancelled) edited as edit_job does and sent back to
-    pending, in one transaction."""
+    pending, in one transaction (with its cancelled dependents: see retry)."""
     from .spec import validate_changes
 
-    return store.edit_job(job_id, validate_changes(changes), states=FINISHED, then_retry=True)
+    return store.edit_job(job_id, validate_changes(changes), states=FINISHED, then_retry=True,
+                          with_dependents=with_dependents)  # fmt: skip
 
 
 def job_to_edit(job_id: str, finished: bool = False) -> JobView:
@@ -243,6 +253,12 @@ def read_output(job_id: str, attempt: int | None = None, offsets: tuple[int | No
         return Output(job, runs, None, empty, empty)
     return Output(job, runs, run, store.read_log(run.stdout_path, offsets[0], max_bytes),
                   store.read_log(run.stderr_path, offsets[1], max_bytes))  # fmt: skip
+
+
+def no_attempt(job: JobView) -> str:
+    """What `logs` says of a job without an attempt: a finished one may have none (cancelled
+    while waiting, or run before an upgrade that lost its history), so never "has not run"."""
+    return f"job {job.id!r} is {job.state}: no attempt recorded"
 
 
 # -- waiting -----------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ import click
 
 from .. import complete
 
-from ..cli import _open, _job_id
+from ..cli import _open, _job_id, _retried, with_dependents_option
+from ..states import FINISHED
 
 
 label_option = click.option("--label", "-l", "label", metavar="LABEL", shell_complete=complete.labels,
@@ -76,29 +77,38 @@ def _with_label(label: str, states) -> list[str]:
 @click.command()
 @click.argument("job_ids", metavar="[ID...]", nargs=-1, shell_complete=complete.job_ids)
 @label_option
+@click.option("--state", "states", type=click.Choice(FINISHED), multiple=True,
+              help="With --label: only its jobs in this state (repeatable; default: completed, dead, cancelled).")
+@with_dependents_option
 @click.option("--edit", "edit_", is_flag=True, help="Edit the job first (one ID; see 'queuectl edit').")
 @click.option("--set", "assignments", metavar="FIELD=VALUE", multiple=True,
               help="With --edit: change this field without an editor (repeatable).")  # fmt: skip
 @click.option("--format", "format_", type=click.Choice(["toml", "json"]), default="toml", show_default=True,
               help="With --edit: the document the editor shows.")  # fmt: skip
 @click.pass_context
-def retry(ctx: click.Context, job_ids: tuple[str, ...], label: str | None, edit_: bool,
-          assignments: tuple[str, ...], format_: str) -> None:  # fmt: skip
-    """Run finished jobs (completed, dead or cancelled) again, keeping their attempt history."""
+def retry(ctx: click.Context, job_ids: tuple[str, ...], label: str | None, states: tuple[str, ...],
+          with_dependents: bool, edit_: bool, assignments: tuple[str, ...], format_: str) -> None:  # fmt: skip
+    """Run finished jobs (completed, dead or cancelled) again, keeping their attempt history.
+
+    The cancelled jobs downstream of them stay cancelled (the command names them) unless
+    --with-dependents brings them back too.
+    """
     job_ids = _ids_or_label(job_ids, label)
+    if states and not label:
+        raise click.UsageError("--state filters --label's jobs; name the jobs to retry instead")
     if edit_ or assignments:
         if len(job_ids) != 1:
             raise click.UsageError("--edit takes one job id")
-        _edit(ctx, job_ids[0], assignments, format_, then_retry=True)
+        _edit(ctx, job_ids[0], assignments, format_, then_retry=True, with_dependents=with_dependents)
         return
     _open(ctx)
     from .. import ops
 
-    from ..states import FINISHED
-
-    ids = _with_label(label, FINISHED) if label else list(job_ids)
-    for job_id in ops.retry(ids) if ids else []:
+    ids = _with_label(label, states or FINISHED) if label else list(job_ids)
+    retried = ops.retry(ids, with_dependents) if ids else []
+    for job_id in retried[: len(ids)]:
         click.echo(f"retrying job '{job_id}'")
+    _retried(retried, ids, with_dependents)
 
 
 @click.command()
@@ -119,7 +129,8 @@ def edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], format_:
     _edit(ctx, _job_id(job_id), assignments, format_, then_retry=False)
 
 
-def _edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], fmt: str, then_retry: bool) -> None:
+def _edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], fmt: str, then_retry: bool,
+          with_dependents: bool = False) -> None:  # fmt: skip
     """edit / retry --edit: changes from --set, else from the document the editor saved."""
     from .. import jobdoc
 
@@ -139,9 +150,14 @@ def _edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], fmt: st
         if not changes and not then_retry:
             click.echo(f"job '{job_id}' unchanged", err=True)
             return
-    saved = (ops.retry_edited if then_retry else ops.edit_job)(job_id, changes)
-    done = f"retrying job '{job_id}'" if then_retry else f"job '{job_id}' edited"
-    click.echo(done + (f": {', '.join(changes)}" if changes else "") + f" ({saved.state})")
+    if not then_retry:
+        saved = ops.edit_job(job_id, changes)
+        click.echo(f"job '{job_id}' edited" + (f": {', '.join(changes)}" if changes else "") + f" ({saved.state})")
+        return
+    coming = ops.cancelled_dependents([job_id]) if with_dependents else []  # (named, not counted on)
+    saved = ops.retry_edited(job_id, changes, with_dependents)
+    click.echo(f"retrying job '{job_id}'" + (f": {', '.join(changes)}" if changes else "") + f" ({saved.state})")
+    _retried([job_id, *coming], [job_id], with_dependents)
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

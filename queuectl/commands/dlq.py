@@ -5,7 +5,7 @@ import click
 
 from .. import complete
 
-from ..cli import _open, _echo_json, _job_id, json_option, MAX_LIMIT
+from ..cli import _open, _echo_json, _job_id, _retried, json_option, with_dependents_option, MAX_LIMIT
 from ..states import FINISHED
 
 
@@ -50,9 +50,11 @@ def dlq_list(ctx: click.Context, limit: int, group_by: str | None, json_: bool) 
 @click.argument("job_id", required=False, shell_complete=complete.job_ids)
 @click.option("--all", "all_", is_flag=True, help="Retry every dead job.")
 @click.option("--filter", "contains", metavar="TEXT", help="Retry the dead jobs whose id, command or error contains TEXT.")
+@with_dependents_option
 @click.option("--dry-run", is_flag=True, help="Only list what would be retried.")
 @click.pass_context
-def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str | None, dry_run: bool) -> None:
+def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str | None, with_dependents: bool,
+              dry_run: bool) -> None:  # fmt: skip
     """Send dead jobs back to pending, with their attempts reset: one ID, --all, or --filter TEXT."""
     if sum((bool(job_id), all_, contains is not None)) != 1:
         raise click.UsageError("give one of: a job id, --all, --filter TEXT")
@@ -67,8 +69,12 @@ def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str 
         return
     from .. import ops
 
-    ids = ops.retry_dead([job_id] if job_id else None, contains)
-    click.echo(f"retrying job '{job_id}' from the DLQ" if job_id else f"retrying {len(ids)} job(s) from the DLQ")
+    ids = ops.retry_dead([job_id] if job_id else None, contains, with_dependents)
+    if job_id:
+        click.echo(f"retrying job '{job_id}' from the DLQ")
+    else:
+        click.echo(f"retrying {len(ids)} job(s) from the DLQ" + (", with their cancelled dependents" if with_dependents else ""))
+    _retried(ids, [job_id] if job_id else ids, with_dependents)
 
 
 @dlq.command("purge")

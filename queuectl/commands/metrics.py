@@ -52,7 +52,7 @@ def metrics(ctx: click.Context, json_: bool, format_: str | None) -> None:
 @click.pass_context
 def metrics_serve(ctx: click.Context, bind: str, port: int) -> None:
     """Serve the fleet's metrics at http://ADDRESS:PORT/metrics for Prometheus (Ctrl+C stops)."""
-    _open(ctx, readonly=True)
+    _open(ctx, readonly=True, live=True)
     from ..metrics import serve
     from ..render import url_host
 

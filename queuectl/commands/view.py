@@ -99,6 +99,9 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
     click.echo(f"{'dependents:':<19}{', '.join(dependents)}")
     rows = [[str(a.number), a.host or "", render.local_time(a.started_at), render.local_time(a.finished_at),
              "" if a.exit_code is None else str(a.exit_code), render.clean(a.error or "", 50)] for a in runs]  # fmt: skip
+    if not rows:
+        click.echo("Attempts: no attempt recorded")
+        return
     render.print_table("Attempts", ["#", "Host", "Started", "Finished", "Exit", "Error"], rows)
 
 
@@ -108,9 +111,15 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
 @click.option("--follow", "-f", is_flag=True, help="Stream a running job's output until it ends.")
 @click.option("--raw", is_flag=True, help="The output byte for byte, even to a terminal (whose escape sequences "
               "then act); without it a terminal shows them escaped, colours apart.")  # fmt: skip
+@click.option("--stdout", "stdout_only", is_flag=True, help="Only the job's stdout, as it wrote it (no headers).")
+@click.option("--stderr", "stderr_only", is_flag=True, help="Only the job's stderr, as it wrote it, on our stdout.")
 @click.pass_context
-def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw: bool) -> None:
+def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw: bool, stdout_only: bool,
+         stderr_only: bool) -> None:  # fmt: skip
     """Exit code, stdout and stderr of a job's latest (or given) attempt."""
+    if stdout_only and stderr_only:
+        raise click.UsageError("give --stdout or --stderr, not both")
+    only = "stdout" if stdout_only else "stderr" if stderr_only else None
     job_id = _job_id(job_id)
     _open(ctx, readonly=True)
     from .. import ops
@@ -119,12 +128,17 @@ def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw
     if follow:
         from ..follow import follow_job
 
-        follow_job(job_id, attempt, raw)
+        follow_job(job_id, attempt, raw, only)
         return
-    output = ops.read_output(job_id, attempt)
+    output = ops.read_output(job_id, attempt, max_bytes=None) if only else ops.read_output(job_id, attempt)
     run = output.run
     if run is None:
-        click.echo(f"job {job_id!r} is {output.job.state} and has not run yet", err=True)
+        click.echo(ops.no_attempt(output.job), err=True)
+        return
+    if only:  # what `tsp -c` gives: that stream's bytes and nothing else, for `> file`
+        out = Output(sys.stdout, raw)
+        out.write(getattr(output, only).data)
+        out.close()
         return
     stdout, cut_out = output.stdout.text, output.stdout.skipped
     stderr, cut_err = output.stderr.text, output.stderr.skipped
@@ -143,11 +157,15 @@ def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw
 
 @click.command()
 @click.argument("job_ids", metavar="ID...", nargs=-1, required=True, shell_complete=complete.job_ids)
-@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 124).")
+@click.option("--timeout", metavar="DURATION", help="Give up after this long: seconds, or 30s, 15m, 2h (exit 124).")
 @json_option
 @click.pass_context
-def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: float | None, json_: bool) -> None:
+def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: str | None, json_: bool) -> None:
     """Block until every given job has ended; exit 0 if all completed, 1 if any did not."""
+    if timeout is not None:  # (not a float: nan and inf would wait forever)
+        from ..settings import parse_duration
+
+        timeout = parse_duration(timeout, "--timeout")
     job_ids = tuple(_job_id(j) for j in job_ids)
     _open(ctx, readonly=True)
     from ..ops import wait_for_jobs

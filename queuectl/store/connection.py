@@ -25,23 +25,51 @@ _readonly = False  # opened by a command that only reads: it writes nothing, not
 _file_identity: tuple[int, int] | None = None  # the SQLite file opened: (st_dev, st_ino)
 
 
-def open_store(location: Location, readonly: bool = False, verify: bool = False) -> None:
+def open_store(location: Location, readonly: bool = False, verify: bool = False, empty_if_missing: bool = False) -> None:
     """Connect the models to the store at `location`.
 
     A store that is missing is created, and an old one migrated, unless `readonly`: a command
     that only reads creates and changes nothing (no file, no schema, no switch to WAL), so that
     pointing it at the wrong file is harmless.  Either way a file that holds another
     application's tables is refused, never given ours.  `verify` (workers, `init`) also runs
-    SQLite's quick_check, so that a damaged file stops them at once.
+    SQLite's quick_check, so that a damaged file stops them at once.  `empty_if_missing` (with
+    `readonly`): where there is no store yet, an empty one in memory stands in, so that a
+    newcomer's first `status` shows an empty queue rather than an error, and still nothing is
+    created.
     """
-    global _location, _readonly, _file_identity
-    from ..models import db
+    global _file_identity
+    from ..models import create_schema, db
 
     close_store()
     _file_identity = None
     if location.sqlite_path is not None and (not readonly or location.sqlite_path.exists()):
         _refuse_read_only_mount(location.sqlite_path)
-    chosen = dialect.for_location(location)
+    try:
+        _connect(dialect.for_location(location), location, readonly)
+        with mapped_errors():
+            _ensure_schema(create=not readonly)
+    except NoStore:
+        if not (readonly and empty_if_missing):
+            raise
+        close_store()
+        _connect(_NothingYet(location), location, readonly=True)
+        with mapped_errors():
+            create_schema(dialect.current())
+        return
+    with mapped_errors():
+        if location.sqlite_path is not None:
+            if not readonly and db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute_sql("PRAGMA journal_mode=wal")  # once, and only on our own store
+            if verify:
+                quick_check()
+            now()  # a store's first writer (after each boot) sets its clock's anchor
+            _file_identity = _identity(location.sqlite_path)
+
+
+def _connect(chosen: dialect.SqliteDialect, location: Location, readonly: bool) -> None:
+    global _location, _readonly
+    from ..models import db
+
     db.initialize(chosen.connect(readonly))
     dialect.use(chosen)
     _location, _readonly = location, readonly
@@ -50,15 +78,6 @@ def open_store(location: Location, readonly: bool = False, verify: bool = False)
     from .cached import forget_cached_config
 
     forget_cached_config()
-    with mapped_errors():
-        _ensure_schema(create=not readonly)
-        if location.sqlite_path is not None:
-            if not readonly and db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute_sql("PRAGMA journal_mode=wal")  # once, and only on our own store
-            if verify:
-                quick_check()
-            now()  # a store's first writer (after each boot) sets its clock's anchor
-            _file_identity = _identity(location.sqlite_path)
 
 
 def _identity(path) -> tuple[int, int] | None:
@@ -95,6 +114,16 @@ def _refuse_read_only_mount(path) -> None:
     if read_only:
         raise StoreError(f"the store at {path} is on a read-only file system: queuectl writes beside it even to "
                          "read it; remount it read-write, or copy the store somewhere writable")  # fmt: skip
+
+
+class _NothingYet(dialect.SqliteDialect):
+    """An empty store in memory, in place of one that does not exist yet (open_store's
+    empty_if_missing): every query answers as an empty store does, with the default settings."""
+
+    def connect(self, readonly: bool = False):
+        from .sqlite_busy import sqlite_class
+
+        return sqlite_class()(":memory:", pragmas={"foreign_keys": 1}, check_same_thread=False)
 
 
 def close_store() -> None:

@@ -62,6 +62,25 @@ def job_ended(seq: int, t: float) -> bool:
     return runnable
 
 
+def cancelled_downstream(seqs: list[int]) -> list[tuple[int, str]]:
+    """The cancelled jobs that depend on these, and the cancelled ones that depend on those in
+    turn (a build's later steps, cancelled when one step died), as (seq, id) in seq order:
+    the order in which their dependencies were made."""
+    found: dict[int, str] = {}
+    frontier = list(seqs)
+    while frontier:
+        rows = []
+        for piece in chunks(frontier):
+            marks = ", ".join(["{p}"] * len(piece))
+            rows += sql(
+                f"SELECT j.seq, j.id FROM dependency d JOIN job j ON j.seq = d.job_seq "
+                f"WHERE d.depends_on_seq IN ({marks}) AND j.state = 'cancelled'", *piece
+            ).fetchall()  # fmt: skip
+        frontier = list(dict.fromkeys(seq for seq, _ in rows if seq not in found))
+        found.update(rows)
+    return sorted(found.items())
+
+
 def ids_of(seqs_of: str, seqs: list[int]) -> dict[int, list[str]]:
     """For each of these jobs, the ids of its dependencies (seqs_of="job") or of its dependents
     (seqs_of="depends_on")."""

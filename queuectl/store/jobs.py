@@ -192,9 +192,11 @@ def cancel(job_id: str) -> Cancelled:
 
 
 @guarded
-def retry(job_ids: list[str] | None = None, only_state: str | None = None) -> list[str]:
+def retry(job_ids: list[str] | None = None, only_state: str | None = None, with_dependents: bool = False) -> list[str]:
     """Finished (completed, dead, cancelled) -> pending, attempts reset, history kept; a job
-    with dependencies waits for them again.  job_ids None: every job in only_state."""
+    with dependencies waits for them again.  job_ids None: every job in only_state.
+    with_dependents: the cancelled jobs downstream of them (transitively) are retried too, so
+    that fixing one step of a build runs its later steps again; returned after the others."""
     from peewee import IntegrityError
 
     t = now()
@@ -214,6 +216,10 @@ def retry(job_ids: list[str] | None = None, only_state: str | None = None) -> li
             if state not in allowed:
                 wanted = only_state or "completed, dead or cancelled"
                 raise InvalidState(f"job {job_id!r} is {state}, not {wanted}")
+        if with_dependents:
+            named = {seq for seq, _, _ in targets}
+            downstream = dependencies.cancelled_downstream(sorted(named))
+            targets += [(seq, job_id, JobState.CANCELLED.value) for seq, job_id in downstream if seq not in named]
         seqs = [seq for seq, _, _ in targets]
         try:
             for piece in chunks(seqs):
@@ -237,9 +243,19 @@ def retry(job_ids: list[str] | None = None, only_state: str | None = None) -> li
     return [job_id for _, job_id, _ in targets]
 
 
-def retry_dead(job_id: str | None = None) -> list[str]:
+@guarded
+def cancelled_dependents(job_ids: list[str]) -> list[str]:
+    """The cancelled jobs downstream of these (transitively): what a retry without
+    with_dependents leaves cancelled."""
+    seqs = []
+    for piece in chunks(list(job_ids)):
+        seqs += [seq for (seq,) in Job.select(Job.seq).where(Job.id.in_(piece)).tuples()]
+    return [job_id for _, job_id in dependencies.cancelled_downstream(seqs)]
+
+
+def retry_dead(job_id: str | None = None, with_dependents: bool = False) -> list[str]:
     """dead -> pending: one job, or every dead job when job_id is None (the DLQ's retry)."""
-    return retry(None if job_id is None else [job_id], only_state=JobState.DEAD.value)
+    return retry(None if job_id is None else [job_id], only_state=JobState.DEAD.value, with_dependents=with_dependents)
 
 
 @guarded
@@ -279,10 +295,12 @@ WAITING = (JobState.PENDING.value, JobState.BLOCKED.value, JobState.FAILED.value
 
 
 @guarded
-def edit_job(job_id: str, changes: dict, states: tuple[str, ...] = WAITING, then_retry: bool = False) -> JobView:
+def edit_job(job_id: str, changes: dict, states: tuple[str, ...] = WAITING, then_retry: bool = False,
+             with_dependents: bool = False) -> JobView:  # fmt: skip
     """Change fields of a job in one of these states (spec.validate_changes checked them), in
     one transaction that reads its state first: a job that started meanwhile is refused whole.
-    then_retry: a finished job edited and sent back to pending in the same transaction."""
+    then_retry: a finished job edited and sent back to pending in the same transaction (with
+    its cancelled dependents: see retry)."""
     t = now()
     columns = dict(changes)
     for name in ("env", "labels"):
@@ -293,7 +311,7 @@ def edit_job(job_id: str, changes: dict, states: tuple[str, ...] = WAITING, then
         if job.state not in states:
             raise not_editable(job_id, job.state, states)
         if then_retry:
-            retry([job_id])
+            retry([job_id], with_dependents=with_dependents)
             job = find_job(job_id)
         if "run_at" in columns:
             columns["run_at"] = t if columns["run_at"] is None else columns["run_at"]

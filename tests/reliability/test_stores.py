@@ -57,10 +57,18 @@ def test_a_foreign_sqlite_file_is_left_byte_for_byte(db_path, tmp_path, journal)
 
 
 def test_a_read_only_command_creates_no_store(db_path, tmp_path):
-    """Where there is no store, reading says so and makes no file or folder."""
+    """Where there is no store, reading gives the empty answer (exit 0; a job named is not
+    found, exit 1) and makes no file or folder."""
     missing = tmp_path / "nothing-here" / "q.db"
     for command in READ_ONLY:
-        _one_error_line(qctl("--db", str(missing), *command), "there is no store at")
+        result = qctl("--db", str(missing), *command)
+        if "j1" in command:
+            _one_error_line(result, "no job 'j1'")
+        else:
+            assert result.returncode == 0 and result.stderr in ("", "nothing to delete\n", "no dead job matches\n"), (
+                command, result.stderr)
+    assert json.loads(qctl("--db", str(missing), "status", "--json").stdout)["jobs"]["pending"] == 0
+    assert json.loads(qctl("--db", str(missing), "list", "--json").stdout) == []
     assert not missing.parent.exists()
 
 
