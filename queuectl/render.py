@@ -1,24 +1,45 @@
 """Human output: rich tables and plain lines, with every user-supplied string made inert.
 
-Job ids are restricted, but commands, errors and output are not: control characters are shown
-escaped, and nothing is ever read as rich markup, so no job can drive the user's terminal.
+Job ids are restricted, but commands, errors and output are not: control characters, and the
+format characters that reorder or hide text, are shown escaped, and nothing is ever read as
+rich markup, so no job can drive the user's terminal or disguise what it shows.
 """
 from __future__ import annotations
 
 import re
 from datetime import datetime
 
+#: control characters, and the line and paragraph separators
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: those, and Unicode's format characters (category Cf, the ranges of Unicode 15.1): the bidi
+#: overrides and isolates (U+202E shows "txt.exe" as "exe.txt"), the zero-width characters that
+#: hide text, the tags
+_CONTROL_OR_FORMAT = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    r"\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    r"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
 
 
 def clean(text: object, limit: int | None = None) -> str:
-    """One safe line: control characters escaped, optionally shortened with an ellipsis."""
+    """One safe line: control and format characters escaped (`\\u202e`), optionally shortened
+    with an ellipsis."""
     if text is None:
         return ""
-    out = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+    out = _escape(_CONTROL_OR_FORMAT, str(text))
     if limit is not None and len(out) > limit:
         out = out[: limit - 1] + "…"
     return out
+
+
+def escape_controls(text: str) -> str:
+    """A job's output, control characters escaped as clean() does; its format characters pass,
+    as the text it is (a right-to-left mark in Hebrew, the joiner inside an emoji)."""
+    return _escape(_CONTROL, text)
+
+
+def _escape(characters: re.Pattern, text: str) -> str:
+    return characters.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def local_time(ts: float | None) -> str:
