@@ -10,6 +10,7 @@ to stderr; every error is one `Error: …` line (exit 2 for bad input, 1 for a f
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 
@@ -186,6 +187,25 @@ def _name_command(group: click.Group, verb: str, doc: str, act, done: str) -> No
 
 
 json_option = click.option("json_", "--json", is_flag=True, help="Print one JSON document instead of a table.")
+
+
+class Seconds(click.ParamType):
+    """A number of seconds, finite and not negative: "nan" and "inf" are floats to Python and to
+    click's FLOAT, and a wait for them never ends.  Every option that takes seconds uses it."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{_one_line(value)!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds < 0:
+            self.fail(f"{_one_line(value)!r} is not a number of seconds from 0 up", param, ctx)
+        return seconds
+
+
+SECONDS = Seconds()
 
 
 @click.group(cls=QueuectlGroup, context_settings={"help_option_names": ["-h", "--help"]})

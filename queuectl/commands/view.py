@@ -7,7 +7,7 @@ import click
 
 from .. import complete
 
-from ..cli import _open, _echo_json, _job_id, json_option, MAX_LIMIT, STATES
+from ..cli import _open, _echo_json, _job_id, json_option, MAX_LIMIT, SECONDS, STATES
 from ..errors import ExitCode
 
 
@@ -143,7 +143,7 @@ def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw
 
 @click.command()
 @click.argument("job_ids", metavar="ID...", nargs=-1, required=True, shell_complete=complete.job_ids)
-@click.option("--timeout", type=click.FloatRange(min=0), help="Give up after this many seconds (exit 124).")
+@click.option("--timeout", type=SECONDS, metavar="SECONDS", help="Give up after this many seconds (exit 124).")
 @json_option
 @click.pass_context
 def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: float | None, json_: bool) -> None:
