@@ -5,10 +5,10 @@ reads them), ISO 8601 (as a job's run_at), and anything else read by dateparser 
 09:00", "friday 17:30", "in 3 hours"), a well-kept parser of human dates that is imported only
 for that last form (it costs a few hundred milliseconds to load).
 
-dateparser reads generously: it skips what it does not understand ("tomorrow 25:00" is
-tomorrow at this time of day) and finds a date in a lone number ("nan" is read as a month in
-some language, "-1" as a day).  So a number that is not a plain duration is refused before it,
-and a clock time typed must be a time of day that the answer keeps.
+dateparser reads generously: it skips what it does not understand ("tomorrow 25:00" came back
+as tomorrow at the current time of day) and finds a date in a lone number ("nan" came back as
+2027-08-06, "-1" as a day of next month).  So a number that is not a plain duration is refused
+before it, and a clock time typed must be a time of day that the answer keeps.
 """
 from __future__ import annotations
 
@@ -57,6 +57,8 @@ def _human(value: str, now: float) -> float:
 
     import dateparser
 
+    from .spec import RUN_AT_RANGE
+
     clocks = []
     for match in _CLOCK.finditer(value):
         hour, minute, second = (int(part or 0) for part in match.groups())
@@ -66,15 +68,12 @@ def _human(value: str, now: float) -> float:
     # naive local times in and out, "09:00" being the clock on this machine's wall; a time
     # zone typed ("09:00 UTC") comes back with the answer
     base = datetime.fromtimestamp(now)
-    try:
-        moment = dateparser.parse(value, settings={"PREFER_DATES_FROM": "future", "RELATIVE_BASE": base})
-    except (OverflowError, ValueError, OSError):  # a date past the calendar ("in 9999999 years")
-        raise InputError(f"--at {value[:40]!r} is out of range") from None
+    moment = dateparser.parse(value, settings={"PREFER_DATES_FROM": "future", "RELATIVE_BASE": base})
     if moment is None:
         raise InputError(f"--at {value[:40]!r} is not a time I can read (e.g. {EXAMPLES})")
     if clocks and not any(moment.hour % 12 == hour % 12 and moment.minute == minute for hour, minute in clocks):
         raise InputError(f"--at {value[:40]!r}: its time of day is not one I can read (e.g. {EXAMPLES})")
     try:
         return (moment if moment.tzinfo else moment.astimezone()).timestamp()
-    except (OverflowError, ValueError, OSError):
-        raise InputError(f"--at {value[:40]!r} is out of range") from None
+    except (OverflowError, ValueError, OSError):  # "January 1, 0001" west of UTC is before the calendar
+        raise InputError(f"--at {value[:40]!r} is out of range ({RUN_AT_RANGE})") from None
