@@ -156,7 +156,13 @@ _UNSAFE_IN_JSON = {c: f"\\u{c:04x}" for c in (*range(0x7F, 0xA0), 0x2028, 0x2029
 
 
 def _echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False).translate(_UNSAFE_IN_JSON))
+    """JSON, with the characters a terminal may obey and the format characters that reorder or
+    hide text (render.FORMAT_CHARACTERS) written as escapes: the same JSON, shown as it is."""
+    from .render import FORMAT_CHARACTERS
+
+    unsafe = _UNSAFE_IN_JSON | {c: json.dumps(chr(c))[1:-1] for first, last in FORMAT_CHARACTERS
+                                for c in range(first, last + 1)}  # fmt: skip
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False).translate(unsafe))
 
 
 #: the most rows a listing returns (SQLite's LIMIT is a 64-bit integer)

@@ -216,7 +216,7 @@ def test_a_relative_cwd_is_kept_absolute_and_the_job_runs_there(db_path, tmp_pat
 HIDDEN = "\u202e\u2066\u200b\u2060\ufeff\U000e0041"
 
 
-def test_list_and_show_escape_bidi_and_invisible_characters(db_path, monkeypatch):
+def test_list_and_show_escape_bidi_and_invisible_characters_also_in_json(db_path, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # the whole command in the listing
     enqueue(id="a", command=f"echo {HIDDEN}txt.exe")
     for args in (["list"], ["show", "a"]):
@@ -224,6 +224,11 @@ def test_list_and_show_escape_bidi_and_invisible_characters(db_path, monkeypatch
         assert result.returncode == 0, result.stderr
         assert not any(unicodedata.category(c) == "Cf" for c in result.stdout), (args, result.stdout)
         assert "\\u202e\\u2066\\u200b\\u2060\\ufeff\\U000e0041" in result.stdout
+    for args, command in ((["list", "--json"], lambda out: out[0]["command"]),
+                          (["show", "a", "--json"], lambda out: out["command"])):  # fmt: skip
+        result = qctl(*args)
+        assert not any(unicodedata.category(c) == "Cf" for c in result.stdout), (args, result.stdout)
+        assert command(json.loads(result.stdout)) == f"echo {HIDDEN}txt.exe"  # the same JSON, escaped
 
 
 def test_every_format_character_is_escaped_in_a_line(db_path):
