@@ -1,7 +1,6 @@
 """Input that hostile testing found accepted, through the real `queuectl` process (issue 22):
 each is refused with one `Error:` line and exit 2, the store unchanged, or handled safely."""
 import json
-import os
 import sys
 import unicodedata
 from datetime import datetime, timezone
@@ -77,15 +76,17 @@ def _env_of_size(total: int) -> dict:
 def test_env_too_big_to_exec_is_refused_at_enqueue(db_path, tmp_path):
     cases = {
         "one value of 10 MB": ({"BIG": "x" * 10_000_000}, "longer than 131,071 bytes"),
-        "one byte over the total": (_env_of_size(MAX_ENV_BYTES - 10) | {"A": "xx"}, "more than 1,048,576 bytes"),
+        "one byte over the total": (_env_of_size(MAX_ENV_BYTES - 12) | {"A": "xx"}, "more than 1,048,576 bytes"),
         "a long name": ({"N" * 257: "x"}, "not a valid environment variable name"),
         "a lone surrogate": ({"A": "\ud800"}, "not valid Unicode"),
     }
     before = snapshot()
-    for name, (env, message) in cases.items():
+    for case, (env, message) in cases.items():
         path = tmp_path / "job.json"
         path.write_text(json.dumps({"command": "true", "env": env}))
-        refused(qctl("enqueue", "--file", str(path)), message)
+        result = qctl("enqueue", "--file", str(path))
+        assert result.returncode == 2, case
+        refused(result, message)
     assert snapshot() == before
 
 
