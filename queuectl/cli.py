@@ -157,7 +157,13 @@ _UNSAFE_IN_JSON = {c: f"\\u{c:04x}" for c in (*range(0x7F, 0xA0), 0x2028, 0x2029
 
 
 def _echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False).translate(_UNSAFE_IN_JSON))
+    """JSON, with the characters a terminal may obey and the format characters that reorder or
+    hide text (render.FORMAT_CHARACTERS) written as escapes: the same JSON, shown as it is."""
+    from .render import FORMAT_CHARACTERS
+
+    unsafe = _UNSAFE_IN_JSON | {c: json.dumps(chr(c))[1:-1] for first, last in FORMAT_CHARACTERS
+                                for c in range(first, last + 1)}  # fmt: skip
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False).translate(unsafe))
 
 
 #: the most rows a listing returns (SQLite's LIMIT is a 64-bit integer)
@@ -213,6 +219,28 @@ def _retried(retried: list[str], named: list[str], with_dependents: bool) -> Non
 
 
 json_option = click.option("json_", "--json", is_flag=True, help="Print one JSON document instead of a table.")
+
+
+class Seconds(click.ParamType):
+    """A duration: seconds, or 30s, 15m, 2h, 7d; finite and not negative ("nan" and "inf" are
+    floats to Python and to click's FLOAT, and a wait for them never ends).  Every option that
+    takes seconds uses it."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx) -> float:
+        if isinstance(value, (int, float)):
+            value = str(value)
+        from .errors import InputError
+        from .settings import parse_duration
+
+        try:
+            return parse_duration(value, param.opts[0] if param else "duration")
+        except InputError as error:
+            self.fail(str(error), param, ctx)
+
+
+SECONDS = Seconds()
 
 
 @click.group(cls=QueuectlGroup, context_settings={"help_option_names": ["-h", "--help"]})

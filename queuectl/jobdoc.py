@@ -37,6 +37,16 @@ def _toml_value(value) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
+def decode(data: bytes) -> str:
+    """The file the editor saved, as text: a byte that is not UTF-8 is an error naming its line
+    (click would raise UnicodeDecodeError), a byte order mark and CRLF line ends are fine."""
+    try:
+        return data.decode("utf-8-sig").replace("\r\n", "\n")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"the edited file is not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line}") from None
+
+
 def parse(text: str, fmt: str) -> dict:
     """The edited document as {field: value}; one-line errors for text that does not parse."""
     if fmt == "json":

@@ -1,21 +1,37 @@
 """Human output: rich tables and plain lines, with every user-supplied string made inert.
 
-Job ids are restricted, but commands, errors and output are not: control characters are shown
-escaped, and nothing is ever read as rich markup, so no job can drive the user's terminal.
+Job ids are restricted, but commands, errors and output are not: control characters, and the
+format characters that reorder or hide text, are shown escaped, and nothing is ever read as
+rich markup, so no job can drive the user's terminal or disguise what it shows.
 """
 from __future__ import annotations
 
 import re
 from datetime import datetime
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: control characters, and the line and paragraph separators
+_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_CONTROL = re.compile(f"[{_CONTROLS}]")
+#: Unicode's format characters (category Cf, the ranges of Unicode 15.1), first and last: the
+#: bidi overrides and isolates (U+202E shows "txt.exe" as "exe.txt"), the zero-width characters
+#: that hide text, the tags
+FORMAT_CHARACTERS = (
+    (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F), (0x890, 0x891), (0x8E2, 0x8E2),
+    (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+)  # fmt: skip
+_CONTROL_OR_FORMAT = re.compile(
+    f"[{_CONTROLS}" + "".join(f"\\U{first:08x}-\\U{last:08x}" for first, last in FORMAT_CHARACTERS) + "]"
+)
 
 
 def clean(text: object, limit: int | None = None) -> str:
-    """One safe line: control characters escaped, optionally shortened with an ellipsis."""
+    """One safe line: control and format characters escaped (`\\u202e`), optionally shortened
+    with an ellipsis."""
     if text is None:
         return ""
-    out = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+    out = _escape(_CONTROL_OR_FORMAT, str(text))
     if limit is not None and len(out) > limit:
         out = out[: limit - 1] + "…"
     return out
@@ -24,6 +40,16 @@ def clean(text: object, limit: int | None = None) -> str:
 def url_host(host: str) -> str:
     """A host as a printed URL needs it: an IPv6 address in brackets (http://[::1]:9464)."""
     return f"[{host}]" if ":" in host else host
+
+
+def escape_controls(text: str) -> str:
+    """A job's output, control characters escaped as clean() does; its format characters pass,
+    as the text it is (a right-to-left mark in Hebrew, the joiner inside an emoji)."""
+    return _escape(_CONTROL, text)
+
+
+def _escape(characters: re.Pattern, text: str) -> str:
+    return characters.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def local_time(ts: float | None) -> str:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import PurePosixPath
 
 from .errors import InputError
 
@@ -35,7 +37,16 @@ QUEUE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:-]{0,63}")
 SCHEDULED_JOB_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:-]{0,63}@\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 DEPENDENCY_POLICIES = ("success", "finish")
 MAX_DEPENDENCIES = 1000
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
+#: what a job's env may add to what exec copies (each NAME=VALUE, its NUL and its pointer):
+#: Linux takes at most a quarter of the stack limit (2 MiB with the usual 8 MiB) for the
+#: arguments and the environment together, and the command and the worker's own environment
+#: need their share; beyond it every attempt would fail with "Argument list too long" (E2BIG)
+MAX_ENV_BYTES = 1024 * 1024
+#: the range of run_at: a day inside the calendar's years 1 to 9999, so that the time shows in any time zone
+MIN_RUN_AT = datetime(1, 1, 2, tzinfo=timezone.utc).timestamp()
+MAX_RUN_AT = datetime(9999, 12, 31, tzinfo=timezone.utc).timestamp()
+RUN_AT_RANGE = "0001-01-02 to 9999-12-31 UTC"
 
 
 @dataclass(frozen=True)
@@ -150,9 +161,16 @@ def parse_time(value: object) -> float | None:
     try:
         if moment.tzinfo is None:
             moment = moment.astimezone()  # the local time zone of this machine
-        return moment.astimezone(timezone.utc).timestamp()
+        return validate_run_at(moment.astimezone(timezone.utc).timestamp(), f"run_at {_show(value)}")
     except (OverflowError, OSError, ValueError):  # e.g. year 1 or 9999 pushed past the calendar
-        raise InputError(f"run_at {_show(value)} is out of range") from None
+        raise InputError(f"run_at {_show(value)} is out of range ({RUN_AT_RANGE})") from None
+
+
+def validate_run_at(moment: float, what: str) -> float:
+    """A start time (UTC epoch seconds) that every later step can show and store."""
+    if not math.isfinite(moment) or not MIN_RUN_AT <= moment <= MAX_RUN_AT:
+        raise InputError(f"{what} is out of range ({RUN_AT_RANGE})")
+    return moment
 
 
 def _int(name: str, value: object, low: int, high: int) -> int:
@@ -180,10 +198,16 @@ def validate_command(value: object) -> str:
         raise InputError("command must not contain a NUL character")
     if len(value.encode("utf-8", "surrogatepass")) > MAX_COMMAND_BYTES:
         raise InputError(f"command is longer than {MAX_COMMAND_BYTES:,} bytes (the most one argument of a program can be)")
+    return _unicode("command", value)
+
+
+def _unicode(name: str, value: str) -> str:
+    """Text the worker can hand to the kernel: a lone surrogate (JSON's "\\ud800", or a byte
+    that was not UTF-8 read with surrogateescape) cannot be encoded, and would fail every attempt."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise InputError("command is not valid Unicode text") from None
+        raise InputError(f"{name} is not valid Unicode text") from None
     return value
 
 
@@ -201,17 +225,29 @@ def _depends_on(value: object) -> tuple[str, ...]:
 def _text(name: str, value: object, limit: int) -> str:
     if not isinstance(value, str) or not value or "\x00" in value or len(value) > limit:
         raise InputError(f"{name} must be a non-empty string of at most {limit} characters without NUL, not {_show(value)}")
-    return value
+    return _unicode(name, value)
 
 
 def _env(value: object) -> dict:
+    """Variables for the job, bounded as exec bounds them (see MAX_ENV_BYTES), so that a job
+    that could never start is refused here rather than failing every attempt."""
     if not isinstance(value, dict):
         raise InputError(f"env must be an object of strings, not {_show(value)}")
+    size = 0
     for key, item in value.items():
         if not _ENV_NAME.fullmatch(key):
-            raise InputError(f"env name {_show(key)} is not a valid environment variable name")
+            raise InputError(f"env name {_show(key)} is not a valid environment variable name "
+                             "(1-256 of A-Z a-z 0-9 _, not starting with a digit)")  # fmt: skip
         if not isinstance(item, str) or "\x00" in item:
             raise InputError(f"env value of {key} must be a string without NUL, not {_show(item)}")
+        entry = len(key) + 1 + len(_unicode(f"env value of {key}", item).encode("utf-8"))
+        if entry > MAX_COMMAND_BYTES:
+            raise InputError(f"env {key}=… is longer than {MAX_COMMAND_BYTES:,} bytes "
+                             "(the most one variable of a program can be)")  # fmt: skip
+        size += entry + 1 + 8  # its NUL, and its pointer in the new program's envp
+    if size > MAX_ENV_BYTES:
+        raise InputError(f"env takes more than {MAX_ENV_BYTES:,} bytes (the share of a program's arguments and "
+                         "environment left to it)")  # fmt: skip
     return dict(value)
 
 
@@ -255,7 +291,23 @@ def _max_retries(value: object) -> int:
 
 
 def _cwd(value: object) -> str:
-    return _text("cwd", value, 4096)
+    """An absolute path: a relative one is read from the current directory of the process that
+    enqueues (the job runs wherever a worker runs, maybe long after and on another host)."""
+    path = _text("cwd", value, 4096)
+    if os.path.isabs(path):
+        return path
+    try:
+        here = os.getcwd()
+    except FileNotFoundError:
+        raise InputError(f"cwd {_show(path)} is relative, and the current directory no longer exists") from None
+    # pathlib drops "." but keeps "..": "a/../b" goes through a as the kernel would, symlink or not
+    return _text("cwd", str(PurePosixPath(here, path)), 4096)
+
+
+def with_absolute_cwd(job: dict) -> dict:
+    """A schedule's job as it is kept: a relative cwd read where the schedule is added, not in
+    the worker that enqueues each tick."""
+    return {**job, "cwd": _cwd(job["cwd"])} if job.get("cwd") is not None else job
 
 
 def _flag(name: str, value: object) -> bool:
@@ -322,7 +374,7 @@ def _decode(text: str) -> JobSpec:
 def load_json(text: str) -> object:
     """Any JSON value, with one-line errors (and no NaN or Infinity)."""
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
@@ -358,6 +410,19 @@ def specs_from_lines(lines) -> list[JobSpec]:
             seen.add(spec.id)
         specs.append(spec)
     return specs
+
+
+def _object(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are all different: where a key repeats, the last one would win
+    silently, so the first one typed (a command, an env value) would be lost without a word."""
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InputError(f"invalid JSON: the key {_show(key)} appears twice in one object")
+            seen.add(key)
+    return data
 
 
 def _refuse_constant(name: str) -> None:

@@ -12,7 +12,7 @@ import codecs
 import re
 from typing import BinaryIO, TextIO
 
-from .render import clean
+from .render import escape_controls
 
 #: what passes as it is (captured, so that re.split keeps it): SGR, tab, newline, carriage return
 _KEPT = re.compile(r"(\x1b\[[0-9;:]*m|[\t\n\r])")
@@ -22,8 +22,8 @@ _SGR_PREFIX = re.compile(r"\x1b(\[[0-9;:]{0,32})?\Z")
 
 def inert(text: str) -> str:
     """Text that a terminal only displays: SGR colours and line breaks kept, every other
-    control character escaped as `clean` does."""
-    return "".join(part if i % 2 else clean(part) for i, part in enumerate(_KEPT.split(text)))
+    control character escaped."""
+    return "".join(part if i % 2 else escape_controls(part) for i, part in enumerate(_KEPT.split(text)))
 
 
 class InertStream:

@@ -8,7 +8,7 @@ import shlex
 import click
 
 from .. import complete
-from ..cli import _open, json_option
+from ..cli import SECONDS, _open, json_option
 from ..errors import InputError
 
 EACH_HELP = ("One job per line of stdin, all in one transaction: {} in the command is the line, {.} the line "
@@ -25,7 +25,7 @@ EACH_HELP = ("One job per line of stdin, all in one transaction: {} in the comma
               shell_complete=complete.job_ids)  # fmt: skip
 @click.option("--after-any", "after_any", metavar="ID", multiple=True, shell_complete=complete.job_ids,
               help="Start after this job ended, whatever the outcome (repeatable).")  # fmt: skip
-@click.option("--timeout", type=float, metavar="SECONDS", help="Kill the job after this long [default: default_timeout].")
+@click.option("--timeout", type=SECONDS, metavar="SECONDS", help="Kill the job after this long [default: default_timeout].")
 @click.option("--retries", type=int, metavar="N", help="Retries after the first run [default: max_retries].")
 @click.option("--at", "at", metavar="WHEN", help="Not before: 10m, 2h, 'tomorrow 09:00', ISO 8601.")
 @click.option("--cwd", metavar="DIR", help="Working directory [default: the current one].")

@@ -145,8 +145,9 @@ def _edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], fmt: st
     if not changes:
         job = ops.job_to_edit(job_id, finished=then_retry)
         original = ops.editable(job)
-        text = click.edit(jobdoc.render(original, job.id, job.state, fmt), extension=f".{fmt}", require_save=True)
-        changes = jobdoc.changes(original, jobdoc.parse(text, fmt)) if text is not None else {}
+        document = jobdoc.render(original, job.id, job.state, fmt).encode("utf-8")
+        edited = click.edit(document, extension=f".{fmt}", require_save=True)  # bytes: jobdoc decodes them
+        changes = jobdoc.changes(original, jobdoc.parse(jobdoc.decode(edited), fmt)) if edited is not None else {}
         if not changes and not then_retry:
             click.echo(f"job '{job_id}' unchanged", err=True)
             return

@@ -23,9 +23,9 @@ def schedule() -> None:
 @click.pass_context
 def schedule_add(ctx: click.Context, name: str, job_json: str, cron: str, tz: str, overlap: str) -> None:
     """Add a schedule NAME running JOB_JSON (the job's fields, without id and run_at)."""
-    from ..spec import load_json_object
+    from ..spec import load_json_object, with_absolute_cwd
 
-    job = load_json_object(job_json)
+    job = with_absolute_cwd(load_json_object(job_json))
     _open(ctx)
     from .. import ops, render
 

@@ -7,7 +7,7 @@ import click
 
 from .. import complete
 
-from ..cli import _open, _echo_json, _job_id, json_option, MAX_LIMIT, STATES
+from ..cli import _open, _echo_json, _job_id, json_option, MAX_LIMIT, SECONDS, STATES
 from ..errors import ExitCode
 
 
@@ -157,15 +157,11 @@ def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw
 
 @click.command()
 @click.argument("job_ids", metavar="ID...", nargs=-1, required=True, shell_complete=complete.job_ids)
-@click.option("--timeout", metavar="DURATION", help="Give up after this long: seconds, or 30s, 15m, 2h (exit 124).")
+@click.option("--timeout", type=SECONDS, metavar="DURATION", help="Give up after this long: seconds, or 30s, 15m, 2h (exit 124).")
 @json_option
 @click.pass_context
-def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: str | None, json_: bool) -> None:
+def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: float | None, json_: bool) -> None:
     """Block until every given job has ended; exit 0 if all completed, 1 if any did not."""
-    if timeout is not None:  # (not a float: nan and inf would wait forever)
-        from ..settings import parse_duration
-
-        timeout = parse_duration(timeout, "--timeout")
     job_ids = tuple(_job_id(j) for j in job_ids)
     _open(ctx, readonly=True)
     from ..ops import wait_for_jobs
