@@ -85,11 +85,61 @@ def command_filler(command: tuple[str, ...]) -> Callable[[str, int], str]:
         return lambda line, number: f"{head} {shlex.quote(line)}"
     if len(command) == 1:
         text = command[0]
+        _refuse_quoted(text)
         return lambda line, number: expand(text, line, number, shlex.quote)
     parts = [(arg, None) if has else (arg, shlex.quote(arg)) for arg, has in zip(command, holding)]
     return lambda line, number: " ".join(
         quoted if quoted is not None else shlex.quote(expand(arg, line, number)) for arg, quoted in parts
     )
+
+
+def _refuse_quoted(text: str) -> None:
+    """A value is shell-quoted where it lands, so a placeholder that the shell text puts inside
+    quotes ('{}', "{}") or after a backslash would have its quotes closed by the value's, and
+    the rest of a file name would run as code (parallel's manual: never quote {} yourself).
+    Refused, except {#}, which is digits.  The shell's quoting as far as it matters here:
+    '…', "…", backslashes, comments, and the fresh context of $(…) and `…`, even inside "…"."""
+    frames: list[str] = []  # the open quotes and substitutions, innermost last
+    i = 0
+    while i < len(text):
+        top = frames[-1] if frames else ""
+        match = PATTERN.match(text, i)
+        if match:
+            if top in ("'", '"') and match.group("job") != "#":
+                raise InputError(f"{match.group()} is inside quotes in the command; remove them: queuectl quotes "
+                                 "each value itself, and a value inside quotes could run as code")  # fmt: skip
+            i = match.end()
+            continue
+        char = text[i]
+        if top == "'":
+            if char == "'":
+                frames.pop()
+        elif char == "\\":
+            after = PATTERN.match(text, i + 1)
+            if after and after.group("job") != "#":
+                raise InputError(f"{after.group()} follows a backslash in the command; remove it: queuectl quotes "
+                                 "each value itself")  # fmt: skip
+            i += 1
+        elif text.startswith("$(", i):
+            frames.append("$(")
+            i += 1
+        elif char == "`" and top == "`":
+            frames.pop()
+        elif char == "`":
+            frames.append("`")
+        elif top == '"':
+            if char == '"':
+                frames.pop()
+        elif char == "#" and (i == 0 or text[i - 1] in " \t\n;&|()"):
+            end = text.find("\n", i)  # a comment, to the end of its line
+            i = len(text) if end < 0 else end
+            continue
+        elif char in "'\"(":
+            frames.append(char)
+        elif char == ")" and top in ("(", "$("):
+            frames.pop()
+        i += 1
+    # a text left unbalanced is the shell's to refuse when the job runs
 
 
 def _short(text: str, limit: int = 30) -> str:

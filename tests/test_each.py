@@ -92,6 +92,29 @@ def test_placeholders_that_cannot_be_filled_are_refused(template, message):
     assert snapshot() == before
 
 
+@pytest.mark.parametrize("template", ["echo '{}'", 'echo "{.}"', "sh -c 'cat {/}'", "echo \\{}", 'echo "$(date) {//}"'])
+def test_a_placeholder_quoted_by_hand_is_refused(tmp_path, template):
+    """Quotes around a placeholder in the shell text are closed by the value's own, and the
+    rest of the name ran as code (parallel's manual: never quote {} yourself)."""
+    before = snapshot()
+    result = qctl("add", "--each", "--cwd", str(tmp_path), "--", template, input="x'; touch PWNED; '\n")
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("Error: {") and ("inside quotes" in result.stderr or "backslash" in result.stderr)
+    assert snapshot() == before
+
+
+def test_a_placeholder_in_a_fresh_shell_context_or_quoted_number_is_kept(tmp_path):
+    out = tmp_path / "seen.jsonl"
+    text = printer(out) + ' "$(basename {})" "{#}" `printf %s {/.}` # it\'s {}'
+    work = tmp_path / "work"
+    work.mkdir()
+    result = qctl("add", "--each", "--cwd", str(work), "--", text, input="d/$(touch PWNED).c\n")
+    assert result.returncode == 0, result.stderr
+    drain()
+    assert seen(out) == [["$(touch PWNED).c", "1", "$(touch", "PWNED)"]]
+    assert list(work.iterdir()) == []
+
+
 def test_only_a_newline_ends_a_line(tmp_path):
     """A lone carriage return is part of its line (it split it in two); so is the \\r of a
     CRLF line end, as in parallel.  Empty lines are skipped but counted by {#}."""
