@@ -251,7 +251,14 @@ def spec_from_dict(data: object) -> JobSpec:
 
 
 def validate_unique_key(value: object) -> str:
-    return _text("unique_key", value, 200)
+    """A unique key; one typed with bytes that are not UTF-8 (click keeps them as lone
+    surrogates) is refused, as no store can hold it."""
+    key = _text("unique_key", value, 200)
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("unique_key is not valid Unicode text") from None
+    return key
 
 
 def _max_retries(value: object) -> int:

@@ -151,6 +151,16 @@ PEAK = ("import atexit, runpy, sys; sys.argv[0] = 'queuectl'; atexit.register(la
         "runpy.run_module('queuectl', run_name='__main__')")  # fmt: skip
 
 
+def test_a_unique_key_typed_with_bytes_that_are_not_utf8_is_refused():
+    """It was an internal error (UnicodeEncodeError) with or without --each."""
+    before = snapshot()
+    for each in ([], ["--each"]):
+        result = subprocess.run([sys.executable, "-m", "queuectl", "add", *each, "--unique", b"k\xff{}", "--", "echo"],
+                                input=b"a\n", capture_output=True)  # fmt: skip
+        assert (result.returncode, result.stderr) == (2, b"Error: unique_key is not valid Unicode text\n")
+    assert snapshot() == before
+
+
 def test_each_reads_in_bounded_memory(db_path):
     """The peak memory of `add --each` does not grow with the input (it held about 0.7 KB per
     line: 20,000 lines took 16 MB more than one; now some 3 MB more, the store's cache)."""

@@ -144,7 +144,7 @@ def _checked_jobs(command: tuple[str, ...], unique: str | None) -> IO[str]:
 
     fill = command_filler(command)
     if unique is not None:
-        check(unique)
+        check(validate_unique_key(unique))
     jobs = tempfile.TemporaryFile("w+", encoding="utf-8")
     try:
         for number, line in _lines(counting(sys.stdin.buffer)):
