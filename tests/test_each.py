@@ -217,3 +217,12 @@ def test_after_label_waits_for_every_job_with_the_label():
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert qctl("add", "--after-label", "nothing", "--", "true").stderr == "Error: no job has the label 'nothing'\n"
     assert snapshot() == before
+
+
+def test_bad_input_creates_no_store(db_path):
+    """Refused before the store is opened, so a first command with a typo leaves nothing."""
+    for args, stdin in ((["--fatal-exit-code", "0"], ""), (["--after-label", "x", "--timeout", "0"], ""),
+                        (["--each"], "ok\n" + "x" * 140_000 + "\n"), (["--each"], "")):  # fmt: skip
+        result = qctl("add", *args, "--", "echo", input=stdin)
+        assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert not db_path.exists()

@@ -81,15 +81,17 @@ def add(ctx: click.Context, command: tuple[str, ...], job_id: str | None, priori
         fields["run_at"] = "now" if moment is None else iso(moment)
     for label in after_labels:
         spec.validate_label(label)
+    base = spec.spec_from_dict({k: v for k, v in fields.items() if v is not None})
+    if base.id is not None and base.id in base.depends_on:
+        raise InputError(f"job {base.id!r} cannot depend on itself")
     jobs = _checked_jobs(command, unique) if each else None
     _open(ctx)
     from .. import store
 
     if after_labels:
-        fields["depends_on"] = _after_labels(fields["depends_on"], after_labels)
-    base = spec.spec_from_dict({k: v for k, v in fields.items() if v is not None})
-    if base.id is not None and base.id in base.depends_on:
-        raise InputError(f"job {base.id!r} cannot depend on itself")
+        from dataclasses import replace
+
+        base = replace(base, depends_on=_after_labels(base.depends_on, after_labels))
     if jobs is None:
         _report(store.enqueue([base]), base, json_, print_id)
         return
@@ -99,7 +101,7 @@ def add(ctx: click.Context, command: tuple[str, ...], job_id: str | None, priori
         _report_each(added, json_)
 
 
-def _after_labels(ids: list[str], labels: tuple[str, ...]) -> list[str]:
+def _after_labels(ids: tuple[str, ...], labels: tuple[str, ...]) -> tuple[str, ...]:
     """--after's ids and those of every job, in any state, that has one of these labels."""
     from .. import ops
     from ..spec import MAX_DEPENDENCIES
@@ -110,7 +112,7 @@ def _after_labels(ids: list[str], labels: tuple[str, ...]) -> list[str]:
         found = ops.jobs_with_label(label, every_state)
         if not found:
             raise InputError(f"no job has the label {label!r}")
-        ids = list(dict.fromkeys([*ids, *found]))
+        ids = tuple(dict.fromkeys([*ids, *found]))
     if len(ids) > MAX_DEPENDENCIES:
         raise InputError(f"--after-label names {len(ids):,} jobs; a job depends on at most {MAX_DEPENDENCIES:,}")
     return ids
@@ -167,10 +169,12 @@ def _each(base, jobs: IO[str]):
     import json
     from dataclasses import fields
 
+    from ..spec import JobSpec
+
     template = {f.name: getattr(base, f.name) for f in fields(base)}
     for entry in jobs:
         command, key = json.loads(entry)
-        yield type(base)(**{**template, "command": command, "unique_key": key})
+        yield JobSpec(**{**template, "command": command, "unique_key": key})
 
 
 def _batches(specs, size: int = EACH_BATCH):
