@@ -275,7 +275,7 @@ def spec_from_dict(data: object) -> JobSpec:
         run_at=parse_time(data["run_at"]) if "run_at" in data else None,
         depends_on=_depends_on(data["depends_on"]) if "depends_on" in data else (),
         dependency_policy=_policy(data.get("dependency_policy", "success")),
-        unique_key=_text("unique_key", data["unique_key"], 200) if data.get("unique_key") is not None else None,
+        unique_key=validate_unique_key(data["unique_key"]) if data.get("unique_key") is not None else None,
         env=_env(data["env"]) if data.get("env") is not None else None,
         cwd=_cwd(data["cwd"]) if data.get("cwd") is not None else None,
         fatal_exit_codes=_exit_codes(data["fatal_exit_codes"]) if "fatal_exit_codes" in data else (),
@@ -284,6 +284,17 @@ def spec_from_dict(data: object) -> JobSpec:
         on_finish=_hook(data["on_finish"]) if data.get("on_finish") is not None else None,
         paused=_flag("paused", data.get("paused", False)),
     )
+
+
+def validate_unique_key(value: object) -> str:
+    """A unique key; one typed with bytes that are not UTF-8 (click keeps them as lone
+    surrogates) is refused, as no store can hold it."""
+    key = _text("unique_key", value, 200)
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("unique_key is not valid Unicode text") from None
+    return key
 
 
 def _max_retries(value: object) -> int:

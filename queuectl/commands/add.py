@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
+import tempfile
+from typing import IO, Iterator
 
 import click
 
@@ -11,9 +14,12 @@ from .. import complete
 from ..cli import SECONDS, _open, json_option
 from ..errors import InputError
 
-EACH_HELP = ("One job per line of stdin, all in one transaction: {} in the command is the line, {.} the line "
-             "without its extension, each shell-quoted (no placeholder: the line is added as the last argument).")  # fmt: skip
-
+EACH_HELP = ("One job per line of stdin, all in one transaction, with GNU parallel's placeholders, each "
+             "shell-quoted: {} the line, {.} without its extension, {/} its base name, {//} its folder, "
+             "{/.} the base name without extension, {#} the line's number (no placeholder: the line is "
+             "added as the last argument). Never quote a placeholder yourself.")  # fmt: skip
+#: jobs inserted at a time by --each: memory holds one batch, whatever the number of lines
+EACH_BATCH = 2000
 
 @click.command(context_settings={"allow_interspersed_args": False})
 @click.argument("command", metavar="-- COMMAND [ARG...]", nargs=-1, required=True)
@@ -25,6 +31,8 @@ EACH_HELP = ("One job per line of stdin, all in one transaction: {} in the comma
               shell_complete=complete.job_ids)  # fmt: skip
 @click.option("--after-any", "after_any", metavar="ID", multiple=True, shell_complete=complete.job_ids,
               help="Start after this job ended, whatever the outcome (repeatable).")  # fmt: skip
+@click.option("--after-label", "after_labels", metavar="LABEL", multiple=True, shell_complete=complete.labels,
+              help="Start only after every job that has this label completed (repeatable).")  # fmt: skip
 @click.option("--timeout", type=SECONDS, metavar="SECONDS", help="Kill the job after this long [default: default_timeout].")
 @click.option("--retries", type=int, metavar="N", help="Retries after the first run [default: max_retries].")
 @click.option("--at", "at", metavar="WHEN", help="Not before: 10m, 2h, 'tomorrow 09:00', ISO 8601.")
@@ -33,6 +41,8 @@ EACH_HELP = ("One job per line of stdin, all in one transaction: {} in the comma
 @click.option("--unique", metavar="KEY", help="Add nothing while an unfinished job holds KEY (prints that job's id).")
 @click.option("--label", "-l", "labels", metavar="LABEL", multiple=True, shell_complete=complete.labels,
               help="Label the job (repeatable).")  # fmt: skip
+@click.option("--fatal-exit-code", "fatal_exit_codes", metavar="N", type=int, multiple=True,
+              help="This exit code goes to the DLQ at once, without retries (repeatable).")  # fmt: skip
 @click.option("--on-finish", metavar="COMMAND", help="A shell command the worker runs when the job ends for good "
               "(the job's facts in QUEUECTL_* variables).")  # fmt: skip
 @click.option("--paused", is_flag=True, help="Add it paused: it waits until 'queuectl resume ID' (pueue's stash).")
@@ -41,9 +51,9 @@ EACH_HELP = ("One job per line of stdin, all in one transaction: {} in the comma
 @json_option
 @click.pass_context
 def add(ctx: click.Context, command: tuple[str, ...], job_id: str | None, priority: int | None, queue: str | None,
-        after: tuple[str, ...], after_any: tuple[str, ...], timeout: float | None, retries: int | None,
-        at: str | None, cwd: str | None, env: tuple[str, ...], unique: str | None, labels: tuple[str, ...],
-        on_finish: str | None, paused: bool, each: bool, print_id: bool, json_: bool) -> None:  # fmt: skip
+        after: tuple[str, ...], after_any: tuple[str, ...], after_labels: tuple[str, ...], timeout: float | None,
+        retries: int | None, at: str | None, cwd: str | None, env: tuple[str, ...], unique: str | None,
+        labels: tuple[str, ...], fatal_exit_codes: tuple[int, ...], on_finish: str | None, paused: bool, each: bool, print_id: bool, json_: bool) -> None:  # fmt: skip
     """Add a job that runs COMMAND: queuectl add -- make -j4 test.
 
     One argument is the shell command as typed ('sleep 5 && echo done'); several are joined
@@ -52,14 +62,15 @@ def add(ctx: click.Context, command: tuple[str, ...], job_id: str | None, priori
     from .. import spec
 
     text = command[0] if len(command) == 1 else shlex.join(command)
-    if after and after_any:
-        raise InputError("use --after or --after-any, not both (a job has one dependency policy)")
+    if after_any and (after or after_labels):
+        raise InputError("use --after/--after-label or --after-any, not both (a job has one dependency policy)")
     if each and job_id is not None:
         raise InputError("--id names one job; --each adds one per line")
     fields = {"command": text, "id": job_id, "priority": priority, "queue": queue, "timeout": timeout,
               "max_retries": retries, "cwd": os.getcwd() if cwd is None else cwd, "env": _env(env) or None, "unique_key": unique,
               "depends_on": list(after or after_any), "dependency_policy": "finish" if after_any else "success",
-              "labels": list(labels) or None, "on_finish": on_finish, "paused": paused}  # fmt: skip
+              "labels": list(labels) or None, "fatal_exit_codes": list(fatal_exit_codes) or None, "on_finish": on_finish,
+              "paused": paused}  # fmt: skip
     if at is not None:
         import time
 
@@ -68,71 +79,109 @@ def add(ctx: click.Context, command: tuple[str, ...], job_id: str | None, priori
 
         moment = parse_when(at, time.time())
         fields["run_at"] = "now" if moment is None else iso(moment)
+    for label in after_labels:
+        spec.validate_label(label)
     base = spec.spec_from_dict({k: v for k, v in fields.items() if v is not None})
     if base.id is not None and base.id in base.depends_on:
         raise InputError(f"job {base.id!r} cannot depend on itself")
-    specs = _each(base, command, _read_input()) if each else [base]
+    jobs = _checked_jobs(command, unique) if each else None
     _open(ctx)
     from .. import store
 
-    added = store.enqueue(specs)
-    _report(added, specs, json_, print_id, each)
+    if after_labels:
+        from dataclasses import replace
+
+        base = replace(base, depends_on=_after_labels(base.depends_on, after_labels))
+    if jobs is None:
+        _report(store.enqueue([base]), base, json_, print_id)
+        return
+    with jobs, tempfile.TemporaryFile("w+", encoding="utf-8") as added:
+        store.enqueue_batches(_batches(_each(base, jobs)),
+                              lambda batch: added.writelines(f"{e.id}\t{int(e.duplicate)}\n" for e in batch))  # fmt: skip
+        _report_each(added, json_)
 
 
-def _read_input() -> list[str]:
-    from .enqueue import _read_lines, _stdin_text
+def _after_labels(ids: tuple[str, ...], labels: tuple[str, ...]) -> tuple[str, ...]:
+    """--after's ids and those of every job, in any state, that has one of these labels."""
+    from .. import ops
+    from ..spec import MAX_DEPENDENCIES
+    from ..states import JobState
 
-    return [line.rstrip("\n") for line in _read_lines(_stdin_text()) if line.strip("\n")]
+    every_state = [state.value for state in JobState]
+    for label in labels:
+        found = ops.jobs_with_label(label, every_state)
+        if not found:
+            raise InputError(f"no job has the label {label!r}")
+        ids = tuple(dict.fromkeys([*ids, *found]))
+    if len(ids) > MAX_DEPENDENCIES:
+        raise InputError(f"--after-label names {len(ids):,} jobs; a job depends on at most {MAX_DEPENDENCIES:,}")
+    return ids
 
 
-def _each(base, command: tuple[str, ...], lines: list[str]) -> list:
-    """One spec per line; a bad line is named by its number and nothing is added."""
+def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
+    """The non-empty lines of the input with their numbers.  As in GNU parallel only a newline
+    ends a line (a carriage return is part of it).  A line that is not UTF-8 is refused: the
+    store holds a command as text."""
+    for number, raw in enumerate(stream, start=1):
+        raw = raw[:-1] if raw.endswith(b"\n") else raw
+        if not raw:
+            continue
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"line {number} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}: "
+                             f"{exc.reason}); a job's command is stored as text") from None  # fmt: skip
+
+
+def _checked_jobs(command: tuple[str, ...], unique: str | None) -> IO[str]:
+    """Each line of stdin made into its job's command and unique key, every one checked, and
+    kept in a temporary file as JSON Lines: a bad line (named by its number) is refused before
+    anything is written, the store's transaction never waits on a slow producer, and memory
+    holds one line at a time."""
+    import json
+
+    from ..placeholders import check, command_filler, expand
+    from ..spec import validate_command, validate_unique_key
+    from .enqueue import counting
+
+    fill = command_filler(command)
+    if unique is not None:
+        check(validate_unique_key(unique))
+    jobs = tempfile.TemporaryFile("w+", encoding="utf-8")
+    try:
+        for number, line in _lines(counting(sys.stdin.buffer)):
+            try:
+                key = None if unique is None else validate_unique_key(expand(unique, line, number))
+                jobs.write(json.dumps([validate_command(fill(line, number)), key], ensure_ascii=False) + "\n")
+            except InputError as exc:
+                raise InputError(f"line {number}: {exc}") from None
+        if not jobs.tell():
+            raise InputError("--each read no lines from stdin")
+    except BaseException:
+        jobs.close()
+        raise
+    jobs.seek(0)
+    return jobs
+
+
+def _each(base, jobs: IO[str]):
+    """The specs of _checked_jobs' file, one per line."""
+    import json
     from dataclasses import fields
 
-    from ..spec import JobSpec, validate_command
+    from ..spec import JobSpec
 
-    if not lines:
-        raise InputError("--each read no lines from stdin")
     template = {f.name: getattr(base, f.name) for f in fields(base)}
-    fill = substituter(command)
-    specs = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            key = base.unique_key and base.unique_key.replace("{}", line)
-            specs.append(JobSpec(**{**template, "command": validate_command(fill(line)), "unique_key": key}))
-        except InputError as exc:
-            raise InputError(f"line {number}: {exc}") from None
-    return specs
+    for entry in jobs:
+        command, key = json.loads(entry)
+        yield JobSpec(**{**template, "command": command, "unique_key": key})
 
 
-def substitute(command: tuple[str, ...], line: str) -> str:
-    """GNU parallel's {} and {.} in a command, the line shell-quoted wherever it lands: inside
-    the one shell text given as one argument, or as (part of) one of several arguments."""
-    return substituter(command)(line)
+def _batches(specs, size: int = EACH_BATCH):
+    from itertools import islice
 
-
-def substituter(command: tuple[str, ...]):
-    """substitute() for many lines: the parts without a placeholder are quoted once."""
-    def placeholders(text: str) -> bool:
-        return "{}" in text or "{.}" in text
-
-    if len(command) == 1:
-        text = command[0]
-        if not placeholders(text):
-            return lambda line: f"{text} {shlex.quote(line)}"
-        return lambda line: text.replace("{.}", shlex.quote(os.path.splitext(line)[0])).replace("{}", shlex.quote(line))
-    if not any(placeholders(arg) for arg in command):
-        head = shlex.join(command)
-        return lambda line: f"{head} {shlex.quote(line)}"
-    parts = [(arg, placeholders(arg)) for arg in command]
-    static = {i: shlex.quote(arg) for i, (arg, has) in enumerate(parts) if not has}
-
-    def fill(line: str) -> str:
-        stem = os.path.splitext(line)[0]
-        return " ".join(static[i] if i in static else shlex.quote(arg.replace("{.}", stem).replace("{}", line))
-                        for i, (arg, _) in enumerate(parts))  # fmt: skip
-
-    return fill
+    while batch := list(islice(specs, size)):
+        yield batch
 
 
 def _env(pairs: tuple[str, ...]) -> dict:
@@ -145,14 +194,51 @@ def _env(pairs: tuple[str, ...]) -> dict:
     return env
 
 
-def _report(added, specs, json_: bool, print_id: bool, each: bool) -> None:
+def _report(added, spec, json_: bool, print_id: bool) -> None:
     from .enqueue import hint_without_workers, note_duplicates, report_added
 
-    if json_ or print_id or each:
-        report_added(added, each, json_, "added", "unique key")
+    if json_ or print_id:
+        report_added(added, False, json_, "added", "unique key")
         return
     note_duplicates(added, "unique key")
-    click.echo(f"added job '{added[0].id}'" + _when(specs[0]))
+    click.echo(f"added job '{added[0].id}'" + _when(spec))
+    hint_without_workers()
+
+
+def _report_each(added: IO[str], json_: bool) -> None:
+    """report_added's answer for a batch, read back from the file the transaction wrote, so
+    that memory holds one entry at a time: notes on stderr, then the ids in line order (or a
+    JSON list), then on a terminal how many were added."""
+    import json
+
+    from ..cli import _UNSAFE_IN_JSON
+    from .enqueue import hint_without_workers
+
+    def entries():
+        added.seek(0)
+        for entry in added:
+            job_id, duplicate = entry.rstrip("\n").split("\t")
+            yield job_id, duplicate == "1"
+
+    duplicates = 0
+    for job_id, duplicate in entries():
+        if duplicate:
+            duplicates += 1
+            click.echo(f"note: an unfinished job with that unique key exists: {job_id}", err=True)
+    out = sys.stdout
+    count = 0
+    for job_id, duplicate in entries():
+        if json_:
+            item = json.dumps({"id": job_id, "duplicate": duplicate}, indent=2, ensure_ascii=False)
+            out.write(("[\n" if count == 0 else ",\n") + "  " + item.replace("\n", "\n  ").translate(_UNSAFE_IN_JSON))
+        else:
+            out.write(job_id + "\n")
+        count += 1
+    if json_:
+        out.write("\n]\n")
+    out.flush()
+    if sys.stderr.isatty():
+        click.echo(f"added {count - duplicates:,} jobs", err=True)
     hint_without_workers()
 
 

@@ -102,15 +102,19 @@ def _stdin_text():
 
 def _read_lines(stream) -> list[str]:
     """All lines, with a progress bar on a terminal (the parsing is what takes time)."""
+    return list(counting(stream))
+
+
+def counting(lines):
+    """The lines as they are read, counted on a terminal."""
     if not sys.stderr.isatty():
-        return stream.readlines()
+        yield from lines
+        return
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    lines = []
     with Progress(SpinnerColumn(), TextColumn("reading jobs: {task.completed:,}"), transient=True) as bar:
         task = bar.add_task("read")
-        for line in stream:
-            lines.append(line)
-            if len(lines) % 5000 == 0:
-                bar.update(task, completed=len(lines))
-    return lines
+        for count, line in enumerate(lines, start=1):
+            yield line
+            if count % 5000 == 0:
+                bar.update(task, completed=count)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 from ..errors import InputError, InvalidState, NotFound
 from ..models import ACTIVE_STATES, FINISHED_STATES, Attempt, Job, JobState, db
@@ -43,18 +43,29 @@ def enqueue(specs: list[JobSpec]) -> list[Enqueued]:
     A job whose unique_key an unfinished job holds is not added: its entry names that job.
     A job with dependencies starts blocked (or cancelled, if one it needs has failed already).
     """
+    added: list[Enqueued] = []
+    enqueue_batches([specs], added.extend)
+    return added
+
+
+@guarded
+def enqueue_batches(batches: Iterable[list[JobSpec]], report: Callable[[list[Enqueued]], None]) -> None:
+    """enqueue() for more jobs than memory should hold (`add --each`): each batch is inserted
+    as it comes and its entries handed to report, all in one transaction.  An error raised by
+    the batches themselves rolls back every batch before it."""
     from peewee import IntegrityError
 
     t = now()
-    ids = [spec.id or new_job_id() for spec in specs]
+    ids: list[str] = []
     try:
         with db.atomic():
-            result = add_jobs(specs, ids, t)
+            for specs in batches:
+                ids = [spec.id or new_job_id() for spec in specs]
+                report(add_jobs(specs, ids, t))
     except IntegrityError:
         taken = _existing_ids(ids)
         raise InputError(f"job id {taken[0]!r} already exists" if taken else "job ids are not unique") from None
     wake_workers()
-    return result
 
 
 def add_jobs(specs: list[JobSpec], ids: list[str], t: float) -> list[Enqueued]:
