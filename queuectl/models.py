@@ -359,4 +359,8 @@ def create_schema(dialect) -> None:
         db.create_tables(MODELS)
         for statement in INDEXES + LATER_INDEXES + dialect.counting_triggers + dialect.metric_triggers + dialect.table_tuning:
             db.execute_sql(statement)
-        Setting.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict_ignore().execute()
+        from .store.migrations import OLDEST_COMPATIBLE, oldest_compatible
+
+        Setting.insert_many([("schema_version", str(SCHEMA_VERSION)),
+                             (OLDEST_COMPATIBLE, str(oldest_compatible(SCHEMA_VERSION)))],
+                            fields=[Setting.key, Setting.value]).on_conflict_ignore().execute()  # fmt: skip
