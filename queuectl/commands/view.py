@@ -124,7 +124,9 @@ def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw
     output = ops.read_output(job_id, attempt)
     run = output.run
     if run is None:
-        click.echo(f"job {job_id!r} is {output.job.state} and has not run yet", err=True)
+        # (a job that ran, whose attempts were lost, e.g. by an upgrade before issue 27's fix)
+        never = "and has not run yet" if not output.job.attempts else "but no attempt of it is recorded"
+        click.echo(f"job {job_id!r} is {output.job.state} {never}", err=True)
         return
     stdout, cut_out = output.stdout.text, output.stdout.skipped
     stderr, cut_err = output.stderr.text, output.stderr.skipped
