@@ -359,8 +359,7 @@ def create_schema(dialect) -> None:
         db.create_tables(MODELS)
         for statement in INDEXES + LATER_INDEXES + dialect.counting_triggers + dialect.metric_triggers + dialect.table_tuning:
             db.execute_sql(statement)
-        from .store.migrations import OLDEST_COMPATIBLE, oldest_compatible
+        from .store.migrations import COMPATIBILITY, compatibility
 
-        Setting.insert_many([("schema_version", str(SCHEMA_VERSION)),
-                             (OLDEST_COMPATIBLE, str(oldest_compatible(SCHEMA_VERSION)))],
+        Setting.insert_many([("schema_version", str(SCHEMA_VERSION)), (COMPATIBILITY, compatibility(SCHEMA_VERSION))],
                             fields=[Setting.key, Setting.value]).on_conflict_ignore().execute()  # fmt: skip

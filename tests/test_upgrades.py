@@ -213,9 +213,11 @@ def test_a_failed_migration_leaves_the_store_as_it_was_and_names_the_copy(db_pat
 
 
 def _newer_schema(version: int, oldest: int) -> None:
+    """The store as another host's newer queuectl would leave it."""
+    compatibility = json.dumps({"schema": version, "oldest": oldest})
     Raw(os.environ["QUEUECTL_DB"], "postgres").execute(
         f"UPDATE setting SET value = '{version}' WHERE key = 'schema_version'; "
-        f"UPDATE setting SET value = '{oldest}' WHERE key = 'oldest_compatible_schema'")
+        f"UPDATE setting SET value = '{compatibility}' WHERE key = 'schema_compatibility'")
 
 
 @pytest.mark.postgres_only

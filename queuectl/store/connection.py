@@ -173,10 +173,10 @@ def _refuse_incompatible(version: int) -> None:
     """A newer schema is used as it is when its steps since ours are all compatible (the store
     says which schema's code it still accepts: migrations.OLDEST_COMPATIBLE); else refused."""
     from ..models import SCHEMA_VERSION, Setting
-    from .migrations import OLDEST_COMPATIBLE
+    from .migrations import COMPATIBILITY, oldest_accepted
 
-    row = Setting.get_or_none(Setting.key == OLDEST_COMPATIBLE)
-    oldest = int(row.value) if row and row.value.isdigit() else version
+    row = Setting.get_or_none(Setting.key == COMPATIBILITY)
+    oldest = oldest_accepted(version, row.value if row else None)
     if oldest > SCHEMA_VERSION:
         raise SchemaTooNew(f"the store at {location().display} has schema version {version}, which needs "
                            f"queuectl of schema {oldest} or later; this queuectl has schema {SCHEMA_VERSION}: "

@@ -16,7 +16,7 @@ migration that fails leaves the store as it was (one transaction) and names the 
 
 A fleet upgrades host by host: COMPATIBLE lists the steps that workers of the version before
 can live with (nullable columns, tables and indexes they never read), and the store keeps the
-oldest schema whose code may still use it (setting `oldest_compatible_schema`).  Workers look
+oldest schema whose code may still use it (setting COMPATIBILITY).  Workers look
 at it at start and at every heartbeat (connection.check_schema).
 
 A store without a version row predates versioning and cannot be upgraded automatically.
@@ -31,8 +31,10 @@ from pathlib import Path
 from ..errors import StoreError
 from . import dialect
 
-#: the setting that holds the oldest schema version whose code may still use the store
-OLDEST_COMPATIBLE = "oldest_compatible_schema"
+#: the setting that says which schema versions' code may use the store: {"schema": the store's
+#: version, "oldest": the oldest compatible one}; it counts only while "schema" is the store's
+#: version (a later release that does not write it, or a hand edit, means: only its own code)
+COMPATIBILITY = "schema_compatibility"
 #: tests only: seconds to sleep after each step, so that a test can kill a migration mid-way
 STEP_PAUSE_ENV = "QUEUECTL_TEST_MIGRATION_PAUSE"
 
@@ -228,9 +230,28 @@ def _set_version(version: int) -> None:
     """The store's schema version, and the oldest schema whose code may still use it."""
     from ..models import Setting
 
-    for key, value in (("schema_version", version), (OLDEST_COMPATIBLE, oldest_compatible(version))):
-        Setting.insert(key=key, value=str(value)).on_conflict(conflict_target=[Setting.key],
-                                                              update={Setting.value: str(value)}).execute()  # fmt: skip
+    for key, value in (("schema_version", str(version)), (COMPATIBILITY, compatibility(version))):
+        Setting.insert(key=key, value=value).on_conflict(conflict_target=[Setting.key],
+                                                         update={Setting.value: value}).execute()  # fmt: skip
+
+
+def compatibility(version: int) -> str:
+    """The COMPATIBILITY setting's value for a store of `version`."""
+    import json
+
+    return json.dumps({"schema": version, "oldest": oldest_compatible(version)})
+
+
+def oldest_accepted(version: int, value: str | None) -> int:
+    """The oldest schema whose code may use a store of `version`, by its COMPATIBILITY
+    setting's `value` (its own version only, when the setting is missing or not about it)."""
+    import json
+
+    try:
+        said = json.loads(value or "{}")
+        return int(said["oldest"]) if said.get("schema") == version else version
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return version
 
 
 def _recount() -> None:
