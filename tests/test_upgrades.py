@@ -250,3 +250,19 @@ def test_a_worker_keeps_working_on_a_newer_compatible_schema(backend, store_url)
     result = qctl("worker", "start", "--burst", "--quiet")
     assert result.returncode == 0, result.stderr
     assert run_cli("logs", "a").stdout.endswith("on-newer\n\n=== STDERR ===\n\n")
+
+
+def test_a_store_that_an_earlier_upgrade_left_without_triggers_gets_them_back(db_path, tmp_path, monkeypatch):
+    """Releases before this fix rebuilt `job` on SQLite, which dropped its counting and metric
+    triggers: the next upgrade makes them again, so the counters stay true afterwards."""
+    load(VERSIONS[-1], "sqlite", str(db_path), tmp_path, monkeypatch)
+    raw = Raw(str(db_path), "sqlite")
+    triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+    made = raw.execute(triggers)
+    for (name,) in made:
+        raw.execute(f"DROP TRIGGER {name}")
+    assert qctl("status").returncode == 0
+    assert raw.execute(triggers) == made
+    assert run_cli("dlq", "retry", "flaky").exit_code == 0
+    counts = json.loads(run_cli("status", "--json").stdout)["jobs"]
+    assert (counts["dead"], counts["pending"]) == (0, 3 + 1)

@@ -202,6 +202,7 @@ def migrate(from_version: int) -> None:
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 STEPS[step]()
                 time.sleep(pause)
+            _repair()
             _recount()
             if sqlite_path is not None:
                 broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
@@ -252,6 +253,17 @@ def oldest_accepted(version: int, value: str | None) -> int:
         return int(said["oldest"]) if said.get("schema") == version else version
     except (ValueError, TypeError, KeyError, AttributeError):
         return version
+
+
+def _repair() -> None:
+    """Every index and trigger of today's schema, where missing: a SQLite store upgraded by a
+    release before issue 27's fix lost job's triggers (and so its counters drifted) with the
+    table rebuild."""
+    from ..models import INDEXES, LATER_INDEXES, db
+
+    chosen = dialect.current()
+    for statement in INDEXES + LATER_INDEXES + chosen.counting_triggers + chosen.metric_triggers:
+        db.execute_sql(statement)
 
 
 def _recount() -> None:
