@@ -5,6 +5,7 @@ interrupted or failed upgrade leaves the store as it was; a worker facing a newe
 PostgreSQL does what the README's "Upgrading" section says."""
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.empty_database  # (PostgreSQL: the fixture's dump makes
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = "/QUEUECTL_FIXTURE_ROOT"  # (make_fixtures.py: where the old release's folder was)
-VERSIONS = sorted(int(p.name.split(".")[0][len("schema_v"):]) for p in FIXTURES.glob("schema_v*.sqlite.sql"))
+VERSIONS = sorted(int(p.name.split(".")[0][len("schema_v"):]) for p in FIXTURES.glob("schema_v*.sqlite.sql.gz"))
 
 
 class Raw:
@@ -78,7 +79,7 @@ class Raw:
 def load(version: int, backend: str, store_url: str, tmp_path: Path, monkeypatch) -> dict:
     """The fixture's store at store_url, its log files in tmp_path; what the old release printed."""
     stem = FIXTURES / f"schema_v{version}.{backend}"
-    dump = Path(f"{stem}.sql").read_text().replace(ROOT, str(tmp_path))
+    dump = gzip.decompress(Path(f"{stem}.sql.gz").read_bytes()).decode().replace(ROOT, str(tmp_path))
     Raw(store_url, backend).execute("SELECT 1")  # (the database exists)
     if backend == "sqlite":
         with sqlite3.connect(store_url) as conn:
@@ -88,7 +89,7 @@ def load(version: int, backend: str, store_url: str, tmp_path: Path, monkeypatch
     with tarfile.open(f"{stem}.logs.tar.gz") as tar:
         tar.extractall(tmp_path)
     monkeypatch.setenv("QUEUECTL_LOGS", str(tmp_path / "logs"))
-    return json.loads(Path(f"{stem}.json").read_text().replace(ROOT, str(tmp_path)))["commands"]
+    return json.loads(gzip.decompress(Path(f"{stem}.json.gz").read_bytes()).decode().replace(ROOT, str(tmp_path)))["commands"]
 
 
 def _sorted(rows: list[dict]) -> list[dict]:
@@ -126,15 +127,14 @@ def test_a_store_of_each_earlier_schema_keeps_every_row_and_answer(version, back
     # the same answers as the old release gave, apart from new fields
     for command, old in recorded.items():
         args = command.split()
-        if old["exit"] != 0 or args[0] not in ("show", "logs", "list", "dlq", "metrics", "status") \
-                or args[0] == "show" and "--json" not in args:  # (its table's columns follow the terminal)
+        if old["exit"] != 0 or args[0] not in ("show", "logs", "list", "dlq", "metrics", "status"):
             continue
         new = run_cli(*args)
         assert new.exit_code == 0, (command, new.stderr)
         if args[0] == "logs":
             assert new.stdout == old["stdout"], command
             continue
-        was, now = json.loads(old["stdout"]), json.loads(new.stdout)
+        was, now = old["json"], json.loads(new.stdout)
         if args[0] in ("status", "metrics"):  # (workers, rates: live figures, not history)
             assert now["jobs"] == {**now["jobs"], **was["jobs"]}, command
             for key in set(was) & {"total", "success_rate", "avg_runtime_s", "p95_runtime_s"}:
@@ -266,3 +266,22 @@ def test_a_store_that_an_earlier_upgrade_left_without_triggers_gets_them_back(db
     assert run_cli("dlq", "retry", "flaky").exit_code == 0
     counts = json.loads(run_cli("status", "--json").stdout)["jobs"]
     assert (counts["dead"], counts["pending"]) == (0, 3 + 1)
+
+
+def test_the_copy_is_named_on_a_terminal_and_owner_only(db_path, tmp_path, monkeypatch):
+    """On a terminal, the upgrade says where the copy of the old store is; the copy holds it."""
+    import pty
+
+    from queuectl.store.migrations import backup_path
+
+    load(1, "sqlite", str(db_path), tmp_path, monkeypatch)
+    before = Raw(str(db_path), "sqlite").tables()
+    leader, follower = pty.openpty()
+    with os.fdopen(leader, "rb", buffering=0) as terminal:
+        proc = subprocess.run([sys.executable, "-m", "queuectl", "status"], stderr=follower, stdout=subprocess.DEVNULL)
+        os.close(follower)
+        said = terminal.read(4096).decode()
+    copy = backup_path(db_path, 1)
+    assert proc.returncode == 0
+    assert said == f"queuectl: upgrading the store from schema 1; its copy before the upgrade: {copy}\r\n"
+    assert copy.stat().st_mode & 0o777 == 0o600 and Raw(str(copy), "sqlite").tables() == before

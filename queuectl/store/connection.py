@@ -171,7 +171,7 @@ def check_schema() -> None:
 
 def _refuse_incompatible(version: int) -> None:
     """A newer schema is used as it is when its steps since ours are all compatible (the store
-    says which schema's code it still accepts: migrations.OLDEST_COMPATIBLE); else refused."""
+    says which schema's code it still accepts: migrations.COMPATIBILITY); else refused."""
     from ..models import SCHEMA_VERSION, Setting
     from .migrations import COMPATIBILITY, oldest_accepted
 

@@ -168,6 +168,10 @@ def _safety_copy(path: Path, version: int) -> Path:
     reader = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
     try:
         reader.execute("VACUUM INTO ?", (str(copy),))
+    except sqlite3.Error as exc:  # (a full disk): no upgrade without its copy
+        copy.unlink(missing_ok=True)
+        raise StoreError(f"could not write a copy of the store to {copy} before upgrading it ({exc}); "
+                         "nothing was changed") from None  # fmt: skip
     finally:
         reader.close()
     for older in path.parent.glob(f"{path.name}.schema-*.backup"):
