@@ -16,7 +16,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import qctl, run_cli, start_workers, stop, wait_for
+from conftest import pid_alive, qctl, run_cli, start_workers, stop, wait_for
 
 from queuectl.models import SCHEMA_VERSION
 
@@ -226,7 +226,9 @@ def test_a_running_worker_stops_when_another_host_makes_the_schema_incompatible(
     heartbeat it stops with one line naming both versions (and its supervisor does not restart
     it); commands refuse the store the same way."""
     workers = start_workers("--count", "2")
-    wait_for(lambda: json.loads(run_cli("status", "--json").stdout)["workers"] == 2)
+    assert run_cli("enqueue", '{"id": "long", "command": "sleep 300"}').exit_code == 0
+    raw = Raw(store_url, backend)
+    pgid = wait_for(lambda: raw.execute("SELECT pgid FROM attempt WHERE pgid IS NOT NULL"))[0][0]
     newer = SCHEMA_VERSION + 1
     _newer_schema(newer, newer)
     try:
@@ -239,6 +241,10 @@ def test_a_running_worker_stops_when_another_host_makes_the_schema_incompatible(
     assert code != 0 and says in workers.stderr.read()
     result = qctl("status")
     assert (result.returncode, result.stderr) == (1, says + "\n")
+    # its running job was killed, and nothing written about it: the upgraded hosts retry it
+    # when its lease runs out
+    wait_for(lambda: not pid_alive(pgid))
+    assert raw.execute("SELECT j.state, a.finished_at FROM job j JOIN attempt a ON a.job_seq = j.seq") == [("processing", None)]
 
 
 @pytest.mark.postgres_only
