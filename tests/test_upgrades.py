@@ -291,3 +291,15 @@ def test_the_copy_is_named_on_a_terminal_and_owner_only(db_path, tmp_path, monke
     assert proc.returncode == 0
     assert said == f"queuectl: upgrading the store from schema 1; its copy before the upgrade: {copy}\r\n"
     assert copy.stat().st_mode & 0o777 == 0o600 and Raw(str(copy), "sqlite").tables() == before
+
+
+def test_two_hosts_opening_an_old_store_at_once_upgrade_it_once(backend, store_url, tmp_path, monkeypatch):
+    """The upgrade runs under the store's write lock (SQLite) or schema lock (PostgreSQL), and
+    the second process finds it done."""
+    load(2, backend, store_url, tmp_path, monkeypatch)
+    raw = Raw(store_url, backend)
+    attempts = len(raw.rows("attempt"))
+    both = [_migrating(dict(os.environ)) for _ in range(2)]
+    results = [(proc.wait(timeout=60), proc.stderr.read()) for proc in both]
+    assert results == [(0, ""), (0, "")]
+    assert raw.version() == SCHEMA_VERSION and len(raw.rows("attempt")) == attempts
