@@ -361,4 +361,7 @@ def create_schema(dialect) -> None:
         db.create_tables(MODELS)
         for statement in INDEXES + LATER_INDEXES + dialect.counting_triggers + dialect.metric_triggers + dialect.table_tuning:
             db.execute_sql(statement)
-        Setting.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict_ignore().execute()
+        from .store.migrations import COMPATIBILITY, compatibility
+
+        Setting.insert_many([("schema_version", str(SCHEMA_VERSION)), (COMPATIBILITY, compatibility(SCHEMA_VERSION))],
+                            fields=[Setting.key, Setting.value]).on_conflict_ignore().execute()  # fmt: skip

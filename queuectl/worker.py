@@ -332,6 +332,7 @@ class Worker:
         running = list(self.jobs.running)
         try:
             sent = time.monotonic()
+            store.check_schema()  # another host upgraded the store: stop here if we must (SchemaTooNew)
             beat = store.heartbeat(self.id, [r.claim for r in running], self._unreported_pgids)
             self._unreported_pgids = {}
             self._renewed(sent)

@@ -14,7 +14,7 @@ import importlib
 #: public name -> the module of this package that defines it (or "module:its name there")
 _WHERE = {
     **dict.fromkeys(('get_config', 'set_config'), "config"),
-    **dict.fromkeys(('close_store', 'forward_wake_ups', 'location', 'now', 'open_store', 'set_clock', 'set_wall_clock', 'wake_channel'), "connection"),
+    **dict.fromkeys(('check_schema', 'close_store', 'forward_wake_ups', 'location', 'now', 'open_store', 'set_clock', 'set_wall_clock', 'wake_channel'), "connection"),
     **dict.fromkeys(('Cancelled', 'Enqueued', 'WAITING', 'cancel', 'cancelled_dependents', 'delete_job', 'edit_job', 'enqueue', 'enqueue_batches', 'retry', 'retry_dead', 'set_paused', 'set_priority'), "jobs"),
     **dict.fromkeys(('Finished', 'claim', 'claim_batch', 'finish', 'finish_batch'), "claims"),
     **dict.fromkeys(('LogRead', 'attempt_paths', 'read_log'), "logfiles"),

@@ -218,16 +218,44 @@ def _ensure_schema(create: bool) -> None:
         raise InputError(f"the store at {location().display} has schema version {row.value[:20]!r}, not a number: "
                          "it was not made by queuectl") from None
     if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"the store at {location().display} has schema version {version}, newer than this "
-            f"queuectl understands ({SCHEMA_VERSION}); upgrade queuectl"
-        )
+        _refuse_incompatible(version)
+        return
     if version < SCHEMA_VERSION:  # (our own store: upgraded by any command, even one that reads)
         migrate(version)
         return
     missing = sorted(m._meta.table_name for m in MODELS if m._meta.table_name not in tables)
     if missing:
         raise StoreDamaged(_damaged(f"its table(s) {', '.join(missing)} are missing"))
+
+
+class SchemaTooNew(StoreUnusable):
+    """The store was upgraded to a schema this queuectl must not use: a worker stops (and its
+    supervisor with it) instead of restarting into the same refusal."""
+
+
+def check_schema() -> None:
+    """For a running worker, at each heartbeat: raise SchemaTooNew once another host has
+    upgraded the store to a schema this code is not compatible with."""
+    from ..models import SCHEMA_VERSION, Setting
+
+    with mapped_errors():
+        version = int(Setting.get(Setting.key == "schema_version").value)
+    if version > SCHEMA_VERSION:
+        _refuse_incompatible(version)
+
+
+def _refuse_incompatible(version: int) -> None:
+    """A newer schema is used as it is when its steps since ours are all compatible (the store
+    says which schema's code it still accepts: migrations.COMPATIBILITY); else refused."""
+    from ..models import SCHEMA_VERSION, Setting
+    from .migrations import COMPATIBILITY, oldest_accepted
+
+    row = Setting.get_or_none(Setting.key == COMPATIBILITY)
+    oldest = oldest_accepted(version, row.value if row else None)
+    if oldest > SCHEMA_VERSION:
+        raise SchemaTooNew(f"the store at {location().display} has schema version {version}, which needs "
+                           f"queuectl of schema {oldest} or later; this queuectl has schema {SCHEMA_VERSION}: "
+                           "upgrade queuectl on this host")  # fmt: skip
 
 
 def _damaged(what: str) -> str:
