@@ -235,9 +235,10 @@ class Seconds(click.ParamType):
         from .settings import parse_duration
 
         try:
-            return parse_duration(value, param.opts[0] if param else "duration")
-        except InputError as error:
-            self.fail(str(error), param, ctx)
+            return parse_duration(value)
+        except InputError:
+            self.fail(f"{_one_line(value)!r} is not a number of seconds (or 30s, 15m, 2h), finite and from 0 up",
+                      param, ctx)  # fmt: skip
 
 
 SECONDS = Seconds()
