@@ -24,7 +24,7 @@ from .states import ACTIVE_STATES, FINISHED_STATES, JobState
 
 db = DatabaseProxy()
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 7
 
 
 class BaseModel(Model):

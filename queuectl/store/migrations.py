@@ -125,19 +125,13 @@ def _v6_labels_pause_hooks() -> None:
     db.execute_sql(LATER_INDEXES[0])
 
 
-def _v7_schedule_errors() -> None:
+def _v7_schedule_errors_and_run_outcomes() -> None:
     """A schedule whose tick cannot enqueue (a deleted dependency, a cron with no next date) keeps
-    the reason here and is paused, instead of taking the worker down (issue 22)."""
-    from ..models import Schedule
+    the reason and is paused, instead of taking the worker down; the metric trigger also counts
+    each run's outcome (metric_count `runs`), for a retry rate, from the upgrade on (issue 22)."""
+    from ..models import Schedule, db
 
     _add_column("schedule", Schedule.last_error)
-
-
-def _v8_run_outcomes() -> None:
-    """The metric trigger also counts each run's outcome (metric_count `runs`), for a retry rate
-    (issue 22).  Runs before the upgrade are not counted: the counter starts at the upgrade."""
-    from ..models import db
-
     db.execute_sql(dialect.current().drop_trigger("job_metrics"))
     for statement in dialect.current().metric_triggers:
         db.execute_sql(statement)
@@ -145,11 +139,11 @@ def _v8_run_outcomes() -> None:
 
 #: version -> function that upgrades a store from version-1 to version
 STEPS: dict = {2: _v2_workflows_and_queues, 3: _v3_worker_slots, 4: _v4_retry_claim_index, 5: _v5_fleet,
-               6: _v6_labels_pause_hooks, 7: _v7_schedule_errors, 8: _v8_run_outcomes}  # fmt: skip
+               6: _v6_labels_pause_hooks, 7: _v7_schedule_errors_and_run_outcomes}  # fmt: skip
 #: the steps that a worker of the version before keeps working with: it neither misreads the
 #: new schema nor writes what the new schema misreads (2 and 6 add columns that the claim must
 #: honour, 3 a column that worker rows need)
-COMPATIBLE = frozenset({4, 5, 7, 8})
+COMPATIBLE = frozenset({4, 5, 7})
 
 
 def oldest_compatible(version: int) -> int:
