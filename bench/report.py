@@ -162,7 +162,7 @@ def targets_table(r: dict) -> list[str]:
     on = [b for b in backends if _measured(_get(r, "scale", b)) and largest(b)[0]]
     if on:
         n = largest(on[0])[0]
-        for key, text, limit, cli in (("claim", "one claim (`store.claim`, ms)", 2, None),
+        for key, text, limit, cli in (("claim", "one claim (`store.claim_batch`, ms)", 2, None),
                                       ("status", "`status` (ms in-process; CLI wall)", 100, "status"),
                                       ("list_50", "`list --limit 50` (ms in-process; CLI wall)", 100, "list_50"),
                                       ("metrics", "`metrics` (ms in-process; CLI wall)", 100, "metrics")):
@@ -208,7 +208,7 @@ def pg_commit_table(r: dict) -> list[str]:
 
 STORE_ROWS = [("status", "status", "`status`"), ("list_50", "list_50", "`list --limit 50`"),
               ("list_dead_50", "list_dead", "`list --state dead`"), (None, "dlq_list", "`dlq list`"),
-              ("metrics", "metrics", "`metrics`"), ("claim", None, "one claim (`store.claim`)"),
+              ("metrics", "metrics", "`metrics`"), ("claim", None, "one claim (`store.claim_batch`)"),
               ("next_due", None, "`next_due` (idle worker)"), ("has_burst_work", None, "`has_burst_work`")]  # fmt: skip
 
 

@@ -35,7 +35,7 @@ def main() -> None:
     out["next_due"] = timed(store.next_due, runs)
     out["has_burst_work"] = timed(store.has_burst_work, runs)
     got = []
-    out["claim"] = timed(lambda: got.append(store.claim("bench-probe", "bench-host")), claims)
+    out["claim"] = timed(lambda: got.append(store.claim_batch("bench-probe", "bench-host", 1)), claims)
     if not all(got):
         raise SystemExit("claim found no job")
     print(json.dumps(out))

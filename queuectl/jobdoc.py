@@ -10,8 +10,6 @@ import json
 
 from .errors import InputError
 
-FORMATS = ("toml", "json")
-
 
 def render(fields: dict, job_id: str, state: str, fmt: str) -> str:
     """The document for these editable fields (ops.editable) of one job."""

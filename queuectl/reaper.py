@@ -23,8 +23,6 @@ import sys
 PR_SET_CHILD_SUBREAPER = 36
 #: kill-and-look-again rounds: a marked process may fork while it is being killed
 _ROUNDS = 20
-#: how long a job's end goes on killing what still holds its marker
-LEFTOVER_SECONDS = 2.0
 
 
 def become_subreaper() -> bool:

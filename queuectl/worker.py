@@ -140,9 +140,6 @@ class Worker:
         # asked yet).  Asked once per such look, not once per wake-up of a job's output
         self._look_at: float | None = None
         self._call_sent = 0.0  # when the latest store call was sent
-        # when the renewal that all running jobs' leases count from was sent (fence.py): the
-        # latest heartbeat that went through, or the claim that ended an idle spell
-        self._renewed_at = 0.0
         self._lease_seconds = 0.0  # as granted with the latest claim
         self.hooks = Hooks(self.say)  # on_finish, on_queue_drained (hooks.py)
         self.trouble = StoreTrouble(self.warn)
@@ -220,7 +217,8 @@ class Worker:
                              grace=0.0)  # fmt: skip
 
     def _renewed(self, sent: float) -> None:
-        self._renewed_at = sent
+        """All running jobs' leases now count from `sent` (fence.py): the latest heartbeat that
+        went through, or the claim that ended an idle spell."""
         if self._lease_seconds:
             self.guard.renew(fence.deadline(sent, self._lease_seconds))
 

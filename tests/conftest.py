@@ -227,6 +227,18 @@ def enqueue(**fields) -> str:
     return result.stdout.strip()
 
 
+def claim_one(worker_id: str, host: str, queues: tuple[str, ...] = ()):
+    """The best runnable job, claimed as a worker claims (store.claim_batch), or None."""
+    claims = store.claim_batch(worker_id, host, 1, queues)
+    return claims[0] if claims else None
+
+
+def finish_one(claim, worker_id: str, error: str | None, exit_code: int | None) -> str:
+    """One run's end, recorded as a worker records it (store.finish_batch): the job's state after."""
+    states, _ = store.finish_batch([store.Finished(claim, error, exit_code)], worker_id, "")
+    return states[0]
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

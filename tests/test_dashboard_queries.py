@@ -2,6 +2,8 @@
 from queuectl import store
 from queuectl.spec import JobSpec
 
+from conftest import claim_one, finish_one
+
 
 def _ids(rows):
     return [job.id for job in rows]
@@ -11,7 +13,7 @@ def test_sorted_listing_by_each_column_both_ways(opened):
     """Priority, id, state, attempts and runtime sort; ties fall back to insertion order."""
     store.enqueue([JobSpec("true", id="b", priority=5), JobSpec("true", id="a", priority=1),
                    JobSpec("true", id="c", priority=5)])  # fmt: skip
-    claim = store.claim("w1", "h")
+    claim = claim_one("w1", "h")
     assert claim.id == "b"
     assert _ids(store.list_sorted("priority", True)) == ["c", "b", "a"]
     assert _ids(store.list_sorted("priority", False)) == ["a", "b", "c"]
@@ -55,8 +57,8 @@ def test_prune_count_then_prune(opened):
     from queuectl import ops
 
     store.enqueue([JobSpec("true", id="old"), JobSpec("true", id="waiting")])
-    claim = store.claim("w1", "h")
-    store.finish(claim, "w1", None, 0)
+    claim = claim_one("w1", "h")
+    finish_one(claim, "w1", None, 0)
     time.sleep(0.05)
     assert ops.prune_count(3600) == 0
     assert ops.prune_count(0.01) == 1
@@ -68,7 +70,7 @@ def test_last_hour_counts_completions_failures_and_times(opened):
     """One completed and one dead job in the current minute: counted, with runtime and wait."""
     store.enqueue([JobSpec("true", id="ok"), JobSpec("false", id="bad", max_retries=0)])
     for error, code in ((None, 0), ("exited with code 1", 1)):
-        store.finish(store.claim("w1", "h"), "w1", error, code)
+        finish_one(claim_one("w1", "h"), "w1", error, code)
     hour = store.last_hour(60)
     assert len(hour.completed) == 60
     assert (sum(hour.completed), sum(hour.failed)) == (1, 1)

@@ -128,7 +128,7 @@ def test_a_job_that_started_while_the_editor_was_open_is_not_changed(tmp_path, m
         from queuectl import store
         from queuectl.paths import resolve
         store.open_store(resolve(None))
-        assert store.claim("w-elsewhere", "elsewhere").id == "a"
+        assert store.claim_batch("w-elsewhere", "elsewhere", 1)[0].id == "a"
         path.write_text(path.read_text().replace('echo hi', 'echo changed').replace('priority = 0', 'priority = 5'))
     """)
     result = run_cli("edit", "a")

@@ -15,7 +15,7 @@ from queuectl import store
 from queuectl.paths import resolve
 from queuectl.spec import JobSpec
 
-from conftest import drain, enqueue, qctl, run_cli
+from conftest import claim_one, drain, enqueue, qctl, run_cli
 from test_store import Clock
 
 
@@ -90,7 +90,7 @@ def test_an_expired_lease_is_counted_and_workers_and_slots_are_reported_per_host
     # (worker ids of this test's own: the store's lease watch is per process, see workers._Silence)
     store.register_worker("w-metrics", "alpha", 1, None, slots=4)
     store.register_worker("other", "beta", 2, None, slots=2)
-    claim = store.claim("w-metrics", "alpha")
+    claim = claim_one("w-metrics", "alpha")
     figures = scrape(_exposition())
     assert sample(figures, "queuectl_workers", host="alpha", state="busy") == 1
     assert sample(figures, "queuectl_workers", host="beta", state="idle") == 1

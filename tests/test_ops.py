@@ -1,7 +1,7 @@
 """The operations layer: the compound operations the commands and the dashboard share."""
 import pytest
 
-from conftest import run_cli
+from conftest import claim_one, finish_one, run_cli
 from queuectl import ops, store
 from queuectl.errors import InputError, InvalidState, NotFound
 from queuectl.spec import MAX_PRIORITY, JobSpec, parse_queue_limit
@@ -39,8 +39,8 @@ def test_job_detail_has_dependencies_and_dependents(opened):
 
 def test_retry_dead_by_ids_text_or_all(opened):
     store.enqueue([JobSpec(f"false {i}", id=f"d{i}", max_retries=0) for i in range(3)])
-    while (claim := store.claim("w", "h")) is not None:
-        store.finish(claim, "w", "boom" if claim.id != "d2" else "bang", 1)
+    while (claim := claim_one("w", "h")) is not None:
+        finish_one(claim, "w", "boom" if claim.id != "d2" else "bang", 1)
     assert ops.retry_dead(["d0"]) == ["d0"]
     assert ops.retry_dead(contains="bang") == ["d2"]
     assert ops.retry_dead() == ["d1"]
@@ -89,8 +89,8 @@ def test_listing_terms_and_their_capped_count(opened):
     from queuectl.store import JobFilter
 
     store.enqueue([JobSpec(f"echo {i}", id=f"j{i}", priority=i, queue="odd" if i % 2 else "even") for i in range(6)])
-    claim = store.claim("host-b.1.abc", "host-b")
-    store.finish(claim, "host-b.1.abc", "exited with code 3", 3)
+    claim = claim_one("host-b.1.abc", "host-b")
+    finish_one(claim, "host-b.1.abc", "exited with code 3", 3)
     ran = claim.id  # the highest priority: j5
     terms = JobFilter(queue="odd", min_priority=0, max_priority=5)  # 0 < priority < 5
     assert [j.id for j in store.list_jobs(where=terms)] == ["j3", "j1"]

@@ -5,6 +5,8 @@ from queuectl import store
 from queuectl.errors import InvalidState
 from queuectl.spec import JobSpec
 
+from conftest import claim_one, finish_one
+
 
 class Clock:
     def __init__(self, t=1_800_000_000.0):
@@ -23,9 +25,9 @@ def clock(opened):
 
 def _claim_ids(n=100):
     ids = []
-    while (c := store.claim("w", "h")) is not None and len(ids) < n:
+    while (c := claim_one("w", "h")) is not None and len(ids) < n:
         ids.append(c.id)
-        store.finish(c, "w", None, 0)
+        finish_one(c, "w", None, 0)
     return ids
 
 
@@ -43,9 +45,9 @@ def test_due_retries_and_pending_jobs_are_claimed_together_in_claim_order(clock)
     store.enqueue([JobSpec("false", id=i, priority=p) for i, p in [("r-later", 9), ("r-high", 5), ("r-low", 0)]])
     later, high, low = store.claim_batch("w", "h", 3)
     for claim in (high, low):
-        store.finish(claim, "w", "exited with code 1", 1)  # due again in 2 s
+        finish_one(claim, "w", "exited with code 1", 1)  # due again in 2 s
     clock.t += 3
-    store.finish(later, "w", "exited with code 1", 1)  # due in 2 s from now
+    finish_one(later, "w", "exited with code 1", 1)  # due in 2 s from now
     store.enqueue([JobSpec("true", id=i, priority=p) for i, p in [("p-high", 5), ("p-low", 0), ("p-mid", 3)]])
     # r-high and r-low are due, r-later is not
     assert [c.id for c in store.claim_batch("w", "h", 10)] == ["r-high", "p-high", "p-mid", "r-low", "p-low"]
@@ -66,14 +68,14 @@ def test_retry_backoff_schedule_and_dead_after_max_retries(clock):
     store.enqueue([JobSpec("false", id="f", max_retries=3)])
     delays = []
     for attempt in range(1, 5):
-        claim = store.claim("w", "h")
+        claim = claim_one("w", "h")
         assert claim is not None and claim.attempt == attempt
-        state = store.finish(claim, "w", "exited with code 1", 1)
+        state = finish_one(claim, "w", "exited with code 1", 1)
         if attempt < 4:
             assert state == "failed"
             job = store.get_job("f")
             delays.append(job.next_attempt_at - clock.t)
-            assert store.claim("w", "h") is None  # not before its retry time
+            assert claim_one("w", "h") is None  # not before its retry time
             clock.t = job.next_attempt_at
         else:
             assert state == "dead"
@@ -89,8 +91,8 @@ def test_backoff_is_capped_by_max_backoff(clock):
     store.enqueue([JobSpec("false", id="f", max_retries=5)])
     delays = []
     for _ in range(4):
-        claim = store.claim("w", "h")
-        store.finish(claim, "w", "boom", 1)
+        claim = claim_one("w", "h")
+        finish_one(claim, "w", "boom", 1)
         job = store.get_job("f")
         delays.append(job.next_attempt_at - clock.t)
         clock.t = job.next_attempt_at
@@ -99,12 +101,12 @@ def test_backoff_is_capped_by_max_backoff(clock):
 
 def test_dlq_retry_resets_attempts_and_keeps_history(clock):
     store.enqueue([JobSpec("false", id="f", max_retries=0)])
-    store.finish(store.claim("w", "h"), "w", "boom", 1)
+    finish_one(claim_one("w", "h"), "w", "boom", 1)
     assert store.get_job("f").state == "dead"
     assert store.retry_dead("f") == ["f"]
     job = store.get_job("f")
     assert (job.state, job.attempts) == ("pending", 0)
-    claim = store.claim("w", "h")
+    claim = claim_one("w", "h")
     assert claim.attempt == 2  # attempt numbers continue, so history is not overwritten
     assert len(store.attempts("f")) == 2
 
@@ -112,11 +114,11 @@ def test_dlq_retry_resets_attempts_and_keeps_history(clock):
 def test_cancel_running_job_keeps_worker_from_completing_it(clock):
     store.enqueue([JobSpec("sleep 9", id="s")])
     store.register_worker("w", "h", 1, None)
-    claim = store.claim("w", "h")
+    claim = claim_one("w", "h")
     store.heartbeat("w", [claim], {claim.attempt_id: 4242})
     cancelled = store.cancel("s")
     assert (cancelled.pgid, cancelled.host, cancelled.job.state) == (4242, "h", "cancelled")
-    assert store.finish(claim, "w", None, 0) == "cancelled"
+    assert finish_one(claim, "w", None, 0) == "cancelled"
     assert store.get_job("s").state == "cancelled"
     assert store.attempts("s")[0].error == "cancelled"
     with pytest.raises(InvalidState):
@@ -126,13 +128,13 @@ def test_cancel_running_job_keeps_worker_from_completing_it(clock):
 def test_dead_worker_recovery_counts_as_a_failed_attempt(clock):
     store.enqueue([JobSpec("sleep 9", id="s", max_retries=1)])
     store.register_worker("w", "h", 1, None)
-    claim = store.claim("w", "h")
+    claim = claim_one("w", "h")
     store.heartbeat("w", [claim], {claim.attempt_id: 777})
     assert store.recover_worker("w", "lost: its worker process is gone") == [777]
     job = store.get_job("s")
     assert (job.state, job.last_error) == ("failed", "lost: its worker process is gone")
     clock.t = job.next_attempt_at
-    store.claim("w2", "h")
+    claim_one("w2", "h")
     store.recover_worker("w2", "lost again")
     assert store.get_job("s").state == "dead"  # a job that keeps killing its worker ends in the DLQ
 
@@ -146,23 +148,23 @@ def test_a_late_end_of_a_taken_attempt_never_touches_the_next_one(clock, late_er
     new run went on, and another worker ran it at the same time.)"""
     store.set_config("max_backoff", "0")
     store.enqueue([JobSpec("sleep 9", id="j")])
-    old = store.claim("w", "h")
+    old = claim_one("w", "h")
     store.recover_worker("w", "lost: its worker stopped sending heartbeats (lease expired)")
-    new = store.claim("w", "h")
+    new = claim_one("w", "h")
     assert (new.id, new.attempt) == ("j", 2)
-    assert store.finish(old, "w", late_error, None if late_error else 0) == "processing"
+    assert finish_one(old, "w", late_error, None if late_error else 0) == "processing"
     job = store.get_job("j")
     assert (job.state, job.worker_id) == ("processing", "w")
     beat = store.heartbeat("w", [old, new])
     assert beat.owns(new) and not beat.owns(old)
-    assert store.finish(new, "w", None, 0) == "completed"
+    assert finish_one(new, "w", None, 0) == "completed"
 
 
 def test_lease_expiry_recovers_jobs_of_silent_workers(clock):
     store.enqueue([JobSpec("sleep 9", id="s")])
     store.register_worker("w", "h", 1, None)
     store.register_worker("other", "h", 2, None)
-    claim = store.claim("w", "h")
+    claim = claim_one("w", "h")
     clock.t += 20
     assert store.heartbeat("w", [claim]).owns(claim)  # heartbeats extend the lease
     clock.t += 25
@@ -182,7 +184,7 @@ def test_no_lease_expires_while_nobody_could_write(clock):
     store.enqueue([JobSpec("sleep 9", id="s")])
     store.register_worker("w", "h", 1, None)
     store.register_worker("other", "h", 2, None)
-    store.claim("w", "h")
+    claim_one("w", "h")
     clock.t += 300  # no heartbeat from anyone
     assert store.recover_expired() == 0
     assert store.get_job("s").state == "processing"
@@ -197,9 +199,9 @@ def test_stop_request_reaches_worker_heartbeat(clock):
 
 def test_counts_follow_every_transition(clock):
     store.enqueue([JobSpec("true", id=str(i), max_retries=0) for i in range(4)])
-    store.finish(store.claim("w", "h"), "w", None, 0)
-    store.finish(store.claim("w", "h"), "w", "x", 1)
-    store.claim("w", "h")
+    finish_one(claim_one("w", "h"), "w", None, 0)
+    finish_one(claim_one("w", "h"), "w", "x", 1)
+    claim_one("w", "h")
     store.cancel("3")
     assert store.counts() == {"pending": 0, "processing": 1, "completed": 1, "failed": 0, "dead": 1, "cancelled": 1,
                               "blocked": 0}  # fmt: skip
@@ -210,9 +212,9 @@ def test_counts_follow_every_transition(clock):
 def test_metrics(clock):
     store.enqueue([JobSpec("true", id=str(i), max_retries=0) for i in range(3)])
     for runtime, error in ((1.0, None), (3.0, None), (2.0, "boom")):
-        claim = store.claim("w", "h")
+        claim = claim_one("w", "h")
         clock.t += runtime
-        store.finish(claim, "w", error, 0 if error is None else 1)
+        finish_one(claim, "w", error, 0 if error is None else 1)
     m = store.metrics()
     assert (m.total, m.success_rate, m.avg_runtime_s, m.p95_runtime_s) == (3, round(2 / 3, 4), 2.0, 3.0)
     assert m.completed_last_minute == 2
@@ -242,12 +244,12 @@ def test_a_batch_gives_a_limited_queue_no_more_than_its_room(clock):
     store.limit_queue("small", 3)
     store.enqueue([JobSpec("true", id=f"s{i}", queue="small", priority=5) for i in range(6)])
     store.enqueue([JobSpec("true", id=f"d{i}") for i in range(10)])
-    first = store.claim("w", "h")
+    first = claim_one("w", "h")
     assert first.id == "s0"
     batch = store.claim_batch("w", "h", 10)
     assert [c.id for c in batch] == ["s1", "s2"] + [f"d{i}" for i in range(8)]
     assert [c.id for c in store.claim_batch("w", "h", 10)] == ["d8", "d9"]
-    store.finish(first, "w", None, 0)
+    finish_one(first, "w", None, 0)
     assert [c.id for c in store.claim_batch("w", "h", 10)] == ["s3"]
 
 

@@ -16,7 +16,7 @@ _WHERE = {
     **dict.fromkeys(('get_config', 'set_config'), "config"),
     **dict.fromkeys(('check_schema', 'close_store', 'forward_wake_ups', 'location', 'now', 'open_store', 'set_clock', 'set_wall_clock', 'wake_channel'), "connection"),
     **dict.fromkeys(('Cancelled', 'Enqueued', 'WAITING', 'cancel', 'cancelled_dependents', 'delete_job', 'edit_job', 'enqueue', 'enqueue_batches', 'retry', 'retry_dead', 'set_paused', 'set_priority'), "jobs"),
-    **dict.fromkeys(('Finished', 'claim', 'claim_batch', 'finish', 'finish_batch'), "claims"),
+    **dict.fromkeys(('Finished', 'claim_batch', 'finish_batch'), "claims"),
     **dict.fromkeys(('LogRead', 'attempt_paths', 'read_log'), "logfiles"),
     **dict.fromkeys(('attempts', 'count_matching', 'counts', 'counts_matching', 'get_job', 'has_burst_work', 'ids_matching', 'linked_jobs', 'list_jobs', 'metrics', 'next_due', 'paused_count', 'paused_queues', 'states_of', 'unfinished_in_queue', 'waiting_for'), "queries"),
     **dict.fromkeys(('QueueView', 'limit_queue', 'list_queues', 'pause_queue', 'resume_queue'), "queues"),

@@ -82,12 +82,6 @@ def claim_batch(worker_id: str, host: str, k: int, queues: tuple[str, ...] = ())
         return _claim(worker_id, host, now(), k, queues)
 
 
-def claim(worker_id: str, host: str, queues: tuple[str, ...] = ()) -> Claim | None:
-    """The best runnable job (of these queues), or None."""
-    claims = claim_batch(worker_id, host, 1, queues)
-    return claims[0] if claims else None
-
-
 @guarded
 def finish_batch(finished: list[Finished], worker_id: str, host: str, k: int = 0, queues: tuple[str, ...] = (),
                  still_running: int = 0) -> tuple[list[str], list[Claim]]:  # fmt: skip
@@ -111,11 +105,6 @@ def finish_batch(finished: list[Finished], worker_id: str, host: str, k: int = 0
     if finished:
         wake_watchers()  # `queuectl wait` and friends
     return states, claims
-
-
-def finish(claim: Claim, worker_id: str, error: str | None, exit_code: int | None) -> str:
-    """One run's end (see finish_batch); returns the job's state afterwards."""
-    return finish_batch([Finished(claim, error, exit_code)], worker_id, "")[0][0]
 
 
 def _marks(n: int) -> str:

@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Iterable, NamedTuple
 
+from .. import failure
 from ..errors import InputError, InvalidState, NotFound
 from ..models import ACTIVE_STATES, FINISHED_STATES, Attempt, Job, JobState, db
 from ..spec import JobSpec, new_job_id, validate_priority
@@ -150,21 +151,18 @@ def _existing_ids(ids: list[str]) -> list[str]:
 
 
 def fail(job: Job, error: str, exit_code: int | None, t: float) -> tuple[str, bool]:
-    """A failed run: retry after backoff while runs remain, else dead (the DLQ).  An exit code
-    listed in the job's fatal_exit_codes goes to the DLQ at once.  Returns the new state and
-    whether workers should be woken."""
-    fatal = exit_code is not None and exit_code in json.loads(job.fatal_exit_codes or "[]")
-    if job.attempts < 1 + job.max_retries and not fatal:
-        cfg = current_config()
-        spread = 1 + random.uniform(-cfg["backoff_jitter"], cfg["backoff_jitter"])
-        delay = min(cfg["backoff_base"] ** job.attempts * spread, cfg["max_backoff"])
-        update_job(job.seq, t, state=JobState.FAILED.value, next_attempt_at=t + delay, exit_code=exit_code,
-                   last_error=error)  # fmt: skip
-        return JobState.FAILED.value, True
-    if fatal:
-        error = f"{error} (fatal exit code: not retried)"
-    update_job(job.seq, t, state=JobState.DEAD.value, finished_at=t, exit_code=exit_code, last_error=error)
-    return JobState.DEAD.value, job.has_dependents and dependencies.job_ended(job.seq, t)
+    """Record a failed run as failure.py decides (a retry after a backoff, or the DLQ).
+    Returns the new state and whether workers should be woken."""
+    verdict = failure.after_failure(
+        job.attempts, job.max_retries, exit_code, json.loads(job.fatal_exit_codes or "[]"),
+        failure.Backoff.from_config(current_config()), random.uniform(-1, 1), error,
+    )  # fmt: skip
+    if verdict.state is JobState.FAILED:
+        update_job(job.seq, t, state=verdict.state.value, next_attempt_at=t + verdict.delay, exit_code=exit_code,
+                   last_error=verdict.error)  # fmt: skip
+        return verdict.state.value, True
+    update_job(job.seq, t, state=verdict.state.value, finished_at=t, exit_code=exit_code, last_error=verdict.error)
+    return verdict.state.value, job.has_dependents and dependencies.job_ended(job.seq, t)
 
 
 @dataclass(frozen=True)

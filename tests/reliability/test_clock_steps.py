@@ -11,7 +11,7 @@ import pytest
 from queuectl import store
 from queuectl.spec import JobSpec
 
-from conftest import drain, qctl, run_cli
+from conftest import claim_one, drain, finish_one, qctl, run_cli
 
 HOUR = 3600.0
 
@@ -25,9 +25,9 @@ def test_a_job_enqueued_now_starts_now_after_the_clock_steps_back_an_hour(db_pat
     store.register_worker("w", "h", 1, None)
     store.set_wall_clock(_stepped(-HOUR))
     try:
-        claim = store.claim("w", "h")
+        claim = claim_one("w", "h")
         assert claim is not None and claim.id == "now"
-        store.finish(claim, "w", "failed once", 1)  # its retry is due in backoff_base seconds
+        finish_one(claim, "w", "failed once", 1)  # its retry is due in backoff_base seconds
         before = store.now()
         time.sleep(1.2)
         assert 1.0 < store.now() - before < 1.4  # the store's seconds stay seconds
@@ -58,7 +58,7 @@ def test_a_worker_whose_clock_runs_an_hour_ahead_takes_no_live_workers_job(db_pa
     assert run_cli("config", "set", "lease_seconds", "2").exit_code == 0
     store.enqueue([JobSpec("sleep 9", id="held")])
     store.register_worker("live", "h", 1, None)
-    claim = store.claim("live", "h")
+    claim = claim_one("live", "h")
     store.set_wall_clock(_stepped(HOUR))
     try:
         for _ in range(16):  # two lease lengths, the live worker heartbeating all along

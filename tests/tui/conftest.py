@@ -11,6 +11,8 @@ from queuectl import store
 from queuectl.paths import resolve
 from queuectl.spec import JobSpec
 
+from conftest import claim_one, finish_one
+
 #: the seeded store's "now": 2026-01-15 10:00:00 UTC
 T0 = datetime(2026, 1, 15, 10, 0, 0, tzinfo=timezone.utc).timestamp()
 LABEL = "/srv/queuectl/queuectl.db"  # shown in the header instead of the tmp path (snapshots)
@@ -44,12 +46,12 @@ def _write_logs(claim, out: str = "", err: str = "") -> None:
 def _run(clock: Clock, spec: JobSpec, seconds: float, error: str | None = None, code: int = 0,
          out: str = "", err: str = "", finish: bool = True):  # fmt: skip
     store.enqueue([spec])
-    claim = store.claim("host-a.100.aaaaaa", "host-a")
+    claim = claim_one("host-a.100.aaaaaa", "host-a")
     assert claim is not None and claim.id == spec.id
     _write_logs(claim, out, err)
     clock.t += seconds
     if finish:
-        store.finish(claim, "host-a.100.aaaaaa", error, code if error else 0)
+        finish_one(claim, "host-a.100.aaaaaa", error, code if error else 0)
     return claim
 
 
@@ -161,10 +163,10 @@ def seed_ops(db_path) -> Clock:
     for i, name in enumerate(("report-daily", "report-monthly")):
         clock.t = T0 - 20 + i * 5
         store.enqueue([JobSpec(f"./report.sh --{name[7:]}", id=name, max_retries=0, queue="reports")])
-        claim = store.claim(worker, "host-a", ("reports",))
+        claim = claim_one(worker, "host-a", ("reports",))
         assert claim is not None and claim.id == name
         clock.t += 1
-        store.finish(claim, worker, "exited with code 2", 2)
+        finish_one(claim, worker, "exited with code 2", 2)
     clock.t = T0 - 10
     store.enqueue([JobSpec("python load.py", id="load", depends_on=("build-42",)),
                    JobSpec("./deploy.sh", id="deploy", depends_on=("build-42", "load"), queue="deploys"),

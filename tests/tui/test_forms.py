@@ -6,6 +6,8 @@ from textual.widgets import Input
 from queuectl import store
 from queuectl.spec import JobSpec
 
+from conftest import claim_one, finish_one
+
 from .conftest import settle
 
 
@@ -44,7 +46,7 @@ async def test_prune_asks_with_the_count_and_deletes(opened, make_app):
     store.set_clock(lambda: clock[0])
     store.enqueue([JobSpec("true", id=f"old-{i}") for i in range(3)] + [JobSpec("true", id="waits")])
     for _ in range(3):
-        store.finish(store.claim("w1", "h"), "w1", None, 0)
+        finish_one(claim_one("w1", "h"), "w1", None, 0)
     clock[0] += 8 * 86400
     app = make_app(clock=lambda: clock[0])
     async with app.run_test(size=(80, 24)) as pilot:

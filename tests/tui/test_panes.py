@@ -9,6 +9,8 @@ from queuectl import store
 from queuectl.errors import NotFound
 from queuectl.spec import JobSpec
 
+from conftest import claim_one, finish_one
+
 from .conftest import keys_of, settle
 
 
@@ -94,7 +96,7 @@ async def test_logs_tail_of_a_huge_log(opened, make_app):
     from queuectl.tui.panes.logs import TAIL_BYTES
 
     store.enqueue([JobSpec("big", id="big")])
-    claim = store.claim("w", "h")
+    claim = claim_one("w", "h")
     stdout, stderr = store.attempt_paths(store.location().logs_dir, "big", claim.attempt)
     stdout.parent.mkdir(parents=True, exist_ok=True)
     stdout.write_text("".join(f"line {i}\n" for i in range(300_000)))
@@ -113,7 +115,7 @@ async def test_logs_tail_of_a_huge_log(opened, make_app):
 async def test_logs_follow_a_running_job(opened, make_app):
     """Lines appended to a running attempt's log appear without any key press."""
     store.enqueue([JobSpec("slow", id="slow")])
-    claim = store.claim("w", "h")
+    claim = claim_one("w", "h")
     stdout, _ = store.attempt_paths(store.location().logs_dir, "slow", claim.attempt)
     stdout.parent.mkdir(parents=True, exist_ok=True)
     stdout.write_text("first\n")
