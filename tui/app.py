@@ -131,14 +131,13 @@ class QueuectlApp(DashboardActions, App):
         self.selected_job_id = message.job_id
 
     def _focus_pane(self) -> None:
-        target = self.pane().focus_target()
-        if target is not None:
-            target.focus()
-        else:
-            self.set_focus(None)
+        """At once, not after a refresh: a key typed right after the pane's number (`2r`, read
+        in one go from a terminal) must reach the new pane, never the one that was left."""
+        self.base_screen.set_focus(self.pane().focus_target())
 
     def action_show_tab(self, tab: str) -> None:
         self.base_screen.query_one("#tabs", TabbedContent).active = tab
+        self._focus_pane()
 
     def action_next_pane(self, step: int) -> None:
         if isinstance(self.screen, ModalScreen) or self.pane().editing:  # in a form, tab moves between fields
