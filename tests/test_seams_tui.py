@@ -1,0 +1,196 @@
+"""The dashboard as a person runs it: the real `queuectl tui` and `queuectl demo` processes in a
+pseudo-terminal of 80x24, keys typed, the screen read back, and how the process ended.
+
+Tests through the app's pilot (tests/tui/) stop at App.run(); what the command does after it
+(the exit status, what it prints) is only seen here.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import qctl
+
+QUEUECTL = str(Path(sys.executable).with_name("queuectl"))
+#: escape sequences (colours, cursor moves): what is left is the text drawn
+ESCAPES = re.compile(rb"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78])")
+CTRL_Q = b"\x11"
+#: what no exit of the dashboard may print
+BROKEN = ("internal error", "Traceback", "Error:")
+
+
+class Terminal:
+    """`queuectl ARGS` in a new pseudo-terminal (its controlling terminal, as in a shell)."""
+
+    def __init__(self, *args: str, cols: int = 80, rows: int = 24) -> None:
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
+        env.pop("NO_COLOR", None)
+        self.proc = subprocess.Popen([QUEUECTL, *args], stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     start_new_session=True, preexec_fn=_controlling_terminal)  # fmt: skip
+        os.close(slave)
+        self.master = master
+        self.raw = b""
+        self.mark = 0  # where the output since the latest press() starts
+
+    @property
+    def text(self) -> str:
+        """Everything drawn so far, without escape sequences."""
+        return ESCAPES.sub(b"", self.raw).decode(errors="replace")
+
+    @property
+    def since_press(self) -> str:
+        return ESCAPES.sub(b"", self.raw[self.mark:]).decode(errors="replace")
+
+    def _read(self, timeout: float) -> bool:
+        """Take what the program wrote within timeout; False once it closed the terminal."""
+        if not select.select([self.master], [], [], timeout)[0]:
+            return True
+        try:
+            chunk = os.read(self.master, 65536)
+        except OSError:  # EIO: every process that had the terminal open has closed it
+            return False
+        self.raw += chunk
+        return bool(chunk)
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        """Until the program has drawn `text` since the latest key."""
+        deadline = time.monotonic() + timeout
+        squeezed = text.replace(" ", "")
+        while squeezed not in self.since_press.replace(" ", ""):  # (a redraw may skip blank cells)
+            if time.monotonic() > deadline or not self._read(0.1) and self.proc.poll() is not None:
+                self.kill()
+                pytest.fail(f"never drew {text!r}; the screen had:\n{self.text[-3000:]}")
+
+    def press(self, *keys: bytes) -> None:
+        self.mark = len(self.raw)
+        for key in keys:
+            os.write(self.master, key)
+            time.sleep(0.2)  # one key at a time, as typed (a burst may read as one escape sequence)
+
+    def exit_status(self, timeout: float = 30) -> int:
+        """Wait for the program to end, reading all it writes meanwhile."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"still running {timeout}s later; the screen had:\n{self.text[-3000:]}")
+            self._read(0.1)
+        while self._read(0.2):  # the rest of what it wrote (its workers keep the terminal open)
+            pass
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def close(self) -> None:
+        self.kill()
+        os.close(self.master)
+
+
+def _controlling_terminal() -> None:
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+@pytest.fixture
+def terminals():
+    opened: list[Terminal] = []
+
+    def open_(*args: str) -> Terminal:
+        opened.append(Terminal(*args))
+        return opened[-1]
+
+    yield open_
+    for terminal in opened:
+        terminal.close()
+
+
+def _after_exit(terminal: Terminal) -> str:
+    """What the command printed once the dashboard was gone (after it left the alternate screen)."""
+    return ESCAPES.sub(b"", terminal.raw.rsplit(b"\x1b[?1049l", 1)[-1]).decode(errors="replace")
+
+
+def _state(job_id: str) -> str:
+    return json.loads(qctl("show", job_id, "--json").stdout)["state"]
+
+
+def _until(predicate, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _start_a_worker(terminal: Terminal) -> None:
+    """5 then +, read in one go as from a fast typist or a paste (the + must reach the Workers
+    pane, not the pane that was left): a worker of the dashboard's own, busy with the job waiting."""
+    terminal.press(b"5+")
+    terminal.wait_for("1 running")  # its host's row: one job runs
+
+
+def test_q_quits_the_dashboard_on_a_fresh_store(terminals):
+    terminal = terminals("tui")
+    terminal.wait_for("no jobs yet")
+    terminal.press(b"q")
+    assert terminal.exit_status() == 0
+    assert not [word for word in BROKEN if word in terminal.text], _after_exit(terminal)
+    assert _after_exit(terminal).strip() == ""
+
+
+def test_q_quits_the_demo_and_says_where_its_store_stays(terminals, tmp_path, db_path):
+    """(It makes a SQLite store of its own: once is enough, hence db_path.)"""
+    terminal = terminals("demo", "--workers", "0", "--dir", str(tmp_path / "demo"))
+    terminal.wait_for("long-sleeper")
+    terminal.press(b"q")
+    assert terminal.exit_status() == 0
+    after = _after_exit(terminal)
+    assert not [word for word in BROKEN if word in terminal.text], after
+    assert f"The demo store stays at {tmp_path / 'demo' / 'demo.db'}" in after
+
+
+def test_q_y_with_a_busy_worker_started_here_waits_for_its_job_then_exits(terminals):
+    """+ in Workers, a job running on that worker: q asks, y says it waits, the job completes
+    (not killed) and the dashboard closes by itself."""
+    assert qctl("add", "--id", "nap", "--", "sleep", "2").returncode == 0
+    terminal = terminals("tui")
+    terminal.wait_for("nap")
+    _start_a_worker(terminal)
+    terminal.press(b"q")
+    terminal.wait_for("Stop them and quit")
+    terminal.press(b"y")
+    terminal.wait_for("waiting for 1 worker(s) to finish")
+    assert terminal.exit_status() == 0
+    assert not [word for word in BROKEN if word in terminal.text], _after_exit(terminal)
+    assert _state("nap") == "completed"
+
+
+def test_ctrl_q_leaves_a_busy_worker_finishing_and_says_so(terminals):
+    """Textual's ctrl+q ends the dashboard at once: the worker it started finishes its job (it
+    gets the parent-death stop signal) and the command says so."""
+    assert qctl("add", "--id", "nap", "--", "sleep", "2").returncode == 0
+    terminal = terminals("tui")
+    terminal.wait_for("nap")
+    _start_a_worker(terminal)
+    terminal.press(CTRL_Q)
+    assert terminal.exit_status() == 0
+    after = _after_exit(terminal)
+    assert "1 worker(s) started by the dashboard are finishing their current job and will then exit." in after
+    assert not [word for word in BROKEN if word in terminal.text], after
+    assert _until(lambda: _state("nap") == "completed")
