@@ -108,6 +108,10 @@ class DashboardActions:
         """Ask first (No is the default); then() runs on yes."""
         self.push_screen(ConfirmScreen(title, body, yes), lambda answer: answer and then())
 
+    def do_confirm(self, title: str, body: str, yes: str, then: Callable[[], None]) -> None:
+        """A dialog's own question (the edit form's Save & retry), asked over it."""
+        self.confirm(title, body, yes, then)
+
     # -- jobs ------------------------------------------------------------------------------
     def do_retry(self, ids: list[str]) -> None:
         """Run finished jobs again, in one transaction."""

@@ -19,8 +19,8 @@ from queuectl.render import clean
 from queuectl.settings import parse_duration
 from queuectl.spec import JobSpec, parse_priority, parse_queue_limit, spec_from_dict
 
+from ..messages import ActionRequested
 from ..widgets.footer import KeysFooter
-from .confirm import ConfirmScreen
 
 #: (field, label, placeholder): placeholders fit the field at 80 columns
 FIELDS = (
@@ -300,11 +300,8 @@ class EditJobScreen(FormScreen):
             super().go(edited)
             return
 
-        def answered(yes: bool) -> None:
-            if yes:
-                FormScreen.go(self, edited)
-
-        self.app.push_screen(ConfirmScreen(f"Retry {self.job_id}?", self.changes_text(), "Save & retry"), answered)
+        question = (f"Retry {self.job_id}?", self.changes_text(), "Save & retry", lambda: FormScreen.go(self, edited))
+        self.app.post_message(ActionRequested("confirm", question))
 
     def changes_text(self) -> str:
         """Each changed field, before -> after, as the form shows them."""
