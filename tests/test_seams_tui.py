@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import qctl
+from conftest import enqueue, qctl, start_workers, stop, wait_for
 
 QUEUECTL = str(Path(sys.executable).with_name("queuectl"))
 #: escape sequences (colours, cursor moves): what is left is the text drawn
@@ -129,6 +129,11 @@ def _state(job_id: str) -> str:
     return json.loads(qctl("show", job_id, "--json").stdout)["state"]
 
 
+def _workers(key: str = "id") -> dict[str, dict]:
+    """`worker list --json`, by id (or by the job each runs)."""
+    return {w[key]: w for w in json.loads(qctl("worker", "list", "--json").stdout)}
+
+
 def _until(predicate, timeout: float = 30) -> bool:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -194,3 +199,46 @@ def test_ctrl_q_leaves_a_busy_worker_finishing_and_says_so(terminals):
     assert "1 worker(s) started by the dashboard are finishing their current job and will then exit." in after
     assert not [word for word in BROKEN if word in terminal.text], after
     assert _until(lambda: _state("nap") == "completed")
+
+
+# -- the stopping state that the Workers pane's - sets, as every other process sees it ---------
+def test_worker_stop_id_reads_stopping_and_lets_the_job_finish_and_now_kills_it(tmp_path):
+    """Two real worker processes, each running a job: the one asked with --id reads stopping
+    (text and JSON) and finishes its job; the one asked with --id --now kills its job (failed,
+    retried); both exit, and so does their supervisor."""
+    go = tmp_path / "go"
+    enqueue(id="finishes", command=f"while [ ! -e {go} ]; do sleep 0.1; done")
+    enqueue(id="sleeper", command="sleep 600")
+    supervisor = start_workers("--count", "2", "--procs", "2")
+    try:
+        workers = wait_for(lambda: (found := _workers("current_job")).keys() >= {"finishes", "sleeper"} and found)
+        gentle, hard = workers["finishes"]["id"], workers["sleeper"]["id"]
+        asked = qctl("worker", "stop", "--id", gentle)
+        assert (asked.returncode, asked.stdout) == (0, f"asked worker {gentle} to stop after its current job\n")
+        listed = qctl("worker", "list").stdout
+        assert next(line for line in listed.splitlines() if gentle in line).split()[3] == "stopping"
+        beat = _workers()[gentle]
+        assert beat["state"] == "stopping"
+        wait_for(lambda: _workers()[gentle]["heartbeat_at"] != beat["heartbeat_at"])
+        assert _workers()[gentle]["state"] == "stopping"  # its heartbeats keep it so
+        assert _workers()[hard]["state"] == "busy"  # the other one is left alone
+        assert qctl("worker", "stop", "--id", hard, "--now").returncode == 0
+        go.touch()
+        assert supervisor.wait(30) == 0
+        assert _state("finishes") == "completed"
+        killed = json.loads(qctl("show", "sleeper", "--json").stdout)
+        assert (killed["state"], killed["last_error"]) == ("failed", "killed: its worker was stopped")
+    finally:
+        if supervisor.poll() is None:
+            stop(supervisor)
+
+
+def test_worker_stop_refuses_bad_input_in_one_line():
+    for args, code, message in (
+        (("--id", "no-such-worker"), 1, "Error: no worker 'no-such-worker' is registered"),
+        (("--now",), 2, "Error: --now needs --id"),
+        (("--id", "w", "--host", "h"), 2, "Error: give --id or --host, not both"),
+    ):
+        result = qctl("worker", "stop", *args)
+        assert result.returncode == code and result.stderr.startswith(message), result.stderr
+        assert result.stderr.count("\n") == 1
