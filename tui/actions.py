@@ -6,13 +6,17 @@ reports it and logs the `queuectl …` command that does the same.
 from __future__ import annotations
 
 import json
+import os
 import shlex
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 
 from textual import work
 
 from queuectl import ops
 from queuectl.errors import NotFound, QueuectlError
+from queuectl.paths import Location
 from queuectl.render import clean
 
 from .messages import ActionDone, ActionRequested
@@ -26,6 +30,7 @@ WRITES = frozenset({
     "retry", "retry_dead", "retry_group", "retry_all_dead", "cancel", "delete", "new_job", "edit_job", "priority",
     "pause", "pause_queue", "limit_queue", "pause_schedule", "run_schedule", "remove_schedule", "add_schedule",
     "prune", "start_worker", "stop_worker", "stop_worker_now", "stop_host", "stop_all_workers", "save_config",
+    "screenshot",  # (a file beside the store)
 })  # fmt: skip
 
 
@@ -58,6 +63,7 @@ class DashboardActions:
     commands: list[str]
     local_workers: ops.LocalWorkers
     quitting: bool
+    location: Location
 
     # -- dispatch --------------------------------------------------------------------------
     def on_action_requested(self, message: ActionRequested) -> None:
@@ -369,6 +375,26 @@ class DashboardActions:
             ops.recover_dead_worker(worker_id, reason)
         except QueuectlError:
             pass  # its lease runs out and any worker recovers the job
+
+    # -- the screen ------------------------------------------------------------------------
+    @property
+    def screenshot_folder(self) -> Path:
+        """Beside the store (a server store: beside its logs folder)."""
+        return (self.location.sqlite_path or self.location.logs_dir).parent
+
+    def do_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """An SVG of the screen, readable by this user only: it shows commands and their output
+        (Textual's save_screenshot writes it 0644).  A new file, never one that is there."""
+        name = filename or f"queuectl-{datetime.now():%Y-%m-%dT%H-%M-%S.%f}.svg"
+        target = Path(path or self.screenshot_folder) / name
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(self.export_screenshot())
+        except OSError as exc:
+            self.notify(f"no screenshot: {exc.strerror}: {exc.filename}", severity="error")
+            return
+        self.notify(f"screenshot saved: {target}")
 
     def action_request_quit(self) -> None:
         """q: quit; with workers started here still running, ask first, then stop them gracefully

@@ -244,23 +244,14 @@ class QueuectlApp(DashboardActions, App):
                 yield SystemCommand("Quit", "quit (asks first if workers started here are running)",
                                     self.action_request_quit)  # fmt: skip
             elif command.title == "Screenshot":  # Textual's default folder (~/Downloads) may not exist
-                yield SystemCommand("Screenshot", f"save an SVG of the screen in {self.screenshot_folder}",
-                                    self.action_screenshot)  # fmt: skip
+                if not self.readonly:  # (it writes a file)
+                    yield SystemCommand("Screenshot", f"save an SVG of the screen (yours only) in "
+                                        f"{self.screenshot_folder}", self.action_screenshot)  # fmt: skip
             else:
                 yield command
 
-    @property
-    def screenshot_folder(self) -> Path:
-        """Beside the store (a server store: beside its logs folder)."""
-        return (self.location.sqlite_path or self.location.logs_dir).parent
-
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
-        try:
-            saved = self.save_screenshot(filename, path or str(self.screenshot_folder))
-        except OSError as exc:
-            self.notify(f"no screenshot: {exc.strerror}: {exc.filename}", severity="error")
-            return
-        self.notify(f"screenshot saved: {saved}")
+        self.request("screenshot", filename, path)
 
     def _dlq_grouped(self, grouped: bool) -> None:
         self.action_show_tab("dlq")
