@@ -111,8 +111,8 @@ def _controlling_terminal() -> None:
 def terminals():
     opened: list[Terminal] = []
 
-    def open_(*args: str) -> Terminal:
-        opened.append(Terminal(*args))
+    def open_(*args: str, **size: int) -> Terminal:
+        opened.append(Terminal(*args, **size))
         return opened[-1]
 
     yield open_
@@ -242,3 +242,32 @@ def test_worker_stop_refuses_bad_input_in_one_line():
         result = qctl("worker", "stop", *args)
         assert result.returncode == code and result.stderr.startswith(message), result.stderr
         assert result.stderr.count("\n") == 1
+
+
+# -- data is plain text on screen ------------------------------------------------------------
+def test_commands_and_host_names_show_as_typed_in_the_tables_and_the_palette(terminals, tmp_path, db_path):
+    """Rich markup in data (`[i]`, `[/var/log]`) is shown as typed: it made text vanish, or broke
+    the drawing of the Workers pane and of the palette's job search."""
+    from queuectl import store
+    from queuectl.paths import resolve
+
+    host = "[i]" + "x" * 30 + "[/var/log]"  # longer than the host row shows: whole only in HOST
+    odd = tmp_path / "[i]dir"
+    odd.mkdir()
+    enqueue(id="brackets", command="echo [i] [/var/log]", cwd=str(odd))
+    store.open_store(resolve(str(db_path)))
+    store.register_worker("w-1.1.abcdef", host, 1, None)
+    store.close_store()
+    terminal = terminals("tui", cols=120, rows=40)
+    terminal.wait_for("echo [i] [/var/log]")
+    terminal.press(b"5")
+    terminal.wait_for(host)
+    terminal.press(b"1", b"\r")  # the job's own view
+    terminal.wait_for(f"cwd {odd}")
+    terminal.press(b"\x1b", b"\x10")  # esc, ctrl+p
+    terminal.wait_for("Search")
+    terminal.press(*[bytes([c]) for c in b"brackets"])
+    terminal.wait_for("jobs: open brackets (pending) — echo [i] [/var/log]")
+    terminal.press(b"\x1b", b"q")
+    assert terminal.exit_status() == 0
+    assert not [word for word in BROKEN if word in terminal.text], _after_exit(terminal)

@@ -9,6 +9,8 @@ from typing import Callable, Iterable
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.markup import escape
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widgets import TabbedContent, TabPane
 
@@ -245,10 +247,16 @@ class QueuectlApp(DashboardActions, App):
                                     self.action_request_quit)  # fmt: skip
             elif command.title == "Screenshot":  # Textual's default folder (~/Downloads) may not exist
                 if not self.readonly:  # (it writes a file)
-                    yield SystemCommand("Screenshot", f"save an SVG of the screen (yours only) in "
-                                        f"{self.screenshot_folder}", self.action_screenshot)  # fmt: skip
+                    yield SystemCommand("Screenshot", "save an SVG of the screen (yours only) in "
+                                        + escape(str(self.screenshot_folder)), self.action_screenshot)  # fmt: skip
             else:
                 yield command
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:  # fmt: skip
+        """Every notification is plain text, whoever asks for markup (Widget.notify does): they
+        carry data (commands, paths, errors that quote input) that Rich would read as markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         self.request("screenshot", filename, path)
