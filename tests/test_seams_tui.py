@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 from pathlib import Path
 
@@ -199,6 +200,57 @@ def test_ctrl_q_leaves_a_busy_worker_finishing_and_says_so(terminals):
     assert "1 worker(s) started by the dashboard are finishing their current job and will then exit." in after
     assert not [word for word in BROKEN if word in terminal.text], after
     assert _until(lambda: _state("nap") == "completed")
+
+
+class WebTab:
+    """`queuectl tui` as textual-serve runs it for one browser tab: Textual's web driver, with
+    the tab's keys and meta packets on stdin and the screen on stdout (each packet: a type byte,
+    a 4-byte length, the payload)."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ, TEXTUAL_DRIVER="textual.drivers.web_driver:WebDriver", TEXTUAL_FPS="60",
+                   TEXTUAL_COLOR_SYSTEM="truecolor", COLUMNS="80", ROWS="24")  # fmt: skip
+        self.proc = subprocess.Popen([QUEUECTL, "tui"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env, start_new_session=True)  # fmt: skip
+        self.drawn = b""
+        self.reader = threading.Thread(target=self._read, daemon=True)  # (a full pipe would stall the app)
+        self.reader.start()
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        out.readline()  # __GANGLION__
+        while (head := out.read(5)) and len(head) == 5:
+            payload = out.read(int.from_bytes(head[1:], "big"))
+            if head[:1] == b"D":
+                self.drawn += payload
+
+    def send(self, kind: bytes, payload: bytes) -> None:
+        self.proc.stdin.write(kind + len(payload).to_bytes(4, "big") + payload)
+        self.proc.stdin.flush()
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        assert _until(lambda: text in ESCAPES.sub(b"", self.drawn).decode(errors="replace"), timeout), (
+            f"never drew {text!r}")  # fmt: skip
+
+
+def test_a_web_tab_that_closes_ends_its_dashboard_cleanly():
+    """What a closing browser tab does to its dashboard process (textual-serve's quit packet), with
+    a worker started in it: exit 0, and what it prints (which the server logs) is the
+    workers-finishing line, not an error.  (tests/web/test_tab_close.py closes a real tab.)"""
+    tab = WebTab()
+    try:
+        tab.wait_for("no jobs yet")
+        tab.send(b"D", b"5")
+        tab.wait_for("No workers")
+        tab.send(b"D", b"+")
+        tab.wait_for("started worker-1")
+        tab.send(b"M", json.dumps({"type": "quit"}).encode())
+        assert tab.proc.wait(30) == 0
+    finally:
+        if tab.proc.poll() is None:
+            os.killpg(tab.proc.pid, signal.SIGKILL)
+    said = tab.proc.stderr.read().decode()
+    assert said == "1 worker(s) started by the dashboard are finishing their current job and will then exit.\n"
 
 
 # -- the stopping state that the Workers pane's - sets, as every other process sees it ---------
