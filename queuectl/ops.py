@@ -347,6 +347,15 @@ def stop_all_workers(host: str | None = None) -> list:
     return store.request_stop(host)
 
 
+def stop_worker(worker_id: str, now: bool = False) -> store.WorkerView:
+    """Ask one worker, on any host, to finish its job and exit (now: its running jobs are
+    killed and retried): through the store, so it reads `stopping` everywhere until it has."""
+    asked = store.request_stop(worker_id=worker_id, now=now)
+    if not asked:
+        raise NotFound(f"no worker {worker_id!r} is registered (it may have stopped already; see 'queuectl worker list')")
+    return asked[0]
+
+
 def stop_host(host: str) -> list:
     """Ask one machine's workers to finish their jobs and exit: through the store, so it works
     from any host (they see it at their next heartbeat, or at once through a wake-up), and
@@ -377,10 +386,10 @@ class LocalWorkers:
         return self.supervisor.running()
 
     def stop(self, worker_id: str | None = None) -> Child | None:
-        """Ask one worker not asked yet (this one, else the newest) to finish its job and
-        exit; None when every worker started here was asked already."""
-        left = [child for child in self.running() if not child.signalled]
-        child = next((c for c in left if c.id == worker_id), left[-1] if left else None)
+        """Ask one worker started here and not asked yet to finish its job and exit: this one
+        (never another), or with no id the newest; None when there is no such worker."""
+        left = [child for child in self.running() if not child.signalled and worker_id in (None, child.id)]
+        child = left[-1] if left else None
         if child is not None:
             self.supervisor.stop(child)
         return child

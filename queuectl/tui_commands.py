@@ -20,7 +20,7 @@ def _open(ctx: click.Context):
 
 def _after(app) -> None:
     """Say what became of the workers this dashboard started."""
-    left = app.pool.running()
+    left = app.local_workers.running()
     if left:
         click.echo(
             f"{len(left)} worker(s) started by the dashboard are finishing their current job and will then exit.",

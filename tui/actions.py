@@ -6,13 +6,17 @@ reports it and logs the `queuectl …` command that does the same.
 from __future__ import annotations
 
 import json
+import os
 import shlex
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable
 
 from textual import work
 
 from queuectl import ops
-from queuectl.errors import QueuectlError
+from queuectl.errors import NotFound, QueuectlError
+from queuectl.paths import Location
 from queuectl.render import clean
 
 from .messages import ActionDone, ActionRequested
@@ -25,7 +29,8 @@ from .screens.wait import WaitScreen
 WRITES = frozenset({
     "retry", "retry_dead", "retry_group", "retry_all_dead", "cancel", "delete", "new_job", "edit_job", "priority",
     "pause", "pause_queue", "limit_queue", "pause_schedule", "run_schedule", "remove_schedule", "add_schedule",
-    "prune", "start_worker", "stop_worker", "stop_host", "stop_all_workers", "save_config",
+    "prune", "start_worker", "stop_worker", "stop_worker_now", "stop_host", "stop_all_workers", "save_config",
+    "screenshot",  # (a file beside the store)
 })  # fmt: skip
 
 
@@ -58,6 +63,7 @@ class DashboardActions:
     commands: list[str]
     local_workers: ops.LocalWorkers
     quitting: bool
+    location: Location
 
     # -- dispatch --------------------------------------------------------------------------
     def on_action_requested(self, message: ActionRequested) -> None:
@@ -107,6 +113,10 @@ class DashboardActions:
     def confirm(self, title: str, body: str, yes: str, then: Callable[[], None]) -> None:
         """Ask first (No is the default); then() runs on yes."""
         self.push_screen(ConfirmScreen(title, body, yes), lambda answer: answer and then())
+
+    def do_confirm(self, title: str, body: str, yes: str, then: Callable[[], None]) -> None:
+        """A dialog's own question (the edit form's Save & retry), asked over it."""
+        self.confirm(title, body, yes, then)
 
     # -- jobs ------------------------------------------------------------------------------
     def do_retry(self, ids: list[str]) -> None:
@@ -314,12 +324,33 @@ class DashboardActions:
             self.log_command("queuectl worker start --count 1")
 
     def do_stop_worker(self, worker_id: str | None = None) -> None:
+        """This worker (any host; the palette: the newest started here) finishes its job, then
+        exits.  Asked through the store, so that it reads `stopping` everywhere; one started
+        here also gets its stop signal at once (first: the signal; a later one kills its jobs)."""
         child = self.local_workers.stop(worker_id)
-        if child is None:
-            self.notify("no running worker was started here; s asks every worker to stop", severity="warning")
-            return
-        self.notify(f"stopping {child.name}: it finishes its current job first")
-        self.log_command(f"kill -TERM {child.proc.pid}  # {child.name}: finish the current job, then exit")
+        if worker_id is None:
+            if child is None:
+                self.notify("no running worker was started here; s asks every worker to stop", severity="warning")
+                return
+            worker_id = child.id
+
+        def ask() -> None:
+            try:
+                ops.stop_worker(worker_id)
+            except NotFound:
+                if child is None:
+                    raise  # (one of ours, idle, may have stopped at its signal already)
+
+        self.act(ask, done=f"stopping {clean(worker_id)}: it finishes its current job first",
+                 cli=f"queuectl worker stop --id {q(worker_id)}")  # fmt: skip
+
+    def do_stop_worker_now(self, worker_id: str) -> None:
+        """- again on a worker that is stopping: kill its jobs now, after a confirm."""
+        body = (f"Stop {clean(worker_id)} now, without waiting for its jobs? They are killed; each attempt counts "
+                "as failed, so they are retried (or go to the DLQ when out of retries).")  # fmt: skip
+        self.confirm("Stop a worker now", body, "Stop now",
+                     lambda: self.act(ops.stop_worker, worker_id, True, done=f"stopping {clean(worker_id)} now: "
+                                      "its jobs are killed", cli=f"queuectl worker stop --id {q(worker_id)} --now"))  # fmt: skip
 
     def do_stop_host(self, host: str) -> None:
         self.confirm("Stop a host", f"Ask every worker on {clean(host)} to finish its current job and exit? "
@@ -345,6 +376,26 @@ class DashboardActions:
         except QueuectlError:
             pass  # its lease runs out and any worker recovers the job
 
+    # -- the screen ------------------------------------------------------------------------
+    @property
+    def screenshot_folder(self) -> Path:
+        """Beside the store (a server store: beside its logs folder)."""
+        return (self.location.sqlite_path or self.location.logs_dir).parent
+
+    def do_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """An SVG of the screen, readable by this user only: it shows commands and their output
+        (Textual's save_screenshot writes it 0644).  A new file, never one that is there."""
+        name = filename or f"queuectl-{datetime.now():%Y-%m-%dT%H-%M-%S.%f}.svg"
+        target = Path(path or self.screenshot_folder) / name
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(self.export_screenshot())
+        except OSError as exc:
+            self.notify(f"no screenshot: {exc.strerror}: {exc.filename}", severity="error")
+            return
+        self.notify(f"screenshot saved: {target}")
+
     def action_request_quit(self) -> None:
         """q: quit; with workers started here still running, ask first, then stop them gracefully
         and close once they have.  Asked again while they stop: kill their jobs (retried)."""
@@ -359,7 +410,8 @@ class DashboardActions:
 
         def go() -> None:
             self.quitting = True
-            self.local_workers.stop_all()
+            for child in running:  # (one asked already with - goes on finishing its job)
+                self.local_workers.stop(child.id)
             self.notify(f"waiting for {len(running)} worker(s) to finish their current job … "
                         "(q again: kill the jobs, which are then retried)", timeout=30)  # fmt: skip
             self.refresh_status()

@@ -9,6 +9,8 @@ from typing import Callable, Iterable
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.markup import escape
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widgets import TabbedContent, TabPane
 
@@ -131,14 +133,13 @@ class QueuectlApp(DashboardActions, App):
         self.selected_job_id = message.job_id
 
     def _focus_pane(self) -> None:
-        target = self.pane().focus_target()
-        if target is not None:
-            target.focus()
-        else:
-            self.set_focus(None)
+        """At once, not after a refresh: a key typed right after the pane's number (`2r`, read
+        in one go from a terminal) must reach the new pane, never the one that was left."""
+        self.base_screen.set_focus(self.pane().focus_target())
 
     def action_show_tab(self, tab: str) -> None:
         self.base_screen.query_one("#tabs", TabbedContent).active = tab
+        self._focus_pane()
 
     def action_next_pane(self, step: int) -> None:
         if isinstance(self.screen, ModalScreen) or self.pane().editing:  # in a form, tab moves between fields
@@ -245,23 +246,20 @@ class QueuectlApp(DashboardActions, App):
                 yield SystemCommand("Quit", "quit (asks first if workers started here are running)",
                                     self.action_request_quit)  # fmt: skip
             elif command.title == "Screenshot":  # Textual's default folder (~/Downloads) may not exist
-                yield SystemCommand("Screenshot", f"save an SVG of the screen in {self.screenshot_folder}",
-                                    self.action_screenshot)  # fmt: skip
+                if not self.readonly:  # (it writes a file)
+                    yield SystemCommand("Screenshot", "save an SVG of the screen (yours only) in "
+                                        + escape(str(self.screenshot_folder)), self.action_screenshot)  # fmt: skip
             else:
                 yield command
 
-    @property
-    def screenshot_folder(self) -> Path:
-        """Beside the store (a server store: beside its logs folder)."""
-        return (self.location.sqlite_path or self.location.logs_dir).parent
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:  # fmt: skip
+        """Every notification is plain text, whoever asks for markup (Widget.notify does): they
+        carry data (commands, paths, errors that quote input) that Rich would read as markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
-        try:
-            saved = self.save_screenshot(filename, path or str(self.screenshot_folder))
-        except OSError as exc:
-            self.notify(f"no screenshot: {exc.strerror}: {exc.filename}", severity="error")
-            return
-        self.notify(f"screenshot saved: {saved}")
+        self.request("screenshot", filename, path)
 
     def _dlq_grouped(self, grouped: bool) -> None:
         self.action_show_tab("dlq")

@@ -43,12 +43,27 @@ def worker_start(ctx: click.Context, count: int, procs: int | None, burst: bool,
 
 @worker.command("stop")
 @click.option("--host", metavar="NAME", help="Only the workers of this host (see 'queuectl host list').")
+@click.option("--id", "worker_id", metavar="ID", help="Only this worker (see 'queuectl worker list').")
+@click.option("--now", is_flag=True, help="With --id: do not let it finish; its running jobs are killed and retried.")
 @click.pass_context
-def worker_stop(ctx: click.Context, host: str | None) -> None:
-    """Ask every running worker (or one host's) to finish its current job and exit."""
+def worker_stop(ctx: click.Context, host: str | None, worker_id: str | None, now: bool) -> None:
+    """Ask every running worker (or one host's, or one) to finish its current job and exit.
+
+    Each reads `stopping` in `worker list` until it has."""
+    from ..errors import InputError
+
+    if worker_id is not None and host is not None:
+        raise InputError("give --id or --host, not both")
+    if now and worker_id is None:
+        raise InputError("--now needs --id: it stops one worker without letting its jobs finish")
     _open(ctx)
     from .. import ops
 
+    if worker_id is not None:
+        ops.stop_worker(worker_id, now)
+        click.echo(f"asked worker {worker_id} to stop " + ("now: its running jobs are killed and retried" if now
+                                                          else "after its current job"))  # fmt: skip
+        return
     asked = ops.stop_host(host) if host is not None else ops.stop_all_workers()
     click.echo(f"asked {len(asked)} worker(s){f' on {host}' if host is not None else ''} to stop after their current job")
 

@@ -18,6 +18,8 @@ P = JobState.PROCESSING.value
 HEARTBEAT_SECONDS = 1.0
 #: a worker silent for longer is not counted as live
 LIVENESS_SECONDS = 5.0
+#: the state of a worker asked to stop through the store, from the request until it has stopped
+STOPPING = "stopping"
 
 
 def _view(row: dict, busy: int | None = None) -> WorkerView:
@@ -54,12 +56,15 @@ def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int,
     """I am alive, running these jobs: refresh the worker row and every running job's lease
     (one statement for all), and note new process groups (attempt id -> pgid) so that those
     jobs can be killed from outside."""
+    from peewee import Case
+
     from .config import current_config
     from .statements import chunks
 
     t = now()
     with db.atomic():
         state, job_id = ("busy", running[-1].id) if running else ("idle", None)
+        state = Case(None, [(Worker.stop_requested, STOPPING)], state)  # (it reads stopping until it has)
         updated = Worker.update(heartbeat_at=t, state=state, current_job=job_id).where(Worker.id == worker_id).execute()
         stop = Worker.select(Worker.stop_requested).where(Worker.id == worker_id).scalar()
         renewed: set[int] = set()
@@ -91,12 +96,23 @@ def unregister_worker(worker_id: str) -> None:
 
 
 @guarded
-def request_stop(host: str | None = None) -> list[WorkerView]:
-    """Ask every registered worker (or those of one host) to finish its job and exit."""
+def request_stop(host: str | None = None, worker_id: str | None = None, now: bool = False) -> list[WorkerView]:
+    """Ask every registered worker (or those of one host, or one worker) to finish its job and
+    exit; each reads `stopping` until it has.  now: without finishing: their running attempts
+    fail at once (the jobs are retried, or go to the DLQ when out of retries) and each worker
+    kills those commands at its next heartbeat, as it does for a job cancelled from any host."""
+    where = Worker.id.is_null(False)
+    if host:
+        where &= Worker.host == host
+    if worker_id:
+        where &= Worker.id == worker_id
     with db.atomic():
-        where = Worker.host == host if host else Worker.id.is_null(False)
-        Worker.update(stop_requested=True).where(where).execute()
+        Worker.update(stop_requested=True, state=STOPPING).where(where).execute()
         asked = [_view(r) for r in Worker.select().where(where).dicts()]
+        if now and asked:
+            from .jobs import fail_lost_attempts
+
+            fail_lost_attempts(Job.worker_id.in_([w.id for w in asked]), "killed: its worker was stopped")
     wake_workers()
     return asked
 

@@ -106,9 +106,58 @@ async def test_e_on_a_dead_job_edits_then_retries_it(seeded, make_app):
         form.query_one("#f-command", Input).value = "rsync -a --partial /data backup:/data"
         await pilot.press("ctrl+s")
         await settle(pilot)
+        await pilot.press("y")  # the retry asks first (see the test below)
+        await settle(pilot)
         job = store.get_job("sync-db-2")
         assert (job.state, job.command) == ("pending", "rsync -a --partial /data backup:/data")
         assert app.commands[-1] == "queuectl retry sync-db-2 --set 'command=rsync -a --partial /data backup:/data'"
+
+
+async def test_e_puts_the_cursor_after_the_command_with_nothing_selected(seeded, make_app):
+    """e: one backspace takes one character, not the whole command (Textual's select_on_focus
+    selected it all, nearly unseen)."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "down", "e")  # build-42, pending
+        await settle(pilot)
+        await settle(pilot)
+        command = app.screen.query_one("#f-command", Input)
+        assert command.has_focus and command.selection.is_empty
+        assert command.cursor_position == len("make -j4")
+        await pilot.press("backspace", "8")
+        assert command.value == "make -j8"
+
+
+async def test_save_and_retry_shows_before_and_after_and_asks(seeded, make_app):
+    """D, e on sync-db-2, a new command, ctrl+s: a confirm shows the command before -> after,
+    No by default; n leaves the job dead and unchanged; y saves and retries it."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("D")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#f-command", Input).value = "rsync -a --partial /data backup:/data"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        body = str(app.screen.query_one(".dialog-body").render())
+        assert "command: rsync -a /data backup:/data\n" in body and "→ rsync -a --partial /data backup:/data" in body
+        assert app.screen.query_one("#no").has_focus
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.screen is form
+        job = store.get_job("sync-db-2")
+        assert (job.state, job.command) == ("dead", "rsync -a /data backup:/data")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        job = store.get_job("sync-db-2")
+        assert (job.state, job.command) == ("pending", "rsync -a --partial /data backup:/data")
 
 
 async def test_e_on_a_running_job_says_why_not(seeded, make_app):

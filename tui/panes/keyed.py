@@ -56,14 +56,14 @@ class KeyedTablePane(StorePane):
     def fill(self, columns: list[tuple[str, int | None]], rows: list[tuple[str, tuple]]) -> None:
         """columns: (label, width or None); rows: (key, cells)."""
         table = self.table
+        selected = self.selected_key  # (before a change of columns clears the table: the cursor stays)
+        old_index = table.cursor_row
         if columns != self._columns:
             self._columns = columns
             table.clear(columns=True)
             for label, width in columns:
                 table.add_column(label, key=label, width=width)
             self._shown = {}
-        selected = self.selected_key
-        old_index = table.cursor_row
         keys = [key for key, _ in rows]
         with self.app.batch_update():
             if put_rows(table, self._shown, rows) and keys:

@@ -1,6 +1,6 @@
 """The Workers pane: every registered worker process and its slots (busy/total), grouped under
 its host (a row per host: its state, slots, running jobs, version; lost hosts stay listed with
-when); start and stop local worker subprocesses, stop one host's workers through the store."""
+when); start local worker subprocesses; stop the selected worker, or a host's, through the store."""
 from __future__ import annotations
 
 from rich.cells import cell_len
@@ -37,6 +37,8 @@ class WorkersPane(KeyedTablePane):
         self.started_here: set[str] = set()
         #: row key -> the host it belongs to (a host's own row, or one of its workers)
         self._host_of: dict[str, str] = {}
+        #: worker id -> its state as its row shows it
+        self._state_of: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="workers-status", classes="pane-status")
@@ -54,6 +56,7 @@ class WorkersPane(KeyedTablePane):
         now = store.now()
         rows = []
         self._host_of = {}
+        self._state_of = {}
         for host in hosts:
             key = f"host:{host.name}"
             self._host_of[key] = host.name
@@ -66,7 +69,7 @@ class WorkersPane(KeyedTablePane):
             for w in (w for w in workers if w.host == host.name):
                 self._host_of[w.id] = host.name
                 silent = now - w.heartbeat_at > LIVENESS_SECONDS
-                state = "silent" if silent else w.state
+                state = self._state_of[w.id] = "silent" if silent else w.state
                 name = Text(("  ★ " if w.id in self.started_here else "    ") + clean(w.id))
                 cells = (name, *([clean(w.host)] if wide else []), str(w.pid),
                          Text(state, style="dim" if silent else colour.get(w.state, "")), f"{w.busy}/{w.slots}",
@@ -87,8 +90,12 @@ class WorkersPane(KeyedTablePane):
         self.set_timer(0.7, self.reload)  # it registers within a moment
 
     def action_stop(self) -> None:
-        self.request("stop_worker", self.selected_key)
-        self.set_timer(0.5, self.reload)
+        """-: the selected worker and no other; again while it stops: stop it now (asks)."""
+        state = self._state_of.get(self.selected_key or "")
+        if state is None:
+            self.notify("select a worker's row first: - stops the selected worker", severity="warning")
+            return
+        self.request("stop_worker_now" if state == "stopping" else "stop_worker", self.selected_key)
 
     def action_stop_host(self) -> None:
         host = self._host_of.get(self.selected_key or "")

@@ -23,7 +23,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="confirm") as box:
-            box.border_title = self.title_text
+            box.border_title = Text(self.title_text)  # (a str title is markup)
             yield Static(Text(self.body), classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("No  (n)", id="no", variant="default")

@@ -15,9 +15,11 @@ from textual.widgets import Button, Input, Label, Static
 
 from queuectl import ops, store
 from queuectl.errors import InputError, QueuectlError
+from queuectl.render import clean
 from queuectl.settings import parse_duration
 from queuectl.spec import JobSpec, parse_priority, parse_queue_limit, spec_from_dict
 
+from ..messages import ActionRequested
 from ..widgets.footer import KeysFooter
 
 #: (field, label, placeholder): placeholders fit the field at 80 columns
@@ -100,7 +102,10 @@ class FormScreen(ModalScreen):
                 for name, label, hint in self.FIELDS:
                     with Horizontal(classes="form-row"):
                         yield Label(label, classes="form-label")
-                        yield Input(self.initial.get(name, ""), placeholder=hint, id=f"f-{name}")
+                        # select_on_focus would select a pre-filled value whole, nearly unseen:
+                        # one key then wipes it.  The cursor waits at the end instead
+                        yield Input(self.initial.get(name, ""), placeholder=hint, id=f"f-{name}",
+                                    select_on_focus=False)
                     yield Static("", id=f"e-{name}", classes="field-error")
             yield Static("", id="e-form", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
@@ -155,8 +160,12 @@ class FormScreen(ModalScreen):
         value, errors = self.parse(self.values())
         self.show_errors(errors)
         if value is not None:
-            self.query_one("#submit", Button).disabled = True
-            self._save(value)
+            self.go(value)
+
+    def go(self, value: object) -> None:
+        """Save a value that parsed (a form whose save is hard to undo asks first)."""
+        self.query_one("#submit", Button).disabled = True
+        self._save(value)
 
     @work(thread=True, exclusive=True, group="form-save")
     def _save(self, value: object) -> None:
@@ -284,6 +293,25 @@ class EditJobScreen(FormScreen):
 
     def field_of(self, error: str) -> str:
         return next((name for name, _, _ in EDIT_FIELDS if name in error), "form")
+
+    def go(self, edited: Edited) -> None:
+        """A retry runs the job again at once: first show what changes, and ask."""
+        if not self.retry:
+            super().go(edited)
+            return
+
+        question = (f"Retry {self.job_id}?", self.changes_text(), "Save & retry", lambda: FormScreen.go(self, edited))
+        self.app.post_message(ActionRequested("confirm", question))
+
+    def changes_text(self) -> str:
+        """Each changed field, before -> after, as the form shows them."""
+        labels = {name: label for name, label, _ in EDIT_FIELDS}
+        lines = [f"{labels[name]}: {clean(self.initial.get(name) or '(unset)', 200)}\n"
+                 f"{' ' * len(labels[name])}→ {clean(text, 200)}"
+                 for name, text in self.values().items() if text != self.initial.get(name, "")]  # fmt: skip
+        if not lines:
+            return f"Retry {self.job_id} as it was? It runs again now; nothing in it changes."
+        return f"Save these changes to {self.job_id} and run it again now?\n\n" + "\n".join(lines)
 
     def save(self, edited: Edited) -> Edited:
         (ops.retry_edited if edited.retried else ops.edit_job)(edited.job_id, edited.changes)

@@ -19,6 +19,7 @@ from queuectl.render import clean
 from queuectl.store import AttemptView, JobView
 
 from ..widgets.footer import KeysFooter
+from ..widgets.vim_table import VimTable
 from ..messages import ActionRequested, JobHighlighted
 from ..format import attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles
 from ..base import cursor_key
@@ -67,8 +68,8 @@ class JobDetailScreen(ModalScreen[None]):
             with VerticalScroll(id="detail-scroll"):
                 yield Static("loading…", id="detail-fields")
                 yield Static("", id="detail-links-title")
-                yield DataTable(id="detail-links", cursor_type="row")
-                yield DataTable(id="detail-attempts", cursor_type="row", show_cursor=False)
+                yield VimTable(id="detail-links", cursor_type="row")  # (its cells are plain text)
+                yield VimTable(id="detail-attempts", cursor_type="row", show_cursor=False)
                 yield Static("", id="detail-output")
         yield KeysFooter()
 
@@ -137,8 +138,8 @@ class JobDetailScreen(ModalScreen[None]):
             ("fatal exit codes", ", ".join(map(str, job.fatal_exit_codes))),
         ]
         for label, value in rows:
-            if value not in ("", None):
-                grid.add_row(label, value)
+            if value not in ("", None):  # (a str cell of a Rich table would be read as markup)
+                grid.add_row(label, value if isinstance(value, Text) else Text(value))
         self.query_one("#detail-fields", Static).update(grid)
         self._show_links(d.links, styles)
 

@@ -68,5 +68,5 @@ class JobPreview(Static):
     def on_job_preview_ready(self, message: Ready) -> None:
         message.stop()
         message.body.rstrip()
-        self.border_title = message.title
+        self.border_title = Text(message.title)  # (a str title is markup; an error may hold brackets)
         self.update(message.body)
