@@ -331,7 +331,7 @@ class Worker:
         try:
             sent = time.monotonic()
             store.check_schema()  # another host upgraded the store: stop here if we must (SchemaTooNew)
-            beat = store.heartbeat(self.id, [r.claim for r in running], self._unreported_pgids)
+            beat = store.heartbeat(self.id, [r.claim for r in running], self._unreported_pgids, self.stopping)
             self._unreported_pgids = {}
             self._renewed(sent)
             self._beat_went_through()

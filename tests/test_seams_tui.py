@@ -323,3 +323,21 @@ def test_commands_and_host_names_show_as_typed_in_the_tables_and_the_palette(ter
     terminal.press(b"\x1b", b"q")
     assert terminal.exit_status() == 0
     assert not [word for word in BROKEN if word in terminal.text], _after_exit(terminal)
+
+
+def test_a_worker_stopped_by_a_signal_reads_stopping_until_it_exits(tmp_path):
+    """SIGTERM (Ctrl+C, the dashboard's q y) tells a worker to finish its job and exit: it reads
+    `stopping` meanwhile, as one asked through the store does, not `busy`."""
+    go = tmp_path / "go"
+    enqueue(id="finishes", command=f"while [ ! -e {go} ]; do sleep 0.1; done")
+    supervisor = start_workers("--count", "1", "--procs", "1")
+    try:
+        worker = wait_for(lambda: (found := _workers("current_job")).get("finishes") and found["finishes"])
+        supervisor.send_signal(signal.SIGTERM)
+        wait_for(lambda: _workers()[worker["id"]]["state"] == "stopping")
+        go.touch()
+        assert supervisor.wait(30) == 0
+        assert _state("finishes") == "completed"
+    finally:
+        if supervisor.poll() is None:
+            stop(supervisor)

@@ -52,10 +52,12 @@ class Heartbeat:
 
 
 @guarded
-def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int, int] | None = None) -> Heartbeat:
+def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int, int] | None = None,
+              stopping: bool = False) -> Heartbeat:
     """I am alive, running these jobs: refresh the worker row and every running job's lease
     (one statement for all), and note new process groups (attempt id -> pgid) so that those
-    jobs can be killed from outside."""
+    jobs can be killed from outside.  `stopping`: the worker was told to stop by a signal
+    (Ctrl+C, SIGTERM), so it reads `stopping` as one told through the store does."""
     from peewee import Case
 
     from .config import current_config
@@ -64,7 +66,7 @@ def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int,
     t = now()
     with db.atomic():
         state, job_id = ("busy", running[-1].id) if running else ("idle", None)
-        state = Case(None, [(Worker.stop_requested, STOPPING)], state)  # (it reads stopping until it has)
+        state = STOPPING if stopping else Case(None, [(Worker.stop_requested, STOPPING)], state)  # (until it has)
         updated = Worker.update(heartbeat_at=t, state=state, current_job=job_id).where(Worker.id == worker_id).execute()
         stop = Worker.select(Worker.stop_requested).where(Worker.id == worker_id).scalar()
         renewed: set[int] = set()
