@@ -231,6 +231,18 @@ def test_job_environment_names_job_and_attempt(tmp_path):
     assert "env/1" in run_cli("logs", "env").stdout
 
 
+def test_a_job_gets_its_workers_environment_with_its_own_over_it(tmp_path, monkeypatch):
+    """Byte for byte (the worker passes its environment on encoded once, not decoded per job)."""
+    monkeypatch.setenv("QC_KEPT", "from the worker")
+    monkeypatch.setenv("QC_SHADOWED", "worker")
+    monkeypatch.setenv("QC_RAW", "caf\udce9")  # the byte 0xE9, which is not UTF-8
+    out = tmp_path / "out"
+    enqueue(id="envs", command=f'printf "%s|%s|%s|%s" "$QC_KEPT" "$QC_SHADOWED" "$QC_RAW" "$QC_JOB" > {out}',
+            env={"QC_SHADOWED": "job", "QC_JOB": "é"})  # fmt: skip
+    drain()
+    assert out.read_bytes() == "from the worker|job|caf\udce9|é".encode("utf-8", "surrogateescape")
+
+
 def test_job_guard_kills_the_job_group_when_its_worker_is_sigkilled(tmp_path):
     """Even with no supervisor to clean up, a job never outlives its worker."""
     import subprocess
