@@ -231,6 +231,25 @@ def test_job_environment_names_job_and_attempt(tmp_path):
     assert "env/1" in run_cli("logs", "env").stdout
 
 
+def test_spool_files_are_made_only_for_the_streams_a_job_writes(backend):
+    """A silent job leaves no file, one that writes only to stderr that file alone (on
+    PostgreSQL the spool is shipped into the store and removed); `logs` and `show` read both."""
+    from queuectl.paths import resolve
+
+    enqueue(id="silent", command="true")
+    enqueue(id="errs", command="echo oops >&2")
+    drain()
+    logs_dir = resolve().logs_dir
+    assert not (logs_dir / "silent").exists()
+    if backend == "sqlite":
+        assert [p.name for p in (logs_dir / "errs").iterdir()] == ["attempt-1.stderr"]
+    for job_id in ("silent", "errs"):
+        assert job(job_id)["state"] == "completed"
+        assert run_cli("show", job_id).exit_code == 0
+    assert run_cli("logs", "silent", "--raw").stdout.split("=== STDOUT ===")[1].split() == ["===", "STDERR", "==="]
+    assert run_cli("logs", "errs", "--raw").stdout.split("=== STDERR ===")[1].split() == ["oops"]
+
+
 def test_a_job_gets_its_workers_environment_with_its_own_over_it(tmp_path, monkeypatch):
     """Byte for byte (the worker passes its environment on encoded once, not decoded per job)."""
     monkeypatch.setenv("QC_KEPT", "from the worker")
