@@ -251,15 +251,17 @@ def test_spool_files_are_made_only_for_the_streams_a_job_writes(backend):
 
 
 def test_a_job_gets_its_workers_environment_with_its_own_over_it(tmp_path, monkeypatch):
-    """Byte for byte (the worker passes its environment on encoded once, not decoded per job)."""
+    """Byte for byte (the worker passes its environment on encoded once, not decoded per job);
+    the job's id and attempt are the worker's to say (a job naming them in its env used to
+    crash its worker: dict() got them twice)."""
     monkeypatch.setenv("QC_KEPT", "from the worker")
     monkeypatch.setenv("QC_SHADOWED", "worker")
     monkeypatch.setenv("QC_RAW", "caf\udce9")  # the byte 0xE9, which is not UTF-8
     out = tmp_path / "out"
-    enqueue(id="envs", command=f'printf "%s|%s|%s|%s" "$QC_KEPT" "$QC_SHADOWED" "$QC_RAW" "$QC_JOB" > {out}',
-            env={"QC_SHADOWED": "job", "QC_JOB": "é"})  # fmt: skip
-    drain()
-    assert out.read_bytes() == "from the worker|job|caf\udce9|é".encode("utf-8", "surrogateescape")
+    command = f'printf "%s|%s|%s|%s|%s" "$QC_KEPT" "$QC_SHADOWED" "$QC_RAW" "$QC_JOB" "$QUEUECTL_JOB_ID" > {out}'
+    enqueue(id="envs", command=command, env={"QC_SHADOWED": "job", "QC_JOB": "é", "QUEUECTL_JOB_ID": "mine"})
+    drain(timeout=30)
+    assert out.read_bytes() == "from the worker|job|caf\udce9|é|envs".encode("utf-8", "surrogateescape")
 
 
 def test_job_guard_kills_the_job_group_when_its_worker_is_sigkilled(tmp_path):
