@@ -231,6 +231,39 @@ def test_job_environment_names_job_and_attempt(tmp_path):
     assert "env/1" in run_cli("logs", "env").stdout
 
 
+def test_spool_files_are_made_only_for_the_streams_a_job_writes(backend):
+    """A silent job leaves no file, one that writes only to stderr that file alone (on
+    PostgreSQL the spool is shipped into the store and removed); `logs` and `show` read both."""
+    from queuectl.paths import resolve
+
+    enqueue(id="silent", command="true")
+    enqueue(id="errs", command="echo oops >&2")
+    drain()
+    logs_dir = resolve().logs_dir
+    assert not (logs_dir / "silent").exists()
+    if backend == "sqlite":
+        assert [p.name for p in (logs_dir / "errs").iterdir()] == ["attempt-1.stderr"]
+    for job_id in ("silent", "errs"):
+        assert job(job_id)["state"] == "completed"
+        assert run_cli("show", job_id).exit_code == 0
+    assert run_cli("logs", "silent", "--raw").stdout.split("=== STDOUT ===")[1].split() == ["===", "STDERR", "==="]
+    assert run_cli("logs", "errs", "--raw").stdout.split("=== STDERR ===")[1].split() == ["oops"]
+
+
+def test_a_job_gets_its_workers_environment_with_its_own_over_it(tmp_path, monkeypatch):
+    """Byte for byte (the worker passes its environment on encoded once, not decoded per job);
+    the job's id and attempt are the worker's to say (a job naming them in its env used to
+    crash its worker: dict() got them twice)."""
+    monkeypatch.setenv("QC_KEPT", "from the worker")
+    monkeypatch.setenv("QC_SHADOWED", "worker")
+    monkeypatch.setenv("QC_RAW", "caf\udce9")  # the byte 0xE9, which is not UTF-8
+    out = tmp_path / "out"
+    command = f'printf "%s|%s|%s|%s|%s" "$QC_KEPT" "$QC_SHADOWED" "$QC_RAW" "$QC_JOB" "$QUEUECTL_JOB_ID" > {out}'
+    enqueue(id="envs", command=command, env={"QC_SHADOWED": "job", "QC_JOB": "é", "QUEUECTL_JOB_ID": "mine"})
+    drain(timeout=30)
+    assert out.read_bytes() == "from the worker|job|caf\udce9|é|envs".encode("utf-8", "surrogateescape")
+
+
 def test_job_guard_kills_the_job_group_when_its_worker_is_sigkilled(tmp_path):
     """Even with no supervisor to clean up, a job never outlives its worker."""
     import subprocess
