@@ -73,19 +73,19 @@ CASES = {
     "queue resume": Case(("q3",), 0, writes=True, bad=("bad name",)),
     "resume": Case(("nope",), 1, writes=True, bad=("",)),
     "retry": Case(("nope",), 1, writes=True, bad=("nope", "--state", "dead")),
-    "schedule add": Case(("s1", JOB, "--cron", "* * * * *"), 0, writes=True, bad=("s1", JOB, "--cron", "nonsense")),
+    "schedule add": Case(("s1", JOB, "--cron", "* * * * *"), 0, writes=True, bad=("s1", JOB, "--cron", "0 0 30 2 *")),
     "schedule list": Case((), 0),
     "schedule pause": Case(("nope",), 1, writes=True, bad=("",)),
     "schedule remove": Case(("nope",), 1, writes=True, bad=("",)),
     "schedule resume": Case(("nope",), 1, writes=True, bad=("",)),
-    "schedule run": Case(("nope",), 1, writes=True),
+    "schedule run": Case(("nope",), 1, writes=True, bad=("",)),
     "show": Case(("nope",), 1, bad=("",)),
     "status": Case(("--json",), 0, bad=("--label", "")),
     "tui": Case((), 0, dashboard=True),
     "wait": Case(("nope", "--timeout", "1"), 1, bad=("nope", "--timeout", "nan")),
     "worker list": Case(("--json",), 0),
     "worker start": Case(("--burst", "--quiet"), 0, writes=True, bad=("--count", "0")),
-    "worker stop": Case((), 0, writes=True),
+    "worker stop": Case((), 0, writes=True, bad=("--host", "")),
 }  # fmt: skip
 
 #: at most this many commands run at once (the machine may have two CPUs)

@@ -113,3 +113,11 @@ def safe_ansi(line: str) -> Text:
     parts = _SGR.split(line)
     safe = "".join(part if i % 2 else clean(part) for i, part in enumerate(parts))
     return Text.from_ansi(safe, end="") if "\x1b" in safe else Text(safe, end="")
+
+
+def without_attempt(state: str) -> str:
+    """What a job with no attempt row is: a waiting one has not run yet, but a finished one may
+    have run before an upgrade lost its history (issue 27), so it never says "not run"."""
+    from queuectl.states import FINISHED
+
+    return "no attempt recorded" if state in FINISHED else "not run yet"

@@ -73,6 +73,9 @@ _name_command(schedule, "resume", "Resume a schedule from its next tick (ticks m
 @click.pass_context
 def schedule_run(ctx: click.Context, name: str) -> None:
     """Enqueue a schedule's job once, now."""
+    from ..spec import validate_queue_name
+
+    validate_queue_name(name, "schedule")  # a name that can never exist is bad input, not "not found"
     _open(ctx)
     from .. import ops
 

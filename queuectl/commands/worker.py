@@ -54,6 +54,10 @@ def worker_stop(ctx: click.Context, host: str | None, worker_id: str | None, now
 
     if worker_id is not None and host is not None:
         raise InputError("give --id or --host, not both")
+    if host is not None and not host.strip():
+        raise InputError("--host needs a host name (see 'queuectl host list')")
+    if worker_id is not None and not worker_id.strip():
+        raise InputError("--id needs a worker id (see 'queuectl worker list')")
     if now and worker_id is None:
         raise InputError("--now needs --id: it stops one worker without letting its jobs finish")
     _open(ctx)

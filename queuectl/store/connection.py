@@ -261,8 +261,20 @@ def _refuse_incompatible(version: int) -> None:
 def _damaged(what: str) -> str:
     if location().sqlite_path is None:
         return f"the store at {location().display} is damaged: {what}"
+    if not _is_sqlite_file(location().sqlite_path):
+        return f"{location().display} is not a queuectl store (not a SQLite database); give --db a store's path"
     return (f"the store at {location().display} is damaged ({what}); check it with "
             f"`sqlite3 {location().sqlite_path} 'PRAGMA integrity_check'` and restore a backup")  # fmt: skip
+
+
+def _is_sqlite_file(path) -> bool:
+    """A SQLite file starts with its format's 16 bytes; a text file or an image given to --db
+    does not, and is no damaged store but the wrong file."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(16) in (b"SQLite format 3\x00", b"")
+    except OSError:
+        return True  # (the error the connection gave stands)
 
 
 def quick_check() -> None:

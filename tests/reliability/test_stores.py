@@ -228,3 +228,12 @@ def test_a_postgresql_database_with_a_table_named_like_ours_is_refused(store_url
             assert cursor.fetchall() == [("theirs",)]
     finally:
         conn.close()
+
+
+def test_a_file_that_is_no_sqlite_database_is_named_the_wrong_file_not_a_damaged_store(tmp_path):
+    """`--db notes.txt` is a mistyped path, not damage: the error says so, and the file is kept."""
+    path = tmp_path / "notes.txt"
+    path.write_text("shopping list\n")
+    for command in (["status"], ["add", "--", "true"], ["worker", "start", "--burst"]):
+        _one_error_line(qctl("--db", str(path), *command, timeout=30), "is not a queuectl store (not a SQLite database)")
+    assert path.read_text() == "shopping list\n"

@@ -18,7 +18,7 @@ from queuectl.render import clean
 from queuectl.store import AttemptView, JobView
 
 from ..base import StorePane
-from ..format import safe_ansi, state_styles
+from ..format import safe_ansi, state_styles, without_attempt
 
 #: bytes of a log loaded when it is opened: the tail of a huge log, never all of it
 TAIL_BYTES = 256 * 1024
@@ -178,7 +178,7 @@ class LogsPane(StorePane):
         line.append(" · ")
         line.append(chunk.job.state, style=styles.get(chunk.job.state, ""))
         if chunk.run is None:
-            line.append(" · has not run yet", style="dim")
+            line.append(f" · {without_attempt(chunk.job.state)}", style="dim")
         else:
             line.append(f" · attempt {chunk.run.number} of {len(chunk.runs)}")
             if not done:

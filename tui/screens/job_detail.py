@@ -21,7 +21,7 @@ from queuectl.store import AttemptView, JobView
 from ..widgets.footer import KeysFooter
 from ..widgets.vim_table import VimTable
 from ..messages import ActionRequested, JobHighlighted
-from ..format import attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles
+from ..format import attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles, without_attempt
 from ..base import cursor_key
 
 OUTPUT_BYTES = 32 * 1024
@@ -157,7 +157,7 @@ class JobDetailScreen(ModalScreen[None]):
 
         output = Text()
         if not d.runs:
-            output.append("not run yet", style="dim")
+            output.append(without_attempt(d.job.state), style="dim")
         else:
             output.append(f"latest attempt ({d.runs[-1].number}), last lines — l opens the Logs pane\n", style="bold")
             for line in d.out.splitlines()[-OUTPUT_LINES:]:

@@ -13,7 +13,7 @@ from queuectl import ops
 from queuectl.errors import QueuectlError
 from queuectl.render import clean
 
-from ..format import safe_ansi
+from ..format import safe_ansi, without_attempt
 
 #: bytes of the selected job's latest output read for the preview
 PREVIEW_BYTES = 16 * 1024
@@ -38,7 +38,8 @@ class JobPreview(Static):
         if get_current_worker().is_cancelled:
             return
         if output is None or output.run is None:
-            self.post_message(self.Ready(f"{job_id} · not run yet", Text("no output yet", style="dim")))
+            said = "not run yet" if output is None else without_attempt(output.job.state)
+            self.post_message(self.Ready(f"{job_id} · {said}", Text("no output yet", style="dim")))
             return
         run = output.run
         out, err = output.stdout.text, output.stderr.text
