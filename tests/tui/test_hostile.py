@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
+from conftest import claim_one, finish_one
 from queuectl import store
 from queuectl.spec import JobSpec
 from queuectl.tui.widgets.job_preview import JobPreview
@@ -46,8 +47,8 @@ async def test_notifications_and_titles_show_data_as_typed(opened, make_app):
     from textual.widgets._toast import Toast
 
     store.enqueue([JobSpec("true", id="odd", max_retries=0)])
-    claim = store.claim("w.1.abcdef", "h")
-    store.finish(claim, "w.1.abcdef", "exited [/var/log] [i]x", 3)
+    claim = claim_one("w.1.abcdef", "h")
+    finish_one(claim, "w.1.abcdef", "exited [/var/log] [i]x", 3)
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

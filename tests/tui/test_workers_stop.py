@@ -6,6 +6,7 @@ import time
 
 from textual.widgets import DataTable
 
+from conftest import claim_one
 from queuectl import store
 from queuectl.models import Worker
 from queuectl.spec import JobSpec
@@ -40,7 +41,7 @@ async def test_minus_stops_the_selected_worker_only_and_again_stops_it_now(opene
     toast names it as the row does; - again asks, then kills its job (retried)."""
     store.enqueue([JobSpec("sleep 600", id="theirs")])
     store.register_worker(OTHER, "elsewhere", 4242, None)
-    claim = store.claim(OTHER, "elsewhere")
+    claim = claim_one(OTHER, "elsewhere")
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("5", "plus")
