@@ -204,15 +204,24 @@ def stop(proc: subprocess.Popen, timeout: float = 30) -> int:
         pytest.fail(f"the workers did not stop within {timeout}s of SIGTERM\n{stuck}\n{out}\n{err}")
 
 
-def wait_for(predicate, timeout: float = 20, interval: float = 0.05):
-    """Poll until predicate() is truthy; returns its value or fails the test."""
+def until(predicate, timeout: float = 20, interval: float = 0.05):
+    """Poll until predicate() is truthy: its value, or None after `timeout` (for a test that
+    says more than wait_for when it fails)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout}s")
+    return None
+
+
+def wait_for(predicate, timeout: float = 20, interval: float = 0.05):
+    """Poll until predicate() is truthy; returns its value or fails the test."""
+    value = until(predicate, timeout, interval)
+    if not value:
+        pytest.fail(f"condition not met within {timeout}s")
+    return value
 
 
 def job(job_id: str) -> dict:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import enqueue, qctl, start_workers, stop, wait_for
+from conftest import enqueue, qctl, start_workers, stop, until, wait_for
 
 QUEUECTL = str(Path(sys.executable).with_name("queuectl"))
 #: escape sequences (colours, cursor moves): what is left is the text drawn
@@ -135,15 +135,6 @@ def _workers(key: str = "id") -> dict[str, dict]:
     return {w[key]: w for w in json.loads(qctl("worker", "list", "--json").stdout)}
 
 
-def _until(predicate, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 def _start_a_worker(terminal: Terminal) -> None:
     """5 then +, read in one go as from a fast typist or a paste (the + must reach the Workers
     pane, not the pane that was left): a worker of the dashboard's own, busy with the job waiting."""
@@ -199,7 +190,7 @@ def test_ctrl_q_leaves_a_busy_worker_finishing_and_says_so(terminals):
     after = _after_exit(terminal)
     assert "1 worker(s) started by the dashboard are finishing their current job and will then exit." in after
     assert not [word for word in BROKEN if word in terminal.text], after
-    assert _until(lambda: _state("nap") == "completed")
+    wait_for(lambda: _state("nap") == "completed", 30)
 
 
 class WebTab:
@@ -229,7 +220,7 @@ class WebTab:
         self.proc.stdin.flush()
 
     def wait_for(self, text: str, timeout: float = 30) -> None:
-        assert _until(lambda: text in ESCAPES.sub(b"", self.drawn).decode(errors="replace"), timeout), (
+        assert until(lambda: text in ESCAPES.sub(b"", self.drawn).decode(errors="replace"), timeout), (
             f"never drew {text!r}")  # fmt: skip
 
 

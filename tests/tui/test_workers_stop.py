@@ -2,11 +2,9 @@
 `-` again on it stops it now (after a confirm)."""
 from __future__ import annotations
 
-import time
-
 from textual.widgets import DataTable
 
-from conftest import claim_one
+from conftest import claim_one, wait_for
 from queuectl import store
 from queuectl.models import Worker
 from queuectl.spec import JobSpec
@@ -15,15 +13,6 @@ from queuectl.tui.screens.confirm import ConfirmScreen
 from .conftest import keys_of, settle
 
 OTHER = "elsewhere.4242.abcdef"  # a worker started outside this dashboard (another host)
-
-
-def _wait(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _state_cell(table: DataTable, key: str) -> str:
@@ -48,7 +37,7 @@ async def test_minus_stops_the_selected_worker_only_and_again_stops_it_now(opene
         await pilot.pause()
         ours = app.local_workers.running()[0]
         table = app.query_one("#workers-table", DataTable)
-        assert _wait(lambda: Worker.get_or_none(Worker.id == ours.id) is not None)
+        wait_for(lambda: Worker.get_or_none(Worker.id == ours.id) is not None)
         store.heartbeat(OTHER, [claim])  # (a fake worker: it beats when the test says)
         app.pane().reload()
         await settle(pilot)
