@@ -91,21 +91,27 @@ async def test_e_edits_a_waiting_job_in_the_new_job_form(seeded, make_app):
         assert app.commands[-1] == "queuectl edit build-42 --set priority=9"
 
 
+async def _save_a_new_command_for_the_dead_job(app, pilot):
+    """D, e on sync-db-2 (dead), a new command typed in, ctrl+s: the form, behind what it asks."""
+    await settle(pilot)
+    await pilot.press("D")
+    await settle(pilot)
+    await pilot.press("e")
+    await settle(pilot)
+    await settle(pilot)
+    form = app.screen
+    form.query_one("#f-command", Input).value = "rsync -a --partial /data backup:/data"
+    await pilot.press("ctrl+s")
+    await settle(pilot)
+    return form
+
+
 async def test_e_on_a_dead_job_edits_then_retries_it(seeded, make_app):
     """D, e on sync-db-2: change the command, save: the job is pending again with the new command."""
     app = make_app(clock=seeded)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("D")
-        await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        await settle(pilot)
-        form = app.screen
+        form = await _save_a_new_command_for_the_dead_job(app, pilot)
         assert "retry" in str(form.query_one("#edit-job").border_title).lower()
-        form.query_one("#f-command", Input).value = "rsync -a --partial /data backup:/data"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
         await pilot.press("y")  # the retry asks first (see the test below)
         await settle(pilot)
         job = store.get_job("sync-db-2")
@@ -134,16 +140,7 @@ async def test_save_and_retry_shows_before_and_after_and_asks(seeded, make_app):
     No by default; n leaves the job dead and unchanged; y saves and retries it."""
     app = make_app(clock=seeded)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("D")
-        await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        await settle(pilot)
-        form = app.screen
-        form.query_one("#f-command", Input).value = "rsync -a --partial /data backup:/data"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        form = await _save_a_new_command_for_the_dead_job(app, pilot)
         body = str(app.screen.query_one(".dialog-body").render())
         assert "command: rsync -a /data backup:/data\n" in body and "→ rsync -a --partial /data backup:/data" in body
         assert app.screen.query_one("#no").has_focus
