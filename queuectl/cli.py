@@ -141,10 +141,6 @@ def _open(ctx: click.Context, readonly: bool = False, verify: bool = False, live
     as an empty store does where there is none yet; a `live` reader (one that keeps serving)
     needs the store itself, since an empty stand-in would never show the jobs that come."""
     location: Location = ctx.find_root().obj
-    if not location.is_postgres:
-        from .store.drivers import import_peewee_without_drivers
-
-        import_peewee_without_drivers()
     from . import store
 
     store.open_store(location, readonly=readonly, verify=verify, empty_if_missing=readonly and not live)

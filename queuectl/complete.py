@@ -26,10 +26,6 @@ def _quietly(fn):
 
         try:
             location = resolve(ctx.find_root().params.get("db"))
-            if not location.is_postgres:
-                from .store.drivers import import_peewee_without_drivers
-
-                import_peewee_without_drivers()
             from . import store
 
             store.open_store(location, readonly=True)

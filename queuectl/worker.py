@@ -467,10 +467,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--forwarded-wake-ups", action="store_true", help="this host's supervisor listens for them")
     args = parser.parse_args(argv)
     location = resolve()
-    if not location.is_postgres:
-        from .store.drivers import import_peewee_without_drivers
-
-        import_peewee_without_drivers()
     try:
         return Worker(location, args.id, args.name, args.slots, args.burst, args.quiet, tuple(args.queue),
                       args.forwarded_wake_ups).run()  # fmt: skip

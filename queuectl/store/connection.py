@@ -38,6 +38,10 @@ def open_store(location: Location, readonly: bool = False, verify: bool = False,
     created.
     """
     global _file_identity
+    if not location.is_postgres:  # before anything imports peewee: it would import every driver
+        from .drivers import import_peewee_without_drivers
+
+        import_peewee_without_drivers()
     from ..models import create_schema, db
 
     close_store()

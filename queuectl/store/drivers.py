@@ -1,7 +1,7 @@
 """Importing peewee for a SQLite store without the database drivers it looks for.
 
 peewee imports every driver it finds (psycopg2 alone costs ~100 ms); a process that will only
-open a SQLite store (a command, a worker) imports peewee first through here.
+open a SQLite store imports peewee first through here (store.open_store does, for every process).
 """
 from __future__ import annotations
 
