@@ -203,7 +203,8 @@ def _commands(group: click.Group, ctx: click.Context):
 
 def test_every_option_that_takes_seconds_is_finite(db_path):
     """No option of any command is a bare FLOAT: click reads "nan" and "inf" as floats."""
-    from queuectl.cli import SECONDS, cli
+    from queuectl.cli import cli
+    from queuectl.commands.common import SECONDS
 
     ctx = click.Context(cli)
     floats = [(command.name, param.name) for command in _commands(cli, ctx) for param in command.params

@@ -11,7 +11,7 @@ from typing import IO, Iterator
 import click
 
 from .. import complete
-from ..cli import SECONDS, _open, json_option
+from .common import json_option, open_named_store, SECONDS
 from ..errors import InputError
 
 EACH_HELP = ("One job per line of stdin, all in one transaction, with GNU parallel's placeholders, each "
@@ -85,7 +85,7 @@ def add(ctx: click.Context, command: tuple[str, ...], job_id: str | None, priori
     if base.id is not None and base.id in base.depends_on:
         raise InputError(f"job {base.id!r} cannot depend on itself")
     jobs = _checked_jobs(command, unique) if each else None
-    _open(ctx)
+    open_named_store(ctx)
     from .. import store
 
     if after_labels:
@@ -211,7 +211,7 @@ def _report_each(added: IO[str], json_: bool) -> None:
     JSON list), then on a terminal how many were added."""
     import json
 
-    from ..cli import _UNSAFE_IN_JSON
+    from .common import UNSAFE_IN_JSON
     from .enqueue import hint_without_workers
 
     def entries():
@@ -230,7 +230,7 @@ def _report_each(added: IO[str], json_: bool) -> None:
     for job_id, duplicate in entries():
         if json_:
             item = json.dumps({"id": job_id, "duplicate": duplicate}, indent=2, ensure_ascii=False)
-            out.write(("[\n" if count == 0 else ",\n") + "  " + item.replace("\n", "\n  ").translate(_UNSAFE_IN_JSON))
+            out.write(("[\n" if count == 0 else ",\n") + "  " + item.replace("\n", "\n  ").translate(UNSAFE_IN_JSON))
         else:
             out.write(job_id + "\n")
         count += 1

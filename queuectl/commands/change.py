@@ -5,7 +5,7 @@ import click
 
 from .. import complete
 
-from ..cli import _open, _job_id, _retried, with_dependents_option
+from .common import checked_job_id, open_named_store, report_retried, with_dependents_option
 from ..states import FINISHED
 
 
@@ -21,7 +21,7 @@ def cancel(ctx: click.Context, job_ids: tuple[str, ...], label: str | None) -> N
     """Cancel jobs that have not finished: pending, blocked, failed (awaiting a retry), paused or
     running (processing); a running one has its whole process tree killed."""
     job_ids = _ids_or_label(job_ids, label)
-    _open(ctx)
+    open_named_store(ctx)
     from .. import ops
 
     for job_id in ops.cancel_jobs(_with_label(label, None) if label else job_ids):
@@ -46,8 +46,8 @@ def resume(ctx: click.Context, job_ids: tuple[str, ...]) -> None:
 
 
 def _pause(ctx: click.Context, job_ids: tuple[str, ...], paused: bool) -> None:
-    job_ids = tuple(dict.fromkeys(_job_id(j) for j in job_ids))
-    _open(ctx)
+    job_ids = tuple(dict.fromkeys(checked_job_id(j) for j in job_ids))
+    open_named_store(ctx)
     from .. import ops
 
     for job_id in (ops.pause if paused else ops.resume)(list(job_ids)):
@@ -62,7 +62,7 @@ def _ids_or_label(job_ids: tuple[str, ...], label: str | None) -> tuple[str, ...
         from ..spec import validate_label
 
         validate_label(label)
-    return tuple(dict.fromkeys(_job_id(j) for j in job_ids))
+    return tuple(dict.fromkeys(checked_job_id(j) for j in job_ids))
 
 
 def _with_label(label: str, states) -> list[str]:
@@ -101,14 +101,14 @@ def retry(ctx: click.Context, job_ids: tuple[str, ...], label: str | None, state
             raise click.UsageError("--edit takes one job id")
         _edit(ctx, job_ids[0], assignments, format_, then_retry=True, with_dependents=with_dependents)
         return
-    _open(ctx)
+    open_named_store(ctx)
     from .. import ops
 
     ids = _with_label(label, states or FINISHED) if label else list(job_ids)
     retried = ops.retry(ids, with_dependents) if ids else []
     for job_id in retried[: len(ids)]:
         click.echo(f"retrying job '{job_id}'")
-    _retried(retried, ids, with_dependents)
+    report_retried(retried, ids, with_dependents)
 
 
 @click.command()
@@ -126,7 +126,7 @@ def edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], format_:
     The job is saved only if it is still waiting when the editor closes; quitting without
     saving keeps it as it was.
     """
-    _edit(ctx, _job_id(job_id), assignments, format_, then_retry=False)
+    _edit(ctx, checked_job_id(job_id), assignments, format_, then_retry=False)
 
 
 def _edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], fmt: str, then_retry: bool,
@@ -139,7 +139,7 @@ def _edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], fmt: st
         from ..spec import validate_changes
 
         validate_changes(changes)  # bad input is refused before the store is opened
-    _open(ctx)
+    open_named_store(ctx)
     from .. import ops
 
     if not changes:
@@ -158,7 +158,7 @@ def _edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], fmt: st
     coming = ops.cancelled_dependents([job_id]) if with_dependents else []  # (named, not counted on)
     saved = ops.retry_edited(job_id, changes, with_dependents)
     click.echo(f"retrying job '{job_id}'" + (f": {', '.join(changes)}" if changes else "") + f" ({saved.state})")
-    _retried([job_id, *coming], [job_id], with_dependents)
+    report_retried([job_id, *coming], [job_id], with_dependents)
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -167,11 +167,11 @@ def _edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], fmt: st
 @click.pass_context
 def priority(ctx: click.Context, job_id: str, value: str) -> None:
     """Change the priority of a waiting job (pending, blocked or failed); higher runs first."""
-    job_id = _job_id(job_id)
+    job_id = checked_job_id(job_id)
     from ..spec import parse_priority
 
     number = parse_priority(value)
-    _open(ctx)
+    open_named_store(ctx)
     from .. import ops
 
     ops.set_priority([job_id], number)
@@ -183,8 +183,8 @@ def priority(ctx: click.Context, job_id: str, value: str) -> None:
 @click.pass_context
 def delete(ctx: click.Context, job_ids: tuple[str, ...]) -> None:
     """Delete finished jobs (completed, dead or cancelled), their attempts and their logs."""
-    job_ids = tuple(_job_id(j) for j in job_ids)
-    _open(ctx)
+    job_ids = tuple(checked_job_id(j) for j in job_ids)
+    open_named_store(ctx)
     from .. import ops
 
     for job_id in ops.delete(list(dict.fromkeys(job_ids))):

@@ -5,7 +5,7 @@ import click
 
 from .. import complete
 
-from ..cli import _open, _echo_json, _job_id, _retried, json_option, with_dependents_option, MAX_LIMIT
+from .common import checked_job_id, echo_json, json_option, MAX_LIMIT, open_named_store, report_retried, with_dependents_option
 from ..states import FINISHED
 
 
@@ -22,13 +22,13 @@ def dlq() -> None:
 @click.pass_context
 def dlq_list(ctx: click.Context, limit: int, group_by: str | None, json_: bool) -> None:
     """Dead jobs, most recent first, with their last error."""
-    _open(ctx, readonly=True)
+    open_named_store(ctx, readonly=True)
     from .. import render, store
 
     if group_by:
         groups = store.dead_by_error()
         if json_:
-            _echo_json([dict(g, latest=store.iso(g["latest"])) for g in groups])
+            echo_json([dict(g, latest=store.iso(g["latest"])) for g in groups])
             return
         rows = [[str(g["count"]), "" if g["exit_code"] is None else str(g["exit_code"]), ", ".join(g["examples"]),
                  render.clean(g["error"])] for g in groups]  # fmt: skip
@@ -37,7 +37,7 @@ def dlq_list(ctx: click.Context, limit: int, group_by: str | None, json_: bool) 
         return
     jobs = store.list_jobs(state="dead", limit=limit)
     if json_:
-        _echo_json([job.as_dict() for job in jobs])
+        echo_json([job.as_dict() for job in jobs])
         return
     rows = [[job.id, f"{job.attempts}/{1 + job.max_retries}", render.local_time(job.updated_at),
              render.clean(job.last_error)] for job in jobs]  # fmt: skip
@@ -59,8 +59,8 @@ def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str 
     if sum((bool(job_id), all_, contains is not None)) != 1:
         raise click.UsageError("give one of: a job id, --all, --filter TEXT")
     if job_id:
-        job_id = _job_id(job_id)
-    _open(ctx, readonly=dry_run)
+        job_id = checked_job_id(job_id)
+    open_named_store(ctx, readonly=dry_run)
     from .. import store
 
     if dry_run:
@@ -74,7 +74,7 @@ def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str 
         click.echo(f"retrying job '{job_id}' from the DLQ")
     else:
         click.echo(f"retrying {len(ids)} job(s) from the DLQ" + (", with their cancelled dependents" if with_dependents else ""))
-    _retried(ids, [job_id] if job_id else ids, with_dependents)
+    report_retried(ids, [job_id] if job_id else ids, with_dependents)
 
 
 @dlq.command("purge")
@@ -102,7 +102,7 @@ def _prune(ctx: click.Context, states: list[str], older_than: str, dry_run: bool
     from ..settings import parse_duration
 
     seconds = parse_duration(older_than, "--older-than")
-    _open(ctx, readonly=dry_run)
+    open_named_store(ctx, readonly=dry_run)
     from .. import store
 
     ids = store.prune(states, seconds, dry_run=dry_run)

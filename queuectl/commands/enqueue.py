@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from ..cli import _open, _echo_json, json_option
+from .common import echo_json, json_option, open_named_store
 from ..errors import InputError
 
 
@@ -36,7 +36,7 @@ def enqueue(ctx: click.Context, job_json: str | None, file_, json_: bool) -> Non
             raise InputError("no jobs in the input")
     else:
         specs = [_one_job(job_json)]
-    _open(ctx)
+    open_named_store(ctx)
     from .. import store
 
     report_added(store.enqueue(specs), batch, json_, "enqueued", "unique_key")
@@ -56,7 +56,7 @@ def report_added(added, many: bool, json_: bool, verb: str, key: str) -> None:
     note_duplicates(added, key)
     if json_:
         objects = [{"id": e.id, "duplicate": e.duplicate} for e in added]
-        _echo_json(objects if many else objects[0])
+        echo_json(objects if many else objects[0])
     else:
         click.echo("\n".join(e.id for e in added))
         if many and sys.stderr.isatty():

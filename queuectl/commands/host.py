@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli import _echo_json, _open, json_option
+from .common import echo_json, json_option, open_named_store
 
 
 @click.group()
@@ -17,12 +17,12 @@ def host() -> None:
 def host_list(ctx: click.Context, json_: bool) -> None:
     """Every host: workers, slots busy/total, jobs running, last heartbeat, queuectl version;
     a host whose workers went silent shows as lost, with since when."""
-    _open(ctx, readonly=True)
+    open_named_store(ctx, readonly=True)
     from .. import render, store
 
     hosts = store.list_hosts()
     if json_:
-        _echo_json([h.as_dict() for h in hosts])
+        echo_json([h.as_dict() for h in hosts])
         return
     rows = [[h.name, h.state if h.since is None else f"{h.state} since {render.local_time(h.since)}",
              str(h.workers), f"{h.busy}/{h.slots}", str(h.running), render.local_time(h.heartbeat_at),

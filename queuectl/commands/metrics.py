@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli import _echo_json, _open, json_option
+from .common import echo_json, json_option, open_named_store
 
 LOOPBACK = "127.0.0.1"
 #: the port Prometheus' exporters conventionally take for an application of their own
@@ -20,7 +20,7 @@ def metrics(ctx: click.Context, json_: bool, format_: str | None) -> None:
     """Totals per state, success rate, runtimes and recent throughput ('metrics serve' for Prometheus)."""
     if ctx.invoked_subcommand is not None:
         return
-    _open(ctx, readonly=True)
+    open_named_store(ctx, readonly=True)
     from .. import render, store
 
     if format_ == "prometheus":
@@ -30,7 +30,7 @@ def metrics(ctx: click.Context, json_: bool, format_: str | None) -> None:
         return
     m = store.metrics()
     if json_ or format_ == "json":
-        _echo_json(m.as_dict())
+        echo_json(m.as_dict())
         return
     rate = "" if m.success_rate is None else f"{m.success_rate * 100:.1f}%"
     rows = [["Total jobs", str(m.total)]]
@@ -52,7 +52,7 @@ def metrics(ctx: click.Context, json_: bool, format_: str | None) -> None:
 @click.pass_context
 def metrics_serve(ctx: click.Context, bind: str, port: int) -> None:
     """Serve the fleet's metrics at http://ADDRESS:PORT/metrics for Prometheus (Ctrl+C stops)."""
-    _open(ctx, readonly=True, live=True)
+    open_named_store(ctx, readonly=True, live=True)
     from ..metrics import serve
     from ..render import url_host
 

@@ -5,7 +5,7 @@ import click
 
 from .. import complete
 
-from ..cli import _open, _echo_json, _name_command, json_option
+from .common import echo_json, json_option, name_command, open_named_store
 
 
 @click.group()
@@ -18,12 +18,12 @@ def queue() -> None:
 @click.pass_context
 def queue_list(ctx: click.Context, json_: bool) -> None:
     """Every queue: jobs per state, running, limit, paused."""
-    _open(ctx, readonly=True)
+    open_named_store(ctx, readonly=True)
     from .. import render, store
 
     queues = store.list_queues()
     if json_:
-        _echo_json([q.as_dict() for q in queues])
+        echo_json([q.as_dict() for q in queues])
         return
     rows = [[q.name, "paused" if q.paused else "running", str(q.running),
              "none" if q.max_running is None else str(q.max_running), str(q.jobs["pending"]), str(q.jobs["failed"]),
@@ -33,9 +33,9 @@ def queue_list(ctx: click.Context, json_: bool) -> None:
                        rows)  # fmt: skip
 
 
-_name_command(queue, "pause", "Keep the queue's waiting jobs waiting (running ones finish).",
+name_command(queue, "pause", "Keep the queue's waiting jobs waiting (running ones finish).",
               lambda ops, name: ops.pause_queue(name), "queue '{name}' paused")  # fmt: skip
-_name_command(queue, "resume", "Let a paused queue's jobs run again.",
+name_command(queue, "resume", "Let a paused queue's jobs run again.",
               lambda ops, name: ops.pause_queue(name, paused=False), "queue '{name}' resumed")  # fmt: skip
 
 
@@ -48,7 +48,7 @@ def queue_limit(ctx: click.Context, name: str, limit: str) -> None:
     from ..spec import parse_queue_limit
 
     max_running = parse_queue_limit(limit)  # refuse bad input before touching the store
-    _open(ctx)
+    open_named_store(ctx)
     from .. import ops
 
     ops.limit_queue(name, max_running)

@@ -5,7 +5,7 @@ import click
 
 from .. import complete
 
-from ..cli import _open, _echo_json, _name_command, json_option
+from .common import echo_json, json_option, name_command, open_named_store
 
 
 @click.group()
@@ -26,7 +26,7 @@ def schedule_add(ctx: click.Context, name: str, job_json: str, cron: str, tz: st
     from ..spec import load_json_object, with_absolute_cwd
 
     job = with_absolute_cwd(load_json_object(job_json))
-    _open(ctx)
+    open_named_store(ctx)
     from .. import ops, render
 
     added = ops.add_schedule(name, cron, job, tz=tz, overlap=overlap)
@@ -38,12 +38,12 @@ def schedule_add(ctx: click.Context, name: str, job_json: str, cron: str, tz: st
 @click.pass_context
 def schedule_list(ctx: click.Context, json_: bool) -> None:
     """Every schedule with its next and last run, and the error that paused it, if one did."""
-    _open(ctx, readonly=True)
+    open_named_store(ctx, readonly=True)
     from .. import render, store
 
     schedules = store.list_schedules()
     if json_:
-        _echo_json([s.as_dict() for s in schedules])
+        echo_json([s.as_dict() for s in schedules])
         return
     rows = [[s.name, s.cron, s.tz, _status(s), s.overlap, render.local_time(s.next_run_at),
              s.last_job_id or "", str(s.skipped), render.clean(s.job.get("command"))] for s in schedules]  # fmt: skip
@@ -60,11 +60,11 @@ def _status(s) -> str:
     return "error" if s.last_error else "paused" if s.paused else "active"
 
 
-_name_command(schedule, "remove", "Delete a schedule (the jobs it enqueued stay).",
+name_command(schedule, "remove", "Delete a schedule (the jobs it enqueued stay).",
               lambda ops, name: ops.remove_schedule(name), "schedule '{name}' removed")  # fmt: skip
-_name_command(schedule, "pause", "Stop enqueueing a schedule's jobs until it is resumed.",
+name_command(schedule, "pause", "Stop enqueueing a schedule's jobs until it is resumed.",
               lambda ops, name: ops.pause_schedule(name), "schedule '{name}' paused")  # fmt: skip
-_name_command(schedule, "resume", "Resume a schedule from its next tick (ticks missed while paused are not run).",
+name_command(schedule, "resume", "Resume a schedule from its next tick (ticks missed while paused are not run).",
               lambda ops, name: ops.pause_schedule(name, paused=False), "schedule '{name}' resumed")  # fmt: skip
 
 
@@ -76,7 +76,7 @@ def schedule_run(ctx: click.Context, name: str) -> None:
     from ..spec import validate_queue_name
 
     validate_queue_name(name, "schedule")  # a name that can never exist is bad input, not "not found"
-    _open(ctx)
+    open_named_store(ctx)
     from .. import ops
 
     click.echo(ops.run_schedule(name))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from .. import complete
-from ..cli import _open, _echo_json, json_option
+from .common import echo_json, json_option, open_named_store
 from ..paths import private_dir
 
 
@@ -12,7 +12,7 @@ from ..paths import private_dir
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create the store and the logs folder (optional: every command does this on first use)."""
-    location = _open(ctx, verify=True)
+    location = open_named_store(ctx, verify=True)
     private_dir(location.logs_dir, "the logs folder")
     click.echo(f"Store: {location.display}")
     click.echo(f"Logs:  {location.logs_dir}")
@@ -28,13 +28,13 @@ def config() -> None:
 @click.pass_context
 def config_show(ctx: click.Context, json_: bool) -> None:
     """Every setting with its current value."""
-    _open(ctx, readonly=True)
+    open_named_store(ctx, readonly=True)
     from .. import store
     from ..settings import SETTINGS
 
     values = store.get_config()
     if json_:
-        _echo_json(values)
+        echo_json(values)
         return
     for key, value in values.items():
         click.echo(f"{key:<20} = {SETTINGS[key].show(value):<12}  # {SETTINGS[key].help}")
@@ -48,7 +48,7 @@ def config_get(ctx: click.Context, key: str) -> None:
     from ..settings import setting
 
     spec = setting(key)  # an unknown key is bad input, before the store is opened
-    _open(ctx, readonly=True)
+    open_named_store(ctx, readonly=True)
     from .. import store
 
     click.echo(spec.show(store.get_config()[key]))
@@ -63,7 +63,7 @@ def config_set(ctx: click.Context, key: str, value: str) -> None:
     from ..settings import setting
 
     setting(key).parse(value)  # refuse bad input before touching the store
-    _open(ctx)
+    open_named_store(ctx)
     from .. import store
 
     stored = store.set_config(key, value)

@@ -7,7 +7,7 @@ import click
 
 from .. import complete
 
-from ..cli import _open, _echo_json, _job_id, json_option, MAX_LIMIT, SECONDS, STATES
+from .common import checked_job_id, echo_json, json_option, MAX_LIMIT, open_named_store, SECONDS, STATES
 from ..errors import ExitCode
 
 
@@ -21,12 +21,12 @@ from ..errors import ExitCode
 def list_jobs(ctx: click.Context, states: tuple[str, ...], label: str | None, limit: int, json_: bool) -> None:
     """List jobs, newest first."""
     where = _label_filter(label)
-    _open(ctx, readonly=True)
+    open_named_store(ctx, readonly=True)
     from .. import render, store
 
     jobs = store.list_jobs(state=list(dict.fromkeys(states)) or None, limit=limit, where=where)
     if json_:
-        _echo_json([job.as_dict() for job in jobs])
+        echo_json([job.as_dict() for job in jobs])
         return
     rows = [
         [job.id, job.shown_state, str(job.priority), f"{job.attempts}/{1 + job.max_retries}",
@@ -58,13 +58,13 @@ def _label_filter(label: str | None):
 def status(ctx: click.Context, label: str | None, json_: bool) -> None:
     """Jobs per state, paused jobs, and the number of live workers."""
     where = _label_filter(label)
-    _open(ctx, readonly=True)
+    open_named_store(ctx, readonly=True)
     from .. import store
 
     counts = store.counts_matching(where) if where else store.counts()
     workers = store.live_worker_count()
     if json_:  # the contract of DESIGN.md, exactly (paused jobs are counted in their states)
-        _echo_json({"jobs": counts, "workers": workers})
+        echo_json({"jobs": counts, "workers": workers})
         return
     paused = store.paused_count(where)
     names = {"dead": "Dead (DLQ)"}
@@ -80,15 +80,15 @@ def status(ctx: click.Context, label: str | None, json_: bool) -> None:
 @click.pass_context
 def show(ctx: click.Context, job_id: str, json_: bool) -> None:
     """Every field of one job, its dependencies and dependents, and its attempt history."""
-    job_id = _job_id(job_id)
-    _open(ctx, readonly=True)
+    job_id = checked_job_id(job_id)
+    open_named_store(ctx, readonly=True)
     from .. import ops, render
 
     detail = ops.job_detail(job_id)
     job, runs = detail.job, detail.runs
     depends_on, dependents = [j.id for j in detail.depends_on], [j.id for j in detail.dependents]
     if json_:
-        _echo_json(dict(job.as_dict(), depends_on=depends_on, dependents=dependents,
+        echo_json(dict(job.as_dict(), depends_on=depends_on, dependents=dependents,
                         attempts=[a.as_dict() for a in runs]))  # fmt: skip
         return
     for key, value in job.as_dict().items():
@@ -120,8 +120,8 @@ def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw
     if stdout_only and stderr_only:
         raise click.UsageError("give --stdout or --stderr, not both")
     only = "stdout" if stdout_only else "stderr" if stderr_only else None
-    job_id = _job_id(job_id)
-    _open(ctx, readonly=True)
+    job_id = checked_job_id(job_id)
+    open_named_store(ctx, readonly=True)
     from .. import ops
     from ..terminal import Output
 
@@ -162,13 +162,13 @@ def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw
 @click.pass_context
 def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: float | None, json_: bool) -> None:
     """Block until every given job has ended; exit 0 if all completed, 1 if any did not."""
-    job_ids = tuple(_job_id(j) for j in job_ids)
-    _open(ctx, readonly=True)
+    job_ids = tuple(checked_job_id(j) for j in job_ids)
+    open_named_store(ctx, readonly=True)
     from ..ops import wait_for_jobs
 
     final = wait_for_jobs(list(dict.fromkeys(job_ids)), timeout)
     if json_:
-        _echo_json({job_id: state for job_id, state in final.items()})
+        echo_json({job_id: state for job_id, state in final.items()})
     else:
         for job_id, state in final.items():
             click.echo(f"{job_id}: {state or 'still running (timed out)'}")

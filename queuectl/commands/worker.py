@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from ..cli import _open, _echo_json, json_option
+from .common import echo_json, json_option, open_named_store
 from ..paths import private_dir
 
 
@@ -35,7 +35,7 @@ def worker_start(ctx: click.Context, count: int, procs: int | None, burst: bool,
         validate_queue_name(queue)
     procs = procs or default_procs(count)
     raise_open_file_limit(max(split(count, procs)))
-    location = _open(ctx, verify=True)
+    location = open_named_store(ctx, verify=True)
     private_dir(location.logs_dir, "the logs folder")  # a folder that cannot be made: one line now,
     private_dir(location.run_dir, "the run folder")  # not a failure in every worker
     sys.exit(Supervisor(location, count, burst, quiet, tuple(dict.fromkeys(queues)), procs).run())
@@ -60,7 +60,7 @@ def worker_stop(ctx: click.Context, host: str | None, worker_id: str | None, now
         raise InputError("--id needs a worker id (see 'queuectl worker list')")
     if now and worker_id is None:
         raise InputError("--now needs --id: it stops one worker without letting its jobs finish")
-    _open(ctx)
+    open_named_store(ctx)
     from .. import ops
 
     if worker_id is not None:
@@ -77,13 +77,13 @@ def worker_stop(ctx: click.Context, host: str | None, worker_id: str | None, now
 @click.pass_context
 def worker_list(ctx: click.Context, json_: bool) -> None:
     """Live worker processes: host, pid, state, slots busy/total, newest job, last heartbeat."""
-    _open(ctx, readonly=True)
+    open_named_store(ctx, readonly=True)
     from .. import render, store
 
     workers = store.list_workers()
     if json_:
         keys = ("id", "host", "pid", "state", "slots", "busy", "current_job", "heartbeat_at")
-        _echo_json([{k: w.as_dict()[k] for k in keys} for w in workers])
+        echo_json([{k: w.as_dict()[k] for k in keys} for w in workers])
         return
     rows = [[w.id, w.host, str(w.pid), w.state, f"{w.busy}/{w.slots}", w.current_job or "",
              render.local_time(w.heartbeat_at)] for w in workers]  # fmt: skip
