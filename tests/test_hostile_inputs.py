@@ -23,14 +23,19 @@ def refused(result, *words: str) -> None:
         assert word in result.stderr, result.stderr
 
 
+def _editor(tmp_path, monkeypatch, line: str) -> None:
+    """$EDITOR becomes a Python script that runs `line` on the file it is given (sys imported)."""
+    editor = tmp_path / "editor.py"
+    editor.write_text(f"import sys\n{line}\n")
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+
+
 # -- the editor's file -------------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["toml", "json"])
 def test_an_edited_file_that_is_not_utf8_is_refused_and_the_job_kept(tmp_path, monkeypatch, fmt):
     enqueue(id="a", command="echo hi")
-    editor = tmp_path / "editor.py"
-    editor.write_text("import sys\nopen(sys.argv[1], 'ab').write(b'\\n\\xff\\xfe\\n')\n")
-    monkeypatch.delenv("VISUAL", raising=False)
-    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    _editor(tmp_path, monkeypatch, "open(sys.argv[1], 'ab').write(b'\\n\\xff\\xfe\\n')")
     before = snapshot()
     refused(qctl("edit", "a", "--format", fmt), "not UTF-8", "0xff")
     assert snapshot() == before
@@ -50,10 +55,7 @@ def test_a_key_twice_in_enqueue_json_is_refused_naming_it():
 
 def test_a_key_twice_in_an_edit_is_refused(tmp_path, monkeypatch):
     enqueue(id="a", command="echo hi")
-    editor = tmp_path / "editor.py"
-    editor.write_text("import sys\nopen(sys.argv[1], 'w').write('{\"priority\": 1, \"priority\": 2}')\n")
-    monkeypatch.delenv("VISUAL", raising=False)
-    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    _editor(tmp_path, monkeypatch, "open(sys.argv[1], 'w').write('{\"priority\": 1, \"priority\": 2}')")
     before = snapshot()
     refused(qctl("edit", "a", "--format", "json"), "'priority' appears twice")
     refused(qctl("edit", "a", "--set", 'env={"K": "1", "K": "2"}'), "'K' appears twice")
