@@ -23,6 +23,7 @@ A store without a version row predates versioning and cannot be upgraded automat
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -37,6 +38,16 @@ from . import dialect
 COMPATIBILITY = "schema_compatibility"
 #: tests only: seconds to sleep after each step, so that a test can kill a migration mid-way
 STEP_PAUSE_ENV = "QUEUECTL_TEST_MIGRATION_PAUSE"
+
+
+def _step_pause() -> float:
+    """The tests' pause between steps; anything but a finite number of seconds ≥ 0 is none, so
+    that a stray value in the environment can never fail an upgrade."""
+    try:
+        pause = float(os.environ.get(STEP_PAUSE_ENV) or 0)
+    except ValueError:
+        return 0.0
+    return pause if math.isfinite(pause) and pause > 0 else 0.0
 
 
 def _add_column(table: str, field, default=None) -> None:
@@ -206,7 +217,7 @@ def migrate(from_version: int) -> None:
                 return  # another process upgraded it meanwhile
             if sqlite_path is not None:
                 copy = _safety_copy(sqlite_path, version)
-            pause = float(os.environ.get(STEP_PAUSE_ENV) or 0)
+            pause = _step_pause()
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 STEPS[step]()
                 time.sleep(pause)
