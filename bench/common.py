@@ -1,4 +1,5 @@
 """Shared helpers: sizes, timing, medians, /proc readings, and how to run queuectl."""
+
 from __future__ import annotations
 
 import os
@@ -39,15 +40,38 @@ class Sizes:
     diagnostics: bool = True  # PostgreSQL again without a WAL flush per commit: what the flush costs
 
     @classmethod
-    def make(cls, quick: bool, runs: int | None = None) -> "Sizes":
+    def make(cls, quick: bool, runs: int | None = None) -> Sizes:
         if quick:
-            return cls(quick=True, runs=runs or 1, drain_jobs=200, raw_jobs=200, pickup_jobs=5, idle_seconds=2.0,
-                       idle_samples=1, cpu_seconds=2.0, enqueue_jobs=10_000, startup_runs=2,
-                       scale_sizes=[10_000], query_runs=2, claims=3, drain_workers=(2, 8),
-                       diagnostics=False)  # fmt: skip
-        return cls(quick=False, runs=runs or 3, drain_jobs=2000, raw_jobs=2000, pickup_jobs=50, idle_seconds=30.0,
-                   idle_samples=3, cpu_seconds=10.0, enqueue_jobs=100_000, startup_runs=15,
-                   scale_sizes=[10_000, 100_000, 1_000_000])  # fmt: skip
+            return cls(
+                quick=True,
+                runs=runs or 1,
+                drain_jobs=200,
+                raw_jobs=200,
+                pickup_jobs=5,
+                idle_seconds=2.0,
+                idle_samples=1,
+                cpu_seconds=2.0,
+                enqueue_jobs=10_000,
+                startup_runs=2,
+                scale_sizes=[10_000],
+                query_runs=2,
+                claims=3,
+                drain_workers=(2, 8),
+                diagnostics=False,
+            )
+        return cls(
+            quick=False,
+            runs=runs or 3,
+            drain_jobs=2000,
+            raw_jobs=2000,
+            pickup_jobs=50,
+            idle_seconds=30.0,
+            idle_samples=3,
+            cpu_seconds=10.0,
+            enqueue_jobs=100_000,
+            startup_runs=15,
+            scale_sizes=[10_000, 100_000, 1_000_000],
+        )
 
 
 def median(values):
@@ -89,8 +113,7 @@ def q(db: Path, *args: str, input_path: Path | None = None, check: bool = True) 
     """Run one queuectl command against the store at `db`."""
     stdin = open(input_path, "rb") if input_path else subprocess.DEVNULL
     try:
-        proc = subprocess.run(queuectl_cmd() + list(args), env=env_for(db), stdin=stdin, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)  # fmt: skip
+        proc = subprocess.run(queuectl_cmd() + list(args), env=env_for(db), stdin=stdin, capture_output=True)
     finally:
         if input_path:
             stdin.close()
@@ -118,9 +141,9 @@ def write_jobs_file(path: Path, n: int, command: str = "true", ids: str | None =
     """n jobs of `command`, one JSON line each; ids: a prefix for explicit ids (PREFIX-1, PREFIX-2 …)."""
     with open(path, "wb") as f:
         if ids is None:
-            f.write(('{"command": "%s"}\n' % command).encode() * n)
+            f.write((f'{{"command": "{command}"}}\n').encode() * n)
         else:
-            f.write("".join('{"id": "%s-%d", "command": "%s"}\n' % (ids, i, command) for i in range(1, n + 1)).encode())
+            f.write("".join(f'{{"id": "{ids}-{i}", "command": "{command}"}}\n' for i in range(1, n + 1)).encode())
     return path
 
 
@@ -175,8 +198,11 @@ class PgServer:
         self.url = url
         parts = urlsplit(url)
         self._base = parts._replace(path="/{name}").geturl()
-        self.display = parts._replace(netloc=(f"{parts.username}@" if parts.username else "") + f"{parts.hostname}"
-                                      + (f":{parts.port}" if parts.port else "")).geturl()  # fmt: skip
+        self.display = parts._replace(
+            netloc=(f"{parts.username}@" if parts.username else "")
+            + f"{parts.hostname}"
+            + (f":{parts.port}" if parts.port else "")
+        ).geturl()
         self.version: str | None = None
 
     def unreachable(self) -> str | None:
@@ -195,7 +221,7 @@ class PgServer:
                 self.version = cur.fetchone()[0]
                 cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (_DB_PREFIX + "%",))
                 for (name,) in cur.fetchall():
-                    pid = name[len(_DB_PREFIX):].split("_", 1)[0]
+                    pid = name[len(_DB_PREFIX) :].split("_", 1)[0]
                     if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
                         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
@@ -209,7 +235,7 @@ class PgServer:
         con.autocommit = True
         return con
 
-    def create(self, work: Path, name: str) -> "PgStore":
+    def create(self, work: Path, name: str) -> PgStore:
         db_name = f"{_DB_PREFIX}{os.getpid()}_{''.join(c if c.isalnum() else '_' for c in name)}".lower()
         con = self._admin()
         try:
@@ -274,8 +300,9 @@ class PgStore:
 
     def server_connections(self) -> int:
         """Connections to this database, other than the bench's own."""
-        return self.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()",
-                        (self.name,))[0][0]  # fmt: skip
+        return self.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()", (self.name,)
+        )[0][0]
 
     def drop(self) -> None:
         if self._con is not None:

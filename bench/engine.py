@@ -1,4 +1,5 @@
 """queuectl's own figures: drain throughput, pickup latency, idle cost, enqueue, start-up, memory."""
+
 from __future__ import annotations
 
 import random
@@ -7,10 +8,28 @@ import time
 from pathlib import Path
 
 from common import (
-    ASYNC_COMMIT, PYTHON, PgServer, PgStore, Sizes, cpu_seconds, drop_store, env_for, fresh_dir, make_store, median, note,
-    percentile, q, queuectl_cmd, rss_mb, sql, stop_process, wait_for, wall_ms, write_jobs_file,
-)  # fmt: skip
-
+    ASYNC_COMMIT,
+    PYTHON,
+    PgServer,
+    PgStore,
+    Sizes,
+    cpu_seconds,
+    drop_store,
+    env_for,
+    fresh_dir,
+    make_store,
+    median,
+    note,
+    percentile,
+    q,
+    queuectl_cmd,
+    rss_mb,
+    sql,
+    stop_process,
+    wait_for,
+    wall_ms,
+    write_jobs_file,
+)
 
 
 # -- drain ----------------------------------------------------------------------------------
@@ -25,8 +44,9 @@ def drain(root: Path, jobs: int, workers: int, backend: str, pg: PgServer | None
         t = time.perf_counter()
         q(db, "worker", "start", "--count", str(workers), "--burst", "--quiet")
         wall = time.perf_counter() - t
-        (done, first, last), = sql(db, "SELECT count(*), min(started_at), max(finished_at) FROM job "
-                                       "WHERE state = 'completed'")  # fmt: skip
+        ((done, first, last),) = sql(
+            db, "SELECT count(*), min(started_at), max(finished_at) FROM job WHERE state = 'completed'"
+        )
     finally:
         drop_store(db)
     if done != jobs:
@@ -47,8 +67,10 @@ def measure_drain(sizes: Sizes, root: Path, backend: str = "sqlite", pg: PgServe
                 "wall_s": median(r["wall_s"] for r in runs),
                 "runs": [r["jobs_per_s"] for r in runs],
             }
-            note(f"queuectl ({backend}{', ' + pgoptions if pgoptions else ''}) drain, {workers} worker(s): "
-                 f"{out[f'{key}_{workers}']['jobs_per_s']:.0f} jobs/s")  # fmt: skip
+            note(
+                f"queuectl ({backend}{', ' + pgoptions if pgoptions else ''}) drain, {workers} worker(s): "
+                f"{out[f'{key}_{workers}']['jobs_per_s']:.0f} jobs/s"
+            )
     return out
 
 
@@ -63,8 +85,8 @@ class Enqueuer:
     def __init__(self, db):
         from queuectl import store
         from queuectl.paths import resolve
-        from queuectl.store import jobs as jobs_module
         from queuectl.spec import JobSpec
+        from queuectl.store import jobs as jobs_module
 
         store.close_store()
         store.open_store(resolve(str(db)))
@@ -118,8 +140,12 @@ def _pickup_one(enq: Enqueuer, db, work: Path, name: str) -> float:
     path = work / name
     job_id, committed = enq.enqueue(_stamp_command(path))
     started = wait_for(lambda: _read_stamp(path), 10, 0.0005, f"job {name} to start")
-    wait_for(lambda: sql(db, "SELECT state FROM job WHERE id = ?", (job_id,))[0][0] == "completed", 10, 0.002,
-             f"job {name} to finish")  # fmt: skip
+    wait_for(
+        lambda: sql(db, "SELECT state FROM job WHERE id = ?", (job_id,))[0][0] == "completed",
+        10,
+        0.002,
+        f"job {name} to finish",
+    )
     return (started - committed) * 1000
 
 
@@ -143,12 +169,17 @@ def measure_pickup(sizes: Sizes, root: Path, backend: str = "sqlite", pg: PgServ
 
 def _pickup(sizes: Sizes, work: Path, db, backend: str, idle_spells: bool = True) -> dict:
     q(db, "init")
-    supervisor = subprocess.Popen(queuectl_cmd() + ["worker", "start", "--count", "2", "--quiet"], env=env_for(db),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    supervisor = subprocess.Popen(
+        queuectl_cmd() + ["worker", "start", "--count", "2", "--quiet"],
+        env=env_for(db),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     enq = None
     try:
-        wait_for(lambda: sql(db, "SELECT count(*) FROM worker WHERE state = 'idle'")[0][0] == 2, 30, 0.05,
-                 "2 idle workers")  # fmt: skip
+        wait_for(
+            lambda: sql(db, "SELECT count(*) FROM worker WHERE state = 'idle'")[0][0] == 2, 30, 0.05, "2 idle workers"
+        )
         time.sleep(0.5)
         workers = [pid for (pid,) in sql(db, "SELECT pid FROM worker")]
         enq = Enqueuer(db)
@@ -157,10 +188,19 @@ def _pickup(sizes: Sizes, work: Path, db, backend: str, idle_spells: bool = True
         for i in range(sizes.pickup_jobs):
             time.sleep(random.uniform(0.02, 0.08))  # workers back to idle, at no fixed phase
             warm.append(_pickup_one(enq, db, work, f"warm-{i}"))
-        note(f"{backend} pickup p50 {percentile(warm, 50):.1f} ms, p95 {percentile(warm, 95):.1f} ms over {len(warm)} jobs")
+        note(
+            f"{backend} pickup p50 {percentile(warm, 50):.1f} ms, p95 {percentile(warm, 95):.1f} ms over {len(warm)} jobs"
+        )
         if not idle_spells:
-            return {"pickup_ms": {"p50": percentile(warm, 50), "p95": percentile(warm, 95), "max": max(warm),
-                                  "n": len(warm), "samples": warm}}  # fmt: skip
+            return {
+                "pickup_ms": {
+                    "p50": percentile(warm, 50),
+                    "p95": percentile(warm, 95),
+                    "max": max(warm),
+                    "n": len(warm),
+                    "samples": warm,
+                }
+            }
         # idle spells: idle CPU and RSS are read during the first one, then one pickup after each
         idle, cpu, rss = [], {}, {}
         for spell in range(sizes.idle_samples):
@@ -181,15 +221,28 @@ def _pickup(sizes: Sizes, work: Path, db, backend: str, idle_spells: bool = True
             enq.close()
         stop_process(supervisor)
     return {
-        "pickup_ms": {"p50": percentile(warm, 50), "p95": percentile(warm, 95), "max": max(warm), "n": len(warm),
-                      "samples": warm},
-        "pickup_idle_ms": {"p50": percentile(idle, 50), "max": max(idle), "n": len(idle),
-                           "idle_s": sizes.idle_seconds, "samples": idle},
+        "pickup_ms": {
+            "p50": percentile(warm, 50),
+            "p95": percentile(warm, 95),
+            "max": max(warm),
+            "n": len(warm),
+            "samples": warm,
+        },
+        "pickup_idle_ms": {
+            "p50": percentile(idle, 50),
+            "max": max(idle),
+            "n": len(idle),
+            "idle_s": sizes.idle_seconds,
+            "samples": idle,
+        },
         "spawn_floor_ms": {"p50": percentile(floor, 50), "p95": percentile(floor, 95)},
-        "idle_cpu_pct": {"worker": max(cpu[p] for p in workers), "supervisor": cpu[supervisor.pid],
-                         "seconds": sizes.cpu_seconds},
+        "idle_cpu_pct": {
+            "worker": max(cpu[p] for p in workers),
+            "supervisor": cpu[supervisor.pid],
+            "seconds": sizes.cpu_seconds,
+        },
         "rss_mb": {"worker": max(rss[p] for p in workers), "supervisor": rss[supervisor.pid]},
-    }  # fmt: skip
+    }
 
 
 # -- enqueue and start-up ----------------------------------------------------------------------
@@ -239,9 +292,15 @@ def _startup(sizes: Sizes, db, backend: str) -> dict:
     # machine slows whole rounds; the median of the round ratios holds up better than a ratio
     # of medians)
     floor = times["import_click_sqlite3"]
-    paired = {key: median([t / f for t, f in zip(times[key], floor)]) for key in ("queuectl_enqueue", "queuectl_status")}
-    note(f"{backend} start-up ms: " + ", ".join(f"{k} {v:.0f}" for k, v in out.items())
-         + "; paired ratio to the floor: " + ", ".join(f"{k} {v:.2f}x" for k, v in paired.items()))  # fmt: skip
+    paired = {
+        key: median([t / f for t, f in zip(times[key], floor)]) for key in ("queuectl_enqueue", "queuectl_status")
+    }
+    note(
+        f"{backend} start-up ms: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in out.items())
+        + "; paired ratio to the floor: "
+        + ", ".join(f"{k} {v:.2f}x" for k, v in paired.items())
+    )
     return {"startup_ms": out, "paired_ratio": paired}
 
 

@@ -3,6 +3,7 @@
 Configured through the environment (the consumer imports this module by name):
 HUEY_BENCH_DB is the SQLite file, HUEY_BENCH_OUT a file that gets one "start end" line per task.
 """
+
 import os
 import subprocess
 import time

@@ -1,4 +1,5 @@
 """The machine's own limits, measured in the same run as everything else."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,8 +12,11 @@ def spawn_rate(total: int, procs: int, mode: str = "raw") -> float:
     """Jobs/s of `total` spawns of `/bin/sh -c true` shared by `procs` Python loops started together."""
     start_at = time.time() + 0.5
     children = [
-        subprocess.Popen([PYTHON, str(BENCH_DIR / "spawn_loop.py"), str(total // procs), str(start_at), mode],
-                         stdout=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [PYTHON, str(BENCH_DIR / "spawn_loop.py"), str(total // procs), str(start_at), mode],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(procs)
     ]
     spans = []
@@ -35,8 +39,10 @@ def measure(sizes: Sizes, root=None, pg=None) -> dict:
         finally:
             drop_store(db)
         c = out["pg_commit_ms"]
-        note(f"PostgreSQL commit of one row: p50 {c['sync']['p50']:.2f} ms, p95 {c['sync']['p95']:.2f} ms "
-             f"(without the WAL flush: {c['async']['p50']:.2f} / {c['async']['p95']:.2f})")  # fmt: skip
+        note(
+            f"PostgreSQL commit of one row: p50 {c['sync']['p50']:.2f} ms, p95 {c['sync']['p95']:.2f} ms "
+            f"(without the WAL flush: {c['async']['p50']:.2f} / {c['async']['p95']:.2f})"
+        )
     for procs in (1, 2, 4):  # 4: beside the 4-worker drains
         rates = [spawn_rate(sizes.raw_jobs, procs) for _ in range(sizes.runs)]
         out[f"raw_{procs}"] = {"jobs_per_s": median(rates), "runs": rates}

@@ -17,6 +17,7 @@ run time and the bytes of its output kept in the store (attempt_output, with the
 size on disk), against the cap (max_log_bytes per stream).  The variants run in turn in each
 run, so the ratios are read side by side on a noisy machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,9 @@ from common import PgServer, fresh_dir, note, q, temp_root, write_jobs_file  # n
 LINE = "0123456789" * 9 + "abcdefghi"  # 99 characters and the newline: 100-byte lines
 
 
-def drain(root: Path, pg: PgServer, name: str, jobs: int, slots: int, chatty_mb: int | None, shown: bool = True) -> dict:
+def drain(
+    root: Path, pg: PgServer, name: str, jobs: int, slots: int, chatty_mb: int | None, shown: bool = True
+) -> dict:
     work = fresh_dir(root, name)
     db = pg.create(work, name)
     try:
@@ -45,15 +48,18 @@ def drain(root: Path, pg: PgServer, name: str, jobs: int, slots: int, chatty_mb:
         t = time.perf_counter()
         q(db, "worker", "start", "--count", str(slots), "--procs", "1", "--burst", "--quiet")
         out = {"wall_s": time.perf_counter() - t}
-        (done, first, last), = db.sql("SELECT count(*), min(started_at), max(finished_at) FROM job "
-                                      "WHERE id LIKE 't-%' AND state = 'completed'")  # fmt: skip
+        ((done, first, last),) = db.sql(
+            "SELECT count(*), min(started_at), max(finished_at) FROM job WHERE id LIKE 't-%' AND state = 'completed'"
+        )
         if done != jobs:
             raise RuntimeError(f"{name}: {done} of {jobs} silent jobs completed")
         out["silent_jobs_per_s"] = jobs / (last - first)
         if chatty_mb:
-            (state, ran), = db.sql("SELECT state, finished_at - started_at FROM job WHERE id = 'chatty'")
-            kept, = db.sql("SELECT COALESCE(sum(octet_length(data)), 0), pg_total_relation_size('attempt_output') "
-                           "FROM attempt_output")  # fmt: skip
+            ((state, ran),) = db.sql("SELECT state, finished_at - started_at FROM job WHERE id = 'chatty'")
+            (kept,) = db.sql(
+                "SELECT COALESCE(sum(octet_length(data)), 0), pg_total_relation_size('attempt_output') "
+                "FROM attempt_output"
+            )
             cap = int(q(db, "config", "get", "max_log_bytes").stdout)
             out.update(chatty_state=state, chatty_s=ran, kept_bytes=kept[0], table_bytes=kept[1], cap_bytes=cap)
         return out
@@ -79,22 +85,28 @@ def main() -> int:
             alone = drain(root, pg, f"alone_{n}", args.jobs, args.slots, None)
             quiet = drain(root, pg, f"quiet_{n}", args.jobs, args.slots, args.mb, shown=False)
             beside = drain(root, pg, f"beside_{n}", args.jobs, args.slots, args.mb)
-            rate = {name: v["silent_jobs_per_s"] for name, v in (("alone", alone), ("quiet", quiet), ("beside", beside))}
+            rate = {
+                name: v["silent_jobs_per_s"] for name, v in (("alone", alone), ("quiet", quiet), ("beside", beside))
+            }
             ratio, total = rate["beside"] / rate["quiet"], rate["beside"] / rate["alone"]
-            note(f"run {n + 1}: silent jobs/s {rate['alone']:.0f} alone, {rate['quiet']:.0f} beside {args.mb} MB into "
-                 f"/dev/null, {rate['beside']:.0f} beside {args.mb} MB printed ({ratio:.2f}x of quiet, {total:.2f}x of "
-                 f"alone); chatty {beside['chatty_state']} in {beside['chatty_s']:.1f}s (quiet: {quiet['chatty_s']:.1f}s), "
-                 f"{beside['kept_bytes'] / 2**20:.1f} MiB kept ({beside['table_bytes'] / 2**20:.1f} MiB on disk)")  # fmt: skip
+            note(
+                f"run {n + 1}: silent jobs/s {rate['alone']:.0f} alone, {rate['quiet']:.0f} beside {args.mb} MB into "
+                f"/dev/null, {rate['beside']:.0f} beside {args.mb} MB printed ({ratio:.2f}x of quiet, {total:.2f}x of "
+                f"alone); chatty {beside['chatty_state']} in {beside['chatty_s']:.1f}s (quiet: {quiet['chatty_s']:.1f}s), "
+                f"{beside['kept_bytes'] / 2**20:.1f} MiB kept ({beside['table_bytes'] / 2**20:.1f} MiB on disk)"
+            )
             rows.append({"alone": alone, "quiet": quiet, "beside": beside, "ratio": ratio, "ratio_to_alone": total})
     finally:
         shutil.rmtree(root, ignore_errors=True)
     beside = rows[-1]["beside"]
     summary = {
-        "runs": rows, "median_ratio": statistics.median(r["ratio"] for r in rows),
+        "runs": rows,
+        "median_ratio": statistics.median(r["ratio"] for r in rows),
         "median_ratio_to_alone": statistics.median(r["ratio_to_alone"] for r in rows),
-        "kept_mib": beside["kept_bytes"] / 2**20, "table_mib": beside["table_bytes"] / 2**20,
+        "kept_mib": beside["kept_bytes"] / 2**20,
+        "table_mib": beside["table_bytes"] / 2**20,
         "cap_mib_per_stream": beside["cap_bytes"] / 2**20,
-    }  # fmt: skip
+    }
     print(json.dumps(summary, indent=2))
     return 0
 

@@ -4,6 +4,7 @@ beside PostgreSQL, each skipped with a note when missing.
 All drain the same workload as queuectl: N jobs of `true`, all enqueued before any may start,
 timed from the first job's start to the last one's end.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -36,9 +37,18 @@ def tsp_drain(root: Path, jobs: int, slots: int) -> float:
     tsp = tsp_binary()
     work = fresh_dir(root, f"tsp-{slots}")
     release = work / "release"
-    env = dict(os.environ, TS_SOCKET=str(work / "socket"), TMPDIR=str(work), TS_MAXFINISHED=str(jobs + 100))  # fmt: skip
-    run = lambda *a: subprocess.run([tsp, "-B", *a], env=env, stdout=subprocess.PIPE, text=True, check=True,  # noqa: E731
-                                    timeout=60).stdout
+    env = dict(os.environ, TS_SOCKET=str(work / "socket"), TMPDIR=str(work), TS_MAXFINISHED=str(jobs + 100))
+
+    def run(*a):
+        return subprocess.run(
+            [tsp, "-B", *a],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,  # noqa: E731
+            timeout=60,
+        ).stdout
+
     jobs = min(jobs, TSP_MAX_QUEUED)
     try:
         run("-S", str(slots))
@@ -60,24 +70,47 @@ def tsp_drain(root: Path, jobs: int, slots: int) -> float:
 
 # -- huey -----------------------------------------------------------------------------------
 def huey_available() -> bool:
-    return importlib.util.find_spec("huey") is not None and shutil.which("huey_consumer", path=os.path.dirname(PYTHON)) is not None
+    return (
+        importlib.util.find_spec("huey") is not None
+        and shutil.which("huey_consumer", path=os.path.dirname(PYTHON)) is not None
+    )
 
 
 def huey_drain(root: Path, jobs: int, workers: int) -> float:
     work = fresh_dir(root, f"huey-{workers}")
     out = work / "done.txt"
-    env = dict(os.environ, HUEY_BENCH_DB=str(work / "huey.db"), HUEY_BENCH_OUT=str(out),
-               PYTHONPATH=str(BENCH_DIR) + os.pathsep + os.environ.get("PYTHONPATH", ""))  # fmt: skip
+    env = dict(
+        os.environ,
+        HUEY_BENCH_DB=str(work / "huey.db"),
+        HUEY_BENCH_OUT=str(out),
+        PYTHONPATH=str(BENCH_DIR) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
     # enqueue up front, from a separate process (the producer), before the consumer starts
-    subprocess.run([PYTHON, "-c", f"import huey_app\nfor _ in range({jobs}): huey_app.run('true')"], env=env,
-                   cwd=BENCH_DIR, check=True)  # fmt: skip
+    subprocess.run(
+        [PYTHON, "-c", f"import huey_app\nfor _ in range({jobs}): huey_app.run('true')"],
+        env=env,
+        cwd=BENCH_DIR,
+        check=True,
+    )
     consumer = subprocess.Popen(
-        [shutil.which("huey_consumer", path=os.path.dirname(PYTHON)), "huey_app.huey", "-k", "process",
-         "-w", str(workers), "-q", "-C"],
-        env=env, cwd=BENCH_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            shutil.which("huey_consumer", path=os.path.dirname(PYTHON)),
+            "huey_app.huey",
+            "-k",
+            "process",
+            "-w",
+            str(workers),
+            "-q",
+            "-C",
+        ],
+        env=env,
+        cwd=BENCH_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
+
         def lines() -> int:
             try:
                 return out.read_bytes().count(b"\n")
@@ -108,8 +141,13 @@ def pgqueuer_drain(root: Path, jobs: int, concurrency: int, pg) -> float:
 
     store = pg.create(fresh_dir(root, f"pgqueuer-{concurrency}"), f"pgqueuer_{concurrency}")
     try:
-        out = subprocess.run([PYTHON, str(BENCH_DIR / "pgqueuer_app.py"), store.url, str(jobs), str(concurrency)],
-                             capture_output=True, text=True, timeout=600, check=True).stdout  # fmt: skip
+        out = subprocess.run(
+            [PYTHON, str(BENCH_DIR / "pgqueuer_app.py"), store.url, str(jobs), str(concurrency)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        ).stdout
     finally:
         store.drop()
     return json.loads(out.strip().splitlines()[-1])["jobs_per_s"]
@@ -128,12 +166,17 @@ def measure(sizes: Sizes, root: Path, pg=None) -> dict:
         out["notes"].append(f"pgqueuer not installed: skipped ({INSTALL_PGQUEUER})")
     if tsp_binary():
         if sizes.drain_jobs > TSP_MAX_QUEUED:
-            out["notes"].append(f"tsp drains {TSP_MAX_QUEUED} jobs, not {sizes.drain_jobs}: its queue holds ~1,000 waiting "
-                                "clients at most")
+            out["notes"].append(
+                f"tsp drains {TSP_MAX_QUEUED} jobs, not {sizes.drain_jobs}: its queue holds ~1,000 waiting "
+                "clients at most"
+            )
         for slots in (1, 2):
             rates = [tsp_drain(root, sizes.drain_jobs, slots) for _ in range(sizes.runs)]
-            out[f"tsp_{slots}"] = {"jobs_per_s": median(rates), "runs": rates,
-                                   "jobs": min(sizes.drain_jobs, TSP_MAX_QUEUED)}
+            out[f"tsp_{slots}"] = {
+                "jobs_per_s": median(rates),
+                "runs": rates,
+                "jobs": min(sizes.drain_jobs, TSP_MAX_QUEUED),
+            }
             note(f"tsp, {slots} slot(s): {median(rates):.0f} jobs/s")
     else:
         out["notes"].append(f"task-spooler not installed: skipped ({INSTALL_TSP})")

@@ -5,6 +5,7 @@ in 1.6.0).  Prints the rate, first job start to last job end, as JSON.
 
     python pgqueuer_app.py URL JOBS CONCURRENCY
 """
+
 import asyncio
 import json
 import sys
@@ -38,7 +39,11 @@ async def main(url: str, jobs: int, concurrency: int) -> None:
 
     await manager.run(mode=QueueExecutionMode.drain, batch_size=max(10, concurrency))
     await conn.close()
-    print(json.dumps({"jobs": len(spans), "jobs_per_s": len(spans) / (max(e for _, e in spans) - min(s for s, _ in spans))}))
+    print(
+        json.dumps(
+            {"jobs": len(spans), "jobs_per_s": len(spans) / (max(e for _, e in spans) - min(s for s, _ in spans))}
+        )
+    )
 
 
 if __name__ == "__main__":

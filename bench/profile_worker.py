@@ -1,6 +1,6 @@
 """The worker's own CPU per job, and where it goes (issue 24).
 
-One worker process with one slot (`python -m queuectl.worker --slots 1 --burst`, as the
+One worker process with one slot (`python -m queuectl.execution.worker --slots 1 --burst`, as the
 supervisor starts it) drains N `true` jobs enqueued up front.  Measured inside that process,
 around its main loop only (start-up and shutdown left out):
 
@@ -20,6 +20,7 @@ interleaved A B A B, medians per engine.
     python bench/profile_worker.py --backend postgres
     python bench/profile_worker.py --engines HEAD~1,. --runs 5 --no-profile
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,14 +28,23 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from common import (
-    BENCH_DIR, PYTHON, PgServer, drop_store, env_for, fresh_dir, make_store, median, note, q, temp_root,
+    BENCH_DIR,
+    PYTHON,
+    PgServer,
+    drop_store,
+    env_for,
+    fresh_dir,
+    make_store,
+    median,
+    note,
+    q,
+    temp_root,
     write_jobs_file,
-)  # fmt: skip
+)
 
 #: part -> the functions (module file suffix, function name) whose time, and that of everything
 #: they call that is not another part, is that part's.  Order: how the table lists them.
@@ -43,10 +53,18 @@ PARTS = {
     "record: job + attempt rows (SQL, counters by triggers)": [("store/claims.py", "_finish")],
     "transaction (begin, commit, wake-ups)": [("store/claims.py", "finish_batch")],
     "log shipping": [("logship.py", "ship_ended"), ("logship.py", "ship"), ("logship.py", "due_in")],
-    "spool files (paths, open, close)": [("store/logfiles.py", "attempt_paths"), ("runner.py", "_open"),
-                                         ("runner.py", "write"), ("runner.py", "__init__:_CappedLog")],
-    "marker pipe": [("reaper.py", "__init__:Marker"), ("reaper.py", "handed_over"), ("reaper.py", "held"),
-                    ("reaper.py", "close:Marker")],
+    "spool files (paths, open, close)": [
+        ("store/logfiles.py", "attempt_paths"),
+        ("runner.py", "_open"),
+        ("runner.py", "write"),
+        ("runner.py", "__init__:_CappedLog"),
+    ],
+    "marker pipe": [
+        ("reaper.py", "__init__:Marker"),
+        ("reaper.py", "handed_over"),
+        ("reaper.py", "held"),
+        ("reaper.py", "close:Marker"),
+    ],
     "pidfd": [("runner.py", "_exit_fd")],
     "guard records": [("runner.py", "watch"), ("runner.py", "release")],
     "spawn (subprocess.Popen)": [("subprocess.py", "__init__")],
@@ -71,7 +89,7 @@ def child(out_path: str, profile: bool) -> None:
     import cProfile
     import resource
 
-    from queuectl import worker
+    from queuectl.execution import worker
     from queuectl.store.drivers import import_peewee_without_drivers
 
     if "QUEUECTL_DB" in os.environ and "://" not in os.environ["QUEUECTL_DB"]:
@@ -184,8 +202,9 @@ def export_engine(rev: str, root: Path) -> Path | None:
     snap = root / f"engine-{rev.replace('/', '_')}"
     if not snap.exists():
         snap.mkdir()
-        archive = subprocess.run(["git", "-C", str(BENCH_DIR.parent), "archive", rev, "queuectl"],
-                                 capture_output=True, check=True).stdout  # fmt: skip
+        archive = subprocess.run(
+            ["git", "-C", str(BENCH_DIR.parent), "archive", rev, "queuectl"], capture_output=True, check=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", str(snap)], input=archive, check=True)
     return snap
 
@@ -199,8 +218,13 @@ def one_run(root: Path, backend: str, pg, jobs: int, engine: Path | None, profil
         if engine is not None:
             env["PYTHONPATH"] = str(engine)
         out = work / "result.json"
-        subprocess.run([PYTHON, str(Path(__file__).resolve()), "--child", str(out)] + ["--profile"] * profile,
-                       env=env, cwd=work, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [PYTHON, str(Path(__file__).resolve()), "--child", str(out)] + ["--profile"] * profile,
+            env=env,
+            cwd=work,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         result = json.loads(out.read_text())
     finally:
         drop_store(db)
@@ -210,12 +234,14 @@ def one_run(root: Path, backend: str, pg, jobs: int, engine: Path | None, profil
 def spawn_floor(n: int) -> dict:
     """What spawning and reaping `/bin/sh -c true` costs by itself: the spawning process's CPU
     and the child's, per spawn (subprocess.run in a loop, in a fresh process)."""
-    code = ("import resource, subprocess, sys\n"
-            "s0, c0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-            "for _ in range(int(sys.argv[1])): subprocess.run(['/bin/sh', '-c', 'true'])\n"
-            "s1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-            "print(s1.ru_utime - s0.ru_utime + s1.ru_stime - s0.ru_stime, "
-            "c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime)")  # fmt: skip
+    code = (
+        "import resource, subprocess, sys\n"
+        "s0, c0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "for _ in range(int(sys.argv[1])): subprocess.run(['/bin/sh', '-c', 'true'])\n"
+        "s1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(s1.ru_utime - s0.ru_utime + s1.ru_stime - s0.ru_stime, "
+        "c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime)"
+    )
     out = subprocess.run([PYTHON, "-c", code, str(n)], capture_output=True, text=True, check=True).stdout
     parent, kids = (float(x) for x in out.split())
     return {"parent_ms": 1000 * parent / n, "child_ms": 1000 * kids / n}
@@ -253,8 +279,10 @@ def main() -> None:
             for rev in engines:
                 r = one_run(root, args.backend, pg, args.jobs, paths[rev], False, f"{i}")
                 runs[rev].append(r)
-                note(f"{rev} run {i + 1}: worker {1000 * r['self_cpu'] / args.jobs:.3f} ms/job, "
-                     f"jobs {1000 * r['jobs_cpu'] / args.jobs:.3f} ms/job")  # fmt: skip
+                note(
+                    f"{rev} run {i + 1}: worker {1000 * r['self_cpu'] / args.jobs:.3f} ms/job, "
+                    f"jobs {1000 * r['jobs_cpu'] / args.jobs:.3f} ms/job"
+                )
         if not args.no_profile:
             for rev in engines:
                 profiles[rev] = one_run(root, args.backend, pg, args.jobs, paths[rev], True, "prof")
@@ -268,28 +296,37 @@ def main() -> None:
 
 def report(args, engines, runs, profiles, floor) -> None:
     n = args.jobs
-    per_job = {rev: {k: 1000 * median(r[k] for r in runs[rev]) / n for k in ("self_cpu", "jobs_cpu", "guard_cpu")}
-               for rev in engines}  # fmt: skip
-    print(f"### Worker CPU per job: {args.backend}, {n:,} `true`, one worker process, one slot "
-          f"(median of {args.runs})\n")
+    per_job = {
+        rev: {k: 1000 * median(r[k] for r in runs[rev]) / n for k in ("self_cpu", "jobs_cpu", "guard_cpu")}
+        for rev in engines
+    }
+    print(
+        f"### Worker CPU per job: {args.backend}, {n:,} `true`, one worker process, one slot (median of {args.runs})\n"
+    )
     # the jobs' own CPU moves with the machine's load as the worker's does: the ratio of the two,
     # run by run, is steadier than either
-    print("| engine | worker (ms/job) | its guard | the jobs (`/bin/sh -c true`, ms/job) | worker ÷ jobs "
-          "| runs (worker ms/job) |")  # fmt: skip
+    print(
+        "| engine | worker (ms/job) | its guard | the jobs (`/bin/sh -c true`, ms/job) | worker ÷ jobs "
+        "| runs (worker ms/job) |"
+    )
     print("|---|---:|---:|---:|---:|---|")
     for rev in engines:
         p = per_job[rev]
         ratio = median(r["self_cpu"] / r["jobs_cpu"] for r in runs[rev])
         each = ", ".join(f"{1000 * r['self_cpu'] / n:.3f}" for r in runs[rev])
         print(f"| {rev} | {p['self_cpu']:.3f} | {p['guard_cpu']:.3f} | {p['jobs_cpu']:.3f} | {ratio:.2f} | {each} |")
-    print(f"| `subprocess.run(['/bin/sh','-c','true'])` loop | {floor['parent_ms']:.3f} (the spawner) | — | "
-          f"{floor['child_ms']:.3f} | {floor['parent_ms'] / floor['child_ms']:.2f} | |")  # fmt: skip
+    print(
+        f"| `subprocess.run(['/bin/sh','-c','true'])` loop | {floor['parent_ms']:.3f} (the spawner) | — | "
+        f"{floor['child_ms']:.3f} | {floor['parent_ms'] / floor['child_ms']:.2f} | |"
+    )
     for rev, prof in profiles.items():
         total = sum(prof["parts"].values())
         scale = per_job[rev]["self_cpu"]
-        print(f"\n#### Where the worker's CPU goes ({rev}): cProfile on a CPU clock, shares of the profiled run "
-              f"({1000 * prof['self_cpu'] / n:.3f} ms/job under the profiler), times the unprofiled "
-              f"{scale:.3f} ms/job\n")  # fmt: skip
+        print(
+            f"\n#### Where the worker's CPU goes ({rev}): cProfile on a CPU clock, shares of the profiled run "
+            f"({1000 * prof['self_cpu'] / n:.3f} ms/job under the profiler), times the unprofiled "
+            f"{scale:.3f} ms/job\n"
+        )
         print("| part | share | ms/job |")
         print("|---|---:|---:|")
         order = list(PARTS) + sorted(set(prof["parts"]) - set(PARTS))

@@ -1,4 +1,5 @@
 """The markdown tables: each queuectl figure beside what was measured with it, and its target."""
+
 from __future__ import annotations
 
 
@@ -37,10 +38,15 @@ def _measured(section: dict | None) -> bool:
 def throughput_table(r: dict) -> list[str]:
     lim, peers, drain = r.get("limits", {}), r.get("peers", {}), r.get("drain", {})
     counts = (1, 2, 4)
-    rows = ["| jobs/s of `true` (median) | " + " | ".join(str(n) for n in counts) + " |", "|---|" + "---:|" * len(counts)]
+    rows = [
+        "| jobs/s of `true` (median) | " + " | ".join(str(n) for n in counts) + " |",
+        "|---|" + "---:|" * len(counts),
+    ]
+
     def row(name, prefix, src, only=counts):
         cells = [_f(_get(src, f"{prefix}_{n}", "jobs_per_s")) if n in only else "" for n in counts]
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
+
     rows[0] = rows[0].replace("| 1 |", "| 1 process / worker / slot |", 1)
     row("raw spawn `subprocess.run(['/bin/sh','-c','true'])`, N Python processes", "raw", lim)
     row("runner-style spawn (pipes, new session, `preexec_fn`)", "engine", lim, (1,))
@@ -53,7 +59,11 @@ def throughput_table(r: dict) -> list[str]:
             row(f"**queuectl, {NAMES[backend]}** (`worker start --count n --burst`)", "drain", src)
             raw = [_get(lim, f"raw_{n}", "jobs_per_s") for n in counts]
             ratios = [_ratio(_get(src, f"drain_{n}", "jobs_per_s"), x) for n, x in zip(counts, raw)]
-            rows.append(f"| _queuectl, {NAMES[backend]}: ratio to raw spawn_ | " + " | ".join(_f(x, "{:.2f}") for x in ratios) + " |")
+            rows.append(
+                f"| _queuectl, {NAMES[backend]}: ratio to raw spawn_ | "
+                + " | ".join(_f(x, "{:.2f}") for x in ratios)
+                + " |"
+            )
     for text in peers.get("notes", []) if isinstance(peers, dict) else []:
         rows.append(f"| _{text}_ |" + " |" * len(counts))
     return rows
@@ -61,7 +71,11 @@ def throughput_table(r: dict) -> list[str]:
 
 def targets_table(r: dict) -> list[str]:
     lim, peers = r.get("limits", {}), r.get("peers", {})
-    backends = [b for b in _backends(r) if any(_measured(_get(r, s, b)) for s in ("drain", "pickup", "enqueue", "startup", "scale"))]
+    backends = [
+        b
+        for b in _backends(r)
+        if any(_measured(_get(r, s, b)) for s in ("drain", "pickup", "enqueue", "startup", "scale"))
+    ]
     head = " | ".join(f"{NAMES[b]} | ratio | verdict" for b in backends)
     rows = [f"| measure | target | measured beside it | {head} |", "|---|---|---|" + "---:|---:|---|" * len(backends)]
 
@@ -88,18 +102,32 @@ def targets_table(r: dict) -> list[str]:
     for n, target, goal in ((1, "—", None), (2, "≥ 0.70 of raw", 0.70), (4, "—", None)):
         label = f"drain, {n} worker{'s' if n > 1 else ''} (jobs/s)"
         section_of[label] = ("drain",)
-        add(label, target, f"raw {n}-proc {_f(raw[n])}",
-            lambda b, n=n, goal=goal: (_f(drain_rate(b, n)), _ratio(drain_rate(b, n), raw[n]),
-                                       None if goal is None or drain_rate(b, n) is None or not raw[n]
-                                       else drain_rate(b, n) / raw[n] >= goal))  # fmt: skip
+        add(
+            label,
+            target,
+            f"raw {n}-proc {_f(raw[n])}",
+            lambda b, n=n, goal=goal: (
+                _f(drain_rate(b, n)),
+                _ratio(drain_rate(b, n), raw[n]),
+                None if goal is None or drain_rate(b, n) is None or not raw[n] else drain_rate(b, n) / raw[n] >= goal,
+            ),
+        )
     for peer, key in (("tsp 2 slots", "tsp_2"), ("huey 2 workers", "huey_2")):
         p = _get(peers, key, "jobs_per_s")
         if p is None:
             continue
         label = f"drain, 2 workers vs {peer}"
         section_of[label] = ("drain",)
-        add(label, "> 1", _f(p), lambda b, p=p: (_f(drain_rate(b, 2)), _ratio(drain_rate(b, 2), p),
-                                                None if drain_rate(b, 2) is None else drain_rate(b, 2) > p))  # fmt: skip
+        add(
+            label,
+            "> 1",
+            _f(p),
+            lambda b, p=p: (
+                _f(drain_rate(b, 2)),
+                _ratio(drain_rate(b, 2), p),
+                None if drain_rate(b, 2) is None else drain_rate(b, 2) > p,
+            ),
+        )
 
     def pick(b, *keys):
         return _get(r, "pickup", b, *keys)
@@ -110,21 +138,54 @@ def targets_table(r: dict) -> list[str]:
         floors = " / ".join(_f(pick(b, "spawn_floor_ms", "p50"), "{:.1f}") for b in backends if _measured(pick(b)))
         floors95 = " / ".join(_f(pick(b, "spawn_floor_ms", "p95"), "{:.1f}") for b in backends if _measured(pick(b)))
         for label, target, beside, fn in (
-            (f"pickup p50 (ms, {n} jobs, idle workers)", "< 5 ms", f"direct spawn {floors}",
-             lambda b: (_f(pick(b, "pickup_ms", "p50"), "{:.1f}"),
-                        _ratio(pick(b, "pickup_ms", "p50"), pick(b, "spawn_floor_ms", "p50")), pick(b, "pickup_ms", "p50") < 5)),
-            ("pickup p95 (ms)", "< 20 ms", f"direct spawn p95 {floors95}",
-             lambda b: (_f(pick(b, "pickup_ms", "p95"), "{:.1f}"), None, pick(b, "pickup_ms", "p95") < 20)),
-            (f"pickup after {pick(first, 'pickup_idle_ms', 'idle_s'):g} s idle (ms, median / max of "
-             f"{pick(first, 'pickup_idle_ms', 'n')})", "< 5 / < 20 ms", "—",
-             lambda b: (f"{_f(pick(b, 'pickup_idle_ms', 'p50'), '{:.1f}')} / {_f(pick(b, 'pickup_idle_ms', 'max'), '{:.1f}')}",
-                        None, pick(b, "pickup_idle_ms", "p50") < 5 and pick(b, "pickup_idle_ms", "max") < 20)),
-            (f"idle worker CPU (% over {pick(first, 'idle_cpu_pct', 'seconds'):g} s; supervisor's)", "< 1%", "—",
-             lambda b: (f"{_f(pick(b, 'idle_cpu_pct', 'worker'), '{:.2f}')} ({_f(pick(b, 'idle_cpu_pct', 'supervisor'), '{:.2f}')})",
-                        None, pick(b, "idle_cpu_pct", "worker") < 1)),
-            ("RSS of an idle worker / the supervisor (MB)", "—", "—",
-             lambda b: (f"{_f(pick(b, 'rss_mb', 'worker'), '{:.1f}')} / {_f(pick(b, 'rss_mb', 'supervisor'), '{:.1f}')}", None, None)),
-        ):  # fmt: skip
+            (
+                f"pickup p50 (ms, {n} jobs, idle workers)",
+                "< 5 ms",
+                f"direct spawn {floors}",
+                lambda b: (
+                    _f(pick(b, "pickup_ms", "p50"), "{:.1f}"),
+                    _ratio(pick(b, "pickup_ms", "p50"), pick(b, "spawn_floor_ms", "p50")),
+                    pick(b, "pickup_ms", "p50") < 5,
+                ),
+            ),
+            (
+                "pickup p95 (ms)",
+                "< 20 ms",
+                f"direct spawn p95 {floors95}",
+                lambda b: (_f(pick(b, "pickup_ms", "p95"), "{:.1f}"), None, pick(b, "pickup_ms", "p95") < 20),
+            ),
+            (
+                f"pickup after {pick(first, 'pickup_idle_ms', 'idle_s'):g} s idle (ms, median / max of "
+                f"{pick(first, 'pickup_idle_ms', 'n')})",
+                "< 5 / < 20 ms",
+                "—",
+                lambda b: (
+                    f"{_f(pick(b, 'pickup_idle_ms', 'p50'), '{:.1f}')} / {_f(pick(b, 'pickup_idle_ms', 'max'), '{:.1f}')}",
+                    None,
+                    pick(b, "pickup_idle_ms", "p50") < 5 and pick(b, "pickup_idle_ms", "max") < 20,
+                ),
+            ),
+            (
+                f"idle worker CPU (% over {pick(first, 'idle_cpu_pct', 'seconds'):g} s; supervisor's)",
+                "< 1%",
+                "—",
+                lambda b: (
+                    f"{_f(pick(b, 'idle_cpu_pct', 'worker'), '{:.2f}')} ({_f(pick(b, 'idle_cpu_pct', 'supervisor'), '{:.2f}')})",
+                    None,
+                    pick(b, "idle_cpu_pct", "worker") < 1,
+                ),
+            ),
+            (
+                "RSS of an idle worker / the supervisor (MB)",
+                "—",
+                "—",
+                lambda b: (
+                    f"{_f(pick(b, 'rss_mb', 'worker'), '{:.1f}')} / {_f(pick(b, 'rss_mb', 'supervisor'), '{:.1f}')}",
+                    None,
+                    None,
+                ),
+            ),
+        ):
             section_of[label] = ("pickup",)
             add(label, target, beside, fn)
 
@@ -133,8 +194,16 @@ def targets_table(r: dict) -> list[str]:
         jobs = _get(r, "enqueue", first, "batch_enqueue", "jobs")
         label = f"batch `enqueue -` of {jobs:,} (jobs/s, incl. start-up)"
         section_of[label] = ("enqueue",)
-        add(label, "≥ 50,000", "—", lambda b: (_f(_get(r, "enqueue", b, "batch_enqueue", "jobs_per_s")), None,
-                                               _get(r, "enqueue", b, "batch_enqueue", "jobs_per_s") >= 50_000))  # fmt: skip
+        add(
+            label,
+            "≥ 50,000",
+            "—",
+            lambda b: (
+                _f(_get(r, "enqueue", b, "batch_enqueue", "jobs_per_s")),
+                None,
+                _get(r, "enqueue", b, "batch_enqueue", "jobs_per_s") >= 50_000,
+            ),
+        )
 
     def st(b, key):
         return _get(r, "startup", b, "startup_ms", key)
@@ -150,9 +219,16 @@ def targets_table(r: dict) -> list[str]:
         for key, text in (("queuectl_enqueue", "one `queuectl enqueue`"), ("queuectl_status", "one `queuectl status`")):
             label = f"{text} (wall ms)"
             section_of[label] = ("startup",)
-            add(label, "≤ 1.5× floor", f"`import click, sqlite3` {floor} (`python -c pass` {bare})",
-                lambda b, key=key: (_f(st(b, key), "{:.0f}"), paired(b, key),
-                                    None if paired(b, key) is None else paired(b, key) <= 1.5))  # fmt: skip
+            add(
+                label,
+                "≤ 1.5× floor",
+                f"`import click, sqlite3` {floor} (`python -c pass` {bare})",
+                lambda b, key=key: (
+                    _f(st(b, key), "{:.0f}"),
+                    paired(b, key),
+                    None if paired(b, key) is None else paired(b, key) <= 1.5,
+                ),
+            )
 
     def largest(b):
         sc = _get(r, "scale", b) or {}
@@ -162,10 +238,12 @@ def targets_table(r: dict) -> list[str]:
     on = [b for b in backends if _measured(_get(r, "scale", b)) and largest(b)[0]]
     if on:
         n = largest(on[0])[0]
-        for key, text, limit, cli in (("claim", "one claim (`store.claim_batch`, ms)", 2, None),
-                                      ("status", "`status` (ms in-process; CLI wall)", 100, "status"),
-                                      ("list_50", "`list --limit 50` (ms in-process; CLI wall)", 100, "list_50"),
-                                      ("metrics", "`metrics` (ms in-process; CLI wall)", 100, "metrics")):
+        for key, text, limit, cli in (
+            ("claim", "one claim (`store.claim_batch`, ms)", 2, None),
+            ("status", "`status` (ms in-process; CLI wall)", 100, "status"),
+            ("list_50", "`list --limit 50` (ms in-process; CLI wall)", 100, "list_50"),
+            ("metrics", "`metrics` (ms in-process; CLI wall)", 100, "metrics"),
+        ):
             label = f"at {n:,} jobs: {text}"
             section_of[label] = ("scale",)
 
@@ -173,7 +251,11 @@ def targets_table(r: dict) -> list[str]:
                 _, at = largest(b)
                 v = _get(at, "store_ms", key)
                 c = _get(at, "cli_ms", cli) if cli else None
-                return (_f(v, "{:.2f}") + (f" ({_f(c, '{:.0f}')})" if cli else ""), None, None if v is None else v < limit)
+                return (
+                    _f(v, "{:.2f}") + (f" ({_f(c, '{:.0f}')})" if cli else ""),
+                    None,
+                    None if v is None else v < limit,
+                )
 
             add(label, f"< {limit} ms", "—", cell)
     return rows
@@ -187,29 +269,41 @@ def pg_commit_table(r: dict) -> list[str]:
         return []
     rows = ["| PostgreSQL | durable commit (default) | `synchronous_commit=off` | ratio |", "|---|---:|---:|---:|"]
     if c:
-        rows.append(f"| commit of a one-row INSERT, p50 / p95 (ms) | {_f(c['sync']['p50'], '{:.2f}')} / "
-                    f"{_f(c['sync']['p95'], '{:.2f}')} | {_f(c['async']['p50'], '{:.2f}')} / {_f(c['async']['p95'], '{:.2f}')} "
-                    f"| {_f(_ratio(c['sync']['p50'], c['async']['p50']), '{:.0f}×')} |")  # fmt: skip
+        rows.append(
+            f"| commit of a one-row INSERT, p50 / p95 (ms) | {_f(c['sync']['p50'], '{:.2f}')} / "
+            f"{_f(c['sync']['p95'], '{:.2f}')} | {_f(c['async']['p50'], '{:.2f}')} / {_f(c['async']['p95'], '{:.2f}')} "
+            f"| {_f(_ratio(c['sync']['p50'], c['async']['p50']), '{:.0f}×')} |"
+        )
     for n in (2, 4):
         a, b = _get(drain, f"drain_{n}", "jobs_per_s"), _get(drain, f"drain_async_{n}", "jobs_per_s")
         if b is not None:
             rows.append(f"| drain, {n} workers (jobs/s) | {_f(a)} | {_f(b)} | {_f(_ratio(b, a), '{:.2f}×')} |")
     a, b = _get(pick, "pickup_ms"), _get(pick, "async", "pickup_ms")
     if a and b:
-        rows.append(f"| pickup p50 / p95 (ms, {b['n']} jobs) | {_f(a['p50'], '{:.1f}')} / {_f(a['p95'], '{:.1f}')} | "
-                    f"{_f(b['p50'], '{:.1f}')} / {_f(b['p95'], '{:.1f}')} | {_f(_ratio(a['p50'], b['p50']), '{:.1f}×')} |")  # fmt: skip
+        rows.append(
+            f"| pickup p50 / p95 (ms, {b['n']} jobs) | {_f(a['p50'], '{:.1f}')} / {_f(a['p95'], '{:.1f}')} | "
+            f"{_f(b['p50'], '{:.1f}')} / {_f(b['p95'], '{:.1f}')} | {_f(_ratio(a['p50'], b['p50']), '{:.1f}×')} |"
+        )
     for k in [k for k in (sc or {}) if k.isdigit()]:
         a, b = _get(sc, k, "store_ms", "claim"), _get(sc, k, "store_ms_async", "claim")
         if b is not None:
-            rows.append(f"| one claim at {int(k):,} jobs (ms) | {_f(a, '{:.2f}')} | {_f(b, '{:.2f}')} | "
-                        f"{_f(_ratio(a, b), '{:.1f}×')} |")  # fmt: skip
+            rows.append(
+                f"| one claim at {int(k):,} jobs (ms) | {_f(a, '{:.2f}')} | {_f(b, '{:.2f}')} | "
+                f"{_f(_ratio(a, b), '{:.1f}×')} |"
+            )
     return rows
 
 
-STORE_ROWS = [("status", "status", "`status`"), ("list_50", "list_50", "`list --limit 50`"),
-              ("list_dead_50", "list_dead", "`list --state dead`"), (None, "dlq_list", "`dlq list`"),
-              ("metrics", "metrics", "`metrics`"), ("claim", None, "one claim (`store.claim_batch`)"),
-              ("next_due", None, "`next_due` (idle worker)"), ("has_burst_work", None, "`has_burst_work`")]  # fmt: skip
+STORE_ROWS = [
+    ("status", "status", "`status`"),
+    ("list_50", "list_50", "`list --limit 50`"),
+    ("list_dead_50", "list_dead", "`list --state dead`"),
+    (None, "dlq_list", "`dlq list`"),
+    ("metrics", "metrics", "`metrics`"),
+    ("claim", None, "one claim (`store.claim_batch`)"),
+    ("next_due", None, "`next_due` (idle worker)"),
+    ("has_burst_work", None, "`has_burst_work`"),
+]
 
 
 def scale_table(scale: dict) -> list[str]:
@@ -217,28 +311,46 @@ def scale_table(scale: dict) -> list[str]:
     if not sizes:
         return []
     head = " | ".join(f"{int(n):,}" for n in sizes)
-    rows = [f"| ms at N jobs: in-process (CLI process wall) | {head} | growth | target |",
-            "|---|" + "---:|" * len(sizes) + "---:|---|"]  # fmt: skip
+    rows = [
+        f"| ms at N jobs: in-process (CLI process wall) | {head} | growth | target |",
+        "|---|" + "---:|" * len(sizes) + "---:|---|",
+    ]
     for store_key, cli_key, label in STORE_ROWS:
         cells, firsts = [], []
         for n in sizes:
             s = _get(scale, n, "store_ms", store_key) if store_key else None
             c = _get(scale, n, "cli_ms", cli_key) if cli_key else None
             firsts.append(s if s is not None else c)
-            cells.append(" ".join(x for x in (_f(s, "{:.2f}") if store_key else "", f"({_f(c, '{:.0f}')})" if cli_key else "") if x))
+            cells.append(
+                " ".join(
+                    x for x in (_f(s, "{:.2f}") if store_key else "", f"({_f(c, '{:.0f}')})" if cli_key else "") if x
+                )
+            )
         growth = _ratio(firsts[-1], firsts[0]) if len(firsts) > 1 else None
         target = "< 2 ms" if store_key == "claim" else ("< 100 ms" if cli_key else "—")
         rows.append(f"| {label} | " + " | ".join(cells) + f" | {_f(growth, '{:.1f}×')} | {target} |")
     tui = [_get(scale, n, "tui") or {} for n in sizes]
+
     def tui_cell(t, key, fmt):
-        return _f(t.get(key), fmt) if key in t else ("skipped" if "skipped" in t else ("error" if "error" in t else "—"))
-    for key, label, fmt, target in (("refresh_ms", "TUI: one Jobs-pane refresh (ms)", "{:.0f}", "< 100 ms"),
-                                    ("open_s", "TUI: open to first Jobs rows (s)", "{:.2f}", "< 1.5 s"),
-                                    ("peak_rss_mb", "TUI: peak RSS (MB)", "{:.0f}", "< 150 MB")):
+        return (
+            _f(t.get(key), fmt) if key in t else ("skipped" if "skipped" in t else ("error" if "error" in t else "—"))
+        )
+
+    for key, label, fmt, target in (
+        ("refresh_ms", "TUI: one Jobs-pane refresh (ms)", "{:.0f}", "< 100 ms"),
+        ("open_s", "TUI: open to first Jobs rows (s)", "{:.2f}", "< 1.5 s"),
+        ("peak_rss_mb", "TUI: peak RSS (MB)", "{:.0f}", "< 150 MB"),
+    ):
         values = [t.get(key) for t in tui]
         growth = _ratio(values[-1], values[0]) if len(values) > 1 and None not in values else None
-        rows.append(f"| {label} | " + " | ".join(tui_cell(t, key, fmt) for t in tui) + f" | {_f(growth, '{:.1f}×')} | {target} |")
-    build = " | ".join(f"{_get(scale, n, 'build', 'build_s'):.1f} s, {_get(scale, n, 'build', 'size_mb'):.0f} MB" for n in sizes)
+        rows.append(
+            f"| {label} | "
+            + " | ".join(tui_cell(t, key, fmt) for t in tui)
+            + f" | {_f(growth, '{:.1f}×')} | {target} |"
+        )
+    build = " | ".join(
+        f"{_get(scale, n, 'build', 'build_s'):.1f} s, {_get(scale, n, 'build', 'size_mb'):.0f} MB" for n in sizes
+    )
     rows.append(f"| (store build time, size on disk) | {build} | — | — |")
     return rows
 
@@ -249,23 +361,47 @@ def slots_table(r: dict) -> list[str]:
     rows = ["| figure | measured | beside it | ratio | target | verdict |", "|---|---:|---|---:|---|---|"]
 
     def add(label, value, fmt, beside, ratio, target, ok):
-        rows.append(f"| {label} | {_f(value, fmt)} | {beside} | {_f(ratio, '{:.2f}')}× | {target} | {_verdict(ok)} |"
-                    if ratio is not None else f"| {label} | {_f(value, fmt)} | {beside} | — | {target} | {_verdict(ok)} |")
+        rows.append(
+            f"| {label} | {_f(value, fmt)} | {beside} | {_f(ratio, '{:.2f}')}× | {target} | {_verdict(ok)} |"
+            if ratio is not None
+            else f"| {label} | {_f(value, fmt)} | {beside} | — | {target} | {_verdict(ok)} |"
+        )
 
     raw2, huey2 = _get(lim, "raw_2", "jobs_per_s"), _get(peers, "huey_2", "jobs_per_s")
     for n in (2, 4):
         rate = _get(drain, "sqlite", f"drain_{n}", "jobs_per_s")
         ratio = _ratio(rate, raw2)
-        add(f"SQLite drain, --count {n} (jobs/s)", rate, "{:,.0f}", f"raw 2-process spawn {_f(raw2)}", ratio, "≥ 0.90×",
-            None if ratio is None else ratio >= 0.90)
+        add(
+            f"SQLite drain, --count {n} (jobs/s)",
+            rate,
+            "{:,.0f}",
+            f"raw 2-process spawn {_f(raw2)}",
+            ratio,
+            "≥ 0.90×",
+            None if ratio is None else ratio >= 0.90,
+        )
         ratio = _ratio(rate, huey2)
-        add(f"SQLite drain, --count {n} (jobs/s)", rate, "{:,.0f}", f"huey, 2 workers {_f(huey2)}", ratio, "≥ 1.2×",
-            None if ratio is None else ratio >= 1.2)
+        add(
+            f"SQLite drain, --count {n} (jobs/s)",
+            rate,
+            "{:,.0f}",
+            f"huey, 2 workers {_f(huey2)}",
+            ratio,
+            "≥ 1.2×",
+            None if ratio is None else ratio >= 1.2,
+        )
     for n in (2, 8):
         rate, peer = _get(drain, "postgres", f"drain_{n}", "jobs_per_s"), _get(peers, f"pgqueuer_{n}", "jobs_per_s")
         ratio = _ratio(rate, peer)
-        add(f"PostgreSQL drain, --count {n} (jobs/s)", rate, "{:,.0f}", f"pgqueuer, concurrency {n} {_f(peer)}", ratio,
-            "≥ 1.5×", None if ratio is None else ratio >= 1.5)
+        add(
+            f"PostgreSQL drain, --count {n} (jobs/s)",
+            rate,
+            "{:,.0f}",
+            f"pgqueuer, concurrency {n} {_f(peer)}",
+            ratio,
+            "≥ 1.5×",
+            None if ratio is None else ratio >= 1.5,
+        )
     for backend, bound in (("sqlite", 3), ("postgres", 5)):
         p = r.get("pickup", {}).get(backend, {})
         for key, text in (("pickup_ms", "pickup p50 (ms)"), ("pickup_idle_ms", "pickup p50 after idle (ms)")):
@@ -277,17 +413,46 @@ def slots_table(r: dict) -> list[str]:
         add(f"{NAMES[backend]} one claim at 1M jobs (ms)", v, "{:.2f}", "", None, "< 1", None if v is None else v < 1)
         s = r.get("slots", {}).get(backend, {})
         v = _get(s, "count_64", "rss_mb")
-        add(f"{NAMES[backend]} RSS of all queuectl processes, 64 running jobs (MB)", v, "{:.0f}",
-            f"{_get(s, 'count_64', 'processes')} processes", None, "< 150", None if v is None else v < 150)
+        add(
+            f"{NAMES[backend]} RSS of all queuectl processes, 64 running jobs (MB)",
+            v,
+            "{:.0f}",
+            f"{_get(s, 'count_64', 'processes')} processes",
+            None,
+            "< 150",
+            None if v is None else v < 150,
+        )
         if backend == "postgres":
             v = _get(s, "count_64", "connections")
-            add("PostgreSQL connections from one host, --count 64", v, "{:.0f}", "", None, "≤ 3", None if v is None else v <= 3)
+            add(
+                "PostgreSQL connections from one host, --count 64",
+                v,
+                "{:.0f}",
+                "",
+                None,
+                "≤ 3",
+                None if v is None else v <= 3,
+            )
         v = _get(s, "count_500", "all_running_s")
-        add(f"{NAMES[backend]} --count 500: all 500 running after (s)", v, "{:.2f}", "from the supervisor's start", None,
-            "≤ 2", None if v is None else v <= 2)
+        add(
+            f"{NAMES[backend]} --count 500: all 500 running after (s)",
+            v,
+            "{:.2f}",
+            "from the supervisor's start",
+            None,
+            "≤ 2",
+            None if v is None else v <= 2,
+        )
         v = _get(s, "count_500", "record_lag_max_s")
-        add(f"{NAMES[backend]} --count 500: longest end-to-record gap (s)", v, "{:.2f}", "upper bound: from claim + 5 s",
-            None, "≤ 2", None if v is None else v <= 2)
+        add(
+            f"{NAMES[backend]} --count 500: longest end-to-record gap (s)",
+            v,
+            "{:.2f}",
+            "upper bound: from claim + 5 s",
+            None,
+            "≤ 2",
+            None if v is None else v <= 2,
+        )
     return rows
 
 
@@ -297,15 +462,27 @@ def render(r: dict) -> str:
     eng = meta.get("engine", {})
     dirty = eng.get("uncommitted")
     where = f"commit {eng['commit']}, " if eng.get("commit") else ""
-    out += [f"Engine: `{eng.get('path')}` ({where}repo at {eng.get('repo_head')}"
-            + (f", {len(dirty)} uncommitted engine/TUI file(s)" if dirty else "") + ")"]
+    out += [
+        f"Engine: `{eng.get('path')}` ({where}repo at {eng.get('repo_head')}"
+        + (f", {len(dirty)} uncommitted engine/TUI file(s)" if dirty else "")
+        + ")"
+    ]
     pgm = meta.get("postgres") or {}
     if "postgres" in _backends(r):
         skipped = (meta.get("skipped_backends") or {}).get("postgres")
-        out += [f"PostgreSQL: {'skipped: ' + skipped if skipped else (pgm.get('server') or '') + ' (server ' + str(pgm.get('version')) + ')'}"]
+        out += [
+            f"PostgreSQL: {'skipped: ' + skipped if skipped else (pgm.get('server') or '') + ' (server ' + str(pgm.get('version')) + ')'}"
+        ]
     if meta.get("load_avg"):
-        out += ["Load average (1/5/15 min) at the start: " + " / ".join(f"{x:.2f}" for x in meta["load_avg"])
-                + (", at the end: " + " / ".join(f"{x:.2f}" for x in meta["load_avg_end"]) if meta.get("load_avg_end") else "")]
+        out += [
+            "Load average (1/5/15 min) at the start: "
+            + " / ".join(f"{x:.2f}" for x in meta["load_avg"])
+            + (
+                ", at the end: " + " / ".join(f"{x:.2f}" for x in meta["load_avg_end"])
+                if meta.get("load_avg_end")
+                else ""
+            )
+        ]
     out += [""]
     for name, v in r.items():
         if name == "meta" or not isinstance(v, dict):

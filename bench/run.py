@@ -9,6 +9,7 @@ Prints a markdown table on stdout (progress notes go to stderr) and writes every
 to bench/results/ (git-ignored).  Timings on shared machines are noisy: each figure is a median
 of several runs, and queuectl is judged by ratios to what was measured beside it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,13 +62,18 @@ def snapshot_engine(rev: str, root: Path) -> Path:
 
     snap = root / "engine"
     snap.mkdir()
-    archive = subprocess.run(["git", "-C", str(BENCH_DIR.parent), "archive", rev, "queuectl", "tui", "styles"],
-                             capture_output=True, check=True).stdout  # fmt: skip
+    archive = subprocess.run(
+        ["git", "-C", str(BENCH_DIR.parent), "archive", rev, "queuectl", "tui", "styles"],
+        capture_output=True,
+        check=True,
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(snap)], input=archive, check=True)
     for sub in ("tui", "styles"):
         if (snap / sub).exists():
             (snap / sub).rename(snap / "queuectl" / sub)
-    os.environ["PYTHONPATH"] = str(snap) + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")
+    os.environ["PYTHONPATH"] = str(snap) + (
+        os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""
+    )
     sys.path.insert(0, str(snap))
     return snap
 
@@ -80,7 +86,10 @@ def engine_source(rev: str | None = None) -> dict:
 
     path = Path(queuectl.cli.__file__).resolve().parent
     out = {"path": str(path)}
-    git = lambda *a: subprocess.run(["git", "-C", str(BENCH_DIR.parent), *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
+
+    def git(*a):
+        return subprocess.run(["git", "-C", str(BENCH_DIR.parent), *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
+
     out["repo_head"] = git("rev-parse", "--short", "HEAD")
     if rev:
         out["commit"] = git("rev-parse", "--short", rev)
@@ -96,13 +105,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help=f"comma-separated sections: {','.join(SECTIONS)}")
     parser.add_argument("--scale", help="store sizes for the scale step, e.g. 10000,100000")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
-    parser.add_argument("--backend", default=",".join(BACKENDS),
-                        help="comma-separated store backends: sqlite,postgres (default both; PostgreSQL is skipped "
-                             "with a note when its server does not answer)")  # fmt: skip
-    parser.add_argument("--pg", help="PostgreSQL server to create the bench's databases on (default "
-                                     "$QUEUECTL_BENCH_PG or postgresql://postgres@127.0.0.1:5432/postgres)")  # fmt: skip
-    parser.add_argument("--engine", metavar="REV", help="measure the engine of this commit (git archive), "
-                                                        "not the working tree")  # fmt: skip
+    parser.add_argument(
+        "--backend",
+        default=",".join(BACKENDS),
+        help="comma-separated store backends: sqlite,postgres (default both; PostgreSQL is skipped "
+        "with a note when its server does not answer)",
+    )
+    parser.add_argument(
+        "--pg",
+        help="PostgreSQL server to create the bench's databases on (default "
+        "$QUEUECTL_BENCH_PG or postgresql://postgres@127.0.0.1:5432/postgres)",
+    )
+    parser.add_argument(
+        "--engine", metavar="REV", help="measure the engine of this commit (git archive), not the working tree"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary stores")
     args = parser.parse_args(argv)
     if args.out:
@@ -133,13 +149,27 @@ def main(argv: list[str] | None = None) -> int:
         if reason:
             skipped["postgres"] = reason
             note(f"PostgreSQL skipped: {reason}")
-    result: dict = {"meta": {"date": stamp.strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(), "quick": args.quick,
-                             "sizes": sizes.__dict__, "section_s": {}, "backends": backends,
-                             "skipped_backends": skipped, "postgres": {"server": pg.display, "version": pg.version},
-                             "load_avg": os.getloadavg(), "engine": engine_source(args.engine)}}  # fmt: skip
+    result: dict = {
+        "meta": {
+            "date": stamp.strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(),
+            "quick": args.quick,
+            "sizes": sizes.__dict__,
+            "section_s": {},
+            "backends": backends,
+            "skipped_backends": skipped,
+            "postgres": {"server": pg.display, "version": pg.version},
+            "load_avg": os.getloadavg(),
+            "engine": engine_source(args.engine),
+        }
+    }
     steps = {
-        "limits": lambda b: limits.measure(sizes, root, pg if "postgres" in backends and "postgres" not in skipped else None),
-        "peers": lambda b: peers.measure(sizes, root, pg if "postgres" in backends and "postgres" not in skipped else None),
+        "limits": lambda b: limits.measure(
+            sizes, root, pg if "postgres" in backends and "postgres" not in skipped else None
+        ),
+        "peers": lambda b: peers.measure(
+            sizes, root, pg if "postgres" in backends and "postgres" not in skipped else None
+        ),
         "drain": lambda b: engine.measure_drain(sizes, root, b, pg),
         "pickup": lambda b: engine.measure_pickup(sizes, root, b, pg),
         "slots": lambda b: slots.measure(sizes, root, b, pg),
@@ -147,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         "startup": lambda b: engine.measure_startup(sizes, root, b, pg),
         "scale": lambda b: scale.measure(sizes, root, b, pg),
     }
-    out_path = args.out or BENCH_DIR / "results" / f"{stamp.strftime('%Y%m%dT%H%M%SZ')}{'-quick' if args.quick else ''}.json"
+    out_path = (
+        args.out or BENCH_DIR / "results" / f"{stamp.strftime('%Y%m%dT%H%M%SZ')}{'-quick' if args.quick else ''}.json"
+    )
     failed = []
     try:
         for name in SECTIONS:

@@ -4,6 +4,7 @@ A store is built the fast way (a test fixture, not a use of the engine's transit
 `queuectl enqueue -` of N jobs, then direct SQL that moves 90% of them into finished states with
 times, exit codes, errors and one attempt row each, as a store that has been in use looks.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -15,9 +16,25 @@ import time
 from pathlib import Path
 
 from common import (
-    ASYNC_COMMIT, BENCH_DIR, PYTHON, PgServer, PgStore, Sizes, drop_store, env_for, fresh_dir, make_store, median, note, q,
-    queuectl_cmd, sql, store_size_mb, wall_ms, write_jobs_file,
-)  # fmt: skip
+    ASYNC_COMMIT,
+    BENCH_DIR,
+    PYTHON,
+    PgServer,
+    PgStore,
+    Sizes,
+    drop_store,
+    env_for,
+    fresh_dir,
+    make_store,
+    median,
+    note,
+    q,
+    queuectl_cmd,
+    sql,
+    store_size_mb,
+    wall_ms,
+    write_jobs_file,
+)
 
 SPAN_S = 7 * 24 * 3600  # the jobs' creation times spread over a week
 MIX = "pending 10%, completed ~84%, dead 2.7%, cancelled 1.8%, failed (retry due later) 1.8%, processing 2"
@@ -42,7 +59,7 @@ FIXTURE = (
     "stdout_path, stderr_path) SELECT seq, attempts, 'bench-ghost', 'bench-host', started_at, "
     "finished_at, exit_code, last_error, 'logs/' || id || '/1.out', 'logs/' || id || '/1.err' "
     "FROM job WHERE state <> 'pending'",
-)  # fmt: skip
+)
 
 
 def _pg_style(statement: str) -> str:
@@ -78,8 +95,12 @@ def build_store(root: Path, n: int, backend: str = "sqlite", pg: PgServer | None
         con.execute("ANALYZE")  # what a store that has been in use for a while may have; the engine never runs it
         con.close()
     counts = dict(sql(db, "SELECT state, count(*) FROM job GROUP BY state"))
-    return db, {"build_s": time.perf_counter() - t, "enqueue_s": enqueued, "states": counts,
-                "size_mb": store_size_mb(db)}  # fmt: skip
+    return db, {
+        "build_s": time.perf_counter() - t,
+        "enqueue_s": enqueued,
+        "states": counts,
+        "size_mb": store_size_mb(db),
+    }
 
 
 CLI_PROBES = {
@@ -100,8 +121,13 @@ def tui_probe(db, refreshes: int) -> dict:
     if importlib.util.find_spec("queuectl.tui") is None or importlib.util.find_spec("queuectl.tui.app") is None:
         return {"skipped": "queuectl.tui has no app yet"}
     t = time.time()
-    proc = subprocess.run([PYTHON, str(BENCH_DIR / "tui_probe.py"), str(db), str(t), str(refreshes)],
-                          capture_output=True, text=True, env=env_for(db), timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [PYTHON, str(BENCH_DIR / "tui_probe.py"), str(db), str(t), str(refreshes)],
+        capture_output=True,
+        text=True,
+        env=env_for(db),
+        timeout=120,
+    )
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -159,8 +185,12 @@ def probe_store(db, sizes: Sizes, built: dict) -> dict:
 
 
 def _store_probe(db, sizes: Sizes, env: dict) -> dict:
-    proc = subprocess.run([PYTHON, str(BENCH_DIR / "scale_probe.py"), str(db), str(sizes.query_runs),
-                           str(sizes.claims)], capture_output=True, text=True, env=env)  # fmt: skip
+    proc = subprocess.run(
+        [PYTHON, str(BENCH_DIR / "scale_probe.py"), str(db), str(sizes.query_runs), str(sizes.claims)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"scale probe failed: {proc.stderr[-800:]}")
     return json.loads(proc.stdout)

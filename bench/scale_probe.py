@@ -2,6 +2,7 @@
 
 Usage: python scale_probe.py DB RUNS CLAIMS; prints one JSON object of milliseconds (medians).
 """
+
 import json
 import statistics
 import sys

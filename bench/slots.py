@@ -8,6 +8,7 @@ slots fill and empty.
   start until all 500 run at once, and the longest gap between a job's end (its start + 5 s)
   and the moment it was recorded.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -15,9 +16,23 @@ import time
 from pathlib import Path
 
 from common import (
-    PgServer, PgStore, Sizes, children, drop_store, env_for, fresh_dir, make_store, note, q, queuectl_cmd, rss_mb, sql,
-    stop_process, wait_for, write_jobs_file,
-)  # fmt: skip
+    PgServer,
+    PgStore,
+    Sizes,
+    children,
+    drop_store,
+    env_for,
+    fresh_dir,
+    make_store,
+    note,
+    q,
+    queuectl_cmd,
+    rss_mb,
+    sql,
+    stop_process,
+    wait_for,
+    write_jobs_file,
+)
 
 
 def _queuectl_tree(pid: int) -> list[int]:
@@ -45,8 +60,13 @@ def sixty_four(root: Path, backend: str, pg: PgServer | None) -> dict:
     db = make_store(backend, work, "slots64", pg)
     try:
         q(db, "enqueue", "-", input_path=write_jobs_file(work / "jobs.jsonl", 64, "sleep 30"))
-        sup = subprocess.Popen(queuectl_cmd() + ["worker", "start", "--count", "64", "--quiet"], env=env_for(db),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+        sup = subprocess.Popen(
+            queuectl_cmd() + ["worker", "start", "--count", "64", "--quiet"],
+            env=env_for(db),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
             wait_for(lambda: _running(db) == 64, 60, 0.05, "64 running jobs")
             time.sleep(2)  # a heartbeat or two: steady state
@@ -68,15 +88,21 @@ def five_hundred(root: Path, backend: str, pg: PgServer | None) -> dict:
     try:
         q(db, "enqueue", "-", input_path=write_jobs_file(work / "jobs.jsonl", 500, "sleep 5"))
         t0 = time.time()
-        sup = subprocess.Popen(queuectl_cmd() + ["worker", "start", "--count", "500", "--burst", "--quiet"],
-                               env=env_for(db), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        sup = subprocess.Popen(
+            queuectl_cmd() + ["worker", "start", "--count", "500", "--burst", "--quiet"],
+            env=env_for(db),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             wait_for(lambda: _running(db) == 500, 60, 0.02, "500 running jobs")
             all_running = time.time() - t0
             sup.wait(120)
         finally:
             stop_process(sup)
-        (done, lag), = sql(db, "SELECT count(*), max(finished_at - started_at - 5) FROM job WHERE state = 'completed'")
+        ((done, lag),) = sql(
+            db, "SELECT count(*), max(finished_at - started_at - 5) FROM job WHERE state = 'completed'"
+        )
     finally:
         drop_store(db)
     out = {"all_running_s": all_running, "completed": done, "record_lag_max_s": lag}

@@ -10,6 +10,7 @@ and which signals the job starts with ignored under each (SigIgn of /proc/PID/st
 
     python bench/spawn_cost.py [N_PER_ROUND] [ROUNDS]
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,15 @@ def _cpu() -> float:
 
 def _popen(env, command: str = "true") -> bytes:
     marker_r, marker_w = os.pipe()
-    p = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, start_new_session=True, env=env, pass_fds=(marker_w,))  # fmt: skip
+    p = subprocess.Popen(
+        ["/bin/sh", "-c", command],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env=env,
+        pass_fds=(marker_w,),
+    )
     os.close(marker_w)
     out = p.stdout.read()
     p.wait()
@@ -53,10 +61,18 @@ def posix_spawn(command: str = "true") -> bytes:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     os.set_inheritable(marker_w, True)
-    pid = os.posix_spawn("/bin/sh", ["/bin/sh", "-c", command], env, setsid=True,
-                         setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
-                         file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                                       (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)])  # fmt: skip
+    pid = os.posix_spawn(
+        "/bin/sh",
+        ["/bin/sh", "-c", command],
+        env,
+        setsid=True,
+        setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, out_w, 1),
+            (os.POSIX_SPAWN_DUP2, err_w, 2),
+        ],
+    )
     for fd in (marker_w, out_w, err_w):
         os.close(fd)
     chunks = []

@@ -4,6 +4,7 @@ Usage: python spawn_loop.py N START_AT MODE, MODE being `raw` (the limit the tar
 against) or `engine` (the way queuectl's runner starts a job: pipes, new session, preexec hook).
 Waits until START_AT (epoch seconds) so that several loops start together; prints "start end".
 """
+
 import ctypes
 import subprocess
 import sys
@@ -25,13 +26,24 @@ def main() -> None:
             subprocess.run(["/bin/sh", "-c", "true"])
     elif mode == "engine":
         for _ in range(n):
-            p = subprocess.Popen(["/bin/sh", "-c", "true"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, start_new_session=True, preexec_fn=hook)
+            p = subprocess.Popen(
+                ["/bin/sh", "-c", "true"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=hook,
+            )
             p.communicate()
     elif mode == "engine-no-preexec":
         for _ in range(n):
-            p = subprocess.Popen(["/bin/sh", "-c", "true"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, start_new_session=True)
+            p = subprocess.Popen(
+                ["/bin/sh", "-c", "true"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
             p.communicate()
     else:
         raise SystemExit(f"unknown mode {mode}")

@@ -5,6 +5,7 @@ parent's clock just before it started this process, so "open" includes the inter
 the imports, the first store query and the first render of the Jobs pane.  The pane's `show` is
 wrapped (in this process only) to note when each load reaches the screen.
 """
+
 import asyncio
 import json
 import statistics
@@ -21,10 +22,11 @@ def peak_rss_mb() -> float:
 
 
 async def probe(db: str, spawned_at: float, refreshes: int) -> dict:
-    from queuectl import store
-    from queuectl.paths import resolve
     from queuectl.tui.app import QueuectlApp
     from queuectl.tui.panes.jobs import JobsPane
+
+    from queuectl import store
+    from queuectl.paths import resolve
 
     shown: list[float] = []
     original = JobsPane.show

@@ -7,6 +7,7 @@ imported only when that command runs (click's lazy group pattern), with the stor
 and Textual loaded inside the commands that use them.  stdout carries data; notes and errors go
 to stderr; every error is one `Error: …` line (exit 2 for bad input, 1 for a failed operation).
 """
+
 from __future__ import annotations
 
 import os
@@ -55,11 +56,19 @@ COMMANDS = {
 #: commands of pueue and task-spooler that queuectl calls otherwise: an unknown command says
 #: which of ours does it (README: Coming from pueue or task-spooler)
 OTHER_TOOLS_WORDS = {
-    "log": "logs ID", "follow": "logs --follow ID", "start": "resume ID (or: worker start)",
-    "kill": "cancel ID", "remove": "cancel ID (waiting) or delete ID (finished)", "restart": "retry ID",
-    "clean": "prune --older-than 0s", "stash": "pause ID", "parallel": "worker start --count N",
-    "group": "queue list", "shutdown": "worker stop", "switch": "priority ID N",
-}  # fmt: skip
+    "log": "logs ID",
+    "follow": "logs --follow ID",
+    "start": "resume ID (or: worker start)",
+    "kill": "cancel ID",
+    "remove": "cancel ID (waiting) or delete ID (finished)",
+    "restart": "retry ID",
+    "clean": "prune --older-than 0s",
+    "stash": "pause ID",
+    "parallel": "worker start --count N",
+    "group": "queue list",
+    "shutdown": "worker stop",
+    "switch": "priority ID N",
+}
 
 
 class QueuectlGroup(click.Group):
@@ -87,8 +96,9 @@ class QueuectlGroup(click.Group):
         except click.exceptions.NoSuchCommand as exc:
             name = exc.command_name
             if name in OTHER_TOOLS_WORDS:
-                raise click.UsageError(f"No such command {name!r}; queuectl's is: queuectl {OTHER_TOOLS_WORDS[name]}",
-                                       ctx) from None  # fmt: skip
+                raise click.UsageError(
+                    f"No such command {name!r}; queuectl's is: queuectl {OTHER_TOOLS_WORDS[name]}", ctx
+                ) from None
             # click suggests among the commands loaded so far: here, among all of them
             raise click.exceptions.NoSuchCommand(name, possibilities=self.list_commands(ctx), ctx=ctx) from None
 
@@ -118,8 +128,10 @@ class QueuectlGroup(click.Group):
         except Exception as exc:  # a bug: still one line, the traceback on request
             if os.environ.get(DEBUG_ENV):
                 raise
-            click.echo(f"Error: internal error: {type(exc).__name__}: {one_line(exc)} (set {DEBUG_ENV}=1 for details)",
-                       err=True)  # fmt: skip
+            click.echo(
+                f"Error: internal error: {type(exc).__name__}: {one_line(exc)} (set {DEBUG_ENV}=1 for details)",
+                err=True,
+            )
             sys.exit(ExitCode.FAILED)
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -148,4 +160,3 @@ def cli(ctx: click.Context, db: str | None) -> None:
 
 def main() -> None:
     cli(prog_name="queuectl")
-

@@ -2,6 +2,7 @@
 ids, labels, queue and schedule names from the store, config keys.  Each answers fast (job ids: the
 newest few hundred, then older ones starting with what was typed) and never fails: a store
 that cannot be opened completes nothing."""
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 """The errors a user can cause, each mapped to the exit code the CLI promises."""
+
 from enum import IntEnum
 
 

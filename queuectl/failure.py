@@ -11,6 +11,7 @@ command that could not start) is never fatal.  A cancelled job does not fail: ca
 The store applies the decision inside the transaction that records the run (store/jobs.py fail);
 the settings come from settings.py (max_retries, backoff_base, max_backoff, backoff_jitter).
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping

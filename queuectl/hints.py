@@ -4,6 +4,7 @@ Asking pip for the name queuectl would fetch an unrelated project of that name f
 index: a hint names this installation's own source (the checkout it was installed from, as pip
 recorded it) and the Python it runs on, or else the checkout in general.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ out, the changed fields back.  Only text handling here; ops.edit_job checks and 
 TOML is written by hand: every value is a string, a number or a table of strings, and a JSON
 string is also a valid TOML basic string (the same escapes), so nothing here can be misquoted.
 """
+
 from __future__ import annotations
 
 import json

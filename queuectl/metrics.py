@@ -7,6 +7,7 @@ so they survive restarts.  prometheus_client writes the format; its default regi
 process's CPU, memory, garbage collector) is left out, since it would describe the exporter,
 not the fleet.  No label names a job id or a command: series stay as few as queues and hosts.
 """
+
 from __future__ import annotations
 
 from . import store
@@ -22,8 +23,8 @@ SLOT_STATES = ("busy", "idle")
 HISTOGRAMS = {
     "job_duration_seconds": "How long runs took, from their claim to their end (every run, retries included).",
     "job_wait_seconds": "How long jobs waited for their first run: from when they became due (enqueued, "
-                        "scheduled, retried by hand) to their start.",
-}  # fmt: skip
+    "scheduled, retried by hand) to their start.",
+}
 
 
 class StoreCollector:
@@ -40,7 +41,7 @@ class StoreCollector:
             InfoMetricFamily,
         )
 
-        from .worker import host_id
+        from .execution.worker import host_id
 
         figures = store.figures()
         queues = sorted(figures.queues)
@@ -51,16 +52,23 @@ class StoreCollector:
                 jobs.add_metric([queue, state.value], figures.jobs.get((queue, state.value), 0))
         yield jobs
 
-        finished = CounterMetricFamily("queuectl_jobs_finished", "Jobs that finished, by queue and outcome "
-                                       "(kept in the store: deleting jobs does not lower it).",
-                                       labels=["queue", "outcome"])  # fmt: skip
+        finished = CounterMetricFamily(
+            "queuectl_jobs_finished",
+            "Jobs that finished, by queue and outcome (kept in the store: deleting jobs does not lower it).",
+            labels=["queue", "outcome"],
+        )
         for queue in queues:
             for outcome in OUTCOMES:
-                finished.add_metric([queue, outcome], figures.counts.get(("jobs_finished", queue, outcome), (0, 0.0))[0])
+                finished.add_metric(
+                    [queue, outcome], figures.counts.get(("jobs_finished", queue, outcome), (0, 0.0))[0]
+                )
         yield finished
 
-        runs = CounterMetricFamily("queuectl_runs", "Runs that ended, by queue and outcome: completed, failed "
-                                   "(a retry follows), dead, cancelled.", labels=["queue", "outcome"])  # fmt: skip
+        runs = CounterMetricFamily(
+            "queuectl_runs",
+            "Runs that ended, by queue and outcome: completed, failed (a retry follows), dead, cancelled.",
+            labels=["queue", "outcome"],
+        )
         for queue in queues:
             for outcome in RUN_OUTCOMES:
                 runs.add_metric([queue, outcome], figures.counts.get(("runs", queue, outcome), (0, 0.0))[0])
@@ -77,30 +85,37 @@ class StoreCollector:
                 family.add_metric([queue], buckets, total)
             yield family
 
-        oldest = GaugeMetricFamily("queuectl_queue_oldest_ready_age_seconds",
-                                   "Seconds the oldest job ready to run has waited (0: none is ready).",
-                                   labels=["queue"])  # fmt: skip
+        oldest = GaugeMetricFamily(
+            "queuectl_queue_oldest_ready_age_seconds",
+            "Seconds the oldest job ready to run has waited (0: none is ready).",
+            labels=["queue"],
+        )
         for queue in queues:
             oldest.add_metric([queue], figures.oldest_ready_age.get(queue, 0.0))
         yield oldest
 
-        workers = GaugeMetricFamily("queuectl_workers", "Worker processes by host and state (idle, busy, stopping; "
-                                    "lost: registered but silent).", labels=["host", "state"])  # fmt: skip
+        workers = GaugeMetricFamily(
+            "queuectl_workers",
+            "Worker processes by host and state (idle, busy, stopping; lost: registered but silent).",
+            labels=["host", "state"],
+        )
         states = [*WORKER_STATES, *sorted({state for _, state in figures.workers} - set(WORKER_STATES))]
         for host in hosts:
             for state in states:
                 workers.add_metric([host, state], figures.workers.get((host, state), 0))
         yield workers
 
-        slots = GaugeMetricFamily("queuectl_worker_slots", "Job slots of live workers by host: busy or idle.",
-                                  labels=["host", "state"])  # fmt: skip
+        slots = GaugeMetricFamily(
+            "queuectl_worker_slots", "Job slots of live workers by host: busy or idle.", labels=["host", "state"]
+        )
         for host in hosts:
             for state in SLOT_STATES:
                 slots.add_metric([host, state], figures.slots.get((host, state), 0))
         yield slots
 
-        expired = CounterMetricFamily("queuectl_leases_expired", "Running jobs recovered because their worker "
-                                      "stopped renewing their lease.")  # fmt: skip
+        expired = CounterMetricFamily(
+            "queuectl_leases_expired", "Running jobs recovered because their worker stopped renewing their lease."
+        )
         expired.add_metric([], figures.counts.get(("leases_expired", "", ""), (0, 0.0))[0])
         yield expired
 

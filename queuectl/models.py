@@ -3,6 +3,7 @@
 Times are UTC epoch seconds (floats): comparable, index-friendly and free of time-zone
 ambiguity; they become ISO 8601 only at the edges (JSON, tables).
 """
+
 from __future__ import annotations
 
 from peewee import (
@@ -20,7 +21,7 @@ from peewee import (
     TextField,
 )
 
-from .states import ACTIVE_STATES, FINISHED_STATES, JobState
+from .states import JobState
 
 db = DatabaseProxy()
 
@@ -79,8 +80,9 @@ class Dependency(BaseModel):
     """job waits for depends_on (both job seqs); rows only point back in time, so no cycles."""
 
     job = ForeignKeyField(Job, field=Job.seq, column_name="job_seq", on_delete="CASCADE")
-    depends_on = ForeignKeyField(Job, field=Job.seq, column_name="depends_on_seq", on_delete="CASCADE",
-                                 backref="dependents")  # fmt: skip
+    depends_on = ForeignKeyField(
+        Job, field=Job.seq, column_name="depends_on_seq", on_delete="CASCADE", backref="dependents"
+    )
 
     class Meta:
         primary_key = CompositeKey("job", "depends_on")
@@ -211,15 +213,13 @@ INDEXES = (
     # the claim of pending jobs: best first; partial, so finished history does not slow it
     # down; covering next_attempt_at and queue, so jobs not yet due (run_at) or in a paused queue
     # are skipped inside the index without a table lookup each
-    "CREATE INDEX IF NOT EXISTS job_claim ON job (priority DESC, seq, next_attempt_at, queue) "
-    "WHERE state = 'pending'",
+    "CREATE INDEX IF NOT EXISTS job_claim ON job (priority DESC, seq, next_attempt_at, queue) WHERE state = 'pending'",
     # schema 4: the claim of failed jobs whose retry is due: by due time, so the retries still
     # waiting are never walked (they were, in job_claim: 36 ms -> 0.7 ms per PostgreSQL claim at
     # 1M jobs with 18k awaiting a retry)
     "CREATE INDEX IF NOT EXISTS job_retry ON job (next_attempt_at, priority DESC, seq) WHERE state = 'failed'",
     # when the next scheduled job or retry becomes due (how long an idle worker may sleep)
-    "CREATE INDEX IF NOT EXISTS job_due ON job (next_attempt_at) "
-    "WHERE state IN ('pending', 'failed')",
+    "CREATE INDEX IF NOT EXISTS job_due ON job (next_attempt_at) WHERE state IN ('pending', 'failed')",
     # listing by state, newest first; the DLQ
     "CREATE INDEX IF NOT EXISTS job_state_seq ON job (state, seq)",
     # listing a queue, newest first
@@ -229,8 +229,7 @@ INDEXES = (
     # leases that ran out
     "CREATE INDEX IF NOT EXISTS job_lease ON job (lease_expires_at) WHERE state = 'processing'",
     # schema 5: each queue's oldest ready job (the metrics' queue_oldest_ready_age_seconds)
-    "CREATE INDEX IF NOT EXISTS job_queue_due ON job (queue, next_attempt_at) "
-    "WHERE state IN ('pending', 'failed')",
+    "CREATE INDEX IF NOT EXISTS job_queue_due ON job (queue, next_attempt_at) WHERE state IN ('pending', 'failed')",
     # schema 2: one unfinished job per unique_key, enforced by the database (atomic on both)
     "CREATE UNIQUE INDEX IF NOT EXISTS job_unique_key ON job (unique_key) "
     "WHERE unique_key IS NOT NULL AND state IN ('pending', 'blocked', 'processing', 'failed')",
@@ -249,10 +248,13 @@ _SQLITE_COUNT = (
 # trigger per row made batch enqueues 2.7x slower).
 SQLITE_TRIGGERS = (
     "CREATE TRIGGER IF NOT EXISTS job_count_delete AFTER DELETE ON job BEGIN "
-    + _SQLITE_COUNT.format(row="OLD", d=-1) + " END",
+    + _SQLITE_COUNT.format(row="OLD", d=-1)
+    + " END",
     "CREATE TRIGGER IF NOT EXISTS job_count_update AFTER UPDATE OF state, queue ON job "
     "WHEN OLD.state <> NEW.state OR OLD.queue <> NEW.queue BEGIN "
-    + _SQLITE_COUNT.format(row="OLD", d=-1) + _SQLITE_COUNT.format(row="NEW", d=1) + " END",
+    + _SQLITE_COUNT.format(row="OLD", d=-1)
+    + _SQLITE_COUNT.format(row="NEW", d=1)
+    + " END",
 )
 
 _PG_COUNT = (
@@ -303,7 +305,11 @@ _OBSERVED = (
     ("jobs_finished", None, f"{{new}}.state IN {_FINISHED_LABELS}"),
     ("runs", None, "{old}.state = 'processing'"),
     ("job_duration_seconds", "{new}.updated_at - {new}.started_at", "{old}.state = 'processing'"),
-    ("job_wait_seconds", "{new}.started_at - {old}.next_attempt_at", "{new}.state = 'processing' AND {old}.attempts = 0"),
+    (
+        "job_wait_seconds",
+        "{new}.started_at - {old}.next_attempt_at",
+        "{new}.state = 'processing' AND {old}.attempts = 0",
+    ),
 )
 
 
@@ -314,11 +320,15 @@ def _observations(new: str, old: str) -> list[str]:
     for name, value, when in _OBSERVED:
         when = when.format(new=new, old=old)
         if value is None:
-            selects.append(f"SELECT '{name}' AS name, {new}.queue AS queue, {new}.state AS label, 0.0 AS v WHERE {when}")
+            selects.append(
+                f"SELECT '{name}' AS name, {new}.queue AS queue, {new}.state AS label, 0.0 AS v WHERE {when}"
+            )
             continue
         d = f"COALESCE(CASE WHEN {value} > 0 THEN {value} ELSE 0 END, 0)".format(new=new, old=old)
-        selects.append(f"SELECT '{name}' AS name, queue, {_bucket('d')} AS label, d AS v FROM "
-                       f"(SELECT {new}.queue AS queue, {d} AS d WHERE {when}) AS observed")  # fmt: skip
+        selects.append(
+            f"SELECT '{name}' AS name, queue, {_bucket('d')} AS label, d AS v FROM "
+            f"(SELECT {new}.queue AS queue, {d} AS d WHERE {when}) AS observed"
+        )
     return selects
 
 
@@ -328,9 +338,10 @@ METRIC_SQLITE_TRIGGERS = (
         f"INSERT INTO metric_count (name, queue, label, shard, n, total) SELECT name, queue, label, 0, 1, v FROM "
         f"({select}) WHERE true ON CONFLICT (name, queue, label, shard) DO UPDATE SET n = n + 1, "
         "total = total + excluded.total;"
-        for select in _observations("NEW", "OLD"))
+        for select in _observations("NEW", "OLD")
+    )
     + " END",
-)  # fmt: skip
+)
 
 _PG_OBSERVED = " UNION ALL ".join(
     select.replace(" WHERE ", " FROM new_rows n JOIN old_rows o ON o.seq = n.seq WHERE n.state <> o.state AND ", 1)
@@ -359,9 +370,13 @@ def create_schema(dialect) -> None:
         if dialect.lock_schema():
             return
         db.create_tables(MODELS)
-        for statement in INDEXES + LATER_INDEXES + dialect.counting_triggers + dialect.metric_triggers + dialect.table_tuning:
+        for statement in (
+            INDEXES + LATER_INDEXES + dialect.counting_triggers + dialect.metric_triggers + dialect.table_tuning
+        ):
             db.execute_sql(statement)
         from .store.migrations import COMPATIBILITY, compatibility
 
-        Setting.insert_many([("schema_version", str(SCHEMA_VERSION)), (COMPATIBILITY, compatibility(SCHEMA_VERSION))],
-                            fields=[Setting.key, Setting.value]).on_conflict_ignore().execute()  # fmt: skip
+        Setting.insert_many(
+            [("schema_version", str(SCHEMA_VERSION)), (COMPATIBILITY, compatibility(SCHEMA_VERSION))],
+            fields=[Setting.key, Setting.value],
+        ).on_conflict_ignore().execute()

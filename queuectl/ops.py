@@ -7,30 +7,33 @@ The store does single transitions; an operation here is what a person means by o
 group" is finding the group and retrying it, "show" is the job with its links and attempts.
 No Textual and no click here; errors are QueuectlErrors with one-line messages.
 """
+
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from . import store
 from .errors import InvalidState, NotFound, QueuectlError
+from .spec import JobSpec
 from .states import FINISHED, JobState
 from .store import AttemptView, JobView, LogRead
-from .spec import JobSpec
 from .store.logfiles import TAIL_BYTES
 
 if TYPE_CHECKING:
+    from .execution.supervisor import Child
     from .paths import Location
-    from .supervisor import Child
+
 
 # -- jobs ------------------------------------------------------------------------------------
 def cancel(job_id: str) -> store.Cancelled:
     """Cancel a job; a command running on this host has its process group killed now (a
     remote worker notices at its next heartbeat and kills it there)."""
-    from . import runner
-    from .worker import host_id
+    from .execution import runner
+    from .execution.worker import host_id
 
     result = store.cancel(job_id)
     if result.pgid and result.host == host_id():
@@ -70,7 +73,9 @@ def retry(job_ids: list[str], with_dependents: bool = False) -> list[str]:
     return store.retry(list(job_ids), with_dependents=with_dependents)
 
 
-def retry_dead(job_ids: list[str] | None = None, contains: str | None = None, with_dependents: bool = False) -> list[str]:
+def retry_dead(
+    job_ids: list[str] | None = None, contains: str | None = None, with_dependents: bool = False
+) -> list[str]:
     """Dead jobs back to pending: these ids, those whose id, command or error contains a text,
     or (neither given) every dead job, in one statement however many there are (with their
     cancelled dependents: see retry)."""
@@ -121,8 +126,9 @@ def retry_edited(job_id: str, changes: dict, with_dependents: bool = False) -> J
     pending, in one transaction (with its cancelled dependents: see retry)."""
     from .spec import validate_changes
 
-    return store.edit_job(job_id, validate_changes(changes), states=FINISHED, then_retry=True,
-                          with_dependents=with_dependents)  # fmt: skip
+    return store.edit_job(
+        job_id, validate_changes(changes), states=FINISHED, then_retry=True, with_dependents=with_dependents
+    )
 
 
 def job_to_edit(job_id: str, finished: bool = False) -> JobView:
@@ -195,7 +201,9 @@ def spec_json(spec: JobSpec, job_id: str) -> str:
     for field in fields(spec):
         value = getattr(spec, field.name)
         if field.name != "id" and value != field.default and value not in (None, (), {}):
-            data[field.name] = iso(value) if field.name == "run_at" else list(value) if isinstance(value, tuple) else value
+            data[field.name] = (
+                iso(value) if field.name == "run_at" else list(value) if isinstance(value, tuple) else value
+            )
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -236,8 +244,12 @@ class Output:
         return self.stdout.offset, self.stderr.offset
 
 
-def read_output(job_id: str, attempt: int | None = None, offsets: tuple[int | None, int | None] = (None, None),
-                max_bytes: int | None = TAIL_BYTES) -> Output:  # fmt: skip
+def read_output(
+    job_id: str,
+    attempt: int | None = None,
+    offsets: tuple[int | None, int | None] = (None, None),
+    max_bytes: int | None = TAIL_BYTES,
+) -> Output:
     """An attempt's output (the latest when attempt is None) since the offsets a previous read
     returned: the one incremental reader of `logs`, `logs --follow` and the dashboard."""
     job = store.get_job(job_id)
@@ -251,8 +263,13 @@ def read_output(job_id: str, attempt: int | None = None, offsets: tuple[int | No
     if run is None:
         empty = LogRead(b"", None, False)
         return Output(job, runs, None, empty, empty)
-    return Output(job, runs, run, store.read_log(run.stdout_path, offsets[0], max_bytes),
-                  store.read_log(run.stderr_path, offsets[1], max_bytes))  # fmt: skip
+    return Output(
+        job,
+        runs,
+        run,
+        store.read_log(run.stdout_path, offsets[0], max_bytes),
+        store.read_log(run.stderr_path, offsets[1], max_bytes),
+    )
 
 
 def no_attempt(job: JobView) -> str:
@@ -352,7 +369,9 @@ def stop_worker(worker_id: str, now: bool = False) -> store.WorkerView:
     killed and retried): through the store, so it reads `stopping` everywhere until it has."""
     asked = store.request_stop(worker_id=worker_id, now=now)
     if not asked:
-        raise NotFound(f"no worker {worker_id!r} is registered (it may have stopped already; see 'queuectl worker list')")
+        raise NotFound(
+            f"no worker {worker_id!r} is registered (it may have stopped already; see 'queuectl worker list')"
+        )
     return asked[0]
 
 
@@ -375,7 +394,7 @@ class LocalWorkers:
     thread that forked it ends, so one forked from a short-lived thread would stop with it."""
 
     def __init__(self, location: Location) -> None:
-        from .supervisor import Supervisor
+        from .execution.supervisor import Supervisor
 
         self.supervisor = Supervisor(location, 0, quiet=True)
 
@@ -402,14 +421,14 @@ class LocalWorkers:
 
     def reap(self) -> list[tuple[Child, str]]:
         """The workers that exited since the last look and died, with why (a job's last error)."""
-        from .supervisor import death_reason
+        from .execution.supervisor import death_reason
 
         return [(child, death_reason(code)) for child, code in self.supervisor.reap()]
 
 
 def recover_dead_worker(worker_id: str, reason: str) -> None:
     """A worker of this host died: kill what it left, fail its attempt (the job is retried)."""
-    from .supervisor import recover_dead_worker
+    from .execution.supervisor import recover_dead_worker
 
     recover_dead_worker(worker_id, reason)
 

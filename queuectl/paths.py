@@ -10,6 +10,7 @@ Precedence for the store: `--db`, then `QUEUECTL_DB`, then the user data dir.  L
 `logs/` beside a SQLite file (or `QUEUECTL_LOGS`); for a server database, in the user data dir,
 since every host keeps the logs of the jobs it ran.
 """
+
 from __future__ import annotations
 
 import errno
@@ -76,8 +77,10 @@ def resolve(db: str | None = None) -> Location:
         raise InputError("--db is empty: give a SQLite file path, sqlite:///PATH or postgresql://…")
     raw = db or os.environ.get(DB_ENV) or str(user_data_dir() / "queuectl.db")
     logs_override = os.environ.get(LOGS_ENV)
-    if raw.startswith("sqlite:") and (not raw.startswith("sqlite:///") or not raw[len("sqlite:///"):].strip()):
-        raise InputError("a SQLite URL needs a path after three slashes: sqlite:///relative.db or sqlite:////absolute.db")
+    if raw.startswith("sqlite:") and (not raw.startswith("sqlite:///") or not raw[len("sqlite:///") :].strip()):
+        raise InputError(
+            "a SQLite URL needs a path after three slashes: sqlite:///relative.db or sqlite:////absolute.db"
+        )
     if "://" in raw and not raw.startswith("sqlite:"):
         _check_url(raw)
         base = user_data_dir()
@@ -201,7 +204,7 @@ def open_log(path: Path) -> int:
             pass
         try:
             job_fd = os.open(path.parent.name, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW, dir_fd=logs_fd)
-        except OSError as exc:
+        except OSError:
             if stat.S_ISLNK(os.lstat(path.parent.name, dir_fd=logs_fd).st_mode):
                 raise StoreUnusable(f"refusing the job's log folder {path.parent}: it is a symbolic link") from None
             raise

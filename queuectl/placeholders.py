@@ -5,24 +5,27 @@ is never read again, so a line such as `x{}$(touch F).txt` cannot smuggle in a p
 replacement ends its quoting.  The rules are parallel's own (its `%Global::replace`, 20221122),
 checked against /usr/bin/parallel by tests/test_each_parallel.py.
 """
+
 from __future__ import annotations
 
 import re
 import shlex
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import InputError
 
 #: {} {.} {/} {//} {/.}, each also with the column number parallel allows ({1}, {-1/}, {1 .}),
 #: then {#} {%}, then a perl expression {= … =} (refused)
-PATTERN = re.compile(r"\{(?:(?P<column>-?\d+)\s*)?(?P<path>//|/\.|/|\.|)\}|\{(?P<job>[#%])\}|\{(?:-?\d+\s*)?=.*?=\}",
-                     re.DOTALL)  # fmt: skip
+PATTERN = re.compile(
+    r"\{(?:(?P<column>-?\d+)\s*)?(?P<path>//|/\.|/|\.|)\}|\{(?P<job>[#%])\}|\{(?:-?\d+\s*)?=.*?=\}", re.DOTALL
+)
 _EXTENSION = re.compile(r"\.[^/.]*\Z")
 
 
 def _dirname(path: str) -> str:
     """Perl's File::Basename::dirname, which parallel's {//} is: 'a/' -> '.', 'a/b/' -> 'a',
     '/' -> '/' (Python's os.path.dirname gives 'a', 'a/b' and '/')."""
+
     def split(text: str) -> tuple[str, str]:
         head, sep, base = text.rpartition("/")
         return (head + sep) or "./", base
@@ -53,8 +56,7 @@ def check(text: str) -> bool:
     for match in PATTERN.finditer(text):
         found = True
         if match.group("job") == "%":
-            raise InputError("{%} (parallel's job slot) is not known when a job is added; "
-                             "{#} numbers the lines")  # fmt: skip
+            raise InputError("{%} (parallel's job slot) is not known when a job is added; {#} numbers the lines")
         if match.group("job") is None and match.group("path") is None:
             raise InputError(f"perl expressions such as {_short(match.group())} are not supported")
         column = match.group("column")
@@ -66,6 +68,7 @@ def check(text: str) -> bool:
 def expand(text: str, line: str, number: int, quote: Callable[[str], str] = str) -> str:
     """text with every placeholder replaced by its value from line (the number-th input line),
     each value passed through quote; one pass, so no value is ever scanned again."""
+
     def value(match: re.Match) -> str:
         if match.group("job") == "#":
             return str(number)
@@ -106,8 +109,10 @@ def _refuse_quoted(text: str) -> None:
         match = PATTERN.match(text, i)
         if match:
             if top in ("'", '"') and match.group("job") != "#":
-                raise InputError(f"{match.group()} is inside quotes in the command; remove them: queuectl quotes "
-                                 "each value itself, and a value inside quotes could run as code")  # fmt: skip
+                raise InputError(
+                    f"{match.group()} is inside quotes in the command; remove them: queuectl quotes "
+                    "each value itself, and a value inside quotes could run as code"
+                )
             i = match.end()
             continue
         char = text[i]
@@ -117,8 +122,9 @@ def _refuse_quoted(text: str) -> None:
         elif char == "\\":
             after = PATTERN.match(text, i + 1)
             if after and after.group("job") != "#":
-                raise InputError(f"{after.group()} follows a backslash in the command; remove it: queuectl quotes "
-                                 "each value itself")  # fmt: skip
+                raise InputError(
+                    f"{after.group()} follows a backslash in the command; remove it: queuectl quotes each value itself"
+                )
             i += 1
         elif text.startswith("$(", i):
             frames.append("$(")

@@ -4,6 +4,7 @@ Job ids are restricted, but commands, errors and output are not: control charact
 format characters that reorder or hide text, are shown escaped, and nothing is ever read as
 rich markup, so no job can drive the user's terminal or disguise what it shows.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,11 +17,28 @@ _CONTROL = re.compile(f"[{_CONTROLS}]")
 #: bidi overrides and isolates (U+202E shows "txt.exe" as "exe.txt"), the zero-width characters
 #: that hide text, the tags
 FORMAT_CHARACTERS = (
-    (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F), (0x890, 0x891), (0x8E2, 0x8E2),
-    (0x180E, 0x180E), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF),
-    (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
-)  # fmt: skip
+    (0xAD, 0xAD),
+    (0x600, 0x605),
+    (0x61C, 0x61C),
+    (0x6DD, 0x6DD),
+    (0x70F, 0x70F),
+    (0x890, 0x891),
+    (0x8E2, 0x8E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+)
 _CONTROL_OR_FORMAT = re.compile(
     f"[{_CONTROLS}" + "".join(f"\\U{first:08x}-\\U{last:08x}" for first, last in FORMAT_CHARACTERS) + "]"
 )
@@ -104,8 +122,13 @@ def print_table(title: str, columns: list[str], rows: list[list[str]], styles: l
     room = console.width - sum(widths[i] + 2 for i in shown[:-1])
     for i in shown:
         last = i == shown[-1] and len(shown) > 1
-        table.add_column(columns[i], overflow="ellipsis", no_wrap=True, min_width=None if last else widths[i],
-                         max_width=max(1, room) if last else None)  # fmt: skip
+        table.add_column(
+            columns[i],
+            overflow="ellipsis",
+            no_wrap=True,
+            min_width=None if last else widths[i],
+            max_width=max(1, room) if last else None,
+        )
     for i, row in enumerate(cells):
         table.add_row(*[Text(row[c]) for c in shown], style=styles[i] if styles else None)
     console.print(table)

@@ -1,4 +1,5 @@
 """The configuration keys: their types, defaults and limits (pure; the store keeps the values)."""
+
 from __future__ import annotations
 
 import math
@@ -100,9 +101,13 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("default_priority", 0, int, -(2**31 - 1), 2**31 - 1, "priority of jobs that name none"),
         SettingSpec("max_log_bytes", 10 * MiB, int, 0, 2**40, "bytes kept per attempt and stream"),
         SettingSpec("lease_seconds", 30, float, 2, 24 * 3600, "a silent worker's job is recovered after this"),
-        SettingSpec("retention_completed", None, Duration, 0, 100 * 365 * 86400, "completed jobs are deleted after this"),
+        SettingSpec(
+            "retention_completed", None, Duration, 0, 100 * 365 * 86400, "completed jobs are deleted after this"
+        ),
         SettingSpec("retention_dead", None, Duration, 0, 100 * 365 * 86400, "dead jobs are deleted after this"),
-        SettingSpec("retention_cancelled", None, Duration, 0, 100 * 365 * 86400, "cancelled jobs are deleted after this"),
+        SettingSpec(
+            "retention_cancelled", None, Duration, 0, 100 * 365 * 86400, "cancelled jobs are deleted after this"
+        ),
         SettingSpec("on_finish", None, str, 0, 0, "shell command run when a job ends for good (facts in QUEUECTL_*)"),
         SettingSpec("on_queue_drained", None, str, 0, 0, "shell command run when a queue's last unfinished job ends"),
         SettingSpec("hook_timeout", 60, float, 0.1, 24 * 3600, "seconds a hook may run before it is killed"),
@@ -119,5 +124,3 @@ def setting(key: str) -> SettingSpec:
 
 def defaults() -> dict[str, int | float | None]:
     return {key: None if spec.default is None else spec.kind(spec.default) for key, spec in SETTINGS.items()}
-
-

@@ -2,6 +2,7 @@
 
 Everything here is pure: no store access, so a bad batch is refused before anything is written.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,23 @@ MAX_TIMEOUT = 366 * 24 * 3600.0
 #: the most jobs a queue's limit lets run at once
 MAX_QUEUE_LIMIT = 100_000
 FIELDS = (
-    "id", "command", "priority", "timeout", "max_retries", "run_at",
-    "depends_on", "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "queue", "labels", "on_finish",
+    "id",
+    "command",
+    "priority",
+    "timeout",
+    "max_retries",
+    "run_at",
+    "depends_on",
+    "dependency_policy",
+    "unique_key",
+    "env",
+    "cwd",
+    "fatal_exit_codes",
+    "queue",
+    "labels",
+    "on_finish",
     "paused",
-)  # fmt: skip
+)
 #: a label: short, and free of quotes and commas (a listing matches it inside the JSON list)
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:/=+-]{0,63}")
 MAX_LABELS = 32
@@ -79,8 +93,7 @@ def new_job_id() -> str:
 def validate_job_id(value: object) -> str:
     if not isinstance(value, str) or not JOB_ID_PATTERN.fullmatch(value) or value in (".", ".."):
         raise InputError(
-            f"invalid job id {_show(value)}: use 1-128 of A-Z a-z 0-9 _ . : - "
-            "starting with a letter, digit or _"
+            f"invalid job id {_show(value)}: use 1-128 of A-Z a-z 0-9 _ . : - starting with a letter, digit or _"
         )
     return value
 
@@ -95,15 +108,17 @@ def validate_job_ref(value: object) -> str:
 
 def validate_queue_name(value: object, kind: str = "queue") -> str:
     if not isinstance(value, str) or not QUEUE_NAME_PATTERN.fullmatch(value):
-        raise InputError(f"invalid {kind} name {_show(value)}: use 1-64 of A-Z a-z 0-9 _ . : - "
-                         "starting with a letter, digit or _")  # fmt: skip
+        raise InputError(
+            f"invalid {kind} name {_show(value)}: use 1-64 of A-Z a-z 0-9 _ . : - starting with a letter, digit or _"
+        )
     return value
 
 
 def validate_label(value: object) -> str:
     if not isinstance(value, str) or not LABEL_PATTERN.fullmatch(value):
-        raise InputError(f"invalid label {_show(value)}: use 1-64 of A-Z a-z 0-9 _ . : / = + - "
-                         "starting with a letter, digit or _")  # fmt: skip
+        raise InputError(
+            f"invalid label {_show(value)}: use 1-64 of A-Z a-z 0-9 _ . : / = + - starting with a letter, digit or _"
+        )
     return value
 
 
@@ -132,10 +147,12 @@ def parse_priority(text: str) -> int:
 
 def validate_queue_limit(value: object) -> int | None:
     """A queue's limit on running jobs: 1 to MAX_QUEUE_LIMIT, or None for no limit."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                              or not 1 <= value <= MAX_QUEUE_LIMIT):  # fmt: skip
-        raise InputError(f"a queue's limit must be a whole number from 1 to {MAX_QUEUE_LIMIT:,} or none, "
-                         f"not {_show(value)}")  # fmt: skip
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_QUEUE_LIMIT
+    ):
+        raise InputError(
+            f"a queue's limit must be a whole number from 1 to {MAX_QUEUE_LIMIT:,} or none, not {_show(value)}"
+        )
     return value
 
 
@@ -150,7 +167,7 @@ def parse_queue_limit(text: str) -> int | None:
 def parse_time(value: object) -> float | None:
     """ISO 8601 (a naive time is the enqueuing machine's local time) or "now" -> UTC epoch."""
     if not isinstance(value, str):
-        raise InputError(f"run_at must be an ISO 8601 string or \"now\", not {_show(value)}")
+        raise InputError(f'run_at must be an ISO 8601 string or "now", not {_show(value)}')
     text = value.strip()
     if text.lower() == "now":
         return None
@@ -197,7 +214,9 @@ def validate_command(value: object) -> str:
     if "\x00" in value:
         raise InputError("command must not contain a NUL character")
     if len(value.encode("utf-8", "surrogatepass")) > MAX_COMMAND_BYTES:
-        raise InputError(f"command is longer than {MAX_COMMAND_BYTES:,} bytes (the most one argument of a program can be)")
+        raise InputError(
+            f"command is longer than {MAX_COMMAND_BYTES:,} bytes (the most one argument of a program can be)"
+        )
     return _unicode("command", value)
 
 
@@ -224,7 +243,9 @@ def _depends_on(value: object) -> tuple[str, ...]:
 
 def _text(name: str, value: object, limit: int) -> str:
     if not isinstance(value, str) or not value or "\x00" in value or len(value) > limit:
-        raise InputError(f"{name} must be a non-empty string of at most {limit} characters without NUL, not {_show(value)}")
+        raise InputError(
+            f"{name} must be a non-empty string of at most {limit} characters without NUL, not {_show(value)}"
+        )
     return _unicode(name, value)
 
 
@@ -236,18 +257,23 @@ def _env(value: object) -> dict:
     size = 0
     for key, item in value.items():
         if not _ENV_NAME.fullmatch(key):
-            raise InputError(f"env name {_show(key)} is not a valid environment variable name "
-                             "(1-256 of A-Z a-z 0-9 _, not starting with a digit)")  # fmt: skip
+            raise InputError(
+                f"env name {_show(key)} is not a valid environment variable name "
+                "(1-256 of A-Z a-z 0-9 _, not starting with a digit)"
+            )
         if not isinstance(item, str) or "\x00" in item:
             raise InputError(f"env value of {key} must be a string without NUL, not {_show(item)}")
         entry = len(key) + 1 + len(_unicode(f"env value of {key}", item).encode("utf-8"))
         if entry > MAX_COMMAND_BYTES:
-            raise InputError(f"env {key}=… is longer than {MAX_COMMAND_BYTES:,} bytes "
-                             "(the most one variable of a program can be)")  # fmt: skip
+            raise InputError(
+                f"env {key}=… is longer than {MAX_COMMAND_BYTES:,} bytes (the most one variable of a program can be)"
+            )
         size += entry + 1 + 8  # its NUL, and its pointer in the new program's envp
     if size > MAX_ENV_BYTES:
-        raise InputError(f"env takes more than {MAX_ENV_BYTES:,} bytes (the share of a program's arguments and "
-                         "environment left to it)")  # fmt: skip
+        raise InputError(
+            f"env takes more than {MAX_ENV_BYTES:,} bytes (the share of a program's arguments and "
+            "environment left to it)"
+        )
     return dict(value)
 
 
@@ -336,10 +362,17 @@ def _hook(value: object) -> str:
 
 #: the fields of a waiting job that an edit may change, each checked by the rule enqueue uses
 EDITABLE = {
-    "command": validate_command, "priority": validate_priority, "queue": validate_queue_name, "env": _env,
-    "cwd": _cwd, "run_at": parse_time, "timeout": _timeout, "max_retries": _max_retries, "labels": validate_labels,
+    "command": validate_command,
+    "priority": validate_priority,
+    "queue": validate_queue_name,
+    "env": _env,
+    "cwd": _cwd,
+    "run_at": parse_time,
+    "timeout": _timeout,
+    "max_retries": _max_retries,
+    "labels": validate_labels,
     "on_finish": _hook,
-}  # fmt: skip
+}
 #: fields an edit may clear (None, or an empty env or list): the others always have a value
 CLEARABLE = ("env", "cwd", "labels", "on_finish")
 
@@ -366,7 +399,7 @@ def validate_changes(changes: object) -> dict:
 
 def _policy(value: object) -> str:
     if value not in DEPENDENCY_POLICIES:
-        raise InputError(f"dependency_policy must be \"success\" or \"finish\", not {_show(value)}")
+        raise InputError(f'dependency_policy must be "success" or "finish", not {_show(value)}')
     return value  # type: ignore[return-value]
 
 

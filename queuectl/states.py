@@ -1,4 +1,5 @@
 """The states of a job (no database code, so the CLI can name them without loading peewee)."""
+
 from enum import Enum
 
 

@@ -6,6 +6,7 @@ dashboard; every other control character is shown as its Python escape (`\\x1b]5
 inert.  Newlines, tabs and carriage returns (progress bars) pass too.  Output that does not go to
 a terminal is left as it is, and `--raw` passes it through to a terminal as well.
 """
+
 from __future__ import annotations
 
 import codecs

@@ -1,4 +1,5 @@
 """The commands that open the dashboard; Textual is imported only when one of them runs."""
+
 from __future__ import annotations
 
 import errno
@@ -32,7 +33,7 @@ def demo_jobs(now: float) -> list:
     """A varied set: fast, slow with output, colours, failing into the DLQ, scheduled, urgent."""
     from .spec import JobSpec
 
-    slow = "for i in $(seq 1 40); do echo \"step $i of 40: processing batch $i\"; sleep 0.5; done"
+    slow = 'for i in $(seq 1 40); do echo "step $i of 40: processing batch $i"; sleep 0.5; done'
     colours = "printf '\\033[32mgreen\\033[0m \\033[33myellow\\033[0m \\033[1;31mbold red\\033[0m\\n'; sleep 1"
     jobs = [JobSpec(f"echo 'hello from job {i}'", id=f"fast-{i}") for i in range(1, 9)]
     jobs += [
@@ -63,10 +64,19 @@ def register(cli: click.Group) -> None:
         _after(app)
 
     @cli.command()
-    @click.option("--workers", type=click.IntRange(min=0, max=16), default=2, show_default=True,
-                  help="Workers to start inside the dashboard.")  # fmt: skip
-    @click.option("--dir", "folder", type=click.Path(file_okay=False), help="Where to create the demo store "
-                  "(default: a new temporary folder). Never your usual store.")  # fmt: skip
+    @click.option(
+        "--workers",
+        type=click.IntRange(min=0, max=16),
+        default=2,
+        show_default=True,
+        help="Workers to start inside the dashboard.",
+    )
+    @click.option(
+        "--dir",
+        "folder",
+        type=click.Path(file_okay=False),
+        help="Where to create the demo store (default: a new temporary folder). Never your usual store.",
+    )
     def demo(workers: int, folder: str | None) -> None:
         """Fill a fresh demo store with varied jobs and open the dashboard with workers running."""
         import tempfile
@@ -98,15 +108,35 @@ def register(cli: click.Group) -> None:
     @click.option("--host", default=LOOPBACK, show_default=True, help="Address to bind to.")
     @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
     @click.option("--readonly", is_flag=True, help="Serve a dashboard whose actions are disabled.")
-    @click.option("--token-file", type=click.Path(dir_okay=False), help="Read the token from this file (owner-only) "
-                  "instead of a new random one per start. [env: QUEUECTL_DASHBOARD_TOKEN]")  # fmt: skip
-    @click.option("--allow-host", "allow_hosts", metavar="NAME", multiple=True,
-                  help="Also answer requests for this host name (repeatable; e.g. behind a reverse proxy).")  # fmt: skip
-    @click.option("--public-url", metavar="URL", help="The address browsers use, e.g. https://queue.example.com "
-                  "behind a reverse proxy (default: the one each browser asked for).")  # fmt: skip
+    @click.option(
+        "--token-file",
+        type=click.Path(dir_okay=False),
+        help="Read the token from this file (owner-only) "
+        "instead of a new random one per start. [env: QUEUECTL_DASHBOARD_TOKEN]",
+    )
+    @click.option(
+        "--allow-host",
+        "allow_hosts",
+        metavar="NAME",
+        multiple=True,
+        help="Also answer requests for this host name (repeatable; e.g. behind a reverse proxy).",
+    )
+    @click.option(
+        "--public-url",
+        metavar="URL",
+        help="The address browsers use, e.g. https://queue.example.com "
+        "behind a reverse proxy (default: the one each browser asked for).",
+    )
     @click.pass_context
-    def dashboard_start(ctx: click.Context, host: str, port: int, readonly: bool, token_file: str | None,
-                        allow_hosts: tuple[str, ...], public_url: str | None) -> None:  # fmt: skip
+    def dashboard_start(
+        ctx: click.Context,
+        host: str,
+        port: int,
+        readonly: bool,
+        token_file: str | None,
+        allow_hosts: tuple[str, ...],
+        public_url: str | None,
+    ) -> None:
         """Serve `queuectl tui` over HTTP; each browser tab gets its own dashboard.
 
         It prints the URL to open, with a secret token: without that token nothing but the
@@ -127,13 +157,26 @@ def register(cli: click.Group) -> None:
             raise InputError(f"--public-url must be an http:// or https:// URL, not {public_url[:80]!r}")
         token = web.dashboard_token(token_file)
         if not web.is_loopback(host):
-            click.echo(f"Warning: {host} is not a loopback address. Anyone who can reach port {port} and has the "
-                       "URL below can run any shell command as this user; keep it secret, and put TLS in front "
-                       "(a reverse proxy) on a network you do not control.", err=True)  # fmt: skip
+            click.echo(
+                f"Warning: {host} is not a loopback address. Anyone who can reach port {port} and has the "
+                "URL below can run any shell command as this user; keep it secret, and put TLS in front "
+                "(a reverse proxy) on a network you do not control.",
+                err=True,
+            )
         try:
-            web.serve_dashboard(location, host=host, port=port, token=token, readonly=readonly,
-                                allow_hosts=allow_hosts, public_url=public_url)  # fmt: skip
+            web.serve_dashboard(
+                location,
+                host=host,
+                port=port,
+                token=token,
+                readonly=readonly,
+                allow_hosts=allow_hosts,
+                public_url=public_url,
+            )
         except OSError as exc:  # the address given cannot be bound: bad input, like a bad --port
-            why = "the port is in use; choose another with --port" if exc.errno == errno.EADDRINUSE else (
-                os.strerror(exc.errno) if exc.errno else str(exc))
+            why = (
+                "the port is in use; choose another with --port"
+                if exc.errno == errno.EADDRINUSE
+                else (os.strerror(exc.errno) if exc.errno else str(exc))
+            )
             raise InputError(f"cannot serve on {host}:{port}: {why}") from None

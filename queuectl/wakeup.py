@@ -10,6 +10,7 @@ slow safety poll): a byte sent in between is already queued, so no wake-up is lo
 Socket paths are limited to ~107 bytes; the folder is reached through /proc/self/fd where the
 real path would be too long (pytest's temporary folders often are).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -12,6 +12,7 @@ before it, and a clock time typed must be a time of day that the answer keeps.  
 English and the language of the user's locale only: among all the languages it knows, "nan" is
 a date, and a typo took 7 s to refuse (every language's data loaded) where a time takes 1 s.
 """
+
 from __future__ import annotations
 
 import os
@@ -71,8 +72,9 @@ def _human(value: str, now: float) -> float:
     # naive local times in and out, "09:00" being the clock on this machine's wall; a time
     # zone typed ("09:00 UTC") comes back with the answer
     base = datetime.fromtimestamp(now)
-    moment = dateparser.parse(value, languages=_languages(),
-                              settings={"PREFER_DATES_FROM": "future", "RELATIVE_BASE": base})  # fmt: skip
+    moment = dateparser.parse(
+        value, languages=_languages(), settings={"PREFER_DATES_FROM": "future", "RELATIVE_BASE": base}
+    )
     if moment is None:
         raise InputError(f"--at {value[:40]!r} is not a time I can read (e.g. {EXAMPLES})")
     if clocks and not any(moment.hour % 12 == hour % 12 and moment.minute == minute for hour, minute in clocks):

@@ -2,6 +2,7 @@
 tests that do not name the SQLite file) a freshly created database on the real PostgreSQL
 server as well.  `pytest --backend sqlite|postgres|all` chooses (default: all).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -19,9 +20,8 @@ from click.testing import CliRunner
 
 from queuectl import store
 from queuectl.cli import cli
+from queuectl.execution.reaper import descendants
 from queuectl.paths import resolve
-from queuectl.reaper import descendants
-
 
 PG_ENV = "QUEUECTL_TEST_PG"  # the server's admin URL; its default is this machine's
 PG_ADMIN_URL = os.environ.get(PG_ENV, "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -29,14 +29,16 @@ BACKENDS = ("sqlite", "postgres")
 
 
 def pytest_addoption(parser):
-    parser.addoption("--backend", choices=(*BACKENDS, "all"), default="all",
-                     help="the store backend(s) to run the tests against")  # fmt: skip
+    parser.addoption(
+        "--backend", choices=(*BACKENDS, "all"), default="all", help="the store backend(s) to run the tests against"
+    )
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "postgres_only: runs on the PostgreSQL backend only")
-    config.addinivalue_line("markers", "empty_database: on PostgreSQL, a database without the schema "
-                                       "(not a copy of the migrated template)")  # fmt: skip
+    config.addinivalue_line(
+        "markers", "empty_database: on PostgreSQL, a database without the schema (not a copy of the migrated template)"
+    )
 
 
 def pytest_generate_tests(metafunc):
@@ -163,8 +165,9 @@ def run_cli(*args: str, input: str | None = None):
 
 def qctl(*args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     """Run a command as a real process, as a user would."""
-    return subprocess.run([sys.executable, "-m", "queuectl", *args], input=input, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "queuectl", *args], input=input, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def start_workers(*args: str) -> subprocess.Popen:
@@ -172,9 +175,14 @@ def start_workers(*args: str) -> subprocess.Popen:
     made first (commands that only read, which tests poll at once, never make one).  With
     Python's fault handler on, so that stop() can show where a worker that will not stop is."""
     assert run_cli("init").exit_code == 0
-    return subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--quiet", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env=dict(os.environ, PYTHONFAULTHANDLER="1"))  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "queuectl", "worker", "start", "--quiet", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=dict(os.environ, PYTHONFAULTHANDLER="1"),
+    )
 
 
 def drain(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -193,8 +201,9 @@ def stop(proc: subprocess.Popen, timeout: float = 30) -> int:
         return proc.wait(timeout)
     except subprocess.TimeoutExpired:
         tree = [proc.pid, *descendants(proc.pid)]
-        stuck = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:20,args", "-p", ",".join(map(str, tree))],
-                               capture_output=True, text=True).stdout  # fmt: skip
+        stuck = subprocess.run(
+            ["ps", "-o", "pid,ppid,stat,wchan:20,args", "-p", ",".join(map(str, tree))], capture_output=True, text=True
+        ).stdout
         for pid in reversed(tree):  # (each worker leads a group of its own)
             try:
                 os.kill(pid, signal.SIGABRT)

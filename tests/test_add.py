@@ -1,12 +1,12 @@
 """`queuectl add`: a job from a command line (pueue's and task-spooler's way), `--each` for one
 job per input line, and `enqueue --file` / the not-JSON hint (on both backends)."""
+
 import json
 import shlex
 import sys
 import time
 
 import pytest
-
 from conftest import drain, enqueue, job, qctl, run_cli, snapshot
 
 
@@ -37,14 +37,42 @@ def test_every_option_reaches_the_job(tmp_path, monkeypatch):
     """The options map onto the job's fields; --cwd defaults to the current folder."""
     monkeypatch.chdir(tmp_path)
     first = enqueue(id="first", command="true")
-    result = run_cli("add", "--id", "j1", "-o", "-5", "-q", "batch", "--after", first, "--timeout", "9.5",
-                     "--retries", "0", "--at", "2h", "--env", "A=1", "--env", "B=x=y", "--unique", "k1",
-                     "--", "echo", "hi")  # fmt: skip
+    result = run_cli(
+        "add",
+        "--id",
+        "j1",
+        "-o",
+        "-5",
+        "-q",
+        "batch",
+        "--after",
+        first,
+        "--timeout",
+        "9.5",
+        "--retries",
+        "0",
+        "--at",
+        "2h",
+        "--env",
+        "A=1",
+        "--env",
+        "B=x=y",
+        "--unique",
+        "k1",
+        "--",
+        "echo",
+        "hi",
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "added job 'j1', after first\n"
     got = job("j1")
     assert (got["priority"], got["queue"], got["timeout"], got["max_retries"]) == (-5, "batch", 9.5, 0)
-    assert (got["env"], got["cwd"], got["unique_key"], got["state"]) == ({"A": "1", "B": "x=y"}, str(tmp_path), "k1", "blocked")
+    assert (got["env"], got["cwd"], got["unique_key"], got["state"]) == (
+        {"A": "1", "B": "x=y"},
+        str(tmp_path),
+        "k1",
+        "blocked",
+    )
     shown = json.loads(run_cli("show", "j1", "--json").stdout)
     assert shown["depends_on"] == ["first"] and shown["dependency_policy"] == "success"
     assert added_id(run_cli("add", "--print-id", "--after-any", first, "--", "true")) != ""
@@ -56,8 +84,10 @@ def test_every_option_reaches_the_job(tmp_path, monkeypatch):
 def test_at_reads_durations_iso_and_human_times():
     """--at: 10m from now, an ISO 8601 time, and 'tomorrow 09:00' (dateparser)."""
     before = time.time()
-    ids = [added_id(run_cli("add", "--print-id", "--at", when, "--", "true"))
-           for when in ("10m", "2030-01-02T03:04:05Z", "tomorrow 09:00", "now")]  # fmt: skip
+    ids = [
+        added_id(run_cli("add", "--print-id", "--at", when, "--", "true"))
+        for when in ("10m", "2030-01-02T03:04:05Z", "tomorrow 09:00", "now")
+    ]
     run_at = [job(i)["run_at"] for i in ids]
     from datetime import datetime
 
@@ -69,12 +99,26 @@ def test_at_reads_durations_iso_and_human_times():
     assert abs(stamp[3] - before) < 60
 
 
-@pytest.mark.parametrize("args", [
-    ["--at", "whenever-ish"], ["--at", ""], ["--priority", "x"], ["--priority", str(2**40)], ["--timeout", "0"],
-    ["--retries", "-1"], ["--queue", "no spaces"], ["--env", "NOEQUALS"], ["--env", "1A=x"], ["--id", "../x"],
-    ["--after", "missing"], ["--after", "a", "--after-any", "b"], ["--id", "me", "--after", "me"], ["--cwd", ""],
-    ["--each", "--id", "x"],
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--at", "whenever-ish"],
+        ["--at", ""],
+        ["--priority", "x"],
+        ["--priority", str(2**40)],
+        ["--timeout", "0"],
+        ["--retries", "-1"],
+        ["--queue", "no spaces"],
+        ["--env", "NOEQUALS"],
+        ["--env", "1A=x"],
+        ["--id", "../x"],
+        ["--after", "missing"],
+        ["--after", "a", "--after-any", "b"],
+        ["--id", "me", "--after", "me"],
+        ["--cwd", ""],
+        ["--each", "--id", "x"],
+    ],
+)
 def test_bad_options_exit_2_in_one_line_and_change_nothing(args):
     """Bad input: one Error line, exit 2, the store as it was."""
     enqueue(id="a", command="true")
@@ -111,15 +155,32 @@ def test_a_command_as_long_as_one_argument_can_be_runs_and_one_byte_more_is_refu
     assert snapshot() == before
 
 
-NASTY = ["plain.png", "with space.png", "it's.png", 'say "hi".png', "$(touch pwned).png", "`id`.png",
-         "semi;colon.png", "glob*.png", "-dash.png", "back\\slash.png", "tab\there.png", "ümlaut.png", "no_ext"]  # fmt: skip
+NASTY = [
+    "plain.png",
+    "with space.png",
+    "it's.png",
+    'say "hi".png',
+    "$(touch pwned).png",
+    "`id`.png",
+    "semi;colon.png",
+    "glob*.png",
+    "-dash.png",
+    "back\\slash.png",
+    "tab\there.png",
+    "ümlaut.png",
+    "no_ext",
+]
 
 
 def test_each_adds_ten_thousand_jobs_in_one_transaction_with_lines_reaching_literally():
     """10,000 lines, names with spaces, quotes and $(…) among them: every command, read by a
     shell, gives back the line exactly; the ids print in line order."""
-    lines = [NASTY[i % len(NASTY)].replace(".", f"-{i}.", 1) if "." in NASTY[i % len(NASTY)] else f"{NASTY[i % len(NASTY)]}{i}"
-             for i in range(10_000)]  # fmt: skip
+    lines = [
+        NASTY[i % len(NASTY)].replace(".", f"-{i}.", 1)
+        if "." in NASTY[i % len(NASTY)]
+        else f"{NASTY[i % len(NASTY)]}{i}"
+        for i in range(10_000)
+    ]
     result = qctl("add", "--each", "-q", "thumbs", "--", "convert", "{}", "{.}.jpg", input="\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
     ids = result.stdout.split()

@@ -1,5 +1,6 @@
 """Child Python processes run the installed queuectl wherever they start: a folder called
 `queuectl/` in the current directory (a checkout's root) never shadows it."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,7 +8,7 @@ import subprocess
 import pytest
 from conftest import enqueue, job
 
-from queuectl import childproc
+from queuectl.execution import childproc
 
 
 @pytest.fixture
@@ -30,8 +31,12 @@ def test_a_child_runs_the_installed_package(shadowing_folder, monkeypatch, safe_
 
 def test_workers_and_their_guard_start_from_a_shadowing_folder(shadowing_folder):
     enqueue(id="from-here", command="true")
-    result = subprocess.run(childproc.python_module("queuectl", "worker", "start", "--burst", "--quiet"),
-                            cwd=shadowing_folder, capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        childproc.python_module("queuectl", "worker", "start", "--burst", "--quiet"),
+        cwd=shadowing_folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert job("from-here")["state"] == "completed"
-

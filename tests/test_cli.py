@@ -1,4 +1,5 @@
 """Each command's happy path and its refusal of bad input (in-process, real SQLite files)."""
+
 import json
 import os
 import sqlite3
@@ -6,7 +7,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from conftest import enqueue, job, qctl, run_cli, snapshot
 
 
@@ -115,15 +115,37 @@ def test_list_is_newest_first_with_state_and_limit():
 def test_list_json_has_every_contract_field_in_utc():
     enqueue(id="a", command="true", run_at="2030-01-01T00:00:00+02:00")
     j = json.loads(run_cli("list", "--json").stdout)[0]
-    for key in ("id", "seq", "command", "state", "priority", "attempts", "max_retries", "timeout", "run_at",
-                "next_attempt_at", "created_at", "updated_at", "started_at", "finished_at", "exit_code",
-                "last_error", "worker_id", "lease_expires_at"):  # fmt: skip
+    for key in (
+        "id",
+        "seq",
+        "command",
+        "state",
+        "priority",
+        "attempts",
+        "max_retries",
+        "timeout",
+        "run_at",
+        "next_attempt_at",
+        "created_at",
+        "updated_at",
+        "started_at",
+        "finished_at",
+        "exit_code",
+        "last_error",
+        "worker_id",
+        "lease_expires_at",
+    ):
         assert key in j
     assert j["run_at"] == "2029-12-31T22:00:00.000Z"
 
 
 def test_bad_usage_exits_2_in_one_line():
-    for args in (["list", "--state", "nope"], ["list", "--limit", "0"], ["frobnicate"], ["worker", "start", "--count", "0"]):
+    for args in (
+        ["list", "--state", "nope"],
+        ["list", "--limit", "0"],
+        ["frobnicate"],
+        ["worker", "start", "--count", "0"],
+    ):
         result = qctl(*args)
         assert result.returncode == 2, args
         assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
@@ -166,9 +188,16 @@ def test_config_show_and_set():
 
 @pytest.mark.parametrize(
     "key, value",
-    [("nope", "1"), ("max_retries", "-1"), ("max_retries", "two"), ("backoff_base", "0.5"),
-     ("default_timeout", "0"), ("default_priority", "1.5"), ("max_log_bytes", "nan")],
-)  # fmt: skip
+    [
+        ("nope", "1"),
+        ("max_retries", "-1"),
+        ("max_retries", "two"),
+        ("backoff_base", "0.5"),
+        ("default_timeout", "0"),
+        ("default_priority", "1.5"),
+        ("max_log_bytes", "nan"),
+    ],
+)
 def test_config_set_refuses_bad_keys_and_values(key, value):
     run_cli("init")
     before = snapshot()
@@ -221,8 +250,15 @@ def test_a_store_made_by_schema_1_is_migrated_in_place(store_url, backend):
         with psycopg2.connect(**parse(store_url)) as conn, conn.cursor() as cursor:
             cursor.execute(dump)
     status = json.loads(run_cli("status", "--json").stdout)  # opening migrates
-    assert status["jobs"] == {"pending": 1, "processing": 0, "completed": 1, "failed": 0, "dead": 1,
-                              "cancelled": 0, "blocked": 0}  # fmt: skip
+    assert status["jobs"] == {
+        "pending": 1,
+        "processing": 0,
+        "completed": 1,
+        "failed": 0,
+        "dead": 1,
+        "cancelled": 0,
+        "blocked": 0,
+    }
     old = job("old-waiting")
     assert (old["queue"], old["dependency_policy"], old["priority"]) == ("default", "success", 5)
     assert job("old-dead")["last_error"] == "exited with code 1"
@@ -235,12 +271,15 @@ def test_a_store_made_by_schema_1_is_migrated_in_place(store_url, backend):
     assert Setting.get(Setting.key == "schema_version").value == str(SCHEMA_VERSION)
 
 
-@pytest.mark.parametrize("typed, says", [
-    ("log", "Error: No such command 'log'; queuectl's is: queuectl logs ID"),
-    ("follow", "Error: No such command 'follow'; queuectl's is: queuectl logs --follow ID"),
-    ("kill", "Error: No such command 'kill'; queuectl's is: queuectl cancel ID"),
-    ("lst", "Error: No such command 'lst'. Did you mean 'list'?"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "typed, says",
+    [
+        ("log", "Error: No such command 'log'; queuectl's is: queuectl logs ID"),
+        ("follow", "Error: No such command 'follow'; queuectl's is: queuectl logs --follow ID"),
+        ("kill", "Error: No such command 'kill'; queuectl's is: queuectl cancel ID"),
+        ("lst", "Error: No such command 'lst'. Did you mean 'list'?"),
+    ],
+)
 def test_an_unknown_command_names_ours(typed, says):
     """pueue's and task-spooler's verbs name queuectl's; a typo gets click's suggestion, among
     every command (they load lazily)."""

@@ -1,10 +1,9 @@
 """`queuectl completion bash|zsh|fish`: click's scripts, and what tab offers (commands, options,
 states, config keys, queue and schedule names, job ids), asked as bash asks."""
+
 import os
 import subprocess
 import sys
-
-import pytest
 
 from conftest import enqueue, run_cli
 

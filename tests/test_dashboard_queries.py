@@ -1,8 +1,9 @@
 """The read-only store queries behind the dashboard's column sort and metrics, on both backends."""
-from queuectl import store
-from queuectl.spec import JobSpec
 
 from conftest import claim_one, finish_one
+
+from queuectl import store
+from queuectl.spec import JobSpec
 
 
 def _ids(rows):
@@ -11,8 +12,9 @@ def _ids(rows):
 
 def test_sorted_listing_by_each_column_both_ways(opened):
     """Priority, id, state, attempts and runtime sort; ties fall back to insertion order."""
-    store.enqueue([JobSpec("true", id="b", priority=5), JobSpec("true", id="a", priority=1),
-                   JobSpec("true", id="c", priority=5)])  # fmt: skip
+    store.enqueue(
+        [JobSpec("true", id="b", priority=5), JobSpec("true", id="a", priority=1), JobSpec("true", id="c", priority=5)]
+    )
     claim = claim_one("w1", "h")
     assert claim.id == "b"
     assert _ids(store.list_sorted("priority", True)) == ["c", "b", "a"]
@@ -47,7 +49,12 @@ def test_schedule_errors_name_every_bad_field_and_add_saves_nothing_then(opened)
         ops.add_schedule("nightly", "61 * * * *", {"command": "true"})
     assert store.list_schedules() == []
     added = ops.add_schedule("nightly", "30 2 * * *", {"command": "backup.sh"}, tz="Europe/Berlin", overlap="skip")
-    assert (added.cron, added.tz, added.overlap, added.job) == ("30 2 * * *", "Europe/Berlin", "skip", {"command": "backup.sh"})
+    assert (added.cron, added.tz, added.overlap, added.job) == (
+        "30 2 * * *",
+        "Europe/Berlin",
+        "skip",
+        {"command": "backup.sh"},
+    )
 
 
 def test_prune_count_then_prune(opened):

@@ -6,6 +6,7 @@ the argv parallel gives its job, and nothing in a name may run.
 
 The differences the README documents are left out of the inputs: empty lines (parallel runs a
 job for one, queuectl skips it), lines that are not UTF-8 (refused) and {%} (refused)."""
+
 import shlex
 import shutil
 import subprocess
@@ -13,10 +14,9 @@ from collections import Counter
 from itertools import count
 
 import pytest
+from conftest import drain, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import drain, run_cli
 
 
 def _gnu_parallel() -> str | None:
@@ -28,23 +28,72 @@ def _gnu_parallel() -> str | None:
 
 
 PARALLEL = _gnu_parallel()
-pytestmark = pytest.mark.skipif(PARALLEL is None, reason="GNU parallel is not installed (Debian's `parallel`, "
-                                                         "installed by .ci/run): it is these tests' oracle")  # fmt: skip
+pytestmark = pytest.mark.skipif(
+    PARALLEL is None,
+    reason="GNU parallel is not installed (Debian's `parallel`, installed by .ci/run): it is these tests' oracle",
+)
 
 #: appends its arguments after the first, NUL-separated and counted, to the file the first names
 RECORDER = 'out=$1; shift; printf "%s\\0" "$#" "$@" >> "$out"\n'
 PLACEHOLDERS = ["{}", "{.}", "{/}", "{//}", "{/.}", "{#}", "{1}", "{1.}", "{-1/}", "{1//}"]
 #: pieces of names: what a shell, a quoting routine or a placeholder scanner could trip on
-PIECES = ["$(touch PWNED)", "`touch PWNED`", "'", '"', "\\", " ", "\t", "\r", "-", "--", ".", "..", "/", "//",
-          "{", "}", "{}", "{.}", "{/}", "{//}", "{#}", "{%}", "{1}", "*", "?", "~", "#", ";", "&", "|", "<", ">",
-          "!", "$HOME", "${x}", ".bashrc", "..double-dot", "dir.d/file", "x.tar.gz", "ü", "名前", "é.txt"]  # fmt: skip
-names = st.lists(st.one_of(st.sampled_from(PIECES), st.text(st.characters(codec="utf-8", exclude_characters="\n\x00"),
-                                                             min_size=1, max_size=3)),
-                 min_size=1, max_size=5).map("".join)  # fmt: skip
+PIECES = [
+    "$(touch PWNED)",
+    "`touch PWNED`",
+    "'",
+    '"',
+    "\\",
+    " ",
+    "\t",
+    "\r",
+    "-",
+    "--",
+    ".",
+    "..",
+    "/",
+    "//",
+    "{",
+    "}",
+    "{}",
+    "{.}",
+    "{/}",
+    "{//}",
+    "{#}",
+    "{%}",
+    "{1}",
+    "*",
+    "?",
+    "~",
+    "#",
+    ";",
+    "&",
+    "|",
+    "<",
+    ">",
+    "!",
+    "$HOME",
+    "${x}",
+    ".bashrc",
+    "..double-dot",
+    "dir.d/file",
+    "x.tar.gz",
+    "ü",
+    "名前",
+    "é.txt",
+]
+names = st.lists(
+    st.one_of(
+        st.sampled_from(PIECES),
+        st.text(st.characters(codec="utf-8", exclude_characters="\n\x00"), min_size=1, max_size=3),
+    ),
+    min_size=1,
+    max_size=5,
+).map("".join)
 #: template words: placeholders, shell-safe literal text, and the two together ({.}.jpg)
 literals = st.sampled_from(["x", "-v", "a.b", "k=v", "p:", "_", "{foo}", "%"])
-words = st.one_of(st.sampled_from(PLACEHOLDERS), literals,
-                  st.tuples(literals, st.sampled_from(PLACEHOLDERS), literals).map("".join))  # fmt: skip
+words = st.one_of(
+    st.sampled_from(PLACEHOLDERS), literals, st.tuples(literals, st.sampled_from(PLACEHOLDERS), literals).map("".join)
+)
 templates = st.tuples(st.lists(words, max_size=5), st.sampled_from(["one shell text", "arguments"]))
 
 
@@ -79,12 +128,20 @@ def test_each_gives_every_job_the_argv_gnu_parallel_gives(db_path, tmp_path):
                 folder.mkdir()
             argv = {tool: ["sh", str(script), str(path), *template] for tool, path in out.items()}
             if form == "one shell text":  # the words as typed: a placeholder is never quoted by hand
-                argv = {tool: [shlex.join(args[:3]) + "".join(" " + word for word in template)] for tool, args in argv.items()}
+                argv = {
+                    tool: [shlex.join(args[:3]) + "".join(" " + word for word in template)]
+                    for tool, args in argv.items()
+                }
             result = run_cli("add", "--each", "--cwd", str(work["queuectl"]), "--", *argv["queuectl"], input=text)
             assert result.exit_code == 0, result.stderr
-            oracle = subprocess.run([PARALLEL, "--will-cite", "-j1", "--", *argv["parallel"]], input=text.encode(),
-                                    cwd=work["parallel"], capture_output=True, env={"PATH": "/usr/bin:/bin", "PARALLEL_SHELL": "/bin/sh"},
-                                    timeout=60)  # fmt: skip
+            oracle = subprocess.run(
+                [PARALLEL, "--will-cite", "-j1", "--", *argv["parallel"]],
+                input=text.encode(),
+                cwd=work["parallel"],
+                capture_output=True,
+                env={"PATH": "/usr/bin:/bin", "PARALLEL_SHELL": "/bin/sh"},
+                timeout=60,
+            )
             assert oracle.returncode == 0, oracle.stderr
             outs.append((out, work))
         drain()

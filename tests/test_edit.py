@@ -1,12 +1,13 @@
 """`queuectl edit` and `retry --edit`: a waiting job changed with --set or in a scripted $EDITOR,
 saved whole only while the job still waits (on both backends)."""
+
 import json
 import sys
 import textwrap
 
 import pytest
-
 from conftest import drain, enqueue, job, run_cli, snapshot
+
 from queuectl import ops, store
 from queuectl.errors import InputError, InvalidState
 
@@ -22,9 +23,26 @@ def editor(tmp_path, monkeypatch, body: str) -> None:
 def test_set_changes_fields_of_a_pending_job():
     """--set edits without an editor; every editable kind of value arrives as typed."""
     enqueue(id="a", command="echo hi")
-    result = run_cli("edit", "a", "--set", "command=echo \"$(whoami)\" 'x y'", "--set", "priority=7",
-                     "--set", "timeout=2.5", "--set", "max_retries=0", "--set", "queue=batch",
-                     "--set", 'env={"K": "v w"}', "--set", "cwd=/tmp", "--set", "run_at=2030-01-01T00:00:00Z")
+    result = run_cli(
+        "edit",
+        "a",
+        "--set",
+        "command=echo \"$(whoami)\" 'x y'",
+        "--set",
+        "priority=7",
+        "--set",
+        "timeout=2.5",
+        "--set",
+        "max_retries=0",
+        "--set",
+        "queue=batch",
+        "--set",
+        'env={"K": "v w"}',
+        "--set",
+        "cwd=/tmp",
+        "--set",
+        "run_at=2030-01-01T00:00:00Z",
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("job 'a' edited: command, priority, timeout")
     got = job("a")
@@ -36,11 +54,26 @@ def test_set_changes_fields_of_a_pending_job():
     assert (job("a")["env"], job("a")["cwd"]) == ({}, None)
 
 
-@pytest.mark.parametrize("assignment", [
-    "priority=x", "priority=99999999999", "timeout=-1", "max_retries=1001", "queue=no spaces", "command=",
-    "command= ", "env=[1]", "env={\"1A\": \"x\"}", "run_at=yesterday-ish", "id=b", "depends_on=[]", "nothing",
-    "=1", "priority=",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        "priority=x",
+        "priority=99999999999",
+        "timeout=-1",
+        "max_retries=1001",
+        "queue=no spaces",
+        "command=",
+        "command= ",
+        "env=[1]",
+        'env={"1A": "x"}',
+        "run_at=yesterday-ish",
+        "id=b",
+        "depends_on=[]",
+        "nothing",
+        "=1",
+        "priority=",
+    ],
+)
 def test_bad_edits_exit_2_in_one_line_and_change_nothing(assignment):
     """The same rules as enqueue: a bad value is refused before anything is written."""
     enqueue(id="a", command="echo hi")
@@ -69,12 +102,16 @@ def test_a_job_that_is_not_waiting_is_refused(tmp_path, monkeypatch):
 def test_editor_rewrites_the_toml_document(tmp_path, monkeypatch):
     """The scripted editor sees every field and its rewrite is saved; untouched fields stay."""
     enqueue(id="a", command="echo hi", priority=1, env={"A": "1"})
-    editor(tmp_path, monkeypatch, """
+    editor(
+        tmp_path,
+        monkeypatch,
+        """
         text = path.read_text()
         assert 'command = "echo hi"' in text and 'A = "1"' in text and "# cwd" in text, text
         text = text.replace('command = "echo hi"', 'command = "echo \\\\"quoted\\\\" $HOME"')
         path.write_text(text.replace('A = "1"', 'A = "2", B = "3"'))
-    """)
+    """,
+    )
     result = run_cli("edit", "a")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "job 'a' edited: command, env (pending)\n"
@@ -85,13 +122,17 @@ def test_editor_rewrites_the_toml_document(tmp_path, monkeypatch):
 def test_editor_json_document(tmp_path, monkeypatch):
     """--format json shows and reads JSON."""
     enqueue(id="a", command="echo hi")
-    editor(tmp_path, monkeypatch, """
+    editor(
+        tmp_path,
+        monkeypatch,
+        """
         import json
         data = json.loads(path.read_text())
         assert data["command"] == "echo hi" and data["cwd"] is None, data
         data["priority"] = 4
         path.write_text(json.dumps(data))
-    """)
+    """,
+    )
     result = run_cli("edit", "a", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert job("a")["priority"] == 4
@@ -112,8 +153,11 @@ def test_a_broken_document_exits_2_and_changes_nothing(tmp_path, monkeypatch):
     """TOML that does not parse, or a field that cannot be edited, is one line and exit 2."""
     enqueue(id="a", command="echo hi")
     before = snapshot()
-    for body in ("path.write_text('command = [unclosed')\n", "path.write_text(path.read_text() + 'id = \"b\"\\n')\n",
-                 "path.write_text(path.read_text().replace('priority', '#'))\n"):  # fmt: skip
+    for body in (
+        "path.write_text('command = [unclosed')\n",
+        "path.write_text(path.read_text() + 'id = \"b\"\\n')\n",
+        "path.write_text(path.read_text().replace('priority', '#'))\n",
+    ):
         editor(tmp_path, monkeypatch, body)
         result = run_cli("edit", "a")
         assert result.exit_code == 2, (body, result.stdout)
@@ -124,13 +168,17 @@ def test_a_broken_document_exits_2_and_changes_nothing(tmp_path, monkeypatch):
 def test_a_job_that_started_while_the_editor_was_open_is_not_changed(tmp_path, monkeypatch):
     """The editor claims the job (as a worker would) before saving: the edit is refused whole."""
     enqueue(id="a", command="echo hi")
-    editor(tmp_path, monkeypatch, """
+    editor(
+        tmp_path,
+        monkeypatch,
+        """
         from queuectl import store
         from queuectl.paths import resolve
         store.open_store(resolve(None))
         assert store.claim_batch("w-elsewhere", "elsewhere", 1)[0].id == "a"
         path.write_text(path.read_text().replace('echo hi', 'echo changed').replace('priority = 0', 'priority = 5'))
-    """)
+    """,
+    )
     result = run_cli("edit", "a")
     assert result.exit_code == 1
     assert result.stderr == "Error: job 'a' is processing; only pending, blocked or failed jobs can be edited\n"

@@ -1,5 +1,6 @@
 """Install hints install this project: never `pip install 'queuectl[...]'`, which the package
 index answers with an unrelated project of the same name."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,12 @@ INDEX_NAME = re.compile(r"pip install (-e )?['\"]?queuectl\b")
 
 def test_no_message_or_document_installs_queuectl_from_the_index():
     files = [*ROOT.glob("queuectl/**/*.py"), *ROOT.glob("tui/**/*.py"), *ROOT.glob("bench/*"), *ROOT.glob("*.md")]
-    offenders = [f"{p.relative_to(ROOT)}: {m.group()}" for p in files if p.is_file()
-                 for m in INDEX_NAME.finditer(p.read_text(errors="replace"))]  # fmt: skip
+    offenders = [
+        f"{p.relative_to(ROOT)}: {m.group()}"
+        for p in files
+        if p.is_file()
+        for m in INDEX_NAME.finditer(p.read_text(errors="replace"))
+    ]
     assert offenders == []
 
 

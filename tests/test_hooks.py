@@ -1,14 +1,21 @@
 """Hooks: on_finish (config and per job) and on_queue_drained, run by the worker with the job's
 facts in the environment only; their failures and timeouts never change the job (both backends)."""
+
 import json
 import shlex
 
 import pytest
-
 from conftest import drain, enqueue, job, qctl, run_cli, snapshot, start_workers, stop, wait_for
 
-FACTS = ("QUEUECTL_JOB_ID", "QUEUECTL_STATE", "QUEUECTL_EXIT_CODE", "QUEUECTL_COMMAND", "QUEUECTL_QUEUE",
-         "QUEUECTL_LABELS", "QUEUECTL_HOOK")  # fmt: skip
+FACTS = (
+    "QUEUECTL_JOB_ID",
+    "QUEUECTL_STATE",
+    "QUEUECTL_EXIT_CODE",
+    "QUEUECTL_COMMAND",
+    "QUEUECTL_QUEUE",
+    "QUEUECTL_LABELS",
+    "QUEUECTL_HOOK",
+)
 #: the job runs this harmlessly (the dangerous parts are quoted for its shell); pasted into a
 #: hook's text, it would run `touch`
 EVIL = "true '$(touch {d}/pwned1)' '`touch {d}/pwned2`' \"';touch {d}/pwned3;'\" '\"; touch {d}/pwned4; \"' #"
@@ -35,9 +42,15 @@ def test_on_finish_gets_the_facts_in_its_environment_and_runs_nothing_of_them(tm
     enqueue(id="dies", command="exit 3", max_retries=0)
     drain()
     got = facts(out, "evil:job-1.x")
-    assert got == {"QUEUECTL_JOB_ID": "evil:job-1.x", "QUEUECTL_STATE": "completed", "QUEUECTL_EXIT_CODE": "0",
-                   "QUEUECTL_COMMAND": command, "QUEUECTL_QUEUE": "q1", "QUEUECTL_LABELS": "a=b,c/d",
-                   "QUEUECTL_HOOK": "on_finish"}  # fmt: skip
+    assert got == {
+        "QUEUECTL_JOB_ID": "evil:job-1.x",
+        "QUEUECTL_STATE": "completed",
+        "QUEUECTL_EXIT_CODE": "0",
+        "QUEUECTL_COMMAND": command,
+        "QUEUECTL_QUEUE": "q1",
+        "QUEUECTL_LABELS": "a=b,c/d",
+        "QUEUECTL_HOOK": "on_finish",
+    }
     assert (facts(out, "dies")["QUEUECTL_STATE"], facts(out, "dies")["QUEUECTL_EXIT_CODE"]) == ("dead", "3")
     assert not list(tmp_path.glob("pwned*"))
 
@@ -94,11 +107,16 @@ def test_hook_settings_show_and_unset():
     assert json.loads(run_cli("config", "show", "--json").stdout)["on_finish"] is None
 
 
-@pytest.mark.parametrize("args", [
-    ["config", "set", "hook_timeout", "0"], ["config", "set", "hook_timeout", "x"],
-    ["config", "set", "on_finish", "x" * 140_000], ["add", "--on-finish", "", "--", "true"],
-    ["enqueue", '{"command": "true", "on_finish": 5}'],
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["config", "set", "hook_timeout", "0"],
+        ["config", "set", "hook_timeout", "x"],
+        ["config", "set", "on_finish", "x" * 140_000],
+        ["add", "--on-finish", "", "--", "true"],
+        ["enqueue", '{"command": "true", "on_finish": 5}'],
+    ],
+)
 def test_bad_hook_settings_exit_2_and_change_nothing(args):
     enqueue(id="a", command="true")
     before = snapshot()

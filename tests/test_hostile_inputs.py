@@ -1,5 +1,6 @@
 """Input that hostile testing found accepted, through the real `queuectl` process (issue 22):
 each is refused with one `Error:` line and exit 2, the store unchanged, or handled safely."""
+
 import json
 import sys
 import unicodedata
@@ -7,10 +8,10 @@ from datetime import datetime, timezone
 
 import click
 import pytest
+from conftest import drain, enqueue, job, qctl, run_cli, snapshot
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import drain, enqueue, job, qctl, run_cli, snapshot
 from queuectl.spec import MAX_COMMAND_BYTES, MAX_ENV_BYTES
 
 
@@ -48,8 +49,10 @@ def test_a_key_twice_in_enqueue_json_is_refused_naming_it():
     refused(qctl("enqueue", '{"command": "true", "env": {"A": "1", "A": "2"}}'), "'A' appears twice")
     lines = '{"command": "true"}\n{"id": "x", "command": "true", "id": "y"}\n'
     refused(qctl("enqueue", "-", input=lines), "line 2:", "'id' appears twice")
-    refused(qctl("schedule", "add", "s", '{"command": "a", "queue": "q", "queue": "r"}', "--cron", "* * * * *"),
-            "'queue' appears twice")  # fmt: skip
+    refused(
+        qctl("schedule", "add", "s", '{"command": "a", "queue": "q", "queue": "r"}', "--cron", "* * * * *"),
+        "'queue' appears twice",
+    )
     assert snapshot() == before
 
 
@@ -105,19 +108,22 @@ def test_env_at_the_bound_runs(db_path, tmp_path):
 
 
 # -- --at ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("when, message", [
-    ("tomorrow 25:00", "25:00 is not a time of day"),
-    ("today 23:60", "23:60 is not a time of day"),
-    ("33 18:07 tomorrow", "its time of day is not one I can read"),  # dateparser dropped the 18:07
-    ("nan", "is not a time"),
-    ("inf", "is not a time"),
-    ("-1", "is not a time"),
-    ("-5m", "is not a time"),
-    ("1e400s", "is not a time"),
-    ("9999999999999s", "out of range"),
-    ("9999-12-31T23:59:59+00:00", "out of range"),
-    ("0001-01-01T00:00:00+01:00", "out of range"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "when, message",
+    [
+        ("tomorrow 25:00", "25:00 is not a time of day"),
+        ("today 23:60", "23:60 is not a time of day"),
+        ("33 18:07 tomorrow", "its time of day is not one I can read"),  # dateparser dropped the 18:07
+        ("nan", "is not a time"),
+        ("inf", "is not a time"),
+        ("-1", "is not a time"),
+        ("-5m", "is not a time"),
+        ("1e400s", "is not a time"),
+        ("9999999999999s", "out of range"),
+        ("9999-12-31T23:59:59+00:00", "out of range"),
+        ("0001-01-01T00:00:00+01:00", "out of range"),
+    ],
+)
 def test_at_refuses_what_it_cannot_honour(db_path, when, message):
     before = snapshot()
     refused(qctl("add", "--at", when, "--", "true"), message)
@@ -125,7 +131,7 @@ def test_at_refuses_what_it_cannot_honour(db_path, when, message):
 
 
 def test_at_honours_a_time_zone_typed_with_the_time(db_path, monkeypatch):
-    """"tomorrow 09:00 UTC" is 09:00 UTC, not 09:00 on this machine's clock."""
+    """ "tomorrow 09:00 UTC" is 09:00 UTC, not 09:00 on this machine's clock."""
     monkeypatch.setenv("TZ", "America/New_York")
     result = qctl("add", "--print-id", "--at", "tomorrow 09:00 UTC", "--", "true")
     assert result.returncode == 0, result.stderr
@@ -148,17 +154,57 @@ def _epoch(iso: str) -> float:
     return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
 
 
-_WORDS = ["tomorrow", "today", "in", "hours", "minutes", "days", "years", "ago", "next", "friday", "at", "UTC",
-          "am", "pm", "nan", "inf", "-", "+", "e", ":", "T", "Z", "noon", "midnight", "week"]  # fmt: skip
+_WORDS = [
+    "tomorrow",
+    "today",
+    "in",
+    "hours",
+    "minutes",
+    "days",
+    "years",
+    "ago",
+    "next",
+    "friday",
+    "at",
+    "UTC",
+    "am",
+    "pm",
+    "nan",
+    "inf",
+    "-",
+    "+",
+    "e",
+    ":",
+    "T",
+    "Z",
+    "noon",
+    "midnight",
+    "week",
+]
 _at_text = st.one_of(
-    st.lists(st.one_of(st.sampled_from(_WORDS), st.integers(-10**16, 10**16).map(str),
-                       st.floats(allow_nan=True, allow_infinity=True).map(repr)), min_size=1, max_size=4).map(" ".join),
-    st.builds("{}{}".format, st.one_of(st.integers(0, 10**20), st.floats()), st.sampled_from(["s", "m", "h", "d", "w", ""])),
+    st.lists(
+        st.one_of(
+            st.sampled_from(_WORDS),
+            st.integers(-(10**16), 10**16).map(str),
+            st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        ),
+        min_size=1,
+        max_size=4,
+    ).map(" ".join),
+    st.builds(
+        "{}{}".format, st.one_of(st.integers(0, 10**20), st.floats()), st.sampled_from(["s", "m", "h", "d", "w", ""])
+    ),
     st.builds("{:02}:{:02}".format, st.integers(0, 120), st.integers(0, 120)).map("tomorrow {}".format),
-    st.builds("{:04}-{:02}-{:02}T{:02}:00{}".format, st.integers(0, 9999), st.integers(0, 13), st.integers(0, 32),
-              st.integers(0, 25), st.sampled_from(["", "Z", "+14:00", "-12:00"])),
+    st.builds(
+        "{:04}-{:02}-{:02}T{:02}:00{}".format,
+        st.integers(0, 9999),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.integers(0, 25),
+        st.sampled_from(["", "Z", "+14:00", "-12:00"]),
+    ),
     st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "Zs")), max_size=20),
-)  # fmt: skip
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -209,11 +255,19 @@ def test_every_option_that_takes_seconds_is_finite(db_path):
     from queuectl.commands.common import SECONDS
 
     ctx = click.Context(cli)
-    floats = [(command.name, param.name) for command in _commands(cli, ctx) for param in command.params
-              if isinstance(param.type, click.types.FloatParamType)]  # fmt: skip
+    floats = [
+        (command.name, param.name)
+        for command in _commands(cli, ctx)
+        for param in command.params
+        if isinstance(param.type, click.types.FloatParamType)
+    ]
     assert floats == []
-    seconds = {(command.name, param.name) for command in _commands(cli, ctx) for param in command.params
-               if param.type is SECONDS}  # fmt: skip
+    seconds = {
+        (command.name, param.name)
+        for command in _commands(cli, ctx)
+        for param in command.params
+        if param.type is SECONDS
+    }
     assert {("wait", "timeout"), ("add", "timeout")} <= seconds
 
 
@@ -245,8 +299,10 @@ def test_list_and_show_escape_bidi_and_invisible_characters_also_in_json(db_path
         assert result.returncode == 0, result.stderr
         assert not any(unicodedata.category(c) == "Cf" for c in result.stdout), (args, result.stdout)
         assert "\\u202e\\u2066\\u200b\\u2060\\ufeff\\U000e0041" in result.stdout
-    for args, command in ((["list", "--json"], lambda out: out[0]["command"]),
-                          (["show", "a", "--json"], lambda out: out["command"])):  # fmt: skip
+    for args, command in (
+        (["list", "--json"], lambda out: out[0]["command"]),
+        (["show", "a", "--json"], lambda out: out["command"]),
+    ):
         result = qctl(*args)
         assert not any(unicodedata.category(c) == "Cf" for c in result.stdout), (args, result.stdout)
         assert command(json.loads(result.stdout)) == f"echo {HIDDEN}txt.exe"  # the same JSON, escaped
@@ -255,7 +311,9 @@ def test_list_and_show_escape_bidi_and_invisible_characters_also_in_json(db_path
 def test_every_format_character_is_escaped_in_a_line(db_path):
     from queuectl.render import clean
 
-    text = "".join(chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cf", "Cc", "Zl", "Zp"))
+    text = "".join(
+        chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Cf", "Cc", "Zl", "Zp")
+    )
     assert not any(unicodedata.category(c) in ("Cf", "Cc", "Zl", "Zp") for c in clean(text))
 
 
@@ -264,4 +322,7 @@ def test_a_jobs_output_keeps_its_format_characters(db_path):
     of an emoji pass; control characters never do."""
     from queuectl.terminal import inert
 
-    assert inert("\u05e9\u05dc\u05d5\u05dd\u200f 👩\u200d💻\x1b]0;t\x07") == "\u05e9\u05dc\u05d5\u05dd\u200f 👩\u200d💻\\x1b]0;t\\x07"
+    assert (
+        inert("\u05e9\u05dc\u05d5\u05dd\u200f 👩\u200d💻\x1b]0;t\x07")
+        == "\u05e9\u05dc\u05d5\u05dd\u200f 👩\u200d💻\\x1b]0;t\\x07"
+    )

@@ -1,5 +1,6 @@
 """Hosts of a fleet: `host list`, `worker stop --host` through the store, lost hosts (both
 backends; hosts are told apart by QUEUECTL_HOST_ID, the network ones are tests/multihost/)."""
+
 from __future__ import annotations
 
 import json
@@ -7,17 +8,22 @@ import os
 import subprocess
 import sys
 
-from queuectl import store
-
 from conftest import qctl, run_cli, wait_for
 from test_store import Clock
+
+from queuectl import store
 
 
 def _workers(host: str, count: int) -> subprocess.Popen:
     assert run_cli("init").exit_code == 0
-    return subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--quiet", "--count", str(count)],
-                            env=dict(os.environ, QUEUECTL_HOST_ID=host), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "queuectl", "worker", "start", "--quiet", "--count", str(count)],
+        env=dict(os.environ, QUEUECTL_HOST_ID=host),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _hosts() -> dict:
@@ -29,8 +35,15 @@ def _hosts() -> dict:
 def test_stop_host_stops_that_machines_workers_only_and_host_list_says_so(backend):
     alpha, beta = _workers("alpha", 3), _workers("beta", 2)
     try:
-        hosts = wait_for(lambda: (h := _hosts()) and {"alpha", "beta"} <= set(h) and h["alpha"]["slots"] == 3
-                         and h["beta"]["slots"] == 2 and h)  # fmt: skip
+        hosts = wait_for(
+            lambda: (
+                (h := _hosts())
+                and {"alpha", "beta"} <= set(h)
+                and h["alpha"]["slots"] == 3
+                and h["beta"]["slots"] == 2
+                and h
+            )
+        )
         assert hosts["alpha"]["state"] == hosts["beta"]["state"] == "up"
         assert hosts["alpha"]["version"] == store.queuectl_version()
         assert hosts["alpha"]["heartbeat_at"].endswith("Z") and hosts["alpha"]["since"] is None
@@ -55,7 +68,10 @@ def test_stopping_an_unknown_host_is_one_line_and_changes_nothing(backend):
     assert run_cli("init").exit_code == 0
     result = qctl("worker", "stop", "--host", "nosuch")
     assert result.returncode == 1
-    assert result.stderr.startswith("Error: no worker is registered on host 'nosuch'") and len(result.stderr.splitlines()) == 1
+    assert (
+        result.stderr.startswith("Error: no worker is registered on host 'nosuch'")
+        and len(result.stderr.splitlines()) == 1
+    )
 
 
 def test_a_host_whose_workers_went_silent_is_lost_since_their_last_heartbeat(opened):

@@ -1,6 +1,7 @@
 """The import contract between the engine and the dashboard, read from the source itself: the
 engine (queuectl/) never imports Textual at module level (it loads only inside `queuectl tui`),
 and the dashboard (tui/) never reaches past the store into the models or peewee."""
+
 import ast
 from pathlib import Path
 
@@ -43,8 +44,13 @@ def test_the_engine_never_imports_textual_at_module_level(path):
 
 @pytest.mark.parametrize("path", _files("tui"), ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_dashboard_never_imports_the_models_or_peewee(path):
-    bad = [name for name, _ in _imports(path)
-           if name.split(".")[0] in ("peewee", "playhouse") or name == "queuectl.models" or name.startswith("queuectl.models.")]  # fmt: skip
+    bad = [
+        name
+        for name, _ in _imports(path)
+        if name.split(".")[0] in ("peewee", "playhouse")
+        or name == "queuectl.models"
+        or name.startswith("queuectl.models.")
+    ]
     assert not bad, f"{path.name} imports {bad[0]}"
 
 

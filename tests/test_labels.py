@@ -1,10 +1,11 @@
 """Labels (schema 4): given by add/enqueue/edit, matched by list/status/retry/cancel --label, and
 `list --state A --state B` (on both backends)."""
+
 import json
 
 import pytest
-
 from conftest import drain, enqueue, job, run_cli, snapshot
+
 from queuectl import ops, store
 from queuectl.store import JobFilter
 
@@ -69,13 +70,23 @@ def test_list_takes_several_states():
     assert sorted(j["id"] for j in json.loads(result.stdout)) == ["b", "new"]
 
 
-@pytest.mark.parametrize("args", [
-    ["list", "--label", "bad label"], ["status", "--label", ""], ["cancel", "--label", 'q"uote'],
-    ["retry", "--label", "x,y"], ["cancel"], ["cancel", "a", "--label", "x"], ["retry"],
-    ["add", "-l", "no spaces", "--", "true"], ["enqueue", '{"command": "true", "labels": "x"}'],
-    ["enqueue", '{"command": "true", "labels": [1]}'], ["edit", "a", "--set", "labels=ok,not ok"],
-    ["list", "--state", "sleeping"],
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--label", "bad label"],
+        ["status", "--label", ""],
+        ["cancel", "--label", 'q"uote'],
+        ["retry", "--label", "x,y"],
+        ["cancel"],
+        ["cancel", "a", "--label", "x"],
+        ["retry"],
+        ["add", "-l", "no spaces", "--", "true"],
+        ["enqueue", '{"command": "true", "labels": "x"}'],
+        ["enqueue", '{"command": "true", "labels": [1]}'],
+        ["edit", "a", "--set", "labels=ok,not ok"],
+        ["list", "--state", "sleeping"],
+    ],
+)
 def test_bad_labels_exit_2_and_change_nothing(args):
     labelled()
     before = snapshot()

@@ -2,6 +2,7 @@
 what a hostile neighbour on the same machine would.  queuectl runs as root (the tests' user, as in
 CI), the neighbour through `runuser`: a token file they plant, a store and logs they try to read,
 and links they plant where queuectl will write.  Run as root only."""
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from conftest import drain, enqueue
 
 pytestmark = pytest.mark.skipif(
@@ -32,7 +32,9 @@ def _files_on_this_host(db_path):
 @pytest.fixture(scope="module")
 def neighbour():
     """The other user's name; the account is removed after the module."""
-    made = subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", NEIGHBOUR], capture_output=True, text=True)
+    made = subprocess.run(
+        ["useradd", "--no-create-home", "--shell", "/bin/sh", NEIGHBOUR], capture_output=True, text=True
+    )
     if made.returncode != 0:
         pytest.skip(f"useradd failed: {made.stderr.strip()}")
     try:
@@ -42,8 +44,9 @@ def neighbour():
 
 
 def as_neighbour(script: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["runuser", "-u", NEIGHBOUR, "--", "/bin/sh", "-c", script], capture_output=True, text=True,
-                          timeout=30, cwd="/")  # fmt: skip
+    return subprocess.run(
+        ["runuser", "-u", NEIGHBOUR, "--", "/bin/sh", "-c", script], capture_output=True, text=True, timeout=30, cwd="/"
+    )
 
 
 @pytest.fixture
@@ -56,8 +59,13 @@ def shared():
 
 
 def queuectl(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "queuectl", *args], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, **env))  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "queuectl", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, **env),
+    )
 
 
 def refused(result: subprocess.CompletedProcess, code: int, *words: str) -> None:
@@ -72,9 +80,26 @@ def dashboard_with(token_file: Path, store: Path) -> subprocess.CompletedProcess
     the token) is stopped and fails the test."""
     pytest.importorskip("textual_serve", reason="the web extra is not installed")
     from web.conftest import free_port
-    proc = subprocess.Popen([sys.executable, "-m", "queuectl", "--db", str(store), "dashboard", "start", "--port", str(free_port()),
-                             "--token-file", str(token_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "queuectl",
+            "--db",
+            str(store),
+            "dashboard",
+            "start",
+            "--port",
+            str(free_port()),
+            "--token-file",
+            str(token_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=20)
     except subprocess.TimeoutExpired:
@@ -89,7 +114,9 @@ def test_a_token_file_planted_by_another_user_is_refused(neighbour, shared, tmp_
     planted = as_neighbour(f"umask 077; printf %s planted-token-of-the-neighbour > {shared}/token")
     assert planted.returncode == 0, planted.stderr
     assert stat.S_IMODE((shared / "token").stat().st_mode) == 0o600
-    refused(dashboard_with(shared / "token", tmp_path / "q.db"), 2, "--token-file", f"user {neighbour}", "not to user root")
+    refused(
+        dashboard_with(shared / "token", tmp_path / "q.db"), 2, "--token-file", f"user {neighbour}", "not to user root"
+    )
     # a link of theirs to a token file of root's, and a FIFO (which would hang a plain open)
     mine = tmp_path / "my-token"
     mine.write_text("a-token-root-keeps-for-itself")
@@ -110,8 +137,23 @@ def test_the_store_and_its_folder_are_private_to_their_owner(neighbour, shared):
     for attempt in (f"cat {store}", f"ls {store.parent}", f"echo x >> {store}", f"touch {store.parent}/planted"):
         assert as_neighbour(attempt).returncode != 0, attempt
     # nor does the neighbour's own queuectl get in (as a user would try)
-    tried = subprocess.run(["runuser", "-u", neighbour, "--", "/usr/bin/env", f"QUEUECTL_DB={store}", "HOME=/tmp",
-                            "/bin/sh", "-c", f"cat {store} >/dev/null"], capture_output=True, text=True, timeout=30)  # fmt: skip
+    tried = subprocess.run(
+        [
+            "runuser",
+            "-u",
+            neighbour,
+            "--",
+            "/usr/bin/env",
+            f"QUEUECTL_DB={store}",
+            "HOME=/tmp",
+            "/bin/sh",
+            "-c",
+            f"cat {store} >/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert tried.returncode != 0
 
 
@@ -131,14 +173,17 @@ def test_the_logs_of_jobs_are_private_to_their_owner(neighbour, shared, monkeypa
     assert as_neighbour(f"cat {store}").returncode != 0
 
 
-@pytest.mark.parametrize("planted", [
-    "ln -s {victim} {d}/logs",  # job logs written into root's folder
-    "mkdir -m 777 {d}/logs",  # a logs folder the neighbour reads
-    "ln -s {victim} {d}/run",  # the wake-up sockets
-    "ln -s {victim}/precious {d}/q.db",  # the store opened through a link
-    "umask 0; touch {d}/q.db",  # a store of theirs, whose jobs root would run
-    "ln -s {victim}/precious {d}/q.db-wal",  # SQLite's journal
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "ln -s {victim} {d}/logs",  # job logs written into root's folder
+        "mkdir -m 777 {d}/logs",  # a logs folder the neighbour reads
+        "ln -s {victim} {d}/run",  # the wake-up sockets
+        "ln -s {victim}/precious {d}/q.db",  # the store opened through a link
+        "umask 0; touch {d}/q.db",  # a store of theirs, whose jobs root would run
+        "ln -s {victim}/precious {d}/q.db-wal",  # SQLite's journal
+    ],
+)
 def test_what_the_neighbour_plants_beside_the_store_is_refused_never_followed(neighbour, shared, tmp_path, planted):
     """The store's folder is one everyone may write to (sticky, like /tmp): the neighbour makes
     the store's companions before root's first command does."""

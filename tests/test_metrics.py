@@ -1,5 +1,6 @@
 """Prometheus metrics: `metrics --format prometheus`, `metrics serve`, counters kept in the store
 (durable across restarts and deletes), on both backends."""
+
 from __future__ import annotations
 
 import json
@@ -9,14 +10,13 @@ import urllib.error
 import urllib.request
 
 import pytest
+from conftest import claim_one, drain, enqueue, qctl, run_cli
 from prometheus_client.parser import text_string_to_metric_families
+from test_store import Clock
 
 from queuectl import store
 from queuectl.paths import resolve
 from queuectl.spec import JobSpec
-
-from conftest import claim_one, drain, enqueue, qctl, run_cli
-from test_store import Clock
 
 
 def scrape(text: str | None = None) -> dict:
@@ -47,10 +47,21 @@ def test_a_drain_is_counted_per_queue_and_outcome_and_deleting_jobs_does_not_low
     assert run_cli("cancel", "never").exit_code == 0
     before = scrape()
     assert before["queuectl_jobs_finished"][("type", ())] == "counter"
-    assert sample(before, "queuectl_jobs_finished", "queuectl_jobs_finished_total", queue="default", outcome="completed") == 3
-    assert sample(before, "queuectl_jobs_finished", "queuectl_jobs_finished_total", queue="default", outcome="cancelled") == 1
-    assert sample(before, "queuectl_jobs_finished", "queuectl_jobs_finished_total", queue="reports", outcome="dead") == 1
-    assert sample(before, "queuectl_jobs_finished", "queuectl_jobs_finished_total", queue="reports", outcome="completed") == 0
+    assert (
+        sample(before, "queuectl_jobs_finished", "queuectl_jobs_finished_total", queue="default", outcome="completed")
+        == 3
+    )
+    assert (
+        sample(before, "queuectl_jobs_finished", "queuectl_jobs_finished_total", queue="default", outcome="cancelled")
+        == 1
+    )
+    assert (
+        sample(before, "queuectl_jobs_finished", "queuectl_jobs_finished_total", queue="reports", outcome="dead") == 1
+    )
+    assert (
+        sample(before, "queuectl_jobs_finished", "queuectl_jobs_finished_total", queue="reports", outcome="completed")
+        == 0
+    )
     assert sample(before, "queuectl_jobs", queue="default", state="completed") == 3
     assert sample(before, "queuectl_jobs", queue="reports", state="dead") == 1
     # every run is a duration (bad ran twice); every first run a wait
@@ -61,8 +72,11 @@ def test_a_drain_is_counted_per_queue_and_outcome_and_deleting_jobs_does_not_low
     assert sample(before, duration, f"{duration}_count", queue="default") == 3
     assert sample(before, "queuectl_job_wait_seconds", "queuectl_job_wait_seconds_count", queue="default") == 3
     assert sample(before, "queuectl_job_wait_seconds", "queuectl_job_wait_seconds_count", queue="reports") == 1
-    buckets = [v for (name, labels), v in before[duration].items()
-               if name == f"{duration}_bucket" and ("queue", "default") in labels]  # fmt: skip
+    buckets = [
+        v
+        for (name, labels), v in before[duration].items()
+        if name == f"{duration}_bucket" and ("queue", "default") in labels
+    ]
     assert buckets == sorted(buckets)  # cumulative
     assert sample(before, "queuectl_leases_expired", "queuectl_leases_expired_total") == 0
     assert sample(before, "queuectl_build_info", version=store.queuectl_version()) == 1
@@ -70,7 +84,10 @@ def test_a_drain_is_counted_per_queue_and_outcome_and_deleting_jobs_does_not_low
     assert run_cli("prune", "--older-than", "0s").exit_code == 0
     after = scrape()
     assert sample(after, "queuectl_jobs", queue="default", state="completed") == 0
-    assert sample(after, "queuectl_jobs_finished", "queuectl_jobs_finished_total", queue="default", outcome="completed") == 3
+    assert (
+        sample(after, "queuectl_jobs_finished", "queuectl_jobs_finished_total", queue="default", outcome="completed")
+        == 3
+    )
     assert sample(after, duration, f"{duration}_count", queue="reports") == 2
 
 
@@ -81,7 +98,9 @@ def test_the_oldest_ready_job_ages_and_scheduled_jobs_do_not_count(clock_opened)
     assert sample(scrape(text), "queuectl_queue_oldest_ready_age_seconds", queue="default") == 0
     store.enqueue([JobSpec("true", id="now", queue="default")])
     clock.t += 42
-    assert sample(scrape(_exposition()), "queuectl_queue_oldest_ready_age_seconds", queue="default") == pytest.approx(42)
+    assert sample(scrape(_exposition()), "queuectl_queue_oldest_ready_age_seconds", queue="default") == pytest.approx(
+        42
+    )
 
 
 def test_an_expired_lease_is_counted_and_workers_and_slots_are_reported_per_host(clock_opened):
@@ -113,8 +132,9 @@ def test_an_expired_lease_is_counted_and_workers_and_slots_are_reported_per_host
 def test_metrics_serve_answers_prometheus_at_slash_metrics_only(backend):
     enqueue(id="a", command="true")
     drain()
-    proc = subprocess.Popen([sys.executable, "-m", "queuectl", "metrics", "serve", "--port", "0"],
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "queuectl", "metrics", "serve", "--port", "0"], stderr=subprocess.PIPE, text=True
+    )
     try:
         line = proc.stderr.readline()
         assert line.startswith("Serving metrics at http://127.0.0.1:"), line
@@ -122,8 +142,16 @@ def test_metrics_serve_answers_prometheus_at_slash_metrics_only(backend):
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             body = response.read().decode()
-        assert sample(scrape(body), "queuectl_jobs_finished", "queuectl_jobs_finished_total",
-                      queue="default", outcome="completed") == 1  # fmt: skip
+        assert (
+            sample(
+                scrape(body),
+                "queuectl_jobs_finished",
+                "queuectl_jobs_finished_total",
+                queue="default",
+                outcome="completed",
+            )
+            == 1
+        )
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(url.replace("/metrics", "/other"), timeout=10)
         assert missing.value.code == 404

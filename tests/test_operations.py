@@ -1,9 +1,9 @@
 """Retention (prune, dlq purge, retention settings) and DLQ triage."""
+
 import json
 import time
 
 import pytest
-
 from conftest import drain, enqueue, job, run_cli, snapshot, start_workers, stop, wait_for
 
 
@@ -30,9 +30,13 @@ def _with_output(backend) -> set[str]:
         return {p.name for p in _logs_dir().iterdir()} if _logs_dir().exists() else set()
     from queuectl.models import db
 
-    return {job_id for (job_id,) in db.execute_sql(
-        "SELECT DISTINCT j.id FROM attempt_output o JOIN attempt a ON a.id = o.attempt_id "
-        "JOIN job j ON j.seq = a.job_seq").fetchall()}  # fmt: skip
+    return {
+        job_id
+        for (job_id,) in db.execute_sql(
+            "SELECT DISTINCT j.id FROM attempt_output o JOIN attempt a ON a.id = o.attempt_id "
+            "JOIN job j ON j.seq = a.job_seq"
+        ).fetchall()
+    }
 
 
 def test_prune_deletes_old_finished_jobs_with_attempts_and_logs(backend):
@@ -80,7 +84,9 @@ def test_dlq_grouped_by_error_and_bulk_retry_with_dry_run():
     drain()
     groups = json.loads(run_cli("dlq", "list", "--group-by", "error", "--json").stdout)
     assert [(g["count"], g["exit_code"], g["error"]) for g in groups] == [
-        (3, 7, "exited with code 7"), (1, 9, "exited with code 9")]  # fmt: skip
+        (3, 7, "exited with code 7"),
+        (1, 9, "exited with code 9"),
+    ]
     assert groups[0]["examples"] == ["net2", "net1", "net0"] and groups[0]["latest"].endswith("Z")
     before = snapshot()
     assert run_cli("dlq", "retry", "--filter", "code 7", "--dry-run").stdout.split() == ["net0", "net1", "net2"]
@@ -113,8 +119,10 @@ def _max_overlap(spans):
 
 def test_queue_limit_is_never_exceeded_by_eight_workers(tmp_path):
     log = tmp_path / "spans"
-    lines = [json.dumps({"command": f"s=$(date +%s.%N); sleep 0.2; echo $s $(date +%s.%N) >> {log}", "queue": "lim"})
-             for _ in range(16)]  # fmt: skip
+    lines = [
+        json.dumps({"command": f"s=$(date +%s.%N); sleep 0.2; echo $s $(date +%s.%N) >> {log}", "queue": "lim"})
+        for _ in range(16)
+    ]
     lines += [json.dumps({"command": f"sleep 0.2; echo x >> {tmp_path / 'free'}"}) for _ in range(8)]
     assert run_cli("queue", "limit", "lim", "2").exit_code == 0
     assert run_cli("enqueue", "-", input="\n".join(lines)).exit_code == 0
@@ -148,7 +156,12 @@ def test_workers_serve_only_their_queues():
 
 
 def test_queue_commands_refuse_bad_input():
-    for args in (["queue", "limit", "q", "0"], ["queue", "limit", "q", "many"], ["queue", "pause", "../x"],
-                 ["worker", "start", "--queue", "a b"], ["enqueue", '{"command": "true", "queue": ""}']):  # fmt: skip
+    for args in (
+        ["queue", "limit", "q", "0"],
+        ["queue", "limit", "q", "many"],
+        ["queue", "pause", "../x"],
+        ["worker", "start", "--queue", "a b"],
+        ["enqueue", '{"command": "true", "queue": ""}'],
+    ):
         result = run_cli(*args)
         assert result.exit_code == 2 and result.stderr.startswith("Error: "), args

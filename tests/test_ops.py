@@ -1,7 +1,8 @@
 """The operations layer: the compound operations the commands and the dashboard share."""
-import pytest
 
+import pytest
 from conftest import claim_one, finish_one, run_cli
+
 from queuectl import ops, store
 from queuectl.errors import InputError, InvalidState, NotFound
 from queuectl.spec import MAX_PRIORITY, JobSpec, parse_queue_limit

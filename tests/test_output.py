@@ -1,15 +1,14 @@
 """Output through the store (PostgreSQL): any host reads and follows any job's output; it is
 capped like the files, and deleted with its job.  Another host is another logs folder here
 (QUEUECTL_LOGS, QUEUECTL_HOST_ID); tests/multihost/ does it across network namespaces."""
+
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import time
 
 import pytest
-
 from conftest import enqueue, qctl, run_cli, wait_for
 
 pytestmark = pytest.mark.postgres_only
@@ -20,8 +19,13 @@ def _as_host(tmp_path, name: str) -> dict:
 
 
 def _drain_on(env: dict) -> None:
-    result = subprocess.run([sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet"], env=env,
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -38,25 +42,40 @@ def test_a_job_run_on_one_host_is_read_from_another_and_its_spool_is_gone(backen
     enqueue(id="talk", command="echo out-1; echo err-1 >&2; printf 'no newline'")
     worker = _as_host(tmp_path, "alpha")
     _drain_on(worker)
-    reader = subprocess.run([sys.executable, "-m", "queuectl", "logs", "talk"], env=_as_host(tmp_path, "beta"),
-                            capture_output=True, text=True)  # fmt: skip
+    reader = subprocess.run(
+        [sys.executable, "-m", "queuectl", "logs", "talk"],
+        env=_as_host(tmp_path, "beta"),
+        capture_output=True,
+        text=True,
+    )
     assert reader.returncode == 0, reader.stderr
     assert "=== STDOUT ===\nout-1\nno newline\n" in reader.stdout
     assert "=== STDERR ===\nerr-1\n" in reader.stdout
     # one copy, in the store: the worker's spool files were removed once sent
     assert not list((tmp_path / "logs-alpha").rglob("attempt-*"))
-    assert _rows(store_url, "SELECT stream, pos FROM attempt_output ORDER BY stream, pos") == [("stderr", 0), ("stdout", 0)]
+    assert _rows(store_url, "SELECT stream, pos FROM attempt_output ORDER BY stream, pos") == [
+        ("stderr", 0),
+        ("stdout", 0),
+    ]
 
 
 def test_follow_from_another_host_streams_a_running_job_live(backend, tmp_path):
     gate = tmp_path / "gate"
     enqueue(id="slow", command=f"echo first; while [ ! -e {gate} ]; do sleep 0.05; done; echo second >&2; echo third")
     assert run_cli("init").exit_code == 0
-    worker = subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet"],
-                              env=_as_host(tmp_path, "alpha"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    follower = subprocess.Popen([sys.executable, "-m", "queuectl", "logs", "slow", "--follow"],
-                                env=_as_host(tmp_path, "beta"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet"],
+        env=_as_host(tmp_path, "alpha"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "queuectl", "logs", "slow", "--follow"],
+        env=_as_host(tmp_path, "beta"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert follower.stdout.readline() == "first\n"  # while the job still runs (it waits for the gate)
         gate.touch()
@@ -76,8 +95,11 @@ def test_output_is_capped_with_the_note_and_deleted_with_its_job(backend, tmp_pa
     enqueue(id="loud", command="head -c 5000000 /dev/zero | tr '\\0' x; echo; echo tail-line")
     enqueue(id="quiet", command="echo small")
     _drain_on(_as_host(tmp_path, "alpha"))
-    stored = _rows(store_url, "SELECT a.job_seq, o.stream, SUM(octet_length(o.data)) FROM attempt_output o "
-                              "JOIN attempt a ON a.id = o.attempt_id GROUP BY 1, 2 ORDER BY 1, 2")  # fmt: skip
+    stored = _rows(
+        store_url,
+        "SELECT a.job_seq, o.stream, SUM(octet_length(o.data)) FROM attempt_output o "
+        "JOIN attempt a ON a.id = o.attempt_id GROUP BY 1, 2 ORDER BY 1, 2",
+    )
     assert stored[0][1] == "stdout" and 100000 < stored[0][2] < 100200  # the cap, plus the note
     shown = qctl("logs", "loud")
     assert "[queuectl: output truncated at 100000 bytes; 4900011 more bytes dropped]" in shown.stdout

@@ -1,6 +1,7 @@
 """`queuectl pause` / `resume`: a waiting job is not claimed; a running job's process group is
 stopped and continued by its worker, asked through the store from another "host" (on both
 backends), with its lease kept alive and its timeout clock stopped."""
+
 import json
 import os
 import subprocess
@@ -9,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import drain, enqueue, job, pid_alive, run_cli, snapshot, start_workers, stop, wait_for
+
 from queuectl import ops, store
 from queuectl.errors import InvalidState
-from queuectl.reaper import descendants
+from queuectl.execution.reaper import descendants
 
 COUNTER = "echo pid $$; i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done"
 
@@ -21,8 +22,9 @@ COUNTER = "echo pid $$; i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; don
 def from_other_host(*args: str) -> subprocess.CompletedProcess:
     """A command run as if on another machine: nothing it does can signal the job directly."""
     env = dict(os.environ, QUEUECTL_HOST_ID="host-b")
-    return subprocess.run([sys.executable, "-m", "queuectl", *args], env=env, capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "queuectl", *args], env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def stdout_of(job_id: str) -> Path:
@@ -113,10 +115,18 @@ def test_the_timeout_clock_stops_while_paused(tmp_path):
         assert stop(proc) == 0
 
 
-@pytest.mark.parametrize("args, code", [
-    (["pause", "nope"], 1), (["pause", "../x"], 2), (["resume", "a"], 1), (["pause", "done"], 1),
-    (["resume", "done"], 1), (["pause"], 2), (["resume", "bad id!"], 2),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["pause", "nope"], 1),
+        (["pause", "../x"], 2),
+        (["resume", "a"], 1),
+        (["pause", "done"], 1),
+        (["resume", "done"], 1),
+        (["pause"], 2),
+        (["resume", "bad id!"], 2),
+    ],
+)
 def test_bad_pause_and_resume_change_nothing(args, code):
     enqueue(id="a", command="true")
     enqueue(id="done", command="true")

@@ -1,5 +1,6 @@
 """The failure policy (failure.py): its invariants over every setting's whole range, and the
 schedule the README promises.  Pure: no store, no backend."""
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -1,4 +1,5 @@
 """Several hosts on one PostgreSQL store, and the server going away mid-run."""
+
 import json
 import os
 import signal
@@ -7,7 +8,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import enqueue, job, run_cli, wait_for
 
 pytestmark = pytest.mark.postgres_only
@@ -16,8 +16,14 @@ pytestmark = pytest.mark.postgres_only
 def _host(name: str, *args: str) -> subprocess.Popen:
     """A supervisor that believes it runs on machine `name`."""
     env = dict(os.environ, QUEUECTL_HOST_ID=name)
-    return subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--quiet", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "queuectl", "worker", "start", "--quiet", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _descendants(pid: int) -> list[int]:
@@ -108,10 +114,13 @@ def test_a_postgres_restart_mid_run_loses_nothing(tmp_path, pg_admin, store_url)
     terminations = 0
     try:
         for round_ in range(1, 4):
-            wait_for(lambda: out.exists() and len(out.read_text().split()) >= 100 * round_, timeout=60)
+            wait_for(lambda: out.exists() and len(out.read_text().split()) >= 100 * round_, timeout=60)  # noqa: B023 (called here)
             with pg_admin.cursor() as cursor:  # what a server restart does to every client
-                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE datname = %s AND pid <> pg_backend_pid()", (database,))  # fmt: skip
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (database,),
+                )
                 terminations += cursor.rowcount
         wait_for(lambda: _status()["jobs"]["completed"] == 400, timeout=90, interval=0.5)
     finally:

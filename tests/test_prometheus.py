@@ -2,6 +2,7 @@
 both backends; `metrics serve` as a real process against raw sockets that never finish their
 request; every known series present at 0; the outcome of each run, for a retry rate; a scrape
 taken during a drain is one moment of the store."""
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,13 @@ import sys
 import urllib.request
 
 import pytest
-
 from conftest import enqueue, qctl, run_cli, start_workers, stop, wait_for
 from test_metrics import sample, scrape
 
 PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian's prometheus package; .ci/run installs it)")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None, reason="promtool is not installed (Debian's prometheus package; .ci/run installs it)"
+)
 STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled", "blocked")
 
 
@@ -37,8 +39,11 @@ class Exporter:
     """`queuectl metrics serve ARGS` as a real process on a free port, and its printed URL."""
 
     def __init__(self, *args: str):
-        self.proc = subprocess.Popen([sys.executable, "-m", "queuectl", "metrics", "serve", "--port", "0", *args],
-                                     stderr=subprocess.PIPE, text=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "queuectl", "metrics", "serve", "--port", "0", *args],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.line = self.proc.stderr.readline()
         assert self.line.startswith("Serving metrics at http://"), self.line
         self.url = self.line.split()[3]
@@ -134,11 +139,21 @@ def test_promtool_accepts_a_drained_store_and_each_run_is_counted_by_outcome(bac
     promtool_check(text)
     figures = scrape(text)
     assert figures["queuectl_runs"][("type", ())] == "counter"
-    runs = {(queue, outcome): sample(figures, "queuectl_runs", "queuectl_runs_total", queue=queue, outcome=outcome)
-            for queue in ("default", "reports") for outcome in ("completed", "failed", "dead", "cancelled")}  # fmt: skip
-    assert runs == {("default", "completed"): 3, ("default", "failed"): 0, ("default", "dead"): 0,
-                    ("default", "cancelled"): 0, ("reports", "completed"): 0, ("reports", "failed"): 2,
-                    ("reports", "dead"): 2, ("reports", "cancelled"): 0}  # fmt: skip
+    runs = {
+        (queue, outcome): sample(figures, "queuectl_runs", "queuectl_runs_total", queue=queue, outcome=outcome)
+        for queue in ("default", "reports")
+        for outcome in ("completed", "failed", "dead", "cancelled")
+    }
+    assert runs == {
+        ("default", "completed"): 3,
+        ("default", "failed"): 0,
+        ("default", "dead"): 0,
+        ("default", "cancelled"): 0,
+        ("reports", "completed"): 0,
+        ("reports", "failed"): 2,
+        ("reports", "dead"): 2,
+        ("reports", "cancelled"): 0,
+    }
     duration = "queuectl_job_duration_seconds"
     assert sample(figures, duration, f"{duration}_count", queue="reports") == 4  # every run has one outcome
     assert "job_id" not in text and "flaky" not in text
@@ -148,21 +163,27 @@ def test_a_scrape_during_a_drain_is_one_moment_of_the_store(backend):
     """Each scrape's gauges and counters agree with each other while workers change the store
     (one transaction, one snapshot on PostgreSQL too), and the last agrees with `status --json`."""
     n = 40
-    lines = "\n".join(json.dumps({"id": f"j{i}", "command": "true" if i % 4 else "exit 1", "max_retries": 0})
-                      for i in range(n))  # fmt: skip
+    lines = "\n".join(
+        json.dumps({"id": f"j{i}", "command": "true" if i % 4 else "exit 1", "max_retries": 0}) for i in range(n)
+    )
     assert run_cli("enqueue", "-", input=lines).exit_code == 0, "enqueue from stdin"
     workers = start_workers("--count", "4", "--procs", "2")
     server = Exporter()
     seen = []
     try:
+
         def check() -> bool:
             figures = scrape(server.get())
             jobs = {state: sample(figures, "queuectl_jobs", queue="default", state=state) for state in STATES}
-            finished = sample(figures, "queuectl_jobs_finished", "queuectl_jobs_finished_total", queue="default", outcome="completed")
+            finished = sample(
+                figures, "queuectl_jobs_finished", "queuectl_jobs_finished_total", queue="default", outcome="completed"
+            )
             ran = sample(figures, "queuectl_runs", "queuectl_runs_total", queue="default", outcome="completed")
             assert sum(jobs.values()) == n, jobs
             assert jobs["completed"] == finished == ran, (jobs, finished, ran)
-            assert jobs["dead"] == sample(figures, "queuectl_runs", "queuectl_runs_total", queue="default", outcome="dead")
+            assert jobs["dead"] == sample(
+                figures, "queuectl_runs", "queuectl_runs_total", queue="default", outcome="dead"
+            )
             seen.append(jobs)
             return jobs["completed"] + jobs["dead"] == n
 

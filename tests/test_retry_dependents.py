@@ -2,10 +2,10 @@
 compile died and ar, link and test were cancelled with it.  Without --with-dependents a retry
 says what stays cancelled; with it, they wait for their dependencies again.  --state keeps a
 label's completed jobs from running again."""
+
 from __future__ import annotations
 
 import pytest
-
 from conftest import drain, enqueue, job, run_cli
 
 
@@ -20,7 +20,12 @@ def _broken_build(tmp_path) -> None:
     enqueue(id="other", command="true", depends_on=["c1"])
     drain()
     assert [job(j)["state"] for j in ("c1", "c2", "ar", "link", "test")] == [
-        "completed", "dead", "cancelled", "cancelled", "cancelled"]
+        "completed",
+        "dead",
+        "cancelled",
+        "cancelled",
+        "cancelled",
+    ]
     (tmp_path / "fixed").touch()
 
 
@@ -30,19 +35,29 @@ def test_a_retry_names_the_dependents_that_stay_cancelled(tmp_path):
     assert result.exit_code == 0 and result.stdout == "retrying job 'c2'\n"
     assert result.stderr == "still cancelled downstream: ar, link, test (--with-dependents retries them too)\n"
     drain()
-    assert [job(j)["state"] for j in ("c2", "ar", "link", "test")] == ["completed", "cancelled", "cancelled", "cancelled"]
+    assert [job(j)["state"] for j in ("c2", "ar", "link", "test")] == [
+        "completed",
+        "cancelled",
+        "cancelled",
+        "cancelled",
+    ]
 
 
 def test_with_dependents_runs_the_later_steps_again_and_not_the_completed_ones(tmp_path):
     _broken_build(tmp_path)
     result = run_cli("retry", "c2", "--with-dependents")
     assert result.exit_code == 0 and result.stderr == ""
-    assert result.stdout.splitlines() == ["retrying job 'c2'", "retrying job 'ar' (a dependent)",
-                                          "retrying job 'link' (a dependent)", "retrying job 'test' (a dependent)"]
+    assert result.stdout.splitlines() == [
+        "retrying job 'c2'",
+        "retrying job 'ar' (a dependent)",
+        "retrying job 'link' (a dependent)",
+        "retrying job 'test' (a dependent)",
+    ]
     assert [job(j)["state"] for j in ("c2", "ar", "link", "test")] == ["pending", "blocked", "blocked", "blocked"]
     drain()
     assert {j: job(j)["state"] for j in ("c1", "c2", "ar", "link", "test", "other")} == dict.fromkeys(
-        ("c1", "c2", "ar", "link", "test", "other"), "completed")
+        ("c1", "c2", "ar", "link", "test", "other"), "completed"
+    )
     assert job("c1")["attempts"] == 1 and job("other")["attempts"] == 1  # not run again
 
 
@@ -76,21 +91,28 @@ def test_retry_state_is_bad_input_without_label_or_with_an_unknown_state(args):
 def test_dlq_retry_and_retry_edit_take_with_dependents(tmp_path):
     _broken_build(tmp_path)
     plain = run_cli("dlq", "retry", "--all")
-    assert plain.stdout == "retrying 1 job(s) from the DLQ\n" and "still cancelled downstream: ar, link, test" in plain.stderr
+    assert (
+        plain.stdout == "retrying 1 job(s) from the DLQ\n"
+        and "still cancelled downstream: ar, link, test" in plain.stderr
+    )
     drain()
     assert job("ar")["state"] == "cancelled"
     enqueue(id="c3", command="false", max_retries=0)
     enqueue(id="ar3", command="true", depends_on=["c3"])
     drain()
     result = run_cli("retry", "c3", "--set", "command=true", "--with-dependents")
-    assert result.exit_code == 0 and result.stdout.splitlines() == ["retrying job 'c3': command (pending)",
-                                                                   "retrying job 'ar3' (a dependent)"]
+    assert result.exit_code == 0 and result.stdout.splitlines() == [
+        "retrying job 'c3': command (pending)",
+        "retrying job 'ar3' (a dependent)",
+    ]
     enqueue(id="c4", command="false", max_retries=0)
     enqueue(id="ar4", command="true", depends_on=["c4"])
     drain()
     assert job("ar4")["state"] == "cancelled"
     assert run_cli("dlq", "retry", "c4", "--with-dependents").stdout.splitlines() == [
-        "retrying job 'c4' from the DLQ", "retrying job 'ar4' (a dependent)"]
+        "retrying job 'c4' from the DLQ",
+        "retrying job 'ar4' (a dependent)",
+    ]
     assert job("ar4")["state"] == "blocked" and job("ar3")["state"] == "completed"  # (the drain for c4 ran it)
 
 

@@ -1,5 +1,6 @@
 """The runner: a command as its own process group, its output in capped files, its end reported;
 many commands supervised from one selector; the job guard."""
+
 import os
 import shlex
 import signal
@@ -8,9 +9,9 @@ import sys
 import time
 
 import pytest
-
 from conftest import pid_alive, wait_for
-from queuectl import runner
+
+from queuectl.execution import runner
 
 
 def _wait(running: runner.Running) -> runner.Outcome:
@@ -23,8 +24,14 @@ def _wait(running: runner.Running) -> runner.Outcome:
 
 
 def _run(tmp_path, command, timeout=30.0, max_log_bytes=1 << 20, **kwargs):
-    running = runner.Running(command, tmp_path / "logs" / "job" / "out", tmp_path / "logs" / "job" / "err",
-                             max_log_bytes, timeout=timeout, **kwargs)  # fmt: skip
+    running = runner.Running(
+        command,
+        tmp_path / "logs" / "job" / "out",
+        tmp_path / "logs" / "job" / "err",
+        max_log_bytes,
+        timeout=timeout,
+        **kwargs,
+    )
     return running, _wait(running)
 
 
@@ -52,10 +59,13 @@ def test_a_silent_command_writes_no_files(tmp_path):
     assert outcome.error is None and not (tmp_path / "logs").exists()
 
 
-@pytest.mark.parametrize("command, code, error", [
-    ("exit 3", 3, "exited with code 3"),
-    ("kill -KILL $$", 137, "killed by signal SIGKILL"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "command, code, error",
+    [
+        ("exit 3", 3, "exited with code 3"),
+        ("kill -KILL $$", 137, "killed by signal SIGKILL"),
+    ],
+)
 def test_failures_name_their_cause(tmp_path, command, code, error):
     _, outcome = _run(tmp_path, command)
     assert (outcome.exit_code, outcome.error) == (code, error)
@@ -104,8 +114,7 @@ def test_many_commands_run_side_by_side_from_one_loop(tmp_path):
     jobs = runner.Jobs()
     started = time.monotonic()
     for i in range(20):
-        jobs.add(runner.Running(f"sleep 0.5; echo out{i}", tmp_path / f"{i}.out", tmp_path / f"{i}.err", 1000,
-                                claim=i))  # fmt: skip
+        jobs.add(runner.Running(f"sleep 0.5; echo out{i}", tmp_path / f"{i}.out", tmp_path / f"{i}.err", 1000, claim=i))
     outcomes = _drive(jobs)
     elapsed = time.monotonic() - started
     assert sorted(outcomes) == list(range(20))
@@ -133,7 +142,7 @@ def test_the_guard_kills_every_running_job_when_its_worker_is_sigkilled(tmp_path
     script = (
         "import time\n"
         "from pathlib import Path\n"
-        "from queuectl.runner import JobGuard, Running\n"
+        "from queuectl.execution.runner import JobGuard, Running\n"
         "guard = JobGuard()\n"
         f"runs = [Running('sleep 60 & sleep 60', Path({str(tmp_path)!r}) / f'{{i}}.o', Path({str(tmp_path)!r}) / f'{{i}}.e',"
         " 100, None, guard) for i in range(5)]\n"
@@ -168,12 +177,14 @@ def test_an_orphan_that_ends_after_its_job_is_reaped_not_left_a_zombie(tmp_path)
     when it ends, however long after; a zombie of it would keep its group (a cancelled job's)
     in existence for as long as the worker is idle."""
     ready = tmp_path / "ready"
-    leftover = f"import os, time; os.closerange(0, 4096); open({str(ready)!r}, 'w').write(str(os.getpid())); time.sleep(1)"
+    leftover = (
+        f"import os, time; os.closerange(0, 4096); open({str(ready)!r}, 'w').write(str(os.getpid())); time.sleep(1)"
+    )
     command = f"setsid {sys.executable} -c {shlex.quote(leftover)} & while [ ! -s {ready} ]; do sleep 0.05; done"
     script = (
         "import os, sys, time\n"
         "from pathlib import Path\n"
-        "from queuectl import reaper, runner\n"
+        "from queuectl.execution import reaper, runner\n"
         "reaper.become_subreaper()\n"
         "jobs = runner.Jobs()\n"
         f"jobs.add(runner.Running(sys.argv[1], Path({str(tmp_path)!r}) / 'o', Path({str(tmp_path)!r}) / 'e', 100))\n"

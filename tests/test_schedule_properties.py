@@ -2,14 +2,14 @@
 expressions with no next date or none at all, unknown zones, a job that cannot be made, a
 dependency deleted since) and however the clock steps, run_due_schedules never raises, every
 schedule left active has moved past now, and a schedule that failed is paused and says why."""
+
 import json
 from datetime import datetime, timezone
 
+from conftest import enqueue, run_cli
 from croniter import croniter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import enqueue, run_cli
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 START = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
@@ -25,8 +25,13 @@ BAD_ZONES = ["Mars/Olympus", "", "../../etc/passwd", "UTC\x01", "Europe/"]
 
 field = st.sampled_from(["*", "*/7", "0", "5", "59", "1-10", "3,17", "61", "0-0", "L", "*/100", "?"])
 generated_cron = st.builds(lambda parts: " ".join(parts), st.lists(field, min_size=4, max_size=7))
-crons = st.one_of(st.sampled_from(RECURRING), st.sampled_from(NO_NEXT), st.sampled_from(INVALID), generated_cron,
-                  st.text(st.characters(exclude_characters="\x00"), max_size=30))  # (no store keeps a NUL)
+crons = st.one_of(
+    st.sampled_from(RECURRING),
+    st.sampled_from(NO_NEXT),
+    st.sampled_from(INVALID),
+    generated_cron,
+    st.text(st.characters(exclude_characters="\x00"), max_size=30),
+)  # (no store keeps a NUL)
 #: each job's JSON, and what is wrong with it when something is (the start of its error)
 JOBS = {
     '{"command": "true"}': None,
@@ -38,19 +43,31 @@ JOBS = {
     '{"command": "true", "priority": "high"}': "priority must be an integer",
 }
 schedules = st.lists(
-    st.fixed_dictionaries({"cron": crons, "tz": st.one_of(st.sampled_from(ZONES), st.sampled_from(BAD_ZONES)),
-                           "overlap": st.sampled_from(["allow", "skip"]), "job": st.sampled_from(list(JOBS)),
-                           "due": st.integers(-10**6, 10**6)}),
-    min_size=1, max_size=4,
-)  # fmt: skip
+    st.fixed_dictionaries(
+        {
+            "cron": crons,
+            "tz": st.one_of(st.sampled_from(ZONES), st.sampled_from(BAD_ZONES)),
+            "overlap": st.sampled_from(["allow", "skip"]),
+            "job": st.sampled_from(list(JOBS)),
+            "due": st.integers(-(10**6), 10**6),
+        }
+    ),
+    min_size=1,
+    max_size=4,
+)
 #: the clock's steps between heartbeats: seconds on, a DST night on, back an hour, years on
-steps = st.lists(st.one_of(st.integers(0, 3600), st.sampled_from([-3600, -86400, 86400 * 200, 86400 * 365 * 3])),
-                 min_size=1, max_size=4)  # fmt: skip
+steps = st.lists(
+    st.one_of(st.integers(0, 3600), st.sampled_from([-3600, -86400, 86400 * 200, 86400 * 365 * 3])),
+    min_size=1,
+    max_size=4,
+)
 
 
 def _reasons(s: dict) -> list[str]:
     """How each error this schedule may end with starts: nothing, for one that should run."""
-    reasons = ["invalid cron expression" if not croniter.is_valid(s["cron"]) else f"cron expression {s['cron']!r} has no run"]
+    reasons = [
+        "invalid cron expression" if not croniter.is_valid(s["cron"]) else f"cron expression {s['cron']!r} has no run"
+    ]
     if s["cron"] in RECURRING:
         reasons.pop()
     if s["tz"] not in ZONES:
@@ -72,12 +89,13 @@ def test_the_heartbeat_survives_any_schedule(opened, made, clock_steps):
         assert run_cli("cancel", "gone").exit_code == 0 and run_cli("delete", "gone").exit_code == 0
     Schedule.delete().execute()
     for i, s in enumerate(made):  # written as they are, as a hand-made row or an older version would
-        Schedule.create(name=f"s{i}", cron=s["cron"], tz=s["tz"], overlap=s["overlap"], job=s["job"],
-                        next_run_at=START + s["due"])  # fmt: skip
+        Schedule.create(
+            name=f"s{i}", cron=s["cron"], tz=s["tz"], overlap=s["overlap"], job=s["job"], next_run_at=START + s["due"]
+        )
     t = START
     for step in clock_steps:
         t += step
-        store.set_clock(lambda: t)
+        store.set_clock(lambda t=t: t)
         due = store.run_due_schedules()  # never raises
         rows = {row.name: row for row in Schedule.select()}
         for name, error in due.failed.items():

@@ -1,11 +1,11 @@
 """Schedules: one job per cron tick, whoever runs them and however many of them there are."""
+
 import json
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from conftest import enqueue, job, qctl, run_cli, start_workers, stop, wait_for
 
 T = datetime(2030, 1, 1, 10, 5, 0, tzinfo=timezone.utc).timestamp()  # a */5 tick
@@ -30,13 +30,16 @@ def _race(now: float, processes: int = 4) -> int:
     import time
 
     code = _RACER.format(now=now, start=time.time() + 1.5)
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(processes)
+    ]
     return sum(int(p.communicate(timeout=60)[0]) for p in procs)
 
 
 def _jobs(prefix="nightly@"):
-    return sorted(j["id"] for j in json.loads(run_cli("list", "--json", "--limit", "1000").stdout)
-                  if j["id"].startswith(prefix))  # fmt: skip
+    return sorted(
+        j["id"] for j in json.loads(run_cli("list", "--json", "--limit", "1000").stdout) if j["id"].startswith(prefix)
+    )
 
 
 def _add(*args, at=T - 100):
@@ -175,9 +178,10 @@ def test_a_one_shot_runs_its_tick_then_pauses_with_no_next_run():
 
     _add("once", "--cron", "5 10 1 1 * 0 2030", '{"command": "true"}')
     store.set_clock(lambda: T + 1)
-    assert store.run_due_schedules() == (["once@2030-01-01T10:05:00Z"],
-                                         {"once": "cron expression '5 10 1 1 * 0 2030' has no run after "
-                                                  "2030-01-01T10:05:01Z"})  # fmt: skip
+    assert store.run_due_schedules() == (
+        ["once@2030-01-01T10:05:00Z"],
+        {"once": "cron expression '5 10 1 1 * 0 2030' has no run after 2030-01-01T10:05:01Z"},
+    )
     assert store.get_schedule("once").paused
     result = run_cli("schedule", "resume", "once")  # nothing to resume to: refused, still paused
     assert result.exit_code == 2 and result.stderr.startswith("Error: cron expression '5 10 1 1 * 0 2030' has no run")
@@ -202,8 +206,12 @@ def test_a_worker_outlives_poisoned_schedules_and_runs_a_plain_job_once():
     the worker died and was replaced, and the `true` job ended dead as 'lost: its worker exited'."""
     enqueue(id="base", command="true")
     assert run_cli("cancel", "base").exit_code == 0
-    assert run_cli("schedule", "add", "orphan", "--cron", "* * * * * */1",
-                   '{"command": "true", "depends_on": ["base"]}').exit_code == 0  # fmt: skip
+    assert (
+        run_cli(
+            "schedule", "add", "orphan", "--cron", "* * * * * */1", '{"command": "true", "depends_on": ["base"]}'
+        ).exit_code
+        == 0
+    )
     assert run_cli("delete", "base").exit_code == 0
     soon = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=3)
     once = f"{soon.minute} {soon.hour} {soon.day} {soon.month} * {soon.second} {soon.year}"
@@ -233,8 +241,11 @@ def test_one_validator_for_the_cli_and_the_form(opened):
     errors = ops.schedule_errors("bad name", " 0 0 31 2 * ", "Mars/Base", "never")
     assert set(errors) == {"name", "cron", "tz", "overlap"}
     assert errors["cron"].startswith("cron expression '0 0 31 2 *' has no run after ")
-    for args, field in ((["bad name", "--cron", "* * * * *"], "name"), (["s", "--cron", "0 0 31 2 *"], "cron"),
-                        (["s", "--cron", "* * * * *", "--tz", "Mars/Base"], "tz")):  # fmt: skip
+    for args, field in (
+        (["bad name", "--cron", "* * * * *"], "name"),
+        (["s", "--cron", "0 0 31 2 *"], "cron"),
+        (["s", "--cron", "* * * * *", "--tz", "Mars/Base"], "tz"),
+    ):
         result = run_cli("schedule", "add", *args, '{"command": "true"}')
         expected = ops.schedule_errors(*(args[:1] + [args[2]] + [args[4] if len(args) > 4 else "UTC", "allow"]))
         assert (result.exit_code, result.stderr) == (2, f"Error: {expected[field]}\n")

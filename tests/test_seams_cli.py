@@ -10,6 +10,7 @@ print what it prints on an empty store and create nothing (no file, no folder, n
 The situations run their commands a few at a time (each is a process of its own); the
 long-running ones (the dashboards, `metrics serve`) are run only where they end at once.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,8 @@ from dataclasses import dataclass
 
 import click
 import pytest
-
 from conftest import drain, enqueue, run_cli
+
 from queuectl.cli import cli
 
 
@@ -86,7 +87,7 @@ CASES = {
     "worker list": Case(("--json",), 0),
     "worker start": Case(("--burst", "--quiet"), 0, writes=True, bad=("--count", "0")),
     "worker stop": Case((), 0, writes=True, bad=("--host", "")),
-}  # fmt: skip
+}
 
 #: at most this many commands run at once (the machine may have two CPUs)
 AT_ONCE = 4
@@ -126,8 +127,15 @@ def _env(db: str, home) -> dict:
 
 
 def _run(path: str, args: tuple[str, ...], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "queuectl", *path.split(), *args], env=env, capture_output=True,
-                          text=True, errors="replace", stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "queuectl", *path.split(), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
 
 
 def _problems(name: str, result, code: int) -> list[str]:
@@ -191,7 +199,8 @@ def test_a_fresh_machine_then_an_empty_store(backend, store_url, tmp_path):
     env = _env(store_url, writers_home)
     again = _all([(name, case.args, env) for name, case in readers.items() if not case.serves])
     assert {name: (r.returncode, r.stdout) for name, r in again.items()} == {
-        name: (first[name].returncode, first[name].stdout) for name in again}
+        name: (first[name].returncode, first[name].stdout) for name in again
+    }
     writes = _all([(name, case.args, env) for name, case in cases.items() if case.writes])
     problems = [p for name, result in writes.items() for p in _problems(name, result, cases[name].code)]
     assert problems == [], "\n".join(problems)
@@ -240,8 +249,11 @@ def test_logs_stdout_and_stderr_are_the_streams_byte_for_byte(backend, tmp_path)
 def test_logs_stdout_gives_the_attempt_asked_for_and_all_of_it(backend, tmp_path):
     """The whole output (the headed form shows its last 1 MiB), of the latest or --attempt N."""
     marker = tmp_path / "ran-once"
-    enqueue(id="twice", command=f"if [ -e {marker} ]; then printf second; else touch {marker}; "
-                                f"head -c 1500000 /dev/zero | tr '\\0' x; fi")  # fmt: skip
+    enqueue(
+        id="twice",
+        command=f"if [ -e {marker} ]; then printf second; else touch {marker}; "
+        f"head -c 1500000 /dev/zero | tr '\\0' x; fi",
+    )
     drain()
     assert run_cli("retry", "twice").exit_code == 0
     drain()
@@ -266,6 +278,9 @@ def test_a_job_without_an_attempt_says_so_in_logs_and_show(backend, opened):
         assert logs.returncode == 0 and logs.stderr.decode() == f"job '{job_id}' is {state}: no attempt recorded\n"
         assert _logs(job_id, "--stdout").stdout == b""
         follow = _logs(job_id, "--follow")
-        assert follow.returncode == 1 and follow.stderr.decode() == f"Error: job '{job_id}' is {state}: no attempt recorded\n"
+        assert (
+            follow.returncode == 1
+            and follow.stderr.decode() == f"Error: job '{job_id}' is {state}: no attempt recorded\n"
+        )
         show = subprocess.run([sys.executable, "-m", "queuectl", "show", job_id], capture_output=True, text=True)
         assert show.stdout.endswith("Attempts: no attempt recorded\n") and "not run" not in show.stdout

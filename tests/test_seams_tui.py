@@ -4,6 +4,7 @@ pseudo-terminal of 80x24, keys typed, the screen read back, and how the process 
 Tests through the app's pilot (tests/tui/) stop at App.run(); what the command does after it
 (the exit status, what it prints) is only seen here.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -21,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import enqueue, qctl, start_workers, stop, until, wait_for
 
 QUEUECTL = str(Path(sys.executable).with_name("queuectl"))
@@ -40,8 +40,15 @@ class Terminal:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
         env.pop("NO_COLOR", None)
-        self.proc = subprocess.Popen([QUEUECTL, *args], stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True, preexec_fn=_controlling_terminal)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [QUEUECTL, *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_controlling_terminal,
+        )
         os.close(slave)
         self.master = master
         self.raw = b""
@@ -54,7 +61,7 @@ class Terminal:
 
     @property
     def since_press(self) -> str:
-        return ESCAPES.sub(b"", self.raw[self.mark:]).decode(errors="replace")
+        return ESCAPES.sub(b"", self.raw[self.mark :]).decode(errors="replace")
 
     def _read(self, timeout: float) -> bool:
         """Take what the program wrote within timeout; False once it closed the terminal."""
@@ -199,10 +206,22 @@ class WebTab:
     a 4-byte length, the payload)."""
 
     def __init__(self) -> None:
-        env = dict(os.environ, TEXTUAL_DRIVER="textual.drivers.web_driver:WebDriver", TEXTUAL_FPS="60",
-                   TEXTUAL_COLOR_SYSTEM="truecolor", COLUMNS="80", ROWS="24")  # fmt: skip
-        self.proc = subprocess.Popen([QUEUECTL, "tui"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, start_new_session=True)  # fmt: skip
+        env = dict(
+            os.environ,
+            TEXTUAL_DRIVER="textual.drivers.web_driver:WebDriver",
+            TEXTUAL_FPS="60",
+            TEXTUAL_COLOR_SYSTEM="truecolor",
+            COLUMNS="80",
+            ROWS="24",
+        )
+        self.proc = subprocess.Popen(
+            [QUEUECTL, "tui"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
         self.drawn = b""
         self.reader = threading.Thread(target=self._read, daemon=True)  # (a full pipe would stall the app)
         self.reader.start()
@@ -221,7 +240,8 @@ class WebTab:
 
     def wait_for(self, text: str, timeout: float = 30) -> None:
         assert until(lambda: text in ESCAPES.sub(b"", self.drawn).decode(errors="replace"), timeout), (
-            f"never drew {text!r}")  # fmt: skip
+            f"never drew {text!r}"
+        )
 
 
 def test_a_web_tab_that_closes_ends_its_dashboard_cleanly():

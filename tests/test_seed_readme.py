@@ -10,6 +10,7 @@ differs where our README's "Differences from the seed" says so, and only there. 
 done, `--burst` (exit once the queue is empty) stands for "watch it finish, then press Ctrl+C",
 and one test presses Ctrl+C (SIGINT) for real.  The seed's loop of 100 enqueues runs with 10.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,12 +22,21 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import wait_for
 
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "QueueCTL-README.md"
-SCRIPTS = ("script.py", "urgent.py", "process.py", "extract_data.py", "transform_data.py", "load_data.py",
-           "backup.py", "build.py", "test.py", "deploy.py")  # fmt: skip
+SCRIPTS = (
+    "script.py",
+    "urgent.py",
+    "process.py",
+    "extract_data.py",
+    "transform_data.py",
+    "load_data.py",
+    "backup.py",
+    "build.py",
+    "test.py",
+    "deploy.py",
+)
 
 pytestmark = pytest.mark.skipif(not SEED.exists(), reason=f"the seed README is not beside the checkout ({SEED})")
 
@@ -46,8 +56,9 @@ class Reader:
             (folder / name).write_text("import sys\nprint(' '.join(sys.argv))\n")
 
     def sh(self, line: str, ok: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(["sh", "-c", line], cwd=self.folder, env=self.env, capture_output=True, text=True,
-                                timeout=120)  # fmt: skip
+        result = subprocess.run(
+            ["sh", "-c", line], cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=120
+        )
         assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
         if ok:
             assert result.returncode == 0, (line, result.stdout, result.stderr)
@@ -82,10 +93,14 @@ def test_installation_help_and_init(reader):
 
 def test_quick_start(reader):
     """Quick start 1-4, in order, on a store made by the first command."""
-    for line, job_id in (("""queuectl enqueue '{"id":"job1","command":"echo Hello World"}'""", "job1"),
-                         ("""queuectl enqueue '{"id":"urgent","command":"echo High Priority","priority":10}'""", "urgent"),
-                         ("""queuectl enqueue '{"id":"complex","command":"python script.py","timeout":600,"max_retries":5,"priority":5}'""",
-                          "complex")):  # fmt: skip
+    for line, job_id in (
+        ("""queuectl enqueue '{"id":"job1","command":"echo Hello World"}'""", "job1"),
+        ("""queuectl enqueue '{"id":"urgent","command":"echo High Priority","priority":10}'""", "urgent"),
+        (
+            """queuectl enqueue '{"id":"complex","command":"python script.py","timeout":600,"max_retries":5,"priority":5}'""",
+            "complex",
+        ),
+    ):
         assert reader.sh(line).stdout == f"{job_id}\n"
     assert reader.store.exists()
     listed = reader.sh("queuectl list").stdout
@@ -99,7 +114,14 @@ def test_quick_start(reader):
     reader.drain("queuectl worker start --count 3")
     assert {j["state"] for j in reader.jobs().values()} == {"completed"}
     status = reader.sh("queuectl status").stdout
-    for label, n in (("Pending", 0), ("Processing", 0), ("Completed", 4), ("Failed", 0), ("Dead (DLQ)", 0), ("Workers", 0)):
+    for label, n in (
+        ("Pending", 0),
+        ("Processing", 0),
+        ("Completed", 4),
+        ("Failed", 0),
+        ("Dead (DLQ)", 0),
+        ("Workers", 0),
+    ):
         assert re.search(rf"^{re.escape(label)}:\s+{n}$", status, re.M), (label, status)
     metrics = reader.sh("queuectl metrics").stdout
     for row in ("Total jobs", "Completed", "Failed", "Dead", "Avg runtime", "Active workers"):
@@ -110,9 +132,11 @@ def test_quick_start(reader):
 
 
 def test_enqueue_and_list_reference(reader):
-    for line in ("""queuectl enqueue '{"id":"task1","command":"echo Hello"}'""",
-                 """queuectl enqueue '{"id":"urgent","command":"python urgent.py","priority":10}'""",
-                 """queuectl enqueue '{"id":"complete","command":"python process.py","priority":5,"timeout":600,"max_retries":5,"run_at":"2025-11-08T10:00:00"}'"""):  # fmt: skip
+    for line in (
+        """queuectl enqueue '{"id":"task1","command":"echo Hello"}'""",
+        """queuectl enqueue '{"id":"urgent","command":"python urgent.py","priority":10}'""",
+        """queuectl enqueue '{"id":"complete","command":"python process.py","priority":5,"timeout":600,"max_retries":5,"run_at":"2025-11-08T10:00:00"}'""",
+    ):
         reader.sh(line)
     jobs = reader.jobs()
     assert (jobs["complete"]["priority"], jobs["complete"]["timeout"], jobs["complete"]["max_retries"]) == (5, 600, 5)
@@ -144,13 +168,19 @@ def test_dlq_reference(reader):
 
 def test_config_reference(reader):
     shown = reader.sh("queuectl config show").stdout
-    for key, value in (("backoff_base", "2"), ("default_priority", "0"), ("default_timeout", "300"), ("max_retries", "3")):
+    for key, value in (
+        ("backoff_base", "2"),
+        ("default_priority", "0"),
+        ("default_timeout", "300"),
+        ("max_retries", "3"),
+    ):
         assert re.search(rf"^{key}\s+= {value}\s", shown, re.M), (key, shown)
     reader.sh("queuectl config set max_retries 5")
     reader.sh("queuectl config set backoff_base 3")
     reader.sh("queuectl config set default_timeout 600")
-    assert [reader.sh(f"queuectl config get {key}").stdout for key in ("max_retries", "backoff_base", "default_timeout")] == [
-        "5\n", "3\n", "600\n"]
+    assert [
+        reader.sh(f"queuectl config get {key}").stdout for key in ("max_retries", "backoff_base", "default_timeout")
+    ] == ["5\n", "3\n", "600\n"]
     job_id = reader.sh("""queuectl enqueue '{"command":"true"}'""").stdout.strip()
     assert (reader.jobs()[job_id]["max_retries"], reader.jobs()[job_id]["timeout"]) == (5, 600)
 
@@ -159,8 +189,15 @@ def test_dashboard_start_prints_where_to_open_it(reader):
     """`queuectl dashboard start`: port 5000, as the seed says; ours binds 127.0.0.1 and the
     URL carries a secret token (README).  Another program on port 5000 is one line, exit 1."""
     pytest.importorskip("textual_serve")
-    server = subprocess.Popen(["sh", "-c", "exec queuectl dashboard start"], cwd=reader.folder, env=reader.env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
+    server = subprocess.Popen(
+        ["sh", "-c", "exec queuectl dashboard start"],
+        cwd=reader.folder,
+        env=reader.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         lines = [server.stdout.readline() for _ in range(2)]
         if server.poll() is not None or "Error:" in lines[0]:
@@ -177,8 +214,15 @@ def test_persistence_scenario(reader):
     """Day 1: three jobs and a worker, stopped with Ctrl+C; day 2: a worker again.  Nothing lost."""
     for i in (1, 2, 3):
         reader.sh(f"""queuectl enqueue '{{"id":"job{i}","command":"echo Task {i}"}}'""")
-    worker = subprocess.Popen(["sh", "-c", "exec queuectl worker start"], cwd=reader.folder, env=reader.env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    worker = subprocess.Popen(
+        ["sh", "-c", "exec queuectl worker start"],
+        cwd=reader.folder,
+        env=reader.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: reader.jobs()["job1"]["state"] == "completed", timeout=60)
         os.killpg(worker.pid, signal.SIGINT)  # Ctrl+C: finish what runs, then stop
@@ -191,40 +235,51 @@ def test_persistence_scenario(reader):
     reader.sh("""queuectl enqueue '{"id":"job4","command":"echo Task 4"}'""")
     reader.drain()  # day 2
     assert {job_id: j["state"] for job_id, j in reader.jobs().items()} == dict.fromkeys(
-        ("job1", "job2", "job3", "job4"), "completed")
+        ("job1", "job2", "job3", "job4"), "completed"
+    )
     assert "job1" in reader.sh("queuectl list").stdout and "job3" in reader.sh("queuectl list --state completed").stdout
     assert "none" in reader.sh("queuectl list --state pending").stdout
 
 
 def _started_order(reader: Reader) -> list[str]:
     jobs = reader.jobs()
-    return sorted(jobs, key=lambda job_id: json.loads(reader.sh(f"queuectl show {job_id} --json").stdout)
-                  ["attempts"][0]["started_at"])  # fmt: skip
+    return sorted(
+        jobs,
+        key=lambda job_id: json.loads(reader.sh(f"queuectl show {job_id} --json").stdout)["attempts"][0]["started_at"],
+    )
 
 
 def test_use_cases(reader):
     """1 (the pipeline by priority, one worker), 2 (a batch; 10 of the seed's 100), 3 (a job
     scheduled at a time now past), 4 (build, test, deploy by priority)."""
-    for line in ("""queuectl enqueue '{"id":"extract","command":"python extract_data.py","priority":10}'""",
-                 """queuectl enqueue '{"id":"transform","command":"python transform_data.py","priority":5}'""",
-                 """queuectl enqueue '{"id":"load","command":"python load_data.py","priority":1}'"""):  # fmt: skip
+    for line in (
+        """queuectl enqueue '{"id":"extract","command":"python extract_data.py","priority":10}'""",
+        """queuectl enqueue '{"id":"transform","command":"python transform_data.py","priority":5}'""",
+        """queuectl enqueue '{"id":"load","command":"python load_data.py","priority":1}'""",
+    ):
         reader.sh(line)
     reader.drain("queuectl worker start")
     assert _started_order(reader) == ["extract", "transform", "load"]
 
-    reader.sh("""for i in $(seq 1 10); do queuectl enqueue "{\\"id\\":\\"file-$i\\",\\"command\\":\\"python process.py --file data/$i.csv\\"}"; done""")
+    reader.sh(
+        """for i in $(seq 1 10); do queuectl enqueue "{\\"id\\":\\"file-$i\\",\\"command\\":\\"python process.py --file data/$i.csv\\"}"; done"""
+    )
     reader.drain("queuectl worker start --count 10")
     batch = {job_id: j for job_id, j in reader.jobs().items() if job_id.startswith("file-")}
     assert len(batch) == 10 and {j["state"] for j in batch.values()} == {"completed"}
     assert "process.py --file data/7.csv" in reader.sh("queuectl logs file-7").stdout
 
-    reader.sh("""time="2025-11-08T00:00:00"; queuectl enqueue "{\\"id\\":\\"backup\\",\\"command\\":\\"python backup.py\\",\\"run_at\\":\\"$time\\"}\"""")
+    reader.sh(
+        """time="2025-11-08T00:00:00"; queuectl enqueue "{\\"id\\":\\"backup\\",\\"command\\":\\"python backup.py\\",\\"run_at\\":\\"$time\\"}\""""
+    )
     reader.drain("queuectl worker start")
     assert reader.jobs()["backup"]["state"] == "completed"
 
-    for line in ("""queuectl enqueue '{"id":"build","command":"python build.py","priority":10}'""",
-                 """queuectl enqueue '{"id":"test","command":"python test.py","priority":5}'""",
-                 """queuectl enqueue '{"id":"deploy","command":"python deploy.py","priority":1}'"""):  # fmt: skip
+    for line in (
+        """queuectl enqueue '{"id":"build","command":"python build.py","priority":10}'""",
+        """queuectl enqueue '{"id":"test","command":"python test.py","priority":5}'""",
+        """queuectl enqueue '{"id":"deploy","command":"python deploy.py","priority":1}'""",
+    ):
         reader.sh(line)
     reader.drain("queuectl worker start")
     order = _started_order(reader)

@@ -1,9 +1,7 @@
 """Issue 15's "small things that were wrong": each as it was tried (on both backends where the
 store is involved)."""
-import json
 
 import pytest
-
 from conftest import drain, enqueue, run_cli, snapshot
 
 
@@ -32,11 +30,17 @@ def test_list_keeps_its_id_column_at_80_columns():
     assert all(len(line) <= 80 for line in out)
 
 
-@pytest.mark.parametrize("db, says", [
-    ("", "--db is empty"), ("sqlite://", "needs a path"), ("sqlite:", "needs a path"),
-    ("postgresql://x:99999/db", "Port out of range"), ("postgresql://[::1/db", "Invalid IPv6 URL"),
-    ("mysql://x/y", "unsupported store URL scheme"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "db, says",
+    [
+        ("", "--db is empty"),
+        ("sqlite://", "needs a path"),
+        ("sqlite:", "needs a path"),
+        ("postgresql://x:99999/db", "Port out of range"),
+        ("postgresql://[::1/db", "Invalid IPv6 URL"),
+        ("mysql://x/y", "unsupported store URL scheme"),
+    ],
+)
 def test_bad_store_names_exit_2_in_one_line(db, says, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = run_cli("--db", db, "status")

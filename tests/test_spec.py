@@ -1,4 +1,5 @@
 """Validation of untrusted job input, before anything touches the store."""
+
 import pytest
 
 from queuectl.errors import InputError

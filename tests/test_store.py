@@ -1,11 +1,11 @@
 """State transitions and their order rules, on a real store, with a controlled clock."""
+
 import pytest
+from conftest import claim_one, finish_one
 
 from queuectl import store
 from queuectl.errors import InvalidState
 from queuectl.spec import JobSpec
-
-from conftest import claim_one, finish_one
 
 
 class Clock:
@@ -203,8 +203,15 @@ def test_counts_follow_every_transition(clock):
     finish_one(claim_one("w", "h"), "w", "x", 1)
     claim_one("w", "h")
     store.cancel("3")
-    assert store.counts() == {"pending": 0, "processing": 1, "completed": 1, "failed": 0, "dead": 1, "cancelled": 1,
-                              "blocked": 0}  # fmt: skip
+    assert store.counts() == {
+        "pending": 0,
+        "processing": 1,
+        "completed": 1,
+        "failed": 0,
+        "dead": 1,
+        "cancelled": 1,
+        "blocked": 0,
+    }
     store.delete_job("1")
     assert store.counts()["dead"] == 0
 
@@ -257,8 +264,11 @@ def test_finish_batch_records_each_run_and_refills_in_the_same_call(clock):
     store.enqueue([JobSpec("true", id=f"j{i}", max_retries=1) for i in range(5)])
     batch = store.claim_batch("w", "h", 3)
     store.cancel("j1")
-    outcomes = [store.Finished(batch[0], None, 0), store.Finished(batch[1], None, 0),
-                store.Finished(batch[2], "exited with code 4", 4)]  # fmt: skip
+    outcomes = [
+        store.Finished(batch[0], None, 0),
+        store.Finished(batch[1], None, 0),
+        store.Finished(batch[2], "exited with code 4", 4),
+    ]
     states, refill = store.finish_batch(outcomes, "w", "h", 3)
     assert states == ["completed", "cancelled", "failed"]
     assert [c.id for c in refill] == ["j3", "j4"]  # j2 waits for its retry time

@@ -2,6 +2,7 @@
 reap, the recovery of a worker that died), and worker processes with many slots as real
 processes: a whole process's jobs recovered at once, graceful stops, per-job kills, connections
 and open files."""
+
 import json
 import os
 import resource
@@ -11,11 +12,11 @@ import sys
 import time
 
 import pytest
-
 from conftest import enqueue, job, pid_alive, qctl, run_cli, start_workers, stop, wait_for
+
 from queuectl import ops, store
+from queuectl.execution.supervisor import Supervisor, death_reason, kill_leftovers
 from queuectl.spec import JobSpec
-from queuectl.supervisor import Supervisor, death_reason, kill_leftovers
 
 
 @pytest.fixture
@@ -77,11 +78,14 @@ def test_local_workers_stop_one_then_all(opened):
             child.proc.kill()
 
 
-@pytest.mark.parametrize("status, reason", [
-    (3, "lost: its worker exited with code 3"),
-    (-9, "lost: its worker was killed by SIGKILL"),
-    (-200, "lost: its worker was killed by signal 200"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "status, reason",
+    [
+        (3, "lost: its worker exited with code 3"),
+        (-9, "lost: its worker was killed by SIGKILL"),
+        (-200, "lost: its worker was killed by signal 200"),
+    ],
+)
 def test_death_reasons(status, reason):
     assert death_reason(status) == reason
 
@@ -167,8 +171,9 @@ def test_64_slots_hold_at_most_3_connections_to_postgresql(store_url, pg_admin):
     try:
         wait_for(lambda: json.loads(qctl("status", "--json").stdout)["jobs"]["processing"] == 64, timeout=30)
         with pg_admin.cursor() as cursor:
-            cursor.execute("SELECT application_name FROM pg_stat_activity WHERE datname = %s",
-                           (store_url.rsplit("/", 1)[1],))  # fmt: skip
+            cursor.execute(
+                "SELECT application_name FROM pg_stat_activity WHERE datname = %s", (store_url.rsplit("/", 1)[1],)
+            )
             held = [name for (name,) in cursor.fetchall()]
         assert len(held) <= 3, held  # two worker processes (one per CPU) and the host's LISTEN
     finally:
@@ -188,8 +193,7 @@ def test_a_count_the_open_file_limit_cannot_carry_is_refused_in_one_line():
     assert refused.returncode == 2
     assert refused.stderr.startswith("Error: 100 slots in one worker process need about 464 open files")
     assert len(refused.stderr.splitlines()) == 1
-    spread = subprocess.run(argv + ["2"], capture_output=True, text=True,
-                            preexec_fn=_with_open_file_limit(300))  # fmt: skip
+    spread = subprocess.run(argv + ["2"], capture_output=True, text=True, preexec_fn=_with_open_file_limit(300))
     assert spread.returncode == 0, spread.stderr
 
 
@@ -209,9 +213,13 @@ def test_each_output_line_is_one_write_and_the_readme_sample_is_what_it_prints(t
     enqueue(id="job1", command="echo Hello World")
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with ours:
-        proc = subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--count", "3",
-                                 "--procs", "2"], stdout=theirs, stderr=subprocess.PIPE, text=True,
-                                env=dict(os.environ, PYTHONUNBUFFERED="1"))  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--count", "3", "--procs", "2"],
+            stdout=theirs,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
         theirs.close()
         writes = []
         while data := ours.recv(65536):
@@ -220,8 +228,9 @@ def test_each_output_line_is_one_write_and_the_readme_sample_is_what_it_prints(t
     assert writes and all(w.endswith("\n") and w.count("\n") == 1 for w in writes), writes
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     sample = readme.split("Worker output, one line per event:\n\n```text\n", 1)[1].split("```", 1)[0].splitlines()
-    head = re.sub(r" on \S+ \(press Ctrl\+C to stop\)$", f" on {resolve(None).display} (until the queue is empty)",
-                  sample[0])  # fmt: skip
+    head = re.sub(
+        r" on \S+ \(press Ctrl\+C to stop\)$", f" on {resolve(None).display} (until the queue is empty)", sample[0]
+    )
     assert writes[0] == head + "\n"
 
     def shape(line: str) -> str:  # which process takes which job varies, and so do durations

@@ -1,6 +1,7 @@
 """A job's output cannot drive the operator's terminal: `logs` and `logs --follow` captured
 through a real pseudo-terminal show control sequences escaped (colours kept); `--raw` and pipes
 get the bytes as the job printed them."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ PRINTF = "printf '\\033]52;c;cm0gLXJmIH4=\\007\\033]0;owned\\007\\033[2Jplain \\
 def _through_a_terminal(*args: str, timeout: float = 30) -> bytes:
     """What `queuectl ARGS` writes to a terminal (stdout and stderr both on it)."""
     master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "queuectl", *args], stdin=subprocess.DEVNULL, stdout=slave,
-                            stderr=slave)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "queuectl", *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave
+    )
     os.close(slave)
     out = b""
     deadline = time.monotonic() + timeout

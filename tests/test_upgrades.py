@@ -3,6 +3,7 @@ made from the real releases by tests/fixtures/make_fixtures.py) are opened by to
 which keeps every row, answers as the old release did, and keeps its counters true; an
 interrupted or failed upgrade leaves the store as it was; a worker facing a newer schema on
 PostgreSQL does what the README's "Upgrading" section says."""
+
 from __future__ import annotations
 
 import gzip
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.empty_database  # (PostgreSQL: the fixture's dump makes
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = "/QUEUECTL_FIXTURE_ROOT"  # (make_fixtures.py: where the old release's folder was)
-VERSIONS = sorted(int(p.name.split(".")[0][len("schema_v"):]) for p in FIXTURES.glob("schema_v*.sqlite.sql.gz"))
+VERSIONS = sorted(int(p.name.split(".")[0][len("schema_v") :]) for p in FIXTURES.glob("schema_v*.sqlite.sql.gz"))
 
 
 class Raw:
@@ -89,7 +90,9 @@ def load(version: int, backend: str, store_url: str, tmp_path: Path, monkeypatch
     with tarfile.open(f"{stem}.logs.tar.gz") as tar:
         tar.extractall(tmp_path)
     monkeypatch.setenv("QUEUECTL_LOGS", str(tmp_path / "logs"))
-    return json.loads(gzip.decompress(Path(f"{stem}.json.gz").read_bytes()).decode().replace(ROOT, str(tmp_path)))["commands"]
+    return json.loads(gzip.decompress(Path(f"{stem}.json.gz").read_bytes()).decode().replace(ROOT, str(tmp_path)))[
+        "commands"
+    ]
 
 
 def _sorted(rows: list[dict]) -> list[dict]:
@@ -120,9 +123,12 @@ def test_a_store_of_each_earlier_schema_keeps_every_row_and_answer(version, back
     counted = raw.execute("SELECT queue, state, COUNT(*) FROM job GROUP BY queue, state")
     kept = raw.execute("SELECT queue, state, SUM(n) FROM job_count GROUP BY queue, state HAVING SUM(n) <> 0")
     assert sorted(counted) == sorted((q, s, int(n)) for q, s, n in kept)
-    finished = raw.execute("SELECT queue, state, COUNT(*) FROM job WHERE state IN ('completed', 'dead', 'cancelled') "
-                           "GROUP BY queue, state")  # fmt: skip
-    metric = raw.execute("SELECT queue, label, SUM(n) FROM metric_count WHERE name = 'jobs_finished' GROUP BY queue, label")
+    finished = raw.execute(
+        "SELECT queue, state, COUNT(*) FROM job WHERE state IN ('completed', 'dead', 'cancelled') GROUP BY queue, state"
+    )
+    metric = raw.execute(
+        "SELECT queue, label, SUM(n) FROM metric_count WHERE name = 'jobs_finished' GROUP BY queue, label"
+    )
     assert sorted(finished) == sorted((q, s, int(n)) for q, s, n in metric)
     # the same answers as the old release gave, apart from new fields
     for command, old in recorded.items():
@@ -156,8 +162,9 @@ def test_logs_of_a_job_whose_attempts_were_lost_say_so(backend, store_url, tmp_p
 
 
 def _migrating(env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "queuectl", "status"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "queuectl", "status"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_a_migration_killed_midway_leaves_the_old_store_and_its_copy(backend, store_url, tmp_path, monkeypatch):
@@ -187,9 +194,13 @@ def _stepped(raw: Raw, backend: str) -> bool:
     PostgreSQL, the backend that holds the schema lock is idle in its transaction; SQLite (the
     fixture's store is not in WAL mode yet), the rollback journal of its writes exists."""
     if backend == "postgres":
-        return bool(raw.execute("SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                                "WHERE l.locktype = 'advisory' AND l.objid = 7274706 AND l.granted "
-                                "AND a.state = 'idle in transaction'"))  # fmt: skip
+        return bool(
+            raw.execute(
+                "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.objid = 7274706 AND l.granted "
+                "AND a.state = 'idle in transaction'"
+            )
+        )
     return Path(raw.url + "-journal").exists()
 
 
@@ -206,8 +217,10 @@ def test_a_failed_migration_leaves_the_store_as_it_was_and_names_the_copy(db_pat
     result = qctl("status")
     copy = backup_path(db_path, 5)
     assert result.returncode == 1
-    assert result.stderr == (f"Error: upgrading the store from schema 5 to {SCHEMA_VERSION} failed (refused by a test); "
-                             f"the store is unchanged, and a copy of it is at {copy}\n")  # fmt: skip
+    assert result.stderr == (
+        f"Error: upgrading the store from schema 5 to {SCHEMA_VERSION} failed (refused by a test); "
+        f"the store is unchanged, and a copy of it is at {copy}\n"
+    )
     assert raw.tables() == before and raw.version() == 5
     assert Raw(str(copy), "sqlite").tables() == before and not stale.exists()
 
@@ -217,7 +230,8 @@ def _newer_schema(version: int, oldest: int) -> None:
     compatibility = json.dumps({"schema": version, "oldest": oldest})
     Raw(os.environ["QUEUECTL_DB"], "postgres").execute(
         f"UPDATE setting SET value = '{version}' WHERE key = 'schema_version'; "
-        f"UPDATE setting SET value = '{compatibility}' WHERE key = 'schema_compatibility'")
+        f"UPDATE setting SET value = '{compatibility}' WHERE key = 'schema_compatibility'"
+    )
 
 
 @pytest.mark.postgres_only
@@ -236,15 +250,19 @@ def test_a_running_worker_stops_when_another_host_makes_the_schema_incompatible(
     except subprocess.TimeoutExpired:
         stop(workers)
         pytest.fail("the workers kept running on an incompatible schema")
-    says = (f"Error: the store at {store_url} has schema version {newer}, which needs queuectl of schema {newer} "
-            f"or later; this queuectl has schema {SCHEMA_VERSION}: upgrade queuectl on this host")  # fmt: skip
+    says = (
+        f"Error: the store at {store_url} has schema version {newer}, which needs queuectl of schema {newer} "
+        f"or later; this queuectl has schema {SCHEMA_VERSION}: upgrade queuectl on this host"
+    )
     assert code != 0 and says in workers.stderr.read()
     result = qctl("status")
     assert (result.returncode, result.stderr) == (1, says + "\n")
     # its running job was killed, and nothing written about it: the upgraded hosts retry it
     # when its lease runs out
     wait_for(lambda: not pid_alive(pgid))
-    assert raw.execute("SELECT j.state, a.finished_at FROM job j JOIN attempt a ON a.job_seq = j.seq") == [("processing", None)]
+    assert raw.execute("SELECT j.state, a.finished_at FROM job j JOIN attempt a ON a.job_seq = j.seq") == [
+        ("processing", None)
+    ]
 
 
 @pytest.mark.postgres_only

@@ -1,4 +1,5 @@
 """Workers as real processes running real shell commands against a real SQLite file."""
+
 import json
 import os
 import signal
@@ -7,7 +8,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import drain, enqueue, job, pid_alive, qctl, run_cli, start_workers, stop, wait_for
 
 
@@ -272,7 +272,7 @@ def test_job_guard_kills_the_job_group_when_its_worker_is_sigkilled(tmp_path):
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from queuectl.runner import JobGuard, Running\n"
+        "from queuectl.execution.runner import JobGuard, Running\n"
         "guard = JobGuard()\n"
         f"run = Running('sleep 60 & sleep 60', Path({str(tmp_path)!r}) / 'o', Path({str(tmp_path)!r}) / 'e', 100, None, guard)\n"
         "print(run.pgid, flush=True)\n"
@@ -298,13 +298,20 @@ def test_a_queue_limit_of_3_never_runs_4_across_two_hosts(tmp_path):
     running (each job marks its start and end in one shared file)."""
     marks = tmp_path / "marks.txt"
     assert run_cli("queue", "limit", "small", "3").exit_code == 0
-    lines = "\n".join(json.dumps({"command": f"echo + >> {marks}; sleep 0.2; echo - >> {marks}", "queue": "small"})
-                      for _ in range(24))  # fmt: skip
+    lines = "\n".join(
+        json.dumps({"command": f"echo + >> {marks}; sleep 0.2; echo - >> {marks}", "queue": "small"}) for _ in range(24)
+    )
     lines += "\n" + "\n".join(json.dumps({"command": "sleep 0.1"}) for _ in range(40))
     assert run_cli("enqueue", "-", input=lines).exit_code == 0
-    hosts = [subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet", "--count", "16"],
-                              env=dict(os.environ, QUEUECTL_HOST_ID=name), stderr=subprocess.PIPE, text=True)
-             for name in ("host-a", "host-b")]  # fmt: skip
+    hosts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet", "--count", "16"],
+            env=dict(os.environ, QUEUECTL_HOST_ID=name),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("host-a", "host-b")
+    ]
     for host in hosts:
         assert host.wait(120) == 0, host.stderr.read()
     running = peak = 0

@@ -1,11 +1,11 @@
 """Dependencies, unique jobs, per-job environment, fatal exit codes, wait, retry and show."""
+
 import json
 import subprocess
 import sys
 import time
 
 import pytest
-
 from conftest import drain, enqueue, job, qctl, run_cli, start_workers, stop
 
 
@@ -93,8 +93,10 @@ def test_depending_on_a_dead_job_is_cancelled_at_once():
     "lines, message",
     [
         (['{"id": "b", "command": "true", "depends_on": ["nope"]}'], "'nope', which does not exist"),
-        (['{"id": "b", "command": "true", "depends_on": ["a"]}', '{"id": "a", "command": "true"}'],
-         "'a', which comes later in the batch"),
+        (
+            ['{"id": "b", "command": "true", "depends_on": ["a"]}', '{"id": "a", "command": "true"}'],
+            "'a', which comes later in the batch",
+        ),
         (['{"id": "a", "command": "true", "depends_on": ["a"]}'], "cannot depend on itself"),
         (['{"command": "true", "depends_on": "a"}'], "depends_on must be a list"),
         (['{"command": "true", "dependency_policy": "maybe"}'], "dependency_policy must be"),
@@ -102,7 +104,7 @@ def test_depending_on_a_dead_job_is_cancelled_at_once():
         (['{"command": "true", "env": {"X": 1}}'], "must be a string"),
         (['{"command": "true", "fatal_exit_codes": [0]}'], "between 1 and 255"),
     ],
-)  # fmt: skip
+)
 def test_bad_workflow_fields_are_refused_and_nothing_is_written(lines, message):
     from conftest import snapshot
 
@@ -126,11 +128,21 @@ def test_unique_key_returns_the_unfinished_job():
 
 def test_unique_key_is_atomic_under_eight_concurrent_enqueuers():
     procs = [
-        subprocess.Popen([sys.executable, "-m", "queuectl", "enqueue", "--json",
-                          json.dumps({"id": f"e{i}", "command": "true", "unique_key": "once"})],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "queuectl",
+                "enqueue",
+                "--json",
+                json.dumps({"id": f"e{i}", "command": "true", "unique_key": "once"}),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i in range(8)
-    ]  # fmt: skip
+    ]
     results = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
     winners = {r["id"] for r in results}

@@ -3,14 +3,16 @@ this module refuses the ones that write in read-only mode (the one check), asks 
 where an action is hard to undo, runs the engine's operation (queuectl.ops) off the UI thread,
 reports it and logs the `queuectl …` command that does the same.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import shlex
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from textual import work
 
@@ -21,17 +23,46 @@ from queuectl.render import clean
 
 from .messages import ActionDone, ActionRequested
 from .screens.confirm import ConfirmScreen
-from .screens.forms import EditJobScreen, NewJobScreen, ScheduleFormScreen, limit_screen, older_than_screen, priority_screen
+from .screens.forms import (
+    EditJobScreen,
+    NewJobScreen,
+    ScheduleFormScreen,
+    limit_screen,
+    older_than_screen,
+    priority_screen,
+)
 from .screens.job_detail import JobDetailScreen
 from .screens.wait import WaitScreen
 
 #: the actions that change the store or start and stop processes: refused in read-only mode
-WRITES = frozenset({
-    "retry", "retry_dead", "retry_group", "retry_all_dead", "cancel", "delete", "new_job", "edit_job", "priority",
-    "pause", "pause_queue", "limit_queue", "pause_schedule", "run_schedule", "remove_schedule", "add_schedule",
-    "prune", "start_worker", "stop_worker", "stop_worker_now", "stop_host", "stop_all_workers", "save_config",
-    "screenshot",  # (a file beside the store)
-})  # fmt: skip
+WRITES = frozenset(
+    {
+        "retry",
+        "retry_dead",
+        "retry_group",
+        "retry_all_dead",
+        "cancel",
+        "delete",
+        "new_job",
+        "edit_job",
+        "priority",
+        "pause",
+        "pause_queue",
+        "limit_queue",
+        "pause_schedule",
+        "run_schedule",
+        "remove_schedule",
+        "add_schedule",
+        "prune",
+        "start_worker",
+        "stop_worker",
+        "stop_worker_now",
+        "stop_host",
+        "stop_all_workers",
+        "save_config",
+        "screenshot",  # (a file beside the store)
+    }
+)
 
 
 def duration_text(seconds: float) -> str:
@@ -77,8 +108,14 @@ class DashboardActions:
             return
         getattr(self, f"do_{action}")(*args)
 
-    def act(self, fn: Callable[..., Any], *args: Any, done: str | Callable[[Any], str] | None = None,
-            cli: str | Callable[[Any], str] | None = None, then: Callable[[Any], None] | None = None) -> None:  # fmt: skip
+    def act(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        done: str | Callable[[Any], str] | None = None,
+        cli: str | Callable[[Any], str] | None = None,
+        then: Callable[[Any], None] | None = None,
+    ) -> None:
         """Run one operation off the UI thread; report it, log its CLI twin, refresh."""
         self._act(fn, args, done, cli, then)
 
@@ -124,8 +161,12 @@ class DashboardActions:
         self.act(ops.retry, ids, done=f"retrying {jobs_phrase(ids)}", cli="queuectl retry " + " ".join(map(q, ids)))
 
     def do_retry_dead(self, ids: list[str]) -> None:
-        self.act(ops.retry_dead, ids, done=f"retrying {jobs_phrase(ids)} from the DLQ",
-                 cli="; ".join(f"queuectl dlq retry {q(i)}" for i in ids))  # fmt: skip
+        self.act(
+            ops.retry_dead,
+            ids,
+            done=f"retrying {jobs_phrase(ids)} from the DLQ",
+            cli="; ".join(f"queuectl dlq retry {q(i)}" for i in ids),
+        )
 
     def do_retry_group(self, exit_code: int | None, error: str | None) -> None:
         """The grouped DLQ's retry: every dead job with this exit code and error, after a confirm
@@ -146,13 +187,19 @@ class DashboardActions:
             self.notify("that group has no dead jobs any more", severity="warning")
             return
         code = "no exit code" if exit_code is None else f"exit code {exit_code}"
-        body = (f"Send {len(ids):,} dead job{'s' * (len(ids) != 1)} back to pending, attempts reset:\n"
-                f"{code} · {clean(error or '', 120)}\n" + ", ".join(ids[:8]) + (" …" if len(ids) > 8 else ""))  # fmt: skip
+        body = (
+            f"Send {len(ids):,} dead job{'s' * (len(ids) != 1)} back to pending, attempts reset:\n"
+            f"{code} · {clean(error or '', 120)}\n" + ", ".join(ids[:8]) + (" …" if len(ids) > 8 else "")
+        )
 
         def go() -> None:
-            self.act(ops.retry_dead_group, exit_code, error,
-                     done=lambda got: f"retrying {plural(len(got), 'job')} from the DLQ",
-                     cli=lambda got: "; ".join(f"queuectl dlq retry {q(i)}" for i in got))  # fmt: skip
+            self.act(
+                ops.retry_dead_group,
+                exit_code,
+                error,
+                done=lambda got: f"retrying {plural(len(got), 'job')} from the DLQ",
+                cli=lambda got: "; ".join(f"queuectl dlq retry {q(i)}" for i in got),
+            )
 
         self.confirm(f"Retry {plural(len(ids), 'dead job')}?", body, f"Retry {len(ids):,}", go)
 
@@ -160,25 +207,47 @@ class DashboardActions:
         body = "Send every dead job back to pending, attempts reset; they will run again."
         if count:
             body = f"Send all {count:,} dead jobs back to pending, attempts reset; they will run again."
-        self.confirm("Retry all dead jobs?", body, "Retry all",
-                     lambda: self.act(ops.retry_dead, done=lambda ids: f"retrying {plural(len(ids), 'job')} from the DLQ",
-                                      cli="queuectl dlq retry --all"))  # fmt: skip
+        self.confirm(
+            "Retry all dead jobs?",
+            body,
+            "Retry all",
+            lambda: self.act(
+                ops.retry_dead,
+                done=lambda ids: f"retrying {plural(len(ids), 'job')} from the DLQ",
+                cli="queuectl dlq retry --all",
+            ),
+        )
 
     def do_cancel(self, ids: list[str], running: list[str]) -> None:
         # always asked: a cancelled job cannot be brought back
-        lines = [f"Cancel {jobs_phrase(ids)}? Jobs that depend on it are cancelled too (unless their policy is 'finish')."]
+        lines = [
+            f"Cancel {jobs_phrase(ids)}? Jobs that depend on it are cancelled too (unless their policy is 'finish')."
+        ]
         if running:
             lines.append(f"{len(running)} running: its process tree will be killed ({', '.join(running[:5])}).")
         lines.append("Jobs: " + ", ".join(ids[:10]) + (" …" if len(ids) > 10 else ""))
-        self.confirm("Cancel", "\n".join(lines), "Cancel jobs",
-                     lambda: self.act(ops.cancel_jobs, ids, done=f"cancelled {jobs_phrase(ids)}",
-                                      cli="; ".join(f"queuectl cancel {q(i)}" for i in ids)))  # fmt: skip
+        self.confirm(
+            "Cancel",
+            "\n".join(lines),
+            "Cancel jobs",
+            lambda: self.act(
+                ops.cancel_jobs,
+                ids,
+                done=f"cancelled {jobs_phrase(ids)}",
+                cli="; ".join(f"queuectl cancel {q(i)}" for i in ids),
+            ),
+        )
 
     def do_delete(self, ids: list[str]) -> None:
         body = f"Delete {jobs_phrase(ids)}, attempts and logs included? This cannot be undone.\n" + ", ".join(ids[:10])
-        self.confirm("Delete", body, "Delete",
-                     lambda: self.act(ops.delete, ids, done=f"deleted {jobs_phrase(ids)}",
-                                      cli="queuectl delete " + " ".join(map(q, ids))))  # fmt: skip
+        self.confirm(
+            "Delete",
+            body,
+            "Delete",
+            lambda: self.act(
+                ops.delete, ids, done=f"deleted {jobs_phrase(ids)}", cli="queuectl delete " + " ".join(map(q, ids))
+            ),
+        )
 
     def do_new_job(self) -> None:
         def created(added: tuple[str, object] | None) -> None:
@@ -222,18 +291,35 @@ class DashboardActions:
         if not count:
             self.notify(f"no finished job ended more than {age} ago: nothing to prune")
             return
-        body = (f"Delete {plural(count, 'finished job')} (completed, dead, cancelled) that ended more than {age} ago, "
-                "with their attempts and logs? This cannot be undone.")  # fmt: skip
-        self.confirm(f"Prune {plural(count, 'job')}?", body, f"Delete {count:,}",
-                     lambda: self.act(ops.prune, seconds, done=lambda ids: f"pruned {plural(len(ids), 'job')}",
-                                      cli=f"queuectl prune --older-than {age}"))  # fmt: skip
+        body = (
+            f"Delete {plural(count, 'finished job')} (completed, dead, cancelled) that ended more than {age} ago, "
+            "with their attempts and logs? This cannot be undone."
+        )
+        self.confirm(
+            f"Prune {plural(count, 'job')}?",
+            body,
+            f"Delete {count:,}",
+            lambda: self.act(
+                ops.prune,
+                seconds,
+                done=lambda ids: f"pruned {plural(len(ids), 'job')}",
+                cli=f"queuectl prune --older-than {age}",
+            ),
+        )
 
     def do_priority(self, ids: list[str], current: int) -> None:
         def chosen(value: int | None) -> None:
             if value is not None:
-                self.act(ops.set_priority, ids, value, done=f"priority {value} for {jobs_phrase(ids)}",
-                         cli="; ".join(f"queuectl priority {q(i)} -- {value}" if value < 0 else
-                                       f"queuectl priority {q(i)} {value}" for i in ids))  # fmt: skip
+                self.act(
+                    ops.set_priority,
+                    ids,
+                    value,
+                    done=f"priority {value} for {jobs_phrase(ids)}",
+                    cli="; ".join(
+                        f"queuectl priority {q(i)} -- {value}" if value < 0 else f"queuectl priority {q(i)} {value}"
+                        for i in ids
+                    ),
+                )
 
         self.push_screen(priority_screen(current, len(ids)), chosen)
 
@@ -241,8 +327,12 @@ class DashboardActions:
         """Pause (or resume) jobs: waiting ones are not started; running ones are stopped by
         their worker, wherever it runs."""
         verb = "pause" if paused else "resume"
-        self.act(ops.pause if paused else ops.resume, ids, done=f"{verb}d {jobs_phrase(ids)}",
-                 cli=f"queuectl {verb} " + " ".join(map(q, ids)))  # fmt: skip
+        self.act(
+            ops.pause if paused else ops.resume,
+            ids,
+            done=f"{verb}d {jobs_phrase(ids)}",
+            cli=f"queuectl {verb} " + " ".join(map(q, ids)),
+        )
 
     def do_open_job(self, job_id: str) -> None:
         self.selected_job_id = job_id
@@ -268,33 +358,53 @@ class DashboardActions:
             self.act(ops.pause_queue, name, False, done=f"queue {name} resumed", cli=f"queuectl queue resume {q(name)}")
             return
         body = f"Pause queue {name}? Its waiting jobs stay waiting until it is resumed; running ones finish."
-        self.confirm("Pause queue", body, "Pause",
-                     lambda: self.act(ops.pause_queue, name, done=f"queue {name} paused",
-                                      cli=f"queuectl queue pause {q(name)}"))  # fmt: skip
+        self.confirm(
+            "Pause queue",
+            body,
+            "Pause",
+            lambda: self.act(ops.pause_queue, name, done=f"queue {name} paused", cli=f"queuectl queue pause {q(name)}"),
+        )
 
     def do_limit_queue(self, name: str, current: int | None) -> None:
         def chosen(value: int | None | bool) -> None:
             if value is False:  # abandoned
                 return
             shown = "none" if value is None else str(value)
-            self.act(ops.limit_queue, name, value, done=f"queue {name}: limit {shown}",
-                     cli=f"queuectl queue limit {q(name)} {shown}")  # fmt: skip
+            self.act(
+                ops.limit_queue,
+                name,
+                value,
+                done=f"queue {name}: limit {shown}",
+                cli=f"queuectl queue limit {q(name)} {shown}",
+            )
 
         self.push_screen(limit_screen(name, current), chosen)
 
     def do_pause_schedule(self, name: str, paused: bool) -> None:
         verb = "resume" if paused else "pause"
-        self.act(ops.pause_schedule, name, not paused, done=f"schedule {name} {verb}d",
-                 cli=f"queuectl schedule {verb} {q(name)}")  # fmt: skip
+        self.act(
+            ops.pause_schedule,
+            name,
+            not paused,
+            done=f"schedule {name} {verb}d",
+            cli=f"queuectl schedule {verb} {q(name)}",
+        )
 
     def do_run_schedule(self, name: str) -> None:
-        self.act(ops.run_schedule, name, done=lambda job_id: f"enqueued {job_id}", cli=f"queuectl schedule run {q(name)}")
+        self.act(
+            ops.run_schedule, name, done=lambda job_id: f"enqueued {job_id}", cli=f"queuectl schedule run {q(name)}"
+        )
 
     def do_remove_schedule(self, name: str) -> None:
         body = f"Remove schedule {name}? No more jobs are enqueued for it; jobs it enqueued stay."
-        self.confirm("Remove schedule", body, "Remove",
-                     lambda: self.act(ops.remove_schedule, name, done=f"schedule {name} removed",
-                                      cli=f"queuectl schedule remove {q(name)}"))  # fmt: skip
+        self.confirm(
+            "Remove schedule",
+            body,
+            "Remove",
+            lambda: self.act(
+                ops.remove_schedule, name, done=f"schedule {name} removed", cli=f"queuectl schedule remove {q(name)}"
+            ),
+        )
 
     def do_add_schedule(self) -> None:
         def added(new) -> None:
@@ -302,15 +412,21 @@ class DashboardActions:
                 self.notify(f"schedule {new.name} added")
                 tz = f" --tz {q(new.tz)}" if new.tz != "UTC" else ""
                 overlap = f" --overlap {new.overlap}" if new.overlap != "allow" else ""
-                self.log_command(f"queuectl schedule add {q(new.name)} {q(json.dumps(new.job))} --cron {q(new.cron)}"
-                                 + tz + overlap)  # fmt: skip
+                self.log_command(
+                    f"queuectl schedule add {q(new.name)} {q(json.dumps(new.job))} --cron {q(new.cron)}" + tz + overlap
+                )
                 self.pane().reload()
 
         self.push_screen(ScheduleFormScreen(), added)
 
     def do_save_config(self, changes: dict[str, str], commands: list[str]) -> None:
-        self.act(ops.set_config, changes, done=f"saved {', '.join(changes)}", cli="; ".join(commands),
-                 then=self.pane("config").saved)  # fmt: skip
+        self.act(
+            ops.set_config,
+            changes,
+            done=f"saved {', '.join(changes)}",
+            cli="; ".join(commands),
+            then=self.pane("config").saved,
+        )
 
     # -- workers ---------------------------------------------------------------------------
     def do_start_worker(self, quiet: bool = False) -> None:
@@ -341,27 +457,56 @@ class DashboardActions:
                 if child is None:
                     raise  # (one of ours, idle, may have stopped at its signal already)
 
-        self.act(ask, done=f"stopping {clean(worker_id)}: it finishes its current job first",
-                 cli=f"queuectl worker stop --id {q(worker_id)}")  # fmt: skip
+        self.act(
+            ask,
+            done=f"stopping {clean(worker_id)}: it finishes its current job first",
+            cli=f"queuectl worker stop --id {q(worker_id)}",
+        )
 
     def do_stop_worker_now(self, worker_id: str) -> None:
         """- again on a worker that is stopping: kill its jobs now, after a confirm."""
-        body = (f"Stop {clean(worker_id)} now, without waiting for its jobs? They are killed; each attempt counts "
-                "as failed, so they are retried (or go to the DLQ when out of retries).")  # fmt: skip
-        self.confirm("Stop a worker now", body, "Stop now",
-                     lambda: self.act(ops.stop_worker, worker_id, True, done=f"stopping {clean(worker_id)} now: "
-                                      "its jobs are killed", cli=f"queuectl worker stop --id {q(worker_id)} --now"))  # fmt: skip
+        body = (
+            f"Stop {clean(worker_id)} now, without waiting for its jobs? They are killed; each attempt counts "
+            "as failed, so they are retried (or go to the DLQ when out of retries)."
+        )
+        self.confirm(
+            "Stop a worker now",
+            body,
+            "Stop now",
+            lambda: self.act(
+                ops.stop_worker,
+                worker_id,
+                True,
+                done=f"stopping {clean(worker_id)} now: its jobs are killed",
+                cli=f"queuectl worker stop --id {q(worker_id)} --now",
+            ),
+        )
 
     def do_stop_host(self, host: str) -> None:
-        self.confirm("Stop a host", f"Ask every worker on {clean(host)} to finish its current job and exit? "
-                     "(Through the store: it works whatever machine that is.)", "Stop host",
-                     lambda: self.act(ops.stop_host, host, done=lambda asked: f"asked {plural(len(asked), 'worker')} "
-                                      f"on {clean(host)} to stop", cli=f"queuectl worker stop --host {q(host)}"))  # fmt: skip
+        self.confirm(
+            "Stop a host",
+            f"Ask every worker on {clean(host)} to finish its current job and exit? "
+            "(Through the store: it works whatever machine that is.)",
+            "Stop host",
+            lambda: self.act(
+                ops.stop_host,
+                host,
+                done=lambda asked: f"asked {plural(len(asked), 'worker')} on {clean(host)} to stop",
+                cli=f"queuectl worker stop --host {q(host)}",
+            ),
+        )
 
     def do_stop_all_workers(self) -> None:
-        self.confirm("Stop all workers", "Ask every worker (all hosts) to finish its current job and exit?", "Stop all",
-                     lambda: self.act(ops.stop_all_workers, done=lambda asked: f"asked {plural(len(asked), 'worker')} to stop",
-                                      cli="queuectl worker stop"))  # fmt: skip
+        self.confirm(
+            "Stop all workers",
+            "Ask every worker (all hosts) to finish its current job and exit?",
+            "Stop all",
+            lambda: self.act(
+                ops.stop_all_workers,
+                done=lambda asked: f"asked {plural(len(asked), 'worker')} to stop",
+                cli="queuectl worker stop",
+            ),
+        )
 
     def reap_local_workers(self) -> None:
         """Workers started here that died: say so, and recover their jobs now (off the UI thread)."""
@@ -412,10 +557,15 @@ class DashboardActions:
             self.quitting = True
             for child in running:  # (one asked already with - goes on finishing its job)
                 self.local_workers.stop(child.id)
-            self.notify(f"waiting for {len(running)} worker(s) to finish their current job … "
-                        "(q again: kill the jobs, which are then retried)", timeout=30)  # fmt: skip
+            self.notify(
+                f"waiting for {len(running)} worker(s) to finish their current job … "
+                "(q again: kill the jobs, which are then retried)",
+                timeout=30,
+            )
             self.refresh_status()
 
-        body = (f"{len(running)} worker(s) started here are running.\nQuitting stops them gracefully: each "
-                "finishes its current job, then exits; the dashboard closes when they have.")  # fmt: skip
+        body = (
+            f"{len(running)} worker(s) started here are running.\nQuitting stops them gracefully: each "
+            "finishes its current job, then exits; the dashboard closes when they have."
+        )
         self.confirm("Quit", body, "Stop them and quit", go)

@@ -1,10 +1,11 @@
 """The queuectl dashboard: eight panes over one store.  The panes show what the store holds and
 post requests; tui/actions.py carries them out through the engine's operations layer."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from importlib.resources import files
 from pathlib import Path
-from typing import Callable, Iterable
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -197,13 +198,14 @@ class QueuectlApp(DashboardActions, App):
                 pane.counts = message.counts
             if changed:  # the pane on screen may be idling: bring it level with the header now
                 self.pane().reload()
-            self.base_screen.query_one(StatusHeader).update_status(self.store_label, self.readonly, message.counts,
-                                                                   message.workers)  # fmt: skip
+            self.base_screen.query_one(StatusHeader).update_status(
+                self.store_label, self.readonly, message.counts, message.workers
+            )
 
     # -- help, palette -----------------------------------------------------------------
     def action_help(self) -> None:
         panes = []
-        for tab, name, pane_cls in TABS:
+        for _tab, name, pane_cls in TABS:
             bindings = [b for b in pane_cls.KEYS if isinstance(b, Binding)]
             if self.readonly:
                 bindings = [b for b in bindings if b.action not in pane_cls.WRITES]
@@ -219,41 +221,70 @@ class QueuectlApp(DashboardActions, App):
             yield SystemCommand(f"panes: {name}", f"show the {name} pane", lambda t=tab: self.action_show_tab(t))
         yield SystemCommand("jobs: show all states", "clear the state filter", lambda: self._filter(None))
         for state in ALL_STATES:
-            yield SystemCommand(f"jobs: show only {state}", f"filter the Jobs pane: {state}",
-                                lambda s=state: self._filter(s))  # fmt: skip
+            yield SystemCommand(
+                f"jobs: show only {state}", f"filter the Jobs pane: {state}", lambda s=state: self._filter(s)
+            )
         if not self.readonly:
             yield SystemCommand("jobs: new job", "enqueue a shell command", lambda: self.request("new_job"))
-            yield SystemCommand("jobs: prune finished jobs", "delete old completed, dead and cancelled jobs (x; asks)",
-                                lambda: self.request("prune"))  # fmt: skip
-            yield SystemCommand("schedules: add a schedule", "a cron schedule that enqueues a job each tick (a)",
-                                lambda: self.request("add_schedule"))  # fmt: skip
-            yield SystemCommand("jobs: retry all dead", "send every DLQ job back to pending",
-                                lambda: self.request("retry_all_dead"))  # fmt: skip
-            yield SystemCommand("dlq: grouped by error", "one row per exit code and error; R retries a group",
-                                lambda: self._dlq_grouped(True))  # fmt: skip
+            yield SystemCommand(
+                "jobs: prune finished jobs",
+                "delete old completed, dead and cancelled jobs (x; asks)",
+                lambda: self.request("prune"),
+            )
+            yield SystemCommand(
+                "schedules: add a schedule",
+                "a cron schedule that enqueues a job each tick (a)",
+                lambda: self.request("add_schedule"),
+            )
+            yield SystemCommand(
+                "jobs: retry all dead", "send every DLQ job back to pending", lambda: self.request("retry_all_dead")
+            )
+            yield SystemCommand(
+                "dlq: grouped by error",
+                "one row per exit code and error; R retries a group",
+                lambda: self._dlq_grouped(True),
+            )
             yield SystemCommand("dlq: every dead job", "the flat DLQ list", lambda: self._dlq_grouped(False))
-            yield SystemCommand("jobs: wait for the selected job", "a live state line until it ends (w)",
-                                lambda: self.selected_job_id and self.request("wait", self.selected_job_id))  # fmt: skip
-            yield SystemCommand("workers: start one", "start a local worker subprocess", lambda: self.request("start_worker"))
-            yield SystemCommand("workers: stop one started here", "it finishes its current job",
-                                lambda: self.request("stop_worker"))  # fmt: skip
-            yield SystemCommand("workers: stop all", "ask every worker to stop after its job",
-                                lambda: self.request("stop_all_workers"))  # fmt: skip
+            yield SystemCommand(
+                "jobs: wait for the selected job",
+                "a live state line until it ends (w)",
+                lambda: self.selected_job_id and self.request("wait", self.selected_job_id),
+            )
+            yield SystemCommand(
+                "workers: start one", "start a local worker subprocess", lambda: self.request("start_worker")
+            )
+            yield SystemCommand(
+                "workers: stop one started here", "it finishes its current job", lambda: self.request("stop_worker")
+            )
+            yield SystemCommand(
+                "workers: stop all", "ask every worker to stop after its job", lambda: self.request("stop_all_workers")
+            )
         yield SystemCommand("help: keys", "every binding", self.action_help)
         yield SystemCommand("help: command log", "the CLI equivalent of what you did", self.action_command_log)
         for command in super().get_system_commands(screen):
             if command.title == "Quit":  # like q: asks first while workers started here run
-                yield SystemCommand("Quit", "quit (asks first if workers started here are running)",
-                                    self.action_request_quit)  # fmt: skip
+                yield SystemCommand(
+                    "Quit", "quit (asks first if workers started here are running)", self.action_request_quit
+                )
             elif command.title == "Screenshot":  # Textual's default folder (~/Downloads) may not exist
                 if not self.readonly:  # (it writes a file)
-                    yield SystemCommand("Screenshot", "save an SVG of the screen (yours only) in "
-                                        + escape(str(self.screenshot_folder)), self.action_screenshot)  # fmt: skip
+                    yield SystemCommand(
+                        "Screenshot",
+                        "save an SVG of the screen (yours only) in " + escape(str(self.screenshot_folder)),
+                        self.action_screenshot,
+                    )
             else:
                 yield command
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = True) -> None:  # fmt: skip
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
         """Every notification is plain text, whoever asks for markup (Widget.notify does): they
         carry data (commands, paths, errors that quote input) that Rich would read as markup."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
@@ -272,4 +303,4 @@ class QueuectlApp(DashboardActions, App):
 
 def _home_short(path: str) -> str:
     home = str(Path.home())
-    return "~" + path[len(home):] if home != "/" and path.startswith(home + "/") else path
+    return "~" + path[len(home) :] if home != "/" and path.startswith(home + "/") else path

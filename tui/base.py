@@ -1,5 +1,6 @@
 """What every pane shares: a store query that runs in a thread worker and re-polls only after the
 previous one finished, requests posted up to the actions, and the read-only switch for its keys."""
+
 from __future__ import annotations
 
 from typing import Any

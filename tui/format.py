@@ -3,6 +3,7 @@
 Every string that comes from a user or a job (commands, errors, output) goes through
 `queuectl.render.clean` (or `safe_ansi` for logs) so that nothing can drive the terminal.
 """
+
 from __future__ import annotations
 
 import re

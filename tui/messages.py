@@ -1,9 +1,11 @@
 """Messages: from thread workers back to the UI, and from the panes up to the actions (past
 tense: something was loaded, done, requested or highlighted)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from textual.message import Message
 

@@ -1,4 +1,5 @@
 """The command palette's job search: type part of a job id or command to open that job."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,12 @@ class JobJumpProvider(Provider):
         matcher = self.matcher(text)
         for job in jobs:
             title = f"jobs: open {clean(job.id)} ({job.state}) — {clean(job.command, 40)}"
-            yield Hit(max(matcher.match(title), 0.5), _highlight(matcher, title),
-                      lambda j=job.id: app.request("open_job", j), help="job detail: fields, attempts, output")  # fmt: skip
+            yield Hit(
+                max(matcher.match(title), 0.5),
+                _highlight(matcher, title),
+                lambda j=job.id: app.request("open_job", j),
+                help="job detail: fields, attempts, output",
+            )
 
 
 def _highlight(matcher: Matcher, title: str) -> Content:

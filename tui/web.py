@@ -17,6 +17,7 @@ adds, in one aiohttp middleware:
 The page's WebSocket and static URLs come from the request's own Host (or --public-url), so a
 dashboard bound to 0.0.0.0 works from a browser that reached it by the machine's address.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,8 @@ import ipaddress
 import os
 import secrets
 import shlex
-import socket
 import signal
+import socket
 import sys
 from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
@@ -37,7 +38,7 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 from textual_serve.server import Server
 
-from queuectl.childproc import python_module, store_env
+from queuectl.execution.childproc import python_module, store_env
 from queuectl.paths import Location, open_private
 from queuectl.render import url_host
 
@@ -73,7 +74,9 @@ class HostCheck:
     def __init__(self, bound: str, allowed: Iterable[str] = ()):
         self.names = {"localhost", *(name.lower().rstrip(".") for name in allowed)}
         self.any_address = bound in WILDCARDS
-        self.addresses = {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")} if is_loopback(bound) else set()
+        self.addresses = (
+            {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")} if is_loopback(bound) else set()
+        )
         try:
             self.addresses.add(ipaddress.ip_address(bound))
         except ValueError:
@@ -91,8 +94,16 @@ class HostCheck:
 class DashboardServer(Server):
     """textual-serve's Server, whose every app route needs the token or its cookie."""
 
-    def __init__(self, command: str, *, host: str, port: int, token: str, allow_hosts: Iterable[str] = (),
-                 public_url: str | None = None):  # fmt: skip
+    def __init__(
+        self,
+        command: str,
+        *,
+        host: str,
+        port: int,
+        token: str,
+        allow_hosts: Iterable[str] = (),
+        public_url: str | None = None,
+    ):
         self.fixed_public_url = public_url.rstrip("/") if public_url else None
         super().__init__(command, host=host, port=port, title="queuectl", public_url=self.fixed_public_url)
         self.token = token
@@ -133,8 +144,16 @@ class DashboardServer(Server):
         loop = asyncio.new_event_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_exit)
-        web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
-                    access_log=None, shutdown_timeout=2, print=lambda *_: announce())  # fmt: skip
+        web.run_app(
+            self._make_app(),
+            host=self.host,
+            port=self.port,
+            handle_signals=False,
+            loop=loop,
+            access_log=None,
+            shutdown_timeout=2,
+            print=lambda *_: announce(),
+        )
 
     @web.middleware
     async def _guard(self, request: web.Request, handler) -> web.StreamResponse:
@@ -166,12 +185,12 @@ class DashboardServer(Server):
         navigation that brought the token, and when that began on another site (a link in a web
         mail or a chat) the browser would not send a SameSite=Strict cookie to where it leads."""
         target = html.escape(str(request.rel_url.without_query_params("token")))
-        response = web.Response(text=f'<!DOCTYPE html><meta http-equiv="refresh" content="0; url={target}">\n',
-                                content_type="text/html")  # fmt: skip
+        response = web.Response(
+            text=f'<!DOCTYPE html><meta http-equiv="refresh" content="0; url={target}">\n', content_type="text/html"
+        )
         session = secrets.token_urlsafe(32)
         self.sessions.add(_digest(session))
-        response.set_cookie(self.cookie_name, session, path="/", httponly=True, samesite="Strict",
-                            secure=self.secure)  # fmt: skip
+        response.set_cookie(self.cookie_name, session, path="/", httponly=True, samesite="Strict", secure=self.secure)
         return response
 
 
@@ -231,24 +250,32 @@ def sign_in_url(base: str, token: str) -> str:
     return f"{base.rstrip('/')}/?token={quote(token, safe='')}"
 
 
-def serve_dashboard(location: Location, *, host: str, port: int, token: str, readonly: bool,
-                    allow_hosts: Iterable[str] = (), public_url: str | None = None) -> None:  # fmt: skip
+def serve_dashboard(
+    location: Location,
+    *,
+    host: str,
+    port: int,
+    token: str,
+    readonly: bool,
+    allow_hosts: Iterable[str] = (),
+    public_url: str | None = None,
+) -> None:
     """Serve `queuectl tui` to browsers until Ctrl+C; each browser tab gets its own dashboard
     process, which finds the store in its environment (never on a command line)."""
     os.environ.update(store_env(location))  # textual-serve gives each app process this environment
     os.environ.pop(TOKEN_ENV, None)  # the dashboards and their jobs have no use for it
     command = shlex.join(python_module("queuectl", "tui", *(["--readonly"] * readonly)))
-    server = DashboardServer(command, host=host, port=port, token=token, allow_hosts=allow_hosts,
-                             public_url=public_url)  # fmt: skip
+    server = DashboardServer(command, host=host, port=port, token=token, allow_hosts=allow_hosts, public_url=public_url)
     local = f"http://{'127.0.0.1' if host in WILDCARDS else url_host(host)}:{port}"
 
     def announce() -> None:
         mode = " (read-only)" if readonly else ""
-        lines = [f"Serving {location.display}{mode} on {host}:{port} (Ctrl+C stops). Open this URL:",
-                 f"    {sign_in_url(public_url or local, token)}"]  # fmt: skip
+        lines = [
+            f"Serving {location.display}{mode} on {host}:{port} (Ctrl+C stops). Open this URL:",
+            f"    {sign_in_url(public_url or local, token)}",
+        ]
         if host in WILDCARDS and not public_url:
             lines.append("(from another machine: this machine's address in place of 127.0.0.1)")
         print("\n".join(lines), file=sys.stderr, flush=True)
 
     server.serve(announce=announce)
-

@@ -1,59 +1,120 @@
 """`add`: a job from a command line, as pueue and task-spooler take one; `--each` adds one job per
 input line, in one transaction, with GNU parallel's placeholders."""
+
 from __future__ import annotations
 
 import os
 import shlex
 import sys
 import tempfile
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 import click
 
 from .. import complete
-from .common import json_option, open_named_store, SECONDS
 from ..errors import InputError
+from .common import SECONDS, json_option, open_named_store
 
-EACH_HELP = ("One job per line of stdin, all in one transaction, with GNU parallel's placeholders, each "
-             "shell-quoted: {} the line, {.} without its extension, {/} its base name, {//} its folder, "
-             "{/.} the base name without extension, {#} the line's number (no placeholder: the line is "
-             "added as the last argument). Never quote a placeholder yourself.")  # fmt: skip
+EACH_HELP = (
+    "One job per line of stdin, all in one transaction, with GNU parallel's placeholders, each "
+    "shell-quoted: {} the line, {.} without its extension, {/} its base name, {//} its folder, "
+    "{/.} the base name without extension, {#} the line's number (no placeholder: the line is "
+    "added as the last argument). Never quote a placeholder yourself."
+)
 #: jobs inserted at a time by --each: memory holds one batch, whatever the number of lines
 EACH_BATCH = 2000
+
 
 @click.command(context_settings={"allow_interspersed_args": False})
 @click.argument("command", metavar="-- COMMAND [ARG...]", nargs=-1, required=True)
 @click.option("--id", "job_id", metavar="ID", help="The job's id (default: a new j-… id).")
 @click.option("--priority", "-o", type=int, help="Higher runs first [default: default_priority].")
-@click.option("--queue", "-q", metavar="NAME", help="The named queue [default: default].",
-              shell_complete=complete.queue_names)  # fmt: skip
-@click.option("--after", "after", metavar="ID", multiple=True, help="Start only after this job completed (repeatable).",
-              shell_complete=complete.job_ids)  # fmt: skip
-@click.option("--after-any", "after_any", metavar="ID", multiple=True, shell_complete=complete.job_ids,
-              help="Start after this job ended, whatever the outcome (repeatable).")  # fmt: skip
-@click.option("--after-label", "after_labels", metavar="LABEL", multiple=True, shell_complete=complete.labels,
-              help="Start only after every job that has this label completed (repeatable).")  # fmt: skip
-@click.option("--timeout", type=SECONDS, metavar="SECONDS", help="Kill the job after this long [default: default_timeout].")
+@click.option(
+    "--queue", "-q", metavar="NAME", help="The named queue [default: default].", shell_complete=complete.queue_names
+)
+@click.option(
+    "--after",
+    "after",
+    metavar="ID",
+    multiple=True,
+    help="Start only after this job completed (repeatable).",
+    shell_complete=complete.job_ids,
+)
+@click.option(
+    "--after-any",
+    "after_any",
+    metavar="ID",
+    multiple=True,
+    shell_complete=complete.job_ids,
+    help="Start after this job ended, whatever the outcome (repeatable).",
+)
+@click.option(
+    "--after-label",
+    "after_labels",
+    metavar="LABEL",
+    multiple=True,
+    shell_complete=complete.labels,
+    help="Start only after every job that has this label completed (repeatable).",
+)
+@click.option(
+    "--timeout", type=SECONDS, metavar="SECONDS", help="Kill the job after this long [default: default_timeout]."
+)
 @click.option("--retries", type=int, metavar="N", help="Retries after the first run [default: max_retries].")
 @click.option("--at", "at", metavar="WHEN", help="Not before: 10m, 2h, 'tomorrow 09:00', ISO 8601.")
 @click.option("--cwd", metavar="DIR", help="Working directory [default: the current one].")
 @click.option("--env", "env", metavar="K=V", multiple=True, help="Set this variable for the job (repeatable).")
 @click.option("--unique", metavar="KEY", help="Add nothing while an unfinished job holds KEY (prints that job's id).")
-@click.option("--label", "-l", "labels", metavar="LABEL", multiple=True, shell_complete=complete.labels,
-              help="Label the job (repeatable).")  # fmt: skip
-@click.option("--fatal-exit-code", "fatal_exit_codes", metavar="N", type=int, multiple=True,
-              help="This exit code goes to the DLQ at once, without retries (repeatable).")  # fmt: skip
-@click.option("--on-finish", metavar="COMMAND", help="A shell command the worker runs when the job ends for good "
-              "(the job's facts in QUEUECTL_* variables).")  # fmt: skip
+@click.option(
+    "--label",
+    "-l",
+    "labels",
+    metavar="LABEL",
+    multiple=True,
+    shell_complete=complete.labels,
+    help="Label the job (repeatable).",
+)
+@click.option(
+    "--fatal-exit-code",
+    "fatal_exit_codes",
+    metavar="N",
+    type=int,
+    multiple=True,
+    help="This exit code goes to the DLQ at once, without retries (repeatable).",
+)
+@click.option(
+    "--on-finish",
+    metavar="COMMAND",
+    help="A shell command the worker runs when the job ends for good (the job's facts in QUEUECTL_* variables).",
+)
 @click.option("--paused", is_flag=True, help="Add it paused: it waits until 'queuectl resume ID' (pueue's stash).")
 @click.option("--each", is_flag=True, help=EACH_HELP)
 @click.option("--print-id", is_flag=True, help="Print only the id (for $(…) in scripts).")
 @json_option
 @click.pass_context
-def add(ctx: click.Context, command: tuple[str, ...], job_id: str | None, priority: int | None, queue: str | None,
-        after: tuple[str, ...], after_any: tuple[str, ...], after_labels: tuple[str, ...], timeout: float | None,
-        retries: int | None, at: str | None, cwd: str | None, env: tuple[str, ...], unique: str | None,
-        labels: tuple[str, ...], fatal_exit_codes: tuple[int, ...], on_finish: str | None, paused: bool, each: bool, print_id: bool, json_: bool) -> None:  # fmt: skip
+def add(
+    ctx: click.Context,
+    command: tuple[str, ...],
+    job_id: str | None,
+    priority: int | None,
+    queue: str | None,
+    after: tuple[str, ...],
+    after_any: tuple[str, ...],
+    after_labels: tuple[str, ...],
+    timeout: float | None,
+    retries: int | None,
+    at: str | None,
+    cwd: str | None,
+    env: tuple[str, ...],
+    unique: str | None,
+    labels: tuple[str, ...],
+    fatal_exit_codes: tuple[int, ...],
+    on_finish: str | None,
+    paused: bool,
+    each: bool,
+    print_id: bool,
+    json_: bool,
+) -> None:
     """Add a job that runs COMMAND: queuectl add -- make -j4 test.
 
     One argument is the shell command as typed ('sleep 5 && echo done'); several are joined
@@ -66,11 +127,23 @@ def add(ctx: click.Context, command: tuple[str, ...], job_id: str | None, priori
         raise InputError("use --after/--after-label or --after-any, not both (a job has one dependency policy)")
     if each and job_id is not None:
         raise InputError("--id names one job; --each adds one per line")
-    fields = {"command": text, "id": job_id, "priority": priority, "queue": queue, "timeout": timeout,
-              "max_retries": retries, "cwd": os.getcwd() if cwd is None else cwd, "env": _env(env) or None, "unique_key": unique,
-              "depends_on": list(after or after_any), "dependency_policy": "finish" if after_any else "success",
-              "labels": list(labels) or None, "fatal_exit_codes": list(fatal_exit_codes) or None, "on_finish": on_finish,
-              "paused": paused}  # fmt: skip
+    fields = {
+        "command": text,
+        "id": job_id,
+        "priority": priority,
+        "queue": queue,
+        "timeout": timeout,
+        "max_retries": retries,
+        "cwd": os.getcwd() if cwd is None else cwd,
+        "env": _env(env) or None,
+        "unique_key": unique,
+        "depends_on": list(after or after_any),
+        "dependency_policy": "finish" if after_any else "success",
+        "labels": list(labels) or None,
+        "fatal_exit_codes": list(fatal_exit_codes) or None,
+        "on_finish": on_finish,
+        "paused": paused,
+    }
     if at is not None:
         import time
 
@@ -96,8 +169,9 @@ def add(ctx: click.Context, command: tuple[str, ...], job_id: str | None, priori
         _report(store.enqueue([base]), base, json_, print_id)
         return
     with jobs, tempfile.TemporaryFile("w+", encoding="utf-8") as added:
-        store.enqueue_batches(_batches(_each(base, jobs)),
-                              lambda batch: added.writelines(f"{e.id}\t{int(e.duplicate)}\n" for e in batch))  # fmt: skip
+        store.enqueue_batches(
+            _batches(_each(base, jobs)), lambda batch: added.writelines(f"{e.id}\t{int(e.duplicate)}\n" for e in batch)
+        )
         _report_each(added, json_)
 
 
@@ -129,8 +203,10 @@ def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
         try:
             yield number, raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InputError(f"line {number} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}: "
-                             f"{exc.reason}); a job's command is stored as text") from None  # fmt: skip
+            raise InputError(
+                f"line {number} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}: "
+                f"{exc.reason}); a job's command is stored as text"
+            ) from None
 
 
 def _checked_jobs(command: tuple[str, ...], unique: str | None) -> IO[str]:

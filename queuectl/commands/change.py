@@ -1,16 +1,16 @@
 """Changing jobs: `cancel`, `retry`, `edit`, `pause`, `resume`, `priority`, `delete`."""
+
 from __future__ import annotations
 
 import click
 
 from .. import complete
-
-from .common import checked_job_id, open_named_store, report_retried, with_dependents_option
 from ..states import FINISHED
+from .common import checked_job_id, open_named_store, report_retried, with_dependents_option
 
-
-label_option = click.option("--label", "-l", "label", metavar="LABEL", shell_complete=complete.labels,
-                            help="Every such job with this label.")  # fmt: skip
+label_option = click.option(
+    "--label", "-l", "label", metavar="LABEL", shell_complete=complete.labels, help="Every such job with this label."
+)
 
 
 @click.command()
@@ -77,17 +77,41 @@ def _with_label(label: str, states) -> list[str]:
 @click.command()
 @click.argument("job_ids", metavar="[ID...]", nargs=-1, shell_complete=complete.job_ids)
 @label_option
-@click.option("--state", "states", type=click.Choice(FINISHED), multiple=True,
-              help="With --label: only its jobs in this state (repeatable; default: completed, dead, cancelled).")
+@click.option(
+    "--state",
+    "states",
+    type=click.Choice(FINISHED),
+    multiple=True,
+    help="With --label: only its jobs in this state (repeatable; default: completed, dead, cancelled).",
+)
 @with_dependents_option
 @click.option("--edit", "edit_", is_flag=True, help="Edit the job first (one ID; see 'queuectl edit').")
-@click.option("--set", "assignments", metavar="FIELD=VALUE", multiple=True,
-              help="With --edit: change this field without an editor (repeatable).")  # fmt: skip
-@click.option("--format", "format_", type=click.Choice(["toml", "json"]), default="toml", show_default=True,
-              help="With --edit: the document the editor shows.")  # fmt: skip
+@click.option(
+    "--set",
+    "assignments",
+    metavar="FIELD=VALUE",
+    multiple=True,
+    help="With --edit: change this field without an editor (repeatable).",
+)
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["toml", "json"]),
+    default="toml",
+    show_default=True,
+    help="With --edit: the document the editor shows.",
+)
 @click.pass_context
-def retry(ctx: click.Context, job_ids: tuple[str, ...], label: str | None, states: tuple[str, ...],
-          with_dependents: bool, edit_: bool, assignments: tuple[str, ...], format_: str) -> None:  # fmt: skip
+def retry(
+    ctx: click.Context,
+    job_ids: tuple[str, ...],
+    label: str | None,
+    states: tuple[str, ...],
+    with_dependents: bool,
+    edit_: bool,
+    assignments: tuple[str, ...],
+    format_: str,
+) -> None:
     """Run finished jobs (completed, dead or cancelled) again, keeping their attempt history.
 
     The cancelled jobs downstream of them stay cancelled (the command names them) unless
@@ -113,12 +137,23 @@ def retry(ctx: click.Context, job_ids: tuple[str, ...], label: str | None, state
 
 @click.command()
 @click.argument("job_id", metavar="ID", shell_complete=complete.job_ids)
-@click.option("--set", "assignments", metavar="FIELD=VALUE", multiple=True,
-              help="Change this field without an editor (repeatable): command, priority, queue, env (a JSON "
-              "object), cwd, run_at, timeout, max_retries, labels (a,b), on_finish; an empty value clears env, "
-              "cwd, labels or on_finish.")  # fmt: skip
-@click.option("--format", "format_", type=click.Choice(["toml", "json"]), default="toml", show_default=True,
-              help="The document the editor shows.")  # fmt: skip
+@click.option(
+    "--set",
+    "assignments",
+    metavar="FIELD=VALUE",
+    multiple=True,
+    help="Change this field without an editor (repeatable): command, priority, queue, env (a JSON "
+    "object), cwd, run_at, timeout, max_retries, labels (a,b), on_finish; an empty value clears env, "
+    "cwd, labels or on_finish.",
+)
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["toml", "json"]),
+    default="toml",
+    show_default=True,
+    help="The document the editor shows.",
+)
 @click.pass_context
 def edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], format_: str) -> None:
     """Edit a waiting job (pending, blocked, or failed awaiting its retry) in $VISUAL or $EDITOR.
@@ -129,8 +164,14 @@ def edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], format_:
     _edit(ctx, checked_job_id(job_id), assignments, format_, then_retry=False)
 
 
-def _edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], fmt: str, then_retry: bool,
-          with_dependents: bool = False) -> None:  # fmt: skip
+def _edit(
+    ctx: click.Context,
+    job_id: str,
+    assignments: tuple[str, ...],
+    fmt: str,
+    then_retry: bool,
+    with_dependents: bool = False,
+) -> None:
     """edit / retry --edit: changes from --set, else from the document the editor saved."""
     from .. import jobdoc
 

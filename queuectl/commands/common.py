@@ -1,6 +1,7 @@
 """What every command module shares: opening the store named by --db, JSON output, the common
 options and argument checks.  Commands import these; the root group (queuectl/cli.py) does not
 import this module, so a command's start-up pays only for what it uses."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ def echo_json(data) -> None:
     hide text (render.FORMAT_CHARACTERS) written as escapes: the same JSON, shown as it is."""
     from ..render import FORMAT_CHARACTERS
 
-    unsafe = UNSAFE_IN_JSON | {c: json.dumps(chr(c))[1:-1] for first, last in FORMAT_CHARACTERS
-                                for c in range(first, last + 1)}  # fmt: skip
+    unsafe = UNSAFE_IN_JSON | {
+        c: json.dumps(chr(c))[1:-1] for first, last in FORMAT_CHARACTERS for c in range(first, last + 1)
+    }
     click.echo(json.dumps(data, indent=2, ensure_ascii=False).translate(unsafe))
 
 
@@ -72,8 +74,10 @@ def name_command(group: click.Group, verb: str, doc: str, act, done: str) -> Non
 
 
 with_dependents_option = click.option(
-    "--with-dependents", is_flag=True,
-    help="Also retry the cancelled jobs downstream (transitively); they wait for their dependencies again.")
+    "--with-dependents",
+    is_flag=True,
+    help="Also retry the cancelled jobs downstream (transitively); they wait for their dependencies again.",
+)
 
 
 def report_retried(retried: list[str], named: list[str], with_dependents: bool) -> None:
@@ -112,10 +116,9 @@ class Seconds(click.ParamType):
         try:
             return parse_duration(value)
         except InputError:
-            self.fail(f"{one_line(value)!r} is not a number of seconds (or 30s, 15m, 2h), finite and from 0 up",
-                      param, ctx)  # fmt: skip
+            self.fail(
+                f"{one_line(value)!r} is not a number of seconds (or 30s, 15m, 2h), finite and from 0 up", param, ctx
+            )
 
 
 SECONDS = Seconds()
-
-

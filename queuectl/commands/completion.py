@@ -1,5 +1,6 @@
 """`completion`: the shell script that makes tab complete queuectl's commands, options and
 values (click's own machinery; the values come from queuectl.complete)."""
+
 from __future__ import annotations
 
 import click

@@ -1,12 +1,20 @@
 """The dead-letter queue (`dlq`) and `prune`."""
+
 from __future__ import annotations
 
 import click
 
 from .. import complete
-
-from .common import checked_job_id, echo_json, json_option, MAX_LIMIT, open_named_store, report_retried, with_dependents_option
 from ..states import FINISHED
+from .common import (
+    MAX_LIMIT,
+    checked_job_id,
+    echo_json,
+    json_option,
+    open_named_store,
+    report_retried,
+    with_dependents_option,
+)
 
 
 @click.group()
@@ -15,8 +23,13 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True,
-              help="At most this many jobs (the title says how many of all).")  # fmt: skip
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1, max=MAX_LIMIT),
+    default=50,
+    show_default=True,
+    help="At most this many jobs (the title says how many of all).",
+)
 @click.option("--group-by", type=click.Choice(["error"]), help="One row per exit code and error, largest first.")
 @json_option
 @click.pass_context
@@ -30,17 +43,32 @@ def dlq_list(ctx: click.Context, limit: int, group_by: str | None, json_: bool) 
         if json_:
             echo_json([dict(g, latest=store.iso(g["latest"])) for g in groups])
             return
-        rows = [[str(g["count"]), "" if g["exit_code"] is None else str(g["exit_code"]), ", ".join(g["examples"]),
-                 render.clean(g["error"])] for g in groups]  # fmt: skip
-        render.print_table(f"Dead Letter Queue by error ({len(groups)} groups)", ["Jobs", "Exit", "Examples", "Error"],
-                           rows)  # fmt: skip
+        rows = [
+            [
+                str(g["count"]),
+                "" if g["exit_code"] is None else str(g["exit_code"]),
+                ", ".join(g["examples"]),
+                render.clean(g["error"]),
+            ]
+            for g in groups
+        ]
+        render.print_table(
+            f"Dead Letter Queue by error ({len(groups)} groups)", ["Jobs", "Exit", "Examples", "Error"], rows
+        )
         return
     jobs = store.list_jobs(state="dead", limit=limit)
     if json_:
         echo_json([job.as_dict() for job in jobs])
         return
-    rows = [[job.id, f"{job.attempts}/{1 + job.max_retries}", render.local_time(job.updated_at),
-             render.clean(job.last_error)] for job in jobs]  # fmt: skip
+    rows = [
+        [
+            job.id,
+            f"{job.attempts}/{1 + job.max_retries}",
+            render.local_time(job.updated_at),
+            render.clean(job.last_error),
+        ]
+        for job in jobs
+    ]
     total = store.counts()["dead"]
     shown = f"{len(jobs):,}" if len(jobs) >= total else f"{len(jobs):,} of {total:,}"
     render.print_table(f"Dead Letter Queue ({shown})", ["ID", "Attempts", "Updated", "Error"], rows)
@@ -49,12 +77,15 @@ def dlq_list(ctx: click.Context, limit: int, group_by: str | None, json_: bool) 
 @dlq.command("retry")
 @click.argument("job_id", required=False, shell_complete=complete.job_ids)
 @click.option("--all", "all_", is_flag=True, help="Retry every dead job.")
-@click.option("--filter", "contains", metavar="TEXT", help="Retry the dead jobs whose id, command or error contains TEXT.")
+@click.option(
+    "--filter", "contains", metavar="TEXT", help="Retry the dead jobs whose id, command or error contains TEXT."
+)
 @with_dependents_option
 @click.option("--dry-run", is_flag=True, help="Only list what would be retried.")
 @click.pass_context
-def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str | None, with_dependents: bool,
-              dry_run: bool) -> None:  # fmt: skip
+def dlq_retry(
+    ctx: click.Context, job_id: str | None, all_: bool, contains: str | None, with_dependents: bool, dry_run: bool
+) -> None:
     """Send dead jobs back to pending, with their attempts reset: one ID, --all, or --filter TEXT."""
     if sum((bool(job_id), all_, contains is not None)) != 1:
         raise click.UsageError("give one of: a job id, --all, --filter TEXT")
@@ -73,13 +104,22 @@ def dlq_retry(ctx: click.Context, job_id: str | None, all_: bool, contains: str 
     if job_id:
         click.echo(f"retrying job '{job_id}' from the DLQ")
     else:
-        click.echo(f"retrying {len(ids)} job(s) from the DLQ" + (", with their cancelled dependents" if with_dependents else ""))
+        click.echo(
+            f"retrying {len(ids)} job(s) from the DLQ"
+            + (", with their cancelled dependents" if with_dependents else "")
+        )
     report_retried(ids, [job_id] if job_id else ids, with_dependents)
 
 
 @dlq.command("purge")
-@click.option("--older-than", "older_than", metavar="DURATION", default="0s", show_default=True,
-              help="Only jobs dead for longer than this (30m, 12h, 7d).")  # fmt: skip
+@click.option(
+    "--older-than",
+    "older_than",
+    metavar="DURATION",
+    default="0s",
+    show_default=True,
+    help="Only jobs dead for longer than this (30m, 12h, 7d).",
+)
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @click.pass_context
 def dlq_purge(ctx: click.Context, older_than: str, dry_run: bool) -> None:
@@ -88,8 +128,13 @@ def dlq_purge(ctx: click.Context, older_than: str, dry_run: bool) -> None:
 
 
 @click.command()
-@click.option("--state", "states", multiple=True, type=click.Choice(FINISHED),
-              help="Only jobs in this state (repeatable; default: all three).")  # fmt: skip
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(FINISHED),
+    help="Only jobs in this state (repeatable; default: all three).",
+)
 @click.option("--older-than", "older_than", metavar="DURATION", required=True, help="30m, 12h, 7d, 2w …")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @click.pass_context

@@ -1,18 +1,23 @@
 """Adding jobs: `enqueue` (JSON, or JSON Lines in one transaction)."""
+
 from __future__ import annotations
 
 import sys
 
 import click
 
-from .common import echo_json, json_option, open_named_store
 from ..errors import InputError
+from .common import echo_json, json_option, open_named_store
 
 
 @click.command()
 @click.argument("job_json", metavar="[JSON|-]", required=False)
-@click.option("--file", "file_", type=click.File("r", encoding="utf-8", errors="surrogateescape"),
-              help="Read JSON Lines from this file.")  # fmt: skip
+@click.option(
+    "--file",
+    "file_",
+    type=click.File("r", encoding="utf-8", errors="surrogateescape"),
+    help="Read JSON Lines from this file.",
+)
 @json_option
 @click.pass_context
 def enqueue(ctx: click.Context, job_json: str | None, file_, json_: bool) -> None:

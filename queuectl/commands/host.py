@@ -1,4 +1,5 @@
 """`host list`: the machines running workers (stopping one is `worker stop --host`)."""
+
 from __future__ import annotations
 
 import click
@@ -24,9 +25,19 @@ def host_list(ctx: click.Context, json_: bool) -> None:
     if json_:
         echo_json([h.as_dict() for h in hosts])
         return
-    rows = [[h.name, h.state if h.since is None else f"{h.state} since {render.local_time(h.since)}",
-             str(h.workers), f"{h.busy}/{h.slots}", str(h.running), render.local_time(h.heartbeat_at),
-             h.version or ""] for h in hosts]  # fmt: skip
+    rows = [
+        [
+            h.name,
+            h.state if h.since is None else f"{h.state} since {render.local_time(h.since)}",
+            str(h.workers),
+            f"{h.busy}/{h.slots}",
+            str(h.running),
+            render.local_time(h.heartbeat_at),
+            h.version or "",
+        ]
+        for h in hosts
+    ]
     styles = [None if h.state == "up" else ("red" if h.state == "lost" else "dim") for h in hosts]
-    render.print_table(f"Hosts ({len(hosts)})", ["Host", "State", "Workers", "Slots", "Running", "Heartbeat",
-                                                 "Version"], rows, styles)  # fmt: skip
+    render.print_table(
+        f"Hosts ({len(hosts)})", ["Host", "State", "Workers", "Slots", "Running", "Heartbeat", "Version"], rows, styles
+    )

@@ -1,5 +1,6 @@
 """`metrics`: totals, success rate, runtimes, throughput; the Prometheus exposition and its
 server (`metrics serve`)."""
+
 from __future__ import annotations
 
 import click
@@ -13,8 +14,13 @@ DEFAULT_PORT = 9464
 
 @click.group(invoke_without_command=True)
 @json_option
-@click.option("--format", "format_", type=click.Choice(["table", "json", "prometheus"]), default=None,
-              help="table (the default), json (as --json), or prometheus: the text exposition format.")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["table", "json", "prometheus"]),
+    default=None,
+    help="table (the default), json (as --json), or prometheus: the text exposition format.",
+)
 @click.pass_context
 def metrics(ctx: click.Context, json_: bool, format_: str | None) -> None:
     """Totals per state, success rate, runtimes and recent throughput ('metrics serve' for Prometheus)."""
@@ -46,8 +52,14 @@ def metrics(ctx: click.Context, json_: bool, format_: str | None) -> None:
 
 
 @metrics.command("serve")
-@click.option("--host", "bind", default=LOOPBACK, show_default=True, metavar="ADDRESS",
-              help="The address to listen on (0.0.0.0: every interface).")
+@click.option(
+    "--host",
+    "bind",
+    default=LOOPBACK,
+    show_default=True,
+    metavar="ADDRESS",
+    help="The address to listen on (0.0.0.0: every interface).",
+)
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=DEFAULT_PORT, show_default=True)
 @click.pass_context
 def metrics_serve(ctx: click.Context, bind: str, port: int) -> None:

@@ -1,10 +1,10 @@
 """The `queue` group: named queues."""
+
 from __future__ import annotations
 
 import click
 
 from .. import complete
-
 from .common import echo_json, json_option, name_command, open_named_store
 
 
@@ -25,18 +25,41 @@ def queue_list(ctx: click.Context, json_: bool) -> None:
     if json_:
         echo_json([q.as_dict() for q in queues])
         return
-    rows = [[q.name, "paused" if q.paused else "running", str(q.running),
-             "none" if q.max_running is None else str(q.max_running), str(q.jobs["pending"]), str(q.jobs["failed"]),
-             str(q.jobs["blocked"]), str(q.jobs["completed"]), str(q.jobs["dead"])] for q in queues]  # fmt: skip
-    render.print_table(f"Queues ({len(queues)})",
-                       ["Queue", "Status", "Running", "Limit", "Pending", "Failed", "Blocked", "Completed", "Dead"],
-                       rows)  # fmt: skip
+    rows = [
+        [
+            q.name,
+            "paused" if q.paused else "running",
+            str(q.running),
+            "none" if q.max_running is None else str(q.max_running),
+            str(q.jobs["pending"]),
+            str(q.jobs["failed"]),
+            str(q.jobs["blocked"]),
+            str(q.jobs["completed"]),
+            str(q.jobs["dead"]),
+        ]
+        for q in queues
+    ]
+    render.print_table(
+        f"Queues ({len(queues)})",
+        ["Queue", "Status", "Running", "Limit", "Pending", "Failed", "Blocked", "Completed", "Dead"],
+        rows,
+    )
 
 
-name_command(queue, "pause", "Keep the queue's waiting jobs waiting (running ones finish).",
-              lambda ops, name: ops.pause_queue(name), "queue '{name}' paused")  # fmt: skip
-name_command(queue, "resume", "Let a paused queue's jobs run again.",
-              lambda ops, name: ops.pause_queue(name, paused=False), "queue '{name}' resumed")  # fmt: skip
+name_command(
+    queue,
+    "pause",
+    "Keep the queue's waiting jobs waiting (running ones finish).",
+    lambda ops, name: ops.pause_queue(name),
+    "queue '{name}' paused",
+)
+name_command(
+    queue,
+    "resume",
+    "Let a paused queue's jobs run again.",
+    lambda ops, name: ops.pause_queue(name, paused=False),
+    "queue '{name}' resumed",
+)
 
 
 @queue.command("limit")

@@ -1,10 +1,10 @@
 """The `schedule` group: recurring jobs."""
+
 from __future__ import annotations
 
 import click
 
 from .. import complete
-
 from .common import echo_json, json_option, name_command, open_named_store
 
 
@@ -18,8 +18,13 @@ def schedule() -> None:
 @click.argument("job_json", metavar="JOB_JSON")
 @click.option("--cron", required=True, help='When: "*/5 * * * *" (a sixth field counts seconds).')
 @click.option("--tz", default="UTC", show_default=True, help="The time zone the cron expression is read in.")
-@click.option("--overlap", type=click.Choice(["skip", "allow"]), default="allow", show_default=True,
-              help="skip: no new run while the previous one is unfinished.")  # fmt: skip
+@click.option(
+    "--overlap",
+    type=click.Choice(["skip", "allow"]),
+    default="allow",
+    show_default=True,
+    help="skip: no new run while the previous one is unfinished.",
+)
 @click.pass_context
 def schedule_add(ctx: click.Context, name: str, job_json: str, cron: str, tz: str, overlap: str) -> None:
     """Add a schedule NAME running JOB_JSON (the job's fields, without id and run_at)."""
@@ -45,27 +50,58 @@ def schedule_list(ctx: click.Context, json_: bool) -> None:
     if json_:
         echo_json([s.as_dict() for s in schedules])
         return
-    rows = [[s.name, s.cron, s.tz, _status(s), s.overlap, render.local_time(s.next_run_at),
-             s.last_job_id or "", str(s.skipped), render.clean(s.job.get("command"))] for s in schedules]  # fmt: skip
-    render.print_table(f"Schedules ({len(schedules)})",
-                       ["Name", "Cron", "TZ", "Status", "Overlap", "Next run", "Last job", "Skipped", "Command"],
-                       rows)  # fmt: skip
+    rows = [
+        [
+            s.name,
+            s.cron,
+            s.tz,
+            _status(s),
+            s.overlap,
+            render.local_time(s.next_run_at),
+            s.last_job_id or "",
+            str(s.skipped),
+            render.clean(s.job.get("command")),
+        ]
+        for s in schedules
+    ]
+    render.print_table(
+        f"Schedules ({len(schedules)})",
+        ["Name", "Cron", "TZ", "Status", "Overlap", "Next run", "Last job", "Skipped", "Command"],
+        rows,
+    )
     for s in schedules:
         if s.last_error:  # in full, below the table (a cell would cut it short)
-            click.echo(f"{render.clean(s.name)}: paused by an error: {render.clean(s.last_error)} "
-                       f"(once it is fixed: queuectl schedule resume {s.name})")  # fmt: skip
+            click.echo(
+                f"{render.clean(s.name)}: paused by an error: {render.clean(s.last_error)} "
+                f"(once it is fixed: queuectl schedule resume {s.name})"
+            )
 
 
 def _status(s) -> str:
     return "error" if s.last_error else "paused" if s.paused else "active"
 
 
-name_command(schedule, "remove", "Delete a schedule (the jobs it enqueued stay).",
-              lambda ops, name: ops.remove_schedule(name), "schedule '{name}' removed")  # fmt: skip
-name_command(schedule, "pause", "Stop enqueueing a schedule's jobs until it is resumed.",
-              lambda ops, name: ops.pause_schedule(name), "schedule '{name}' paused")  # fmt: skip
-name_command(schedule, "resume", "Resume a schedule from its next tick (ticks missed while paused are not run).",
-              lambda ops, name: ops.pause_schedule(name, paused=False), "schedule '{name}' resumed")  # fmt: skip
+name_command(
+    schedule,
+    "remove",
+    "Delete a schedule (the jobs it enqueued stay).",
+    lambda ops, name: ops.remove_schedule(name),
+    "schedule '{name}' removed",
+)
+name_command(
+    schedule,
+    "pause",
+    "Stop enqueueing a schedule's jobs until it is resumed.",
+    lambda ops, name: ops.pause_schedule(name),
+    "schedule '{name}' paused",
+)
+name_command(
+    schedule,
+    "resume",
+    "Resume a schedule from its next tick (ticks missed while paused are not run).",
+    lambda ops, name: ops.pause_schedule(name, paused=False),
+    "schedule '{name}' resumed",
+)
 
 
 @schedule.command("run")

@@ -1,11 +1,12 @@
 """Setting up: `init` and the `config` group."""
+
 from __future__ import annotations
 
 import click
 
 from .. import complete
-from .common import echo_json, json_option, open_named_store
 from ..paths import private_dir
+from .common import echo_json, json_option, open_named_store
 
 
 @click.command()

@@ -1,4 +1,5 @@
 """Looking at jobs: `list`, `status`, `show`, `logs`, `wait`."""
+
 from __future__ import annotations
 
 import sys
@@ -6,16 +7,22 @@ import sys
 import click
 
 from .. import complete
-
-from .common import checked_job_id, echo_json, json_option, MAX_LIMIT, open_named_store, SECONDS, STATES
 from ..errors import ExitCode
+from .common import MAX_LIMIT, SECONDS, STATES, checked_job_id, echo_json, json_option, open_named_store
 
 
 @click.command("list")
-@click.option("--state", "states", type=click.Choice(STATES), multiple=True,
-              help="Only jobs in this state (repeatable: any of them).")  # fmt: skip
+@click.option(
+    "--state",
+    "states",
+    type=click.Choice(STATES),
+    multiple=True,
+    help="Only jobs in this state (repeatable: any of them).",
+)
 @click.option("--label", "-l", metavar="LABEL", shell_complete=complete.labels, help="Only jobs with this label.")
-@click.option("--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True, help="At most this many jobs.")
+@click.option(
+    "--limit", type=click.IntRange(min=1, max=MAX_LIMIT), default=50, show_default=True, help="At most this many jobs."
+)
 @json_option
 @click.pass_context
 def list_jobs(ctx: click.Context, states: tuple[str, ...], label: str | None, limit: int, json_: bool) -> None:
@@ -29,15 +36,25 @@ def list_jobs(ctx: click.Context, states: tuple[str, ...], label: str | None, li
         echo_json([job.as_dict() for job in jobs])
         return
     rows = [
-        [job.id, job.shown_state, str(job.priority), f"{job.attempts}/{1 + job.max_retries}",
-         render.local_time(job.created_at), render.clean(job.command, 60)]
+        [
+            job.id,
+            job.shown_state,
+            str(job.priority),
+            f"{job.attempts}/{1 + job.max_retries}",
+            render.local_time(job.created_at),
+            render.clean(job.command, 60),
+        ]
         for job in jobs
-    ]  # fmt: skip
+    ]
     terms = [", ".join(dict.fromkeys(states))] if states else []
     terms += [f"label {label}"] if label else []
     title = f"Jobs ({', '.join([str(len(jobs))] + terms)})"
-    render.print_table(title, ["ID", "State", "Priority", "Attempts", "Created", "Command"], rows,
-                       [render.STATE_STYLES.get(job.shown_state) for job in jobs])  # fmt: skip
+    render.print_table(
+        title,
+        ["ID", "State", "Priority", "Attempts", "Created", "Command"],
+        rows,
+        [render.STATE_STYLES.get(job.shown_state) for job in jobs],
+    )
 
 
 def _label_filter(label: str | None):
@@ -51,8 +68,13 @@ def _label_filter(label: str | None):
 
 
 @click.command()
-@click.option("--label", "-l", metavar="LABEL", shell_complete=complete.labels,
-              help="Only jobs with this label (counted by a scan of them).")  # fmt: skip
+@click.option(
+    "--label",
+    "-l",
+    metavar="LABEL",
+    shell_complete=complete.labels,
+    help="Only jobs with this label (counted by a scan of them).",
+)
 @json_option
 @click.pass_context
 def status(ctx: click.Context, label: str | None, json_: bool) -> None:
@@ -88,8 +110,9 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
     job, runs = detail.job, detail.runs
     depends_on, dependents = [j.id for j in detail.depends_on], [j.id for j in detail.dependents]
     if json_:
-        echo_json(dict(job.as_dict(), depends_on=depends_on, dependents=dependents,
-                        attempts=[a.as_dict() for a in runs]))  # fmt: skip
+        echo_json(
+            dict(job.as_dict(), depends_on=depends_on, dependents=dependents, attempts=[a.as_dict() for a in runs])
+        )
         return
     for key, value in job.as_dict().items():
         if key.endswith("_at") and value is not None:
@@ -97,8 +120,17 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
         click.echo(f"{key + ':':<19}{render.clean(value if value not in (None, [], {}) else '')}")
     click.echo(f"{'depends_on:':<19}{', '.join(depends_on)}")
     click.echo(f"{'dependents:':<19}{', '.join(dependents)}")
-    rows = [[str(a.number), a.host or "", render.local_time(a.started_at), render.local_time(a.finished_at),
-             "" if a.exit_code is None else str(a.exit_code), render.clean(a.error or "", 50)] for a in runs]  # fmt: skip
+    rows = [
+        [
+            str(a.number),
+            a.host or "",
+            render.local_time(a.started_at),
+            render.local_time(a.finished_at),
+            "" if a.exit_code is None else str(a.exit_code),
+            render.clean(a.error or "", 50),
+        ]
+        for a in runs
+    ]
     if not rows:
         click.echo("Attempts: no attempt recorded")
         return
@@ -109,13 +141,18 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
 @click.argument("job_id", shell_complete=complete.job_ids)
 @click.option("--attempt", type=click.IntRange(min=1), help="This attempt instead of the latest.")
 @click.option("--follow", "-f", is_flag=True, help="Stream a running job's output until it ends.")
-@click.option("--raw", is_flag=True, help="The output byte for byte, even to a terminal (whose escape sequences "
-              "then act); without it a terminal shows them escaped, colours apart.")  # fmt: skip
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="The output byte for byte, even to a terminal (whose escape sequences "
+    "then act); without it a terminal shows them escaped, colours apart.",
+)
 @click.option("--stdout", "stdout_only", is_flag=True, help="Only the job's stdout, as it wrote it (no headers).")
 @click.option("--stderr", "stderr_only", is_flag=True, help="Only the job's stderr, as it wrote it, on our stdout.")
 @click.pass_context
-def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw: bool, stdout_only: bool,
-         stderr_only: bool) -> None:  # fmt: skip
+def logs(
+    ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw: bool, stdout_only: bool, stderr_only: bool
+) -> None:
     """Exit code, stdout and stderr of a job's latest (or given) attempt."""
     if stdout_only and stderr_only:
         raise click.UsageError("give --stdout or --stderr, not both")
@@ -157,7 +194,9 @@ def logs(ctx: click.Context, job_id: str, attempt: int | None, follow: bool, raw
 
 @click.command()
 @click.argument("job_ids", metavar="ID...", nargs=-1, required=True, shell_complete=complete.job_ids)
-@click.option("--timeout", type=SECONDS, metavar="DURATION", help="Give up after this long: seconds, or 30s, 15m, 2h (exit 124).")
+@click.option(
+    "--timeout", type=SECONDS, metavar="DURATION", help="Give up after this long: seconds, or 30s, 15m, 2h (exit 124)."
+)
 @json_option
 @click.pass_context
 def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: float | None, json_: bool) -> None:

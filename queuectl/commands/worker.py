@@ -1,12 +1,13 @@
 """The `worker` group: start, stop and list workers."""
+
 from __future__ import annotations
 
 import sys
 
 import click
 
-from .common import echo_json, json_option, open_named_store
 from ..paths import private_dir
+from .common import echo_json, json_option, open_named_store
 
 
 @click.group()
@@ -15,20 +16,30 @@ def worker() -> None:
 
 
 @worker.command("start")
-@click.option("--count", type=click.IntRange(min=1, max=100_000), default=1, show_default=True,
-              help="Job slots on this host: jobs run at once.")
-@click.option("--procs", type=click.IntRange(min=1, max=256), default=None,
-              help="Worker processes to spread the slots over [default: one per CPU, at most 2].")
+@click.option(
+    "--count",
+    type=click.IntRange(min=1, max=100_000),
+    default=1,
+    show_default=True,
+    help="Job slots on this host: jobs run at once.",
+)
+@click.option(
+    "--procs",
+    type=click.IntRange(min=1, max=256),
+    default=None,
+    help="Worker processes to spread the slots over [default: one per CPU, at most 2].",
+)
 @click.option("--burst", is_flag=True, help="Exit once no job is waiting, running or due for a retry.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print a line per job.")
 @click.option("--queue", "queues", metavar="NAME", multiple=True, help="Serve only this queue (repeatable).")
 @click.pass_context
-def worker_start(ctx: click.Context, count: int, procs: int | None, burst: bool, quiet: bool,
-                 queues: tuple[str, ...]) -> None:  # fmt: skip
+def worker_start(
+    ctx: click.Context, count: int, procs: int | None, burst: bool, quiet: bool, queues: tuple[str, ...]
+) -> None:
     """Run workers in the foreground until Ctrl+C (first: finish jobs; second: kill them)."""
+    from ..execution.supervisor import Supervisor, default_procs, raise_open_file_limit, split
+    from ..execution.worker import host_id, validate_host_id
     from ..spec import validate_queue_name
-    from ..supervisor import Supervisor, default_procs, raise_open_file_limit, split
-    from ..worker import host_id, validate_host_id
 
     validate_host_id(host_id())
     for queue in queues:
@@ -65,11 +76,15 @@ def worker_stop(ctx: click.Context, host: str | None, worker_id: str | None, now
 
     if worker_id is not None:
         ops.stop_worker(worker_id, now)
-        click.echo(f"asked worker {worker_id} to stop " + ("now: its running jobs are killed and retried" if now
-                                                          else "after its current job"))  # fmt: skip
+        click.echo(
+            f"asked worker {worker_id} to stop "
+            + ("now: its running jobs are killed and retried" if now else "after its current job")
+        )
         return
     asked = ops.stop_host(host) if host is not None else ops.stop_all_workers()
-    click.echo(f"asked {len(asked)} worker(s){f' on {host}' if host is not None else ''} to stop after their current job")
+    click.echo(
+        f"asked {len(asked)} worker(s){f' on {host}' if host is not None else ''} to stop after their current job"
+    )
 
 
 @worker.command("list")
@@ -85,6 +100,16 @@ def worker_list(ctx: click.Context, json_: bool) -> None:
         keys = ("id", "host", "pid", "state", "slots", "busy", "current_job", "heartbeat_at")
         echo_json([{k: w.as_dict()[k] for k in keys} for w in workers])
         return
-    rows = [[w.id, w.host, str(w.pid), w.state, f"{w.busy}/{w.slots}", w.current_job or "",
-             render.local_time(w.heartbeat_at)] for w in workers]  # fmt: skip
+    rows = [
+        [
+            w.id,
+            w.host,
+            str(w.pid),
+            w.state,
+            f"{w.busy}/{w.slots}",
+            w.current_job or "",
+            render.local_time(w.heartbeat_at),
+        ]
+        for w in workers
+    ]
     render.print_table(f"Workers ({len(workers)})", ["ID", "Host", "PID", "State", "Slots", "Job", "Heartbeat"], rows)

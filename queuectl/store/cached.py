@@ -1,5 +1,6 @@
 """Settings and queue limits as this process last read them (at most CACHE_SECONDS ago): a
 worker claims every millisecond and must not read the settings table each time."""
+
 from __future__ import annotations
 
 import json

@@ -1,6 +1,7 @@
 """A worker's hot path: claim a batch of jobs for its free slots, and record a batch of
 finished jobs together with the claims that refill their slots, each in one transaction.
 """
+
 from __future__ import annotations
 
 import functools
@@ -69,8 +70,10 @@ class Finished:
 @functools.cache
 def _claim_sql(claim_index: str, retry_index: str, lock: str, queues: int) -> str:
     only_queues = f"AND queue IN ({', '.join(['{p}'] * queues)})" if queues else ""
-    pending, failed = (_CANDIDATES_SQL.format(p="{p}", index=index, state=state, only_queues=only_queues, lock=lock)
-                       for index, state in ((claim_index, "pending"), (retry_index, "failed")))  # fmt: skip
+    pending, failed = (
+        _CANDIDATES_SQL.format(p="{p}", index=index, state=state, only_queues=only_queues, lock=lock)
+        for index, state in ((claim_index, "pending"), (retry_index, "failed"))
+    )
     return _CLAIM_SQL.format(p="{p}", pending=pending, failed=failed)
 
 
@@ -83,8 +86,14 @@ def claim_batch(worker_id: str, host: str, k: int, queues: tuple[str, ...] = ())
 
 
 @guarded
-def finish_batch(finished: list[Finished], worker_id: str, host: str, k: int = 0, queues: tuple[str, ...] = (),
-                 still_running: int = 0) -> tuple[list[str], list[Claim]]:  # fmt: skip
+def finish_batch(
+    finished: list[Finished],
+    worker_id: str,
+    host: str,
+    k: int = 0,
+    queues: tuple[str, ...] = (),
+    still_running: int = 0,
+) -> tuple[list[str], list[Claim]]:
     """Record finished runs (processing -> completed, failed or dead) and claim up to k jobs
     for the slots they freed, all in one transaction: returns each run's state afterwards, in
     order, and the new claims.
@@ -135,18 +144,39 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
         seq: (attempt_id, number)
         for attempt_id, seq, number in sql(
             _ATTEMPTS_SQL.replace("{seqs}", _marks(len(rows))),
-            worker_id, host, t, prefix, f"{os.sep}attempt-", prefix, f"{os.sep}attempt-", *[row[0] for row in rows],
+            worker_id,
+            host,
+            t,
+            prefix,
+            f"{os.sep}attempt-",
+            prefix,
+            f"{os.sep}attempt-",
+            *[row[0] for row in rows],
         ).fetchall()
-    }  # fmt: skip
-    sql("UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}",
-        rows[-1][1], t, worker_id)  # fmt: skip
+    }
+    sql(
+        "UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}",
+        rows[-1][1],
+        t,
+        worker_id,
+    )
     limit = int(cfg["max_log_bytes"])
     return [
-        Claim(seq=seq, id=job_id, command=command, timeout=timeout, attempt=attempts[seq][1],
-              attempt_id=attempts[seq][0], max_log_bytes=limit, lease_seconds=cfg["lease_seconds"],
-              env=json.loads(env) if env else None, cwd=cwd, on_finish=on_finish)
+        Claim(
+            seq=seq,
+            id=job_id,
+            command=command,
+            timeout=timeout,
+            attempt=attempts[seq][1],
+            attempt_id=attempts[seq][0],
+            max_log_bytes=limit,
+            lease_seconds=cfg["lease_seconds"],
+            env=json.loads(env) if env else None,
+            cwd=cwd,
+            on_finish=on_finish,
+        )
         for seq, job_id, command, timeout, env, cwd, _priority, on_finish in rows
-    ]  # fmt: skip
+    ]
 
 
 def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[str], bool]:
@@ -164,10 +194,15 @@ def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[st
     # its reason), and the job may since have been claimed again, even by this very worker.
     ok = [f for f in finished if f.error is None]
     if ok:
-        open_ = {attempt_id for (attempt_id,) in sql(
-            f"UPDATE attempt SET finished_at = {{p}}, exit_code = 0, error = NULL "
-            f"WHERE id IN ({_marks(len(ok))}) AND finished_at IS NULL RETURNING id",
-            t, *[f.claim.attempt_id for f in ok]).fetchall()}  # fmt: skip
+        open_ = {
+            attempt_id
+            for (attempt_id,) in sql(
+                f"UPDATE attempt SET finished_at = {{p}}, exit_code = 0, error = NULL "
+                f"WHERE id IN ({_marks(len(ok))}) AND finished_at IS NULL RETURNING id",
+                t,
+                *[f.claim.attempt_id for f in ok],
+            ).fetchall()
+        }
         ok = [f for f in ok if f.claim.attempt_id in open_]
     if ok:
         done = sql(
@@ -175,17 +210,25 @@ def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[st
             "worker_id = NULL, lease_expires_at = NULL, updated_at = {p} "
             f"WHERE seq IN ({_marks(len(ok))}) AND state = 'processing' AND worker_id = {{p}} "
             "RETURNING seq, has_dependents",
-            t, t, *[f.claim.seq for f in ok], worker_id,
-        ).fetchall()  # fmt: skip
+            t,
+            t,
+            *[f.claim.seq for f in ok],
+            worker_id,
+        ).fetchall()
         for seq, has_dependents in sorted(done):
             state_of[seq] = JobState.COMPLETED.value
             wake = bool(has_dependents) and dependencies.job_ended(seq, t) or wake
     for f in finished:
         if f.error is None:
             continue
-        closed = sql("UPDATE attempt SET finished_at = {p}, exit_code = {p}, error = {p} "
-                     "WHERE id = {p} AND finished_at IS NULL RETURNING id",
-                     t, f.exit_code, f.error, f.claim.attempt_id).fetchall()  # fmt: skip
+        closed = sql(
+            "UPDATE attempt SET finished_at = {p}, exit_code = {p}, error = {p} "
+            "WHERE id = {p} AND finished_at IS NULL RETURNING id",
+            t,
+            f.exit_code,
+            f.error,
+            f.claim.attempt_id,
+        ).fetchall()
         if not closed:
             continue
         job = Job.get_or_none((Job.seq == f.claim.seq) & (Job.state == P) & (Job.worker_id == worker_id))

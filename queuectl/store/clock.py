@@ -23,6 +23,7 @@ clock) taken off.  A process that still reads a boot time before the anchor's (t
 boot time never goes back; an offset it could not read) takes the wall clock and writes no
 anchor.
 """
+
 from __future__ import annotations
 
 import json
@@ -144,7 +145,9 @@ def _write(new: Anchor, old: Anchor | None) -> None:
 
     try:
         if old is None:
-            db.execute_sql("INSERT INTO setting (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (KEY, new.text()))
+            db.execute_sql(
+                "INSERT INTO setting (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (KEY, new.text())
+            )
         else:
             db.execute_sql("UPDATE setting SET value = ? WHERE key = ? AND value = ?", (new.text(), KEY, old.text()))
     except OperationalError:

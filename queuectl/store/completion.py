@@ -1,4 +1,5 @@
 """Reads for shell completion (queuectl.complete): small and bounded, whatever the store's size."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,11 @@ from .connection import guarded
 def job_ids_starting(prefix: str, recent: int) -> list[str]:
     """Ids starting with prefix: among the newest `recent` jobs (the index on seq), then, when
     those give few, any older ones (a bounded LIKE scan)."""
-    found = [job_id for (job_id,) in Job.select(Job.id).order_by(Job.seq.desc()).limit(recent).tuples()
-             if job_id.startswith(prefix)]  # fmt: skip
+    found = [
+        job_id
+        for (job_id,) in Job.select(Job.id).order_by(Job.seq.desc()).limit(recent).tuples()
+        if job_id.startswith(prefix)
+    ]
     if prefix and len(found) < 20:
         seen = set(found)
         older = Job.select(Job.id).where(Job.id.startswith(prefix)).order_by(Job.seq.desc()).limit(recent)

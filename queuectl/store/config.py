@@ -1,4 +1,5 @@
 """Settings in the store, so that every worker on every host reads the same values."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,6 @@ from ..models import Setting, db
 from ..settings import setting
 from .cached import current_config, forget_cached_config
 from .connection import guarded, wake_workers
-
 
 get_config = guarded(current_config)
 

@@ -3,6 +3,7 @@ mapping of database failures to one-line errors.
 
 What differs between SQLite and PostgreSQL is asked of the store's dialect (dialect.py).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,7 +26,9 @@ _readonly = False  # opened by a command that only reads: it writes nothing, not
 _file_identity: tuple[int, int] | None = None  # the SQLite file opened: (st_dev, st_ino)
 
 
-def open_store(location: Location, readonly: bool = False, verify: bool = False, empty_if_missing: bool = False) -> None:
+def open_store(
+    location: Location, readonly: bool = False, verify: bool = False, empty_if_missing: bool = False
+) -> None:
     """Connect the models to the store at `location`.
 
     A store that is missing is created, and an old one migrated, unless `readonly`: a command
@@ -93,7 +96,7 @@ def _identity(path) -> tuple[int, int] | None:
 
 
 def store_file_changed() -> str | None:
-    """"deleted" or "replaced" when the SQLite file at the open store's path is no longer the
+    """ "deleted" or "replaced" when the SQLite file at the open store's path is no longer the
     one this process opened: its connection still reads and writes the old file, which no other
     process sees any more.  One stat, cheap enough for every turn of a worker's loop."""
     if _file_identity is None:
@@ -116,8 +119,10 @@ def _refuse_read_only_mount(path) -> None:
     except OSError:
         return  # the connection says what is wrong
     if read_only:
-        raise StoreError(f"the store at {path} is on a read-only file system: queuectl writes beside it even to "
-                         "read it; remount it read-write, or copy the store somewhere writable")  # fmt: skip
+        raise StoreError(
+            f"the store at {path} is on a read-only file system: queuectl writes beside it even to "
+            "read it; remount it read-write, or copy the store somewhere writable"
+        )
 
 
 class _NothingYet(dialect.SqliteDialect):
@@ -205,12 +210,16 @@ def _ensure_schema(create: bool) -> None:
     tables = set(db.get_tables())
     if "setting" not in tables:
         if tables and not dialect.current().postgres:
-            raise StoreUnusable(f"{location().display} is not a queuectl store (it holds other tables); "
-                                "choose another file with --db or QUEUECTL_DB")  # fmt: skip
+            raise StoreUnusable(
+                f"{location().display} is not a queuectl store (it holds other tables); "
+                "choose another file with --db or QUEUECTL_DB"
+            )
         taken = sorted(tables & {m._meta.table_name for m in MODELS})
         if taken:  # (PostgreSQL: a database shared with other applications is fine, its names are not)
-            raise StoreUnusable(f"the database {location().display} already has table(s) named {', '.join(taken)} "
-                                "that queuectl did not make; give queuectl a database of its own")  # fmt: skip
+            raise StoreUnusable(
+                f"the database {location().display} already has table(s) named {', '.join(taken)} "
+                "that queuectl did not make; give queuectl a database of its own"
+            )
         if not create:
             raise NoStore(f"there is no queuectl store in {location().display} yet (`queuectl init` creates one)")
         create_schema(dialect.current())
@@ -219,8 +228,10 @@ def _ensure_schema(create: bool) -> None:
     try:
         version = int(row.value) if row else 0
     except ValueError:
-        raise InputError(f"the store at {location().display} has schema version {row.value[:20]!r}, not a number: "
-                         "it was not made by queuectl") from None
+        raise InputError(
+            f"the store at {location().display} has schema version {row.value[:20]!r}, not a number: "
+            "it was not made by queuectl"
+        ) from None
     if version > SCHEMA_VERSION:
         _refuse_incompatible(version)
         return
@@ -257,9 +268,11 @@ def _refuse_incompatible(version: int) -> None:
     row = Setting.get_or_none(Setting.key == COMPATIBILITY)
     oldest = oldest_accepted(version, row.value if row else None)
     if oldest > SCHEMA_VERSION:
-        raise SchemaTooNew(f"the store at {location().display} has schema version {version}, which needs "
-                           f"queuectl of schema {oldest} or later; this queuectl has schema {SCHEMA_VERSION}: "
-                           "upgrade queuectl on this host")  # fmt: skip
+        raise SchemaTooNew(
+            f"the store at {location().display} has schema version {version}, which needs "
+            f"queuectl of schema {oldest} or later; this queuectl has schema {SCHEMA_VERSION}: "
+            "upgrade queuectl on this host"
+        )
 
 
 def _damaged(what: str) -> str:
@@ -267,8 +280,10 @@ def _damaged(what: str) -> str:
         return f"the store at {location().display} is damaged: {what}"
     if not _is_sqlite_file(location().sqlite_path):
         return f"{location().display} is not a queuectl store (not a SQLite database); give --db a store's path"
-    return (f"the store at {location().display} is damaged ({what}); check it with "
-            f"`sqlite3 {location().sqlite_path} 'PRAGMA integrity_check'` and restore a backup")  # fmt: skip
+    return (
+        f"the store at {location().display} is damaged ({what}); check it with "
+        f"`sqlite3 {location().sqlite_path} 'PRAGMA integrity_check'` and restore a backup"
+    )
 
 
 def _is_sqlite_file(path) -> bool:

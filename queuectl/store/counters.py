@@ -9,6 +9,7 @@ Prometheus counters across restarts of every process.  Nothing here scans the jo
 counts come from job_count, ages from one index lookup per queue, workers from the worker
 table.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,9 +22,14 @@ from .connection import guarded, now
 def add(name: str, n: int) -> None:
     """Add n to a counter without labels (inside the caller's transaction)."""
     if n:
-        (MetricCount.insert(name=name, queue="", label="", shard=0, n=n, total=0.0)
-         .on_conflict(conflict_target=[MetricCount.name, MetricCount.queue, MetricCount.label, MetricCount.shard],
-                      update={MetricCount.n: MetricCount.n + n}).execute())  # fmt: skip
+        (
+            MetricCount.insert(name=name, queue="", label="", shard=0, n=n, total=0.0)
+            .on_conflict(
+                conflict_target=[MetricCount.name, MetricCount.queue, MetricCount.label, MetricCount.shard],
+                update={MetricCount.n: MetricCount.n + n},
+            )
+            .execute()
+        )
 
 
 @dataclass
@@ -52,23 +58,37 @@ def figures() -> Figures:
     with db.atomic(**dialect.current().read_snapshot):
         for queue, state, n in db.execute_sql("SELECT queue, state, SUM(n) FROM job_count GROUP BY queue, state"):
             out.jobs[(queue, state)] = int(n or 0)
-        rows = db.execute_sql("SELECT name, queue, label, SUM(n), SUM(total) FROM metric_count GROUP BY name, queue, label")
+        rows = db.execute_sql(
+            "SELECT name, queue, label, SUM(n), SUM(total) FROM metric_count GROUP BY name, queue, label"
+        )
         for name, queue, label, n, total in rows:
             out.counts[(name, queue, label)] = (int(n or 0), float(total or 0.0))
         waiting = sorted({queue for (queue, state), n in out.jobs.items() if n and state in ("pending", "failed")})
         for queue in waiting:  # the job_queue_due index: one lookup per queue
             (due,) = db.execute_sql(
-                "SELECT MIN(next_attempt_at) FROM job WHERE state IN ('pending', 'failed') AND queue = {p}".format(p=db.param),
-                (queue,)).fetchone()  # fmt: skip
+                f"SELECT MIN(next_attempt_at) FROM job WHERE state IN ('pending', 'failed') AND queue = {db.param}",
+                (queue,),
+            ).fetchone()
             out.oldest_ready_age[queue] = max(0.0, t - due) if due is not None else 0.0
         for queue in {queue for queue, _ in out.jobs} - set(waiting):
             out.oldest_ready_age[queue] = 0.0
         out.queues.update(name for (name,) in db.execute_sql("SELECT name FROM queue"))
-        out.hosts.update(name for (name,) in db.execute_sql(
-            "SELECT name FROM host WHERE last_heartbeat_at >= {p}".format(p=db.param), (t - FORGET_SECONDS,)))  # fmt: skip
+        out.hosts.update(
+            name
+            for (name,) in db.execute_sql(
+                f"SELECT name FROM host WHERE last_heartbeat_at >= {db.param}", (t - FORGET_SECONDS,)
+            )
+        )
         workers = db.execute_sql("SELECT id, host, state, slots, heartbeat_at FROM worker").fetchall()
-        busy = dict(db.execute_sql(
-            "SELECT worker_id, COUNT(*) FROM job WHERE state = 'processing' GROUP BY worker_id").fetchall()) if workers else {}  # fmt: skip
+        busy = (
+            dict(
+                db.execute_sql(
+                    "SELECT worker_id, COUNT(*) FROM job WHERE state = 'processing' GROUP BY worker_id"
+                ).fetchall()
+            )
+            if workers
+            else {}
+        )
     out.queues.update(queue for queue, _ in out.jobs)
     out.queues.update(queue for _, queue, _ in out.counts if queue)
     for worker_id, host, state, slots, beat in workers:

@@ -3,9 +3,11 @@
 Dependencies can only name jobs that exist already (or come earlier in the same batch), so the
 graph never has a cycle.  Everything here runs inside the caller's transaction.
 """
+
 from __future__ import annotations
 
-from ..models import FINISHED_STATES, Dependency, Job, JobState
+from ..models import Dependency, Job, JobState
+from ..states import FINISHED_STATES
 from .statements import chunks, sql, update_job
 
 _FINISHED = {s.value for s in FINISHED_STATES}
@@ -28,13 +30,20 @@ def settle(seq: int, t: float) -> bool:
         return False
     states = sql(
         "SELECT j.id, j.state FROM dependency d JOIN job j ON j.seq = d.depends_on_seq "
-        "WHERE d.job_seq = {p} ORDER BY j.seq", seq
-    ).fetchall()  # fmt: skip
+        "WHERE d.job_seq = {p} ORDER BY j.seq",
+        seq,
+    ).fetchall()
     if job.dependency_policy == "success":
         broken = next(((dep_id, state) for dep_id, state in states if state in _BROKEN), None)
         if broken is not None:
-            update_job(seq, t, state=JobState.CANCELLED.value, finished_at=t, next_attempt_at=None,
-                       last_error=f"dependency '{broken[0]}' ended {broken[1]}")  # fmt: skip
+            update_job(
+                seq,
+                t,
+                state=JobState.CANCELLED.value,
+                finished_at=t,
+                next_attempt_at=None,
+                last_error=f"dependency '{broken[0]}' ended {broken[1]}",
+            )
             return True
         ready = all(state == JobState.COMPLETED.value for _, state in states)
     else:
@@ -52,8 +61,9 @@ def job_ended(seq: int, t: float) -> bool:
         ended = todo.pop()
         waiting = sql(
             "SELECT d.job_seq FROM dependency d JOIN job j ON j.seq = d.job_seq "
-            "WHERE d.depends_on_seq = {p} AND j.state = 'blocked'", ended
-        ).fetchall()  # fmt: skip
+            "WHERE d.depends_on_seq = {p} AND j.state = 'blocked'",
+            ended,
+        ).fetchall()
         for (dependent,) in waiting:
             if settle(dependent, t):
                 todo.append(dependent)
@@ -74,8 +84,9 @@ def cancelled_downstream(seqs: list[int]) -> list[tuple[int, str]]:
             marks = ", ".join(["{p}"] * len(piece))
             rows += sql(
                 f"SELECT j.seq, j.id FROM dependency d JOIN job j ON j.seq = d.job_seq "
-                f"WHERE d.depends_on_seq IN ({marks}) AND j.state = 'cancelled'", *piece
-            ).fetchall()  # fmt: skip
+                f"WHERE d.depends_on_seq IN ({marks}) AND j.state = 'cancelled'",
+                *piece,
+            ).fetchall()
         frontier = list(dict.fromkeys(seq for seq, _ in rows if seq not in found))
         found.update(rows)
     return sorted(found.items())
@@ -91,8 +102,9 @@ def ids_of(seqs_of: str, seqs: list[int]) -> dict[int, list[str]]:
         marks = ", ".join(["{p}"] * len(piece))
         rows = sql(
             f"SELECT d.{mine}, j.id FROM dependency d JOIN job j ON j.seq = d.{other} "
-            f"WHERE d.{mine} IN ({marks}) ORDER BY j.seq", *piece
-        ).fetchall()  # fmt: skip
+            f"WHERE d.{mine} IN ({marks}) ORDER BY j.seq",
+            *piece,
+        ).fetchall()
         for seq, job_id in rows:
             found[seq].append(job_id)
     return found

@@ -3,6 +3,7 @@ same code on both and asks the open store's dialect (`current()`) for what diffe
 connect, the claim statement's index hint and row lock, bulk inserts, the counting triggers,
 schema locks and migrations, the server clock, and the wake-up channel.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -86,8 +87,14 @@ class SqliteDialect:
         from .statements import sql
 
         for (queue, state), n in Counter(kept).items():
-            sql("INSERT INTO job_count (queue, state, shard, n) VALUES ({p}, {p}, 0, {p}) "
-                "ON CONFLICT (queue, state, shard) DO UPDATE SET n = job_count.n + {p}", queue, state, n, n)  # fmt: skip
+            sql(
+                "INSERT INTO job_count (queue, state, shard, n) VALUES ({p}, {p}, 0, {p}) "
+                "ON CONFLICT (queue, state, shard) DO UPDATE SET n = job_count.n + {p}",
+                queue,
+                state,
+                n,
+                n,
+            )
 
     @property
     def counting_triggers(self) -> tuple[str, ...]:
@@ -146,7 +153,6 @@ class SqliteDialect:
         """For a supervisor: pass wake-ups from other hosts on to this host's workers (a
         stoppable thread), or None when they all come through the run folder anyway."""
         return None
-
 
 
 class PostgresDialect(SqliteDialect):

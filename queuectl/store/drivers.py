@@ -3,6 +3,7 @@
 peewee imports every driver it finds (psycopg2 alone costs ~100 ms); a process that will only
 open a SQLite store imports peewee first through here (store.open_store does, for every process).
 """
+
 from __future__ import annotations
 
 import sys

@@ -5,6 +5,7 @@ Worker rows are deleted when their worker ends or is declared dead, so the host 
 `host list` must still say afterwards.  It is written only when a worker registers, unregisters
 or is forgotten, never on the heartbeat path.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,10 +25,15 @@ def queuectl_version() -> str:
 
 def host_seen(host: str, t: float) -> None:
     """A worker of this host registered (inside the caller's transaction): it is up."""
-    updated = (Host.update(version=queuectl_version(), last_heartbeat_at=t, lost_at=None, stopped_at=None)
-               .where(Host.name == host).execute())  # fmt: skip
+    updated = (
+        Host.update(version=queuectl_version(), last_heartbeat_at=t, lost_at=None, stopped_at=None)
+        .where(Host.name == host)
+        .execute()
+    )
     if not updated:
-        Host.insert(name=host, version=queuectl_version(), first_seen_at=t, last_heartbeat_at=t).on_conflict_ignore().execute()
+        Host.insert(
+            name=host, version=queuectl_version(), first_seen_at=t, last_heartbeat_at=t
+        ).on_conflict_ignore().execute()
     Host.delete().where(Host.last_heartbeat_at < t - FORGET_SECONDS).execute()
 
 
@@ -60,9 +66,17 @@ class HostView:
     def as_dict(self) -> dict:
         from .views import iso
 
-        return {"host": self.name, "state": self.state, "workers": self.workers, "slots": self.slots,
-                "busy": self.busy, "running": self.running, "heartbeat_at": iso(self.heartbeat_at),
-                "version": self.version, "since": iso(self.since)}  # fmt: skip
+        return {
+            "host": self.name,
+            "state": self.state,
+            "workers": self.workers,
+            "slots": self.slots,
+            "busy": self.busy,
+            "running": self.running,
+            "heartbeat_at": iso(self.heartbeat_at),
+            "version": self.version,
+            "since": iso(self.since),
+        }
 
 
 @guarded
@@ -77,11 +91,19 @@ def list_hosts() -> list[HostView]:
 
     t = now()
     with db.atomic():
-        workers = list(Worker.select(Worker.id, Worker.host, Worker.slots, Worker.heartbeat_at, Worker.version).tuples())
-        running = dict(
-            Job.select(Job.worker_id, fn.COUNT(Job.seq)).where(Job.state == JobState.PROCESSING.value)
-            .group_by(Job.worker_id).tuples()
-        ) if workers else {}  # fmt: skip
+        workers = list(
+            Worker.select(Worker.id, Worker.host, Worker.slots, Worker.heartbeat_at, Worker.version).tuples()
+        )
+        running = (
+            dict(
+                Job.select(Job.worker_id, fn.COUNT(Job.seq))
+                .where(Job.state == JobState.PROCESSING.value)
+                .group_by(Job.worker_id)
+                .tuples()
+            )
+            if workers
+            else {}
+        )
         known = {row.name: row for row in Host.select().where(Host.last_heartbeat_at >= t - FORGET_SECONDS)}
     by_host: dict[str, list] = {}
     for worker_id, host, slots, beat, version in workers:
@@ -100,9 +122,17 @@ def list_hosts() -> list[HostView]:
         else:
             state, since = "stopped", row.stopped_at
         versions = sorted({w[3] for w in mine if w[3]})
-        views.append(HostView(
-            name=name, state=state, workers=len(live), slots=sum(w[1] for w in live), busy=busy,
-            running=sum(running.get(w[0], 0) for w in mine), heartbeat_at=beat,
-            version=", ".join(versions) if versions else (row.version if row else None), since=since,
-        ))  # fmt: skip
+        views.append(
+            HostView(
+                name=name,
+                state=state,
+                workers=len(live),
+                slots=sum(w[1] for w in live),
+                busy=busy,
+                running=sum(running.get(w[0], 0) for w in mine),
+                heartbeat_at=beat,
+                version=", ".join(versions) if versions else (row.version if row else None),
+                since=since,
+            )
+        )
     return views

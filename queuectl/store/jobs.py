@@ -3,17 +3,20 @@
 Every function here is one short write transaction (SQLite: BEGIN IMMEDIATE), and checks the
 job's current state inside it, so two processes racing on one job cannot both win.
 """
+
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, NamedTuple
+from typing import NamedTuple
 
 from .. import failure
 from ..errors import InputError, InvalidState, NotFound
-from ..models import ACTIVE_STATES, FINISHED_STATES, Attempt, Job, JobState, db
+from ..models import Attempt, Job, JobState, db
 from ..spec import JobSpec, new_job_id, validate_priority
+from ..states import ACTIVE_STATES, FINISHED_STATES
 from . import dependencies, dialect, logfiles
 from .cached import current_config
 from .connection import guarded, location, now, wake_watchers, wake_workers
@@ -25,11 +28,29 @@ _FINISHED = {s.value for s in FINISHED_STATES}
 _ACTIVE = tuple(s.value for s in ACTIVE_STATES)
 
 _INSERT_COLUMNS = (
-    "id", "command", "state", "priority", "attempts", "max_retries", "timeout",
-    "run_at", "next_attempt_at", "created_at", "updated_at",
-    "dependency_policy", "unique_key", "env", "cwd", "fatal_exit_codes", "has_dependents", "queue",
-    "labels", "on_finish", "paused",
-)  # fmt: skip
+    "id",
+    "command",
+    "state",
+    "priority",
+    "attempts",
+    "max_retries",
+    "timeout",
+    "run_at",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+    "dependency_policy",
+    "unique_key",
+    "env",
+    "cwd",
+    "fatal_exit_codes",
+    "has_dependents",
+    "queue",
+    "labels",
+    "on_finish",
+    "paused",
+)
+
 
 class Enqueued(NamedTuple):
     id: str
@@ -85,15 +106,28 @@ def _row(spec: JobSpec, job_id: str, cfg: dict, t: float) -> tuple:
     run_at = spec.run_at if spec.run_at is not None else t
     state = JobState.BLOCKED.value if spec.depends_on else JobState.PENDING.value
     return (
-        job_id, spec.command, state,
-        cfg["default_priority"] if spec.priority is None else spec.priority, 0,
+        job_id,
+        spec.command,
+        state,
+        cfg["default_priority"] if spec.priority is None else spec.priority,
+        0,
         cfg["max_retries"] if spec.max_retries is None else spec.max_retries,
         cfg["default_timeout"] if spec.timeout is None else spec.timeout,
-        run_at, run_at, t, t, spec.dependency_policy, spec.unique_key,
-        json.dumps(spec.env) if spec.env else None, spec.cwd,
-        json.dumps(list(spec.fatal_exit_codes)) if spec.fatal_exit_codes else None, False, spec.queue,
-        json.dumps(list(spec.labels)) if spec.labels else None, spec.on_finish, spec.paused,
-    )  # fmt: skip
+        run_at,
+        run_at,
+        t,
+        t,
+        spec.dependency_policy,
+        spec.unique_key,
+        json.dumps(spec.env) if spec.env else None,
+        spec.cwd,
+        json.dumps(list(spec.fatal_exit_codes)) if spec.fatal_exit_codes else None,
+        False,
+        spec.queue,
+        json.dumps(list(spec.labels)) if spec.labels else None,
+        spec.on_finish,
+        spec.paused,
+    )
 
 
 def _insert_rows(rows: list[tuple]) -> None:
@@ -154,12 +188,23 @@ def fail(job: Job, error: str, exit_code: int | None, t: float) -> tuple[str, bo
     """Record a failed run as failure.py decides (a retry after a backoff, or the DLQ).
     Returns the new state and whether workers should be woken."""
     verdict = failure.after_failure(
-        job.attempts, job.max_retries, exit_code, json.loads(job.fatal_exit_codes or "[]"),
-        failure.Backoff.from_config(current_config()), random.uniform(-1, 1), error,
-    )  # fmt: skip
+        job.attempts,
+        job.max_retries,
+        exit_code,
+        json.loads(job.fatal_exit_codes or "[]"),
+        failure.Backoff.from_config(current_config()),
+        random.uniform(-1, 1),
+        error,
+    )
     if verdict.state is JobState.FAILED:
-        update_job(job.seq, t, state=verdict.state.value, next_attempt_at=t + verdict.delay, exit_code=exit_code,
-                   last_error=verdict.error)  # fmt: skip
+        update_job(
+            job.seq,
+            t,
+            state=verdict.state.value,
+            next_attempt_at=t + verdict.delay,
+            exit_code=exit_code,
+            last_error=verdict.error,
+        )
         return verdict.state.value, True
     update_job(job.seq, t, state=verdict.state.value, finished_at=t, exit_code=exit_code, last_error=verdict.error)
     return verdict.state.value, job.has_dependents and dependencies.job_ended(job.seq, t)
@@ -186,13 +231,16 @@ def cancel(job_id: str) -> Cancelled:
         running = None
         if job.state == P:
             running = (
-                Attempt.select().where((Attempt.job == job.seq) & Attempt.finished_at.is_null())
-                .order_by(Attempt.number.desc()).first()
-            )  # fmt: skip
+                Attempt.select()
+                .where((Attempt.job == job.seq) & Attempt.finished_at.is_null())
+                .order_by(Attempt.number.desc())
+                .first()
+            )
             if running is not None:
                 Attempt.update(finished_at=t, error="cancelled").where(Attempt.id == running.id).execute()
-        update_job(job.seq, t, state=JobState.CANCELLED.value, finished_at=t, next_attempt_at=None,
-                   last_error="cancelled")  # fmt: skip
+        update_job(
+            job.seq, t, state=JobState.CANCELLED.value, finished_at=t, next_attempt_at=None, last_error="cancelled"
+        )
         if job.has_dependents:
             dependencies.job_ended(job.seq, t)
     wake_workers()  # a running job's owner checks it and kills it; dependents may run
@@ -216,7 +264,9 @@ def retry(job_ids: list[str] | None = None, only_state: str | None = None, with_
         else:
             found = {}
             for piece in chunks(list(dict.fromkeys(job_ids))):
-                found.update((row[1], row) for row in Job.select(Job.seq, Job.id, Job.state).where(Job.id.in_(piece)).tuples())
+                found.update(
+                    (row[1], row) for row in Job.select(Job.seq, Job.id, Job.state).where(Job.id.in_(piece)).tuples()
+                )
             missing = [job_id for job_id in job_ids if job_id not in found]
             if missing:
                 raise NotFound(f"no job {missing[0]!r}")
@@ -233,16 +283,28 @@ def retry(job_ids: list[str] | None = None, only_state: str | None = None, with_
         try:
             for piece in chunks(seqs):
                 Job.update(
-                    state=JobState.PENDING.value, attempts=0, next_attempt_at=t, updated_at=t, paused=False,
-                    finished_at=None, worker_id=None, lease_expires_at=None,
-                ).where(Job.seq.in_(piece)).execute()  # fmt: skip
+                    state=JobState.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=t,
+                    updated_at=t,
+                    paused=False,
+                    finished_at=None,
+                    worker_id=None,
+                    lease_expires_at=None,
+                ).where(Job.seq.in_(piece)).execute()
         except IntegrityError:
             raise InvalidState("another unfinished job holds the same unique_key") from None
         waiting = set()
         for piece in chunks(seqs):
-            waiting |= {s for (s,) in sql(
-                "SELECT DISTINCT job_seq FROM dependency WHERE job_seq IN ({})".format(", ".join(["{p}"] * len(piece))),
-                *piece).fetchall()}  # fmt: skip
+            waiting |= {
+                s
+                for (s,) in sql(
+                    "SELECT DISTINCT job_seq FROM dependency WHERE job_seq IN ({})".format(
+                        ", ".join(["{p}"] * len(piece))
+                    ),
+                    *piece,
+                ).fetchall()
+            }
         for seq in sorted(waiting):
             update_job(seq, t, state=JobState.BLOCKED.value)
             if dependencies.settle(seq, t):
@@ -304,8 +366,13 @@ WAITING = (JobState.PENDING.value, JobState.BLOCKED.value, JobState.FAILED.value
 
 
 @guarded
-def edit_job(job_id: str, changes: dict, states: tuple[str, ...] = WAITING, then_retry: bool = False,
-             with_dependents: bool = False) -> JobView:  # fmt: skip
+def edit_job(
+    job_id: str,
+    changes: dict,
+    states: tuple[str, ...] = WAITING,
+    then_retry: bool = False,
+    with_dependents: bool = False,
+) -> JobView:
     """Change fields of a job in one of these states (spec.validate_changes checked them), in
     one transaction that reads its state first: a job that started meanwhile is refused whole.
     then_retry: a finished job edited and sent back to pending in the same transaction (with
@@ -314,7 +381,9 @@ def edit_job(job_id: str, changes: dict, states: tuple[str, ...] = WAITING, then
     columns = dict(changes)
     for name in ("env", "labels"):
         if name in columns:
-            columns[name] = json.dumps(columns[name] if name == "env" else list(columns[name])) if columns[name] else None
+            columns[name] = (
+                json.dumps(columns[name] if name == "env" else list(columns[name])) if columns[name] else None
+            )
     with db.atomic():
         job = find_job(job_id)
         if job.state not in states:
@@ -359,9 +428,11 @@ def fail_lost_attempts(where, reason: str) -> list[int]:
     pgids = []
     for job in Job.select().where((Job.state == P) & where):
         attempt = (
-            Attempt.select().where((Attempt.job == job.seq) & Attempt.finished_at.is_null())
-            .order_by(Attempt.number.desc()).first()
-        )  # fmt: skip
+            Attempt.select()
+            .where((Attempt.job == job.seq) & Attempt.finished_at.is_null())
+            .order_by(Attempt.number.desc())
+            .first()
+        )
         if attempt is not None:
             Attempt.update(finished_at=t, error=reason).where(Attempt.id == attempt.id).execute()
             if attempt.pgid:

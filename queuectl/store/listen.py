@@ -5,14 +5,14 @@ NOTIFY crosses hosts, so an enqueue, a retry, a cancel or a stop request on one 
 idle workers on every machine.  The thread reconnects with backoff when the server goes away
 and pokes once after each (re)connection, since a notification may have been missed meanwhile.
 """
+
 from __future__ import annotations
 
 import select
 import threading
 import time
-
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..wakeup import WakeChannel, notify
 

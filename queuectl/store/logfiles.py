@@ -1,4 +1,5 @@
 """Where each attempt's output lives, and reading it back (the tail of a large file)."""
+
 from __future__ import annotations
 
 import os

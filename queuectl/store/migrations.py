@@ -21,6 +21,7 @@ at it at start and at every heartbeat (connection.check_schema).
 
 A store without a version row predates versioning and cannot be upgraded automatically.
 """
+
 from __future__ import annotations
 
 import math
@@ -118,9 +119,11 @@ def _v5_fleet() -> None:
 
     _add_column("worker", Worker.version)
     db.create_tables([Host, MetricCount, AttemptOutput])
-    db.execute_sql("INSERT INTO metric_count (name, queue, label, shard, n, total) "
-                   "SELECT 'jobs_finished', queue, state, 0, COUNT(*), 0 FROM job "
-                   "WHERE state IN ('completed', 'dead', 'cancelled') GROUP BY queue, state")  # fmt: skip
+    db.execute_sql(
+        "INSERT INTO metric_count (name, queue, label, shard, n, total) "
+        "SELECT 'jobs_finished', queue, state, 0, COUNT(*), 0 FROM job "
+        "WHERE state IN ('completed', 'dead', 'cancelled') GROUP BY queue, state"
+    )
     for statement in INDEXES + dialect.current().metric_triggers:
         db.execute_sql(statement)
 
@@ -149,8 +152,14 @@ def _v7_schedule_errors_and_run_outcomes() -> None:
 
 
 #: version -> function that upgrades a store from version-1 to version
-STEPS: dict = {2: _v2_workflows_and_queues, 3: _v3_worker_slots, 4: _v4_retry_claim_index, 5: _v5_fleet,
-               6: _v6_labels_pause_hooks, 7: _v7_schedule_errors_and_run_outcomes}  # fmt: skip
+STEPS: dict = {
+    2: _v2_workflows_and_queues,
+    3: _v3_worker_slots,
+    4: _v4_retry_claim_index,
+    5: _v5_fleet,
+    6: _v6_labels_pause_hooks,
+    7: _v7_schedule_errors_and_run_outcomes,
+}
 #: the steps that a worker of the version before keeps working with: it neither misreads the
 #: new schema nor writes what the new schema misreads (2 and 6 add columns that the claim must
 #: honour, 3 a column that worker rows need)
@@ -185,16 +194,18 @@ def _safety_copy(path: Path, version: int) -> Path:
         reader.execute("VACUUM INTO ?", (str(copy),))
     except sqlite3.Error as exc:  # (a full disk): no upgrade without its copy
         copy.unlink(missing_ok=True)
-        raise StoreError(f"could not write a copy of the store to {copy} before upgrading it ({exc}); "
-                         "nothing was changed") from None  # fmt: skip
+        raise StoreError(
+            f"could not write a copy of the store to {copy} before upgrading it ({exc}); nothing was changed"
+        ) from None
     finally:
         reader.close()
     for older in path.parent.glob(f"{path.name}.schema-*.backup"):
         if older != copy:
             older.unlink(missing_ok=True)
     if sys.stderr.isatty():
-        print(f"queuectl: upgrading the store from schema {version}; its copy before the upgrade: {copy}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"queuectl: upgrading the store from schema {version}; its copy before the upgrade: {copy}", file=sys.stderr
+        )
     return copy
 
 
@@ -232,8 +243,10 @@ def migrate(from_version: int) -> None:
         if copy is None:
             raise
         text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise StoreError(f"upgrading the store from schema {version} to {SCHEMA_VERSION} failed ({text}); "
-                         f"the store is unchanged, and a copy of it is at {copy}") from exc  # fmt: skip
+        raise StoreError(
+            f"upgrading the store from schema {version} to {SCHEMA_VERSION} failed ({text}); "
+            f"the store is unchanged, and a copy of it is at {copy}"
+        ) from exc
     finally:
         if sqlite_path is not None:
             db.execute_sql("PRAGMA foreign_keys = ON")
@@ -251,8 +264,9 @@ def _set_version(version: int) -> None:
     from ..models import Setting
 
     for key, value in (("schema_version", str(version)), (COMPATIBILITY, compatibility(version))):
-        Setting.insert(key=key, value=value).on_conflict(conflict_target=[Setting.key],
-                                                         update={Setting.value: value}).execute()  # fmt: skip
+        Setting.insert(key=key, value=value).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: value}
+        ).execute()
 
 
 def compatibility(version: int) -> str:
@@ -290,4 +304,6 @@ def _recount() -> None:
     from ..models import db
 
     db.execute_sql("DELETE FROM job_count")
-    db.execute_sql("INSERT INTO job_count (queue, state, shard, n) SELECT queue, state, 0, COUNT(*) FROM job GROUP BY queue, state")
+    db.execute_sql(
+        "INSERT INTO job_count (queue, state, shard, n) SELECT queue, state, 0, COUNT(*) FROM job GROUP BY queue, state"
+    )

@@ -7,6 +7,7 @@ logfiles.attempt_paths), and gets the store's copy, the same bytes at the same o
 worker's spool file.  Rows go with their attempt (a foreign key ON DELETE CASCADE), so prune,
 dlq purge, retention and delete remove them from every host at once.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,11 +36,18 @@ def ship(chunks: list[tuple[int, str, int, bytes]]) -> None:
     from .statements import sql
 
     rows = ", ".join(["({p}, {p}, {p}, {p})"] * len(chunks))
-    params = [value for attempt_id, stream, pos, data in chunks for value in (attempt_id, stream, pos, db.get_binary_type()(data))]
+    params = [
+        value
+        for attempt_id, stream, pos, data in chunks
+        for value in (attempt_id, stream, pos, db.get_binary_type()(data))
+    ]
     with db.atomic():
-        sql("INSERT INTO attempt_output (attempt_id, stream, pos, data) SELECT v.a, v.s, v.p, v.d "
+        sql(
+            "INSERT INTO attempt_output (attempt_id, stream, pos, data) SELECT v.a, v.s, v.p, v.d "
             f"FROM (VALUES {rows}) AS v (a, s, p, d) JOIN attempt ON attempt.id = v.a "
-            "ON CONFLICT (attempt_id, stream, pos) DO NOTHING", *params)  # fmt: skip
+            "ON CONFLICT (attempt_id, stream, pos) DO NOTHING",
+            *params,
+        )
         sql(f"NOTIFY {OUTPUT_CHANNEL}")
 
 
@@ -64,7 +72,11 @@ def read(path: str | Path, offset: int | None, max_bytes: int | None) -> LogRead
         found = sql(
             "SELECT a.id, (SELECT MAX(o.pos + octet_length(o.data)) FROM attempt_output o "
             "WHERE o.attempt_id = a.id AND o.stream = {p}) FROM attempt a JOIN job j ON j.seq = a.job_seq "
-            "WHERE j.id = {p} AND a.number = {p}", stream, job_id, number).fetchone()  # fmt: skip
+            "WHERE j.id = {p} AND a.number = {p}",
+            stream,
+            job_id,
+            number,
+        ).fetchone()
         if found is None or found[1] is None:
             return None
         attempt_id, size = found[0], int(found[1])
@@ -72,10 +84,15 @@ def read(path: str | Path, offset: int | None, max_bytes: int | None) -> LogRead
         skipped = max_bytes is not None and size - start > max_bytes
         if skipped:
             start = size - max_bytes
-        rows = sql("SELECT pos, data FROM attempt_output WHERE attempt_id = {p} AND stream = {p} "
-                   "AND pos + octet_length(data) > {p} ORDER BY pos", attempt_id, stream, start).fetchall()  # fmt: skip
+        rows = sql(
+            "SELECT pos, data FROM attempt_output WHERE attempt_id = {p} AND stream = {p} "
+            "AND pos + octet_length(data) > {p} ORDER BY pos",
+            attempt_id,
+            stream,
+            start,
+        ).fetchall()
     data = b"".join(bytes(chunk) for _, chunk in rows)
-    data = data[start - rows[0][0]:] if rows else b""
+    data = data[start - rows[0][0] :] if rows else b""
     if skipped:
         data = data.split(b"\n", 1)[1] if b"\n" in data else b""
     return LogRead(data, size if skipped else start + len(data), skipped)

@@ -1,8 +1,9 @@
 """Reads: single jobs, listings, counts and metrics, each served by an index (see models)."""
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from peewee import SQL, fn
 
@@ -110,9 +111,10 @@ def unfinished_in_queue(queue: str) -> int:
     """The queue's jobs not finished yet (pending, blocked, processing, failed), from the
     trigger-kept counters: 0 means its last one just ended (the on_queue_drained hook)."""
     row = db.execute_sql(
-        "SELECT COALESCE(SUM(n), 0) FROM job_count WHERE queue = {p} AND state IN "
-        "('pending', 'blocked', 'processing', 'failed')".format(p=db.param), (queue,)
-    ).fetchone()  # fmt: skip
+        f"SELECT COALESCE(SUM(n), 0) FROM job_count WHERE queue = {db.param} AND state IN "
+        "('pending', 'blocked', 'processing', 'failed')",
+        (queue,),
+    ).fetchone()
     return int(row[0] or 0)
 
 
@@ -149,8 +151,10 @@ def waiting_for(jobs: list[JobView]) -> dict[str, list[str]]:
     blocked = {job.seq: job.id for job in jobs if job.state == JobState.BLOCKED.value}
     dependencies = ids_of("job", list(blocked))
     states = states_of([dep for ids in dependencies.values() for dep in ids])
-    return {blocked[seq]: [dep for dep in ids if states.get(dep) != JobState.COMPLETED.value]
-            for seq, ids in dependencies.items()}  # fmt: skip
+    return {
+        blocked[seq]: [dep for dep in ids if states.get(dep) != JobState.COMPLETED.value]
+        for seq, ids in dependencies.items()
+    }
 
 
 @guarded
@@ -209,9 +213,12 @@ def metrics() -> Metrics:
     dead = per_state[JobState.DEAD.value]
     done = Job.state == JobState.COMPLETED.value
     recent = (
-        Job.select(Job.started_at, Job.finished_at).where(done)
-        .order_by(Job.finished_at.desc()).limit(RUNTIME_SAMPLE).tuples()
-    )  # fmt: skip
+        Job.select(Job.started_at, Job.finished_at)
+        .where(done)
+        .order_by(Job.finished_at.desc())
+        .limit(RUNTIME_SAMPLE)
+        .tuples()
+    )
     runtimes = sorted(f - s for s, f in recent if s is not None and f is not None and f >= s)
     last_minute = Job.select().where(done & (Job.finished_at >= t - 60)).count()
     return Metrics(

@@ -1,4 +1,5 @@
 """Named queues: pause, resume, limits on running jobs, and what each queue holds."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -52,7 +53,9 @@ def limit_queue(name: str, max_running: int | None) -> None:
 def list_queues() -> list[QueueView]:
     """Every queue that has jobs or settings, by name."""
     counts: dict[str, dict[str, int]] = {}
-    for queue, state, n in db.execute_sql("SELECT queue, state, SUM(n) FROM job_count GROUP BY queue, state").fetchall():
+    for queue, state, n in db.execute_sql(
+        "SELECT queue, state, SUM(n) FROM job_count GROUP BY queue, state"
+    ).fetchall():
         counts.setdefault(queue, {s.value: 0 for s in JobState})[state] = int(n or 0)
     controls = {q.name: q for q in Queue.select()}
     names = sorted(set(controls) | {name for name, jobs in counts.items() if any(jobs.values())})
@@ -60,6 +63,13 @@ def list_queues() -> list[QueueView]:
     for name in names:
         jobs = counts.get(name, {s.value: 0 for s in JobState})
         control = controls.get(name)
-        views.append(QueueView(name, bool(control and control.paused), control.max_running if control else None,
-                               jobs, jobs[JobState.PROCESSING.value]))  # fmt: skip
+        views.append(
+            QueueView(
+                name,
+                bool(control and control.paused),
+                control.max_running if control else None,
+                jobs,
+                jobs[JobState.PROCESSING.value],
+            )
+        )
     return views

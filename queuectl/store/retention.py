@@ -4,9 +4,11 @@ Deletes run in small transactions (one batch of jobs each) so claims never wait 
 A job's log folder goes with it (on the host that deletes it; with PostgreSQL, other hosts keep
 the logs of jobs they ran).
 """
+
 from __future__ import annotations
 
-from ..models import FINISHED_STATES, Attempt, Job, JobState, db
+from ..models import Attempt, Job, JobState, db
+from ..states import FINISHED_STATES
 from . import logfiles
 from .cached import current_config
 from .connection import guarded, location, now
@@ -75,15 +77,24 @@ def dead_by_error(examples: int = 3) -> list[dict]:
     dead = Job.state == JobState.DEAD.value
     groups = (
         Job.select(Job.exit_code, Job.last_error, fn.COUNT(Job.seq).alias("n"), fn.MAX(Job.finished_at).alias("latest"))
-        .where(dead).group_by(Job.exit_code, Job.last_error)
-        .order_by(fn.COUNT(Job.seq).desc(), Job.last_error).dicts()
-    )  # fmt: skip
+        .where(dead)
+        .group_by(Job.exit_code, Job.last_error)
+        .order_by(fn.COUNT(Job.seq).desc(), Job.last_error)
+        .dicts()
+    )
     out = []
     for group in groups:
         same = _same_error(group["exit_code"], group["last_error"])
         ids = [j for (j,) in Job.select(Job.id).where(same).order_by(Job.seq.desc()).limit(examples).tuples()]
-        out.append({"exit_code": group["exit_code"], "error": group["last_error"], "count": group["n"],
-                    "latest": group["latest"], "examples": ids})  # fmt: skip
+        out.append(
+            {
+                "exit_code": group["exit_code"],
+                "error": group["last_error"],
+                "count": group["n"],
+                "latest": group["latest"],
+                "examples": ids,
+            }
+        )
     return out
 
 

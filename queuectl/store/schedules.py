@@ -12,6 +12,7 @@ that worker and every other one that takes the tick next.  Paused, not skipped: 
 repeats at every tick until a person acts, so skipping would log and write it every second on
 every worker, and a cron with no next date has no tick to skip to.  Resuming clears the error.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 
 from ..errors import InputError, NotFound, StoreError
-from ..models import FINISHED_STATES, Job, Schedule, db
+from ..models import Job, Schedule, db
 from ..spec import spec_from_dict, validate_queue_name
+from ..states import FINISHED_STATES
 from . import dialect
 from .connection import guarded, now, wake_workers
 from .jobs import add_jobs
@@ -52,8 +54,19 @@ class ScheduleView:
 
 
 def _view(row: Schedule) -> ScheduleView:
-    return ScheduleView(row.name, row.cron, row.tz, row.overlap, _job_fields(row.job), bool(row.paused),
-                        row.next_run_at, row.last_run_at, row.last_job_id, row.skipped, row.last_error)  # fmt: skip
+    return ScheduleView(
+        row.name,
+        row.cron,
+        row.tz,
+        row.overlap,
+        _job_fields(row.job),
+        bool(row.paused),
+        row.next_run_at,
+        row.last_run_at,
+        row.last_job_id,
+        row.skipped,
+        row.last_error,
+    )
 
 
 def _job_fields(text: str) -> dict:
@@ -147,8 +160,9 @@ def add_schedule(name: str, cron: str, job: dict, tz: str = "UTC", overlap: str 
     with db.atomic():
         if Schedule.get_or_none(Schedule.name == name) is not None:
             raise InputError(f"schedule {name!r} exists already (remove it first)")
-        Schedule.create(name=name, cron=cron, tz=tz, overlap=overlap, job=json.dumps(job),
-                        next_run_at=_next_after(cron, tz, now()))  # fmt: skip
+        Schedule.create(
+            name=name, cron=cron, tz=tz, overlap=overlap, job=json.dumps(job), next_run_at=_next_after(cron, tz, now())
+        )
     return get_schedule(name)
 
 

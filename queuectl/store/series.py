@@ -11,6 +11,7 @@ that of the last hour's finished jobs, not of the store:
 Percentiles read at most SAMPLE of the most recent jobs (exact below SAMPLE jobs an hour, about
 5 a second); the counts per minute are always exact.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,7 +68,7 @@ def last_hour(minutes: int = 60) -> Series:
         .limit(SAMPLE)
         .tuples()
     )
-    for state, finished, started, run_at, attempts in ended:
+    for _state, finished, started, run_at, attempts in ended:
         b = minute(finished)
         if b is None:
             continue
@@ -102,7 +103,11 @@ def last_hour(minutes: int = 60) -> Series:
         if minute(started) is not None:
             waits[minute(started)].append(max(0.0, started - run_at))
     return Series(
-        minutes, completed, failed,
-        [percentile(w, 0.5) for w in waits], [percentile(w, 0.95) for w in waits],
-        [percentile(r, 0.5) for r in runtimes], [percentile(r, 0.95) for r in runtimes],
-    )  # fmt: skip
+        minutes,
+        completed,
+        failed,
+        [percentile(w, 0.5) for w in waits],
+        [percentile(w, 0.95) for w in waits],
+        [percentile(r, 0.5) for r in runtimes],
+        [percentile(r, 0.95) for r in runtimes],
+    )

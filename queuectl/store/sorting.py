@@ -7,6 +7,7 @@ SORT_WINDOW jobs that match the filter (found through the seq index), and pages 
 offset: one page costs at most a window's sort, whatever the size of the store.  The newest /
 oldest order ("created") needs no window: it is the seq order, keyset-paged by list_jobs.
 """
+
 from __future__ import annotations
 
 from peewee import Case, fn
@@ -27,8 +28,11 @@ SORT_COLUMNS = ("created", "id", "state", "priority", "attempts", "runtime")
 def _key(column: str, t: float):
     if column == "runtime":  # a running job's runtime grows with the clock; never run: -1 (sorts below 0s)
         started = fn.COALESCE(Job.started_at, 0)
-        ran = Case(None, [(Job.state == JobState.PROCESSING.value, t - started)],
-                   fn.COALESCE(Job.finished_at - Job.started_at, -1))  # fmt: skip
+        ran = Case(
+            None,
+            [(Job.state == JobState.PROCESSING.value, t - started)],
+            fn.COALESCE(Job.finished_at - Job.started_at, -1),
+        )
         return Case(None, [(Job.started_at.is_null(), -1)], ran)
     return {"id": Job.id, "state": Job.state, "priority": Job.priority, "attempts": Job.attempts}[column]
 
@@ -52,4 +56,3 @@ def list_sorted(
     order = (key.desc(), Job.seq.desc()) if descending else (key.asc(), Job.seq.asc())
     query = job_fields().where(Job.seq.in_(window)).order_by(*order).offset(max(0, offset)).limit(limit)
     return job_views(query)
-

@@ -3,6 +3,7 @@
 Its own module so that the dialect (which opens connections) and the connection module (which
 uses the dialect) do not import each other.
 """
+
 from __future__ import annotations
 
 import functools

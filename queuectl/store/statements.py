@@ -1,4 +1,5 @@
 """Small helpers shared by the transition modules (inside the caller's transaction)."""
+
 from __future__ import annotations
 
 from ..errors import NotFound

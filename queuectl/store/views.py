@@ -1,4 +1,5 @@
 """What the store returns: plain dataclasses, detached from the database."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Worker registration, heartbeats, stop requests and the recovery of jobs whose worker is gone."""
+
 from __future__ import annotations
 
 import functools
@@ -32,9 +33,16 @@ def register_worker(worker_id: str, host: str, pid: int, supervisor_pid: int | N
     with db.atomic():
         Worker.delete().where(Worker.id == worker_id).execute()
         Worker.insert(
-            id=worker_id, host=host, pid=pid, supervisor_pid=supervisor_pid,
-            started_at=t, heartbeat_at=t, state="idle", slots=slots, version=hosts.queuectl_version(),
-        ).execute()  # fmt: skip
+            id=worker_id,
+            host=host,
+            pid=pid,
+            supervisor_pid=supervisor_pid,
+            started_at=t,
+            heartbeat_at=t,
+            state="idle",
+            slots=slots,
+            version=hosts.queuectl_version(),
+        ).execute()
         hosts.host_seen(host, t)
 
 
@@ -52,8 +60,9 @@ class Heartbeat:
 
 
 @guarded
-def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int, int] | None = None,
-              stopping: bool = False) -> Heartbeat:
+def heartbeat(
+    worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int, int] | None = None, stopping: bool = False
+) -> Heartbeat:
     """I am alive, running these jobs: refresh the worker row and every running job's lease
     (one statement for all), and note new process groups (attempt id -> pgid) so that those
     jobs can be killed from outside.  `stopping`: the worker was told to stop by a signal
@@ -74,9 +83,14 @@ def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int,
         open_: set[int] = set()
         lease = current_config()["lease_seconds"]
         for piece in chunks(list(running)):
-            mine = (Job.seq.in_([c.seq for c in piece]) & (Job.state == JobState.PROCESSING.value)
-                    & (Job.worker_id == worker_id))  # fmt: skip
-            for seq, is_paused in Job.update(lease_expires_at=t + lease).where(mine).returning(Job.seq, Job.paused).tuples():
+            mine = (
+                Job.seq.in_([c.seq for c in piece])
+                & (Job.state == JobState.PROCESSING.value)
+                & (Job.worker_id == worker_id)
+            )
+            for seq, is_paused in (
+                Job.update(lease_expires_at=t + lease).where(mine).returning(Job.seq, Job.paused).tuples()
+            ):
                 renewed.add(seq)
                 if is_paused:
                     paused.add(seq)
@@ -86,9 +100,11 @@ def heartbeat(worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int,
             Attempt.update(pgid=pgid).where((Attempt.id == attempt_id) & Attempt.pgid.is_null()).execute()
     # a worker whose row was removed (declared dead while it was frozen) must stop
     # a run is this worker's while its job is and its attempt is still open (see claims._finish)
-    return Heartbeat(stop_requested=bool(stop) or not updated,
-                     lost=frozenset(c.attempt_id for c in running if c.seq not in renewed or c.attempt_id not in open_),
-                     paused=frozenset(paused))  # fmt: skip
+    return Heartbeat(
+        stop_requested=bool(stop) or not updated,
+        lost=frozenset(c.attempt_id for c in running if c.seq not in renewed or c.attempt_id not in open_),
+        paused=frozenset(paused),
+    )
 
 
 @guarded
@@ -128,10 +144,16 @@ def list_workers(live_only: bool = True) -> list[WorkerView]:
     if live_only:
         query = query.where(Worker.heartbeat_at >= now() - LIVENESS_SECONDS)
     workers = list(query.dicts())
-    busy = dict(
-        Job.select(Job.worker_id, fn.COUNT(Job.seq)).where(Job.state == JobState.PROCESSING.value)
-        .group_by(Job.worker_id).tuples()
-    ) if workers else {}  # fmt: skip
+    busy = (
+        dict(
+            Job.select(Job.worker_id, fn.COUNT(Job.seq))
+            .where(Job.state == JobState.PROCESSING.value)
+            .group_by(Job.worker_id)
+            .tuples()
+        )
+        if workers
+        else {}
+    )
     return [_view(r, busy.get(r["id"], 0)) for r in workers]
 
 
@@ -169,9 +191,11 @@ class _Silence:
 
     def silent_for(self, values: dict) -> dict:
         t = elapsed_clock()
-        self._since = {key: (value, since if prior == value else t)
-                       for key, value in values.items()
-                       for prior, since in [self._since.get(key, (None, t))]}  # fmt: skip
+        self._since = {
+            key: (value, since if prior == value else t)
+            for key, value in values.items()
+            for prior, since in [self._since.get(key, (None, t))]
+        }
         return {key: t - since for key, (value, since) in self._since.items()}
 
 
@@ -192,9 +216,13 @@ def recover_expired() -> int:
         if lost:
             # only if still the very lease that was watched (PostgreSQL: a heartbeat may have
             # committed since it was read)
-            unrenewed = functools.reduce(operator.or_, (
-                (Job.seq == seq) & functools.reduce(operator.and_, (f == v for f, v in zip(fields, running[seq])))
-                for seq in lost))  # fmt: skip
+            unrenewed = functools.reduce(
+                operator.or_,
+                (
+                    (Job.seq == seq) & functools.reduce(operator.and_, (f == v for f, v in zip(fields, running[seq])))
+                    for seq in lost
+                ),
+            )
             counters.add("leases_expired", Job.select().where((Job.state == P) & unrenewed).count())
             from .jobs import fail_lost_attempts
 

@@ -17,6 +17,7 @@ Jobs of these tests take a per-job lock (flock) in a folder every host sees (nam
 the file system): a run that finds the lock taken, i.e. a second run while the first is alive,
 writes to `overlaps`; each run logs its start and end in `runs.log`.
 """
+
 from __future__ import annotations
 
 import glob
@@ -134,10 +135,24 @@ class Postgres:
         return _run(*prefix, "runuser", "-u", "postgres", "--", *args, cwd=self.root)
 
     def start(self) -> None:
-        options = (f"-c listen_addresses={DB_ADDRESS} -p {PG_PORT} -k {self.root} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 -c shared_buffers=32MB")  # fmt: skip
-        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"), "-o",
-                          options, "-w", "-t", "60", "start", netns=True)  # fmt: skip
+        options = (
+            f"-c listen_addresses={DB_ADDRESS} -p {PG_PORT} -k {self.root} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 -c shared_buffers=32MB"
+        )
+        self._as_postgres(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+            netns=True,
+        )
 
     def stop(self) -> None:
         self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop", netns=True)
@@ -181,24 +196,37 @@ class Fleet:
 
     def env(self, host: str) -> dict:
         home = self.root / host
-        return dict(os.environ, QUEUECTL_DB=self.url, QUEUECTL_HOST_ID=host, QUEUECTL_LOGS=str(home / "logs"),
-                    XDG_DATA_HOME=str(home / "data"), PGCONNECT_TIMEOUT="3")  # fmt: skip
+        return dict(
+            os.environ,
+            QUEUECTL_DB=self.url,
+            QUEUECTL_HOST_ID=host,
+            QUEUECTL_LOGS=str(home / "logs"),
+            XDG_DATA_HOME=str(home / "data"),
+            PGCONNECT_TIMEOUT="3",
+        )
 
     def command(self, host: str, *args: str) -> list[str]:
         return ["ip", "netns", "exec", _ns(host), sys.executable, "-m", "queuectl", *args]
 
     def q(self, host: str, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
         """`queuectl ARGS` run on a host."""
-        result = subprocess.run(self.command(host, *args), env=self.env(host), capture_output=True, text=True,
-                                timeout=timeout)  # fmt: skip
+        result = subprocess.run(
+            self.command(host, *args), env=self.env(host), capture_output=True, text=True, timeout=timeout
+        )
         if check:
             assert result.returncode == 0, f"{host}: queuectl {' '.join(args)}: {result.stderr}"
         return result
 
     def start(self, host: str, *args: str, stdout=subprocess.DEVNULL) -> subprocess.Popen:
         """A long-running `queuectl ARGS` on a host (workers, a follower)."""
-        proc = subprocess.Popen(self.command(host, *args), env=self.env(host), stdout=stdout,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            self.command(host, *args),
+            env=self.env(host),
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         return proc
 
@@ -216,10 +244,12 @@ class Fleet:
     def locked_job(self, job_id: str, seconds: float, **fields) -> dict:
         """A job that holds its lock for `seconds` and logs its start and end."""
         runs, overlaps, lock = self.root / "runs.log", self.root / "overlaps", self.root / f"lock-{job_id}"
-        command = (f"exec 9>>{lock}; flock -n 9 || {{ echo \"$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT\" >> {overlaps}; exit 99; }}; "
-                   f"echo \"start $QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT $QUEUECTL_HOST_ID\" >> {runs}; "
-                   f"echo \"output of $QUEUECTL_JOB_ID\"; sleep {seconds}; "
-                   f"echo \"end $QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT $QUEUECTL_HOST_ID\" >> {runs}")  # fmt: skip
+        command = (
+            f'exec 9>>{lock}; flock -n 9 || {{ echo "$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT" >> {overlaps}; exit 99; }}; '
+            f'echo "start $QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT $QUEUECTL_HOST_ID" >> {runs}; '
+            f'echo "output of $QUEUECTL_JOB_ID"; sleep {seconds}; '
+            f'echo "end $QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT $QUEUECTL_HOST_ID" >> {runs}'
+        )
         return {"id": job_id, "command": command, "max_retries": 5, **fields}
 
     def rows(self, statement: str) -> list[tuple]:
@@ -235,13 +265,19 @@ class Fleet:
         Returns the hosts that completed each job's run."""
         states = dict(self.rows("SELECT id, state FROM job"))
         assert {job_id: states.get(job_id) for job_id in job_ids} == {job_id: "completed" for job_id in job_ids}
-        ok = self.rows("SELECT j.id, COUNT(*) FROM attempt a JOIN job j ON j.seq = a.job_seq "
-                       "WHERE a.exit_code = 0 AND a.error IS NULL GROUP BY j.id")  # fmt: skip
+        ok = self.rows(
+            "SELECT j.id, COUNT(*) FROM attempt a JOIN job j ON j.seq = a.job_seq "
+            "WHERE a.exit_code = 0 AND a.error IS NULL GROUP BY j.id"
+        )
         assert dict(ok) == {job_id: 1 for job_id in job_ids}
         overlaps = self.root / "overlaps"
         assert not overlaps.exists(), f"runs overlapped: {overlaps.read_text()}"
-        hosts = dict(self.rows("SELECT j.id, a.host FROM attempt a JOIN job j ON j.seq = a.job_seq "
-                               "WHERE a.exit_code = 0 AND a.error IS NULL"))  # fmt: skip
+        hosts = dict(
+            self.rows(
+                "SELECT j.id, a.host FROM attempt a JOIN job j ON j.seq = a.job_seq "
+                "WHERE a.exit_code = 0 AND a.error IS NULL"
+            )
+        )
         return hosts
 
     def kill_host(self, host: str) -> None:
@@ -313,11 +349,18 @@ def fleet(network, private_pg, tmp_path):
     for host in HOSTS:
         network.link(host, True)
     f = Fleet(network, private_pg, name, url, root)
-    setup = ("from queuectl import store; from queuectl.paths import resolve; store.open_store(resolve(None)); "
-             f"[store.set_config(k, v) for k, v in (('lease_seconds', '{LEASE_SECONDS}'), ('backoff_base', '1'), "
-             "('max_backoff', '1'))]")  # one process instead of four commands (each a Python start-up)
-    made = subprocess.run(["ip", "netns", "exec", _ns("h3"), sys.executable, "-c", setup], env=f.env("h3"),
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    setup = (
+        "from queuectl import store; from queuectl.paths import resolve; store.open_store(resolve(None)); "
+        f"[store.set_config(k, v) for k, v in (('lease_seconds', '{LEASE_SECONDS}'), ('backoff_base', '1'), "
+        "('max_backoff', '1'))]"
+    )  # one process instead of four commands (each a Python start-up)
+    made = subprocess.run(
+        ["ip", "netns", "exec", _ns("h3"), sys.executable, "-c", setup],
+        env=f.env("h3"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert made.returncode == 0, made.stderr
     yield f
     f.stop_all()

@@ -1,5 +1,6 @@
 """A fleet across real network hosts (see conftest.py): every test ends with every job completed
 exactly once (one successful attempt each) and no two runs of a job overlapping (its lock)."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,10 @@ def _wait_for(predicate, timeout: float, what: str):
 
 
 def _running_on(fleet, host: str) -> int:
-    return fleet.rows(f"SELECT COUNT(*) FROM job j JOIN worker w ON w.id = j.worker_id "
-                      f"WHERE j.state = 'processing' AND w.host = '{host}'")[0][0]  # fmt: skip
+    return fleet.rows(
+        f"SELECT COUNT(*) FROM job j JOIN worker w ON w.id = j.worker_id "
+        f"WHERE j.state = 'processing' AND w.host = '{host}'"
+    )[0][0]
 
 
 def _hosts(fleet, on: str = "h3") -> dict:
@@ -34,12 +37,22 @@ def test_jobs_spread_over_three_hosts_and_their_output_is_read_and_followed_from
     ids = [f"spread-{i}" for i in range(9)]
     fleet.enqueue([fleet.locked_job(job_id, 1.5) for job_id in ids])
     gate = fleet.root / "gate"
-    fleet.enqueue([{"id": "live", "command": f"echo first; while [ ! -e {gate} ]; do sleep 0.1; done; echo second",
-                    "max_retries": 0}])  # fmt: skip
+    fleet.enqueue(
+        [
+            {
+                "id": "live",
+                "command": f"echo first; while [ ! -e {gate} ]; do sleep 0.1; done; echo second",
+                "max_retries": 0,
+            }
+        ]
+    )
     for host in ("h1", "h2", "h3"):
         fleet.workers(host, 2)
-    ran_live_on = _wait_for(lambda: fleet.rows("SELECT a.host FROM attempt a JOIN job j ON j.seq = a.job_seq "
-                                               "WHERE j.id = 'live'"), 60, "the live job started")[0][0]  # fmt: skip
+    ran_live_on = _wait_for(
+        lambda: fleet.rows("SELECT a.host FROM attempt a JOIN job j ON j.seq = a.job_seq WHERE j.id = 'live'"),
+        60,
+        "the live job started",
+    )[0][0]
     elsewhere = next(h for h in ("h1", "h2", "h3") if h != ran_live_on)
     follower = fleet.start(elsewhere, "logs", "live", "--follow", stdout=subprocess.PIPE)
     assert follower.stdout.readline() == "first\n"  # streamed from the store while the job still runs
@@ -62,8 +75,12 @@ def test_a_partitioned_host_fences_itself_and_the_others_take_over_once(fleet):
     ids = [f"part-{i}" for i in range(6)]
     fleet.workers("h1", 3)
     _wait_for(lambda: _hosts(fleet).get("h1", {}).get("state") == "up", 30, "h1 up")
-    fleet.enqueue([fleet.locked_job(job_id, 4 * LEASE_SECONDS) if i < 3 else fleet.locked_job(job_id, 2)
-                   for i, job_id in enumerate(ids)])  # fmt: skip
+    fleet.enqueue(
+        [
+            fleet.locked_job(job_id, 4 * LEASE_SECONDS) if i < 3 else fleet.locked_job(job_id, 2)
+            for i, job_id in enumerate(ids)
+        ]
+    )
     _wait_for(lambda: _running_on(fleet, "h1") == 3, 30, "h1 runs three long jobs")
     fleet.workers("h2", 3)
     fleet.workers("h3", 3)
@@ -72,15 +89,26 @@ def test_a_partitioned_host_fences_itself_and_the_others_take_over_once(fleet):
     # the long jobs of h1 are fenced by h1 itself (its lock is free again) before the others
     # take them over after the lease: the lock would catch a second run while the first lives
     long_ones = ", ".join(f"'{job_id}'" for job_id in ids[:3])
-    _wait_for(lambda: fleet.rows(f"SELECT COUNT(*) FROM job WHERE id IN ({long_ones}) AND state = 'processing' "
-                                 "AND worker_id NOT LIKE 'h1%'")[0][0] >= 1, 60, "the others took h1's jobs")  # fmt: skip
+    _wait_for(
+        lambda: (
+            fleet.rows(
+                f"SELECT COUNT(*) FROM job WHERE id IN ({long_ones}) AND state = 'processing' "
+                "AND worker_id NOT LIKE 'h1%'"
+            )[0][0]
+            >= 1
+        ),
+        60,
+        "the others took h1's jobs",
+    )
     assert time.monotonic() - cut >= LEASE_SECONDS * 0.75
     time.sleep(2)
     fleet.network.link("h1", up=True)  # h1 comes back: its late ends must not count
     fleet.wait_until_done(ids, timeout=180)
     hosts = fleet.check_exactly_once(ids)
     assert all(hosts[job_id] != "h1" for job_id in ids[:3])
-    fenced = fleet.rows("SELECT COUNT(*) FROM attempt WHERE host = 'h1' AND (exit_code IS DISTINCT FROM 0 OR error IS NOT NULL)")
+    fenced = fleet.rows(
+        "SELECT COUNT(*) FROM attempt WHERE host = 'h1' AND (exit_code IS DISTINCT FROM 0 OR error IS NOT NULL)"
+    )
     assert fenced[0][0] >= 3
 
 

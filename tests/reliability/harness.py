@@ -14,6 +14,7 @@ hit while in flight failed (or had already finished before the kill landed); no 
 job overlapped; the store passes `storecheck` (integrity_check and the engine's invariants); no
 process is left behind; no traceback in any supervisor's output.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,16 @@ class Config:
     chaos_seconds: float | None = None
     seed: int | None = None
     #: relative weights of the chaos actions
-    actions: dict = field(default_factory=lambda: {
-        "kill_worker": 5, "kill_job": 5, "kill_supervisor": 1, "kill_tree": 1, "term_supervisor": 1, "hard_stop": 1,
-    })  # fmt: skip
+    actions: dict = field(
+        default_factory=lambda: {
+            "kill_worker": 5,
+            "kill_job": 5,
+            "kill_supervisor": 1,
+            "kill_tree": 1,
+            "term_supervisor": 1,
+            "hard_stop": 1,
+        }
+    )
     #: how long freeze_worker (SIGSTOP, then SIGCONT) holds a worker: past its lease, so that
     #: its job is fenced by its guard and taken over by another worker
     freeze_seconds: float = 10.0
@@ -107,11 +115,11 @@ def _arg(argv: list[str], flag: str) -> str | None:
 
 
 def is_worker(p: Proc) -> bool:
-    return "queuectl.worker" in p.argv
+    return "queuectl.execution.worker" in p.argv
 
 
 def is_guard(p: Proc) -> bool:
-    return "queuectl.guard" in p.argv
+    return "queuectl.execution.guard" in p.argv
 
 
 def is_job_shell(p: Proc, procs: dict[int, Proc]) -> bool:
@@ -124,8 +132,8 @@ def job_command(work: Path, seconds: float) -> str:
     locks, runs, over = work / "locks", work / "runs.log", work / "overlaps.log"
     me = '"$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT'
     return (
-        f"exec 9>>{locks}/$QUEUECTL_JOB_ID; flock -n 9 || echo {me}\" >>{over}; "
-        f"echo {me} s $(date +%s.%N)\" >>{runs}; sleep {seconds:.3f}; echo {me} e $(date +%s.%N)\" >>{runs}"
+        f'exec 9>>{locks}/$QUEUECTL_JOB_ID; flock -n 9 || echo {me}" >>{over}; '
+        f'echo {me} s $(date +%s.%N)" >>{runs}; sleep {seconds:.3f}; echo {me} e $(date +%s.%N)" >>{runs}'
     )
 
 
@@ -149,8 +157,9 @@ class Chaos:
 
     # -- set-up --------------------------------------------------------------------------------
     def qctl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run([PYTHON, "-m", "queuectl", *args], input=input, capture_output=True, text=True,
-                                env=self.env, timeout=120)  # fmt: skip
+        result = subprocess.run(
+            [PYTHON, "-m", "queuectl", *args], input=input, capture_output=True, text=True, env=self.env, timeout=120
+        )
         if result.returncode != 0:
             raise RuntimeError(f"queuectl {' '.join(args)} failed: {result.stderr.strip()}")
         return result
@@ -161,17 +170,24 @@ class Chaos:
         self.qctl("config", "set", "lease_seconds", str(self.cfg.lease_seconds))
         lo, hi = self.cfg.job_seconds
         lines = [
-            json.dumps({"id": f"c{i:05d}", "command": job_command(self.work, self.rng.uniform(lo, hi)), "max_retries": 1000})
+            json.dumps(
+                {"id": f"c{i:05d}", "command": job_command(self.work, self.rng.uniform(lo, hi)), "max_retries": 1000}
+            )
             for i in range(self.cfg.jobs)
-        ]  # fmt: skip
+        ]
         self.qctl("enqueue", "-", input="\n".join(lines) + "\n")
 
     def start_supervisor(self) -> None:
         n = len(self.all_sups)
         out = open(self.work / f"supervisor-{n}.out", "w")
         slots = str(self.cfg.workers * self.cfg.slots)
-        proc = subprocess.Popen([PYTHON, "-m", "queuectl", "worker", "start", "--count", slots, "--procs", str(self.cfg.workers)],
-                                stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "queuectl", "worker", "start", "--count", slots, "--procs", str(self.cfg.workers)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
+        )
         out.close()
         self.sups.append(proc)
         self.all_sups.append(proc)
@@ -190,8 +206,10 @@ class Chaos:
         last_report = time.monotonic()
         while self.completed() < self.cfg.jobs:
             if time.monotonic() > deadline:
-                raise AssertionError(f"not done after {self.cfg.timeout}s: {storecheck.state_counts(self.db)}; "
-                                     f"kills: {Counter(k.kind for k in self.kills)}\n{self.tails()}")  # fmt: skip
+                raise AssertionError(
+                    f"not done after {self.cfg.timeout}s: {storecheck.state_counts(self.db)}; "
+                    f"kills: {Counter(k.kind for k in self.kills)}\n{self.tails()}"
+                )
             self._keep_supervisors()
             self._thaw(due_only=True)
             if time.monotonic() >= next_kill and time.monotonic() < ceasefire:
@@ -219,8 +237,11 @@ class Chaos:
 
     def _record(self, kind: str, pid: int, workers: list[Proc], procs: dict[int, Proc]) -> None:
         ids = [_arg(w.argv, "--id") for w in workers]
-        inflight = [(p.env["QUEUECTL_JOB_ID"], int(p.env["QUEUECTL_ATTEMPT"])) for p in procs.values()
-                    if is_job_shell(p, procs) and p.ppid in {w.pid for w in workers}]  # fmt: skip
+        inflight = [
+            (p.env["QUEUECTL_JOB_ID"], int(p.env["QUEUECTL_ATTEMPT"]))
+            for p in procs.values()
+            if is_job_shell(p, procs) and p.ppid in {w.pid for w in workers}
+        ]
         self.kills.append(Kill(time.time(), kind, pid, ids, inflight))
 
     def _live_sup(self) -> subprocess.Popen | None:
@@ -239,8 +260,11 @@ class Chaos:
         """SIGSTOP a worker past its lease (SIGCONT later): a frozen worker cannot stop its job,
         so its guard must, before another worker takes the job over."""
         frozen = {pid for _, pid in self.thaw_at}
-        workers = [p for p in procs.values() if is_worker(p) and p.pid not in frozen
-                   and not (p.ppid in procs and is_worker(procs[p.ppid]))]  # fmt: skip
+        workers = [
+            p
+            for p in procs.values()
+            if is_worker(p) and p.pid not in frozen and not (p.ppid in procs and is_worker(procs[p.ppid]))
+        ]
         if workers:
             w = self.rng.choice(workers)
             try:
@@ -264,8 +288,9 @@ class Chaos:
         if shells:
             p = self.rng.choice(shells)
             _kill(p.pid)
-            self.kills.append(Kill(time.time(), "kill_job", p.pid, [],
-                                   [(p.env["QUEUECTL_JOB_ID"], int(p.env["QUEUECTL_ATTEMPT"]))]))  # fmt: skip
+            self.kills.append(
+                Kill(time.time(), "kill_job", p.pid, [], [(p.env["QUEUECTL_JOB_ID"], int(p.env["QUEUECTL_ATTEMPT"]))])
+            )
 
     def _children(self, procs, pid: int) -> list[Proc]:
         return [p for p in procs.values() if p.ppid == pid and is_worker(p)]
@@ -325,8 +350,10 @@ class Chaos:
         """The kill log beside the store, for a post-mortem of a failed round."""
         with open(self.work / "kills.log", "w") as f:
             for k in self.kills:
-                f.write(json.dumps({"t": k.t, "kind": k.kind, "pid": k.pid, "workers": k.workers,
-                                    "inflight": k.inflight}) + "\n")  # fmt: skip
+                f.write(
+                    json.dumps({"t": k.t, "kind": k.kind, "pid": k.pid, "workers": k.workers, "inflight": k.inflight})
+                    + "\n"
+                )
 
     def shutdown(self) -> None:
         self._thaw(due_only=False)
@@ -341,10 +368,16 @@ class Chaos:
         while snapshot(self.db) and time.monotonic() < deadline:
             time.sleep(0.1)
         # a last start on this host finds the workers a kill left registered and forgets them
-        self.final_start = subprocess.run([PYTHON, "-m", "queuectl", "worker", "start", "--burst", "--quiet"],
-                                          capture_output=True, text=True, env=self.env, timeout=120)  # fmt: skip
-        self.final_status = subprocess.run([PYTHON, "-m", "queuectl", "status", "--json"], capture_output=True,
-                                           text=True, env=self.env, timeout=60)  # fmt: skip
+        self.final_start = subprocess.run(
+            [PYTHON, "-m", "queuectl", "worker", "start", "--burst", "--quiet"],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+        )
+        self.final_status = subprocess.run(
+            [PYTHON, "-m", "queuectl", "status", "--json"], capture_output=True, text=True, env=self.env, timeout=60
+        )
 
     def tails(self) -> str:
         out = []
@@ -387,10 +420,12 @@ class Report:
     def summary(self) -> str:
         kills = ", ".join(f"{k} {n}" for k, n in sorted(self.kills.items()))
         why = ", ".join(f"{n} {k}" for k, n in self.duplicate_reasons.most_common())
-        return (f"{self.jobs} jobs, {self.runs} runs, {sum(self.kills.values())} kills ({kills}); "
-                f"{self.duplicates} jobs ran more than once ({why or 'none'}); {self.failed_attempts} failed attempts, "
-                f"all explained by a kill; {self.raced} in-flight runs had finished just before their kill landed; "
-                f"problems: {len(self.problems)}")  # fmt: skip
+        return (
+            f"{self.jobs} jobs, {self.runs} runs, {sum(self.kills.values())} kills ({kills}); "
+            f"{self.duplicates} jobs ran more than once ({why or 'none'}); {self.failed_attempts} failed attempts, "
+            f"all explained by a kill; {self.raced} in-flight runs had finished just before their kill landed; "
+            f"problems: {len(self.problems)}"
+        )
 
 
 def verify(chaos: Chaos) -> Report:
@@ -458,7 +493,7 @@ def verify(chaos: Chaos) -> Report:
                 problems.append(f"job {job_id}: ran as attempt {number}, which the store never recorded")
         # every failed attempt was caused by a kill that hit it while it was open
         why = None
-        for number, (worker, started, finished, code, error) in sorted(tried.items()):
+        for number, (worker, started, finished, _code, error) in sorted(tried.items()):
             if number == final:
                 continue
             failed += 1
@@ -468,8 +503,9 @@ def verify(chaos: Chaos) -> Report:
                 continue
             candidates = by_job_attempt[(job_id, number)] + by_worker.get(worker, [])
             if not any(k.kind in kinds and explains(k, started, finished) for k in candidates):
-                problems.append(f"job {job_id} attempt {number} ({worker}) failed with {error!r} "
-                                f"but no {'/'.join(kinds)} hit it")  # fmt: skip
+                problems.append(
+                    f"job {job_id} attempt {number} ({worker}) failed with {error!r} but no {'/'.join(kinds)} hit it"
+                )
             if number in job_runs and why is None:
                 why = error.split(" (")[0].split(":")[0] if error.startswith("lost") else error
         if len(job_runs) > 1:
@@ -477,7 +513,7 @@ def verify(chaos: Chaos) -> Report:
             reasons[why or "?"] += 1
         # runs of one job never overlap in time
         spans = sorted((r["s"], r.get("e")) for r in job_runs.values() if "s" in r)
-        for (s1, e1), (s2, _) in zip(spans, spans[1:]):
+        for (_s1, e1), (s2, _) in zip(spans, spans[1:]):
             if e1 is not None and s2 < e1:
                 problems.append(f"job {job_id}: a run started at {s2:.3f} before the previous ended at {e1:.3f}")
     # every run a kill hit in flight failed, unless it had already finished as the kill landed
@@ -503,8 +539,10 @@ def verify(chaos: Chaos) -> Report:
                 if finished is not None and (finished <= kill.t + grace or ended is not None and ended <= kill.t):
                     raced += 1
                 else:
-                    problems.append(f"{kill.kind} at {kill.t:.3f} hit job {job_id} attempt {number}, "
-                                    f"which still succeeded at {finished}")  # fmt: skip
+                    problems.append(
+                        f"{kill.kind} at {kill.t:.3f} hit job {job_id} attempt {number}, "
+                        f"which still succeeded at {finished}"
+                    )
     if leftover_workers:
         problems.append(f"workers still registered after a restart and a stop: {leftover_workers}")
     final = getattr(chaos, "final_start", None)
@@ -519,6 +557,9 @@ def verify(chaos: Chaos) -> Report:
     for path in sorted(work.glob("supervisor-*.out")):
         text = path.read_text(errors="replace")
         if "Traceback" in text or "internal error" in text:
-            problems.append(f"{path.name}: {text[text.find('Traceback'):][:1500] if 'Traceback' in text else text[-800:]}")
-    return Report(cfg.jobs, total_runs, Counter(k.kind for k in chaos.kills), duplicates, reasons, failed, raced,
-                  problems)  # fmt: skip
+            problems.append(
+                f"{path.name}: {text[text.find('Traceback') :][:1500] if 'Traceback' in text else text[-800:]}"
+            )
+    return Report(
+        cfg.jobs, total_runs, Counter(k.kind for k in chaos.kills), duplicates, reasons, failed, raced, problems
+    )

@@ -3,6 +3,7 @@
 Used after every fault the reliability suite injects: whatever was killed, and whenever, the
 store must pass all of these.  Reads only (autocommit SELECTs), so it never holds a write lock.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -59,8 +60,9 @@ def _problems(conn: sqlite3.Connection) -> list[str]:
         "(SELECT COUNT(*) FROM attempt a WHERE a.job_seq = j.seq), "
         "(SELECT MAX(number) FROM attempt a WHERE a.job_seq = j.seq) FROM job j"
     ).fetchall()
-    for job_id, state, worker, lease, next_at, attempts, max_retries, code, finished, open_, total, top in rows:
-        def bad(what: str) -> None:
+    for job_id, state, worker, lease, next_at, attempts, max_retries, code, finished, open_, _total, top in rows:
+
+        def bad(what: str, job_id: str = job_id, state: str = state) -> None:
             found.append(f"job {job_id!r} ({state}): {what}")
 
         if state == "processing":

@@ -1,6 +1,7 @@
 """Busy store, and long jobs: another process holds the SQLite write lock for longer than the
 busy timeout; workers, the supervisor and the CLI wait, retry and report in one line, and no
 job is lost, stolen or run twice.  A job that runs for several lease lengths keeps its lease."""
+
 import json
 import os
 import signal
@@ -10,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import enqueue, job, run_cli, start_workers, wait_for
 
 from . import storecheck
@@ -19,14 +19,15 @@ LOCK_SECONDS = 12.5  # longer than the store's 10 s busy timeout
 
 
 def _spawn(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "queuectl", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "queuectl", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _counted_job(tmp_path, name: str, seconds: float) -> str:
     """A command that logs each run and notes a second run that overlaps the first."""
     runs, lock = tmp_path / f"{name}.runs", tmp_path / f"{name}.lock"
-    return (f"exec 9>>{lock}; flock -n 9 || echo overlap >> {runs}; echo run >> {runs}; sleep {seconds}")
+    return f"exec 9>>{lock}; flock -n 9 || echo overlap >> {runs}; echo run >> {runs}; sleep {seconds}"
 
 
 @pytest.mark.timeout(120)

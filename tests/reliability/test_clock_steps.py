@@ -1,5 +1,6 @@
 """Steps of the wall clock on a SQLite store: due times do not wait out a backward step, and a
 clock running an hour ahead does not make live workers look dead."""
+
 import json
 import subprocess
 import sys
@@ -7,11 +8,10 @@ import time
 from datetime import datetime
 
 import pytest
+from conftest import claim_one, drain, finish_one, qctl, run_cli
 
 from queuectl import store
 from queuectl.spec import JobSpec
-
-from conftest import claim_one, drain, finish_one, qctl, run_cli
 
 HOUR = 3600.0
 

@@ -5,6 +5,7 @@ The attempt fails with a clear error, the worker stays alive, the store stays co
 the next job runs once there is room again; a stop is honoured meanwhile.  A chatty job is
 capped at max_log_bytes.
 """
+
 import json
 import os
 import resource
@@ -17,7 +18,6 @@ import time
 import uuid
 
 import pytest
-
 from conftest import drain, enqueue, job, qctl, run_cli, start_workers, wait_for
 
 from . import storecheck
@@ -45,8 +45,13 @@ def test_a_file_size_limit_fails_the_attempt_not_the_worker(db_path):
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (2 * MiB, 2 * MiB))
 
-    result = subprocess.run([sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet"],
-                            capture_output=True, text=True, timeout=60, preexec_fn=limit)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limit,
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     big = job("big")
@@ -60,8 +65,12 @@ def test_a_chatty_job_is_capped_at_max_log_bytes(db_path):
     """200 MB of output, 1 MiB kept per stream, a note saying how much was dropped."""
     run_cli("config", "set", "max_log_bytes", str(MiB))
     enqueue(id="chatty", command="head -c 200000000 /dev/zero | tr '\\0' x; head -c 3000000 /dev/zero >&2")
-    result = subprocess.run([sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet"],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert job("chatty")["state"] == "completed"
     out, err = (_attempts("chatty")[0][k] for k in ("stdout_path", "stderr_path"))
@@ -78,8 +87,11 @@ def small_fs(tmp_path):
     """A 2 MiB tmpfs (needs the right to mount: skipped elsewhere)."""
     mount = tmp_path / "small"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", f"qtest-{uuid.uuid4().hex[:6]}",
-                           str(mount)], capture_output=True, text=True)  # fmt: skip
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", f"qtest-{uuid.uuid4().hex[:6]}", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
     yield mount
@@ -130,8 +142,9 @@ def test_the_store_on_a_full_disk(db_path, small_fs, monkeypatch, tmp_path):
         _fill(small_fs)
         before = storecheck.dump(db)
         lines = "".join(json.dumps({"command": "echo " + "x" * 1000}) + "\n" for _ in range(3000))
-        result = subprocess.run([sys.executable, "-m", "queuectl", "enqueue", "-"], input=lines, capture_output=True,
-                                text=True, timeout=60)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", "queuectl", "enqueue", "-"], input=lines, capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == 1, result.stderr
         assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
         assert storecheck.dump(db) == before
@@ -152,8 +165,9 @@ def test_a_full_disk_is_named_in_the_error(db_path, small_fs, monkeypatch):
     enqueue(id="first", command="true")
     _fill(small_fs)
     lines = "".join(json.dumps({"command": "echo " + "x" * 1000}) + "\n" for _ in range(3000))
-    result = subprocess.run([sys.executable, "-m", "queuectl", "enqueue", "-"], input=lines, capture_output=True,
-                            text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "queuectl", "enqueue", "-"], input=lines, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1
     assert "full" in result.stderr, result.stderr
 
@@ -211,5 +225,7 @@ def test_a_store_on_a_read_only_file_system_is_one_line(db_path, small_fs, monke
     for command in (["status"], ["list"], ["add", "--", "true"], ["worker", "start", "--burst"]):
         result = qctl(*command)
         assert result.returncode == 1, result
-        assert result.stderr.startswith(f"Error: the store at {small_fs / 'queuectl.db'} is on a read-only file "
-                                        "system") and result.stderr.count("\n") == 1, result.stderr  # fmt: skip
+        assert (
+            result.stderr.startswith(f"Error: the store at {small_fs / 'queuectl.db'} is on a read-only file system")
+            and result.stderr.count("\n") == 1
+        ), result.stderr

@@ -1,13 +1,13 @@
 """Nothing escapes a job: what a job starts in the background, even out of its process group
 and session (`setsid`, `setsid -f`, a double fork, `env -i setsid -f`), dies when the job ends,
 times out, is cancelled, when its worker stops, and when its worker is SIGKILLed."""
+
 import os
 import random
 import signal
 import time
 
 import pytest
-
 from conftest import enqueue, job, run_cli, start_workers, stop, wait_for
 
 ESCAPES = {
@@ -78,6 +78,6 @@ def _is_worker(pid: int, supervisor: int) -> bool:
         with open(f"/proc/{pid}/stat") as f:
             ppid = int(f.read().rsplit(")", 1)[1].split()[1])
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return ppid == supervisor and b"queuectl.worker" in f.read()
+            return ppid == supervisor and b"queuectl.execution.worker" in f.read()
     except OSError:
         return False

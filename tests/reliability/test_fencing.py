@@ -2,6 +2,7 @@
 has its job killed before another worker takes the job over, so the two runs never overlap.
 
 Each job holds a per-job flock while it runs and notes a second run that finds it taken."""
+
 import json
 import os
 import signal
@@ -10,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import PG_ADMIN_URL, enqueue, job, run_cli, start_workers, wait_for
 
 LEASE = "3"
@@ -18,8 +18,9 @@ LEASE = "3"
 
 def _locked_job(tmp_path, name: str, seconds: float) -> str:
     runs, lock = tmp_path / f"{name}.runs", tmp_path / f"{name}.lock"
-    return (f"exec 9>>{lock}; flock -n 9 || echo overlap >> {runs}; echo run >> {runs}; sleep {seconds}; "
-            f"echo end >> {runs}")  # fmt: skip
+    return (
+        f"exec 9>>{lock}; flock -n 9 || echo overlap >> {runs}; echo run >> {runs}; sleep {seconds}; echo end >> {runs}"
+    )
 
 
 def _runs(tmp_path, name: str) -> list[str]:
@@ -54,8 +55,14 @@ def test_a_frozen_worker_s_job_dies_before_another_worker_takes_it(db_path, tmp_
 
 def _host(url: str, host: str) -> subprocess.Popen:
     env = dict(os.environ, QUEUECTL_DB=url, QUEUECTL_HOST_ID=host)
-    return subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--quiet"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "queuectl", "worker", "start", "--quiet"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 @pytest.mark.postgres_only
@@ -71,10 +78,15 @@ def test_a_host_cut_off_from_postgres_kills_its_job_before_another_takes_it(stor
     with pg_admin.cursor() as cursor:
         cursor.execute(f"CREATE ROLE {role} LOGIN")
         cursor.execute(f"ALTER DATABASE {name} OWNER TO {role}")
-    url_a = PG_ADMIN_URL.split("://", 1)[0] + f"://{role}@" + PG_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0] + f"/{name}"
+    url_a = (
+        PG_ADMIN_URL.split("://", 1)[0] + f"://{role}@" + PG_ADMIN_URL.split("@", 1)[1].rsplit("/", 1)[0] + f"/{name}"
+    )
     hosts = []
     try:
-        assert subprocess.run([sys.executable, "-m", "queuectl", "--db", url_a, "init"], capture_output=True).returncode == 0
+        assert (
+            subprocess.run([sys.executable, "-m", "queuectl", "--db", url_a, "init"], capture_output=True).returncode
+            == 0
+        )
         assert run_cli("config", "set", "lease_seconds", LEASE).exit_code == 0
         hosts.append(_host(url_a, "host-a"))
         enqueue(id="cut", command=_locked_job(tmp_path, "cut", 12))

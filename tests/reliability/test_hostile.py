@@ -5,15 +5,15 @@ request that failed) with exactly one `Error: ` line free of control characters;
 command leaves the store byte-for-byte unchanged (SQLite's own dump); nothing escapes the logs
 folder; no control sequence reaches `list`, `status`, `dlq list` or `worker list`.
 """
+
 import json
 import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from conftest import enqueue, run_cli
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
-
-from conftest import enqueue, run_cli
 
 from . import storecheck
 
@@ -26,24 +26,73 @@ KNOWN = ("id", "command", "priority", "timeout", "max_retries", "run_at")
 any_text = st.text(st.characters(codec=None, categories=None), max_size=40)
 nasty_text = st.one_of(
     any_text,
-    st.sampled_from(["", " ", "\x00", "\x1b[2J", "\x1b]0;pwned\x07", "\x9b31m", "\r", "\u202e", "\ud800", "..",
-                     ".", "../../etc/passwd", "a/b", "-", "--help", "%s", "{}", "\\", "\u2028", "🦀" * 40]),
-)  # fmt: skip
-huge_numbers = st.sampled_from(["1" * 5000, "-" + "9" * 4301, "1e999", "-1e999", "1e-999", "1" * 400 + ".5",
-                                "123456789012345678901234567890", "0.000000000000000000001", "-0", "1E400"])  # fmt: skip
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=2**31 - 3, max_value=2**70),
-                      st.floats(), nasty_text)  # fmt: skip
-json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3)
-                          | st.dictionaries(nasty_text, inner, max_size=3), max_leaves=8)  # fmt: skip
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "\x1b[2J",
+            "\x1b]0;pwned\x07",
+            "\x9b31m",
+            "\r",
+            "\u202e",
+            "\ud800",
+            "..",
+            ".",
+            "../../etc/passwd",
+            "a/b",
+            "-",
+            "--help",
+            "%s",
+            "{}",
+            "\\",
+            "\u2028",
+            "🦀" * 40,
+        ]
+    ),
+)
+huge_numbers = st.sampled_from(
+    [
+        "1" * 5000,
+        "-" + "9" * 4301,
+        "1e999",
+        "-1e999",
+        "1e-999",
+        "1" * 400 + ".5",
+        "123456789012345678901234567890",
+        "0.000000000000000000001",
+        "-0",
+        "1E400",
+    ]
+)
+json_leaf = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=2**31 - 3, max_value=2**70), st.floats(), nasty_text
+)
+json_value = st.recursive(
+    json_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(nasty_text, inner, max_size=3), max_leaves=8
+)
 
 
 def _dates():
     moments = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30))
     offsets = st.timedeltas(min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59))
     aware = st.builds(lambda m, o: m.replace(tzinfo=timezone(o)).isoformat(), moments, offsets)
-    edges = st.sampled_from(["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59",
-                             "0001-01-01", "now", "NOW ", "2026-02-30", "2026-13-01", "T", "2026-01-01T25:00",
-                             "2026-01-01 10:00:00Z", "+002026-01-01"])  # fmt: skip
+    edges = st.sampled_from(
+        [
+            "0001-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
+            "9999-12-31T23:59:59",
+            "0001-01-01",
+            "now",
+            "NOW ",
+            "2026-02-30",
+            "2026-13-01",
+            "T",
+            "2026-01-01T25:00",
+            "2026-01-01 10:00:00Z",
+            "+002026-01-01",
+        ]
+    )
     return st.one_of(aware, moments.map(datetime.isoformat), edges, nasty_text, json_leaf)
 
 
@@ -51,13 +100,19 @@ def _job_objects():
     fields = {
         "id": st.one_of(nasty_text, st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._:-]{0,130}", fullmatch=True), json_leaf),
         "command": st.one_of(st.just("true"), nasty_text, json_leaf, st.just("x" * (128 * 1024 + 1))),
-        "priority": json_leaf, "timeout": json_leaf, "max_retries": json_leaf, "run_at": _dates(),
+        "priority": json_leaf,
+        "timeout": json_leaf,
+        "max_retries": json_leaf,
+        "run_at": _dates(),
         # later fields: workflows and queues
         "depends_on": st.one_of(json_leaf, st.lists(st.one_of(nasty_text, st.just("existing")), max_size=3)),
-        "dependency_policy": json_leaf, "unique_key": json_leaf, "cwd": json_leaf, "queue": json_leaf,
+        "dependency_policy": json_leaf,
+        "unique_key": json_leaf,
+        "cwd": json_leaf,
+        "queue": json_leaf,
         "env": st.one_of(json_leaf, st.dictionaries(nasty_text, json_leaf, max_size=2)),
         "fatal_exit_codes": st.one_of(json_leaf, st.lists(json_leaf, max_size=3)),
-    }  # fmt: skip
+    }
     known = st.fixed_dictionaries({}, optional=fields)
     extra = st.dictionaries(nasty_text, json_value, max_size=2)
     return st.builds(lambda a, b: {**b, **a}, known, extra)
@@ -66,8 +121,11 @@ def _job_objects():
 def _raw_json():
     """JSON text as a user might type it, valid or not."""
     as_text = st.builds(lambda obj, ascii_: json.dumps(obj, ensure_ascii=ascii_), _job_objects(), st.booleans())
-    with_number = st.builds(lambda field, n: '{"command": "true", "%s": %s}' % (field, n),
-                            st.sampled_from(["priority", "timeout", "max_retries", "id", "run_at"]), huge_numbers)  # fmt: skip
+    with_number = st.builds(
+        lambda field, n: f'{{"command": "true", "{field}": {n}}}',
+        st.sampled_from(["priority", "timeout", "max_retries", "id", "run_at"]),
+        huge_numbers,
+    )
     nested = st.integers(1, 100_000).map(lambda n: "[" * n + "]" * n)
     nested_obj = st.integers(1, 50_000).map(lambda n: '{"command": ' + '{"a": ' * n + "1" + "}" * n + "}")
     return st.one_of(as_text, with_number, nested, nested_obj, any_text, st.builds(json.dumps, json_value))
@@ -124,10 +182,28 @@ def test_enqueue_batches_are_all_or_nothing(store, lines, position):
 
 
 @SETTINGS
-@given(key=st.one_of(st.sampled_from(["max_retries", "backoff_base", "max_backoff", "default_timeout",
-                                      "default_priority", "max_log_bytes", "lease_seconds"]), nasty_text),
-       value=st.one_of(nasty_text, huge_numbers, st.from_regex(r"-?[0-9_]{0,12}(\.[0-9]*)?(e-?[0-9]{1,4})?", fullmatch=True),
-                       st.sampled_from(["nan", "inf", "-inf", "1e308", "1_0", "٣", "0x10", " 5 ", "+1"])))  # fmt: skip
+@given(
+    key=st.one_of(
+        st.sampled_from(
+            [
+                "max_retries",
+                "backoff_base",
+                "max_backoff",
+                "default_timeout",
+                "default_priority",
+                "max_log_bytes",
+                "lease_seconds",
+            ]
+        ),
+        nasty_text,
+    ),
+    value=st.one_of(
+        nasty_text,
+        huge_numbers,
+        st.from_regex(r"-?[0-9_]{0,12}(\.[0-9]*)?(e-?[0-9]{1,4})?", fullmatch=True),
+        st.sampled_from(["nan", "inf", "-inf", "1e308", "1_0", "٣", "0x10", " 5 ", "+1"]),
+    ),
+)
 def test_config_set(store, key, value):
     store.check(run_cli("config", "set", key, value))
 
@@ -140,21 +216,60 @@ def test_config_set(store, key, value):
 def test_ids_in_every_command(store, job_id, attempt):
     """Unknown ids fail (1), malformed ones are bad input (2); neither touches the store."""
     assume(job_id != "existing")
-    for args in (["logs", "--", job_id], ["cancel", "--", job_id], ["dlq", "retry", "--", job_id],
-                 ["retry", "--", job_id], ["show", "--", job_id], ["wait", "--timeout", "0", "--", job_id]):
+    for args in (
+        ["logs", "--", job_id],
+        ["cancel", "--", job_id],
+        ["dlq", "retry", "--", job_id],
+        ["retry", "--", job_id],
+        ["show", "--", job_id],
+        ["wait", "--timeout", "0", "--", job_id],
+    ):
         store.check(run_cli(*args), allowed=(1, 2))
     if attempt is not None:
         store.check(run_cli("logs", "existing", "--attempt", str(attempt)), allowed=(0, 1, 2))
 
 
-SAFE_COMMANDS = [["list"], ["status"], ["metrics"], ["dlq", "list"], ["config", "show"], ["worker", "list"], ["logs"],
-                 ["cancel"], ["dlq", "retry"], ["config", "set"], ["enqueue"]]  # fmt: skip
-VOCABULARY = ["--json", "--limit", "--state", "--attempt", "--all", "--db", "-", "--file", "--help", "-h",
-              "pending", "dead", "0", "-1", "1", "99999999999999999999", "existing", "--count", "--"]  # fmt: skip
+SAFE_COMMANDS = [
+    ["list"],
+    ["status"],
+    ["metrics"],
+    ["dlq", "list"],
+    ["config", "show"],
+    ["worker", "list"],
+    ["logs"],
+    ["cancel"],
+    ["dlq", "retry"],
+    ["config", "set"],
+    ["enqueue"],
+]
+VOCABULARY = [
+    "--json",
+    "--limit",
+    "--state",
+    "--attempt",
+    "--all",
+    "--db",
+    "-",
+    "--file",
+    "--help",
+    "-h",
+    "pending",
+    "dead",
+    "0",
+    "-1",
+    "1",
+    "99999999999999999999",
+    "existing",
+    "--count",
+    "--",
+]
 
 
 @SETTINGS
-@given(command=st.sampled_from(SAFE_COMMANDS), tail=st.lists(st.one_of(st.sampled_from(VOCABULARY), nasty_text), max_size=5))
+@given(
+    command=st.sampled_from(SAFE_COMMANDS),
+    tail=st.lists(st.one_of(st.sampled_from(VOCABULARY), nasty_text), max_size=5),
+)
 @example(command=["list"], tail=["--limit", "99999999999999999999"])
 @example(command=["dlq", "list"], tail=["--limit", "99999999999999999999"])
 @example(command=["list"], tail=["--\x1b[31mred\nline2"])
@@ -176,8 +291,10 @@ def _encodable(text: str) -> bool:
 
 
 @settings(SETTINGS, max_examples=25)
-@given(command=nasty_text.filter(lambda c: c.strip() and "\x00" not in c and _encodable(c)),
-       host=nasty_text.filter(lambda h: h and "\x00" not in h and _encodable(h)))  # fmt: skip
+@given(
+    command=nasty_text.filter(lambda c: c.strip() and "\x00" not in c and _encodable(c)),
+    host=nasty_text.filter(lambda h: h and "\x00" not in h and _encodable(h)),
+)
 @example(command="echo \x1b[2J\x1b]0;title\x07\x9b31m\u202e\r\x08", host="h\x1b[31m")
 def test_no_control_sequence_reaches_listings(store, command, host, monkeypatch):
     result = run_cli("enqueue", json.dumps({"command": command}))
@@ -189,9 +306,16 @@ def test_no_control_sequence_reaches_listings(store, command, host, monkeypatch)
 
     engine.open_store(resolve(None))
     engine.register_worker("w1", host, 1, None)
-    for args in (["list", "--limit", "3"], ["list", "--json", "--limit", "3"], ["status"], ["dlq", "list"],
-                 ["dlq", "list", "--json"],
-                 ["worker", "list"], ["worker", "list", "--json"], ["metrics"]):  # fmt: skip
+    for args in (
+        ["list", "--limit", "3"],
+        ["list", "--json", "--limit", "3"],
+        ["status"],
+        ["dlq", "list"],
+        ["dlq", "list", "--json"],
+        ["worker", "list"],
+        ["worker", "list", "--json"],
+        ["metrics"],
+    ):
         out = run_cli(*args)
         assert out.exit_code == 0, out.stderr
         assert not CONTROL.search(out.stdout), (args, out.stdout)

@@ -1,5 +1,6 @@
 """Kill during writes: SIGKILL a command or a worker in the middle of its transaction, many
 times; the store stays consistent and every batch is all or nothing."""
+
 import json
 import os
 import random
@@ -7,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-
 
 from conftest import job, run_cli, start_workers, stop
 
@@ -17,8 +17,9 @@ rng = random.Random()
 
 
 def _spawn(*args: str, stdin=None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "queuectl", *args], stdin=stdin, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "queuectl", *args], stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def _kill_after(proc: subprocess.Popen, seconds: float) -> int:
@@ -42,8 +43,9 @@ def test_killed_batch_enqueue_is_all_or_nothing(db_path, tmp_path):
     batches = []
     for b in range(13):
         path = tmp_path / f"batch{b}.jsonl"
-        path.write_text("".join(json.dumps({"id": f"b{b}-{i}", "command": f"echo {i} " + "x" * 200}) + "\n"
-                                for i in range(n)))  # fmt: skip
+        path.write_text(
+            "".join(json.dumps({"id": f"b{b}-{i}", "command": f"echo {i} " + "x" * 200}) + "\n" for i in range(n))
+        )
         batches.append(path)
     with open(batches[0]) as f:
         full = _timed("enqueue", "-", stdin=f)
@@ -83,8 +85,10 @@ def _make_dead(db_path, prefix: str, n: int) -> None:
 
 def _deaden(db_path) -> None:
     conn = storecheck.connect(db_path)
-    conn.execute("UPDATE job SET state = 'dead', next_attempt_at = NULL, finished_at = 1.0, last_error = 'x' "
-                 "WHERE state = 'pending'")  # fmt: skip
+    conn.execute(
+        "UPDATE job SET state = 'dead', next_attempt_at = NULL, finished_at = 1.0, last_error = 'x' "
+        "WHERE state = 'pending'"
+    )
     conn.close()
 
 
@@ -110,8 +114,9 @@ def test_killed_first_open_leaves_a_usable_store(db_path, tmp_path):
         path = tmp_path / f"fresh{i}.db"
         proc = _spawn("--db", str(path), "enqueue", '{"id": "a", "command": "true"}')
         _kill_after(proc, rng.uniform(0.05, 0.5))
-        again = subprocess.run([sys.executable, "-m", "queuectl", "--db", str(path), "init"],
-                               capture_output=True, text=True, timeout=60)  # fmt: skip
+        again = subprocess.run(
+            [sys.executable, "-m", "queuectl", "--db", str(path), "init"], capture_output=True, text=True, timeout=60
+        )
         assert again.returncode == 0, again.stderr
         assert storecheck.problems(path) == []
 
@@ -138,8 +143,11 @@ def test_workers_killed_mid_transaction_lose_nothing(db_path, tmp_path):
         while storecheck.state_counts(db_path).get("completed", 0) < n:
             assert time.monotonic() < deadline, storecheck.state_counts(db_path)
             time.sleep(rng.uniform(0.02, 0.2))
-            pids = [w["pid"] for w in json.loads(run_cli("worker", "list", "--json").stdout)
-                    if _parent(w["pid"]) == workers.pid]  # never a recycled pid
+            pids = [
+                w["pid"]
+                for w in json.loads(run_cli("worker", "list", "--json").stdout)
+                if _parent(w["pid"]) == workers.pid
+            ]  # never a recycled pid
             if pids:
                 try:
                     os.kill(rng.choice(pids), signal.SIGKILL)

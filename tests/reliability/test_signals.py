@@ -1,4 +1,5 @@
 """Signals, a closed terminal, a restart after `kill -9` of everything, and file permissions."""
+
 import json
 import os
 import signal
@@ -8,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import enqueue, job, pid_alive, run_cli, start_workers, wait_for
 
 from . import harness, storecheck
@@ -103,8 +103,13 @@ def test_a_closed_terminal_does_not_stop_or_crash_the_workers(db_path, tmp_path)
     import pty
 
     master, slave = pty.openpty()
-    sup = subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--count", "2", "--procs", "2"],
-                           stdin=slave, stdout=slave, stderr=slave, start_new_session=True)  # fmt: skip
+    sup = subprocess.Popen(
+        [sys.executable, "-m", "queuectl", "worker", "start", "--count", "2", "--procs", "2"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+    )
     os.close(slave)
     try:
         wait_for(lambda: len(_workers()) == 2)
@@ -138,8 +143,10 @@ def test_restart_after_kill_9_of_everything_continues_where_it_was(db_path, tmp_
     """SIGKILL the supervisor, the workers, their guards and the jobs at once (a power cut):
     starting again needs no manual reset, and `status` counts only the new workers."""
     out = tmp_path / "ran"
-    lines = "".join(json.dumps({"id": f"r{i}", "command": f"sleep 0.2; echo r{i} >> {out}", "max_retries": 5}) + "\n"
-                    for i in range(30))  # fmt: skip
+    lines = "".join(
+        json.dumps({"id": f"r{i}", "command": f"sleep 0.2; echo r{i} >> {out}", "max_retries": 5}) + "\n"
+        for i in range(30)
+    )
     assert run_cli("enqueue", "-", input=lines).exit_code == 0
     sup = start_workers("--count", "3", "--procs", "3")
     wait_for(lambda: out.exists() and len(out.read_text().split()) >= 3)
@@ -176,11 +183,21 @@ def test_restart_after_kill_9_of_everything_continues_where_it_was(db_path, tmp_
 
 
 def test_store_logs_and_sockets_are_owner_only_even_with_umask_0(db_path, tmp_path):
-    run = lambda *args: subprocess.run([sys.executable, "-m", "queuectl", *args], capture_output=True, text=True,
-                                       timeout=60, preexec_fn=lambda: os.umask(0))  # noqa: E731  # fmt: skip
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "queuectl", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=lambda: os.umask(0),
+        )  # noqa: E731
+
     assert run("enqueue", '{"id": "talk", "command": "echo out; echo err >&2"}').returncode == 0
-    sup = subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "start", "--quiet"],
-                           preexec_fn=lambda: os.umask(0), start_new_session=True)  # fmt: skip
+    sup = subprocess.Popen(
+        [sys.executable, "-m", "queuectl", "worker", "start", "--quiet"],
+        preexec_fn=lambda: os.umask(0),
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: job("talk")["state"] == "completed")
         run_dir = db_path.parent / "run"
@@ -230,16 +247,22 @@ def test_jobs_start_with_default_signals_whatever_their_worker_inherited(db_path
     a parent may block signals; and the worker itself ignored SIGHUP.  exec keeps ignored
     signals and the mask, so jobs inherited all of it: a job must start with none ignored or
     blocked, and die of a SIGHUP sent to it."""
-    enqueue(id="signals", command="grep -E '^Sig(Blk|Ign)' /proc/self/status; kill -HUP $$; echo survived",
-            max_retries=0)  # fmt: skip
+    enqueue(
+        id="signals", command="grep -E '^Sig(Blk|Ign)' /proc/self/status; kill -HUP $$; echo survived", max_retries=0
+    )
 
     def inherited() -> None:
         for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1):
             signal.signal(sig, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2, signal.SIGALRM})
 
-    result = subprocess.run([sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet"],
-                            capture_output=True, text=True, timeout=60, preexec_fn=inherited)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "queuectl", "worker", "start", "--burst", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=inherited,
+    )
     assert result.returncode == 0, result.stderr
     assert job("signals")["last_error"] == "killed by signal SIGHUP"
     out = run_cli("logs", "signals", "--raw").stdout

@@ -5,6 +5,7 @@ command that only reads creates nothing; a damaged store (garbage pages, a dropp
 one `Error:` line naming PRAGMA integrity_check, and workers stop instead of retrying forever;
 files and links another user planted where we would write are refused.
 """
+
 import hashlib
 import json
 import os
@@ -14,14 +15,31 @@ import sys
 import time
 
 import pytest
-
 from conftest import qctl
 
-READ_ONLY = [["status"], ["status", "--json"], ["list"], ["list", "--json"], ["metrics"], ["show", "j1"],
-             ["logs", "j1"], ["wait", "j1", "--timeout", "1"], ["worker", "list"], ["queue", "list"],
-             ["schedule", "list"], ["dlq", "list"], ["config", "show"], ["prune", "--older-than", "1d", "--dry-run"],
-             ["dlq", "retry", "--all", "--dry-run"]]  # fmt: skip
-WRITES = [["init"], ["enqueue", '{"command": "true"}'], ["worker", "start", "--burst"], ["config", "set", "max_retries", "1"]]
+READ_ONLY = [
+    ["status"],
+    ["status", "--json"],
+    ["list"],
+    ["list", "--json"],
+    ["metrics"],
+    ["show", "j1"],
+    ["logs", "j1"],
+    ["wait", "j1", "--timeout", "1"],
+    ["worker", "list"],
+    ["queue", "list"],
+    ["schedule", "list"],
+    ["dlq", "list"],
+    ["config", "show"],
+    ["prune", "--older-than", "1d", "--dry-run"],
+    ["dlq", "retry", "--all", "--dry-run"],
+]
+WRITES = [
+    ["init"],
+    ["enqueue", '{"command": "true"}'],
+    ["worker", "start", "--burst"],
+    ["config", "set", "max_retries", "1"],
+]
 NOBODY = 65534
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="planting files as another user needs root")
@@ -66,7 +84,9 @@ def test_a_read_only_command_creates_no_store(db_path, tmp_path):
             _one_error_line(result, "no job 'j1'")
         else:
             assert result.returncode == 0 and result.stderr in ("", "nothing to delete\n", "no dead job matches\n"), (
-                command, result.stderr)
+                command,
+                result.stderr,
+            )
     assert json.loads(qctl("--db", str(missing), "status", "--json").stdout)["jobs"]["pending"] == 0
     assert json.loads(qctl("--db", str(missing), "list", "--json").stdout) == []
     assert not missing.parent.exists()
@@ -102,8 +122,13 @@ def test_a_dropped_table_stops_commands_and_running_workers(db_path):
     stop (their supervisor with them, exit 1) instead of retrying forever."""
     path = db_path
     _store_with_jobs(path, 3)
-    workers = subprocess.Popen([sys.executable, "-m", "queuectl", "--db", str(path), "worker", "start", "--count", "2"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    workers = subprocess.Popen(
+        [sys.executable, "-m", "queuectl", "--db", str(path), "worker", "start", "--count", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         time.sleep(2)
         conn = sqlite3.connect(path)
@@ -235,5 +260,7 @@ def test_a_file_that_is_no_sqlite_database_is_named_the_wrong_file_not_a_damaged
     path = tmp_path / "notes.txt"
     path.write_text("shopping list\n")
     for command in (["status"], ["add", "--", "true"], ["worker", "start", "--burst"]):
-        _one_error_line(qctl("--db", str(path), *command, timeout=30), "is not a queuectl store (not a SQLite database)")
+        _one_error_line(
+            qctl("--db", str(path), *command, timeout=30), "is not a queuectl store (not a SQLite database)"
+        )
     assert path.read_text() == "shopping list\n"

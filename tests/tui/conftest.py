@@ -1,4 +1,5 @@
 """A seeded store with fixed times, and helpers to drive the app with a pilot."""
+
 from __future__ import annotations
 
 import os
@@ -6,12 +7,11 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from conftest import claim_one, finish_one
 
 from queuectl import store
 from queuectl.paths import resolve
 from queuectl.spec import JobSpec
-
-from conftest import claim_one, finish_one
 
 #: the seeded store's "now": 2026-01-15 10:00:00 UTC
 T0 = datetime(2026, 1, 15, 10, 0, 0, tzinfo=timezone.utc).timestamp()
@@ -43,8 +43,16 @@ def _write_logs(claim, out: str = "", err: str = "") -> None:
     stderr.write_text(err)
 
 
-def _run(clock: Clock, spec: JobSpec, seconds: float, error: str | None = None, code: int = 0,
-         out: str = "", err: str = "", finish: bool = True):  # fmt: skip
+def _run(
+    clock: Clock,
+    spec: JobSpec,
+    seconds: float,
+    error: str | None = None,
+    code: int = 0,
+    out: str = "",
+    err: str = "",
+    finish: bool = True,
+):
     store.enqueue([spec])
     claim = claim_one("host-a.100.aaaaaa", "host-a")
     assert claim is not None and claim.id == spec.id
@@ -64,25 +72,53 @@ def seed(db_path) -> Clock:
     store.set_config("backoff_base", "30")  # the failed job waits a visible while
     for i in range(12):
         clock.t = T0 - 3500 + i * 280
-        _run(clock, JobSpec(f"build-{i:02}", id=f"build-{i:02}", priority=i % 3), 2 + i % 5,
-             out=f"compiling unit {i}\n\x1b[32mok\x1b[0m build-{i:02}\n")  # fmt: skip
+        _run(
+            clock,
+            JobSpec(f"build-{i:02}", id=f"build-{i:02}", priority=i % 3),
+            2 + i % 5,
+            out=f"compiling unit {i}\n\x1b[32mok\x1b[0m build-{i:02}\n",
+        )
     clock.t = T0 - 300
-    _run(clock, JobSpec("./report.sh --weekly", id="report", max_retries=0), 1.5, "exited with code 2", 2,
-         out="collecting rows\n", err="report.sh: cannot open 'rows.csv'\n")  # fmt: skip
+    _run(
+        clock,
+        JobSpec("./report.sh --weekly", id="report", max_retries=0),
+        1.5,
+        "exited with code 2",
+        2,
+        out="collecting rows\n",
+        err="report.sh: cannot open 'rows.csv'\n",
+    )
     clock.t = T0 - 250
     _run(clock, JobSpec("rsync -a /data backup:/data", id="sync-db", max_retries=0), 3, "timed out after 3s", None)
     clock.t = T0 - 200
     _run(clock, JobSpec("rsync -a /data backup:/data", id="sync-db-2", max_retries=0), 3, "exited with code 1", 1)
     clock.t = T0 - 60
-    _run(clock, JobSpec("curl -fsS https://example.com/hook", id="flaky", max_retries=3), 0.5,
-         "exited with code 22", 22, err="curl: (22) The requested URL returned error: 503\n")  # fmt: skip
+    _run(
+        clock,
+        JobSpec("curl -fsS https://example.com/hook", id="flaky", max_retries=3),
+        0.5,
+        "exited with code 22",
+        22,
+        err="curl: (22) The requested URL returned error: 503\n",
+    )
     clock.t = T0 - 41
-    etl = _run(clock, JobSpec("python etl.py --full", id="nightly-etl", priority=10), 0, finish=False,
-         out="loading 1,204,331 rows …\n", err="warning: column 'x' is deprecated\n")  # fmt: skip
+    etl = _run(
+        clock,
+        JobSpec("python etl.py --full", id="nightly-etl", priority=10),
+        0,
+        finish=False,
+        out="loading 1,204,331 rows …\n",
+        err="warning: column 'x' is deprecated\n",
+    )
     clock.t = T0 - 30
-    store.enqueue([JobSpec("make -j4", id="build-42", priority=5), JobSpec("echo later", id="cleanup"),
-                   JobSpec("backup.sh", id="backup", run_at=T0 + 3600),
-                   JobSpec("sleep 100", id="stale")])  # fmt: skip
+    store.enqueue(
+        [
+            JobSpec("make -j4", id="build-42", priority=5),
+            JobSpec("echo later", id="cleanup"),
+            JobSpec("backup.sh", id="backup", run_at=T0 + 3600),
+            JobSpec("sleep 100", id="stale"),
+        ]
+    )
     store.cancel("stale")
     clock.t = T0 - 1
     store.heartbeat("host-a.100.aaaaaa", [etl])
@@ -151,8 +187,12 @@ class _StableSnapshot(SnapshotAssertion):
 @pytest.fixture
 def snapshot(snapshot):
     """TUI snapshots are SQLite-only; their file names leave the backend id out."""
-    return _StableSnapshot(update_snapshots=snapshot.update_snapshots, extension_class=_StableSVG,
-                           test_location=snapshot.test_location, session=snapshot.session)  # fmt: skip
+    return _StableSnapshot(
+        update_snapshots=snapshot.update_snapshots,
+        extension_class=_StableSVG,
+        test_location=snapshot.test_location,
+        session=snapshot.session,
+    )
 
 
 def seed_ops(db_path) -> Clock:
@@ -168,12 +208,17 @@ def seed_ops(db_path) -> Clock:
         clock.t += 1
         finish_one(claim, worker, "exited with code 2", 2)
     clock.t = T0 - 10
-    store.enqueue([JobSpec("python load.py", id="load", depends_on=("build-42",)),
-                   JobSpec("./deploy.sh", id="deploy", depends_on=("build-42", "load"), queue="deploys"),
-                   JobSpec("send-mail.sh", id="mail-1", queue="email")])  # fmt: skip
+    store.enqueue(
+        [
+            JobSpec("python load.py", id="load", depends_on=("build-42",)),
+            JobSpec("./deploy.sh", id="deploy", depends_on=("build-42", "load"), queue="deploys"),
+            JobSpec("send-mail.sh", id="mail-1", queue="email"),
+        ]
+    )
     clock.t = T0 - 7200 - 60
-    store.add_schedule("hourly-report", "0 * * * *", {"command": "./report.sh --hourly", "queue": "reports"},
-                       overlap="skip")  # fmt: skip
+    store.add_schedule(
+        "hourly-report", "0 * * * *", {"command": "./report.sh --hourly", "queue": "reports"}, overlap="skip"
+    )
     store.add_schedule("nightly-backup", "30 2 * * *", {"command": "backup.sh --full"}, tz="Europe/Berlin")
     store.add_schedule("cleanup-tmp", "*/15 * * * *", {"command": "find /tmp -mtime +7 -delete"})
     clock.t = T0 - 7200 + 1  # 08:00 tick: enqueued; 09:00 tick: skipped (the 08:00 job has not run)

@@ -1,15 +1,15 @@
 """Issue 14's dashboard items, each by keyboard, checked in the store or on screen."""
+
 from __future__ import annotations
 
 import json
 import re
 import shlex
 
+from conftest import run_cli
 from rich.console import Console
-
 from textual.widgets import DataTable, Input, Static
 
-from conftest import run_cli
 from queuectl import store
 
 from .conftest import keys_of, settle
@@ -43,8 +43,11 @@ async def test_filter_applies_as_you_type_with_terms_and_a_count(ops_seeded, mak
         field.value = "queue=reports error~code"
         await _until(pilot, lambda: keys_of(table) == ["report-monthly", "report-daily"], show=lambda: keys_of(table))
         field.value = "priority>1"
-        await _until(pilot, lambda: set(keys_of(table)) == {"build-42", "nightly-etl", "build-02", "build-05", "build-08", "build-11"},
-                     show=lambda: keys_of(table))
+        await _until(
+            pilot,
+            lambda: set(keys_of(table)) == {"build-42", "nightly-etl", "build-02", "build-05", "build-08", "build-11"},
+            show=lambda: keys_of(table),
+        )
         field.value = "host=host-a state=completed build-0"
         await _until(pilot, lambda: len(keys_of(table)) == 10, show=lambda: keys_of(table))
         field.value = "priority>x"

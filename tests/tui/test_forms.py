@@ -1,12 +1,12 @@
 """Adding a schedule and pruning from the dashboard, checked in the store."""
+
 from __future__ import annotations
 
+from conftest import claim_one, finish_one
 from textual.widgets import Input
 
 from queuectl import store
 from queuectl.spec import JobSpec
-
-from conftest import claim_one, finish_one
 
 from .conftest import settle
 
@@ -20,8 +20,14 @@ async def test_add_a_schedule_from_the_schedules_pane(ops_seeded, make_app):
         await pilot.press("a")
         await settle(pilot)
         form = app.screen
-        for name, value in (("name", "hourly-sync"), ("cron", "every hour"), ("tz", "Europe/Berlin"),
-                            ("overlap", "skip"), ("command", "rsync -a /a /b"), ("priority", "3")):  # fmt: skip
+        for name, value in (
+            ("name", "hourly-sync"),
+            ("cron", "every hour"),
+            ("tz", "Europe/Berlin"),
+            ("overlap", "skip"),
+            ("command", "rsync -a /a /b"),
+            ("priority", "3"),
+        ):
             form.query_one(f"#f-{name}", Input).value = value
         form.query_one("#f-name", Input).focus()
         await pilot.press("ctrl+s")
@@ -36,8 +42,10 @@ async def test_add_a_schedule_from_the_schedules_pane(ops_seeded, make_app):
         added = store.get_schedule("hourly-sync")
         assert (added.cron, added.tz, added.overlap) == ("0 * * * *", "Europe/Berlin", "skip")
         assert added.job == {"command": "rsync -a /a /b", "priority": 3}
-        assert app.commands[-1] == ("queuectl schedule add hourly-sync '{\"command\": \"rsync -a /a /b\", "
-                                    "\"priority\": 3}' --cron '0 * * * *' --tz Europe/Berlin --overlap skip")
+        assert app.commands[-1] == (
+            'queuectl schedule add hourly-sync \'{"command": "rsync -a /a /b", '
+            "\"priority\": 3}' --cron '0 * * * *' --tz Europe/Berlin --overlap skip"
+        )
 
 
 async def test_prune_asks_with_the_count_and_deletes(opened, make_app):

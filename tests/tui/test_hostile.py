@@ -1,14 +1,16 @@
 """What hostile testing found in the dashboard: a read-only dashboard that still wrote files, and
 data (commands, host names) read as Rich markup."""
+
 from __future__ import annotations
 
 import os
 import stat
 
 from conftest import claim_one, finish_one
+from queuectl.tui.widgets.job_preview import JobPreview
+
 from queuectl import store
 from queuectl.spec import JobSpec
-from queuectl.tui.widgets.job_preview import JobPreview
 
 from .conftest import settle
 
@@ -33,8 +35,11 @@ async def test_a_screenshot_is_readable_by_its_owner_only(opened, make_app):
         shot = next(c for c in app.get_system_commands(app.screen) if c.title == "Screenshot")
         shot.callback()
         await pilot.pause()
-        saved = [n.message.removeprefix("screenshot saved: ") for n in app._notifications
-                 if n.message.startswith("screenshot saved: ")]  # fmt: skip
+        saved = [
+            n.message.removeprefix("screenshot saved: ")
+            for n in app._notifications
+            if n.message.startswith("screenshot saved: ")
+        ]
         assert len(saved) == 1
         with open(saved[0], encoding="utf-8") as svg:
             assert svg.read().startswith("<svg")

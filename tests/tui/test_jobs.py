@@ -1,4 +1,5 @@
 """Jobs pane: listing, filters, search, paging, and the r/c/n/p actions (checked in the store)."""
+
 from __future__ import annotations
 
 import pytest

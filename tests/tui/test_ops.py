@@ -1,5 +1,6 @@
 """Issues 7 and 8 in the dashboard: dependencies, wait, retry of any finished job, queues,
 schedules and the grouped DLQ; every action checked in the store afterwards."""
+
 from __future__ import annotations
 
 from textual.widgets import DataTable, Input, Static

@@ -1,15 +1,15 @@
 """DLQ, Logs, Metrics, Workers and Config panes: each action, checked in the store afterwards."""
+
 from __future__ import annotations
 
 import time
 
+from conftest import claim_one
 from textual.widgets import DataTable, Input, RichLog
 
 from queuectl import store
 from queuectl.errors import NotFound
 from queuectl.spec import JobSpec
-
-from conftest import claim_one, finish_one
 
 from .conftest import keys_of, settle
 
@@ -285,10 +285,9 @@ async def test_stop_all_workers_asks_the_store(seeded, make_app):
 
 async def test_palette_jumps_to_a_job_and_retries_all_dead(seeded, make_app):
     """ctrl+p: typing part of a job id offers to open it; "retry all dead" asks, then does it."""
-    from textual.command import CommandPalette
-
     from queuectl.tui.screens.confirm import ConfirmScreen
     from queuectl.tui.screens.job_detail import JobDetailScreen
+    from textual.command import CommandPalette
 
     app = make_app(clock=seeded)
     async with app.run_test(size=(100, 30)) as pilot:

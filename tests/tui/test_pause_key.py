@@ -1,5 +1,6 @@
 """Issue 15 in the dashboard: z pauses the job under the cursor (through ops.pause) and shows it
 as paused; z again resumes it."""
+
 from __future__ import annotations
 
 from textual.widgets import DataTable

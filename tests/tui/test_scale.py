@@ -1,4 +1,5 @@
 """The app over 100k jobs: it opens, shows a screenful and refreshes quickly (keyset paging)."""
+
 from __future__ import annotations
 
 import time
@@ -53,16 +54,19 @@ PAGE_SECONDS = 1.0
 async def test_sort_and_filter_over_1m_jobs(opened, make_app):
     """1M jobs: a column sort (bounded to the newest SORT_WINDOW), its last page, and a filter
     with its capped match count each answer one page within bounds."""
-    store.enqueue([JobSpec("true" if i % 10 else "echo rare", id=f"j{i:07}", priority=i % 7)
-                   for i in range(1_000_000)])  # fmt: skip
+    store.enqueue([JobSpec("true" if i % 10 else "echo rare", id=f"j{i:07}", priority=i % 7) for i in range(1_000_000)])
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         pane = app.query_one("#jobs-pane")
         table = app.query_one("#jobs-table", DataTable)
-        for sort, search, key in ((("priority", True), None, None), (("priority", True), None, "G"),
-                                  (("runtime", False), None, None), (("created", True), "rare", None),
-                                  (("id", True), "rare", "pagedown")):  # fmt: skip
+        for sort, search, key in (
+            (("priority", True), None, None),
+            (("priority", True), None, "G"),
+            (("runtime", False), None, None),
+            (("created", True), "rare", None),
+            (("id", True), "rare", "pagedown"),
+        ):
             t = time.perf_counter()
             pane.sort, pane.search = sort, search
             await settle(pilot, rounds=1)

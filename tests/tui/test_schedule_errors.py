@@ -1,5 +1,6 @@
 """Issue 22 in the dashboard: a schedule whose tick failed shows `error` and the reason; p
 resumes it and clears the error."""
+
 from __future__ import annotations
 
 import io
@@ -24,7 +25,8 @@ async def test_a_schedule_paused_by_an_error_shows_it_and_p_clears_it(ops_seeded
     store.delete_job("mail-1")
     ops_seeded.t = T0 + 901
     assert store.run_due_schedules().failed == {
-        "orphan": "job 'orphan@2026-01-15T10:15:00Z' depends on 'mail-1', which does not exist"}
+        "orphan": "job 'orphan@2026-01-15T10:15:00Z' depends on 'mail-1', which does not exist"
+    }
     app = make_app(clock=ops_seeded)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("8")

@@ -1,4 +1,5 @@
 """Every screen's own footer, forms that fit 80x24, and one word and colour per state."""
+
 from __future__ import annotations
 
 from textual.widgets import DataTable, Input

@@ -1,4 +1,5 @@
 """Sorting the Jobs pane by any column, from the keyboard and by clicking a header."""
+
 from __future__ import annotations
 
 from textual.widgets import DataTable

@@ -1,22 +1,33 @@
 """How the dashboard is put together: requests up to one actions module (which alone knows
 read-only), filters as reactives, rows updated in place."""
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from queuectl.tui.actions import WRITES
+from queuectl.tui.messages import ActionRequested
 from textual.widgets import DataTable
 
 from queuectl import store
-from queuectl.tui.actions import WRITES
-from queuectl.tui.messages import ActionRequested
 
 from .conftest import keys_of, settle
 
 TUI = Path(__file__).resolve().parents[2] / "tui"
 #: what a pane may still use of the app: data it reads, and Textual's own services
-APP_READS = {"readonly", "current_theme", "batch_update", "post_message", "copy_to_clipboard", "focused",
-             "active_tab", "paused", "call_from_thread", "size"}  # fmt: skip
+APP_READS = {
+    "readonly",
+    "current_theme",
+    "batch_update",
+    "post_message",
+    "copy_to_clipboard",
+    "focused",
+    "active_tab",
+    "paused",
+    "call_from_thread",
+    "size",
+}
 
 
 def test_panes_and_screens_call_no_app_methods():

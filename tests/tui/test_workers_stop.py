@@ -1,14 +1,15 @@
 """The Workers pane's `-`: the selected worker and no other, `stopping` until it has stopped, and
 `-` again on it stops it now (after a confirm)."""
+
 from __future__ import annotations
 
+from conftest import claim_one, wait_for
+from queuectl.tui.screens.confirm import ConfirmScreen
 from textual.widgets import DataTable
 
-from conftest import claim_one, wait_for
 from queuectl import store
 from queuectl.models import Worker
 from queuectl.spec import JobSpec
-from queuectl.tui.screens.confirm import ConfirmScreen
 
 from .conftest import keys_of, settle
 

@@ -1,4 +1,5 @@
 """A real `queuectl dashboard start` per test module, on a free port, with its own store."""
+
 from __future__ import annotations
 
 import os
@@ -34,9 +35,14 @@ class Dashboard:
 
     def __init__(self, *args: str, env: dict | None = None, cwd: Path = ROOT, command: str = QUEUECTL):
         self.port = free_port()
-        self.proc = subprocess.Popen([command, "dashboard", "start", "--port", str(self.port), *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                                     env=dict(os.environ, **(env or {})), start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [command, "dashboard", "start", "--port", str(self.port), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=dict(os.environ, **(env or {})),
+            start_new_session=True,
+        )
         self.stderr = b""
         found = self._read_until(URL_LINE, 30)
         self.url, self.token = found.group(1).decode(), found.group(2).decode()
@@ -105,7 +111,12 @@ def web_store(tmp_path_factory) -> Path:
     """A store with a pending job and a dead one (in the DLQ)."""
     db = tmp_path_factory.mktemp("web") / "queuectl.db"
     assert store_cli(db, "enqueue", '{"id": "hello-web", "command": "echo hi"}').returncode == 0
-    assert store_cli(db, "enqueue", '{"id": "doomed", "command": "exit 3", "max_retries": 0, "queue": "dlqtest"}').returncode == 0
+    assert (
+        store_cli(
+            db, "enqueue", '{"id": "doomed", "command": "exit 3", "max_retries": 0, "queue": "dlqtest"}'
+        ).returncode
+        == 0
+    )
     assert store_cli(db, "worker", "start", "--burst", "--quiet", "--queue", "dlqtest").returncode == 0
     return db
 

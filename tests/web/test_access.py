@@ -1,5 +1,6 @@
 """Who gets in, tried with a raw HTTP and WebSocket client (aiohttp): the token, its cookie, the
 Origin of the WebSocket handshake and the Host of every request."""
+
 from __future__ import annotations
 
 import os
@@ -109,10 +110,13 @@ def test_a_token_file_or_variable_fixes_the_token(web_store, tmp_path):
     assert server.token == "from-the-environment"
 
 
-@pytest.mark.parametrize("content, mode, message", [
-    ("short", 0o600, "at least 16 characters"),
-    ("long-enough-but-shared", 0o644, "other users can read it"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "content, mode, message",
+    [
+        ("short", 0o600, "at least 16 characters"),
+        ("long-enough-but-shared", 0o644, "other users can read it"),
+    ],
+)
 def test_a_weak_or_shared_token_file_is_refused(web_store, tmp_path, content, mode, message):
     token_file = tmp_path / "token"
     token_file.write_text(content)
@@ -133,7 +137,8 @@ def test_a_port_in_use_is_a_one_line_error(web_store):
         result = store_cli(web_store, "dashboard", "start", "--port", str(port))
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"Error: cannot serve on 127.0.0.1:{port}: the port is in use; choose another with --port"]
+        f"Error: cannot serve on 127.0.0.1:{port}: the port is in use; choose another with --port"
+    ]
 
 
 async def test_each_sign_in_gets_its_own_cookie_and_none_outlives_the_server(web_store):

@@ -4,6 +4,7 @@ URL, see the jobs, go to the DLQ by keyboard and retry a dead job; read-only cha
 What the app draws arrives as terminal output over the WebSocket (xterm.js paints it on a
 canvas), so the tests read the frames the page receives.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,14 @@ playwright = pytest.importorskip("playwright.sync_api", reason="Playwright for P
 CHROMIUM = "/usr/bin/chromium"
 #: where a failing test leaves a screenshot of what the browser showed
 SHOTS = Path(tempfile.gettempdir())
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 if not os.path.exists(CHROMIUM):
     pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
 
@@ -96,8 +103,10 @@ def test_the_printed_url_opens_a_dashboard_that_works_by_keyboard(browser, dashb
 def test_a_link_from_another_site_still_signs_in(browser, dashboard):
     """The SameSite=Strict cookie after a click in a web mail or chat: the page's own redirect."""
     tab = Tab(browser, "about:blank")
-    tab.page.route("http://elsewhere.test/", lambda route: route.fulfill(
-        body=f'<a id="go" href="{dashboard.url}">dashboard</a>', content_type="text/html"))  # fmt: skip
+    tab.page.route(
+        "http://elsewhere.test/",
+        lambda route: route.fulfill(body=f'<a id="go" href="{dashboard.url}">dashboard</a>', content_type="text/html"),
+    )
     tab.page.goto("http://elsewhere.test/")
     tab.page.click("#go")
     tab.wait_for("hello-web")
@@ -110,10 +119,13 @@ def test_a_foreign_page_in_the_same_browser_gets_no_dashboard(browser, dashboard
     tab.wait_for("hello-web")
     tab.page.route("http://evil.test/", lambda route: route.fulfill(body="<p>hi</p>", content_type="text/html"))
     tab.page.goto("http://evil.test/")
-    outcome = tab.page.evaluate("""url => new Promise(done => {
+    outcome = tab.page.evaluate(
+        """url => new Promise(done => {
         const ws = new WebSocket(url);
         ws.onopen = () => done("open"); ws.onerror = () => done("refused");
-    })""", f"ws://127.0.0.1:{dashboard.port}/ws")  # fmt: skip
+    })""",
+        f"ws://127.0.0.1:{dashboard.port}/ws",
+    )
     assert outcome == "refused"
     tab.close()
 

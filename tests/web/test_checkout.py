@@ -1,6 +1,7 @@
 """From the checkout's root, where the README's Quick start leaves a user, a non-editable install
 serves the dashboard and runs workers: the source folder `queuectl/` there must not shadow the
 installed package (it has no `queuectl.tui`, which the installation maps from `tui/`)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -17,18 +18,56 @@ def installed(tmp_path_factory) -> str:
     """queuectl from a wheel in a venv of its own (its dependencies seen through a .pth file);
     returns its `queuectl` command."""
     base = tmp_path_factory.mktemp("installed")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(base / "wheel"), str(ROOT)], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(base / "wheel"),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    (base / "venv" / site.removeprefix(str(venv) + "/") / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q",
-                    *map(str, (base / "wheel").glob("queuectl-*.whl"))], check=True, capture_output=True)  # fmt: skip
-    where = subprocess.run([python, "-P", "-c", "import queuectl.tui; print(queuectl.__file__)"], capture_output=True,
-                           text=True, check=True).stdout  # fmt: skip
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (base / "venv" / site.removeprefix(str(venv) + "/") / "deps.pth").write_text(
+        sysconfig.get_paths()["purelib"] + "\n"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            *map(str, (base / "wheel").glob("queuectl-*.whl")),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    where = subprocess.run(
+        [python, "-P", "-c", "import queuectl.tui; print(queuectl.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert where.startswith(site)  # the wheel's copy, not the checkout's
     return str(venv / "bin" / "queuectl")
 

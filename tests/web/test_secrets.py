@@ -1,6 +1,7 @@
 """No secret in a process list, and nothing for another user: the PostgreSQL password never
 reaches a child's command line or our output; another user (nobody) can read neither the store
 nor the dashboard's token, and gets no dashboard without it."""
+
 from __future__ import annotations
 
 import contextlib
@@ -8,12 +9,11 @@ import os
 import shutil
 import signal
 import subprocess
-from pathlib import Path
 
 import pytest
 from conftest import enqueue, wait_for
 
-from .conftest import QUEUECTL, Dashboard, app_output, free_port
+from .conftest import QUEUECTL, Dashboard, app_output
 
 PASSWORD = "s3cret-dummy-pw"  # the test server trusts 127.0.0.1, so any password connects
 
@@ -48,8 +48,13 @@ async def test_no_child_process_shows_the_postgresql_password(store_url):
     assert PASSWORD in url
     env = dict(os.environ, QUEUECTL_DB=url)
     enqueue(id="hello-web", command="sleep 30")
-    workers = subprocess.Popen([QUEUECTL, "worker", "start", "--count", "2"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    workers = subprocess.Popen(
+        [QUEUECTL, "worker", "start", "--count", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     server = Dashboard(env={"QUEUECTL_DB": url})
     try:
         drawn = await app_output(f"{server.base}/ws?token={server.token}", Origin=server.base)
@@ -57,7 +62,7 @@ async def test_no_child_process_shows_the_postgresql_password(store_url):
         wait_for(lambda: len(_descendants(workers.pid)) >= 5)  # 2 workers, their guards, the job
         children = _descendants(workers.pid, server.proc.pid)
         assert [pid for pid in children if PASSWORD.encode() in _cmdline(pid)] == []
-        assert any(b"queuectl.worker" in _cmdline(pid) for pid in children)
+        assert any(b"queuectl.execution.worker" in _cmdline(pid) for pid in children)
     finally:
         for pid in [workers.pid, *_descendants(workers.pid)]:  # the sleeping job too: no need to wait
             with contextlib.suppress(ProcessLookupError):
@@ -69,13 +74,14 @@ async def test_no_child_process_shows_the_postgresql_password(store_url):
 
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # one that nobody may run (this one may live in root's home)
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runuser") or not os.path.exists(SYSTEM_PYTHON),
-                                reason="needs root, runuser and /usr/bin/python3")  # fmt: skip
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("runuser") or not os.path.exists(SYSTEM_PYTHON),
+    reason="needs root, runuser and /usr/bin/python3",
+)
 
 
 def _as_nobody(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["runuser", "-u", "nobody", "--", *argv], capture_output=True, text=True, timeout=30,
-                          cwd="/")  # fmt: skip
+    return subprocess.run(["runuser", "-u", "nobody", "--", *argv], capture_output=True, text=True, timeout=30, cwd="/")
 
 
 @needs_root
@@ -93,12 +99,20 @@ def test_another_user_can_read_neither_the_store_nor_the_token_nor_the_dashboard
         assert _as_nobody("cat", f"/proc/{server.proc.pid}/environ").returncode != 0
         cmdline = _as_nobody("cat", f"/proc/{server.proc.pid}/cmdline")
         assert cmdline.returncode == 0 and token not in cmdline.stdout
-        probe = ("import sys, urllib.request, urllib.error\n"
-                 "for path in sys.argv[1:]:\n"
-                 "    try: print(urllib.request.urlopen(path).status)\n"
-                 "    except urllib.error.HTTPError as e: print(e.code)\n")  # fmt: skip
-        seen = _as_nobody(SYSTEM_PYTHON, "-c", probe, f"{server.base}/", f"{server.base}/ws",
-                          f"{server.base}/?token=guess-guess-guess")  # fmt: skip
+        probe = (
+            "import sys, urllib.request, urllib.error\n"
+            "for path in sys.argv[1:]:\n"
+            "    try: print(urllib.request.urlopen(path).status)\n"
+            "    except urllib.error.HTTPError as e: print(e.code)\n"
+        )
+        seen = _as_nobody(
+            SYSTEM_PYTHON,
+            "-c",
+            probe,
+            f"{server.base}/",
+            f"{server.base}/ws",
+            f"{server.base}/?token=guess-guess-guess",
+        )
         assert seen.stdout.split() == ["401", "401", "403"], seen.stderr
     finally:
         server.stop()

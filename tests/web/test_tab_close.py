@@ -3,13 +3,14 @@ server logs no error for it.  (What the process prints as it ends reaches the se
 only when textual-serve reads it before it stops reading the process: the exit status and that
 line are checked deterministically in tests/test_seams_tui.py::test_a_web_tab_that_closes_ends_
 its_dashboard_cleanly.)"""
+
 from __future__ import annotations
 
 import os
 import select
 import time
 
-from queuectl.reaper import descendants
+from queuectl.execution.reaper import descendants
 
 from .conftest import Dashboard
 from .test_browser import Tab, browser  # noqa: F401  (the fixture)

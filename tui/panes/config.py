@@ -1,4 +1,5 @@
 """The Config pane: every setting as a validated form; saving writes them to the store."""
+
 from __future__ import annotations
 
 from rich.text import Text
@@ -144,7 +145,9 @@ class ConfigPane(StorePane):
     @property
     def editing(self) -> bool:
         focused = self.app.focused
-        return focused is not None and (focused.has_class("setting-value") or focused.id in ("config-save", "config-revert"))
+        return focused is not None and (
+            focused.has_class("setting-value") or focused.id in ("config-save", "config-revert")
+        )
 
     def action_edit(self) -> None:
         if not self.app.readonly:

@@ -1,6 +1,7 @@
 """The DLQ pane: dead jobs with their last error (retry one, retry all, delete), or the same jobs
 grouped by exit code and error (`queuectl dlq list --group-by error`), where a retry takes a whole
 group.  The two views are two widgets in a ContentSwitcher; `grouped` picks one."""
+
 from __future__ import annotations
 
 from rich.text import Text
@@ -134,8 +135,10 @@ class DeadJobs(JobListPane):
     def action_copy(self) -> None:
         job = self.selected_job
         if job:
-            report = (f"job: {job.id}\ncommand: {job.command}\nattempts: {attempts_cell(job)}\n"
-                      f"exit code: {job.exit_code}\nlast error: {job.last_error}\n")  # fmt: skip
+            report = (
+                f"job: {job.id}\ncommand: {job.command}\nattempts: {attempts_cell(job)}\n"
+                f"exit code: {job.exit_code}\nlast error: {job.last_error}\n"
+            )
             self.app.copy_to_clipboard(report)
             self.notify(f"copied a failure report for {job.id}")
 
@@ -175,16 +178,20 @@ class DeadGroups(KeyedTablePane):
         dead = state_styles(self.app.current_theme)["dead"]
         rows = []
         for g in groups:
-            cells = (Text(f"{g['count']:,}", justify="right", style=f"bold {dead}"),
-                     Text("" if g["exit_code"] is None else str(g["exit_code"]), justify="right"),
-                     Text(clean(g["error"] or "(no error)", error_width), no_wrap=True))  # fmt: skip
+            cells = (
+                Text(f"{g['count']:,}", justify="right", style=f"bold {dead}"),
+                Text("" if g["exit_code"] is None else str(g["exit_code"]), justify="right"),
+                Text(clean(g["error"] or "(no error)", error_width), no_wrap=True),
+            )
             if wide:
                 cells += (clock_time(g["latest"]),)
             rows.append((group_key(g), cells))
         self.fill(columns, rows)
         n = sum(g["count"] for g in groups)
-        text = (f"dead-letter queue · {n:,} job{'s' * (n != 1)} in {len(groups)} group{'s' * (len(groups) != 1)} "
-                "by exit code and error · v: every job")  # fmt: skip
+        text = (
+            f"dead-letter queue · {n:,} job{'s' * (n != 1)} in {len(groups)} group{'s' * (len(groups) != 1)} "
+            "by exit code and error · v: every job"
+        )
         self.query_one("#dlq-groups-status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
         self._detail()
 
@@ -198,7 +205,9 @@ class DeadGroups(KeyedTablePane):
         if g is None:
             _empty(box)
             return
-        box.border_title = f"{g['count']:,} dead job{'s' * (g['count'] != 1)} · r retries {'them all' if g['count'] != 1 else 'it'}"
+        box.border_title = (
+            f"{g['count']:,} dead job{'s' * (g['count'] != 1)} · r retries {'them all' if g['count'] != 1 else 'it'}"
+        )
         body = Text()
         body.append("exit     ", style="bold")
         body.append(("none" if g["exit_code"] is None else str(g["exit_code"])) + "\n")

@@ -8,6 +8,7 @@ last row, paging, `g` and `G` ask the store for the neighbouring rows, so a mill
 what a screenful costs.  Rows are keyed by job id: a refresh updates changed cells in place and
 keeps the cursor on its job.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,13 +24,18 @@ from ..format import state_styles
 from ..widgets.paged_table import PagedTable
 from .keyed import put_rows
 
-
 #: a filtered listing counts its matches up to this many ("10,000+")
 MATCH_COUNT_CAP = 10_000
 
 #: table column key -> the store sort it stands for (a click on its header sorts by it)
-SORT_OF_COLUMN = {"id": "id", "state": "state", "pri": "priority", "att": "attempts", "created": "created",
-                  "runtime": "runtime"}  # fmt: skip
+SORT_OF_COLUMN = {
+    "id": "id",
+    "state": "state",
+    "pri": "priority",
+    "att": "attempts",
+    "created": "created",
+    "runtime": "runtime",
+}
 
 
 @dataclass(frozen=True)
@@ -61,8 +67,9 @@ def fetch_page(q: PageQuery) -> Page:
     oldest_first = not q.sort[1]
 
     def after(seq: int | None, n: int) -> list[JobView]:  # rows after seq, in display order
-        return store.list_jobs(state=q.state, limit=n, before_seq=seq, search=q.search, oldest_first=oldest_first,
-                               where=q.terms)  # fmt: skip
+        return store.list_jobs(
+            state=q.state, limit=n, before_seq=seq, search=q.search, oldest_first=oldest_first, where=q.terms
+        )
 
     def before(seq: int | None, n: int) -> list[JobView]:  # rows before seq, nearest first
         return store.list_jobs(
@@ -117,8 +124,14 @@ def _sorted_page(q: PageQuery) -> Page:
     total = _total(q)
     last = max(0, min(total, store.SORT_WINDOW) - q.size)
     offset = q.top or 0
-    offset = {"top": 0, "bottom": last, "up": offset - 1, "down": offset + 1, "pgup": offset - q.size,
-              "pgdown": offset + q.size}.get(q.op, offset)  # fmt: skip
+    offset = {
+        "top": 0,
+        "bottom": last,
+        "up": offset - 1,
+        "down": offset + 1,
+        "pgup": offset - q.size,
+        "pgdown": offset + q.size,
+    }.get(q.op, offset)
     offset = max(0, min(offset, last))
     rows = store.list_sorted(column, descending, offset, q.size, q.state, q.search, q.terms)
     return Page(q, offset or None, rows, total)
@@ -172,7 +185,9 @@ class JobListPane(StorePane):
 
     def query_args(self) -> PageQuery:
         op, ref = self._ops.pop(0) if self._ops else ("refresh", None)
-        return PageQuery(self.state, self.search, self.terms, self.sort, self.page_size(), self.top, op, ref, self.counts)
+        return PageQuery(
+            self.state, self.search, self.terms, self.sort, self.page_size(), self.top, op, ref, self.counts
+        )
 
     def fetch(self, args: PageQuery) -> Page:
         return fetch_page(args)

@@ -1,6 +1,9 @@
 """The Jobs pane: every job, newest first, filtered by state and text, with the selected job's
 latest output underneath."""
+
 from __future__ import annotations
+
+import re
 
 from rich.text import Text
 from textual import on
@@ -8,11 +11,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
-import re
-
 from queuectl import ops, store
-from queuectl.store import JobFilter
 from queuectl.render import clean
+from queuectl.store import JobFilter
 
 from ..format import (
     ALL_STATES,
@@ -33,8 +34,15 @@ from .joblist import MATCH_COUNT_CAP, JobListPane, Page, PageQuery, first_direct
 TYPING_PAUSE = 0.25
 
 FINISHED = ops.FINISHED
-STATE_KEYS = {"P": "pending", "R": "processing", "C": "completed", "F": "failed", "D": "dead", "X": "cancelled",
-              "B": "blocked"}
+STATE_KEYS = {
+    "P": "pending",
+    "R": "processing",
+    "C": "completed",
+    "F": "failed",
+    "D": "dead",
+    "X": "cancelled",
+    "B": "blocked",
+}
 
 
 #: `/` terms beyond free text: state=, queue=, worker=, host=, label=, priority>N, priority<N, error~TEXT
@@ -54,7 +62,12 @@ def parse_filter(text: str) -> tuple[str | None, str | None, JobFilter, str | No
             if key == "state":
                 value = {"running": "processing", "all": ""}.get(value.lower(), value.lower())
                 if value and value not in ALL_STATES:
-                    return None, None, JobFilter(), f"unknown state {clean(value, 20)!r} (known: {', '.join(ALL_STATES)})"
+                    return (
+                        None,
+                        None,
+                        JobFilter(),
+                        f"unknown state {clean(value, 20)!r} (known: {', '.join(ALL_STATES)})",
+                    )
                 state = value or None
             elif value:
                 terms[key] = value
@@ -62,7 +75,12 @@ def parse_filter(text: str) -> tuple[str | None, str | None, JobFilter, str | No
             try:
                 bound = int(m.group(4))
             except ValueError:
-                return None, None, JobFilter(), f"priority{m.group(3)} takes a whole number, not {clean(m.group(4), 20)!r}"
+                return (
+                    None,
+                    None,
+                    JobFilter(),
+                    f"priority{m.group(3)} takes a whole number, not {clean(m.group(4), 20)!r}",
+                )
             terms["min_priority" if m.group(3) == ">" else "max_priority"] = bound
         else:
             terms["error"] = m.group(5)
@@ -131,8 +149,11 @@ class JobsPane(JobListPane):
 
     def compose(self) -> ComposeResult:
         yield Static(id="jobs-status", classes="pane-status")
-        yield Input(placeholder="filter as you type: text state= queue= worker= host= priority>N error~TEXT",
-                    id="jobs-search", classes="search")  # fmt: skip
+        yield Input(
+            placeholder="filter as you type: text state= queue= worker= host= priority>N error~TEXT",
+            id="jobs-search",
+            classes="search",
+        )
         yield PagedTable(id="jobs-table", cursor_type="row", zebra_stripes=False)
         yield JobPreview(id="jobs-preview")
 
@@ -161,8 +182,13 @@ class JobsPane(JobListPane):
     # -- table -------------------------------------------------------------------------
     def column_spec(self, width: int):
         wide = width >= 96
-        spec = [("id", "ID", 16 if wide else 14), ("state", "STATE", 12), ("pri", "PRI", 4), ("att", "ATT", 5),
-                ("command", "COMMAND", None)]  # fmt: skip
+        spec = [
+            ("id", "ID", 16 if wide else 14),
+            ("state", "STATE", 12),
+            ("pri", "PRI", 4),
+            ("att", "ATT", 5),
+            ("command", "COMMAND", None),
+        ]
         if wide:
             spec += [("created", "CREATED", 11), ("runtime", "RUNTIME", 8)]
         return spec
@@ -206,9 +232,16 @@ class JobsPane(JobListPane):
         line = Text(" · ".join(parts), no_wrap=True, overflow="ellipsis")
         if not self.rows and self.total == 0:  # an empty table says what to do
             filtered = self.state or self.search or self.terms
-            line = Text("no jobs match — esc clears the filter" if filtered and not self.app.readonly else
-                        "no jobs match" if filtered else
-                        "no jobs yet — n adds one" if not self.app.readonly else "no jobs yet", style="bold")  # fmt: skip
+            line = Text(
+                "no jobs match — esc clears the filter"
+                if filtered and not self.app.readonly
+                else "no jobs match"
+                if filtered
+                else "no jobs yet — n adds one"
+                if not self.app.readonly
+                else "no jobs yet",
+                style="bold",
+            )
         if self.filter_error:
             line = Text(self.filter_error, style="bold", no_wrap=True, overflow="ellipsis")
         self.query_one("#jobs-status", Static).update(line)
@@ -330,8 +363,11 @@ class JobsPane(JobListPane):
         unfinished = [i for i in ids if known.get(i) not in (None, *FINISHED)]
         ids = [i for i in ids if i not in unfinished]
         if not ids:
-            self.notify(f"{unfinished[0]} is {known[unfinished[0]]}: only finished jobs "
-                        "(completed, dead, cancelled) can be retried", severity="warning")  # fmt: skip
+            self.notify(
+                f"{unfinished[0]} is {known[unfinished[0]]}: only finished jobs "
+                "(completed, dead, cancelled) can be retried",
+                severity="warning",
+            )
             return
         if unfinished:
             self.notify(f"left out {len(unfinished)} unfinished job(s)", severity="warning")

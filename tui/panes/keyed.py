@@ -1,5 +1,6 @@
 """Rows keyed by name, updated in place: the one keyed-row update of every table pane, and a
 small table pane built on it."""
+
 from __future__ import annotations
 
 from rich.text import Text

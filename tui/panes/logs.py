@@ -1,5 +1,6 @@
 """The Logs pane: stdout and stderr of one attempt of the selected job, only the tail of a large
 log, followed live while the attempt runs, ANSI colours rendered, searchable."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -117,8 +118,15 @@ class LogsPane(StorePane):
             output = ops.read_output(q.job_id, None, (None, None), TAIL_BYTES)
         if output.run is None:
             return LogChunk(q, output.job, output.runs, None, ("", ""), (None, None), (False, False))
-        return LogChunk(q, output.job, output.runs, output.run, (output.stdout.text, output.stderr.text),
-                        output.offsets, (output.stdout.skipped, output.stderr.skipped))  # fmt: skip
+        return LogChunk(
+            q,
+            output.job,
+            output.runs,
+            output.run,
+            (output.stdout.text, output.stderr.text),
+            output.offsets,
+            (output.stdout.skipped, output.stderr.skipped),
+        )
 
     def show(self, chunk: LogChunk) -> None:
         q = chunk.query

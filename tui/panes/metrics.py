@@ -6,6 +6,7 @@ and labels, bars and lines, the app's theme colours, and it renders at 80x24.  T
 Sparkline has no axes, which is what made the old chart unreadable.  The series come from one
 store query (store.last_hour) served by the (state, finished_at) index.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -83,8 +84,13 @@ class MetricsPane(StorePane):
                 else:
                     points = [(x, v) for x, v in zip(xs, values) if v is not None]
                     if points:
-                        plt.plot([x for x, _ in points], [v for _, v in points], label=name,
-                                 color=colours[name], marker="braille")  # fmt: skip
+                        plt.plot(
+                            [x for x, _ in points],
+                            [v for _, v in points],
+                            label=name,
+                            color=colours[name],
+                            marker="braille",
+                        )
             plt.title(title)
             plt.xlabel("minutes ago")
             plt.ylabel(ylabel)
@@ -115,7 +121,10 @@ class MetricsPane(StorePane):
         for i in range(rows):
             if i < len(states):
                 state, n = states[i], jobs.get(states[i], 0)
-                left = (Text(state, style=styles.get(state, "") if n else "dim"), Text(f"{n:,}", style="" if n else "dim"))
+                left = (
+                    Text(state, style=styles.get(state, "") if n else "dim"),
+                    Text(f"{n:,}", style="" if n else "dim"),
+                )
             elif i == len(states):
                 left = (Text("total", style="bold"), Text(f"{sum(jobs.values()):,}", style="bold"))
             else:

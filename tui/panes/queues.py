@@ -1,4 +1,5 @@
 """The Queues pane: every named queue with its jobs per state, running jobs, limit and pause."""
+
 from __future__ import annotations
 
 from rich.text import Text
@@ -8,8 +9,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from queuectl import store
-from queuectl.store import QueueView
 from queuectl.render import clean
+from queuectl.store import QueueView
 
 from ..format import state_styles
 from ..widgets.vim_table import VimTable

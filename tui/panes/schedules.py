@@ -1,4 +1,5 @@
 """The Schedules pane: recurring jobs with their next and last run; pause, run now, remove."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from queuectl import store
-from queuectl.store import ScheduleView
 from queuectl.render import clean
+from queuectl.store import ScheduleView
 
 from ..format import clock_time, duration, full_time, state_styles
 from ..widgets.vim_table import VimTable
@@ -76,8 +77,15 @@ class SchedulesPane(KeyedTablePane):
             cells = (Text(clean(s.name, columns[0][1]), no_wrap=True), Text(clean(s.cron, columns[1][1]), no_wrap=True))
             if wide:
                 cells += (Text(clean(s.tz, 14), no_wrap=True),)
-            cells += (next_cell,) + ((in_cell,) if wide else ()) + (last, Text(f"{s.skipped:,}", justify="right", style="" if s.skipped else "dim"),
-                      _state_cell(s, styles))
+            cells += (
+                (next_cell,)
+                + ((in_cell,) if wide else ())
+                + (
+                    last,
+                    Text(f"{s.skipped:,}", justify="right", style="" if s.skipped else "dim"),
+                    _state_cell(s, styles),
+                )
+            )
             rows.append((s.name, cells))
         self.fill(columns, rows)
         paused = sum(1 for s in schedules if s.paused)
@@ -88,8 +96,11 @@ class SchedulesPane(KeyedTablePane):
         if failed:
             text += f" ({failed} by an error)"
         if not schedules:
-            text = ("no schedules yet — a adds one" if not self.app.readonly else
-                    "no schedules yet (queuectl schedule add NAME JOB_JSON --cron '*/5 * * * *')")  # fmt: skip
+            text = (
+                "no schedules yet — a adds one"
+                if not self.app.readonly
+                else "no schedules yet (queuectl schedule add NAME JOB_JSON --cron '*/5 * * * *')"
+            )
         self.query_one("#schedules-status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
         self._detail()
 

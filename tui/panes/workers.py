@@ -1,6 +1,7 @@
 """The Workers pane: every registered worker process and its slots (busy/total), grouped under
 its host (a row per host: its state, slots, running jobs, version; lost hosts stay listed with
 when); start local worker subprocesses; stop the selected worker, or a host's, through the store."""
+
 from __future__ import annotations
 
 from rich.cells import cell_len
@@ -50,7 +51,16 @@ class WorkersPane(KeyedTablePane):
     def show(self, found: tuple[list, list]) -> None:
         workers, hosts = found
         wide = self.size.width >= 100
-        labels = ["ID", *(["HOST"] if wide else []), "PID", "STATE", "SLOTS", "JOB", "HEARTBEAT", *(["UP"] if wide else [])]
+        labels = [
+            "ID",
+            *(["HOST"] if wide else []),
+            "PID",
+            "STATE",
+            "SLOTS",
+            "JOB",
+            "HEARTBEAT",
+            *(["UP"] if wide else []),
+        ]
         styles = state_styles(self.app.current_theme)
         colour = {"busy": styles["processing"], "idle": styles["completed"], "stopping": styles["failed"]}
         now = store.now()
@@ -62,22 +72,41 @@ class WorkersPane(KeyedTablePane):
             self._host_of[key] = host.name
             state = host.state if host.since is None else f"{host.state} {ago(host.since)}"
             look = {"up": "bold", "lost": f"bold {styles['dead']}"}.get(host.state, "dim")
-            rows.append((key, (Text(clean(host.name, 28), style=look), *([""] if wide else []), "",
-                               Text(state, style=look), f"{host.busy}/{host.slots}", f"{host.running} running",
-                               ago(host.heartbeat_at) if host.heartbeat_at else "",
-                               *([clean(host.version or "", 12)] if wide else []))))  # fmt: skip
+            rows.append(
+                (
+                    key,
+                    (
+                        Text(clean(host.name, 28), style=look),
+                        *([""] if wide else []),
+                        "",
+                        Text(state, style=look),
+                        f"{host.busy}/{host.slots}",
+                        f"{host.running} running",
+                        ago(host.heartbeat_at) if host.heartbeat_at else "",
+                        *([clean(host.version or "", 12)] if wide else []),
+                    ),
+                )
+            )
             for w in (w for w in workers if w.host == host.name):
                 self._host_of[w.id] = host.name
                 silent = now - w.heartbeat_at > LIVENESS_SECONDS
                 state = self._state_of[w.id] = "silent" if silent else w.state
                 name = Text(("  ★ " if w.id in self.started_here else "    ") + clean(w.id))
-                cells = (name, *([clean(w.host)] if wide else []), str(w.pid),
-                         Text(state, style="dim" if silent else colour.get(w.state, "")), f"{w.busy}/{w.slots}",
-                         clean(w.current_job or "", 24), ago(w.heartbeat_at),
-                         *([duration(now - w.started_at)] if wide else []))  # fmt: skip
+                cells = (
+                    name,
+                    *([clean(w.host)] if wide else []),
+                    str(w.pid),
+                    Text(state, style="dim" if silent else colour.get(w.state, "")),
+                    f"{w.busy}/{w.slots}",
+                    clean(w.current_job or "", 24),
+                    ago(w.heartbeat_at),
+                    *([duration(now - w.started_at)] if wide else []),
+                )
                 rows.append((w.id, cells))
         # each column as wide as its widest cell (a change of width redraws the table)
-        widths = [max([cell_len(label)] + [cell_len(_plain(cells[i])) for _, cells in rows]) for i, label in enumerate(labels)]
+        widths = [
+            max([cell_len(label)] + [cell_len(_plain(cells[i])) for _, cells in rows]) for i, label in enumerate(labels)
+        ]
         self.fill(list(zip(labels, widths)), rows)
         live = sum(1 for w in workers if now - w.heartbeat_at <= LIVENESS_SECONDS)
         text = f"{live} live worker{'s' * (live != 1)} · {len(self.started_here)} started here (★)"

@@ -1,4 +1,5 @@
 """A yes/no question that defaults to No and says what it will touch."""
+
 from __future__ import annotations
 
 from rich.text import Text

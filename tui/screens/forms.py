@@ -1,5 +1,6 @@
 """The job forms (new job, schedule, edit) and the one-value prompts: bad values are shown inline,
 the first bad field gets the focus, and nothing is saved until every field is right."""
+
 from __future__ import annotations
 
 import re
@@ -104,8 +105,7 @@ class FormScreen(ModalScreen):
                         yield Label(label, classes="form-label")
                         # select_on_focus would select a pre-filled value whole, nearly unseen:
                         # one key then wipes it.  The cursor waits at the end instead
-                        yield Input(self.initial.get(name, ""), placeholder=hint, id=f"f-{name}",
-                                    select_on_focus=False)
+                        yield Input(self.initial.get(name, ""), placeholder=hint, id=f"f-{name}", select_on_focus=False)
                     yield Static("", id=f"e-{name}", classes="field-error")
             yield Static("", id="e-form", classes="field-error")
             with Horizontal(classes="dialog-buttons"):
@@ -284,7 +284,7 @@ class EditJobScreen(FormScreen):
         data, errors = job_data(changed)
         empty = [name for name, text in changed.items() if not text.strip()]
         for name in empty:
-            errors.setdefault(name, f"{dict((n, l) for n, l, _ in FIELDS)[name]} cannot be empty")
+            errors.setdefault(name, f"{dict((n, label) for n, label, _ in FIELDS)[name]} cannot be empty")
         if errors:
             return None, errors
         if not data and not self.retry:
@@ -306,9 +306,12 @@ class EditJobScreen(FormScreen):
     def changes_text(self) -> str:
         """Each changed field, before -> after, as the form shows them."""
         labels = {name: label for name, label, _ in EDIT_FIELDS}
-        lines = [f"{labels[name]}: {clean(self.initial.get(name) or '(unset)', 200)}\n"
-                 f"{' ' * len(labels[name])}→ {clean(text, 200)}"
-                 for name, text in self.values().items() if text != self.initial.get(name, "")]  # fmt: skip
+        lines = [
+            f"{labels[name]}: {clean(self.initial.get(name) or '(unset)', 200)}\n"
+            f"{' ' * len(labels[name])}→ {clean(text, 200)}"
+            for name, text in self.values().items()
+            if text != self.initial.get(name, "")
+        ]
         if not lines:
             return f"Retry {self.job_id} as it was? It runs again now; nothing in it changes."
         return f"Save these changes to {self.job_id} and run it again now?\n\n" + "\n".join(lines)
@@ -359,17 +362,33 @@ class ValueScreen(ModalScreen):
 
 def priority_screen(current: int, count: int) -> ValueScreen:
     """Dismisses with the new priority, or None."""
-    return ValueScreen("priority", f"Priority of {count} job{'s' * (count != 1)}",
-                       "higher runs first; enter saves, esc cancels", str(current), parse_priority)  # fmt: skip
+    return ValueScreen(
+        "priority",
+        f"Priority of {count} job{'s' * (count != 1)}",
+        "higher runs first; enter saves, esc cancels",
+        str(current),
+        parse_priority,
+    )
 
 
 def limit_screen(name: str, current: int | None) -> ValueScreen:
     """Dismisses with a number, None (no limit) or False (abandoned)."""
-    return ValueScreen("limit", f"Limit of queue {name}", "at most N of its jobs run at once (all hosts); none: no limit",
-                       "none" if current is None else str(current), parse_queue_limit, abandoned=False)  # fmt: skip
+    return ValueScreen(
+        "limit",
+        f"Limit of queue {name}",
+        "at most N of its jobs run at once (all hosts); none: no limit",
+        "none" if current is None else str(current),
+        parse_queue_limit,
+        abandoned=False,
+    )
 
 
 def older_than_screen() -> ValueScreen:
     """Prune: dismisses with the age in seconds (a finished job older than it goes), or None."""
-    return ValueScreen("older-than", "Prune finished jobs", "finished jobs older than this go (30m, 12h, 7d)",
-                       "7d", lambda text: parse_duration(text, "older than"))  # fmt: skip
+    return ValueScreen(
+        "older-than",
+        "Prune finished jobs",
+        "finished jobs older than this go (30m, 12h, 7d)",
+        "7d",
+        lambda text: parse_duration(text, "older than"),
+    )

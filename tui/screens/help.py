@@ -1,4 +1,5 @@
 """`?`: every binding, pane by pane, and the `@` command log."""
+
 from __future__ import annotations
 
 from rich.table import Table
@@ -25,8 +26,18 @@ VIM_HIDDEN = {"j", "k", "g", "G", "home", "end", "equals_sign"}
 
 
 def _key_name(key: str) -> str:
-    names = {"slash": "/", "space": "space", "left_square_bracket": "[", "right_square_bracket": "]",
-             "plus": "+", "minus": "-", "escape": "esc", "question_mark": "?", "at": "@", "colon": ":"}  # fmt: skip
+    names = {
+        "slash": "/",
+        "space": "space",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+        "plus": "+",
+        "minus": "-",
+        "escape": "esc",
+        "question_mark": "?",
+        "at": "@",
+        "colon": ":",
+    }
     return ", ".join(names.get(k, k) for k in key.split(",") if k not in VIM_HIDDEN)
 
 
@@ -76,7 +87,11 @@ class CommandLogScreen(ModalScreen[None]):
         with Vertical(classes="dialog", id="command-log") as box:
             box.border_title = "Command log: the CLI equivalent of each action in this session"
             with VerticalScroll():
-                body = "\n".join(self.lines) if self.lines else "Nothing done yet: each action you take shows here as the queuectl command that does it."
+                body = (
+                    "\n".join(self.lines)
+                    if self.lines
+                    else "Nothing done yet: each action you take shows here as the queuectl command that does it."
+                )
                 yield Static(Text(body, style="" if self.lines else "dim"))
         yield KeysFooter()
 

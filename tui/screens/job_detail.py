@@ -1,4 +1,5 @@
 """The job view: its fields, its attempt history and the tail of its latest output."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,11 +19,11 @@ from queuectl.errors import QueuectlError
 from queuectl.render import clean
 from queuectl.store import AttemptView, JobView
 
+from ..base import cursor_key
+from ..format import attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles, without_attempt
+from ..messages import ActionRequested, JobHighlighted
 from ..widgets.footer import KeysFooter
 from ..widgets.vim_table import VimTable
-from ..messages import ActionRequested, JobHighlighted
-from ..format import attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles, without_attempt
-from ..base import cursor_key
 
 OUTPUT_BYTES = 32 * 1024
 OUTPUT_LINES = 200
@@ -130,8 +131,14 @@ class JobDetailScreen(ModalScreen[None]):
             ("last error", Text(clean(job.last_error), style=styles.get("failed", "")) if job.last_error else ""),
             ("worker", clean(job.worker_id or "")),
             ("queue", clean(job.queue)),
-            ("if a dependency fails", {"success": "cancelled too (policy success)", "finish": "runs anyway (policy finish)"}
-             .get(job.dependency_policy, job.dependency_policy) if any(r == "needs" for r, _ in d.links) else ""),
+            (
+                "if a dependency fails",
+                {"success": "cancelled too (policy success)", "finish": "runs anyway (policy finish)"}.get(
+                    job.dependency_policy, job.dependency_policy
+                )
+                if any(r == "needs" for r, _ in d.links)
+                else "",
+            ),
             ("unique key", clean(job.unique_key or "")),
             ("cwd", clean(job.cwd or "")),
             ("env", Text(clean(" ".join(f"{k}={v}" for k, v in sorted(job.env.items())))) if job.env else ""),
@@ -148,11 +155,23 @@ class JobDetailScreen(ModalScreen[None]):
         table.add_columns("#", "STARTED", "RUNTIME", "EXIT", "HOST", "RESULT")
         for run in d.runs:
             took = (run.finished_at or store.now()) - run.started_at
-            result = Text("processing", style=styles["processing"]) if run.finished_at is None else (
-                Text("ok", style=styles["completed"]) if run.error is None else Text(clean(run.error, 40), style=styles["failed"])
-            )  # fmt: skip
-            table.add_row(str(run.number), full_time(run.started_at), duration(took),
-                          "" if run.exit_code is None else str(run.exit_code), clean(run.host or "", 16), result)  # fmt: skip
+            result = (
+                Text("processing", style=styles["processing"])
+                if run.finished_at is None
+                else (
+                    Text("ok", style=styles["completed"])
+                    if run.error is None
+                    else Text(clean(run.error, 40), style=styles["failed"])
+                )
+            )
+            table.add_row(
+                str(run.number),
+                full_time(run.started_at),
+                duration(took),
+                "" if run.exit_code is None else str(run.exit_code),
+                clean(run.host or "", 16),
+                result,
+            )
         table.display = bool(d.runs)
 
         output = Text()
@@ -175,8 +194,7 @@ class JobDetailScreen(ModalScreen[None]):
         title = self.query_one("#detail-links-title", Static)
         rows = []
         for rel, other in links:
-            rows.append((rel, other.id, Text(other.state, style=styles.get(other.state, "")),
-                         clean(other.command, 60)))  # fmt: skip
+            rows.append((rel, other.id, Text(other.state, style=styles.get(other.state, "")), clean(other.command, 60)))
         table.display = title.display = bool(rows)
         plain = [(r, i, s.plain, c) for r, i, s, c in rows]
         if plain == self._links_shown:
@@ -194,8 +212,13 @@ class JobDetailScreen(ModalScreen[None]):
             table.move_cursor(row=keys.index(selected), animate=False)
         if rows:
             needs = sum(1 for r in rows if r[0] == "needs")
-            title.update(Text(f"dependencies: needs {needs}, needed by {len(rows) - needs} — enter opens one"
-                              + (", backspace goes back" if self.history else ""), style="bold"))  # fmt: skip
+            title.update(
+                Text(
+                    f"dependencies: needs {needs}, needed by {len(rows) - needs} — enter opens one"
+                    + (", backspace goes back" if self.history else ""),
+                    style="bold",
+                )
+            )
             if first:
                 table.focus()
 

@@ -3,6 +3,7 @@
 The CLI sleeps on the store's wake channel; here a refresh every half second is enough (one
 indexed read of one job), and esc leaves at any time without touching the job.
 """
+
 from __future__ import annotations
 
 import time
@@ -22,9 +23,9 @@ from queuectl.errors import QueuectlError
 from queuectl.render import clean
 from queuectl.store import JobView
 
-from ..widgets.footer import KeysFooter
-from ..messages import ActionRequested
 from ..format import SPINNER, attempts_cell, duration, retry_note, runtime, state_styles
+from ..messages import ActionRequested
+from ..widgets.footer import KeysFooter
 
 FINISHED = ops.FINISHED
 POLL_SECONDS = 0.5

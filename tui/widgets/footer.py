@@ -5,6 +5,7 @@ columns the pane keys pushed `? Help` and `q Quit` out of sight.  This one moves
 must always find (help, quit, back out) into a group docked at the right edge; the rest fill the
 row from the left, and a key that does not fit whole is hidden rather than cut mid-word.
 """
+
 from __future__ import annotations
 
 from rich.cells import cell_len

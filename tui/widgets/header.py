@@ -1,4 +1,5 @@
 """The header: where the store is, live workers, and the counts per state, coloured like the rows."""
+
 from __future__ import annotations
 
 from rich.text import Text

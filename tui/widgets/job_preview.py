@@ -1,4 +1,5 @@
 """The Jobs pane's preview: the tail of the selected job's latest attempt (live while it runs)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,8 +45,8 @@ class JobPreview(Static):
         run = output.run
         out, err = output.stdout.text, output.stderr.text
         out_lines = out.splitlines()[-lines:]
-        err_lines = err.splitlines()[-max(1, lines // 3):] if err else []
-        keep = out_lines[-max(0, lines - len(err_lines)):] if lines > len(err_lines) else []
+        err_lines = err.splitlines()[-max(1, lines // 3) :] if err else []
+        keep = out_lines[-max(0, lines - len(err_lines)) :] if lines > len(err_lines) else []
         body = Text()
         for line in keep:
             body.append_text(safe_ansi(line))

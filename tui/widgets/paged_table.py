@@ -1,4 +1,5 @@
 """A DataTable that holds only the rows on screen and reports when the cursor tries to leave them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +11,6 @@ from .vim_table import VimTable
 
 class PagedTable(VimTable):
     """A DataTable that reports when the cursor tries to leave the rows it has."""
-
 
     @dataclass
     class Edge(Message):

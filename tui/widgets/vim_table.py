@@ -1,5 +1,6 @@
 """A DataTable with the vim keys every table of the dashboard answers to (not in the footer),
 whose cells are plain text."""
+
 from __future__ import annotations
 
 from rich.text import Text

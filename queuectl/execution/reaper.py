@@ -13,6 +13,7 @@ own descendants first, and reaps them.
 Why not a cgroup per job: it needs cgroup v2 with a delegated subtree, which many machines (and
 containers) do not give an ordinary service; this works wherever /proc does.
 """
+
 from __future__ import annotations
 
 import os

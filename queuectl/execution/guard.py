@@ -11,6 +11,7 @@ This covers whole process groups, on every POSIX system, and costs the worker on
 job start and end and per heartbeat.  A parent-death signal would need a `preexec_fn`, which
 makes every spawn about three times slower, and would reach the shell only.
 """
+
 import os
 import select
 import signal

@@ -9,13 +9,14 @@ own (the worker's loop never waits for it), in a process group of its own, kille
 `hook_timeout` seconds; what it prints goes to the worker's log; its outcome never changes the
 job.
 """
+
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 
 class Hooks:
@@ -28,9 +29,9 @@ class Hooks:
     def job_ended(self, job_id: str, state: str, own_hook: str | None) -> None:
         """A job this worker ran ended for good: start its hooks (reads the store only when a
         hook is set)."""
-        from . import store
-        from .errors import StoreError
-        from .store.cached import current_config
+        from .. import store
+        from ..errors import StoreError
+        from ..store.cached import current_config
 
         try:
             cfg = current_config()
@@ -44,25 +45,37 @@ class Hooks:
             self.say(f"hooks of job '{job_id}' not run: {exc}")
             return
         facts = {
-            "QUEUECTL_JOB_ID": job.id, "QUEUECTL_STATE": state,
+            "QUEUECTL_JOB_ID": job.id,
+            "QUEUECTL_STATE": state,
             "QUEUECTL_EXIT_CODE": "" if job.exit_code is None else str(job.exit_code),
-            "QUEUECTL_COMMAND": job.command, "QUEUECTL_QUEUE": job.queue, "QUEUECTL_LABELS": ",".join(job.labels),
-        }  # fmt: skip
+            "QUEUECTL_COMMAND": job.command,
+            "QUEUECTL_QUEUE": job.queue,
+            "QUEUECTL_LABELS": ",".join(job.labels),
+        }
         for name, command in hooks:
-            self._start(name, command, dict(os.environ, **facts, QUEUECTL_HOOK=name), float(cfg["hook_timeout"]), job.id)
+            self._start(
+                name, command, dict(os.environ, **facts, QUEUECTL_HOOK=name), float(cfg["hook_timeout"]), job.id
+            )
 
     def _start(self, name: str, command: str, env: dict, timeout: float, job_id: str) -> None:
         self._threads = [t for t in self._threads if t.is_alive()]
-        thread = threading.Thread(target=self._run, args=(name, command, env, timeout, job_id),
-                                  name=f"hook-{name}", daemon=True)  # fmt: skip
+        thread = threading.Thread(
+            target=self._run, args=(name, command, env, timeout, job_id), name=f"hook-{name}", daemon=True
+        )
         thread.start()
         self._threads.append(thread)
 
     def _run(self, name: str, command: str, env: dict, timeout: float, job_id: str) -> None:
         label = f"{name} hook (job '{job_id}')"
         try:
-            proc = subprocess.Popen(["/bin/sh", "-c", command], env=env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", command],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         except OSError as exc:
             self.say(f"{label} could not start: {exc.strerror}")
             return

@@ -14,6 +14,7 @@ files keep it, and shipping resumes from the offsets when it is back.  Once an a
 is all in the store its spool files are removed, so a PostgreSQL host keeps no second copy:
 prune, dlq purge and retention, run on any host, delete the one copy there is.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,8 @@ import os
 import time
 from pathlib import Path
 
-from . import store
-from .store.output import CHUNK_BYTES
+from .. import store
+from ..store.output import CHUNK_BYTES
 
 #: the longest output waits before it is sent
 SHIP_SECONDS = 0.2
@@ -87,7 +88,7 @@ class Shipper:
                 limit = None if written is None else min(written[i] - sent[i], MAX_BATCH_BYTES)
                 data = _read(path, sent[i], limit)
                 for start in range(0, len(data), CHUNK_BYTES):
-                    chunks.append((claim.attempt_id, STREAMS[i], sent[i] + start, data[start:start + CHUNK_BYTES]))
+                    chunks.append((claim.attempt_id, STREAMS[i], sent[i] + start, data[start : start + CHUNK_BYTES]))
                 ends[i] = sent[i] + len(data)
             advanced.append((claim.attempt_id, ends))
         store.ship_output(chunks)
@@ -125,6 +126,6 @@ class NoShipper:
 
 def for_store(logs_dir: Path):
     """The shipper for the open store (see store.dialect's output_in_store)."""
-    from .store import dialect
+    from ..store import dialect
 
     return Shipper(logs_dir) if dialect.current().output_in_store else NoShipper()

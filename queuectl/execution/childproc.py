@@ -7,18 +7,21 @@ which the installation maps from `tui/`).  The store's location travels in the e
 only the same user can read (`/proc/PID/environ`), and not in argv, which every user can
 (`ps`, `/proc/PID/cmdline`): a PostgreSQL URL may hold a password.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 
-from .paths import DB_ENV, Location
+from ..paths import DB_ENV, Location
 
 #: `-P` (Python 3.11+) leaves the current folder off sys.path
 _HAS_SAFE_PATH = sys.version_info >= (3, 11)
 #: the same for older Pythons: drop the '' that `-c` puts first, then run the module as -m would
-_RUN_MODULE = ("import runpy, sys; del sys.path[0]; del sys.argv[0]; "
-               "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)")  # fmt: skip
+_RUN_MODULE = (
+    "import runpy, sys; del sys.path[0]; del sys.argv[0]; "
+    "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)"
+)
 
 
 def python_module(module: str, *args: str) -> list[str]:

@@ -18,6 +18,7 @@ clocks advance at the same rate within 25%: with FRACTION = 0.5 and the smallest
 old run is dead by 0.5 L (1 + 0.25) + 0.1 L = 0.725 L, before the earliest takeover at
 L (1 - 0.25) = 0.75 L; longer leases leave more room.
 """
+
 from __future__ import annotations
 
 #: a job is killed once its worker's last lease renewal that went through is this old, in leases

@@ -7,6 +7,7 @@ a clean failure on a full disk possible.  The whole group is killed when the com
 out, is cancelled, or its worker dies (the worker's JobGuard), so no job process outlives its run.
 One worker process runs many commands at once: `Jobs` supervises them all from one selector.
 """
+
 from __future__ import annotations
 
 import errno
@@ -20,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..errors import StoreUnusable
+from ..paths import open_log
 from . import guard, reaper
 from .childproc import python_module
-from .errors import StoreUnusable
-from .paths import open_log
 
 #: each worker's id, in its environment and so in that of every job it runs (see
 #: supervisor.kill_leftovers)
@@ -75,8 +76,9 @@ class JobGuard:
         # without the worker id its jobs inherit: the supervisor's sweep of a dead worker's
         # processes (supervisor.kill_leftovers) must not kill the guard in the middle of its own
         env = {k: v for k, v in os.environ.items() if k != WORKER_ENV}
-        self.proc = subprocess.Popen(python_module("queuectl.guard", str(fd)), stdin=subprocess.PIPE, pass_fds=(fd,),
-                                     env=env)  # fmt: skip
+        self.proc = subprocess.Popen(
+            python_module("queuectl.execution.guard", str(fd)), stdin=subprocess.PIPE, pass_fds=(fd,), env=env
+        )
 
     def watch(self, pgid: int, marker: str) -> int:
         """Guard this job (its process group and marker) from now on; returns its record, for
@@ -170,9 +172,18 @@ class Running:
     timeout, the SIGKILL that follows a SIGTERM, and the grace for pipes still held by a
     process that left its group.  `claim` is whatever the caller ran it for."""
 
-    def __init__(self, command: str, stdout_path: Path, stderr_path: Path, max_log_bytes: int,
-                 env: dict | None = None, guard: JobGuard | None = None, cwd: str | None = None,
-                 timeout: float = math.inf, claim=None):  # fmt: skip
+    def __init__(
+        self,
+        command: str,
+        stdout_path: Path,
+        stderr_path: Path,
+        max_log_bytes: int,
+        env: dict | None = None,
+        guard: JobGuard | None = None,
+        cwd: str | None = None,
+        timeout: float = math.inf,
+        claim=None,
+    ):
         if cwd is not None and not os.path.isdir(cwd):
             raise StartError(f"working directory {cwd} does not exist")
         self.claim = claim
@@ -196,8 +207,10 @@ class Running:
         self.pgid = self.proc.pid
         self._guard = guard
         self._record = guard.watch(self.pgid, self.marker.name) if guard is not None else None
-        self._streams = {self.proc.stdout.fileno(): _CappedLog(stdout_path, max_log_bytes),
-                         self.proc.stderr.fileno(): _CappedLog(stderr_path, max_log_bytes)}  # fmt: skip
+        self._streams = {
+            self.proc.stdout.fileno(): _CappedLog(stdout_path, max_log_bytes),
+            self.proc.stderr.fileno(): _CappedLog(stderr_path, max_log_bytes),
+        }
         self._logs = list(self._streams.values())
         for fd in self._streams:
             os.set_blocking(fd, False)

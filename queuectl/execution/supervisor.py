@@ -9,6 +9,7 @@ and the job's process group is killed.  Used by `queuectl worker start` and by t
 The slots are spread over P processes (--procs): one process runs all its slots from one event
 loop, so P is only worth raising where Python's own CPU is the limit.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -18,13 +19,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from . import runner, store
+from .. import store
+from ..errors import ExitCode, InputError, StoreError
+from ..paths import Location
+from . import runner
 from .childproc import python_module, store_env
-from .errors import ExitCode, InputError, StoreError
-from .paths import Location
 from .runner import WORKER_ENV
 from .worker import StoreTrouble, host_id, retry_pauses, say
 
@@ -107,13 +109,22 @@ def raise_open_file_limit(slots: int) -> None:
             pass
     needed = _BASE_FILES + FILES_PER_SLOT * slots
     if soft != resource.RLIM_INFINITY and needed > soft:
-        raise InputError(f"{slots} slots in one worker process need about {needed} open files, more than the "
-                         f"limit of {soft} (ulimit -n); use fewer slots or more --procs")  # fmt: skip
+        raise InputError(
+            f"{slots} slots in one worker process need about {needed} open files, more than the "
+            f"limit of {soft} (ulimit -n); use fewer slots or more --procs"
+        )
 
 
 class Supervisor:
-    def __init__(self, location: Location, count: int, burst: bool = False, quiet: bool = False,
-                 queues: tuple[str, ...] = (), procs: int = 1):  # fmt: skip
+    def __init__(
+        self,
+        location: Location,
+        count: int,
+        burst: bool = False,
+        quiet: bool = False,
+        queues: tuple[str, ...] = (),
+        procs: int = 1,
+    ):
         self.location = location
         self.count = count  # slots on this host
         self.procs = procs
@@ -151,7 +162,7 @@ class Supervisor:
         name = f"worker-{self._next_index}"
         self._next_index += 1
         worker_id = f"{self.host}.{os.getpid()}.{secrets.token_hex(3)}"
-        argv = python_module("queuectl.worker", "--id", worker_id, "--name", name, "--slots", str(slots))
+        argv = python_module("queuectl.execution.worker", "--id", worker_id, "--name", name, "--slots", str(slots))
         argv += ["--burst"] * self.burst + ["--quiet"] * self.quiet + ["--forwarded-wake-ups"] * bool(self._forwarder)
         argv += [arg for queue in self.queues for arg in ("--queue", queue)]
         env = store_env(self.location, **{WORKER_ENV: worker_id})  # inherited by its jobs: see kill_leftovers
@@ -227,7 +238,9 @@ class Supervisor:
         store.close_store()  # its connection would sit idle (it reconnects when a worker dies)
         mode = "until the queue is empty" if self.burst else "press Ctrl+C to stop"
         shares = split(self.count, self.procs)
-        self.say(f"Starting {self.count} slot(s) in {len(shares)} worker process(es) on {self.location.display} ({mode})")
+        self.say(
+            f"Starting {self.count} slot(s) in {len(shares)} worker process(es) on {self.location.display} ({mode})"
+        )
         for slots in shares:
             self.spawn(slots)
         while self.children:
