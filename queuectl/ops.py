@@ -18,17 +18,35 @@ from typing import TYPE_CHECKING
 
 from . import store
 from .errors import InvalidState, NotFound, QueuectlError
-from .spec import JobSpec
 from .states import FINISHED, JobState
-from .store import AttemptView, JobView, LogRead
-from .store.logfiles import TAIL_BYTES
+from .store.logfiles import TAIL_BYTES, LogRead
 
 if TYPE_CHECKING:
     from .execution.supervisor import Child
     from .paths import Location
+    from .spec import JobSpec
+    from .store import AttemptView, Enqueued, JobView
 
 
-# -- jobs ------------------------------------------------------------------------------------
+# -- adding jobs -------------------------------------------------------------------------------
+def enqueue_one(spec: JobSpec) -> Enqueued:
+    """Add one job (`add`, `enqueue JSON`, the dashboard's new-job form).  One whose unique key
+    an unfinished job holds is not added: the entry names that job (duplicate=True)."""
+    return store.enqueue([spec])[0]
+
+
+def enqueue_batch(specs: list[JobSpec]) -> list[Enqueued]:
+    """Add jobs in one transaction, all of them or none (`enqueue -`, `enqueue --file`)."""
+    return store.enqueue(list(specs))
+
+
+def enqueue_each(batches: Iterable[list[JobSpec]], report: Callable[[list[Enqueued]], None]) -> None:
+    """Add more jobs than memory should hold (`add --each`), in one transaction: each batch is
+    inserted as it comes and its entries handed to report."""
+    store.enqueue_batches(batches, report)
+
+
+# -- changing jobs -----------------------------------------------------------------------------
 def cancel(job_id: str) -> store.Cancelled:
     """Cancel a job; a command running on this host has its process group killed now (a
     remote worker notices at its next heartbeat and kills it there)."""
@@ -163,10 +181,15 @@ def delete(job_ids: list[str]) -> list[str]:
     return each(job_ids, store.delete_job)
 
 
+def prunable(older_than: float, states: list[str] | None = None) -> list[str]:
+    """The finished jobs (of these states) a prune would delete now (`prune --dry-run`)."""
+    return store.prune(states, older_than, dry_run=True)
+
+
 def prune_count(older_than: float, states: list[str] | None = None) -> int:
     """How many finished jobs (of these states) a prune would delete now (what the dashboard
     asks about before it prunes)."""
-    return len(store.prune(states, older_than, dry_run=True))
+    return len(prunable(older_than, states))
 
 
 def prune(older_than: float, states: list[str] | None = None) -> list[str]:
@@ -434,8 +457,13 @@ def recover_dead_worker(worker_id: str, reason: str) -> None:
 
 
 # -- settings --------------------------------------------------------------------------------
+def set_setting(key: str, text: str) -> int | float:
+    """Validate and store one setting (`config set`); returns its value as stored."""
+    return store.set_config(key, text)
+
+
 def set_config(changes: dict[str, str]) -> dict:
     """Validate and store several settings; returns every setting as stored now."""
     for key, text in changes.items():
-        store.set_config(key, text)
+        set_setting(key, text)
     return store.get_config()

@@ -1,4 +1,5 @@
-"""The commands that open the dashboard; Textual is imported only when one of them runs."""
+"""The commands that open the dashboard, `tui`, `demo` and `dashboard start`; Textual is imported
+only when one of them runs."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def register(cli: click.Group) -> None:
         import tempfile
         from pathlib import Path
 
-        from . import store
+        from . import ops, store
         from .paths import resolve
 
         base = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="queuectl-demo-"))
@@ -91,8 +92,8 @@ def register(cli: click.Group) -> None:
             raise click.ClickException(f"{path} already exists: the demo wants a fresh store")
         location = resolve(str(path))
         store.open_store(location)
-        store.set_config("backoff_base", "3")
-        store.enqueue(demo_jobs(store.now()))
+        ops.set_setting("backoff_base", "3")
+        ops.enqueue_batch(demo_jobs(store.now()))
         from .tui.app import QueuectlApp
 
         app = QueuectlApp(location, workers=workers)

@@ -159,17 +159,17 @@ def add(
         raise InputError(f"job {base.id!r} cannot depend on itself")
     jobs = _checked_jobs(command, unique) if each else None
     open_named_store(ctx)
-    from .. import store
+    from .. import ops
 
     if after_labels:
         from dataclasses import replace
 
         base = replace(base, depends_on=_after_labels(base.depends_on, after_labels))
     if jobs is None:
-        _report(store.enqueue([base]), base, json_, print_id)
+        _report(ops.enqueue_one(base), base, json_, print_id)
         return
     with jobs, tempfile.TemporaryFile("w+", encoding="utf-8") as added:
-        store.enqueue_batches(
+        ops.enqueue_each(
             _batches(_each(base, jobs)), lambda batch: added.writelines(f"{e.id}\t{int(e.duplicate)}\n" for e in batch)
         )
         _report_each(added, json_)
@@ -274,10 +274,10 @@ def _report(added, spec, json_: bool, print_id: bool) -> None:
     from .enqueue import hint_without_workers, note_duplicates, report_added
 
     if json_ or print_id:
-        report_added(added, False, json_, "added", "unique key")
+        report_added([added], False, json_, "added", "unique key")
         return
-    note_duplicates(added, "unique key")
-    click.echo(f"added job '{added[0].id}'" + _when(spec))
+    note_duplicates([added], "unique key")
+    click.echo(f"added job '{added.id}'" + _when(spec))
     hint_without_workers()
 
 

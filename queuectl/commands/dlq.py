@@ -1,4 +1,5 @@
-"""The dead-letter queue (`dlq`) and `prune`."""
+"""The dead-letter queue, `dlq list`, `dlq retry`, `dlq purge`; and `prune`, which deletes
+finished jobs as `dlq purge` deletes dead ones."""
 
 from __future__ import annotations
 
@@ -148,9 +149,9 @@ def _prune(ctx: click.Context, states: list[str], older_than: str, dry_run: bool
 
     seconds = parse_duration(older_than, "--older-than")
     open_named_store(ctx, readonly=dry_run)
-    from .. import store
+    from .. import ops
 
-    ids = store.prune(states, seconds, dry_run=dry_run)
+    ids = ops.prunable(seconds, states) if dry_run else ops.prune(seconds, states)
     if dry_run:
         click.echo("\n".join(ids) if ids else "nothing to delete", err=not ids)
     else:

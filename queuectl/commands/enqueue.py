@@ -42,9 +42,10 @@ def enqueue(ctx: click.Context, job_json: str | None, file_, json_: bool) -> Non
     else:
         specs = [_one_job(job_json)]
     open_named_store(ctx)
-    from .. import store
+    from .. import ops
 
-    report_added(store.enqueue(specs), batch, json_, "enqueued", "unique_key")
+    added = ops.enqueue_batch(specs) if batch else [ops.enqueue_one(specs[0])]
+    report_added(added, batch, json_, "enqueued", "unique_key")
 
 
 def note_duplicates(added, key: str) -> None:

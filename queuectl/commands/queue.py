@@ -1,4 +1,4 @@
-"""The `queue` group: named queues."""
+"""The `queue` group, named queues: `queue list`, `queue pause`, `queue resume`, `queue limit`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The `schedule` group: recurring jobs."""
+"""The `schedule` group, recurring jobs: `schedule add`, `schedule list`, `schedule remove`,
+`schedule pause`, `schedule resume`, `schedule run`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Setting up: `init` and the `config` group."""
+"""Setting up: `init`, and the `config` group: `config show`, `config get`, `config set`."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def config_set(ctx: click.Context, key: str, value: str) -> None:
 
     setting(key).parse(value)  # refuse bad input before touching the store
     open_named_store(ctx)
-    from .. import store
+    from .. import ops
 
-    stored = store.set_config(key, value)
+    stored = ops.set_setting(key, value)
     click.echo(f"{key} = {setting(key).show(stored)}")

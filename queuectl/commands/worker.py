@@ -1,4 +1,4 @@
-"""The `worker` group: start, stop and list workers."""
+"""The `worker` group: `worker start`, `worker stop`, `worker list`."""
 
 from __future__ import annotations
 

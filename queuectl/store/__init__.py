@@ -112,6 +112,101 @@ _WHERE = {
     ),
 }
 
+#: Every public function above by what it does to the data, so that the import contract
+#: (tests/test_import_contract.py) can hold: the CLI's commands and the dashboard call READS and
+#: CONNECTION freely, and make every change through queuectl/ops.py, the one door for writes.
+#: A test checks that each function is in exactly one of the three.
+WRITES = frozenset(
+    (
+        "add_schedule",
+        "apply_retention",
+        "cancel",
+        "claim_batch",
+        "delete_job",
+        "edit_job",
+        "enqueue",
+        "enqueue_batches",
+        "finish_batch",
+        "heartbeat",
+        "limit_queue",
+        "pause_queue",
+        "pause_schedule",
+        "prune",
+        "recover_expired",
+        "recover_worker",
+        "register_worker",
+        "remove_schedule",
+        "request_stop",
+        "resume_queue",
+        "retry",
+        "retry_dead",
+        "run_due_schedules",
+        "run_schedule_now",
+        "set_config",
+        "set_paused",
+        "set_priority",
+        "ship_output",
+        "unregister_worker",
+    )
+)
+#: functions that change nothing: queries, and pure helpers (validation, paths, time format)
+READS = frozenset(
+    (
+        "attempt_paths",
+        "attempts",
+        "cancelled_dependents",
+        "check_schema",
+        "count_matching",
+        "counts",
+        "counts_matching",
+        "dead_by_error",
+        "dead_ids_by_error",
+        "dead_jobs",
+        "figures",
+        "get_config",
+        "get_job",
+        "get_schedule",
+        "has_burst_work",
+        "ids_matching",
+        "iso",
+        "last_hour",
+        "linked_jobs",
+        "list_hosts",
+        "list_jobs",
+        "list_queues",
+        "list_schedules",
+        "list_sorted",
+        "list_workers",
+        "live_worker_count",
+        "metrics",
+        "next_due",
+        "paused_count",
+        "paused_queues",
+        "queuectl_version",
+        "read_log",
+        "schedule_errors",
+        "states_of",
+        "unfinished_in_queue",
+        "waiting_for",
+        "workers_of_host",
+    )
+)
+#: opening and closing the store, this process's clock, and the wake-up channels: they change
+#: no job, queue, schedule, worker or setting (opening creates or upgrades the schema)
+CONNECTION = frozenset(
+    (
+        "close_store",
+        "follower_channel",
+        "forward_wake_ups",
+        "location",
+        "now",
+        "open_store",
+        "set_clock",
+        "set_wall_clock",
+        "wake_channel",
+    )
+)
+
 __all__ = sorted(_WHERE)
 
 

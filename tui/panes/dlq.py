@@ -33,6 +33,12 @@ def _empty(box: Static) -> None:
     box.border_title = ""
 
 
+def _detail_box(box: Static, title: str, lines: dict[str, str]) -> None:
+    """The box below either view's table: a title, then one line per entry, its label in bold."""
+    box.border_title = title
+    box.update(Text("\n").join(Text.assemble((f"{label:<9}", "bold"), value) for label, value in lines.items()))
+
+
 class DeadJobs(JobListPane):
     """Jobs that ran out of retries, most recent first."""
 
@@ -88,13 +94,11 @@ class DeadJobs(JobListPane):
         if job is None:
             _empty(box)
             return
-        box.border_title = f"{job.id} · {attempts_cell(job)} attempts"
-        body = Text()
-        body.append("command  ", style="bold")
-        body.append(clean(job.command) + "\n")
-        body.append("error    ", style="bold")
-        body.append(clean(job.last_error))
-        box.update(body)
+        _detail_box(
+            box,
+            f"{job.id} · {attempts_cell(job)} attempts",
+            {"command": clean(job.command), "error": clean(job.last_error)},
+        )
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -205,17 +209,16 @@ class DeadGroups(KeyedTablePane):
         if g is None:
             _empty(box)
             return
-        box.border_title = (
-            f"{g['count']:,} dead job{'s' * (g['count'] != 1)} · r retries {'them all' if g['count'] != 1 else 'it'}"
+        _detail_box(
+            box,
+            f"{g['count']:,} dead job{'s' * (g['count'] != 1)} · r retries {'them all' if g['count'] != 1 else 'it'}",
+            {
+                "exit": "none" if g["exit_code"] is None else str(g["exit_code"]),
+                "error": clean(g["error"] or "(no error)"),
+                "latest": ", ".join(clean(i, 30) for i in g["examples"])
+                + (" …" if g["count"] > len(g["examples"]) else ""),
+            },
         )
-        body = Text()
-        body.append("exit     ", style="bold")
-        body.append(("none" if g["exit_code"] is None else str(g["exit_code"])) + "\n")
-        body.append("error    ", style="bold")
-        body.append(clean(g["error"] or "(no error)") + "\n")
-        body.append("latest   ", style="bold")
-        body.append(", ".join(clean(i, 30) for i in g["examples"]) + (" …" if g["count"] > len(g["examples"]) else ""))
-        box.update(body)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from queuectl import ops, store
+from queuectl import ops
 from queuectl.errors import InputError, QueuectlError
 from queuectl.render import clean
 from queuectl.settings import parse_duration
@@ -187,7 +187,7 @@ class NewJobScreen(FormScreen):
     BINDINGS = [Binding("ctrl+s", "submit", "Enqueue")]
 
     def save(self, spec: JobSpec) -> tuple[str, JobSpec]:
-        return store.enqueue([spec])[0].id, spec
+        return ops.enqueue_one(spec).id, spec
 
 
 #: the schedule's own fields, then the job fields a scheduled job may have (no id, run_at or
