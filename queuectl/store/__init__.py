@@ -1,6 +1,7 @@
 """The store: the only package that queries the database.
 
-Every job state transition is one function here, used by the CLI, the workers and the TUI alike.
+Every job state transition is one function here, called by the workers and by queuectl/ops.py
+(through which the CLI and the dashboard make every change: see WRITES below).
 
 The names below load their module on first use (PEP 562): a short command such as `queuectl
 status` imports the few modules it calls, not every transition, schedule and retention rule
