@@ -1,5 +1,7 @@
 """The operations layer: the compound operations the commands and the dashboard share."""
 
+import time
+
 import pytest
 from conftest import claim_one, finish_one, run_cli
 
@@ -103,3 +105,27 @@ def test_listing_terms_and_their_capped_count(opened):
     assert store.paused_queues() == set()
     store.pause_queue("odd")
     assert store.paused_queues() == {"odd"}
+
+
+def test_the_doors_for_new_jobs_settings_and_pruning(opened):
+    """The writes the commands used to make themselves: one job, a batch (all or none), batches
+    streamed in one transaction, a setting, and what a prune would delete (deleting nothing)."""
+    assert ops.enqueue_one(JobSpec("true", id="one", unique_key="k")).id == "one"
+    again = ops.enqueue_one(JobSpec("true", unique_key="k"))
+    assert (again.id, again.duplicate) == ("one", True)
+    with pytest.raises(InputError, match="'one' already exists"):
+        ops.enqueue_batch([JobSpec("true", id="two"), JobSpec("true", id="one")])
+    assert store.states_of(["two"]) == {}
+    assert [e.id for e in ops.enqueue_batch([JobSpec("true", id="two"), JobSpec("true", id="three")])] == [
+        "two",
+        "three",
+    ]
+    seen = []
+    ops.enqueue_each(iter([[JobSpec("true", id="four")], [JobSpec("true", id="five")]]), seen.extend)
+    assert [e.id for e in seen] == ["four", "five"]
+    assert ops.set_setting("max_retries", "5") == 5 and store.get_config()["max_retries"] == 5
+    ops.cancel("two")
+    time.sleep(0.05)
+    assert ops.prunable(0.01) == ["two"] == ops.prunable(0.01, ["cancelled"])
+    assert ops.prunable(0.01, ["dead"]) == [] and store.get_job("two").state == "cancelled"
+    assert ops.prune(0.01) == ["two"] and store.states_of(["two"]) == {}
