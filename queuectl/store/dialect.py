@@ -193,12 +193,17 @@ class PostgresDialect(SqliteDialect):
         return PostgresqlDatabase(params.pop("database"), **params)
 
     def insert_rows(self, columns: tuple[str, ...], rows: list[tuple], suffix: str) -> list[tuple[str, str]]:
-        """Multi-row VALUES pages (few round trips); the statement trigger counts them."""
-        from psycopg2.extras import execute_values
-
+        """COPY (one stream, the fastest way in), or where a row has a unique key, whose
+        conflict COPY cannot skip, multi-row VALUES pages; the statement trigger counts them."""
         from ..models import db
 
-        execute_values(db.cursor(), f"INSERT INTO job ({', '.join(columns)}) VALUES %s {suffix}", rows, page_size=1000)
+        if "unique_key" in columns and any(row[columns.index("unique_key")] is not None for row in rows):
+            from psycopg2.extras import execute_values
+
+            sql = f"INSERT INTO job ({', '.join(columns)}) VALUES %s {suffix}"
+            execute_values(db.cursor(), sql, rows, page_size=1000)
+        else:
+            db.cursor().copy_expert(f"COPY job ({', '.join(columns)}) FROM STDIN", _CopyText(rows))
         return []
 
     def count_inserted(self, kept: list[tuple[str, str]]) -> None:
@@ -283,6 +288,36 @@ class PostgresDialect(SqliteDialect):
         from .listen import forward_to_host
 
         return forward_to_host(self.location.url, self.location.run_dir, WAKE_CHANNEL)
+
+
+#: COPY's text format: a backslash, and the characters that end a field or a row, escaped
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_field(value) -> str:
+    """One value as COPY's text format writes it (NULL is \\N)."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+class _CopyText:
+    """Rows as the file COPY … FROM STDIN reads (psycopg2 calls read), a page at a time."""
+
+    def __init__(self, rows: list[tuple], page: int = 1000):
+        self._pages = (rows[i : i + page] for i in range(0, len(rows), page))
+
+    def read(self, size: int = -1) -> str:
+        page = next(self._pages, None)
+        if page is None:
+            return ""
+        return "".join(["\t".join([copy_field(v) for v in row]) + "\n" for row in page])
+
+    readline = read
 
 
 def for_location(location: Location) -> SqliteDialect:

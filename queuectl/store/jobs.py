@@ -15,7 +15,7 @@ from typing import NamedTuple
 from .. import failure
 from ..errors import InputError, InvalidState, NotFound
 from ..models import Attempt, Job, JobState, db
-from ..spec import JobSpec, new_job_id, validate_priority
+from ..spec import JobSpec, new_job_ids, validate_priority
 from ..states import ACTIVE_STATES, FINISHED_STATES
 from . import dependencies, dialect, logfiles
 from .cached import current_config
@@ -24,6 +24,7 @@ from .statements import chunks, find_job, job_view, sql, update_job
 from .views import JobView
 
 P = JobState.PROCESSING.value
+_BLOCKED, _PENDING = JobState.BLOCKED.value, JobState.PENDING.value
 _FINISHED = {s.value for s in FINISHED_STATES}
 _ACTIVE = tuple(s.value for s in ACTIVE_STATES)
 
@@ -79,10 +80,11 @@ def enqueue_batches(batches: Iterable[list[JobSpec]], report: Callable[[list[Enq
 
     t = now()
     ids: list[str] = []
+    fresh = new_job_ids()
     try:
         with db.atomic():
             for specs in batches:
-                ids = [spec.id or new_job_id() for spec in specs]
+                ids = [spec.id or next(fresh) for spec in specs]
                 report(add_jobs(specs, ids, t))
     except IntegrityError:
         taken = _existing_ids(ids)
@@ -104,7 +106,7 @@ def add_jobs(specs: list[JobSpec], ids: list[str], t: float) -> list[Enqueued]:
 
 def _row(spec: JobSpec, job_id: str, cfg: dict, t: float) -> tuple:
     run_at = spec.run_at if spec.run_at is not None else t
-    state = JobState.BLOCKED.value if spec.depends_on else JobState.PENDING.value
+    state = _BLOCKED if spec.depends_on else _PENDING
     return (
         job_id,
         spec.command,
