@@ -10,7 +10,6 @@ import json
 import math
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import PurePosixPath
@@ -89,6 +88,8 @@ class JobSpec:
 
 def new_job_id() -> str:
     """A short, sortable-enough, collision-resistant id for jobs enqueued without one."""
+    import secrets
+
     return "j-" + secrets.token_hex(8)  # 64 bits: no collision in practice, even among millions
 
 
@@ -98,7 +99,7 @@ def new_job_ids():
     batch inserts a quarter faster); two batches share an id only if their ranges of 2**64 meet."""
     from itertools import count
 
-    for n in count(secrets.randbits(64)):
+    for n in count(int.from_bytes(os.urandom(8), "big")):  # (secrets.randbits: os.urandom too)
         yield f"j-{n & 0xFFFFFFFFFFFFFFFF:016x}"
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-import tempfile
 from collections.abc import Iterator
 from typing import IO
 
@@ -158,7 +157,7 @@ def add(
     if base.id is not None and base.id in base.depends_on:
         raise InputError(f"job {base.id!r} cannot depend on itself")
     jobs = _checked_jobs(command, unique) if each else None
-    open_named_store(ctx)
+    open_named_store(ctx, quick=not (each or after_labels))
     from .. import store
 
     if after_labels:
@@ -168,6 +167,8 @@ def add(
     if jobs is None:
         _report(store.enqueue([base]), base, json_, print_id)
         return
+    import tempfile
+
     with jobs, tempfile.TemporaryFile("w+", encoding="utf-8") as added:
         from .enqueue import spool_entries
 
@@ -223,6 +224,8 @@ def _checked_jobs(command: tuple[str, ...], unique: str | None) -> IO[str]:
     fill = command_filler(command)
     if unique is not None:
         check(validate_unique_key(unique))
+    import tempfile
+
     jobs = tempfile.TemporaryFile("w+", encoding="utf-8")
     try:
         for number, line in _lines(counting(sys.stdin.buffer)):

@@ -6,7 +6,6 @@ import contextlib
 import io
 import itertools
 import sys
-import tempfile
 
 import click
 
@@ -41,7 +40,7 @@ def enqueue(ctx: click.Context, job_json: str | None, file_, json_: bool) -> Non
         raise InputError("give the job as JSON or --file F, not both")
     if not batch:
         specs = [_one_job(job_json)]
-        open_named_store(ctx)
+        open_named_store(ctx, quick=True)
         from .. import store
 
         report_added(store.enqueue(specs), False, json_, "enqueued", "unique_key")
@@ -52,6 +51,8 @@ def enqueue(ctx: click.Context, job_json: str | None, file_, json_: bool) -> Non
         if first is None:
             raise InputError("no jobs in the input")
         open_named_store(ctx)
+        import tempfile
+
         from .. import store
 
         with tempfile.TemporaryFile("w+", encoding="utf-8") as added:
@@ -81,6 +82,8 @@ def _seekable(stream):
         regular = False
     if regular:
         return contextlib.nullcontext(stream)
+    import tempfile
+
     spool = tempfile.TemporaryFile("w+b")
     try:
         import shutil

@@ -70,31 +70,26 @@ class SqliteDialect:
     def insert_rows(self, columns: tuple[str, ...], rows: list[tuple], suffix: str) -> list[tuple[str, str]]:
         """executemany (in-process: no round trips); returns the (queue, state) of the rows
         kept, for the counters that PostgreSQL's statement trigger keeps by itself."""
-        from ..models import Job, db
+        from ..models import db
+        from .sqltext import KEPT_ROWS, marks
         from .statements import chunks
 
-        marks = ", ".join([db.param] * len(columns))
         before = db.execute_sql("SELECT total_changes()").fetchone()[0]
-        db.cursor().executemany(f"INSERT INTO job ({', '.join(columns)}) VALUES ({marks}) {suffix}", rows)
+        statement = f"INSERT INTO job ({', '.join(columns)}) VALUES ({marks(db.param, len(columns))}) {suffix}"
+        db.cursor().executemany(statement, rows)  # (sqltext.INSERT_JOBS: quick.py runs the same)
         if db.execute_sql("SELECT total_changes()").fetchone()[0] - before == len(rows):
             return [(row[columns.index("queue")], row[columns.index("state")]) for row in rows]
         kept = []  # some rows were skipped: count what is there
         for piece in chunks([row[0] for row in rows]):
-            kept.extend(Job.select(Job.queue, Job.state).where(Job.id.in_(piece)).tuples())
+            kept.extend(db.execute_sql(KEPT_ROWS.format(marks=marks(db.param, len(piece))), piece).fetchall())
         return kept
 
     def count_inserted(self, kept: list[tuple[str, str]]) -> None:
+        from .sqltext import COUNT_INSERTED
         from .statements import sql
 
         for (queue, state), n in Counter(kept).items():
-            sql(
-                "INSERT INTO job_count (queue, state, shard, n) VALUES ({p}, {p}, 0, {p}) "
-                "ON CONFLICT (queue, state, shard) DO UPDATE SET n = job_count.n + {p}",
-                queue,
-                state,
-                n,
-                n,
-            )
+            sql(COUNT_INSERTED, queue, state, n, n)
 
     @property
     def counting_triggers(self) -> tuple[str, ...]:
