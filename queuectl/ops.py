@@ -20,12 +20,15 @@ from . import store
 from .errors import InvalidState, NotFound, QueuectlError
 from .spec import JobSpec
 from .states import FINISHED, JobState
-from .store import AttemptView, JobView, LogRead
-from .store.logfiles import TAIL_BYTES
+
+#: the most of a log `read_output` gives by default (store.logfiles.TAIL_BYTES: the store's modules
+#: load only when an operation runs, so that a command that calls one starts quickly)
+TAIL_BYTES = 1024 * 1024
 
 if TYPE_CHECKING:
     from .execution.supervisor import Child
     from .paths import Location
+    from .store import AttemptView, JobView, LogRead
 
 
 # -- jobs ------------------------------------------------------------------------------------
@@ -248,7 +251,7 @@ def read_output(
     job_id: str,
     attempt: int | None = None,
     offsets: tuple[int | None, int | None] = (None, None),
-    max_bytes: int | None = TAIL_BYTES,
+    max_bytes: int | None = TAIL_BYTES,  # (logfiles.TAIL_BYTES; checked equal by tests/test_quick.py)
 ) -> Output:
     """An attempt's output (the latest when attempt is None) since the offsets a previous read
     returned: the one incremental reader of `logs`, `logs --follow` and the dashboard."""
@@ -261,6 +264,8 @@ def read_output(
         if run is None:
             raise NotFound(f"job {job_id!r} has no attempt {attempt}")
     if run is None:
+        from .store import LogRead
+
         empty = LogRead(b"", None, False)
         return Output(job, runs, None, empty, empty)
     return Output(

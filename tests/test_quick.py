@@ -139,6 +139,10 @@ def test_the_shared_constants_are_the_models(db_path):
     assert sqltext.SCHEMA_VERSION == models.SCHEMA_VERSION
     assert sqltext.TABLES == {model._meta.table_name for model in models.MODELS}
     assert workers.LIVENESS_SECONDS == sqltext.LIVENESS_SECONDS
+    from queuectl import ops
+    from queuectl.store import logfiles
+
+    assert ops.TAIL_BYTES == logfiles.TAIL_BYTES
 
 
 _ascii = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=90)

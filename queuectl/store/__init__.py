@@ -126,11 +126,11 @@ def __getattr__(name: str):
     if name in _QUICK:
         value = _quick_or_full(name, module)
     else:
-        if module != "quick":
+        value = getattr(importlib.import_module(f".{module}", __name__), attribute or name)
+        if callable(value) and not isinstance(value, type) and module != "quick" and name != "close_store":
             from . import quick
 
-            quick.leave()  # the full store serves the rest
-        value = getattr(importlib.import_module(f".{module}", __name__), attribute or name)
+            quick.leave()  # the full store serves the other functions (a class or a constant needs no store)
     globals()[name] = value  # the next look-up is a plain attribute
     return value
 

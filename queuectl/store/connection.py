@@ -122,6 +122,13 @@ class _NothingYet(dialect.SqliteDialect):
 
 
 def close_store() -> None:
+    import sys
+
+    from . import quick
+
+    quick.close()
+    if "queuectl.models" not in sys.modules:
+        return  # (the quick path's process: no models, nothing of theirs open)
     from ..models import db
 
     if db.obj is not None and not db.is_closed():

@@ -48,6 +48,7 @@ def open(location, readonly: bool, empty_if_missing: bool) -> bool:  # noqa: A00
     if conn is None:
         return False
     _conn, _how = conn, (location, readonly, empty_if_missing)
+    _forget_full_functions()
     clock.forget()
     clock.execute = _execute
     try:
@@ -93,6 +94,17 @@ def _connect(path, readonly: bool) -> sqlite3.Connection | None:
         conn.close()
         return None
     return conn
+
+
+def _forget_full_functions() -> None:
+    """The store package's functions looked up before (store/__init__ keeps each it loads): the
+    next look-up goes through its __getattr__ again, which hands over to the full store."""
+    from .. import store as package
+
+    for name in package._WHERE:
+        value = package.__dict__.get(name)
+        if name not in package._QUICK and callable(value) and not isinstance(value, type):
+            del package.__dict__[name]
 
 
 def _execute(statement: str, params: tuple = ()):
