@@ -497,11 +497,13 @@ def iter_specs(lines):
     """specs_from_lines, one spec at a time as the lines are read (a batch of any size in
     bounded memory: only the explicit ids seen so far are kept, to refuse one given twice)."""
     seen: set[str] = set()
+    plain = _PLAIN_LINE.fullmatch
     for number, line in enumerate(lines, start=1):
         if not line or line.isspace():
             continue
         try:
-            spec = spec_from_json(line)
+            found = plain(line)
+            spec = JobSpec(validate_command(found.group(1))) if found else spec_from_json(line)
         except InputError as exc:
             raise InputError(f"line {number}: {exc}") from None
         if spec.id is not None:
@@ -509,6 +511,14 @@ def iter_specs(lines):
                 raise InputError(f"line {number}: duplicate job id {spec.id!r} in this batch")
             seen.add(spec.id)
         yield spec
+
+
+#: the usual line of a batch, {"command": "…"} with no escape in the string: its command is the
+#: text between the quotes, as JSON reads it (the JSON whitespace, and a string without a
+#: backslash, a quote or a control character), so the line is taken without a JSON decoder
+_PLAIN_LINE = re.compile(
+    r'[ \t\n\r]*\{[ \t\n\r]*"command"[ \t\n\r]*:[ \t\n\r]*"([^"\\\x00-\x1f]*)"[ \t\n\r]*\}[ \t\n\r]*'
+)
 
 
 def _object(pairs: list[tuple[str, object]]) -> dict:

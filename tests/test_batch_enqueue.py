@@ -8,8 +8,13 @@ import os
 import subprocess
 import sys
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from queuectl import store
+from queuectl.errors import InputError
 from queuectl.paths import resolve
+from queuectl.spec import iter_specs, spec_from_json
 
 LINES = 20_000
 
@@ -79,3 +84,34 @@ def test_a_bad_line_anywhere_adds_nothing(tmp_path):
     assert result.returncode == 2
     assert result.stderr.decode() == "Error: job 'b' depends on 'c', which comes later in the batch\n"
     assert [job.id for job in _jobs()] == ["before"]
+
+
+_line_parts = st.sampled_from(["", " ", "\t", "\r", "\n", "  "])
+_command = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from('"\\\x00\x1f\t\udcff'), max_size=12
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    parts=st.lists(_line_parts, min_size=6, max_size=6),
+    command=_command,
+    raw=st.booleans(),
+    tail=st.sampled_from(["", ",", "x", "}", ', "id": "a"']),
+)
+def test_the_plain_line_reads_as_json_does(db_path, parts, command, raw, tail):
+    """A batch line taken without the JSON decoder ({"command": "…"}) gives what the decoder
+    gives: the same job, or the same error.  (db_path: pure, run once.)"""
+    text = command if raw else json.dumps(command)[1:-1]
+    a, b, c, d, e, f = parts
+    line = f'{a}{{{b}"command"{c}:{d}"{text}"{e}{tail}}}{f}'
+
+    def read(fn):
+        try:
+            return fn()
+        except InputError as exc:
+            return str(exc)
+
+    expected = read(lambda: [spec_from_json(line)] if line.strip() else [])
+    got = read(lambda: list(iter_specs([line])))
+    assert got == (f"line 1: {expected}" if isinstance(expected, str) else expected)
