@@ -214,6 +214,15 @@ def targets_table(r: dict) -> list[str]:
                 "—",
                 lambda b: (_f(max(_get(r, "enqueue", b, "batch_enqueue", "peak_rss_mb") or [0]), "{:.0f}"), None, None),
             )
+        if _get(r, "enqueue", first, "batch_enqueue", "cpu_s"):
+            label = "that batch per CPU second of the `enqueue` process (jobs)"
+            section_of[label] = ("enqueue",)
+
+            def per_cpu(b):
+                cpus = _get(r, "enqueue", b, "batch_enqueue", "cpu_s")
+                return jobs / sorted(cpus)[len(cpus) // 2] if cpus else None
+
+            add(label, "—", "—", lambda b: (_f(per_cpu(b)), None, None))
 
     def st(b, key):
         return _get(r, "startup", b, "startup_ms", key)
