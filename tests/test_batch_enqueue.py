@@ -42,6 +42,8 @@ def _jobs() -> list:
 def test_a_large_batch_is_added_whole_and_in_line_order(tmp_path):
     lines = [json.dumps({"command": f"echo {i}"}) for i in range(LINES)]
     lines[7_000] = json.dumps({"id": "named", "command": "echo named", "priority": 2})
+    awkward = "printf 'a\\tb'\nx\ty\\.z\r\\N \u00e9"  # what COPY's text format must escape
+    lines[9_000] = json.dumps({"command": awkward, "env": {"A": "\\N"}, "cwd": "/tmp/a\tb"})
     lines[11_000] = json.dumps({"command": "echo keyed", "unique_key": "k"})
     lines[16_000] = json.dumps({"command": "echo keyed again", "unique_key": "k"})  # a later chunk: a duplicate
     result = _enqueue(lines, tmp_path, pipe=False)
@@ -54,6 +56,7 @@ def test_a_large_batch_is_added_whole_and_in_line_order(tmp_path):
     assert [job.id for job in jobs] == ids[:16_000] + ids[16_001:]
     assert [job.command for job in jobs][:3] == ["echo 0", "echo 1", "echo 2"]
     assert jobs[7_000].priority == 2 and jobs[-1].command == f"echo {LINES - 1}"
+    assert (jobs[9_000].command, jobs[9_000].env, jobs[9_000].cwd) == (awkward, {"A": "\\N"}, "/tmp/a\tb")
     store.open_store(resolve(os.environ["QUEUECTL_DB"]))
     try:
         assert store.counts()["pending"] == LINES - 1
