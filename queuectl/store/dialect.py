@@ -78,7 +78,8 @@ class SqliteDialect:
         statement = f"INSERT INTO job ({', '.join(columns)}) VALUES ({marks(db.param, len(columns))}) {suffix}"
         db.cursor().executemany(statement, rows)  # (sqltext.INSERT_JOBS: quick.py runs the same)
         if db.execute_sql("SELECT total_changes()").fetchone()[0] - before == len(rows):
-            return [(row[columns.index("queue")], row[columns.index("state")]) for row in rows]
+            queue, state = columns.index("queue"), columns.index("state")
+            return [(row[queue], row[state]) for row in rows]
         kept = []  # some rows were skipped: count what is there
         for piece in chunks([row[0] for row in rows]):
             kept.extend(db.execute_sql(KEPT_ROWS.format(marks=marks(db.param, len(piece))), piece).fetchall())
