@@ -19,13 +19,16 @@ from typing import TYPE_CHECKING
 from . import store
 from .errors import InvalidState, NotFound, QueuectlError
 from .states import FINISHED, JobState
-from .store.logfiles import TAIL_BYTES, LogRead
+
+#: the most of a log `read_output` gives by default (store.logfiles.TAIL_BYTES: the store's modules
+#: load only when an operation runs, so that a command that calls one starts quickly)
+TAIL_BYTES = 1024 * 1024
 
 if TYPE_CHECKING:
     from .execution.supervisor import Child
     from .paths import Location
     from .spec import JobSpec
-    from .store import AttemptView, Enqueued, JobView
+    from .store import AttemptView, Enqueued, JobView, LogRead
 
 
 # -- adding jobs -------------------------------------------------------------------------------
@@ -40,9 +43,9 @@ def enqueue_batch(specs: list[JobSpec]) -> list[Enqueued]:
     return store.enqueue(list(specs))
 
 
-def enqueue_each(batches: Iterable[list[JobSpec]], report: Callable[[list[Enqueued]], None]) -> None:
-    """Add more jobs than memory should hold (`add --each`), in one transaction: each batch is
-    inserted as it comes and its entries handed to report."""
+def enqueue_batches(batches: Iterable[list[JobSpec]], report: Callable[[list[Enqueued]], None]) -> None:
+    """Add more jobs than memory should hold (`add --each`, `enqueue -`), in one transaction: each
+    batch is inserted as it comes and its entries handed to report."""
     store.enqueue_batches(batches, report)
 
 
@@ -271,7 +274,7 @@ def read_output(
     job_id: str,
     attempt: int | None = None,
     offsets: tuple[int | None, int | None] = (None, None),
-    max_bytes: int | None = TAIL_BYTES,
+    max_bytes: int | None = TAIL_BYTES,  # (logfiles.TAIL_BYTES; checked equal by tests/test_quick.py)
 ) -> Output:
     """An attempt's output (the latest when attempt is None) since the offsets a previous read
     returned: the one incremental reader of `logs`, `logs --follow` and the dashboard."""
@@ -284,6 +287,8 @@ def read_output(
         if run is None:
             raise NotFound(f"job {job_id!r} has no attempt {attempt}")
     if run is None:
+        from .store import LogRead
+
         empty = LogRead(b"", None, False)
         return Output(job, runs, None, empty, empty)
     return Output(

@@ -20,7 +20,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, StoreUnusable
+from .errors import InputError, StoreError, StoreUnusable
 
 DB_ENV = "QUEUECTL_DB"
 LOGS_ENV = "QUEUECTL_LOGS"
@@ -215,3 +215,21 @@ def open_log(path: Path) -> int:
             os.close(job_fd)
     finally:
         os.close(logs_fd)
+
+
+def refuse_read_only_mount(path) -> None:
+    """SQLite writes beside the store even to read it (its -shm file, in WAL mode): on a
+    read-only file system every command would fail with "unable to open database file", or a
+    "cannot create the store" for a store that exists."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return  # the connection says what is wrong
+    if read_only:
+        raise StoreError(
+            f"the store at {path} is on a read-only file system: queuectl writes beside it even to "
+            "read it; remount it read-write, or copy the store somewhere writable"
+        )

@@ -7,7 +7,9 @@ rich markup, so no job can drive the user's terminal or disguise what it shows.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from datetime import datetime
 
 #: control characters, and the line and paragraph separators
@@ -107,15 +109,24 @@ def print_table(title: str, columns: list[str], rows: list[list[str]], styles: l
     One line per row, in the console's width (80 when piped): the last column (free text) is
     shortened first, then the columns left of it are left out, right to left; the first
     column (the id) always shows in full."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
     if not rows:
         print(f"{title}: none")
         return
-    console = Console(highlight=False)
     cells = [[clean(cell) for cell in row] for row in rows]
+    plain = plain_table(title, columns, cells, plain_width())
+    if plain is not None:
+        sys.stdout.write(plain)
+        return
+    from rich.console import Console
+
+    rich_table(Console(highlight=False), title, columns, cells, styles)
+
+
+def rich_table(console, title: str, columns: list[str], cells: list[list[str]], styles=None) -> None:
+    """print_table's table drawn by rich on `console` (cells already cleaned)."""
+    from rich.table import Table
+    from rich.text import Text
+
     widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
     shown = _fit(widths, console.width)
     table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
@@ -132,6 +143,66 @@ def print_table(title: str, columns: list[str], rows: list[list[str]], styles: l
     for i, row in enumerate(cells):
         table.add_row(*[Text(row[c]) for c in shown], style=styles[i] if styles else None)
     console.print(table)
+
+
+def plain_width() -> int | None:
+    """The width rich would give a table where it writes no styles (stdout not a terminal, and
+    no FORCE_COLOR or TTY_COMPATIBLE to say otherwise), or None: rich must draw it.  As rich
+    reads it: the first of stdin, stdout, stderr that is a terminal, COLUMNS, else 80."""
+    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
+        return None
+    try:
+        if sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    width = None
+    for fd in (0, 1, 2):
+        try:
+            width = os.get_terminal_size(fd).columns
+        except (AttributeError, ValueError, OSError):
+            continue
+        break
+    columns = os.environ.get("COLUMNS")
+    if columns is not None and columns.isdigit():
+        width = int(columns)
+    return width or 80
+
+
+def plain_table(title: str, columns: list[str], cells: list[list[str]], width: int | None) -> str | None:
+    """print_table's output as rich writes it without styles, without importing rich (a
+    listing in a pipe starts in half the time), or None where rich's layout is not this
+    simple one: text that is not ASCII (rich measures terminal cells), or a table that does
+    not fit the width as it is.  tests/test_quick.py holds it to rich's output."""
+    if width is None or not title.isascii() or not all(c.isascii() for c in columns):
+        return None
+    if not all(cell.isascii() and cell.isprintable() for row in cells for cell in row):
+        return None
+    widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
+    shown = _fit(widths, width)
+    room = width - sum(widths[i] + 2 for i in shown[:-1])
+    if len(shown) > 1:
+        last = shown[-1]
+        widths[last] = min(widths[last], room)
+        if widths[last] < 1 or any(len(columns[i]) > widths[i] for i in shown):
+            return None
+    elif widths[shown[0]] > width:
+        return None
+
+    def line(texts: list[str]) -> str:
+        out = []
+        for i, text in zip(shown, texts):
+            if len(text) > widths[i]:
+                text = text[: widths[i] - 1] + "…"
+            out.append(text.ljust(widths[i]))
+        return "  ".join(out)
+
+    total = sum(widths[i] for i in shown) + 2 * (len(shown) - 1)
+    if len(title) > total:
+        return None
+    lines = [title.ljust(total), line([columns[i] for i in shown])]
+    lines += [line([row[i] for i in shown]) for row in cells]
+    return "\n".join(lines) + "\n"
 
 
 def _fit(widths: list[int], width: int) -> list[int]:

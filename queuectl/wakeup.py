@@ -13,9 +13,7 @@ real path would be too long (pytest's temporary folders often are).
 
 from __future__ import annotations
 
-import hashlib
 import os
-import socket
 from pathlib import Path
 
 from .paths import private_dir
@@ -35,6 +33,8 @@ def _socket_name(name: str) -> str:
     sockaddr_un, and a '/' never makes it a path."""
     if len(name.encode()) + len(SUFFIX) <= _MAX_NAME and "/" not in name:
         return f"{name}{SUFFIX}"
+    import hashlib
+
     start = "".join(c if c.isascii() and c != "/" else "_" for c in name[:12])
     return f"{start}-{hashlib.sha256(name.encode()).hexdigest()[:20]}{SUFFIX}"
 
@@ -66,6 +66,8 @@ class WakeChannel:
     """
 
     def __init__(self, run_dir: Path | None, name: str):
+        import socket
+
         self._on_close: list = []
         self.path = None
         if run_dir is None:
@@ -152,6 +154,8 @@ def notify(run_dir: Path, watchers: bool = False) -> None:
         return
     if not names:
         return
+    import socket  # (here: `add` and `enqueue` import this module, and most often find no worker)
+
     sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sender.setblocking(False)
     try:

@@ -121,7 +121,7 @@ def test_the_doors_for_new_jobs_settings_and_pruning(opened):
         "three",
     ]
     seen = []
-    ops.enqueue_each(iter([[JobSpec("true", id="four")], [JobSpec("true", id="five")]]), seen.extend)
+    ops.enqueue_batches(iter([[JobSpec("true", id="four")], [JobSpec("true", id="five")]]), seen.extend)
     assert [e.id for e in seen] == ["four", "five"]
     assert ops.set_setting("max_retries", "5") == 5 and store.get_config()["max_retries"] == 5
     ops.cancel("two")

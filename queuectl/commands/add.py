@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-import tempfile
 from collections.abc import Iterator
 from typing import IO
 
@@ -158,7 +157,7 @@ def add(
     if base.id is not None and base.id in base.depends_on:
         raise InputError(f"job {base.id!r} cannot depend on itself")
     jobs = _checked_jobs(command, unique) if each else None
-    open_named_store(ctx)
+    open_named_store(ctx, quick=not (each or after_labels))
     from .. import ops
 
     if after_labels:
@@ -168,10 +167,12 @@ def add(
     if jobs is None:
         _report(ops.enqueue_one(base), base, json_, print_id)
         return
+    import tempfile
+
     with jobs, tempfile.TemporaryFile("w+", encoding="utf-8") as added:
-        ops.enqueue_each(
-            _batches(_each(base, jobs)), lambda batch: added.writelines(f"{e.id}\t{int(e.duplicate)}\n" for e in batch)
-        )
+        from .enqueue import spool_entries
+
+        ops.enqueue_batches(_batches(_each(base, jobs)), spool_entries(added))
         _report_each(added, json_)
 
 
@@ -223,6 +224,8 @@ def _checked_jobs(command: tuple[str, ...], unique: str | None) -> IO[str]:
     fill = command_filler(command)
     if unique is not None:
         check(validate_unique_key(unique))
+    import tempfile
+
     jobs = tempfile.TemporaryFile("w+", encoding="utf-8")
     try:
         for number, line in _lines(counting(sys.stdin.buffer)):
@@ -282,40 +285,9 @@ def _report(added, spec, json_: bool, print_id: bool) -> None:
 
 
 def _report_each(added: IO[str], json_: bool) -> None:
-    """report_added's answer for a batch, read back from the file the transaction wrote, so
-    that memory holds one entry at a time: notes on stderr, then the ids in line order (or a
-    JSON list), then on a terminal how many were added."""
-    import json
+    from .enqueue import report_spooled
 
-    from .common import UNSAFE_IN_JSON
-    from .enqueue import hint_without_workers
-
-    def entries():
-        added.seek(0)
-        for entry in added:
-            job_id, duplicate = entry.rstrip("\n").split("\t")
-            yield job_id, duplicate == "1"
-
-    duplicates = 0
-    for job_id, duplicate in entries():
-        if duplicate:
-            duplicates += 1
-            click.echo(f"note: an unfinished job with that unique key exists: {job_id}", err=True)
-    out = sys.stdout
-    count = 0
-    for job_id, duplicate in entries():
-        if json_:
-            item = json.dumps({"id": job_id, "duplicate": duplicate}, indent=2, ensure_ascii=False)
-            out.write(("[\n" if count == 0 else ",\n") + "  " + item.replace("\n", "\n  ").translate(UNSAFE_IN_JSON))
-        else:
-            out.write(job_id + "\n")
-        count += 1
-    if json_:
-        out.write("\n]\n")
-    out.flush()
-    if sys.stderr.isatty():
-        click.echo(f"added {count - duplicates:,} jobs", err=True)
-    hint_without_workers()
+    report_spooled(added, json_, "added", "unique key")
 
 
 def _when(spec) -> str:

@@ -15,15 +15,19 @@ from ..states import JobState
 STATES = [state.value for state in JobState]
 
 
-def open_named_store(ctx: click.Context, readonly: bool = False, verify: bool = False, live: bool = False) -> Location:
+def open_named_store(
+    ctx: click.Context, readonly: bool = False, verify: bool = False, live: bool = False, quick: bool = False
+) -> Location:
     """Open the store named by --db / QUEUECTL_DB / the default, creating it on first use
     unless the command only reads (see store.open_store).  A command that reads once answers
     as an empty store does where there is none yet; a `live` reader (one that keeps serving)
-    needs the store itself, since an empty stand-in would never show the jobs that come."""
+    needs the store itself, since an empty stand-in would never show the jobs that come.
+    `quick`: the commands people run in loops (add, enqueue, status, list) may take the store's
+    quick path (store/quick.py), which hands over to the full store for anything it does not serve."""
     location: Location = ctx.find_root().obj
     from .. import store
 
-    store.open_store(location, readonly=readonly, verify=verify, empty_if_missing=readonly and not live)
+    store.open_store(location, readonly=readonly, verify=verify, empty_if_missing=readonly and not live, quick=quick)
     return location
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import itertools
 import sys
 
 import click
@@ -35,17 +38,88 @@ def enqueue(ctx: click.Context, job_json: str | None, file_, json_: bool) -> Non
         raise click.UsageError("give the job as JSON, '-' for JSON Lines on stdin, or --file F")
     if file_ is not None and job_json not in (None, "-"):
         raise InputError("give the job as JSON or --file F, not both")
-    if batch:
-        specs = spec.specs_from_lines(_read_lines(file_ or _stdin_text()))
-        if not specs:
-            raise InputError("no jobs in the input")
-    else:
+    if not batch:
         specs = [_one_job(job_json)]
-    open_named_store(ctx)
-    from .. import ops
+        open_named_store(ctx, quick=True)
+        from .. import ops
 
-    added = ops.enqueue_batch(specs) if batch else [ops.enqueue_one(specs[0])]
-    report_added(added, batch, json_, "enqueued", "unique_key")
+        report_added([ops.enqueue_one(specs[0])], False, json_, "enqueued", "unique_key")
+        return
+    with _seekable(file_.buffer if file_ is not None else sys.stdin.buffer) as source:
+        chunks = _chunks(spec.iter_specs(counting(_text(source))), _chunk_size(source))
+        first = next(chunks, None)  # the first lines are checked before the store is opened
+        if first is None:
+            raise InputError("no jobs in the input")
+        open_named_store(ctx)
+        import tempfile
+
+        from .. import ops
+
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as added:
+            ops.enqueue_batches(itertools.chain([first], chunks), spool_entries(added))
+            report_spooled(added, json_, "enqueued", "unique_key")
+
+
+#: jobs validated and inserted at a time by a batch (`enqueue -`): memory holds one chunk
+CHUNK = 5000
+
+
+def _chunks(specs, size: int):
+    while chunk := list(itertools.islice(specs, size)):
+        yield chunk
+
+
+def _seekable(stream):
+    """The batch's bytes in a file: a regular file as it is, anything else (a pipe, a
+    terminal) copied to a temporary file first, so that the store's transaction, which inserts
+    the lines as they are read, never waits on a slow producer."""
+    import os
+    import stat
+
+    try:
+        regular = stat.S_ISREG(os.fstat(stream.fileno()).st_mode) and stream.seekable()
+    except (OSError, ValueError, AttributeError):
+        regular = False
+    if regular:
+        return contextlib.nullcontext(stream)
+    import tempfile
+
+    spool = tempfile.TemporaryFile("w+b")
+    try:
+        import shutil
+
+        shutil.copyfileobj(stream, spool, 1 << 20)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+def _chunk_size(source) -> int:
+    """CHUNK, or the whole batch when a line may name a dependency: a dependency on a line
+    further on must be refused as such ("comes later in the batch"), which needs the whole
+    batch at hand, as before.  The look is a byte search of the file (\\u escapes could spell
+    the field's name otherwise)."""
+    import mmap
+
+    try:
+        view = mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ, offset=0)
+    except (OSError, ValueError):  # an empty file, or one that cannot be mapped: read it
+        position = source.tell()
+        data = source.read()
+        source.seek(position)
+        view = None
+    else:
+        data = view
+    try:
+        start = source.tell()
+        if data.find(b"depends", start) >= 0 or data.find(b"\\u", start) >= 0:
+            return sys.maxsize
+        return CHUNK
+    finally:
+        if view is not None:
+            view.close()
 
 
 def note_duplicates(added, key: str) -> None:
@@ -68,6 +142,67 @@ def report_added(added, many: bool, json_: bool, verb: str, key: str) -> None:
         if many and sys.stderr.isatty():
             click.echo(f"{verb} {sum(not e.duplicate for e in added):,} jobs", err=True)
     hint_without_workers()
+
+
+def spool_entries(added):
+    """The store's report for a batch: its entries, written to `added` for report_spooled."""
+
+    def write(entries) -> None:
+        added.writelines([f"{e.id}\t{'1' if e.duplicate else '0'}\n" for e in entries])
+
+    return write
+
+
+def report_spooled(added, json_: bool, verb: str, key: str) -> None:
+    """report_added's answer for a batch, read back from the file the transaction wrote (one
+    `ID\tDUPLICATE` line per job), so that memory holds one entry at a time: notes on stderr,
+    then the ids in line order (or a JSON list), then on a terminal how many were added."""
+    import json
+
+    from .common import UNSAFE_IN_JSON
+
+    def entries():
+        added.seek(0)
+        for entry in added:
+            job_id, duplicate = entry.rstrip("\n").split("\t")
+            yield job_id, duplicate == "1"
+
+    duplicates = 0
+    for job_id, duplicate in entries() if _any_duplicate(added) else ():
+        if duplicate:
+            duplicates += 1
+            click.echo(f"note: an unfinished job with that {key} exists: {job_id}", err=True)
+    out = sys.stdout
+    count = 0
+    if not json_ and not duplicates:  # each line is "ID\t0\n": the ids, a block at a time
+        added.seek(0)
+        while block := added.readlines(1 << 16):
+            out.write("".join([line[:-3] + "\n" for line in block]))
+            count += len(block)
+    for job_id, duplicate in entries() if json_ or duplicates else ():
+        if json_:
+            item = json.dumps({"id": job_id, "duplicate": duplicate}, indent=2, ensure_ascii=False)
+            out.write(("[\n" if count == 0 else ",\n") + "  " + item.replace("\n", "\n  ").translate(UNSAFE_IN_JSON))
+        else:
+            out.write(job_id + "\n")
+        count += 1
+    if json_:
+        out.write("\n]\n")
+    out.flush()
+    if sys.stderr.isatty():
+        click.echo(f"{verb} {count - duplicates:,} jobs", err=True)
+    hint_without_workers()
+
+
+def _any_duplicate(added) -> bool:
+    """Does the spooled report mark a duplicate?  (Ids hold no tab: "\t1" is the mark.)"""
+    added.seek(0)
+    tail = ""
+    while block := added.read(1 << 16):
+        if "\t1" in tail + block[:1] or "\t1" in block:
+            return True
+        tail = block[-1:]
+    return False
 
 
 def hint_without_workers() -> None:
@@ -95,20 +230,10 @@ def _one_job(text: str):
     return spec_from_json(text)
 
 
-def _stdin_text():
-    """stdin as --file reads a file: bytes that are not UTF-8 reach the validation (which names
-    the line) instead of failing the read, whatever the locale's error handler."""
-    import io
-
-    buffer = getattr(sys.stdin, "buffer", None)
-    if buffer is None:
-        return sys.stdin
-    return io.TextIOWrapper(buffer, encoding="utf-8", errors="surrogateescape")
-
-
-def _read_lines(stream) -> list[str]:
-    """All lines, with a progress bar on a terminal (the parsing is what takes time)."""
-    return list(counting(stream))
+def _text(stream):
+    """A batch's bytes as --file reads a file: bytes that are not UTF-8 reach the validation
+    (which names the line) instead of failing the read, whatever the locale's error handler."""
+    return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline=None)
 
 
 def counting(lines):

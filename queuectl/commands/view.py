@@ -28,7 +28,7 @@ from .common import MAX_LIMIT, SECONDS, STATES, checked_job_id, echo_json, json_
 def list_jobs(ctx: click.Context, states: tuple[str, ...], label: str | None, limit: int, json_: bool) -> None:
     """List jobs, newest first."""
     where = _label_filter(label)
-    open_named_store(ctx, readonly=True)
+    open_named_store(ctx, readonly=True, quick=True)
     from .. import render, store
 
     jobs = store.list_jobs(state=list(dict.fromkeys(states)) or None, limit=limit, where=where)
@@ -80,7 +80,7 @@ def _label_filter(label: str | None):
 def status(ctx: click.Context, label: str | None, json_: bool) -> None:
     """Jobs per state, paused jobs, and the number of live workers."""
     where = _label_filter(label)
-    open_named_store(ctx, readonly=True)
+    open_named_store(ctx, readonly=True, quick=True)
     from .. import store
 
     counts = store.counts_matching(where) if where else store.counts()

@@ -23,7 +23,6 @@ _WHERE = {
             "forward_wake_ups",
             "location",
             "now",
-            "open_store",
             "set_clock",
             "set_wall_clock",
             "wake_channel",
@@ -33,7 +32,6 @@ _WHERE = {
     **dict.fromkeys(
         (
             "Cancelled",
-            "Enqueued",
             "WAITING",
             "cancel",
             "cancelled_dependents",
@@ -89,6 +87,8 @@ _WHERE = {
     ),
     **dict.fromkeys(("apply_retention", "dead_by_error", "dead_ids_by_error", "dead_jobs", "prune"), "retention"),
     **dict.fromkeys(("AttemptView", "Claim", "JobFilter", "JobView", "Metrics", "WorkerView", "iso"), "views"),
+    "Enqueued": "sqltext",
+    "open_store": "quick",
     **dict.fromkeys(("Figures", "figures"), "counters"),
     **dict.fromkeys(("HostView", "list_hosts", "queuectl_version"), "hosts"),
     **dict.fromkeys(("follower_channel",), "output"),
@@ -211,13 +211,40 @@ CONNECTION = frozenset(
 __all__ = sorted(_WHERE)
 
 
+#: what the quick path (store/quick.py) serves while it has the store open
+_QUICK = ("counts", "enqueue", "list_jobs", "live_worker_count", "paused_count")
+
+
 def __getattr__(name: str):
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     module, _, attribute = _WHERE[name].partition(":")  # "module:attribute" where the names differ
-    value = getattr(importlib.import_module(f".{module}", __name__), attribute or name)
+    if name in _QUICK:
+        value = _quick_or_full(name, module)
+    else:
+        value = getattr(importlib.import_module(f".{module}", __name__), attribute or name)
+        if callable(value) and not isinstance(value, type) and module != "quick" and name != "close_store":
+            from . import quick
+
+            quick.leave()  # the full store serves the other functions (a class or a constant needs no store)
     globals()[name] = value  # the next look-up is a plain attribute
     return value
+
+
+def _quick_or_full(name: str, module: str):
+    """store.NAME: the quick path's answer while it has the store open, else the full store's."""
+
+    def call(*args, **kwargs):
+        from . import quick
+
+        if quick.is_open():
+            answer = quick.serve(name, args, kwargs)
+            if answer is not quick.NOT_SERVED:
+                return answer
+        return getattr(importlib.import_module(f".{module}", __name__), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
 def __dir__() -> list[str]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import time
 
-from ..models import db
 from ..settings import SETTINGS, defaults
+from .sqltext import SETTINGS_SQL
 
 #: a process re-reads the settings at most this often (a worker claims every millisecond)
 CACHE_SECONDS = 1.0
@@ -20,13 +20,21 @@ def current_config() -> dict:
     expires, values = _cache
     if time.monotonic() < expires:
         return dict(values)
+    from ..models import db
+
+    values = config_from(db.execute_sql(SETTINGS_SQL).fetchall())
+    _cache = (time.monotonic() + CACHE_SECONDS, values)
+    return dict(values)
+
+
+def config_from(rows) -> dict:
+    """Defaults overlaid with the setting table's (key, value) rows (the quick path's too)."""
     values = defaults()
-    for key, value in db.execute_sql("SELECT key, value FROM setting").fetchall():
+    for key, value in rows:
         if key in SETTINGS:
             stored = json.loads(value)
             values[key] = None if stored is None else SETTINGS[key].kind(stored)
-    _cache = (time.monotonic() + CACHE_SECONDS, values)
-    return dict(values)
+    return values
 
 
 def forget_cached_config() -> None:
@@ -43,6 +51,8 @@ def limited_queues() -> tuple[str, ...]:
     global _limited_cache
     expires, names = _limited_cache
     if time.monotonic() >= expires:
+        from ..models import db
+
         names = tuple(n for (n,) in db.execute_sql("SELECT name FROM queue WHERE max_running IS NOT NULL").fetchall())
         _limited_cache = (time.monotonic() + CACHE_SECONDS, names)
     return names

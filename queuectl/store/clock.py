@@ -86,6 +86,27 @@ class Anchor(NamedTuple):
 
 
 _cached: tuple[float, Anchor | None] = (0.0, None)  # (monotonic expiry, anchor)
+#: runs a statement on the store when the quick path (store/quick.py) has it open; else the models' db
+execute = None
+
+
+def _busy_or_read_only(exc: Exception) -> bool:
+    """An OperationalError: peewee's, or sqlite3's on the quick path (which has no peewee)."""
+    import sqlite3
+    import sys
+
+    peewee = sys.modules.get("peewee")
+    return isinstance(exc, sqlite3.OperationalError) or (
+        peewee is not None and isinstance(exc, peewee.OperationalError)
+    )
+
+
+def _execute(statement: str, params: tuple):
+    if execute is not None:
+        return execute(statement, params)
+    from ..models import db
+
+    return db.execute_sql(statement, params)
 
 
 def forget() -> None:
@@ -127,9 +148,7 @@ def _read() -> Anchor | None:
     expires, anchor = _cached
     if time.monotonic() < expires:
         return anchor
-    from ..models import db
-
-    row = db.execute_sql("SELECT value FROM setting WHERE key = ?", (KEY,)).fetchone()
+    row = _execute("SELECT value FROM setting WHERE key = ?", (KEY,)).fetchone()
     anchor = Anchor(*json.loads(row[0])) if row else None
     _cached = (time.monotonic() + ANCHOR_SECONDS, anchor)
     return anchor
@@ -139,17 +158,13 @@ def _write(new: Anchor, old: Anchor | None) -> None:
     """Replace `old` with `new` unless another process moved it first (then its anchor is
     read next time).  Best effort: a busy store leaves the anchor for the next call to move."""
     global _cached
-    from peewee import OperationalError
-
-    from ..models import db
-
     try:
         if old is None:
-            db.execute_sql(
-                "INSERT INTO setting (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (KEY, new.text())
-            )
+            _execute("INSERT INTO setting (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (KEY, new.text()))
         else:
-            db.execute_sql("UPDATE setting SET value = ? WHERE key = ? AND value = ?", (new.text(), KEY, old.text()))
-    except OperationalError:
+            _execute("UPDATE setting SET value = ? WHERE key = ? AND value = ?", (new.text(), KEY, old.text()))
+    except Exception as exc:
+        if not _busy_or_read_only(exc):
+            raise
         return
     _cached = (0.0, None)

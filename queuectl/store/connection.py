@@ -14,6 +14,7 @@ import time
 
 from ..errors import InputError, NoStore, StoreDamaged, StoreError, StoreUnusable
 from ..paths import Location
+from ..paths import refuse_read_only_mount as _refuse_read_only_mount
 from . import clock, dialect
 from .dialect import ENDED_CHANNEL, WAKE_CHANNEL
 from .sqlite_busy import BUSY_TIMEOUT
@@ -38,9 +39,12 @@ def open_store(
     SQLite's quick_check, so that a damaged file stops them at once.  `empty_if_missing` (with
     `readonly`): where there is no store yet, an empty one in memory stands in, so that a
     newcomer's first `status` shows an empty queue rather than an error, and still nothing is
-    created.
+    created.  (store.open_store is quick.open_store, which may take the quick path instead.)
     """
     global _file_identity
+    from . import quick
+
+    quick.close()
     if not location.is_postgres:  # before anything imports peewee: it would import every driver
         from .drivers import import_peewee_without_drivers
 
@@ -107,24 +111,6 @@ def store_file_changed() -> str | None:
     return "deleted" if now_there is None else "replaced"
 
 
-def _refuse_read_only_mount(path) -> None:
-    """SQLite writes beside the store even to read it (its -shm file, in WAL mode): on a
-    read-only file system every command would fail with "unable to open database file", or a
-    "cannot create the store" for a store that exists."""
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    try:
-        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-    except OSError:
-        return  # the connection says what is wrong
-    if read_only:
-        raise StoreError(
-            f"the store at {path} is on a read-only file system: queuectl writes beside it even to "
-            "read it; remount it read-write, or copy the store somewhere writable"
-        )
-
-
 class _NothingYet(dialect.SqliteDialect):
     """An empty store in memory, in place of one that does not exist yet (open_store's
     empty_if_missing): every query answers as an empty store does, with the default settings."""
@@ -136,6 +122,13 @@ class _NothingYet(dialect.SqliteDialect):
 
 
 def close_store() -> None:
+    import sys
+
+    from . import quick
+
+    quick.close()
+    if "queuectl.models" not in sys.modules:
+        return  # (the quick path's process: no models, nothing of theirs open)
     from ..models import db
 
     if db.obj is not None and not db.is_closed():

@@ -70,31 +70,27 @@ class SqliteDialect:
     def insert_rows(self, columns: tuple[str, ...], rows: list[tuple], suffix: str) -> list[tuple[str, str]]:
         """executemany (in-process: no round trips); returns the (queue, state) of the rows
         kept, for the counters that PostgreSQL's statement trigger keeps by itself."""
-        from ..models import Job, db
+        from ..models import db
+        from .sqltext import KEPT_ROWS, marks
         from .statements import chunks
 
-        marks = ", ".join([db.param] * len(columns))
         before = db.execute_sql("SELECT total_changes()").fetchone()[0]
-        db.cursor().executemany(f"INSERT INTO job ({', '.join(columns)}) VALUES ({marks}) {suffix}", rows)
+        statement = f"INSERT INTO job ({', '.join(columns)}) VALUES ({marks(db.param, len(columns))}) {suffix}"
+        db.cursor().executemany(statement, rows)  # (sqltext.INSERT_JOBS: quick.py runs the same)
         if db.execute_sql("SELECT total_changes()").fetchone()[0] - before == len(rows):
-            return [(row[columns.index("queue")], row[columns.index("state")]) for row in rows]
+            queue, state = columns.index("queue"), columns.index("state")
+            return [(row[queue], row[state]) for row in rows]
         kept = []  # some rows were skipped: count what is there
         for piece in chunks([row[0] for row in rows]):
-            kept.extend(Job.select(Job.queue, Job.state).where(Job.id.in_(piece)).tuples())
+            kept.extend(db.execute_sql(KEPT_ROWS.format(marks=marks(db.param, len(piece))), piece).fetchall())
         return kept
 
     def count_inserted(self, kept: list[tuple[str, str]]) -> None:
+        from .sqltext import COUNT_INSERTED
         from .statements import sql
 
         for (queue, state), n in Counter(kept).items():
-            sql(
-                "INSERT INTO job_count (queue, state, shard, n) VALUES ({p}, {p}, 0, {p}) "
-                "ON CONFLICT (queue, state, shard) DO UPDATE SET n = job_count.n + {p}",
-                queue,
-                state,
-                n,
-                n,
-            )
+            sql(COUNT_INSERTED, queue, state, n, n)
 
     @property
     def counting_triggers(self) -> tuple[str, ...]:
@@ -193,12 +189,17 @@ class PostgresDialect(SqliteDialect):
         return PostgresqlDatabase(params.pop("database"), **params)
 
     def insert_rows(self, columns: tuple[str, ...], rows: list[tuple], suffix: str) -> list[tuple[str, str]]:
-        """Multi-row VALUES pages (few round trips); the statement trigger counts them."""
-        from psycopg2.extras import execute_values
-
+        """COPY (one stream, the fastest way in), or where a row has a unique key, whose
+        conflict COPY cannot skip, multi-row VALUES pages; the statement trigger counts them."""
         from ..models import db
 
-        execute_values(db.cursor(), f"INSERT INTO job ({', '.join(columns)}) VALUES %s {suffix}", rows, page_size=1000)
+        if "unique_key" in columns and any(row[columns.index("unique_key")] is not None for row in rows):
+            from psycopg2.extras import execute_values
+
+            sql = f"INSERT INTO job ({', '.join(columns)}) VALUES %s {suffix}"
+            execute_values(db.cursor(), sql, rows, page_size=1000)
+        else:
+            db.cursor().copy_expert(f"COPY job ({', '.join(columns)}) FROM STDIN", _CopyText(rows))
         return []
 
     def count_inserted(self, kept: list[tuple[str, str]]) -> None:
@@ -283,6 +284,36 @@ class PostgresDialect(SqliteDialect):
         from .listen import forward_to_host
 
         return forward_to_host(self.location.url, self.location.run_dir, WAKE_CHANNEL)
+
+
+#: COPY's text format: a backslash, and the characters that end a field or a row, escaped
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_field(value) -> str:
+    """One value as COPY's text format writes it (NULL is \\N)."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+class _CopyText:
+    """Rows as the file COPY … FROM STDIN reads (psycopg2 calls read), a page at a time."""
+
+    def __init__(self, rows: list[tuple], page: int = 1000):
+        self._pages = (rows[i : i + page] for i in range(0, len(rows), page))
+
+    def read(self, size: int = -1) -> str:
+        page = next(self._pages, None)
+        if page is None:
+            return ""
+        return "".join(["\t".join([copy_field(v) for v in row]) + "\n" for row in page])
+
+    readline = read
 
 
 def for_location(location: Location) -> SqliteDialect:

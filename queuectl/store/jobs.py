@@ -10,52 +10,22 @@ import json
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from .. import failure
 from ..errors import InputError, InvalidState, NotFound
 from ..models import Attempt, Job, JobState, db
-from ..spec import JobSpec, new_job_id, validate_priority
+from ..spec import JobSpec, new_job_ids, validate_priority
 from ..states import ACTIVE_STATES, FINISHED_STATES
-from . import dependencies, dialect, logfiles
+from . import dependencies, dialect, logfiles, sqltext
 from .cached import current_config
 from .connection import guarded, location, now, wake_watchers, wake_workers
+from .sqltext import Enqueued
 from .statements import chunks, find_job, job_view, sql, update_job
 from .views import JobView
 
 P = JobState.PROCESSING.value
 _FINISHED = {s.value for s in FINISHED_STATES}
 _ACTIVE = tuple(s.value for s in ACTIVE_STATES)
-
-_INSERT_COLUMNS = (
-    "id",
-    "command",
-    "state",
-    "priority",
-    "attempts",
-    "max_retries",
-    "timeout",
-    "run_at",
-    "next_attempt_at",
-    "created_at",
-    "updated_at",
-    "dependency_policy",
-    "unique_key",
-    "env",
-    "cwd",
-    "fatal_exit_codes",
-    "has_dependents",
-    "queue",
-    "labels",
-    "on_finish",
-    "paused",
-)
-
-
-class Enqueued(NamedTuple):
-    id: str
-    #: True when an unfinished job with the same unique_key existed: id is that job's
-    duplicate: bool = False
 
 
 @guarded
@@ -79,10 +49,11 @@ def enqueue_batches(batches: Iterable[list[JobSpec]], report: Callable[[list[Enq
 
     t = now()
     ids: list[str] = []
+    fresh = new_job_ids()
     try:
         with db.atomic():
             for specs in batches:
-                ids = [spec.id or new_job_id() for spec in specs]
+                ids = [spec.id or next(fresh) for spec in specs]
                 report(add_jobs(specs, ids, t))
     except IntegrityError:
         taken = _existing_ids(ids)
@@ -102,43 +73,14 @@ def add_jobs(specs: list[JobSpec], ids: list[str], t: float) -> list[Enqueued]:
     return _link_and_dedupe(specs, ids, t)
 
 
-def _row(spec: JobSpec, job_id: str, cfg: dict, t: float) -> tuple:
-    run_at = spec.run_at if spec.run_at is not None else t
-    state = JobState.BLOCKED.value if spec.depends_on else JobState.PENDING.value
-    return (
-        job_id,
-        spec.command,
-        state,
-        cfg["default_priority"] if spec.priority is None else spec.priority,
-        0,
-        cfg["max_retries"] if spec.max_retries is None else spec.max_retries,
-        cfg["default_timeout"] if spec.timeout is None else spec.timeout,
-        run_at,
-        run_at,
-        t,
-        t,
-        spec.dependency_policy,
-        spec.unique_key,
-        json.dumps(spec.env) if spec.env else None,
-        spec.cwd,
-        json.dumps(list(spec.fatal_exit_codes)) if spec.fatal_exit_codes else None,
-        False,
-        spec.queue,
-        json.dumps(list(spec.labels)) if spec.labels else None,
-        spec.on_finish,
-        spec.paused,
-    )
+_row = sqltext.job_row
 
 
 def _insert_rows(rows: list[tuple]) -> None:
     """Many rows in few round trips (the dialect's bulk insert); a row whose unique_key is
     taken is skipped."""
-    skip_taken_keys = (
-        "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
-        "AND state IN ('pending', 'blocked', 'processing', 'failed') DO NOTHING"
-    )
     store = dialect.current()
-    store.count_inserted(store.insert_rows(_INSERT_COLUMNS, rows, skip_taken_keys))
+    store.count_inserted(store.insert_rows(sqltext.INSERT_COLUMNS, rows, sqltext.SKIP_TAKEN_KEYS))
 
 
 def _link_and_dedupe(specs: list[JobSpec], ids: list[str], t: float) -> list[Enqueued]:
@@ -148,7 +90,7 @@ def _link_and_dedupe(specs: list[JobSpec], ids: list[str], t: float) -> list[Enq
     result = [Enqueued(job_id) for job_id in ids]
     for i, spec in enumerate(specs):
         if spec.unique_key:
-            holder = Job.select(Job.id).where((Job.unique_key == spec.unique_key) & Job.state.in_(_ACTIVE)).scalar()
+            holder = sql(sqltext.UNIQUE_HOLDER, spec.unique_key).fetchone()[0]
             if holder != ids[i]:
                 result[i] = Enqueued(holder, duplicate=True)
     # a dependency on a line that turned out to be a duplicate means its holder
@@ -180,7 +122,10 @@ def _link_and_dedupe(specs: list[JobSpec], ids: list[str], t: float) -> list[Enq
 def _existing_ids(ids: list[str]) -> list[str]:
     found: list[str] = []
     for piece in chunks(ids):
-        found += [j.id for j in Job.select(Job.id).where(Job.id.in_(piece))]
+        found += [
+            job_id
+            for (job_id,) in sql(sqltext.EXISTING_IDS.format(marks=sqltext.marks("{p}", len(piece)), p="{p}"), *piece)
+        ]
     return found
 
 

@@ -9,7 +9,7 @@ from peewee import SQL, fn
 
 from ..errors import NotFound
 from ..models import Attempt, Job, JobState, db
-from . import dialect
+from . import dialect, sqltext
 from .connection import guarded, now
 from .dependencies import ids_of
 from .statements import chunks, job_fields, job_view, job_views, sql
@@ -34,6 +34,12 @@ def list_jobs(
 ) -> list[JobView]:
     """Jobs newest first (or oldest first), keyset-paged by seq so deep pages stay cheap;
     state: one state or several."""
+    if not (before_seq is not None or search or oldest_first or where or queue) and limit is not None:
+        states = [state] if isinstance(state, str) else list(state or ())  # (the quick path's statement: sqltext)
+        statement = sqltext.list_jobs(db.param, tuple(JobView.__dataclass_fields__), len(states))
+        cursor = db.execute_sql(statement, (*states, limit))
+        names = [column[0] for column in cursor.description]
+        return [JobView.from_row(dict(zip(names, row))) for row in cursor.fetchall()]
     query = _matching(job_fields(), state, search, JobFilter(queue=queue) if where is None and queue else where)
     if before_seq is not None:
         query = query.where(Job.seq > before_seq if oldest_first else Job.seq < before_seq)
@@ -103,6 +109,8 @@ def paused_count(where: JobFilter | None = None) -> int:
     """Jobs paused and not finished (the partial index job_paused holds only paused ones)."""
     from ..states import FINISHED
 
+    if not where:  # (the quick path's statement: sqltext)
+        return db.execute_sql(sqltext.PAUSED_COUNT).fetchone()[0]
     return _matching(Job.select(), None, None, where).where(Job.paused & Job.state.not_in(list(FINISHED))).count()
 
 
@@ -160,7 +168,7 @@ def waiting_for(jobs: list[JobView]) -> dict[str, list[str]]:
 @guarded
 def counts() -> dict[str, int]:
     """Jobs per state, from the trigger-kept counters (no table scan)."""
-    found = dict(db.execute_sql("SELECT state, SUM(n) FROM job_count GROUP BY state").fetchall())
+    found = dict(db.execute_sql(sqltext.COUNTS).fetchall())
     return {s.value: int(found.get(s.value) or 0) for s in JobState}
 
 

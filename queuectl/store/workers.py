@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..models import Attempt, Job, JobState, Worker, db
-from . import counters, hosts
+from . import counters, hosts, sqltext
 from .cached import current_config
 from .connection import elapsed_clock, guarded, now, wake_workers
 from .views import Claim, WorkerView
@@ -18,7 +18,7 @@ P = JobState.PROCESSING.value
 #: how often a worker reports that it is alive (and extends the leases of its running jobs)
 HEARTBEAT_SECONDS = 1.0
 #: a worker silent for longer is not counted as live
-LIVENESS_SECONDS = 5.0
+LIVENESS_SECONDS = sqltext.LIVENESS_SECONDS
 #: the state of a worker asked to stop through the store, from the request until it has stopped
 STOPPING = "stopping"
 
@@ -159,7 +159,7 @@ def list_workers(live_only: bool = True) -> list[WorkerView]:
 
 @guarded
 def live_worker_count() -> int:
-    return Worker.select().where(Worker.heartbeat_at >= now() - LIVENESS_SECONDS).count()
+    return db.execute_sql(sqltext.LIVE_WORKERS.format(p=db.param), (now() - LIVENESS_SECONDS,)).fetchone()[0]
 
 
 @guarded
