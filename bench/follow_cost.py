@@ -12,7 +12,9 @@ stamp is drawn to the job's last line):
   worst_age_ms  the oldest the newest line on screen ever got: at each moment, now minus the
                 stamp of the newest line drawn (a stall, or a slow poll, shows here); the goal
                 is under 200 ms;
-  p95_age_ms    the same at each redraw, 95th percentile;
+  worst_behind_log_ms  the same, counted from when a newer line reached the log file (the
+                dashboard's own share: the worker's shipping and the machine's load left out);
+  p95_age_ms    the same as worst_age_ms at each redraw, 95th percentile;
   frames        redraws that brought newer lines;
   cpu_pct       the dashboard process's CPU (utime+stime from /proc) over the window, in % of one
                 CPU; the goal is under 30%.
@@ -87,9 +89,34 @@ def one_run(root: Path, rate: int, seconds: float, cols: int, rows: int) -> dict
     os.close(slave)
     raw = b""
     events: list[tuple[float, int]] = []  # (when read, newest stamp in what was read), ms
+    log = {"path": None, "offset": 0, "newest": 0, "since": None, "worst": 0.0, "drawn": 0, "on": False}
+
+    def watch_log(now: float) -> None:
+        """The newest line in the attempt's log file, and how long the screen has been behind it
+        (what the worker's shipping and the machine's load add is left out of this figure)."""
+        if log["path"] is None:
+            found = list((work / "logs").rglob("*.stdout"))
+            if not found:
+                return
+            log["path"] = found[0]
+        with open(log["path"], "rb") as f:
+            f.seek(max(log["offset"], f.seek(0, 2) - 4096))
+            data = f.read()
+        log["offset"] += len(data)
+        stamps = [int(s) for s in STAMP.findall(data[: data.rfind(b"\n") + 1])]
+        if stamps and max(stamps) > log["newest"]:
+            log["newest"] = max(stamps)
+        if log["newest"] > log["drawn"]:
+            if log["since"] is None:
+                log["since"] = now
+            if log["on"]:
+                log["worst"] = max(log["worst"], now - log["since"])
+        else:
+            log["since"] = None
 
     def pump(timeout: float) -> None:
         nonlocal raw
+        watch_log(time.time() * 1000)
         if not select.select([master], [], [], timeout)[0]:
             return
         try:
@@ -102,6 +129,12 @@ def one_run(root: Path, rate: int, seconds: float, cols: int, rows: int) -> dict
         stamps = [int(s) for s in STAMP.findall(tail)]
         if stamps:
             events.append((now, max(stamps)))
+            if max(stamps) > log["drawn"]:
+                log["drawn"] = max(stamps)
+                if log["newest"] <= log["drawn"]:
+                    log["since"] = None
+                elif log["since"] is not None:  # behind still, but only since the file got newer
+                    log["since"] = now
 
     try:
         deadline = time.monotonic() + 30
@@ -117,10 +150,12 @@ def one_run(root: Path, rate: int, seconds: float, cols: int, rows: int) -> dict
         while time.time() * 1000 < t0:
             pump(0.02)
         cpu0, wall0 = cpu_seconds(tui.pid), time.monotonic()
+        log["on"], log["worst"] = True, 0.0
         job_end = events[0][1] + (seconds + 1) * 1000  # (the job writes seconds+2 s in all)
         while time.time() * 1000 < job_end:
             pump(0.02)
         cpu1, wall1 = cpu_seconds(tui.pid), time.monotonic()
+        log["on"] = False
         t1 = time.time() * 1000
     finally:
         os.write(master, b"\x11")  # ctrl+q
@@ -145,6 +180,7 @@ def one_run(root: Path, rate: int, seconds: float, cols: int, rows: int) -> dict
         "rate": rate,
         "size": f"{cols}x{rows}",
         "worst_age_ms": round(worst),
+        "worst_behind_log_ms": round(log["worst"]),
         "p95_age_ms": round(statistics.quantiles(ages, n=20)[-1]) if len(ages) >= 2 else None,
         "frames": len(ages),
         "cpu_pct": round(100 * (cpu1 - cpu0) / (wall1 - wall0), 1),
@@ -168,7 +204,8 @@ def main() -> None:
         print(json.dumps(result), flush=True)
         results.append(result)
     summary = {
-        key: statistics.median(r[key] for r in results) for key in ("worst_age_ms", "p95_age_ms", "cpu_pct", "frames")
+        key: statistics.median(r[key] for r in results)
+        for key in ("worst_age_ms", "worst_behind_log_ms", "p95_age_ms", "cpu_pct", "frames")
     }
     summary["loadavg"] = os.getloadavg()[0]
     print(json.dumps({"median": summary}))

@@ -3,6 +3,7 @@ post requests; tui/actions.py carries them out through the engine's operations l
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
 from importlib.resources import files
 from pathlib import Path
@@ -111,6 +112,9 @@ class QueuectlApp(DashboardActions, App):
         for _ in range(self.start_count):
             self.request("start_worker", True)
         self.call_after_refresh(self._focus_pane)
+        # what the app holds once up (widgets, styles, modules) is never garbage: left out of the
+        # collector's full passes, which otherwise stalled a followed chatty log for 0.5 s each
+        self.call_after_refresh(gc.freeze)
 
     @property
     def base_screen(self) -> Screen:
