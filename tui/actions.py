@@ -435,8 +435,10 @@ class DashboardActions:
         except OSError as exc:
             self.notify(f"could not start a worker: {exc}", severity="error")
             return
+        self._tell_the_page(len(self.local_workers.running()))
         if not quiet:
-            self.notify(f"started {child.name} (pid {child.proc.pid})")
+            web = " — it stops when this tab closes (the browser asks first)" if self.is_web else ""
+            self.notify(f"started {child.name} (pid {child.proc.pid}){web}")
             self.log_command("queuectl worker start --count 1")
 
     def do_stop_worker(self, worker_id: str | None = None) -> None:

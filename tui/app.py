@@ -95,6 +95,7 @@ class QueuectlApp(DashboardActions, App):
         self._status_seen: tuple = ()
         self._status_every = 1  # like the panes: asked less often while nothing changes
         self._status_ticks = 0
+        self._page_told = 0  # workers of this tab the web page was told of
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -178,9 +179,19 @@ class QueuectlApp(DashboardActions, App):
             return
         for pane in self.base_screen.query(WorkersPane):  # none while the app starts or closes
             pane.started_here = {child.id for child in running}
+        self._tell_the_page(len(running))
         if not self._status_busy and not self.paused:
             self._status_busy = True
             self._load_status()
+
+    def _tell_the_page(self, workers: int) -> None:
+        """In a browser tab: how many workers this tab started, for the page (tui/web.py's
+        PAGE_SCRIPT asks before the tab closes while they run), as an OSC 777 sequence that the
+        terminal ignores.  Said when it changes."""
+        if not self.is_web or workers == self._page_told:
+            return
+        self._page_told = workers
+        self._driver.write(f"\x1b]777;queuectl;workers={workers}\x07")  # (no public way; one write)
 
     @work(thread=True, group="status")
     def _load_status(self) -> None:
