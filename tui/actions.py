@@ -555,6 +555,24 @@ class DashboardActions:
             self.exit()
             return
 
+        if getattr(self, "demo", False):  # the demo's jobs are samples: not worth a wait
+
+            def end_demo() -> None:
+                self.quitting = True
+                self.local_workers.stop_all()  # finish your job …
+                # … no: kill it now (the demo store keeps it, failed); a moment later, since two
+                # signals sent at once may reach a worker as one
+                self.set_timer(0.5, self.local_workers.stop_all)
+                self.notify(f"stopping the demo's {len(running)} worker(s) …")
+                self.refresh_status()
+
+            body = (
+                f"The demo's {len(running)} worker(s) stop now: a job they are running is killed "
+                "(the demo store keeps it, failed)."
+            )
+            self.confirm("Quit the demo", body, "Stop them and quit", end_demo)
+            return
+
         def go() -> None:
             self.quitting = True
             for child in running:  # (one asked already with - goes on finishing its job)

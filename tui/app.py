@@ -78,6 +78,7 @@ class QueuectlApp(DashboardActions, App):
         clock: Callable[[], float] | None = None,
         store_label: str | None = None,
         workers: int = 0,
+        demo: bool = False,
     ) -> None:
         super().__init__()
         self.location = location or store.location()
@@ -86,6 +87,8 @@ class QueuectlApp(DashboardActions, App):
             store.set_clock(clock)
         self.store_label = store_label or _home_short(self.location.display)
         self.start_count = workers
+        #: `queuectl demo`: its workers are the demo's own, so quitting stops them at once
+        self.demo = demo
         self.local_workers = ops.LocalWorkers(self.location)
         self.selected_job_id: str | None = None
         self.commands: list[str] = []
