@@ -154,6 +154,15 @@ async def test_follow_moves_wrap_and_half_pages(opened, make_app):
         assert out.virtual_size.height == 210 + -(-(len("line 150 ") + 250) // width) - 1
         await _type(pilot, "w")
         assert not out.wrap and out.virtual_size.height == 210
+        await _type(pilot, "slash", *"later", "enter", "F")  # nothing matches yet; follow again
+        assert "/later  no match" in _find(app) and out.following
+        stdout, _ = store.attempt_paths(store.location().logs_dir, "live", 1)
+        with stdout.open("a") as f:
+            f.write("later on\n")
+        await pilot.pause(0.5)
+        await settle(pilot, 1)
+        assert "/later  1 match" in _find(app) and out.following  # counted, not jumped to
+        assert out.render_line(height - 1).text.startswith("later on")
 
 
 async def test_escapes_stay_inert_and_an_escaped_st_reads_unlike_text(opened, make_app):

@@ -201,9 +201,9 @@ class LogsPane(StorePane):
                 lines.pop()
             if lines:
                 view.append(lines)
-        if self._match_count() != counted or (self.needle and self.match is None):
-            if self.match is None and self._match_count():
-                self._jump(self._first_match())
+        if self._match_count() != counted:
+            if self.match is None and self._match_count() and not self.following:
+                self._jump(self._first_match())  # (while following, new matches are only counted)
             self._find_line()
         self._status(chunk, done)
 
