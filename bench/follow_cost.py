@@ -212,7 +212,7 @@ def main() -> None:
         print(json.dumps(result), flush=True)
         results.append(result)
     summary = {
-        key: statistics.median(r[key] for r in results)
+        key: statistics.median([r[key] for r in results if r[key] is not None] or [None])
         for key in ("worst_age_ms", "worst_behind_log_ms", "p95_age_ms", "cpu_pct", "frames")
     }
     summary["loadavg"] = os.getloadavg()[0]
