@@ -30,23 +30,31 @@ def _after(app) -> None:
         )
 
 
+#: the demo job cancelled as soon as it is enqueued (every state shows from the start)
+DEMO_CANCELLED = "not-needed"
+
+
 def demo_jobs(now: float) -> list:
-    """A varied set: fast, slow with output, colours, failing into the DLQ, scheduled, urgent."""
+    """A varied set that shows every state within seconds on two slots, and holds none of them
+    long: fast, slow with output (one slot for 20 s), colours, failing then retried into the
+    DLQ, dead at once, timed out, blocked on the slow one, scheduled, urgent, and one cancelled
+    (DEMO_CANCELLED)."""
     from .spec import JobSpec
 
     slow = 'for i in $(seq 1 40); do echo "step $i of 40: processing batch $i"; sleep 0.5; done'
     colours = "printf '\\033[32mgreen\\033[0m \\033[33myellow\\033[0m \\033[1;31mbold red\\033[0m\\n'; sleep 1"
-    jobs = [JobSpec(f"echo 'hello from job {i}'", id=f"fast-{i}") for i in range(1, 9)]
+    jobs = [JobSpec(slow, id="slow-output", timeout=120, priority=50)]  # claimed first: processing
+    jobs += [JobSpec(f"echo 'hello from job {i}'", id=f"fast-{i}") for i in range(1, 9)]
     jobs += [
-        JobSpec(slow, id="slow-output", timeout=120),
         JobSpec(colours, id="colours"),
         JobSpec("echo 'warming up' >&2; sleep 2; echo 'processed 1,204 rows'", id="etl-nightly"),
         JobSpec("echo 'connecting…'; echo 'error: connection refused' >&2; exit 7", id="failing", max_retries=2),
         JobSpec("python3 -c 'import sys; sys.exit(\"bad input\")'", id="bad-input", max_retries=0),
-        JobSpec("sleep 600", id="long-sleeper", timeout=900),
+        JobSpec("echo 'report from the slow batches'", id="after-slow", depends_on=("slow-output",)),
         JobSpec("echo 'runs in two minutes'", id="scheduled", run_at=now + 120),
         JobSpec("echo 'I jumped the queue'", id="urgent", priority=100),
         JobSpec("sleep 3; echo done", id="timeout-demo", timeout=1, max_retries=0),
+        JobSpec("echo 'never runs'", id=DEMO_CANCELLED, run_at=now + 60),
     ]
     return jobs
 
@@ -94,9 +102,10 @@ def register(cli: click.Group) -> None:
         store.open_store(location)
         ops.set_setting("backoff_base", "3")
         ops.enqueue_batch(demo_jobs(store.now()))
+        ops.cancel(DEMO_CANCELLED)
         from .tui.app import QueuectlApp
 
-        app = QueuectlApp(location, workers=workers)
+        app = QueuectlApp(location, workers=workers, demo=True)
         app.run()
         _after(app)
         click.echo(f"The demo store stays at {path}: queuectl --db {shlex.quote(str(path))} tui", err=True)

@@ -161,12 +161,37 @@ def test_q_quits_the_dashboard_on_a_fresh_store(terminals):
 def test_q_quits_the_demo_and_says_where_its_store_stays(terminals, tmp_path, db_path):
     """(It makes a SQLite store of its own: once is enough, hence db_path.)"""
     terminal = terminals("demo", "--workers", "0", "--dir", str(tmp_path / "demo"))
-    terminal.wait_for("long-sleeper")
+    terminal.wait_for("slow-output")
     terminal.press(b"q")
     assert terminal.exit_status() == 0
     after = _after_exit(terminal)
     assert not [word for word in BROKEN if word in terminal.text], after
     assert f"The demo store stays at {tmp_path / 'demo' / 'demo.db'}" in after
+
+
+def test_the_demo_shows_every_state_and_q_stops_its_workers_at_once(terminals, tmp_path, db_path):
+    """`queuectl demo` with its two workers: every state is in its store within seconds (the
+    slots are not held by a long job), and q asks, then y ends the demo without waiting for the
+    20-second job its worker runs (killed: failed, not completed)."""
+    demo_db = tmp_path / "demo" / "demo.db"
+    terminal = terminals("demo", "--dir", str(tmp_path / "demo"))
+    terminal.wait_for("slow-output")
+    everything = {"pending", "blocked", "processing", "completed", "failed", "dead", "cancelled"}
+    seen: set[str] = set()
+
+    def states() -> set[str]:
+        jobs = json.loads(qctl("--db", str(demo_db), "list", "--json", "--limit", "100").stdout)
+        seen.update(job["state"] for job in jobs)
+        return seen
+
+    assert until(lambda: states() >= everything, 30), f"only {sorted(seen)}"
+    terminal.press(b"q")
+    terminal.wait_for("Quit the demo")
+    terminal.press(b"y")
+    assert terminal.exit_status() == 0
+    assert not [word for word in BROKEN if word in terminal.text], _after_exit(terminal)
+    slow = json.loads(qctl("--db", str(demo_db), "show", "slow-output", "--json").stdout)
+    assert slow["state"] == "failed", slow
 
 
 def test_q_y_with_a_busy_worker_started_here_waits_for_its_job_then_exits(terminals):

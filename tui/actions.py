@@ -435,8 +435,10 @@ class DashboardActions:
         except OSError as exc:
             self.notify(f"could not start a worker: {exc}", severity="error")
             return
+        self._tell_the_page(len(self.local_workers.running()))
         if not quiet:
-            self.notify(f"started {child.name} (pid {child.proc.pid})")
+            web = " — it stops when this tab closes (the browser asks first)" if self.is_web else ""
+            self.notify(f"started {child.name} (pid {child.proc.pid}){web}")
             self.log_command("queuectl worker start --count 1")
 
     def do_stop_worker(self, worker_id: str | None = None) -> None:
@@ -551,6 +553,24 @@ class DashboardActions:
             return
         if not running:
             self.exit()
+            return
+
+        if getattr(self, "demo", False):  # the demo's jobs are samples: not worth a wait
+
+            def end_demo() -> None:
+                self.quitting = True
+                self.local_workers.stop_all()  # finish your job …
+                # … no: kill it now (the demo store keeps it, failed); a moment later, since two
+                # signals sent at once may reach a worker as one
+                self.set_timer(0.5, self.local_workers.stop_all)
+                self.notify(f"stopping the demo's {len(running)} worker(s) …")
+                self.refresh_status()
+
+            body = (
+                f"The demo's {len(running)} worker(s) stop now: a job they are running is killed "
+                "(the demo store keeps it, failed)."
+            )
+            self.confirm("Quit the demo", body, "Stop them and quit", end_demo)
             return
 
         def go() -> None:

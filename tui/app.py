@@ -3,6 +3,7 @@ post requests; tui/actions.py carries them out through the engine's operations l
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
 from importlib.resources import files
 from pathlib import Path
@@ -77,6 +78,7 @@ class QueuectlApp(DashboardActions, App):
         clock: Callable[[], float] | None = None,
         store_label: str | None = None,
         workers: int = 0,
+        demo: bool = False,
     ) -> None:
         super().__init__()
         self.location = location or store.location()
@@ -85,6 +87,8 @@ class QueuectlApp(DashboardActions, App):
             store.set_clock(clock)
         self.store_label = store_label or _home_short(self.location.display)
         self.start_count = workers
+        #: `queuectl demo`: its workers are the demo's own, so quitting stops them at once
+        self.demo = demo
         self.local_workers = ops.LocalWorkers(self.location)
         self.selected_job_id: str | None = None
         self.commands: list[str] = []
@@ -94,6 +98,7 @@ class QueuectlApp(DashboardActions, App):
         self._status_seen: tuple = ()
         self._status_every = 1  # like the panes: asked less often while nothing changes
         self._status_ticks = 0
+        self._page_told = 0  # workers of this tab the web page was told of
 
     # -- layout ------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -111,6 +116,9 @@ class QueuectlApp(DashboardActions, App):
         for _ in range(self.start_count):
             self.request("start_worker", True)
         self.call_after_refresh(self._focus_pane)
+        # what the app holds once up (widgets, styles, modules) is never garbage: left out of the
+        # collector's full passes, which otherwise stalled a followed chatty log for 0.5 s each
+        self.call_after_refresh(gc.freeze)
 
     @property
     def base_screen(self) -> Screen:
@@ -174,9 +182,19 @@ class QueuectlApp(DashboardActions, App):
             return
         for pane in self.base_screen.query(WorkersPane):  # none while the app starts or closes
             pane.started_here = {child.id for child in running}
+        self._tell_the_page(len(running))
         if not self._status_busy and not self.paused:
             self._status_busy = True
             self._load_status()
+
+    def _tell_the_page(self, workers: int) -> None:
+        """In a browser tab: how many workers this tab started, for the page (tui/web.py's
+        PAGE_SCRIPT asks before the tab closes while they run), as an OSC 777 sequence that the
+        terminal ignores.  Said when it changes."""
+        if not self.is_web or workers == self._page_told:
+            return
+        self._page_told = workers
+        self._driver.write(f"\x1b]777;queuectl;workers={workers}\x07")  # (no public way; one write)
 
     @work(thread=True, group="status")
     def _load_status(self) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from rich.style import Style
 from rich.text import Text
 
 from queuectl import store
-from queuectl.render import clean
+from queuectl.render import FORMAT_CHARACTERS
 from queuectl.render import local_time as full_time  # noqa: F401  (one formatting of full times)
 
 STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
@@ -103,17 +104,91 @@ def retry_note(job) -> str:
 
 
 _SGR = re.compile(r"(\x1b\[[0-9;]*m)")
+#: what a log line must not pass to the terminal as itself: control and format characters (as
+#: `clean` escapes them), and the control pictures (U+2400...) that stand for escaped ones here
+_ESCAPED = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u2400-\u2426"
+    + "".join(f"\\U{first:08x}-\\U{last:08x}" for first, last in FORMAT_CHARACTERS)
+    + "]"
+)
+#: how an escaped character is drawn (besides its picture): unlike any text a job can print
+ESCAPED_STYLE = Style(reverse=True)
+_NEEDS_WORK = re.compile(_ESCAPED.pattern[:-1] + "\t]")
+#: the same for a line of ASCII (most lines, and far quicker to look through)
+_ASCII_NEEDS_WORK = re.compile("[\x00-\x1f\x7f]")
+
+
+def _plain_line(line: str) -> bool:
+    """Is the line drawn as it is (nothing to escape, colour or expand)?"""
+    return not (_ASCII_NEEDS_WORK if line.isascii() else _NEEDS_WORK).search(line)
+
+
+def _marker(char: str) -> str:
+    r"""An escaped character's picture: ESC is ␛ (U+241B), the other C0 controls and DEL their own
+    control pictures, a C1 control <9B>, anything else (a format character, a control picture the
+    job printed itself) <U+202E>.  Drawn in ESCAPED_STYLE: the text `\x1b\x1b]52` printed by a
+    job reads as typed, and ESC \ ESC ]52 (an ST, then an OSC 52) as ␛\␛]52, never the same."""
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "\u2421"
+    if code < 0xA0:
+        return f"<{code:02X}>"
+    return f"<U+{code:04X}>"
 
 
 def safe_ansi(line: str) -> Text:
-    """One log line with its SGR colours rendered and every other control character escaped."""
+    """One log line with its SGR colours rendered and every other control character drawn as an
+    inert marker (see _marker), tabs expanded; `log_plain` is its text."""
     line = line.rstrip("\r")
     if "\r" in line:  # a progress bar: the terminal would show what was written last
         line = line.rsplit("\r", 1)[1]
-    line = line.expandtabs(8)
+    if _plain_line(line):
+        return Text(line, end="")
     parts = _SGR.split(line)
-    safe = "".join(part if i % 2 else clean(part) for i, part in enumerate(parts))
-    return Text.from_ansi(safe, end="") if "\x1b" in safe else Text(safe, end="")
+    out: list[str] = []
+    markers: list[tuple[int, int]] = []
+    column = 0  # in the plain text (what is drawn): SGR codes take no room
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(part)
+            continue
+        for piece in re.split(r"(\t)", part) if "\t" in part else (part,):
+            if piece == "\t":
+                piece = " " * (8 - column % 8)
+            elif _ESCAPED.search(piece):
+                piece = _mark(piece, column, markers)
+            out.append(piece)
+            column += len(piece)
+    joined = "".join(out)
+    text = Text.from_ansi(joined, end="") if "\x1b" in joined else Text(joined, end="")
+    for start, end in markers:
+        text.stylize(ESCAPED_STYLE, start, end)
+    return text
+
+
+def _mark(piece: str, column: int, markers: list[tuple[int, int]]) -> str:
+    out = []
+    position = column
+    last = 0
+    for found in _ESCAPED.finditer(piece):
+        out.append(piece[last : found.start()])
+        position += found.start() - last
+        picture = _marker(found.group())
+        markers.append((position, position + len(picture)))
+        out.append(picture)
+        position += len(picture)
+        last = found.end()
+    out.append(piece[last:])
+    return "".join(out)
+
+
+def log_plain(line: str) -> str:
+    """The text `safe_ansi(line)` draws, cheaply for the common line (nothing to escape)."""
+    if _plain_line(line):
+        return line
+    return safe_ansi(line).plain
 
 
 def without_attempt(state: str) -> str:

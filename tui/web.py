@@ -133,6 +133,13 @@ class DashboardServer(Server):
         app.on_response_prepare.append(_security_headers)
         return app
 
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
+        """textual-serve's page, with PAGE_SCRIPT first in its head."""
+        response = await super().handle_index(request)
+        if isinstance(response, web.Response) and response.text:
+            response.text = response.text.replace("<head>", "<head>\n" + PAGE_SCRIPT, 1)
+        return response
+
     async def on_startup(self, app: web.Application) -> None:
         """(textual-serve prints a banner here: the dashboard is announced once its port is bound.)"""
 
@@ -192,6 +199,57 @@ class DashboardServer(Server):
         self.sessions.add(_digest(session))
         response.set_cookie(self.cookie_name, session, path="/", httponly=True, samesite="Strict", secure=self.secure)
         return response
+
+
+#: what the page adds to textual-serve's (issue 25):
+#: - the terminal takes the keyboard as soon as it exists: keys typed right after sign-in reach
+#:   the dashboard (the focus stayed on BODY until a click);
+#: - closing the tab (or leaving the page) asks first while workers started in this tab run: they
+#:   stop with it (each finishes its job).  The tab's dashboard says how many run as an OSC 777
+#:   sequence in its output (`ESC ] 777 ; queuectl ; workers=N BEL`, which the terminal ignores),
+#:   read here from the WebSocket before the terminal gets it.
+PAGE_SCRIPT = """<script>
+(function () {
+  var workers = 0;
+  var said = /\\x1b\\]777;queuectl;workers=(\\d+)\\x07/g;
+  function read(text) {
+    var found;
+    said.lastIndex = 0;
+    while ((found = said.exec(text)) !== null) workers = parseInt(found[1], 10);
+  }
+  var Native = window.WebSocket;
+  function Watched(url, protocols) {
+    var socket = protocols === undefined ? new Native(url) : new Native(url, protocols);
+    socket.addEventListener("message", function (event) {
+      if (typeof event.data === "string") read(event.data);
+      else if (event.data instanceof ArrayBuffer) read(new TextDecoder().decode(event.data));
+      else if (event.data && event.data.text) event.data.text().then(read);
+    });
+    return socket;
+  }
+  Watched.prototype = Native.prototype;
+  ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (k) { Watched[k] = Native[k]; });
+  window.WebSocket = Watched;
+  window.addEventListener("beforeunload", function (event) {
+    if (workers > 0) {
+      event.preventDefault();
+      event.returnValue = "Workers started in this tab stop when it closes.";
+      return event.returnValue;
+    }
+  });
+  function focusTerminal() {
+    var area = document.querySelector("#terminal textarea");
+    if (area && document.activeElement !== area) area.focus();
+    return !!area && document.activeElement === area;
+  }
+  var tries = 0;
+  var timer = setInterval(function () {
+    if (focusTerminal() || ++tries > 300) clearInterval(timer);
+  }, 50);
+  window.addEventListener("focus", focusTerminal);
+})();
+</script>
+"""
 
 
 def _digest(session: str) -> bytes:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from conftest import claim_one
-from textual.widgets import DataTable, Input, RichLog
+from queuectl.tui.widgets.log_view import LogView
+from textual.widgets import DataTable, Input
 
 from queuectl import store
 from queuectl.errors import NotFound
@@ -66,8 +67,8 @@ async def test_dlq_delete_confirms(seeded, make_app):
         assert store.counts()["dead"] == 2
 
 
-async def test_logs_pane_shows_both_streams_and_searches(seeded, make_app):
-    """3 shows the selected job's stdout and stderr; / keeps matching lines only."""
+async def test_logs_pane_shows_both_streams_and_filters(seeded, make_app):
+    """3 shows the selected job's stdout and stderr; & keeps matching lines only, esc shows all."""
     app = make_app(clock=seeded)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -77,18 +78,19 @@ async def test_logs_pane_shows_both_streams_and_searches(seeded, make_app):
         await settle(pilot)
         await pilot.press("3")
         await settle(pilot)
-        out = app.query_one("#log-out", RichLog)
-        err = app.query_one("#log-err", RichLog)
-        assert "collecting rows" in "".join(s.text for s in out.lines)
-        assert "rows.csv" in "".join(s.text for s in err.lines)
-        await pilot.press("slash")
+        out = app.query_one("#log-out", LogView)
+        err = app.query_one("#log-err", LogView)
+        assert out.lines == ["collecting rows"]
+        assert err.lines == ["report.sh: cannot open 'rows.csv'"]
+        await pilot.press("ampersand")
         app.query_one("#logs-search", Input).value = "nothing-like-this"
         await pilot.press("enter")
         await settle(pilot)
-        assert not out.lines and not err.lines
+        assert (out.shown_count, err.shown_count) == (0, 0)
+        assert "&nothing-like-this  0 lines" in str(app.query_one("#logs-find").render())
         await pilot.press("escape")
         await settle(pilot)
-        assert out.lines
+        assert (out.shown_count, err.shown_count) == (1, 1)
 
 
 async def test_logs_tail_of_a_huge_log(opened, make_app):

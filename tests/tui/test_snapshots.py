@@ -100,3 +100,11 @@ def test_ops_view(view, size, ops_seeded, make_app, snap_compare):
 def test_job_links(size, ops_seeded, make_app, snap_compare):
     """enter on the blocked `load` job: what it needs and what needs it."""
     assert snap_compare(make_app(clock=ops_seeded), terminal_size=size, run_before=_before(["B", "down", "enter"]))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_logs_search(size, seeded, make_app, snap_compare):
+    """3 on the dead `report` job, then /rows: both matches highlighted (stdout's current),
+    "match 1 of 2" in the search line."""
+    keys = ["D", "down", "down", "3", "slash", *"rows", "enter"]
+    assert snap_compare(make_app(clock=seeded), terminal_size=size, run_before=_before(keys))

@@ -27,6 +27,7 @@ APP_READS = {
     "paused",
     "call_from_thread",
     "size",
+    "console",  # (the Rich console a widget renders text with: LogView draws its rows)
 }
 
 

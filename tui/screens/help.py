@@ -37,6 +37,7 @@ def _key_name(key: str) -> str:
         "question_mark": "?",
         "at": "@",
         "colon": ":",
+        "ampersand": "&",
     }
     return ", ".join(names.get(k, k) for k in key.split(",") if k not in VIM_HIDDEN)
 
