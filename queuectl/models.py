@@ -21,7 +21,7 @@ from peewee import (
     TextField,
 )
 
-from .states import JobState
+from .states import ACTIVE_STATES, CLAIMABLE_STATES, FINISHED_STATES, JobState, sql_literals
 
 db = DatabaseProxy()
 
@@ -208,18 +208,22 @@ class AttemptOutput(BaseModel):
 
 MODELS = (Job, Attempt, Worker, Setting, JobCount, Dependency, Queue, Schedule, Host, MetricCount, AttemptOutput)
 
+_FAILED = sql_literals(JobState.FAILED)
+_PROCESSING = sql_literals(JobState.PROCESSING)
+_CLAIMABLE = sql_literals(*CLAIMABLE_STATES)
 # Indexes whose shape peewee cannot express (partial, descending), one per hot query.
 INDEXES = (
     # the claim of pending jobs: best first; partial, so finished history does not slow it
     # down; covering next_attempt_at and queue, so jobs not yet due (run_at) or in a paused queue
     # are skipped inside the index without a table lookup each
-    "CREATE INDEX IF NOT EXISTS job_claim ON job (priority DESC, seq, next_attempt_at, queue) WHERE state = 'pending'",
+    "CREATE INDEX IF NOT EXISTS job_claim ON job (priority DESC, seq, next_attempt_at, queue) "
+    f"WHERE state = {sql_literals(JobState.PENDING)}",
     # schema 4: the claim of failed jobs whose retry is due: by due time, so the retries still
     # waiting are never walked (they were, in job_claim: 36 ms -> 0.7 ms per PostgreSQL claim at
     # 1M jobs with 18k awaiting a retry)
-    "CREATE INDEX IF NOT EXISTS job_retry ON job (next_attempt_at, priority DESC, seq) WHERE state = 'failed'",
+    f"CREATE INDEX IF NOT EXISTS job_retry ON job (next_attempt_at, priority DESC, seq) WHERE state = {_FAILED}",
     # when the next scheduled job or retry becomes due (how long an idle worker may sleep)
-    "CREATE INDEX IF NOT EXISTS job_due ON job (next_attempt_at) WHERE state IN ('pending', 'failed')",
+    f"CREATE INDEX IF NOT EXISTS job_due ON job (next_attempt_at) WHERE state IN ({_CLAIMABLE})",
     # listing by state, newest first; the DLQ
     "CREATE INDEX IF NOT EXISTS job_state_seq ON job (state, seq)",
     # listing a queue, newest first
@@ -227,12 +231,12 @@ INDEXES = (
     # metrics: recent completions and runtimes
     "CREATE INDEX IF NOT EXISTS job_state_finished ON job (state, finished_at)",
     # leases that ran out
-    "CREATE INDEX IF NOT EXISTS job_lease ON job (lease_expires_at) WHERE state = 'processing'",
+    f"CREATE INDEX IF NOT EXISTS job_lease ON job (lease_expires_at) WHERE state = {_PROCESSING}",
     # schema 5: each queue's oldest ready job (the metrics' queue_oldest_ready_age_seconds)
-    "CREATE INDEX IF NOT EXISTS job_queue_due ON job (queue, next_attempt_at) WHERE state IN ('pending', 'failed')",
+    f"CREATE INDEX IF NOT EXISTS job_queue_due ON job (queue, next_attempt_at) WHERE state IN ({_CLAIMABLE})",
     # schema 2: one unfinished job per unique_key, enforced by the database (atomic on both)
     "CREATE UNIQUE INDEX IF NOT EXISTS job_unique_key ON job (unique_key) "
-    "WHERE unique_key IS NOT NULL AND state IN ('pending', 'blocked', 'processing', 'failed')",
+    f"WHERE unique_key IS NOT NULL AND state IN ({sql_literals(*ACTIVE_STATES)})",
 )
 #: indexes of later schema versions (made by their migration steps; INDEXES by version 2's)
 LATER_INDEXES = (
@@ -288,7 +292,7 @@ POSTGRES_TRIGGERS = (
 
 #: the upper bounds (seconds) of the duration and wait histograms' buckets; +Inf is implied
 HISTOGRAM_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
-_FINISHED_LABELS = "('completed', 'dead', 'cancelled')"
+_FINISHED_LABELS = f"({sql_literals(*FINISHED_STATES)})"
 
 
 def _bucket(value: str) -> str:
@@ -303,12 +307,12 @@ def _bucket(value: str) -> str:
 # (name, the observed value, when; a value of None counts the new state, others fill buckets)
 _OBSERVED = (
     ("jobs_finished", None, f"{{new}}.state IN {_FINISHED_LABELS}"),
-    ("runs", None, "{old}.state = 'processing'"),
-    ("job_duration_seconds", "{new}.updated_at - {new}.started_at", "{old}.state = 'processing'"),
+    ("runs", None, f"{{old}}.state = {_PROCESSING}"),
+    ("job_duration_seconds", "{new}.updated_at - {new}.started_at", f"{{old}}.state = {_PROCESSING}"),
     (
         "job_wait_seconds",
         "{new}.started_at - {old}.next_attempt_at",
-        "{new}.state = 'processing' AND {old}.attempts = 0",
+        f"{{new}}.state = {_PROCESSING} AND {{old}}.attempts = 0",
     ),
 )
 
@@ -361,22 +365,3 @@ METRIC_POSTGRES_TRIGGERS = (
     "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
     "FOR EACH STATEMENT EXECUTE FUNCTION queuectl_job_metrics()",
 )
-
-
-def create_schema(dialect) -> None:
-    """Create every table, index and trigger of the current version (in one transaction);
-    `dialect` is the store's (queuectl.store.dialect)."""
-    with db.atomic():
-        if dialect.lock_schema():
-            return
-        db.create_tables(MODELS)
-        for statement in (
-            INDEXES + LATER_INDEXES + dialect.counting_triggers + dialect.metric_triggers + dialect.table_tuning
-        ):
-            db.execute_sql(statement)
-        from .store.migrations import COMPATIBILITY, compatibility
-
-        Setting.insert_many(
-            [("schema_version", str(SCHEMA_VERSION)), (COMPATIBILITY, compatibility(SCHEMA_VERSION))],
-            fields=[Setting.key, Setting.value],
-        ).on_conflict_ignore().execute()

@@ -48,7 +48,7 @@ _WHERE = {
         "jobs",
     ),
     **dict.fromkeys(("Finished", "claim_batch", "finish_batch"), "claims"),
-    **dict.fromkeys(("LogRead", "attempt_paths", "read_log"), "logfiles"),
+    **dict.fromkeys(("attempt_paths", "read_log"), "logfiles"),
     **dict.fromkeys(
         (
             "attempts",
@@ -87,7 +87,9 @@ _WHERE = {
         "schedules",
     ),
     **dict.fromkeys(("apply_retention", "dead_by_error", "dead_ids_by_error", "dead_jobs", "prune"), "retention"),
-    **dict.fromkeys(("AttemptView", "Claim", "JobFilter", "JobView", "Metrics", "WorkerView", "iso"), "views"),
+    **dict.fromkeys(
+        ("AttemptView", "Claim", "JobFilter", "JobView", "LogRead", "Metrics", "WorkerView", "iso"), "views"
+    ),
     **dict.fromkeys(("Figures", "figures"), "counters"),
     **dict.fromkeys(("HostView", "list_hosts", "queuectl_version"), "hosts"),
     **dict.fromkeys(("follower_channel",), "output"),

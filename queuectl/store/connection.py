@@ -45,7 +45,8 @@ def open_store(
         from .drivers import import_peewee_without_drivers
 
         import_peewee_without_drivers()
-    from ..models import create_schema, db
+    from ..models import db
+    from .migrations import create_schema
 
     close_store()
     _file_identity = None
@@ -204,8 +205,8 @@ def set_wall_clock(clock=time.time) -> None:
 def _ensure_schema(create: bool) -> None:
     """Create, migrate or just check the schema.  Tables we do not know mean another
     application's file; some of ours missing mean a damaged store."""
-    from ..models import MODELS, SCHEMA_VERSION, Setting, create_schema, db
-    from .migrations import migrate
+    from ..models import MODELS, SCHEMA_VERSION, Setting, db
+    from .migrations import create_schema, migrate
 
     tables = set(db.get_tables())
     if "setting" not in tables:

@@ -15,6 +15,8 @@ from .connection import guarded, now
 
 #: hosts whose workers have all been gone this long are no longer listed (and forgotten)
 FORGET_SECONDS = 7 * 24 * 3600.0
+#: a worker silent for longer is not counted as live (nor, when all its workers are, its host)
+LIVENESS_SECONDS = 5.0
 
 
 def queuectl_version() -> str:
@@ -86,8 +88,6 @@ def list_hosts() -> list[HostView]:
     A host whose workers are registered but silent for LIVENESS_SECONDS is lost already (before
     any other worker declares them dead): since its newest heartbeat."""
     from peewee import fn
-
-    from .workers import LIVENESS_SECONDS
 
     t = now()
     with db.atomic():

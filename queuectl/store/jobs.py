@@ -16,7 +16,7 @@ from .. import failure
 from ..errors import InputError, InvalidState, NotFound
 from ..models import Attempt, Job, JobState, db
 from ..spec import JobSpec, new_job_id, validate_priority
-from ..states import ACTIVE_STATES, FINISHED_STATES
+from ..states import ACTIVE_STATES, FINISHED_STATES, sql_literals
 from . import dependencies, dialect, logfiles
 from .cached import current_config
 from .connection import guarded, location, now, wake_watchers, wake_workers
@@ -135,7 +135,7 @@ def _insert_rows(rows: list[tuple]) -> None:
     taken is skipped."""
     skip_taken_keys = (
         "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
-        "AND state IN ('pending', 'blocked', 'processing', 'failed') DO NOTHING"
+        f"AND state IN ({sql_literals(*ACTIVE_STATES)}) DO NOTHING"
     )
     store = dialect.current()
     store.count_inserted(store.insert_rows(_INSERT_COLUMNS, rows, skip_taken_keys))

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from ..errors import StoreError
+from ..states import FINISHED_STATES, sql_literals
 from . import dialect
 
 #: the setting that says which schema versions' code may use the store: {"schema": the store's
@@ -71,6 +72,25 @@ def _literal(value) -> str:
     if isinstance(value, int):
         return str(value)
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def create_schema(chosen) -> None:
+    """Create every table, index and trigger of the current version (in one transaction);
+    `chosen` is the store's dialect (dialect.py)."""
+    from ..models import INDEXES, LATER_INDEXES, MODELS, SCHEMA_VERSION, Setting, db
+
+    with db.atomic():
+        if chosen.lock_schema():
+            return
+        db.create_tables(MODELS)
+        for statement in (
+            INDEXES + LATER_INDEXES + chosen.counting_triggers + chosen.metric_triggers + chosen.table_tuning
+        ):
+            db.execute_sql(statement)
+        Setting.insert_many(
+            [("schema_version", str(SCHEMA_VERSION)), (COMPATIBILITY, compatibility(SCHEMA_VERSION))],
+            fields=[Setting.key, Setting.value],
+        ).on_conflict_ignore().execute()
 
 
 def _v2_workflows_and_queues() -> None:
@@ -122,7 +142,7 @@ def _v5_fleet() -> None:
     db.execute_sql(
         "INSERT INTO metric_count (name, queue, label, shard, n, total) "
         "SELECT 'jobs_finished', queue, state, 0, COUNT(*), 0 FROM job "
-        "WHERE state IN ('completed', 'dead', 'cancelled') GROUP BY queue, state"
+        f"WHERE state IN ({sql_literals(*FINISHED_STATES)}) GROUP BY queue, state"
     )
     for statement in INDEXES + dialect.current().metric_triggers:
         db.execute_sql(statement)
