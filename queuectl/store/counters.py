@@ -1,7 +1,7 @@
 """Durable figures for the metrics exporter, read as of one moment per scrape (one transaction,
 one snapshot: dialect.read_snapshot).
 
-Counters live in the metric_count table: the job triggers (models.METRIC_*_TRIGGERS) count
+Counters live in the metric_count table: the job triggers (the dialects' metric_triggers) count
 finished jobs and the outcome of each run, and fill the duration and wait histograms, in the
 transaction that changes the job; lease expiries are added by the recovery that fails the lost
 attempt.  Deleting jobs (prune, retention, dlq purge) never lowers them, so they are true
