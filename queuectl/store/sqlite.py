@@ -75,7 +75,7 @@ class SqliteDialect:
 
     def connect(self, readonly: bool = False):
         """The file and its folder checked (or made) private first; a command that only reads
-        never creates the file (mode=rw).  WAL is switched on by open_store, once the file is
+        never creates the file (mode=rw).  WAL is switched on by settle(), once the file is
         known to be ours."""
         from urllib.parse import quote
 
@@ -186,6 +186,27 @@ class SqliteDialect:
         """Inside the schema's transaction: True if another process created it meanwhile
         (SQLite: the write lock already keeps a second creator out)."""
         return False
+
+    @property
+    def store_file(self) -> Path | None:
+        """The file a migration copies first (None: a server, whose backups are its operator's)."""
+        return self.location.sqlite_path
+
+    def foreign_keys(self, on: bool) -> None:
+        """Around a migration: SQLite's foreign keys off, so that no table change can cascade
+        (a no-op inside a transaction: call it outside one)."""
+        from ..models import db
+
+        db.execute_sql(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+
+    def broken_references(self) -> list:
+        """At the end of a migration: the rows that point to rows that are gone."""
+        from ..models import db
+
+        return db.execute_sql("PRAGMA foreign_key_check").fetchall()
+
+    def bool_literal(self, value: bool) -> str:
+        return str(int(value))
 
     def migrator(self, db):
         from playhouse.migrate import SqliteMigrator
