@@ -7,7 +7,7 @@ import sys
 import time
 
 from . import store
-from .states import FINISHED
+from .states import CLAIMABLE_STATES, FINISHED
 from .terminal import Output
 
 POLL_SECONDS = 0.2
@@ -72,9 +72,7 @@ def _wait_for_attempt(job_id: str, number: int | None) -> store.AttemptView:
             if not runs or runs[-1].number >= number:
                 raise NotFound(f"job {job_id!r} has no attempt {number}")
         job = store.get_job(job_id)
-        if runs and (
-            number is None and (job.state != "pending" and job.state != "failed" or runs[-1].finished_at is None)
-        ):
+        if runs and (number is None and (job.state not in CLAIMABLE_STATES or runs[-1].finished_at is None)):
             return runs[-1]
         if job.state in FINISHED and not runs:
             from .ops import no_attempt

@@ -11,7 +11,8 @@ not the fleet.  No label names a job id or a command: series stay as few as queu
 from __future__ import annotations
 
 from . import store
-from .models import HISTOGRAM_BUCKETS, JobState
+from .models import JobState
+from .store.observed import HISTOGRAM_BUCKETS
 
 #: the finished outcomes, each always reported (0 until the first), so that rate() has a start
 OUTCOMES = (JobState.COMPLETED.value, JobState.DEAD.value, JobState.CANCELLED.value)

@@ -12,6 +12,8 @@ import re
 import sys
 from datetime import datetime
 
+from .states import STATE_COLOURS
+
 #: control characters, and the line and paragraph separators
 _CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 _CONTROL = re.compile(f"[{_CONTROLS}]")
@@ -88,15 +90,8 @@ def duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
 
 
-STATE_STYLES = {
-    "pending": "dim",
-    "processing": "yellow",
-    "completed": "green",
-    "failed": "dark_orange",
-    "dead": "red",
-    "cancelled": "grey50",
-    "blocked": "magenta",
-}
+#: a row's style by its job's state: the one colour map (states.STATE_COLOURS)
+STATE_STYLES = STATE_COLOURS
 
 
 #: the free-text last column keeps at least this many characters before other columns go

@@ -199,3 +199,80 @@ def test_each_command_module_says_which_commands_it_holds():
         names = [f"{name} {sub}" for sub in command.commands] if isinstance(command, click.Group) else []
         for expected in [name, *names]:
             assert f"`{expected}" in (module.__doc__ or ""), f"{module_name}'s docstring does not name `{expected}`"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[0] == "tui":
+        parts = ["queuectl", *parts]
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _import_graph(top_only: bool) -> dict[str, set[str]]:
+    """module -> the queuectl modules it imports (at module level only, or anywhere)."""
+    modules = {_module_name(path): path for path in _files("queuectl") + _files("tui")}
+    graph = {}
+    for name, path in modules.items():
+        found = set()
+        for imported, top in _imports(path):
+            if top_only and not top:
+                continue
+            while imported not in modules and "." in imported:  # a name inside a module
+                imported = imported.rsplit(".", 1)[0]
+            if imported in modules and imported != name and not name.startswith(imported + "."):
+                found.add(imported)
+        graph[name] = found
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The circles of the graph: its strongly connected parts of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            part = []
+            while not part or part[-1] != node:
+                part.append(stack.pop())
+            if len(part) > 1:
+                found.append(sorted(part))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_among_the_modules():
+    """No module imports, at module level, one that imports it back, however far round (issue 23)."""
+    graph = _import_graph(top_only=True)
+    assert len(graph) > 100 and graph["queuectl.store.jobs"]  # the graph is there
+    assert _cycles(graph) == []
+
+
+def test_no_import_cycle_even_through_deferred_imports():
+    """No circle even through the imports inside functions (in the store, workers ↔ counters/hosts
+    and logfiles ↔ output were two, models ↔ store a third), and the models and the states never
+    import the store back."""
+    graph = _import_graph(top_only=False)
+    assert _cycles(graph) == []
+    for name in ("queuectl.models", "queuectl.states"):
+        assert not {m for m in graph[name] if m.startswith("queuectl.store")}, name
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []

@@ -15,11 +15,12 @@ from rich.text import Text
 from queuectl import store
 from queuectl.render import FORMAT_CHARACTERS
 from queuectl.render import local_time as full_time  # noqa: F401  (one formatting of full times)
+from queuectl.states import SHOWN_STATES, STATE_COLOURS, JobState
 
-STATES = ("pending", "processing", "completed", "failed", "dead", "cancelled")
+STATES = tuple(state.value for state in SHOWN_STATES)
 #: every state the panes know, in display order; "blocked" (waiting for dependencies) is shown
 #: only where the store reports it
-ALL_STATES = ("blocked", *STATES)
+ALL_STATES = (JobState.BLOCKED.value, *STATES)
 
 
 def shown_states(counts: dict) -> list[str]:
@@ -29,22 +30,16 @@ def shown_states(counts: dict) -> list[str]:
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
-# One colour per state, everywhere (TUI.md); theme colours where the theme has one.  Blocked is a
-# violet, not magenta: the themes' error red (dead) is pink enough that magenta read as dead.
-_FIXED = {"pending": "dim", "failed": "dark_orange", "cancelled": "grey50", "blocked": "medium_purple1"}
-
 
 def state_styles(theme=None) -> dict[str, str]:
-    styles = dict(_FIXED)
-    styles["processing"] = getattr(theme, "warning", None) or "yellow"
-    styles["completed"] = getattr(theme, "success", None) or "green"
-    styles["dead"] = getattr(theme, "error", None) or "red"
-    return styles
+    """One colour per state, everywhere (TUI.md): the engine's map (states.STATE_COLOURS), the
+    same as the CLI's and the same on every `theme` (each colour reads on light and dark ones)."""
+    return {state.value: colour for state, colour in STATE_COLOURS.items()}
 
 
 def state_text(state: str, styles: dict[str, str], spin: bool = True) -> Text:
     label = state
-    if state == "processing" and spin:
+    if state == JobState.PROCESSING and spin:
         label = f"{state} {spinner()}"
     return Text(label, style=styles.get(state, ""), no_wrap=True)
 
@@ -85,7 +80,7 @@ def ago(ts: float | None) -> str:
 
 
 def runtime(job) -> float | None:
-    if job.state == "processing" and job.started_at is not None:
+    if job.state == JobState.PROCESSING and job.started_at is not None:
         return store.now() - job.started_at
     return job.runtime
 
@@ -95,10 +90,10 @@ def attempts_cell(job) -> str:
 
 
 def retry_note(job) -> str:
-    if job.state == "failed" and job.next_attempt_at is not None:
+    if job.state == JobState.FAILED and job.next_attempt_at is not None:
         wait = job.next_attempt_at - store.now()
         return f"(retry in {duration(wait)})" if wait > 0 else "(retry due)"
-    if job.state == "pending" and job.run_at > store.now() + 0.5:
+    if job.state == JobState.PENDING and job.run_at > store.now() + 0.5:
         return f"(at {clock_time(job.run_at)})"
     return ""
 

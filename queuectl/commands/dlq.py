@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from .. import complete
-from ..states import FINISHED
+from ..states import FINISHED, JobState
 from .common import (
     MAX_LIMIT,
     checked_job_id,
@@ -57,7 +57,7 @@ def dlq_list(ctx: click.Context, limit: int, group_by: str | None, json_: bool) 
             f"Dead Letter Queue by error ({len(groups)} groups)", ["Jobs", "Exit", "Examples", "Error"], rows
         )
         return
-    jobs = store.list_jobs(state="dead", limit=limit)
+    jobs = store.list_jobs(state=JobState.DEAD.value, limit=limit)
     if json_:
         echo_json([job.as_dict() for job in jobs])
         return
@@ -70,7 +70,7 @@ def dlq_list(ctx: click.Context, limit: int, group_by: str | None, json_: bool) 
         ]
         for job in jobs
     ]
-    total = store.counts()["dead"]
+    total = store.counts()[JobState.DEAD]
     shown = f"{len(jobs):,}" if len(jobs) >= total else f"{len(jobs):,} of {total:,}"
     render.print_table(f"Dead Letter Queue ({shown})", ["ID", "Attempts", "Updated", "Error"], rows)
 
@@ -125,7 +125,7 @@ def dlq_retry(
 @click.pass_context
 def dlq_purge(ctx: click.Context, older_than: str, dry_run: bool) -> None:
     """Delete dead jobs, their attempts and their logs."""
-    _prune(ctx, ["dead"], older_than, dry_run)
+    _prune(ctx, [JobState.DEAD.value], older_than, dry_run)
 
 
 @click.command()

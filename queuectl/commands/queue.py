@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import complete
+from ..states import JobState
 from .common import echo_json, json_option, name_command, open_named_store
 
 
@@ -31,11 +32,11 @@ def queue_list(ctx: click.Context, json_: bool) -> None:
             "paused" if q.paused else "running",
             str(q.running),
             "none" if q.max_running is None else str(q.max_running),
-            str(q.jobs["pending"]),
-            str(q.jobs["failed"]),
-            str(q.jobs["blocked"]),
-            str(q.jobs["completed"]),
-            str(q.jobs["dead"]),
+            str(q.jobs[JobState.PENDING]),
+            str(q.jobs[JobState.FAILED]),
+            str(q.jobs[JobState.BLOCKED]),
+            str(q.jobs[JobState.COMPLETED]),
+            str(q.jobs[JobState.DEAD]),
         ]
         for q in queues
     ]

@@ -8,6 +8,7 @@ import click
 
 from .. import complete
 from ..errors import ExitCode
+from ..states import JobState
 from .common import MAX_LIMIT, SECONDS, STATES, checked_job_id, echo_json, json_option, open_named_store
 
 
@@ -89,7 +90,7 @@ def status(ctx: click.Context, label: str | None, json_: bool) -> None:
         echo_json({"jobs": counts, "workers": workers})
         return
     paused = store.paused_count(where)
-    names = {"dead": "Dead (DLQ)"}
+    names = {JobState.DEAD: "Dead (DLQ)"}
     for state, n in counts.items():
         click.echo(f"{names.get(state, state.capitalize()) + ':':<13}{n}")
     click.echo(f"{'Paused:':<13}{paused}")
@@ -213,4 +214,4 @@ def wait(ctx: click.Context, job_ids: tuple[str, ...], timeout: float | None, js
             click.echo(f"{job_id}: {state or 'still running (timed out)'}")
     if None in final.values():
         sys.exit(ExitCode.TIMEOUT)
-    sys.exit(ExitCode.OK if all(state == "completed" for state in final.values()) else ExitCode.FAILED)
+    sys.exit(ExitCode.OK if all(state == JobState.COMPLETED for state in final.values()) else ExitCode.FAILED)

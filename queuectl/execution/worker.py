@@ -21,7 +21,7 @@ from .. import store
 from ..errors import ExitCode, InputError, StoreError, StoreUnusable
 from ..paths import Location
 from ..render import clean
-from ..states import FINISHED
+from ..states import FINISHED, JobState
 from ..store.connection import store_file_changed
 from . import fence, reaper, runner
 from .hooks import Hooks
@@ -471,11 +471,11 @@ class Worker:
 
     def _report(self, finished: store.Finished, state: str, outcome: runner.Outcome) -> None:
         claim = finished.claim
-        if state == "completed":
+        if state == JobState.COMPLETED:
             self.say(f"completed job '{claim.id}' in {outcome.duration:.2f}s")
-        elif state == "failed":
+        elif state == JobState.FAILED:
             self.say(f"job '{claim.id}' failed ({outcome.error}); it will be retried")
-        elif state == "dead":
+        elif state == JobState.DEAD:
             self.say(f"job '{claim.id}' failed ({outcome.error}); moved to the dead-letter queue")
         else:
             self.say(f"job '{claim.id}' ended as {state} ({outcome.error})")

@@ -19,7 +19,6 @@ _WHERE = {
     **dict.fromkeys(
         (
             "check_schema",
-            "close_store",
             "forward_wake_ups",
             "location",
             "now",
@@ -47,7 +46,7 @@ _WHERE = {
         "jobs",
     ),
     **dict.fromkeys(("Finished", "claim_batch", "finish_batch"), "claims"),
-    **dict.fromkeys(("LogRead", "attempt_paths", "read_log"), "logfiles"),
+    **dict.fromkeys(("attempt_paths", "read_log"), "logfiles"),
     **dict.fromkeys(
         (
             "attempts",
@@ -86,9 +85,11 @@ _WHERE = {
         "schedules",
     ),
     **dict.fromkeys(("apply_retention", "dead_by_error", "dead_ids_by_error", "dead_jobs", "prune"), "retention"),
-    **dict.fromkeys(("AttemptView", "Claim", "JobFilter", "JobView", "Metrics", "WorkerView", "iso"), "views"),
+    **dict.fromkeys(
+        ("AttemptView", "Claim", "JobFilter", "JobView", "LogRead", "Metrics", "WorkerView", "iso"), "views"
+    ),
     "Enqueued": "sqltext",
-    "open_store": "quick",
+    **dict.fromkeys(("open_store", "close_store"), "quick"),
     **dict.fromkeys(("Figures", "figures"), "counters"),
     **dict.fromkeys(("HostView", "list_hosts", "queuectl_version"), "hosts"),
     **dict.fromkeys(("follower_channel",), "output"),
@@ -223,7 +224,7 @@ def __getattr__(name: str):
         value = _quick_or_full(name, module)
     else:
         value = getattr(importlib.import_module(f".{module}", __name__), attribute or name)
-        if callable(value) and not isinstance(value, type) and module != "quick" and name != "close_store":
+        if callable(value) and not isinstance(value, type) and module != "quick":
             from . import quick
 
             quick.leave()  # the full store serves the other functions (a class or a constant needs no store)

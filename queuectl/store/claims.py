@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 from ..models import Job, JobState, db
+from ..states import sql_literals
 from . import dependencies, dialect
 from .cached import current_config, limited_queues
 from .connection import guarded, location, now, wake_watchers, wake_workers
@@ -17,6 +18,7 @@ from .jobs import fail
 from .views import Claim
 
 P = JobState.PROCESSING.value
+_PROCESSING = sql_literals(JobState.PROCESSING)
 
 # The best k runnable jobs, taken in one statement.  SQLite: the write lock is already ours
 # (BEGIN IMMEDIATE) and INDEXED BY keeps the planner on the partial indexes.  PostgreSQL: SKIP
@@ -31,16 +33,16 @@ _CANDIDATES_SQL = (
     "SELECT * FROM (SELECT seq, queue, priority FROM job {index} WHERE state = '{state}' "
     "AND next_attempt_at <= {p} AND NOT paused {only_queues} "
     "AND queue NOT IN (SELECT q.name FROM queue q WHERE q.paused OR q.max_running <= "
-    "(SELECT COALESCE(SUM(c.n), 0) FROM job_count c WHERE c.queue = q.name AND c.state = 'processing')) "
+    "(SELECT COALESCE(SUM(c.n), 0) FROM job_count c WHERE c.queue = q.name AND c.state = {processing})) "
     "ORDER BY priority DESC, seq LIMIT {p} {lock}) AS {state}"
 )
 _CLAIM_SQL = (
-    "UPDATE job SET state = 'processing', attempts = attempts + 1, worker_id = {p}, "
+    "UPDATE job SET state = {processing}, attempts = attempts + 1, worker_id = {p}, "
     "started_at = {p}, updated_at = {p}, lease_expires_at = {p}, next_attempt_at = NULL, "
     "finished_at = NULL, exit_code = NULL "
     "WHERE seq IN (SELECT seq FROM ("
     "SELECT c.seq, q.max_running - (SELECT COALESCE(SUM(n.n), 0) FROM job_count n "
-    "WHERE n.queue = c.queue AND n.state = 'processing') AS room, "
+    "WHERE n.queue = c.queue AND n.state = {processing}) AS room, "
     "ROW_NUMBER() OVER (PARTITION BY c.queue ORDER BY c.priority DESC, c.seq) AS place FROM ("
     "SELECT * FROM ({pending} UNION ALL {failed}) AS best ORDER BY priority DESC, seq LIMIT {p}"
     ") AS c LEFT JOIN queue q ON q.name = c.queue"
@@ -71,10 +73,12 @@ class Finished:
 def _claim_sql(claim_index: str, retry_index: str, lock: str, queues: int) -> str:
     only_queues = f"AND queue IN ({', '.join(['{p}'] * queues)})" if queues else ""
     pending, failed = (
-        _CANDIDATES_SQL.format(p="{p}", index=index, state=state, only_queues=only_queues, lock=lock)
-        for index, state in ((claim_index, "pending"), (retry_index, "failed"))
+        _CANDIDATES_SQL.format(
+            p="{p}", index=index, state=state, only_queues=only_queues, lock=lock, processing=_PROCESSING
+        )
+        for index, state in ((claim_index, JobState.PENDING.value), (retry_index, JobState.FAILED.value))
     )
-    return _CLAIM_SQL.format(p="{p}", pending=pending, failed=failed)
+    return _CLAIM_SQL.format(p="{p}", pending=pending, failed=failed, processing=_PROCESSING)
 
 
 @guarded
@@ -206,9 +210,10 @@ def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[st
         ok = [f for f in ok if f.claim.attempt_id in open_]
     if ok:
         done = sql(
-            "UPDATE job SET state = 'completed', finished_at = {p}, exit_code = 0, last_error = NULL, "
+            f"UPDATE job SET state = {sql_literals(JobState.COMPLETED)}, finished_at = {{p}}, exit_code = 0, "
+            "last_error = NULL, "
             "worker_id = NULL, lease_expires_at = NULL, updated_at = {p} "
-            f"WHERE seq IN ({_marks(len(ok))}) AND state = 'processing' AND worker_id = {{p}} "
+            f"WHERE seq IN ({_marks(len(ok))}) AND state = {_PROCESSING} AND worker_id = {{p}} "
             "RETURNING seq, has_dependents",
             t,
             t,

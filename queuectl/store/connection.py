@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import re
 import time
 
 from ..errors import InputError, NoStore, StoreDamaged, StoreError, StoreUnusable
 from ..paths import Location
-from ..paths import refuse_read_only_mount as _refuse_read_only_mount
 from . import clock, dialect
 from .dialect import ENDED_CHANNEL, WAKE_CHANNEL
 from .sqlite_busy import BUSY_TIMEOUT
@@ -42,39 +40,31 @@ def open_store(
     created.  (store.open_store is quick.open_store, which may take the quick path instead.)
     """
     global _file_identity
-    from . import quick
-
-    quick.close()
-    if not location.is_postgres:  # before anything imports peewee: it would import every driver
-        from .drivers import import_peewee_without_drivers
-
-        import_peewee_without_drivers()
-    from ..models import create_schema, db
+    chosen = dialect.for_location(location)
+    chosen.load_peewee()  # before anything imports peewee (SQLite: without its drivers)
+    from .migrations import create_schema
 
     close_store()
     _file_identity = None
-    if location.sqlite_path is not None and (not readonly or location.sqlite_path.exists()):
-        _refuse_read_only_mount(location.sqlite_path)
     try:
-        _connect(dialect.for_location(location), location, readonly)
+        _connect(chosen, location, readonly)
         with mapped_errors():
             _ensure_schema(create=not readonly)
     except NoStore:
         if not (readonly and empty_if_missing):
             raise
         close_store()
-        _connect(_NothingYet(location), location, readonly=True)
+        _connect(dialect.NothingYet(location), location, readonly=True)
         with mapped_errors():
             create_schema(dialect.current())
         return
     with mapped_errors():
-        if location.sqlite_path is not None:
-            if not readonly and db.execute_sql("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute_sql("PRAGMA journal_mode=wal")  # once, and only on our own store
-            if verify:
-                quick_check()
+        chosen.settle(readonly)
+        if verify:
+            quick_check()
+        if not chosen.server_clock():
             now()  # a store's first writer (after each boot) sets its clock's anchor
-            _file_identity = _identity(location.sqlite_path)
+        _file_identity = chosen.file_identity()
 
 
 def _connect(chosen: dialect.SqliteDialect, location: Location, readonly: bool) -> None:
@@ -91,42 +81,21 @@ def _connect(chosen: dialect.SqliteDialect, location: Location, readonly: bool) 
     forget_cached_config()
 
 
-def _identity(path) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_dev, st.st_ino
-
-
 def store_file_changed() -> str | None:
     """ "deleted" or "replaced" when the SQLite file at the open store's path is no longer the
     one this process opened: its connection still reads and writes the old file, which no other
     process sees any more.  One stat, cheap enough for every turn of a worker's loop."""
     if _file_identity is None:
         return None
-    now_there = _identity(_location.sqlite_path)
+    now_there = dialect.current().file_identity()
     if now_there == _file_identity:
         return None
     return "deleted" if now_there is None else "replaced"
 
 
-class _NothingYet(dialect.SqliteDialect):
-    """An empty store in memory, in place of one that does not exist yet (open_store's
-    empty_if_missing): every query answers as an empty store does, with the default settings."""
-
-    def connect(self, readonly: bool = False):
-        from .sqlite_busy import sqlite_class
-
-        return sqlite_class()(":memory:", pragmas={"foreign_keys": 1}, check_same_thread=False)
-
-
 def close_store() -> None:
     import sys
 
-    from . import quick
-
-    quick.close()
     if "queuectl.models" not in sys.modules:
         return  # (the quick path's process: no models, nothing of theirs open)
     from ..models import db
@@ -172,13 +141,11 @@ def elapsed_clock() -> float:
 
 @functools.lru_cache(maxsize=1)
 def _clock_offset(_period: int) -> float:
-    from ..models import db
-
     before = _host_clock()
     with mapped_errors():
-        server = db.execute_sql("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()[0]
+        server = dialect.current().server_time()
     after = _host_clock()
-    return float(server) - (before + after) / 2
+    return server - (before + after) / 2
 
 
 def set_clock(clock=None) -> None:
@@ -197,12 +164,12 @@ def set_wall_clock(clock=time.time) -> None:
 def _ensure_schema(create: bool) -> None:
     """Create, migrate or just check the schema.  Tables we do not know mean another
     application's file; some of ours missing mean a damaged store."""
-    from ..models import MODELS, SCHEMA_VERSION, Setting, create_schema, db
-    from .migrations import migrate
+    from ..models import MODELS, SCHEMA_VERSION, Setting, db
+    from .migrations import create_schema, migrate
 
     tables = set(db.get_tables())
     if "setting" not in tables:
-        if tables and not dialect.current().postgres:
+        if tables and not dialect.current().shared_database:
             raise StoreUnusable(
                 f"{location().display} is not a queuectl store (it holds other tables); "
                 "choose another file with --db or QUEUECTL_DB"
@@ -269,37 +236,16 @@ def _refuse_incompatible(version: int) -> None:
 
 
 def _damaged(what: str) -> str:
-    if location().sqlite_path is None:
-        return f"the store at {location().display} is damaged: {what}"
-    if not _is_sqlite_file(location().sqlite_path):
-        return f"{location().display} is not a queuectl store (not a SQLite database); give --db a store's path"
-    return (
-        f"the store at {location().display} is damaged ({what}); check it with "
-        f"`sqlite3 {location().sqlite_path} 'PRAGMA integrity_check'` and restore a backup"
-    )
-
-
-def _is_sqlite_file(path) -> bool:
-    """A SQLite file starts with its format's 16 bytes; a text file or an image given to --db
-    does not, and is no damaged store but the wrong file."""
-    try:
-        with open(path, "rb") as file:
-            return file.read(16) in (b"SQLite format 3\x00", b"")
-    except OSError:
-        return True  # (the error the connection gave stands)
+    return dialect.current().damaged(what)
 
 
 def quick_check() -> None:
     """SQLite's quick_check (every page and record, without cross-checking indexes): raises
     StoreDamaged on the first problem.  Nothing to do on PostgreSQL, which checks its pages."""
-    from ..models import db
-
-    if location().sqlite_path is None:
-        return
     with mapped_errors():
-        result = db.execute_sql("PRAGMA quick_check(1)").fetchone()[0]
-    if result != "ok":  # e.g. "*** in database main ***\nPage 109: btreeInitPage() returns error code 11"
-        raise StoreDamaged(_damaged(result.strip().splitlines()[-1]))
+        problem = dialect.current().quick_check()
+    if problem is not None:
+        raise StoreDamaged(_damaged(problem))
 
 
 #: what SQLite and PostgreSQL say about a store that lost pages or tables
@@ -316,12 +262,8 @@ def _disk_full(text: str) -> bool:
     cannot make its -shm file there."""
     if _FULL.search(text):
         return True
-    if "disk I/O error" not in text or _location is None or _location.sqlite_path is None:
-        return False
-    try:
-        return os.statvfs(_location.sqlite_path.parent).f_bavail == 0
-    except OSError:
-        return False
+    chosen = dialect.opened()
+    return "disk I/O error" in text and chosen is not None and chosen.disk_full()
 
 
 @contextlib.contextmanager
@@ -394,4 +336,4 @@ def wake_channel(name: str, watcher: bool = False, forwarded: bool = False):
 
 def forward_wake_ups():
     """See dialect.forward_wake_ups (the store must be open)."""
-    return dialect.current().forward_wake_ups()
+    return dialect.current().forward_wake_ups(WAKE_CHANNEL)

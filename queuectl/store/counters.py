@@ -1,7 +1,7 @@
 """Durable figures for the metrics exporter, read as of one moment per scrape (one transaction,
 one snapshot: dialect.read_snapshot).
 
-Counters live in the metric_count table: the job triggers (models.METRIC_*_TRIGGERS) count
+Counters live in the metric_count table: the job triggers (the dialects' metric_triggers) count
 finished jobs and the outcome of each run, and fill the duration and wait histograms, in the
 transaction that changes the job; lease expiries are added by the recovery that fails the lost
 attempt.  Deleting jobs (prune, retention, dlq purge) never lowers them, so they are true
@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..models import Job, MetricCount, db
+from ..states import CLAIMABLE_STATES, JobState, sql_literals
 from . import dialect
 from .connection import guarded, now
 
@@ -50,8 +51,7 @@ class Figures:
 
 @guarded
 def figures() -> Figures:
-    from .hosts import FORGET_SECONDS
-    from .workers import LIVENESS_SECONDS
+    from .hosts import FORGET_SECONDS, LIVENESS_SECONDS
 
     t = now()
     out = Figures(queues={Job.queue.default})
@@ -63,10 +63,10 @@ def figures() -> Figures:
         )
         for name, queue, label, n, total in rows:
             out.counts[(name, queue, label)] = (int(n or 0), float(total or 0.0))
-        waiting = sorted({queue for (queue, state), n in out.jobs.items() if n and state in ("pending", "failed")})
+        waiting = sorted({queue for (queue, state), n in out.jobs.items() if n and state in CLAIMABLE_STATES})
         for queue in waiting:  # the job_queue_due index: one lookup per queue
             (due,) = db.execute_sql(
-                f"SELECT MIN(next_attempt_at) FROM job WHERE state IN ('pending', 'failed') AND queue = {db.param}",
+                f"SELECT MIN(next_attempt_at) FROM job WHERE state IN ({sql_literals(*CLAIMABLE_STATES)}) AND queue = {db.param}",
                 (queue,),
             ).fetchone()
             out.oldest_ready_age[queue] = max(0.0, t - due) if due is not None else 0.0
@@ -83,7 +83,8 @@ def figures() -> Figures:
         busy = (
             dict(
                 db.execute_sql(
-                    "SELECT worker_id, COUNT(*) FROM job WHERE state = 'processing' GROUP BY worker_id"
+                    f"SELECT worker_id, COUNT(*) FROM job WHERE state = {sql_literals(JobState.PROCESSING)} "
+                    "GROUP BY worker_id"
                 ).fetchall()
             )
             if workers

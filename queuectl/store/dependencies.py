@@ -7,7 +7,7 @@ graph never has a cycle.  Everything here runs inside the caller's transaction.
 from __future__ import annotations
 
 from ..models import Dependency, Job, JobState
-from ..states import FINISHED_STATES
+from ..states import FINISHED_STATES, sql_literals
 from .statements import chunks, sql, update_job
 
 _FINISHED = {s.value for s in FINISHED_STATES}
@@ -61,7 +61,7 @@ def job_ended(seq: int, t: float) -> bool:
         ended = todo.pop()
         waiting = sql(
             "SELECT d.job_seq FROM dependency d JOIN job j ON j.seq = d.job_seq "
-            "WHERE d.depends_on_seq = {p} AND j.state = 'blocked'",
+            "WHERE d.depends_on_seq = {p} AND j.state = " + sql_literals(JobState.BLOCKED),
             ended,
         ).fetchall()
         for (dependent,) in waiting:
@@ -84,7 +84,7 @@ def cancelled_downstream(seqs: list[int]) -> list[tuple[int, str]]:
             marks = ", ".join(["{p}"] * len(piece))
             rows += sql(
                 f"SELECT j.seq, j.id FROM dependency d JOIN job j ON j.seq = d.job_seq "
-                f"WHERE d.depends_on_seq IN ({marks}) AND j.state = 'cancelled'",
+                f"WHERE d.depends_on_seq IN ({marks}) AND j.state = {sql_literals(JobState.CANCELLED)}",
                 *piece,
             ).fetchall()
         frontier = list(dict.fromkeys(seq for seq, _ in rows if seq not in found))

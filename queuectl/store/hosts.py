@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..models import Host, Job, JobState, Worker, db
 from .connection import guarded, now
+from .sqltext import LIVENESS_SECONDS
 
 #: hosts whose workers have all been gone this long are no longer listed (and forgotten)
 FORGET_SECONDS = 7 * 24 * 3600.0
@@ -86,8 +87,6 @@ def list_hosts() -> list[HostView]:
     A host whose workers are registered but silent for LIVENESS_SECONDS is lost already (before
     any other worker declares them dead): since its newest heartbeat."""
     from peewee import fn
-
-    from .workers import LIVENESS_SECONDS
 
     t = now()
     with db.atomic():

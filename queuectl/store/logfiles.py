@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
+
+from .views import LogRead
 
 
 def job_log_dir(logs_dir: Path, job_id: str) -> Path:
@@ -25,20 +26,6 @@ def attempt_paths(logs_dir: Path, job_id: str, number: int) -> tuple[Path, Path]
 
 #: what a reader loads of a log it has not read yet: the tail of a huge log, never all of it
 TAIL_BYTES = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class LogRead:
-    """One read of a log: the bytes, where the next read starts, and whether bytes before these
-    were left out (the partial first line is dropped then)."""
-
-    data: bytes
-    offset: int | None
-    skipped: bool
-
-    @property
-    def text(self) -> str:
-        return self.data.decode("utf-8", "replace")
 
 
 def read_log(path: str | Path | None, offset: int | None = None, max_bytes: int | None = TAIL_BYTES) -> LogRead:

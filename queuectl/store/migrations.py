@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 from ..errors import StoreError
+from ..states import FINISHED_STATES, sql_literals
 from . import dialect
 
 #: the setting that says which schema versions' code may use the store: {"schema": the store's
@@ -67,10 +68,29 @@ def _add_column(table: str, field, default=None) -> None:
 
 def _literal(value) -> str:
     if isinstance(value, bool):
-        return ("TRUE" if value else "FALSE") if dialect.current().postgres else str(int(value))
+        return dialect.current().bool_literal(value)
     if isinstance(value, int):
         return str(value)
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def create_schema(chosen) -> None:
+    """Create every table, index and trigger of the current version (in one transaction);
+    `chosen` is the store's dialect (dialect.py)."""
+    from ..models import INDEXES, LATER_INDEXES, MODELS, SCHEMA_VERSION, Setting, db
+
+    with db.atomic():
+        if chosen.lock_schema():
+            return
+        db.create_tables(MODELS)
+        for statement in (
+            INDEXES + LATER_INDEXES + chosen.counting_triggers + chosen.metric_triggers + chosen.table_tuning
+        ):
+            db.execute_sql(statement)
+        Setting.insert_many(
+            [("schema_version", str(SCHEMA_VERSION)), (COMPATIBILITY, compatibility(SCHEMA_VERSION))],
+            fields=[Setting.key, Setting.value],
+        ).on_conflict_ignore().execute()
 
 
 def _v2_workflows_and_queues() -> None:
@@ -122,7 +142,7 @@ def _v5_fleet() -> None:
     db.execute_sql(
         "INSERT INTO metric_count (name, queue, label, shard, n, total) "
         "SELECT 'jobs_finished', queue, state, 0, COUNT(*), 0 FROM job "
-        "WHERE state IN ('completed', 'dead', 'cancelled') GROUP BY queue, state"
+        f"WHERE state IN ({sql_literals(*FINISHED_STATES)}) GROUP BY queue, state"
     )
     for statement in INDEXES + dialect.current().metric_triggers:
         db.execute_sql(statement)
@@ -216,28 +236,26 @@ def migrate(from_version: int) -> None:
 
     if from_version < 1:
         raise StoreError("the store has no schema version; it was not made by queuectl")
-    sqlite_path = dialect.current().location.sqlite_path
+    chosen = dialect.current()
     copy = None
-    if sqlite_path is not None:
-        db.execute_sql("PRAGMA foreign_keys = OFF")  # (a no-op inside a transaction: before it)
+    chosen.foreign_keys(on=False)  # (before the transaction: inside, it would do nothing)
     try:
         with db.atomic():
-            dialect.current().lock_schema()
+            chosen.lock_schema()
             version = _version()
             if version >= SCHEMA_VERSION:
                 return  # another process upgraded it meanwhile
-            if sqlite_path is not None:
-                copy = _safety_copy(sqlite_path, version)
+            if chosen.store_file is not None:
+                copy = _safety_copy(chosen.store_file, version)
             pause = _step_pause()
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 STEPS[step]()
                 time.sleep(pause)
             _repair()
             _recount()
-            if sqlite_path is not None:
-                broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
-                if broken:
-                    raise StoreError(f"{len(broken)} row(s) would point to rows that are gone (first: {broken[0]})")
+            broken = chosen.broken_references()
+            if broken:
+                raise StoreError(f"{len(broken)} row(s) would point to rows that are gone (first: {broken[0]})")
             _set_version(SCHEMA_VERSION)
     except Exception as exc:
         if copy is None:
@@ -248,8 +266,7 @@ def migrate(from_version: int) -> None:
             f"the store is unchanged, and a copy of it is at {copy}"
         ) from exc
     finally:
-        if sqlite_path is not None:
-            db.execute_sql("PRAGMA foreign_keys = ON")
+        chosen.foreign_keys(on=True)
 
 
 def _version() -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..models import db
 from .connection import guarded
-from .logfiles import LogRead
+from .views import LogRead
 
 #: the NOTIFY channel on which followers hear that output arrived
 OUTPUT_CHANNEL = "queuectl_output"

@@ -9,6 +9,7 @@ from peewee import SQL, fn
 
 from ..errors import NotFound
 from ..models import Attempt, Job, JobState, db
+from ..states import ACTIVE_STATES, CLAIMABLE_STATES, sql_literals
 from . import dialect, sqltext
 from .connection import guarded, now
 from .dependencies import ids_of
@@ -120,7 +121,7 @@ def unfinished_in_queue(queue: str) -> int:
     trigger-kept counters: 0 means its last one just ended (the on_queue_drained hook)."""
     row = db.execute_sql(
         f"SELECT COALESCE(SUM(n), 0) FROM job_count WHERE queue = {db.param} AND state IN "
-        "('pending', 'blocked', 'processing', 'failed')",
+        f"({sql_literals(*ACTIVE_STATES)})",
         (queue,),
     ).fetchone()
     return int(row[0] or 0)
@@ -185,7 +186,8 @@ def attempts(job_id: str) -> list[AttemptView]:
 def next_due() -> float | None:
     """When the earliest waiting job (scheduled or retrying) becomes claimable."""
     row = db.execute_sql(
-        f"SELECT next_attempt_at FROM job {dialect.current().due_index} WHERE state IN ('pending', 'failed') "
+        f"SELECT next_attempt_at FROM job {dialect.current().due_index} "
+        f"WHERE state IN ({sql_literals(*CLAIMABLE_STATES)}) "
         "AND NOT paused ORDER BY next_attempt_at LIMIT 1"
     ).fetchone()
     return row[0] if row else None
@@ -200,7 +202,8 @@ def has_burst_work(queues: tuple[str, ...] = ()) -> bool:
     paused = {name for (name,) in Queue.select(Queue.name).where(Queue.paused).tuples()}
     mine = (lambda queue: queue in queues) if queues else (lambda queue: True)
     counted = db.execute_sql(
-        "SELECT queue, state, SUM(n) FROM job_count WHERE state IN ('processing', 'failed') GROUP BY queue, state"
+        "SELECT queue, state, SUM(n) FROM job_count "
+        f"WHERE state IN ({sql_literals(JobState.PROCESSING, JobState.FAILED)}) GROUP BY queue, state"
     ).fetchall()
     for queue, state, n in counted:
         if n and mine(queue) and (state == JobState.PROCESSING.value or queue not in paused):

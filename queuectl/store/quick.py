@@ -35,6 +35,14 @@ def open_store(location, readonly: bool = False, verify: bool = False, empty_if_
     open_full(location, readonly=readonly, verify=verify, empty_if_missing=empty_if_missing)
 
 
+def close_store() -> None:
+    """store.close_store: the quick path's connection and the full store's, whichever is open."""
+    close()
+    from .connection import close_store as close_full
+
+    close_full()
+
+
 def open(location, readonly: bool, empty_if_missing: bool) -> bool:  # noqa: A001 (the store's verb)
     """Open the store at `location` for the quick path; False: the full store must."""
     global _conn, _how

@@ -2,10 +2,12 @@
 of the commands people run in loops (store/quick.py, sqlite3 alone).  One text each, so that the
 two can never drift apart; {p} marks a parameter (the dialect's: ? or %s), {marks} a list of them.
 
-Nothing here imports anything: the quick path must not pay for peewee or the models.
+Nothing here imports more than the states: the quick path must not pay for peewee or the models.
 """
 
 from __future__ import annotations
+
+from ..states import ACTIVE_STATES, FINISHED_STATES, JobState, sql_literals
 
 #: the schema this code reads and writes (models.SCHEMA_VERSION; a test keeps the two equal)
 SCHEMA_VERSION = 7
@@ -27,10 +29,6 @@ TABLES = frozenset(
 )
 #: a worker whose heartbeat is older than this is not counted as live
 LIVENESS_SECONDS = 5.0
-#: the states of a job that holds its unique key
-ACTIVE = ("pending", "blocked", "processing", "failed")
-#: the states of a finished job
-FINISHED = ("completed", "dead", "cancelled")
 
 SCHEMA_VERSION_SQL = "SELECT value FROM setting WHERE key = 'schema_version'"
 TABLES_SQL = "SELECT name FROM sqlite_master WHERE type = 'table'"
@@ -62,8 +60,7 @@ INSERT_COLUMNS = (
 )
 #: a row whose unique key an unfinished job holds is skipped (job_unique_key's condition)
 SKIP_TAKEN_KEYS = (
-    "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL "
-    "AND state IN ('pending', 'blocked', 'processing', 'failed') DO NOTHING"
+    f"ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ({sql_literals(*ACTIVE_STATES)}) DO NOTHING"
 )
 INSERT_JOBS = f"INSERT INTO job ({', '.join(INSERT_COLUMNS)}) VALUES ({{marks}}) {SKIP_TAKEN_KEYS}"
 #: the job counters SQLite's triggers do not keep for inserts (PostgreSQL's statement trigger does)
@@ -73,12 +70,10 @@ COUNT_INSERTED = (
 )
 KEPT_ROWS = "SELECT queue, state FROM job WHERE id IN ({marks})"
 EXISTING_IDS = "SELECT id FROM job WHERE id IN ({marks})"
-UNIQUE_HOLDER = (
-    "SELECT id FROM job WHERE unique_key = {p} AND state IN ('pending', 'blocked', 'processing', 'failed') LIMIT 1"
-)
+UNIQUE_HOLDER = f"SELECT id FROM job WHERE unique_key = {{p}} AND state IN ({sql_literals(*ACTIVE_STATES)}) LIMIT 1"
 
 COUNTS = "SELECT state, SUM(n) FROM job_count GROUP BY state"
-PAUSED_COUNT = "SELECT COUNT(*) FROM job WHERE paused AND state NOT IN ('completed', 'dead', 'cancelled')"
+PAUSED_COUNT = f"SELECT COUNT(*) FROM job WHERE paused AND state NOT IN ({sql_literals(*FINISHED_STATES)})"
 LIVE_WORKERS = "SELECT COUNT(*) FROM worker WHERE heartbeat_at >= {p}"
 #: the newest jobs, of any state or of these ({where}: "" or "WHERE state IN (…)"); JobView's fields
 LIST_JOBS = "SELECT {columns} FROM job {where} ORDER BY seq DESC LIMIT {p}"
@@ -124,7 +119,7 @@ def job_row(spec, job_id: str, cfg: dict, t: float) -> tuple:
     return (
         job_id,
         spec.command,
-        "blocked" if spec.depends_on else "pending",
+        JobState.BLOCKED.value if spec.depends_on else JobState.PENDING.value,
         cfg["default_priority"] if spec.priority is None else spec.priority,
         0,
         cfg["max_retries"] if spec.max_retries is None else spec.max_retries,

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 
+from ..states import FINISHED
+
 
 def iso(ts: float | None) -> str | None:
     """UTC epoch seconds as ISO 8601 with a Z, to the millisecond."""
@@ -81,7 +83,7 @@ class JobView(_Record):
     @property
     def shown_state(self) -> str:
         """The state as people read it: "paused" for a paused job that has not finished."""
-        return "paused" if self.paused and self.state not in ("completed", "dead", "cancelled") else self.state
+        return "paused" if self.paused and self.state not in FINISHED else self.state
 
     @property
     def runtime(self) -> float | None:
@@ -162,3 +164,17 @@ class Metrics:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class LogRead:
+    """One read of a log: the bytes, where the next read starts, and whether bytes before these
+    were left out (the partial first line is dropped then)."""
+
+    data: bytes
+    offset: int | None
+    skipped: bool
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace")

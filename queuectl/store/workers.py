@@ -11,14 +11,13 @@ from ..models import Attempt, Job, JobState, Worker, db
 from . import counters, hosts, sqltext
 from .cached import current_config
 from .connection import elapsed_clock, guarded, now, wake_workers
+from .hosts import LIVENESS_SECONDS
 from .views import Claim, WorkerView
 
 P = JobState.PROCESSING.value
 
 #: how often a worker reports that it is alive (and extends the leases of its running jobs)
 HEARTBEAT_SECONDS = 1.0
-#: a worker silent for longer is not counted as live
-LIVENESS_SECONDS = sqltext.LIVENESS_SECONDS
 #: the state of a worker asked to stop through the store, from the request until it has stopped
 STOPPING = "stopping"
 

@@ -15,6 +15,7 @@ from textual.widgets import ContentSwitcher, DataTable, Static
 
 from queuectl import store
 from queuectl.render import clean
+from queuectl.states import JobState
 
 from ..format import attempts_cell, clock_time, state_styles
 from ..messages import JobHighlighted
@@ -43,7 +44,7 @@ class DeadJobs(JobListPane):
     """Jobs that ran out of retries, most recent first."""
 
     TAB = "dlq"
-    FIXED_STATE = "dead"
+    FIXED_STATE = JobState.DEAD.value
     WRITES = frozenset({"retry", "retry_all", "edit", "delete"})
     BINDINGS = [
         Binding("space", "mark", "Mark"),
@@ -64,19 +65,19 @@ class DeadJobs(JobListPane):
         wide = width >= 96
         spec = [("id", "ID", 16 if wide else 14), ("att", "ATT", 5), ("exit", "EXIT", 4), ("error", "LAST ERROR", None)]
         if wide:
-            spec += [("failed", "DIED", 11)]
+            spec += [("died", "DIED", 11)]
         return spec
 
     def cells(self, job, styles, widths):
         id_cell = self.mark_prefix(job)
-        id_cell.append(clean(job.id, widths["id"] - 2), style=styles.get("dead"))
+        id_cell.append(clean(job.id, widths["id"] - 2), style=styles.get(JobState.DEAD))
         cells = (
             id_cell,
             Text(attempts_cell(job), justify="right"),
             Text("" if job.exit_code is None else str(job.exit_code), justify="right"),
             Text(clean(job.last_error, widths["error"]), no_wrap=True),
         )
-        if "failed" in widths:
+        if "died" in widths:
             cells += (clock_time(job.finished_at or job.updated_at),)
         return cells
 
@@ -179,7 +180,7 @@ class DeadGroups(KeyedTablePane):
         error_width = max(8, width - fixed - 2)
         columns = [(label, w or error_width) for label, w in columns]
         self.groups = {group_key(g): g for g in groups}
-        dead = state_styles(self.app.current_theme)["dead"]
+        dead = state_styles(self.app.current_theme)[JobState.DEAD]
         rows = []
         for g in groups:
             cells = (

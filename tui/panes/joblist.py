@@ -17,6 +17,7 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from queuectl import store
+from queuectl.states import JobState
 from queuectl.store import JobFilter, JobView
 
 from ..base import StorePane, cursor_key
@@ -194,7 +195,7 @@ class JobListPane(StorePane):
 
     def fingerprint(self, page: Page):
         # a running job's runtime and spinner move on screen: such a page is never idle
-        busy = any(job.state == "processing" for job in page.rows)
+        busy = any(job.state == JobState.PROCESSING for job in page.rows)
         return None if busy else (page.rows, page.total, page.extra)
 
     def on_paged_table_edge(self, message: PagedTable.Edge) -> None:

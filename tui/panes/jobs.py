@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, Static
 
 from queuectl import ops, store
 from queuectl.render import clean
+from queuectl.states import CLAIMABLE_STATES, JobState
 from queuectl.store import JobFilter
 
 from ..format import (
@@ -35,13 +36,13 @@ TYPING_PAUSE = 0.25
 
 FINISHED = ops.FINISHED
 STATE_KEYS = {
-    "P": "pending",
-    "R": "processing",
-    "C": "completed",
-    "F": "failed",
-    "D": "dead",
-    "X": "cancelled",
-    "B": "blocked",
+    "P": JobState.PENDING.value,
+    "R": JobState.PROCESSING.value,
+    "C": JobState.COMPLETED.value,
+    "F": JobState.FAILED.value,
+    "D": JobState.DEAD.value,
+    "X": JobState.CANCELLED.value,
+    "B": JobState.BLOCKED.value,
 }
 
 
@@ -60,7 +61,7 @@ def parse_filter(text: str) -> tuple[str | None, str | None, JobFilter, str | No
         elif m.group(1):
             key, value = m.group(1).lower(), m.group(2)
             if key == "state":
-                value = {"running": "processing", "all": ""}.get(value.lower(), value.lower())
+                value = {"running": JobState.PROCESSING.value, "all": ""}.get(value.lower(), value.lower())
                 if value and value not in ALL_STATES:
                     return (
                         None,
@@ -195,9 +196,9 @@ class JobsPane(JobListPane):
 
     def cells(self, job, styles, widths):
         note = retry_note(job)
-        if job.queue in self.paused_queues and job.state in ("pending", "failed"):
+        if job.queue in self.paused_queues and job.state in CLAIMABLE_STATES:
             note = f"(queue {clean(job.queue, 16)} paused)"
-        if job.state == "blocked" and job.id in self.waiting:
+        if job.state == JobState.BLOCKED and job.id in self.waiting:
             note = "(waits for " + ", ".join(clean(i, 24) for i in self.waiting[job.id][:3])
             note += " …)" if len(self.waiting[job.id]) > 3 else ")"
         width = widths["command"]
@@ -342,7 +343,7 @@ class JobsPane(JobListPane):
         self.state = None
 
     def action_cycle_state(self) -> None:
-        order = [None, *STATES, "blocked"]
+        order = [None, *STATES, JobState.BLOCKED.value]
         self.state = order[(order.index(self.state) + 1) % len(order)]
 
     def action_sort(self) -> None:
@@ -382,7 +383,7 @@ class JobsPane(JobListPane):
         ids = self.targets()
         if not ids:
             return
-        running = [j.id for j in self.rows if j.id in ids and j.state == "processing"]
+        running = [j.id for j in self.rows if j.id in ids and j.state == JobState.PROCESSING]
         self.request("cancel", ids, running)
         self.marked.clear()
 

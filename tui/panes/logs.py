@@ -18,6 +18,7 @@ from textual.widgets import Input, Static
 from queuectl import ops
 from queuectl.errors import NotFound
 from queuectl.render import clean
+from queuectl.states import JobState
 from queuectl.store import AttemptView, JobView
 
 from ..base import StorePane
@@ -224,7 +225,7 @@ class LogsPane(StorePane):
             if not done:
                 line.append(" · live" + (", following" if self.following else ", paused (F follows)"))
             elif chunk.run.error:
-                line.append(f" · {clean(chunk.run.error, 50)}", style=styles.get("failed"))
+                line.append(f" · {clean(chunk.run.error, 50)}", style=styles.get(JobState.FAILED))
             else:
                 line.append(f" · exit {chunk.run.exit_code}")
         if self.wrap:

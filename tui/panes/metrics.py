@@ -19,6 +19,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from queuectl import store
+from queuectl.states import STATE_COLOURS, JobState
 from queuectl.store import Metrics, Series
 
 from ..base import StorePane
@@ -31,12 +32,19 @@ class MetricsData:
     series: Series
 
 
+#: the runs the throughput chart draws (Series fields, legend labels), in their states' colours
+_RUN_ENDS = (JobState.COMPLETED.value, JobState.FAILED.value)
 #: (chart id, title, y label, the two series it draws, their legend labels)
 CHARTS = (
-    ("metrics-throughput", "jobs per minute", "jobs", ("completed", "failed"), ("completed", "failed")),
+    ("metrics-throughput", "jobs per minute", "jobs", _RUN_ENDS, _RUN_ENDS),
     ("metrics-wait", "queue wait (enqueue → start)", "seconds", ("wait_p50", "wait_p95"), ("p50", "p95")),
     ("metrics-runtime", "runtime", "seconds", ("runtime_p50", "runtime_p95"), ("p50", "p95")),
 )
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    """A "#RRGGBB" colour as plotext takes it."""
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
 def _ticks(minutes: int) -> tuple[list[int], list[str]]:
@@ -69,7 +77,7 @@ class MetricsPane(StorePane):
     def show(self, data: MetricsData) -> None:
         self.series = data.series
         self._counts(data)
-        colours = {"completed": "green", "failed": "orange", "p50": "cyan", "p95": "blue+"}  # states: as everywhere
+        colours = {"p50": "cyan", "p95": "blue+", **{state: _rgb(STATE_COLOURS[state]) for state in _RUN_ENDS}}
         marks, labels = _ticks(data.series.minutes)
         xs = list(range(-data.series.minutes + 1, 1))
         for chart_id, title, ylabel, fields, names in CHARTS:

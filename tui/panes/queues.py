@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Static
 
 from queuectl import store
 from queuectl.render import clean
+from queuectl.states import JobState
 from queuectl.store import QueueView
 
 from ..format import state_styles
@@ -17,8 +18,8 @@ from ..widgets.vim_table import VimTable
 from .keyed import KeyedTablePane
 
 #: (state, column label) for the per-state counts; the wide layout adds the finished ones
-NARROW = [("pending", "PENDING"), ("blocked", "BLOCKED"), ("failed", "FAILED"), ("dead", "DEAD")]
-WIDE = [*NARROW, ("completed", "COMPLETED"), ("cancelled", "CANCELLED")]
+NARROW = [(s.value, s.value.upper()) for s in (JobState.PENDING, JobState.BLOCKED, JobState.FAILED, JobState.DEAD)]
+WIDE = [*NARROW, *((s.value, s.value.upper()) for s in (JobState.COMPLETED, JobState.CANCELLED))]
 
 
 class QueuesPane(KeyedTablePane):
@@ -53,10 +54,10 @@ class QueuesPane(KeyedTablePane):
         columns += [(label, max(len(label), 7)) for _, label in counted]
         rows = []
         for q in queues:
-            state = Text("paused", style=f"bold {styles['failed']}") if q.paused else Text("active", style="dim")
+            state = Text("paused", style=f"bold {styles[JobState.FAILED]}") if q.paused else Text("active", style="dim")
             limit = "none" if q.max_running is None else f"{q.max_running:,}"
             at_limit = q.max_running is not None and q.running >= q.max_running
-            running = Text(f"{q.running:,}", justify="right", style=styles["processing"] if q.running else "dim")
+            running = Text(f"{q.running:,}", justify="right", style=styles[JobState.PROCESSING] if q.running else "dim")
             if at_limit:
                 running.append(" ●", style="bold")
             cells = (Text(clean(q.name, columns[0][1]), no_wrap=True), state, running, Text(limit, justify="right"))

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 
 from queuectl import store
 from queuectl.render import clean
+from queuectl.states import JobState
 from queuectl.store import ScheduleView
 
 from ..format import clock_time, duration, full_time, state_styles
@@ -119,7 +120,9 @@ class SchedulesPane(KeyedTablePane):
         styles = state_styles(self.app.current_theme)
         rows = [("job", Text(clean(json.dumps(s.job, ensure_ascii=False))))]
         if s.last_error:  # folded onto more lines rather than cut: it is why the schedule stopped
-            rows.append(("error", Text(clean(s.last_error), style=styles["failed"], no_wrap=False, overflow="fold")))
+            rows.append(
+                ("error", Text(clean(s.last_error), style=styles[JobState.FAILED], no_wrap=False, overflow="fold"))
+            )
             rows.append(("next", Text("paused by this error: p resumes once it is fixed", style="dim")))
         elif s.paused:
             rows.append(("next", Text("paused: p resumes from the next tick (missed ticks are not run)", style="dim")))
@@ -179,5 +182,5 @@ class SchedulesPane(KeyedTablePane):
 def _state_cell(s: ScheduleView, styles: dict) -> Text:
     """error: the last tick failed and paused the schedule (the detail box says why)."""
     if s.last_error:
-        return Text("error", style=f"bold {styles['failed']}")
-    return Text("paused", style=f"bold {styles['failed']}") if s.paused else Text("active", style="dim")
+        return Text("error", style=f"bold {styles[JobState.FAILED]}")
+    return Text("paused", style=f"bold {styles[JobState.FAILED]}") if s.paused else Text("active", style="dim")

@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from queuectl import store
 from queuectl.render import clean
+from queuectl.states import JobState
 from queuectl.store.workers import LIVENESS_SECONDS
 
 from ..format import ago, duration, state_styles
@@ -62,7 +63,11 @@ class WorkersPane(KeyedTablePane):
             *(["UP"] if wide else []),
         ]
         styles = state_styles(self.app.current_theme)
-        colour = {"busy": styles["processing"], "idle": styles["completed"], "stopping": styles["failed"]}
+        colour = {
+            "busy": styles[JobState.PROCESSING],
+            "idle": styles[JobState.COMPLETED],
+            "stopping": styles[JobState.FAILED],
+        }
         now = store.now()
         rows = []
         self._host_of = {}
@@ -71,7 +76,7 @@ class WorkersPane(KeyedTablePane):
             key = f"host:{host.name}"
             self._host_of[key] = host.name
             state = host.state if host.since is None else f"{host.state} {ago(host.since)}"
-            look = {"up": "bold", "lost": f"bold {styles['dead']}"}.get(host.state, "dim")
+            look = {"up": "bold", "lost": f"bold {styles[JobState.DEAD]}"}.get(host.state, "dim")
             rows.append(
                 (
                     key,

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Static
 from queuectl import ops, store
 from queuectl.errors import QueuectlError
 from queuectl.render import clean
+from queuectl.states import CLAIMABLE_STATES, JobState
 from queuectl.store import AttemptView, JobView
 
 from ..base import cursor_key
@@ -112,7 +113,7 @@ class JobDetailScreen(ModalScreen[None]):
         grid.add_column(overflow="fold")
         state = Text(job.state, style=styles.get(job.state, ""))
         note = retry_note(job)
-        if d.queue_paused and job.state in ("pending", "failed"):
+        if d.queue_paused and job.state in CLAIMABLE_STATES:
             note = f"(queue {clean(job.queue)} is paused: it waits until the queue is resumed)"
         if note:
             state.append(" " + note)
@@ -128,7 +129,10 @@ class JobDetailScreen(ModalScreen[None]):
             ("finished", full_time(job.finished_at)),
             ("runtime", duration(runtime(job))),
             ("exit code", "" if job.exit_code is None else str(job.exit_code)),
-            ("last error", Text(clean(job.last_error), style=styles.get("failed", "")) if job.last_error else ""),
+            (
+                "last error",
+                Text(clean(job.last_error), style=styles.get(JobState.FAILED, "")) if job.last_error else "",
+            ),
             ("worker", clean(job.worker_id or "")),
             ("queue", clean(job.queue)),
             (
@@ -156,12 +160,12 @@ class JobDetailScreen(ModalScreen[None]):
         for run in d.runs:
             took = (run.finished_at or store.now()) - run.started_at
             result = (
-                Text("processing", style=styles["processing"])
+                Text(JobState.PROCESSING.value, style=styles[JobState.PROCESSING])
                 if run.finished_at is None
                 else (
-                    Text("ok", style=styles["completed"])
+                    Text("ok", style=styles[JobState.COMPLETED])
                     if run.error is None
-                    else Text(clean(run.error, 40), style=styles["failed"])
+                    else Text(clean(run.error, 40), style=styles[JobState.FAILED])
                 )
             )
             table.add_row(

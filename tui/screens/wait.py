@@ -21,6 +21,7 @@ from textual.widgets import Static
 from queuectl import ops
 from queuectl.errors import QueuectlError
 from queuectl.render import clean
+from queuectl.states import JobState
 from queuectl.store import JobView
 
 from ..format import SPINNER, attempts_cell, duration, retry_note, runtime, state_styles
@@ -100,7 +101,7 @@ class WaitScreen(ModalScreen[None]):
         if job.state in FINISHED:
             self.ended = job.state
             self._timer.stop()
-            mark = "✔" if job.state == "completed" else "✘"
+            mark = "✔" if job.state == JobState.COMPLETED else "✘"
             text.append(f"{mark} ", style=styles.get(job.state, ""))
             text.append(clean(job.id), style="bold")
             text.append(" ended ")
@@ -118,7 +119,7 @@ class WaitScreen(ModalScreen[None]):
             text.append(" is ")
             text.append(job.state, style=f"bold {styles.get(job.state, '')}")
             text.append(f" · attempt {attempts_cell(job)}")
-            if job.state == "processing" and runtime(job) is not None:
+            if job.state == JobState.PROCESSING and runtime(job) is not None:
                 text.append(f" · running {duration(runtime(job))}")
             note_text = retry_note(job)
             if note_text:
@@ -128,10 +129,10 @@ class WaitScreen(ModalScreen[None]):
         body = Text()
         if seen.waits:
             body.append("waits for " + ", ".join(clean(w, 40) for w in seen.waits[:6]))
-        if job.last_error and job.state != "completed":
+        if job.last_error and job.state != JobState.COMPLETED:
             if body:
                 body.append("\n")
-            body.append("last error: " + clean(job.last_error, 200), style=styles.get("failed", ""))
+            body.append("last error: " + clean(job.last_error, 200), style=styles.get(JobState.FAILED, ""))
         note.update(body)
 
     def action_close(self) -> None:

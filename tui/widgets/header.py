@@ -7,6 +7,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from queuectl.states import JobState
+
 from ..format import shown_states, state_styles
 
 
@@ -41,8 +43,8 @@ class StatusHeader(Horizontal):
             full = sum(len(s) + len(f"{counts.get(s, 0):,}") + 3 for s in states) + 14
             narrow = full > width - 30
             if narrow:  # the store's own words, always; a narrow screen leaves out the zeros
-                states = [s for s in states if counts.get(s, 0)] or ["pending"]
-            right.append("● ", style=styles["completed"] if workers else "dim")
+                states = [s for s in states if counts.get(s, 0)] or [JobState.PENDING.value]
+            right.append("● ", style=styles[JobState.COMPLETED] if workers else "dim")
             right.append(f"{workers}{'' if narrow else ' worker' + 's' * (workers != 1)}  ")
             for state in states:
                 n = counts.get(state, 0)
