@@ -42,6 +42,7 @@ FIELDS = (
     "labels",
     "on_finish",
     "paused",
+    "resources",
 )
 #: a label: short, and free of quotes and commas (a listing matches it inside the JSON list)
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:/=+-]{0,63}")
@@ -83,6 +84,8 @@ class JobSpec:
     labels: tuple[str, ...] = ()
     on_finish: str | None = None  # a shell command run when the job ends for good (see hooks)
     paused: bool = False  # added paused: not claimed until resumed
+    #: what it asks of its host (resources.py: cpus, mem in bytes, gpus, NAME: count); None: a slot
+    resources: dict | None = None
 
 
 def new_job_id() -> str:
@@ -309,7 +312,14 @@ def spec_from_dict(data: object) -> JobSpec:
         labels=validate_labels(data["labels"]) if data.get("labels") is not None else (),
         on_finish=_hook(data["on_finish"]) if data.get("on_finish") is not None else None,
         paused=_flag("paused", data.get("paused", False)),
+        resources=_resources(data.get("resources")),
     )
+
+
+def _resources(value: object) -> dict | None:
+    from .resources import validate_request
+
+    return validate_request(value)
 
 
 def validate_unique_key(value: object) -> str:

@@ -33,7 +33,8 @@ def list_jobs(ctx: click.Context, states: tuple[str, ...], label: str | None, li
 
     jobs = store.list_jobs(state=list(dict.fromkeys(states)) or None, limit=limit, where=where)
     if json_:
-        echo_json([job.as_dict() for job in jobs])
+        latest = store.latest_attempts([job.seq for job in jobs])
+        echo_json([_with_usage(job.as_dict(), latest.get(job.seq)) for job in jobs])
         return
     rows = [
         [
@@ -55,6 +56,11 @@ def list_jobs(ctx: click.Context, states: tuple[str, ...], label: str | None, li
         rows,
         [render.STATE_STYLES.get(job.shown_state) for job in jobs],
     )
+
+
+def _with_usage(job: dict, run) -> dict:
+    """A job's JSON with what its latest run used (`usage`, None when not recorded)."""
+    return dict(job, usage=None if run is None else run.usage())
 
 
 def _label_filter(label: str | None):
@@ -127,14 +133,18 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
             render.local_time(a.started_at),
             render.local_time(a.finished_at),
             "" if a.exit_code is None else str(a.exit_code),
-            render.clean(a.error or "", 50),
+            render.usage_cell(a),
+            render.clean(a.error or a.note or "", 50),
         ]
         for a in runs
     ]
     if not rows:
         click.echo("Attempts: no attempt recorded")
         return
-    render.print_table("Attempts", ["#", "Host", "Started", "Finished", "Exit", "Error"], rows)
+    render.print_table("Attempts", ["#", "Host", "Started", "Finished", "Exit", "Used", "Error"], rows)
+    grants = [(a.number, a.granted) for a in runs if a.granted]
+    for number, granted in grants:
+        click.echo(f"attempt {number} granted: {render.clean(render.resources_text(granted))}")
 
 
 @click.command()
@@ -186,6 +196,11 @@ def logs(
     click.echo("" if run.exit_code is None else str(run.exit_code))
     if run.error:
         click.echo(f"\n=== ERROR ===\n{shown(run.error)}", color=True)
+    from .. import render
+
+    used = render.usage_line(run)
+    if used:  # (attempts recorded before schema 8 have none: their header is as it was)
+        click.echo(f"\n=== USAGE ===\n{shown(used)}", color=True)
     click.echo("\n=== STDOUT ===" + (" (last 1 MiB)" if cut_out else ""))
     click.echo(shown(stdout), nl=not stdout.endswith("\n"), color=True)
     click.echo("\n=== STDERR ===" + (" (last 1 MiB)" if cut_err else ""))

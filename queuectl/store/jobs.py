@@ -49,6 +49,7 @@ _INSERT_COLUMNS = (
     "labels",
     "on_finish",
     "paused",
+    "resources",
 )
 
 
@@ -127,6 +128,7 @@ def _row(spec: JobSpec, job_id: str, cfg: dict, t: float) -> tuple:
         json.dumps(list(spec.labels)) if spec.labels else None,
         spec.on_finish,
         spec.paused,
+        json.dumps(spec.resources) if spec.resources else None,
     )
 
 

@@ -1,0 +1,222 @@
+"""The fits-filter of the claim (issue 26): jobs that ask for resources are claimed here, only by
+a host whose free resources fit them, in priority and FIFO order among those that fit; the
+claim of claims.py takes only jobs that ask for nothing (`resources IS NULL`).
+
+Inside the claim's transaction:
+1. one look through the partial index job_wants: no waiting job asks for anything (the common
+   case) -> nothing more is done;
+2. the host's row is locked (PostgreSQL: FOR UPDATE, so that two worker processes of one host
+   never grant the same device share; SQLite's write lock already serializes), and what it has
+   free is its offer less the grants of its open attempts (attempt_granted);
+3. the best runnable jobs that ask (up to SCAN of them) are walked in claim order, each granted
+   what it asks while it fits;
+4. those that fall within the k best runnable jobs of either kind are claimed.
+
+No starvation: a job that fits the host's whole offer but not what is free now holds back the
+resources it is short of: no job after it in claim order is granted any of them on this host.
+So a job at the head of the line waits at most until the jobs already running there with those
+resources end (bounded by their timeouts), however many smaller jobs keep arriving; only jobs of
+a higher priority, or that need none of what it waits for, may pass it.  A grant is part of its
+attempt, so it is held until the attempt is closed: by its end, or by the recovery of a dead
+worker, whose guard has killed the job's processes by then.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .. import resources
+from . import dialect
+from .cached import limited_queues
+from .connection import guarded
+
+#: the most waiting jobs that ask for resources one claim looks at
+SCAN = 64
+
+_QUEUE_OPEN = (
+    "AND queue NOT IN (SELECT q.name FROM queue q WHERE q.paused OR q.max_running <= "
+    "(SELECT COALESCE(SUM(c.n), 0) FROM job_count c WHERE c.queue = q.name AND c.state = 'processing')) "
+)
+
+
+def _runnable(state: str, queues: int) -> str:
+    only = f"AND queue IN ({', '.join(['{p}'] * queues)}) " if queues else ""
+    return f"state = '{state}' AND next_attempt_at <= {{p}} AND NOT paused {only}{_QUEUE_OPEN}"
+
+
+def anyone_asks() -> bool:
+    from .statements import sql
+
+    return bool(
+        sql("SELECT 1 FROM job WHERE state IN ('pending', 'failed') AND resources IS NOT NULL LIMIT 1").fetchall()
+    )
+
+
+def host_free(host: str, lock: bool = False) -> tuple[dict | None, resources.Free]:
+    """A host's offer, and what it has free now."""
+    from .statements import sql
+
+    row = sql(
+        "SELECT resources FROM host WHERE name = {p}" + (" FOR UPDATE" if lock and dialect.current().postgres else ""),
+        host,
+    ).fetchall()
+    offer = json.loads(row[0][0]) if row and row[0][0] else None
+    grants = [
+        json.loads(g)
+        for (g,) in sql(
+            "SELECT granted FROM attempt WHERE host = {p} AND finished_at IS NULL AND granted IS NOT NULL", host
+        ).fetchall()
+    ]
+    return offer, resources.Free(offer, grants)
+
+
+def choose(host: str, t: float, k: int, queues: tuple[str, ...]) -> dict[int, dict]:
+    """The jobs asking for resources this host claims now (job seq -> its grant), at most k."""
+    from .statements import sql
+
+    if k <= 0 or not anyone_asks():
+        return {}
+    offer, free = host_free(host, lock=True)
+    if not offer:
+        return {}
+    whole = resources.Free(offer)
+    lock = dialect.current().skip_locked
+    wanted = []
+    for state in ("pending", "failed"):
+        wanted += sql(
+            f"SELECT priority, seq, queue, resources FROM job WHERE {_runnable(state, len(queues))}"
+            f"AND resources IS NOT NULL ORDER BY priority DESC, seq LIMIT {SCAN} {lock}",
+            t,
+            *queues,
+        ).fetchall()
+    wanted.sort(key=lambda row: (-row[0], row[1]))
+    room = _queue_room({row[2] for row in wanted})
+    held: set[str] = set()  # what a job passed over waits for: nobody after it gets any of it
+    chosen: dict[int, dict] = {}
+    order: dict[int, tuple[int, int]] = {}
+    for priority, seq, queue, asked in wanted[:SCAN]:
+        request = json.loads(asked)
+        short = free.short_of(request)
+        if short or held & set(request):
+            if not whole.short_of(request):
+                held |= short
+            continue
+        if queue in room:  # a limited queue: no more than its room
+            if room[queue] <= 0:
+                continue
+            room[queue] -= 1
+        chosen[seq] = free.grant(request)
+        order[seq] = (priority, seq)
+        if len(chosen) == k:
+            break
+    if not chosen:
+        return {}
+    # the k best runnable jobs of either kind: those asking for nothing may come first
+    others = []
+    for state in ("pending", "failed"):
+        others += sql(
+            f"SELECT priority, seq FROM job WHERE {_runnable(state, len(queues))}"
+            f"AND resources IS NULL ORDER BY priority DESC, seq LIMIT {{p}}",
+            t,
+            *queues,
+            k,
+        ).fetchall()
+    best = sorted([*order.values(), *others], key=lambda ps: (-ps[0], ps[1]))[:k]
+    keep = {seq for _, seq in best}
+    return {seq: grant for seq, grant in chosen.items() if seq in keep}
+
+
+def _queue_room(queues: set[str]) -> dict[str, int]:
+    """Room left in the limited queues among these: their limit less their running jobs."""
+    from .statements import sql
+
+    limited = [q for q in queues if q in limited_queues()]
+    if not limited:
+        return {}
+    marks = ", ".join(["{p}"] * len(limited))
+    return {
+        name: int(room)
+        for name, room in sql(
+            "SELECT q.name, q.max_running - (SELECT COALESCE(SUM(c.n), 0) FROM job_count c "
+            f"WHERE c.queue = q.name AND c.state = 'processing') FROM queue q WHERE q.name IN ({marks}) "
+            "AND q.max_running IS NOT NULL",
+            *limited,
+        ).fetchall()
+    }
+
+
+_TAKE_SQL = (
+    "UPDATE job SET state = 'processing', attempts = attempts + 1, worker_id = {p}, "
+    "started_at = {p}, updated_at = {p}, lease_expires_at = {p}, next_attempt_at = NULL, "
+    "finished_at = NULL, exit_code = NULL "
+    "WHERE seq IN ({seqs}) AND state IN ('pending', 'failed') "
+    "RETURNING seq, id, command, timeout, env, cwd, priority, on_finish"
+)
+
+
+def take(chosen: dict[int, dict], worker_id: str, t: float, lease_until: float) -> list[tuple]:
+    """Claim the chosen jobs: rows of the same shape as claims.py's claim returns."""
+    from .statements import sql
+
+    if not chosen:
+        return []
+    seqs = ", ".join(["{p}"] * len(chosen))
+    return sql(_TAKE_SQL.replace("{seqs}", seqs), worker_id, t, t, lease_until, *chosen).fetchall()
+
+
+def record_grants(chosen: dict[int, dict], attempts: dict[int, tuple[int, int]]) -> None:
+    """Each claimed job's grant, into its new attempt (seq -> (attempt id, number))."""
+    from .statements import sql
+
+    for seq, grant in chosen.items():
+        if seq in attempts:
+            sql("UPDATE attempt SET granted = {p} WHERE id = {p}", json.dumps(grant), attempts[seq][0])
+
+
+# -- reads: what hosts offer and have free, and why a job waits -----------------------------
+@guarded
+def live_offers() -> dict[str, dict]:
+    """The offers of the hosts that have a live worker, by host."""
+    from .connection import now
+    from .statements import sql
+    from .workers import LIVENESS_SECONDS
+
+    rows = sql(
+        "SELECT h.name, h.resources FROM host h WHERE h.resources IS NOT NULL AND EXISTS "
+        "(SELECT 1 FROM worker w WHERE w.host = h.name AND w.heartbeat_at >= {p})",
+        now() - LIVENESS_SECONDS,
+    ).fetchall()
+    return {name: json.loads(offer) for name, offer in rows}
+
+
+@guarded
+def resources_of_hosts(names: list[str]) -> dict[str, dict]:
+    """Each host's resources: {"total": counts, "free": counts} (hosts that offer some)."""
+    found = {}
+    for name in names:
+        offer, free = host_free(name)
+        if offer:
+            counts = dict(free.counts)
+            if free.devices:
+                counts["gpus"] = round(sum(max(0.0, share) for share in free.devices.values()), 6)
+            found[name] = {
+                "total": resources.totals(offer),
+                "free": {k: (int(v) if float(v).is_integer() else round(v, 6)) for k, v in counts.items()},
+            }
+    return found
+
+
+def unmet_reason(request: dict | None) -> str | None:
+    """Why no live host can ever run a job asking for this (None: one can, or none is live)."""
+    return resources.unmet(request, list(live_offers().values()))
+
+
+@guarded
+def waiting_reasons(jobs) -> dict[str, str]:
+    """For the waiting jobs among these that ask for what no live host offers: why (by job id)."""
+    asking = [j for j in jobs if j.resources and j.state in ("pending", "failed")]
+    if not asking:
+        return {}
+    offers = list(live_offers().values())
+    reasons = {j.id: resources.unmet(j.resources, offers) for j in asking}
+    return {k: v for k, v in reasons.items() if v}
