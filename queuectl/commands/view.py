@@ -32,9 +32,12 @@ def list_jobs(ctx: click.Context, states: tuple[str, ...], label: str | None, li
     from .. import render, store
 
     jobs = store.list_jobs(state=list(dict.fromkeys(states)) or None, limit=limit, where=where)
+    reasons = store.waiting_reasons(jobs)
     if json_:
         latest = store.latest_attempts([job.seq for job in jobs])
-        echo_json([_with_usage(job.as_dict(), latest.get(job.seq)) for job in jobs])
+        echo_json(
+            [dict(_with_usage(job.as_dict(), latest.get(job.seq)), waiting_reason=reasons.get(job.id)) for job in jobs]
+        )
         return
     rows = [
         [
@@ -56,6 +59,8 @@ def list_jobs(ctx: click.Context, states: tuple[str, ...], label: str | None, li
         rows,
         [render.STATE_STYLES.get(job.shown_state) for job in jobs],
     )
+    for job_id, reason in reasons.items():
+        click.echo(f"{job_id} waits: {reason}")
 
 
 def _with_usage(job: dict, run) -> dict:
@@ -110,22 +115,33 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
     """Every field of one job, its dependencies and dependents, and its attempt history."""
     job_id = checked_job_id(job_id)
     open_named_store(ctx, readonly=True)
-    from .. import ops, render
+    from .. import ops, render, store
 
     detail = ops.job_detail(job_id)
     job, runs = detail.job, detail.runs
     depends_on, dependents = [j.id for j in detail.depends_on], [j.id for j in detail.dependents]
+    reason = store.waiting_reasons([job]).get(job.id)
     if json_:
         echo_json(
-            dict(job.as_dict(), depends_on=depends_on, dependents=dependents, attempts=[a.as_dict() for a in runs])
+            dict(
+                job.as_dict(),
+                depends_on=depends_on,
+                dependents=dependents,
+                attempts=[a.as_dict() for a in runs],
+                waiting_reason=reason,
+            )
         )
         return
     for key, value in job.as_dict().items():
         if key.endswith("_at") and value is not None:
             value = render.local_time(getattr(job, key))
+        if key == "resources":
+            value = render.resources_text(value)
         click.echo(f"{key + ':':<19}{render.clean(value if value not in (None, [], {}) else '')}")
     click.echo(f"{'depends_on:':<19}{', '.join(depends_on)}")
     click.echo(f"{'dependents:':<19}{', '.join(dependents)}")
+    if reason:
+        click.echo(f"{'waits:':<19}{reason}")
     rows = [
         [
             str(a.number),
