@@ -194,3 +194,18 @@ def resources_text(resources: dict | None) -> str:
         else:
             parts.append(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}")
     return " ".join(parts)
+
+
+def free_of_total(resources: dict | None) -> str:
+    """A host's resources as free/total: cpus=6/8 mem=60.0 GiB/64.0 GiB gpus=1.5/4."""
+    if not resources:
+        return ""
+    free, total = resources["free"], resources["total"]
+    parts = []
+    for name, whole in total.items():
+        left = free.get(name, whole)
+        if name == "mem":
+            parts.append(f"mem={_size(left)}/{_size(whole)}")
+        else:
+            parts.append(f"{name}={left:g}/{whole:g}")
+    return " ".join(parts)

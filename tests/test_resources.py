@@ -71,6 +71,11 @@ def test_a_run_records_its_cpu_its_orphans_cpu_peak_memory_and_a_memory_limit_st
     assert "=== USAGE ===\nwall " in header and "cpu user " in header and "peak memory " in header
     lines = dict(line.split(" ", 1) for line in facts.read_text().splitlines())
     assert float(lines["busy"]) == pytest.approx(busy["cpu_user"], abs=0.002)
+    # `usage`, as sacct sums it: runs, failures, CPU hours and peak memory per queue
+    (default,) = json.loads(run_cli("usage", "--json").stdout)["groups"]
+    assert (default["key"], default["runs"], default["failed"]) == ("default", 3, 1)
+    assert default["cpu_hours"] >= 1.6 / 3600 and default["max_rss"] == hog_run["max_rss"]
+    assert run_cli("usage", "--since", "soon-ish").exit_code == 2
 
 
 def test_mem_limit_warn_notes_it_and_lets_the_job_finish():
@@ -243,6 +248,8 @@ def test_sigkill_of_a_worker_holding_gpus_never_grants_a_device_twice(opened, tm
         from queuectl.models import Attempt, Worker
 
         pid = wait_for(lambda: Attempt.select().where(Attempt.finished_at.is_null()).count() == 2 and Worker.get().pid)
+        (listed,) = json.loads(run_cli("worker", "list", "--json").stdout)
+        assert listed["resources"]["total"]["gpus"] == 2 and listed["resources"]["free"]["gpus"] == 0
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

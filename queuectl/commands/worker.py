@@ -127,9 +127,10 @@ def worker_list(ctx: click.Context, json_: bool) -> None:
     from .. import render, store
 
     workers = store.list_workers()
+    offered = store.resources_of_hosts(sorted({w.host for w in workers}))  # (shared by a host's workers)
     if json_:
         keys = ("id", "host", "pid", "state", "slots", "busy", "current_job", "heartbeat_at")
-        echo_json([{k: w.as_dict()[k] for k in keys} for w in workers])
+        echo_json([dict({k: w.as_dict()[k] for k in keys}, resources=offered.get(w.host)) for w in workers])
         return
     rows = [
         [
@@ -140,7 +141,12 @@ def worker_list(ctx: click.Context, json_: bool) -> None:
             f"{w.busy}/{w.slots}",
             w.current_job or "",
             render.local_time(w.heartbeat_at),
+            render.free_of_total(offered.get(w.host)),
         ]
         for w in workers
     ]
-    render.print_table(f"Workers ({len(workers)})", ["ID", "Host", "PID", "State", "Slots", "Job", "Heartbeat"], rows)
+    render.print_table(
+        f"Workers ({len(workers)})",
+        ["ID", "Host", "PID", "State", "Slots", "Job", "Heartbeat", "Free/total (host)"],
+        rows,
+    )
