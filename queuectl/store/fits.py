@@ -40,61 +40,55 @@ _QUEUE_OPEN = (
 
 
 def _runnable(state: str, queues: int) -> str:
+    """The conditions of a runnable job in this state (parameters: now, then the queues)."""
     only = f"AND queue IN ({', '.join(['{p}'] * queues)}) " if queues else ""
     return f"state = '{state}' AND next_attempt_at <= {{p}} AND NOT paused {only}{_QUEUE_OPEN}"
 
 
-def anyone_asks() -> bool:
-    from .statements import sql
-
-    return bool(
-        sql("SELECT 1 FROM job WHERE state IN ('pending', 'failed') AND resources IS NOT NULL LIMIT 1").fetchall()
-    )
-
-
 def host_free(host: str, lock: bool = False) -> tuple[dict | None, resources.Free]:
-    """A host's offer, and what it has free now."""
+    """A host's offer, and what it has free now (one statement; PostgreSQL: a second one locks
+    the host's row first, when asked)."""
     from .statements import sql
 
-    row = sql(
-        "SELECT resources FROM host WHERE name = {p}" + (" FOR UPDATE" if lock and dialect.current().postgres else ""),
+    if lock and dialect.current().postgres:
+        sql("SELECT name FROM host WHERE name = {p} FOR UPDATE", host)
+    rows = sql(
+        "SELECT 0, resources FROM host WHERE name = {p} UNION ALL "
+        "SELECT 1, granted FROM attempt WHERE host = {p} AND finished_at IS NULL AND granted IS NOT NULL",
+        host,
         host,
     ).fetchall()
-    offer = json.loads(row[0][0]) if row and row[0][0] else None
-    grants = [
-        json.loads(g)
-        for (g,) in sql(
-            "SELECT granted FROM attempt WHERE host = {p} AND finished_at IS NULL AND granted IS NOT NULL", host
-        ).fetchall()
-    ]
-    return offer, resources.Free(offer, grants)
+    offer = next((json.loads(value) for kind, value in rows if kind == 0 and value), None)
+    return offer, resources.Free(offer, [json.loads(value) for kind, value in rows if kind == 1])
 
 
 def choose(host: str, t: float, k: int, queues: tuple[str, ...]) -> dict[int, dict]:
     """The jobs asking for resources this host claims now (job seq -> its grant), at most k."""
     from .statements import sql
 
-    if k <= 0 or not anyone_asks():
+    if k <= 0:
+        return {}
+    # (one look through job_wants: when no waiting job asks for anything, that is all it costs)
+    wanted = sql(
+        "SELECT priority, seq, queue, resources FROM job WHERE state IN ('pending', 'failed') "
+        "AND resources IS NOT NULL AND next_attempt_at <= {p} AND NOT paused "
+        + (f"AND queue IN ({', '.join(['{p}'] * len(queues))}) " if queues else "")
+        + _QUEUE_OPEN
+        + f"ORDER BY priority DESC, seq LIMIT {SCAN} {dialect.current().skip_locked}",
+        t,
+        *queues,
+    ).fetchall()
+    if not wanted:
         return {}
     offer, free = host_free(host, lock=True)
     if not offer:
         return {}
     whole = resources.Free(offer)
-    lock = dialect.current().skip_locked
-    wanted = []
-    for state in ("pending", "failed"):
-        wanted += sql(
-            f"SELECT priority, seq, queue, resources FROM job WHERE {_runnable(state, len(queues))}"
-            f"AND resources IS NOT NULL ORDER BY priority DESC, seq LIMIT {SCAN} {lock}",
-            t,
-            *queues,
-        ).fetchall()
-    wanted.sort(key=lambda row: (-row[0], row[1]))
     room = _queue_room({row[2] for row in wanted})
     held: set[str] = set()  # what a job passed over waits for: nobody after it gets any of it
     chosen: dict[int, dict] = {}
-    order: dict[int, tuple[int, int]] = {}
-    for priority, seq, queue, asked in wanted[:SCAN]:
+    order: list[tuple[int, int]] = []
+    for priority, seq, queue, asked in wanted:
         request = json.loads(asked)
         short = free.short_of(request)
         if short or held & set(request):
@@ -106,23 +100,25 @@ def choose(host: str, t: float, k: int, queues: tuple[str, ...]) -> dict[int, di
                 continue
             room[queue] -= 1
         chosen[seq] = free.grant(request)
-        order[seq] = (priority, seq)
+        order.append((priority, seq))
         if len(chosen) == k:
             break
     if not chosen:
         return {}
     # the k best runnable jobs of either kind: those asking for nothing may come first
-    others = []
-    for state in ("pending", "failed"):
-        others += sql(
-            f"SELECT priority, seq FROM job WHERE {_runnable(state, len(queues))}"
-            f"AND resources IS NULL ORDER BY priority DESC, seq LIMIT {{p}}",
-            t,
-            *queues,
-            k,
-        ).fetchall()
-    best = sorted([*order.values(), *others], key=lambda ps: (-ps[0], ps[1]))[:k]
-    keep = {seq for _, seq in best}
+    worst = order[-1]
+    others = sql(
+        " UNION ALL ".join(
+            f"SELECT * FROM (SELECT priority, seq FROM job WHERE {_runnable(state, len(queues))}"
+            "AND resources IS NULL AND (priority > {p} OR priority = {p} AND seq < {p}) "
+            "ORDER BY priority DESC, seq LIMIT {p}) AS " + state
+            for state in ("pending", "failed")
+        ),
+        *[value for _ in range(2) for value in (t, *queues, worst[0], worst[0], worst[1], k)],
+    ).fetchall()
+    if not others:
+        return chosen
+    keep = {seq for _, seq in sorted([*order, *others], key=lambda ps: (-ps[0], ps[1]))[:k]}
     return {seq: grant for seq, grant in chosen.items() if seq in keep}
 
 
@@ -165,12 +161,19 @@ def take(chosen: dict[int, dict], worker_id: str, t: float, lease_until: float) 
 
 
 def record_grants(chosen: dict[int, dict], attempts: dict[int, tuple[int, int]]) -> None:
-    """Each claimed job's grant, into its new attempt (seq -> (attempt id, number))."""
+    """Each claimed job's grant, into its new attempt (seq -> (attempt id, number)): one
+    statement."""
     from .statements import sql
 
-    for seq, grant in chosen.items():
-        if seq in attempts:
-            sql("UPDATE attempt SET granted = {p} WHERE id = {p}", json.dumps(grant), attempts[seq][0])
+    pairs = [(attempts[seq][0], json.dumps(grant)) for seq, grant in chosen.items() if seq in attempts]
+    if not pairs:
+        return
+    values = ", ".join(["({p}, {p})"] * len(pairs))
+    sql(
+        "UPDATE attempt SET granted = CAST(v.column2 AS TEXT) "
+        f"FROM (VALUES {values}) AS v WHERE attempt.id = CAST(v.column1 AS INTEGER)",
+        *[value for pair in pairs for value in pair],
+    )
 
 
 # -- reads: what hosts offer and have free, and why a job waits -----------------------------
