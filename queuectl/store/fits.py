@@ -46,14 +46,15 @@ def _runnable(state: str, queues: int) -> str:
 
 
 def host_free(host: str, lock: bool = False) -> tuple[dict | None, resources.Free]:
-    """A host's offer, and what it has free now (one statement; PostgreSQL: a second one locks
-    the host's row first, when asked)."""
+    """A host's offer, and what it has free now, in one statement (PostgreSQL: with the host's
+    row locked, when asked)."""
     from .statements import sql
 
-    if lock and dialect.current().postgres:
-        sql("SELECT name FROM host WHERE name = {p} FOR UPDATE", host)
+    the_host = "SELECT resources FROM host WHERE name = {p}"
+    if lock and dialect.current().postgres:  # (SQLite: the write lock is ours already)
+        the_host += " FOR UPDATE"
     rows = sql(
-        "SELECT 0, resources FROM host WHERE name = {p} UNION ALL "
+        f"WITH h AS ({the_host}) SELECT 0, resources FROM h UNION ALL "
         "SELECT 1, granted FROM attempt WHERE host = {p} AND finished_at IS NULL AND granted IS NOT NULL",
         host,
         host,
@@ -68,20 +69,23 @@ def choose(host: str, t: float, k: int, queues: tuple[str, ...]) -> dict[int, di
 
     if k <= 0:
         return {}
-    # (one look through job_wants: when no waiting job asks for anything, that is all it costs)
+    # one look through job_wants: when no waiting job asks for anything, that is all it costs
+    if not sql("SELECT 1 FROM job WHERE state IN ('pending', 'failed') AND resources IS NOT NULL LIMIT 1").fetchall():
+        return {}
+    # the host first: the candidates are read after the other claims of this host committed
+    offer, free = host_free(host, lock=True)
+    if not offer:
+        return {}
     wanted = sql(
         "SELECT priority, seq, queue, resources FROM job WHERE state IN ('pending', 'failed') "
         "AND resources IS NOT NULL AND next_attempt_at <= {p} AND NOT paused "
         + (f"AND queue IN ({', '.join(['{p}'] * len(queues))}) " if queues else "")
         + _QUEUE_OPEN
-        + f"ORDER BY priority DESC, seq LIMIT {SCAN} {dialect.current().skip_locked}",
+        + f"ORDER BY priority DESC, seq LIMIT {SCAN}",
         t,
         *queues,
     ).fetchall()
     if not wanted:
-        return {}
-    offer, free = host_free(host, lock=True)
-    if not offer:
         return {}
     whole = resources.Free(offer)
     room = _queue_room({row[2] for row in wanted})
@@ -151,7 +155,11 @@ _TAKE_SQL = (
 
 
 def take(chosen: dict[int, dict], worker_id: str, t: float, lease_until: float) -> list[tuple]:
-    """Claim the chosen jobs: rows of the same shape as claims.py's claim returns."""
+    """Claim the chosen jobs: rows of the same shape as claims.py's claim returns.  The
+    candidates were read without a row lock (locking up to SCAN rows per claim wrote each of
+    them on PostgreSQL): a job another host took meanwhile is no longer pending or failed when
+    this UPDATE gets its row (PostgreSQL re-reads it after the other commits), so it is not
+    returned, and its grant is dropped."""
     from .statements import sql
 
     if not chosen:
