@@ -33,6 +33,7 @@ COMMANDS = {
     "logs": "queuectl.commands.view:logs",
     "wait": "queuectl.commands.view:wait",
     "metrics": "queuectl.commands.metrics:metrics",
+    "usage": "queuectl.commands.usage:usage",
     "cancel": "queuectl.commands.change:cancel",
     "retry": "queuectl.commands.change:retry",
     "edit": "queuectl.commands.change:edit",

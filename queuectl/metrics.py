@@ -13,6 +13,7 @@ from __future__ import annotations
 from . import store
 from .models import JobState
 from .store.observed import HISTOGRAM_BUCKETS
+from .store.usage import MEMORY_BUCKETS
 
 #: the finished outcomes, each always reported (0 until the first), so that rate() has a start
 OUTCOMES = (JobState.COMPLETED.value, JobState.DEAD.value, JobState.CANCELLED.value)
@@ -85,6 +86,30 @@ class StoreCollector:
                     buckets.append((le, seen))
                 family.add_metric([queue], buckets, total)
             yield family
+
+        cpu = CounterMetricFamily(
+            "queuectl_cpu_seconds",
+            "CPU seconds the runs used, by queue and mode (user, system): their shells' rusage and their orphans'.",
+            labels=["queue", "mode"],
+        )
+        for queue in queues:
+            for mode in ("user", "system"):
+                cpu.add_metric([queue, mode], figures.counts.get(("cpu_seconds", queue, mode), (0, 0.0))[1])
+        yield cpu
+
+        memory = HistogramMetricFamily(
+            "queuectl_peak_memory_bytes",
+            "The peak memory of each run, all its processes together (sampled from /proc), by queue.",
+            labels=["queue"],
+        )
+        for queue in queues:
+            buckets, seen, total = [], 0, 0.0
+            for le in [*(str(b) for b in MEMORY_BUCKETS), "+Inf"]:
+                n, s = figures.counts.get(("peak_memory_bytes", queue, le), (0, 0.0))
+                seen, total = seen + n, total + s
+                buckets.append((le, seen))
+            memory.add_metric([queue], buckets, total)
+        yield memory
 
         oldest = GaugeMetricFamily(
             "queuectl_queue_oldest_ready_age_seconds",

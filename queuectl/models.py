@@ -25,7 +25,7 @@ from .states import ACTIVE_STATES, CLAIMABLE_STATES, JobState, sql_literals
 
 db = DatabaseProxy()
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 class BaseModel(Model):
@@ -66,6 +66,9 @@ class Job(BaseModel):
     labels = TextField(null=True)  # JSON list of short strings (spec.LABEL_PATTERN: no quotes)
     paused = BooleanField(default=False)  # not claimed while waiting; SIGSTOPped while running
     on_finish = TextField(null=True)  # a shell command the worker runs when the job ends for good
+    # schema 8: what the job asks of its host (JSON object: cpus, mem in bytes, gpus, NAME: count);
+    # NULL asks for nothing but a slot (resources.py)
+    resources = TextField(null=True)
 
 
 class Queue(BaseModel):
@@ -103,6 +106,14 @@ class Attempt(BaseModel):
     error = TextField(null=True)
     stdout_path = TextField(null=True)
     stderr_path = TextField(null=True)
+    # schema 8: what the run used (usage.py) and what it was granted (resources.py)
+    wall = DoubleField(null=True)  # seconds, start to end as its worker measured them
+    cpu_user = DoubleField(null=True)  # seconds: the shell's wait4 rusage, plus the orphans reaped for it
+    cpu_system = DoubleField(null=True)
+    max_rss = BigIntegerField(null=True)  # bytes: the peak of the job's processes together (sampled /proc)
+    signal = IntegerField(null=True)  # the signal that ended its shell, if one did
+    granted = TextField(null=True)  # JSON: what it holds of its host while open (cpus, mem, gpus by index)
+    note = TextField(null=True)  # a remark on the run that is not an error (a memory warning)
 
     class Meta:
         indexes = ((("job", "number"), True),)
@@ -171,6 +182,9 @@ class Host(BaseModel):
     last_heartbeat_at = DoubleField()
     lost_at = DoubleField(null=True)  # its workers were declared dead after a silent lease
     stopped_at = DoubleField(null=True)  # its last worker unregistered
+    # schema 8: what it offers its jobs (JSON: cpus, mem in bytes, gpus as a list of devices,
+    # NAME: count), as its latest `worker start` detected or was told (resources.py)
+    resources = TextField(null=True)
 
 
 class MetricCount(BaseModel):
@@ -239,4 +253,9 @@ INDEXES = (
 LATER_INDEXES = (
     # schema 6: the paused jobs (few), counted by `status` without a scan
     "CREATE INDEX IF NOT EXISTS job_paused ON job (seq) WHERE paused",
+    # schema 8: the waiting jobs that ask for resources, in claim order (the fits-filter's scan)
+    "CREATE INDEX IF NOT EXISTS job_wants ON job (priority DESC, seq) "
+    f"WHERE state IN ({_CLAIMABLE}) AND resources IS NOT NULL",
+    # schema 8: what each host has granted to runs still open (its free resources)
+    "CREATE INDEX IF NOT EXISTS attempt_granted ON attempt (host) WHERE finished_at IS NULL AND granted IS NOT NULL",
 )

@@ -210,3 +210,68 @@ def _fit(widths: list[int], width: int) -> list[int]:
     while len(shown) > 2 and needed() > width:
         shown.pop(-2)
     return shown
+
+
+def _size(n: float | None) -> str:
+    from .execution.usage import size
+
+    return size(n)
+
+
+def usage_cell(run) -> str:
+    """What an attempt used, short, for a table: CPU seconds and peak memory."""
+    if run.cpu_user is None:
+        return ""
+    text = f"{run.cpu_user + run.cpu_system:.2f}s CPU"
+    return f"{text}, {_size(run.max_rss)}" if run.max_rss else text
+
+
+def usage_line(run) -> str:
+    """What an attempt used, in full, for `logs` (empty when not recorded)."""
+    if run.cpu_user is None and run.wall is None:
+        return ""
+    parts = []
+    if run.wall is not None:
+        parts.append(f"wall {run.wall:.3f}s")
+    if run.cpu_user is not None:
+        parts.append(f"cpu user {run.cpu_user:.3f}s, system {run.cpu_system:.3f}s")
+    if run.max_rss:
+        parts.append(f"peak memory {_size(run.max_rss)}")
+    if run.signal is not None:
+        parts.append(f"ended by {run.signal_name}")
+    if run.granted:
+        parts.append(f"granted {resources_text(run.granted)}")
+    line = "; ".join(parts)
+    return f"{line}\n{run.note}" if run.note else line
+
+
+def resources_text(resources: dict | None) -> str:
+    """A request, an offer or a grant as one line: cpus=2 mem=4.0 GiB gpus=0,1 license=1."""
+    if not resources:
+        return ""
+    parts = []
+    for name, value in resources.items():
+        if name == "mem":
+            parts.append(f"mem={_size(value)}")
+        elif name == "gpus" and isinstance(value, dict):  # a grant: device index -> share
+            parts.append("gpus=" + ",".join(k if v == 1 else f"{k}:{v:g}" for k, v in value.items()))
+        elif name == "gpus" and isinstance(value, list):  # an offer: the devices
+            parts.append(f"gpus={len(value)}")
+        else:
+            parts.append(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}")
+    return " ".join(parts)
+
+
+def free_of_total(resources: dict | None) -> str:
+    """A host's resources as free/total: cpus=6/8 mem=60.0 GiB/64.0 GiB gpus=1.5/4."""
+    if not resources:
+        return ""
+    free, total = resources["free"], resources["total"]
+    parts = []
+    for name, whole in total.items():
+        left = free.get(name, whole)
+        if name == "mem":
+            parts.append(f"mem={_size(left)}/{_size(whole)}")
+        else:
+            parts.append(f"{name}={left:g}/{whole:g}")
+    return " ".join(parts)

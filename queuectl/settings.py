@@ -34,6 +34,12 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+class MemLimitMode(str):
+    """What a job's memory request does when its processes together use more (`mem_limit`)."""
+
+    CHOICES = ("kill", "warn", "off")
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     key: str
@@ -47,6 +53,8 @@ class SettingSpec:
         """Parse a value typed by a user (`config set`, the TUI form)."""
         if self.kind is str:  # a hook's shell command: '' or 'none' unsets it
             return None if text.strip().lower() in ("", "none") else self.check(text)
+        if self.kind is MemLimitMode:
+            return self.check(text.strip().lower())
         text = text.strip()
         if self.kind is Duration:
             return None if text.lower() == "forever" else self.check(parse_duration(text, self.key))
@@ -63,11 +71,19 @@ class SettingSpec:
             return "forever" if value is None else format_duration(value)
         if self.kind is str:
             return "none" if value is None else str(value)
+        if self.kind is MemLimitMode:
+            return str(value)
         return str(int(value)) if float(value).is_integer() else str(value)
 
     def check(self, value: int | float | str | None) -> int | float | str | None:
         if value is None and self.kind in (Duration, str):
             return None
+        if self.kind is MemLimitMode:
+            if value not in MemLimitMode.CHOICES:
+                raise InputError(
+                    f"{self.key} must be one of {', '.join(MemLimitMode.CHOICES)}, not {str(value)[:40]!r}"
+                )
+            return MemLimitMode(value)
         if self.kind is str:
             from .spec import validate_command
 
@@ -111,6 +127,9 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("on_finish", None, str, 0, 0, "shell command run when a job ends for good (facts in QUEUECTL_*)"),
         SettingSpec("on_queue_drained", None, str, 0, 0, "shell command run when a queue's last unfinished job ends"),
         SettingSpec("hook_timeout", 60, float, 0.1, 24 * 3600, "seconds a hook may run before it is killed"),
+        SettingSpec(
+            "mem_limit", "kill", MemLimitMode, 0, 0, "a job over its --mem: kill (it fails), warn (a note) or off"
+        ),
     )
 }
 

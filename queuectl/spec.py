@@ -42,6 +42,7 @@ FIELDS = (
     "labels",
     "on_finish",
     "paused",
+    "resources",
 )
 _FIELD_SET = frozenset(FIELDS)
 #: a label: short, and free of quotes and commas (a listing matches it inside the JSON list)
@@ -84,6 +85,8 @@ class JobSpec:
     labels: tuple[str, ...] = ()
     on_finish: str | None = None  # a shell command run when the job ends for good (see hooks)
     paused: bool = False  # added paused: not claimed until resumed
+    #: what it asks of its host (resources.py: cpus, mem in bytes, gpus, NAME: count); None: a slot
+    resources: dict | None = None
 
 
 def new_job_id() -> str:
@@ -319,6 +322,12 @@ def spec_from_dict(data: object) -> JobSpec:
     return JobSpec(**fields)
 
 
+def _resources(value: object) -> dict | None:
+    from .resources import validate_request
+
+    return validate_request(value)
+
+
 def validate_unique_key(value: object) -> str:
     """A unique key; one typed with bytes that are not UTF-8 (click keeps them as lone
     surrogates) is refused, as no store can hold it."""
@@ -385,6 +394,7 @@ _CHECKS = {
     "labels": (validate_labels, True),
     "on_finish": (_hook, True),
     "paused": (lambda value: _flag("paused", value), False),
+    "resources": (_resources, True),
 }
 
 #: the fields of a waiting job that an edit may change, each checked by the rule enqueue uses

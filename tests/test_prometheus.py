@@ -157,6 +157,16 @@ def test_promtool_accepts_a_drained_store_and_each_run_is_counted_by_outcome(bac
     duration = "queuectl_job_duration_seconds"
     assert sample(figures, duration, f"{duration}_count", queue="reports") == 4  # every run has one outcome
     assert "job_id" not in text and "flaky" not in text
+    # issue 26: CPU seconds per queue and mode, and a histogram of peak memory (every run has one)
+    cpu = sum(
+        sample(figures, "queuectl_cpu_seconds", "queuectl_cpu_seconds_total", queue="default", mode=mode)
+        for mode in ("user", "system")
+    )
+    assert cpu > 0
+    memory = "queuectl_peak_memory_bytes"
+    assert figures[memory][("type", ())] == "histogram"
+    assert sample(figures, memory, f"{memory}_count", queue="reports") == 4
+    assert sample(figures, memory, f"{memory}_sum", queue="default") > 3 << 20
 
 
 def test_a_scrape_during_a_drain_is_one_moment_of_the_store(backend):

@@ -87,6 +87,10 @@ EACH_BATCH = 2000
     help="A shell command the worker runs when the job ends for good (the job's facts in QUEUECTL_* variables).",
 )
 @click.option("--paused", is_flag=True, help="Add it paused: it waits until 'queuectl resume ID' (pueue's stash).")
+@click.option("--cpus", metavar="N", help="Run it only where N CPUs are free (README: Resources).")
+@click.option("--mem", metavar="SIZE", help="Run it only where SIZE of memory is free (4G, 512M); also its limit.")
+@click.option("--gpus", metavar="N", help="Run it only where N GPUs are free; 0.5: half a device (shared).")
+@click.option("--resource", "named", metavar="NAME=N", multiple=True, help="Run it only where N of NAME are free.")
 @click.option("--each", is_flag=True, help=EACH_HELP)
 @click.option("--print-id", is_flag=True, help="Print only the id (for $(…) in scripts).")
 @json_option
@@ -110,6 +114,10 @@ def add(
     fatal_exit_codes: tuple[int, ...],
     on_finish: str | None,
     paused: bool,
+    cpus: str | None,
+    mem: str | None,
+    gpus: str | None,
+    named: tuple[str, ...],
     each: bool,
     print_id: bool,
     json_: bool,
@@ -142,6 +150,7 @@ def add(
         "fatal_exit_codes": list(fatal_exit_codes) or None,
         "on_finish": on_finish,
         "paused": paused,
+        "resources": _resources(cpus, mem, gpus, named),
     }
     if at is not None:
         import time
@@ -164,6 +173,7 @@ def add(
         from dataclasses import replace
 
         base = replace(base, depends_on=_after_labels(base.depends_on, after_labels))
+    _warn_unmet(base.resources)
     if jobs is None:
         _report(ops.enqueue_one(base), base, json_, print_id)
         return
@@ -174,6 +184,30 @@ def add(
 
         ops.enqueue_batches(_batches(_each(base, jobs)), spool_entries(added))
         _report_each(added, json_)
+
+
+def _resources(cpus: str | None, mem: str | None, gpus: str | None, named: tuple[str, ...]) -> dict | None:
+    """--cpus, --mem, --gpus and --resource as the JSON field `resources` (None: none given)."""
+    from ..resources import parse_assignment
+
+    asked = {"cpus": cpus, "mem": mem, "gpus": gpus}
+    for text in named:
+        name, amount = parse_assignment(text)
+        asked[name] = amount
+    asked = {k: v for k, v in asked.items() if v is not None}
+    return asked or None
+
+
+def _warn_unmet(request: dict | None) -> None:
+    """On a terminal: say so when no live host can ever run the job (it waits all the same, for
+    one that can)."""
+    if not request or not sys.stderr.isatty():
+        return
+    from .. import store
+
+    reason = store.unmet_reason(request)
+    if reason:
+        click.echo(f"Warning: no live host can run it yet: {reason}", err=True)
 
 
 def _after_labels(ids: tuple[str, ...], labels: tuple[str, ...]) -> tuple[str, ...]:

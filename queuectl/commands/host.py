@@ -22,8 +22,9 @@ def host_list(ctx: click.Context, json_: bool) -> None:
     from .. import render, store
 
     hosts = store.list_hosts()
+    offered = store.resources_of_hosts([h.name for h in hosts])
     if json_:
-        echo_json([h.as_dict() for h in hosts])
+        echo_json([dict(h.as_dict(), resources=offered.get(h.name)) for h in hosts])
         return
     rows = [
         [
@@ -34,10 +35,14 @@ def host_list(ctx: click.Context, json_: bool) -> None:
             str(h.running),
             render.local_time(h.heartbeat_at),
             h.version or "",
+            render.free_of_total(offered.get(h.name)),
         ]
         for h in hosts
     ]
     styles = [None if h.state == "up" else ("red" if h.state == "lost" else "dim") for h in hosts]
     render.print_table(
-        f"Hosts ({len(hosts)})", ["Host", "State", "Workers", "Slots", "Running", "Heartbeat", "Version"], rows, styles
+        f"Hosts ({len(hosts)})",
+        ["Host", "State", "Workers", "Slots", "Running", "Heartbeat", "Version", "Free/total"],
+        rows,
+        styles,
     )

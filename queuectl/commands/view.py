@@ -33,8 +33,13 @@ def list_jobs(ctx: click.Context, states: tuple[str, ...], label: str | None, li
     from .. import render, store
 
     jobs = store.list_jobs(state=list(dict.fromkeys(states)) or None, limit=limit, where=where)
+    # (only jobs that ask for resources can wait for them: the quick path serves a plain list)
+    reasons = store.waiting_reasons(jobs) if any(job.resources for job in jobs) else {}
     if json_:
-        echo_json([job.as_dict() for job in jobs])
+        latest = store.latest_attempts([job.seq for job in jobs])
+        echo_json(
+            [dict(_with_usage(job.as_dict(), latest.get(job.seq)), waiting_reason=reasons.get(job.id)) for job in jobs]
+        )
         return
     rows = [
         [
@@ -56,6 +61,13 @@ def list_jobs(ctx: click.Context, states: tuple[str, ...], label: str | None, li
         rows,
         [render.STATE_STYLES.get(job.shown_state) for job in jobs],
     )
+    for job_id, reason in reasons.items():
+        click.echo(f"{job_id} waits: {reason}")
+
+
+def _with_usage(job: dict, run) -> dict:
+    """A job's JSON with what its latest run used (`usage`, None when not recorded)."""
+    return dict(job, usage=None if run is None else run.usage())
 
 
 def _label_filter(label: str | None):
@@ -105,22 +117,33 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
     """Every field of one job, its dependencies and dependents, and its attempt history."""
     job_id = checked_job_id(job_id)
     open_named_store(ctx, readonly=True)
-    from .. import ops, render
+    from .. import ops, render, store
 
     detail = ops.job_detail(job_id)
     job, runs = detail.job, detail.runs
     depends_on, dependents = [j.id for j in detail.depends_on], [j.id for j in detail.dependents]
+    reason = store.waiting_reasons([job]).get(job.id)
     if json_:
         echo_json(
-            dict(job.as_dict(), depends_on=depends_on, dependents=dependents, attempts=[a.as_dict() for a in runs])
+            dict(
+                job.as_dict(),
+                depends_on=depends_on,
+                dependents=dependents,
+                attempts=[a.as_dict() for a in runs],
+                waiting_reason=reason,
+            )
         )
         return
     for key, value in job.as_dict().items():
         if key.endswith("_at") and value is not None:
             value = render.local_time(getattr(job, key))
+        if key == "resources":
+            value = render.resources_text(value)
         click.echo(f"{key + ':':<19}{render.clean(value if value not in (None, [], {}) else '')}")
     click.echo(f"{'depends_on:':<19}{', '.join(depends_on)}")
     click.echo(f"{'dependents:':<19}{', '.join(dependents)}")
+    if reason:
+        click.echo(f"{'waits:':<19}{reason}")
     rows = [
         [
             str(a.number),
@@ -128,14 +151,18 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
             render.local_time(a.started_at),
             render.local_time(a.finished_at),
             "" if a.exit_code is None else str(a.exit_code),
-            render.clean(a.error or "", 50),
+            render.usage_cell(a),
+            render.clean(a.error or a.note or "", 50),
         ]
         for a in runs
     ]
     if not rows:
         click.echo("Attempts: no attempt recorded")
         return
-    render.print_table("Attempts", ["#", "Host", "Started", "Finished", "Exit", "Error"], rows)
+    render.print_table("Attempts", ["#", "Host", "Started", "Finished", "Exit", "Used", "Error"], rows)
+    grants = [(a.number, a.granted) for a in runs if a.granted]
+    for number, granted in grants:
+        click.echo(f"attempt {number} granted: {render.clean(render.resources_text(granted))}")
 
 
 @click.command()
@@ -187,6 +214,11 @@ def logs(
     click.echo("" if run.exit_code is None else str(run.exit_code))
     if run.error:
         click.echo(f"\n=== ERROR ===\n{shown(run.error)}", color=True)
+    from .. import render
+
+    used = render.usage_line(run)
+    if used:  # (attempts recorded before schema 8 have none: their header is as it was)
+        click.echo(f"\n=== USAGE ===\n{shown(used)}", color=True)
     click.echo("\n=== STDOUT ===" + (" (last 1 MiB)" if cut_out else ""))
     click.echo(shown(stdout), nl=not stdout.endswith("\n"), color=True)
     click.echo("\n=== STDERR ===" + (" (last 1 MiB)" if cut_err else ""))

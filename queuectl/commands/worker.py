@@ -32,9 +32,22 @@ def worker() -> None:
 @click.option("--burst", is_flag=True, help="Exit once no job is waiting, running or due for a retry.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not print a line per job.")
 @click.option("--queue", "queues", metavar="NAME", multiple=True, help="Serve only this queue (repeatable).")
+@click.option("--cpus", metavar="N", help="CPUs this host offers jobs [default: those this process may use].")
+@click.option("--mem", metavar="SIZE", help="Memory this host offers jobs (64G) [default: its physical memory].")
+@click.option("--gpus", metavar="N", help="GPUs this host offers [default: nvidia-smi's, by CUDA_VISIBLE_DEVICES].")
+@click.option("--resource", "named", metavar="NAME=N", multiple=True, help="Offer N of NAME too (repeatable).")
 @click.pass_context
 def worker_start(
-    ctx: click.Context, count: int, procs: int | None, burst: bool, quiet: bool, queues: tuple[str, ...]
+    ctx: click.Context,
+    count: int,
+    procs: int | None,
+    burst: bool,
+    quiet: bool,
+    queues: tuple[str, ...],
+    cpus: str | None,
+    mem: str | None,
+    gpus: str | None,
+    named: tuple[str, ...],
 ) -> None:
     """Run workers in the foreground until Ctrl+C (first: finish jobs; second: kill them)."""
     from ..execution.supervisor import Supervisor, default_procs, raise_open_file_limit, split
@@ -44,12 +57,30 @@ def worker_start(
     validate_host_id(host_id())
     for queue in queues:
         validate_queue_name(queue)
+    offer = _offer(cpus, mem, gpus, named)
     procs = procs or default_procs(count)
     raise_open_file_limit(max(split(count, procs)))
     location = open_named_store(ctx, verify=True)
     private_dir(location.logs_dir, "the logs folder")  # a folder that cannot be made: one line now,
     private_dir(location.run_dir, "the run folder")  # not a failure in every worker
-    sys.exit(Supervisor(location, count, burst, quiet, tuple(dict.fromkeys(queues)), procs).run())
+    sys.exit(Supervisor(location, count, burst, quiet, tuple(dict.fromkeys(queues)), procs, offer).run())
+
+
+def _offer(cpus: str | None, mem: str | None, gpus: str | None, named: tuple[str, ...]) -> dict:
+    """What this host offers: detected, with --cpus, --mem, --gpus and --resource over it."""
+    from .. import resources
+
+    asked = resources.validate_request({"cpus": cpus, "mem": mem}) or {}
+    whole = resources.validate_request({"gpus": gpus}) if gpus is None or gpus.strip() != "0" else {"gpus": 0}
+    whole = whole or {}
+    if whole and not float(whole["gpus"]).is_integer():
+        raise click.UsageError(f"--gpus takes a whole number of devices, not {gpus}")
+    return resources.host_offer(
+        asked.get("cpus"),
+        asked.get("mem"),
+        None if "gpus" not in whole else int(whole["gpus"]),
+        [resources.parse_assignment(text) for text in named],
+    )
 
 
 @worker.command("stop")
@@ -96,9 +127,10 @@ def worker_list(ctx: click.Context, json_: bool) -> None:
     from .. import render, store
 
     workers = store.list_workers()
+    offered = store.resources_of_hosts(sorted({w.host for w in workers}))  # (shared by a host's workers)
     if json_:
         keys = ("id", "host", "pid", "state", "slots", "busy", "current_job", "heartbeat_at")
-        echo_json([{k: w.as_dict()[k] for k in keys} for w in workers])
+        echo_json([dict({k: w.as_dict()[k] for k in keys}, resources=offered.get(w.host)) for w in workers])
         return
     rows = [
         [
@@ -109,7 +141,12 @@ def worker_list(ctx: click.Context, json_: bool) -> None:
             f"{w.busy}/{w.slots}",
             w.current_job or "",
             render.local_time(w.heartbeat_at),
+            render.free_of_total(offered.get(w.host)),
         ]
         for w in workers
     ]
-    render.print_table(f"Workers ({len(workers)})", ["ID", "Host", "PID", "State", "Slots", "Job", "Heartbeat"], rows)
+    render.print_table(
+        f"Workers ({len(workers)})",
+        ["ID", "Host", "PID", "State", "Slots", "Job", "Heartbeat", "Free/total (host)"],
+        rows,
+    )

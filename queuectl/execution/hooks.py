@@ -3,8 +3,9 @@ cancelled): `config set on_finish CMD`, a job's own `on_finish`, and `config set
 on_queue_drained CMD` when that job's queue has no unfinished job left.
 
 The job's facts reach a hook only in its environment (QUEUECTL_JOB_ID, QUEUECTL_STATE,
-QUEUECTL_EXIT_CODE, QUEUECTL_COMMAND, QUEUECTL_QUEUE, QUEUECTL_LABELS, QUEUECTL_HOOK), never in
-its text, so no job id or command can put shell code into it.  A hook runs in a thread of its
+QUEUECTL_EXIT_CODE, QUEUECTL_COMMAND, QUEUECTL_QUEUE, QUEUECTL_LABELS, QUEUECTL_HOOK, and what its
+last run used: QUEUECTL_WALL_SECONDS, QUEUECTL_CPU_USER_SECONDS, QUEUECTL_CPU_SYSTEM_SECONDS,
+QUEUECTL_MAX_RSS_BYTES, QUEUECTL_SIGNAL), never in its text, so no job id or command can put shell code into it.  A hook runs in a thread of its
 own (the worker's loop never waits for it), in a process group of its own, killed after
 `hook_timeout` seconds; what it prints goes to the worker's log; its outcome never changes the
 job.
@@ -19,6 +20,24 @@ import threading
 from collections.abc import Callable
 
 
+def usage_facts(outcome) -> dict:
+    """What a run used (runner.Outcome), as the hooks' QUEUECTL_* variables ('' where unknown)."""
+    used = outcome.usage
+    signal_name = ""
+    if outcome.signal is not None:
+        try:
+            signal_name = signal.Signals(outcome.signal).name
+        except ValueError:
+            signal_name = str(outcome.signal)
+    return {
+        "QUEUECTL_WALL_SECONDS": f"{outcome.duration:.3f}",
+        "QUEUECTL_CPU_USER_SECONDS": "" if used is None else f"{used.cpu_user:.3f}",
+        "QUEUECTL_CPU_SYSTEM_SECONDS": "" if used is None else f"{used.cpu_system:.3f}",
+        "QUEUECTL_MAX_RSS_BYTES": "" if used is None or not used.max_rss else str(used.max_rss),
+        "QUEUECTL_SIGNAL": signal_name,
+    }
+
+
 class Hooks:
     """The hooks of one worker process; `say` writes a line to the worker's log."""
 
@@ -26,9 +45,9 @@ class Hooks:
         self.say = say
         self._threads: list[threading.Thread] = []
 
-    def job_ended(self, job_id: str, state: str, own_hook: str | None) -> None:
+    def job_ended(self, job_id: str, state: str, own_hook: str | None, used: dict | None = None) -> None:
         """A job this worker ran ended for good: start its hooks (reads the store only when a
-        hook is set)."""
+        hook is set).  `used`: what its last run used, as more QUEUECTL_* facts (usage_facts)."""
         from .. import store
         from ..errors import StoreError
         from ..store.cached import current_config
@@ -51,6 +70,7 @@ class Hooks:
             "QUEUECTL_COMMAND": job.command,
             "QUEUECTL_QUEUE": job.queue,
             "QUEUECTL_LABELS": ",".join(job.labels),
+            **(used or {}),
         }
         for name, command in hooks:
             self._start(

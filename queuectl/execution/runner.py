@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from ..errors import StoreUnusable
 from ..paths import open_log
 from . import guard, reaper
 from .childproc import python_module
+from .usage import SAMPLE_SECONDS, Usage, marker_of, over_limit, stat_of
 
 #: each worker's id, in its environment and so in that of every job it runs (see
 #: supervisor.kill_leftovers)
@@ -42,6 +44,12 @@ class Outcome:
     duration: float
     #: None for success; otherwise why the attempt failed, as the user will read it
     error: str | None
+    #: what the run used (usage.py): None when it never started
+    usage: Usage | None = None
+    #: the signal that ended its shell, if one did
+    signal: int | None = None
+    #: a remark that is not an error (a memory limit passed, with mem_limit = warn)
+    note: str | None = None
 
 
 class StartError(Exception):
@@ -183,10 +191,16 @@ class Running:
         cwd: str | None = None,
         timeout: float = math.inf,
         claim=None,
+        mem_limit: int | None = None,
+        mem_mode: str = "kill",
     ):
         if cwd is not None and not os.path.isdir(cwd):
             raise StartError(f"working directory {cwd} does not exist")
         self.claim = claim
+        self.usage = Usage()
+        self.mem_limit = mem_limit if mem_mode != "off" else None
+        self.mem_mode = mem_mode
+        self.note: str | None = None
         self.started = time.monotonic()
         self.marker = reaper.Marker()  # every process of the job inherits it: see reaper.py
         try:
@@ -292,7 +306,7 @@ class Running:
     def check(self, now: float) -> bool:
         """Act on what happened by `now` (exit, timeout, kill grace); True when it has ended."""
         if self._status is None:
-            self._status = self.proc.poll()
+            self._status = self._wait4()
             if self._status is not None:
                 # anything it left in the background is part of the job and ends with it
                 self._signal_group(signal.SIGKILL)
@@ -307,6 +321,32 @@ class Running:
         # a process that left the group (setsid) may still hold the pipes: not for long
         return not self._streams or now - self._exited_at > _ORPHAN_PIPE_GRACE
 
+    def _wait4(self) -> int | None:
+        """The shell's exit status (as Popen's returncode) if it has ended, reaped with its
+        rusage: its own CPU and that of every descendant it waited for."""
+        if self.proc.returncode is not None:
+            return self.proc.returncode
+        try:
+            pid, status, rusage = os.wait4(self.proc.pid, os.WNOHANG)
+        except ChildProcessError:  # (reaped elsewhere: no rusage to be had)
+            return self.proc.poll()
+        if pid == 0:
+            return None
+        self.usage.add_rusage(rusage)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        return self.proc.returncode
+
+    def sampled(self, rss: int) -> None:
+        """Its processes together are `rss` bytes now: its peak, and its memory limit."""
+        self.usage.max_rss = max(self.usage.max_rss, rss)
+        if self.mem_limit is None or rss <= self.mem_limit or self._status is not None:
+            return
+        said = over_limit(rss, self.mem_limit)
+        if self.mem_mode == "kill":
+            self.kill(f"killed: {said} (its --mem)", grace=1.0)
+        elif self.note is None:
+            self.note = f"{said} (mem_limit = warn: not stopped)"
+
     def close(self) -> Outcome:
         """Release everything it holds (after Jobs killed what holds its marker); its outcome."""
         self._signal_group(signal.SIGKILL)
@@ -320,7 +360,14 @@ class Running:
         for log in self._logs:
             log.close()
         status = self._status
-        return Outcome(status if status >= 0 else 128 - status, time.monotonic() - self.started, self._error(status))
+        return Outcome(
+            status if status >= 0 else 128 - status,
+            time.monotonic() - self.started,
+            self._error(status),
+            self.usage,
+            -status if status < 0 else None,
+            self.note,
+        )
 
     def _error(self, status: int) -> str | None:
         if self._kill_reason is not None:
@@ -352,6 +399,10 @@ class Jobs:
             self._selector.register(wake.fileno(), selectors.EVENT_READ, data=None)
         self.running: list[Running] = []
         self._dying: dict[int, int] = {}  # pid -> pidfd of the orphans that had not ended at their sweep
+        self._next_sample = 0.0
+        #: the processes that left their job's session, by pid, as the latest sample found them
+        #: (their marker): a zombie holds no file, but its CPU is still its job's
+        self._left: dict[int, Running] = {}
 
     def __len__(self) -> int:
         return len(self.running)
@@ -367,6 +418,8 @@ class Jobs:
         the wait timed out (no event at all: output that arrived is an event)."""
         now = time.monotonic()
         due = min((r.next_check() for r in self.running), default=math.inf)
+        if self.running:
+            due = min(due, self._next_sample)
         woke = False
         touched: set[int] = set()
         events = self._selector.select(max(0.0, min(timeout, due - now)))
@@ -381,6 +434,9 @@ class Jobs:
             if key.data.readable(key.fd):
                 self._selector.unregister(key.fd)
         now = time.monotonic()
+        if self.running and now >= self._next_sample:
+            self.sample()
+            self._next_sample = now + SAMPLE_SECONDS
         done = [r for r in self.running if (id(r) in touched or r.next_check() <= now) and r.check(now)]
         if not done:
             return [], woke, not events
@@ -391,6 +447,32 @@ class Jobs:
             self.running.remove(running)
         self._sweep(done)
         return [(running, running.close()) for running in done], woke, not events
+
+    def sample(self) -> None:
+        """One sample of the running jobs' memory: every descendant of this process, summed
+        per job (its session, else its marker), for each job's peak and memory limit."""
+        sessions = {r.pgid: r for r in self.running}
+        markers = {r.marker.name: r for r in self.running}
+        spare = self._guard.proc.pid if self._guard is not None else None
+        totals: dict[int, int] = {}
+        left: dict[int, Running] = {}
+        for pid in reaper.descendants(os.getpid()):
+            if pid == spare:
+                continue
+            stat = stat_of(pid)
+            if stat is None:
+                continue
+            owner = sessions.get(stat[0])
+            if owner is None:
+                owner = marker_of(pid, markers)
+                if owner is None:
+                    continue
+                left[pid] = owner
+            totals[id(owner)] = totals.get(id(owner), 0) + stat[1]
+        self._left = left
+        for running in self.running:
+            if id(running) in totals:
+                running.sampled(totals[id(running)])
 
     def _sweep(self, done: list[Running]) -> None:
         spare = {r.pgid for r in self.running} | ({self._guard.proc.pid} if self._guard is not None else set())
@@ -403,14 +485,27 @@ class Jobs:
         left = {r.marker.name for r in done if r.marker.held()}
         if left:
             reaper.kill_marked(left, lambda: reaper.descendants(me), spare=frozenset(spare))
+        owners = {r.pgid: r for r in [*self.running, *done]}
         for pid in reaper.children(me):
-            if pid not in spare and pid not in self._dying and all(pid != r.pgid for r in done):
-                self._reap(pid)  # (Popen reaps its own shells)
+            if pid not in spare and all(pid != r.pgid for r in done):
+                # (Popen reaps its own shells; an orphan already watched is looked at again:
+                # it may be one of these jobs', killed just now, whose CPU is theirs)
+                self._reap(pid, owners, done)
 
-    def _reap(self, pid: int) -> None:
-        """Reap an orphan that has ended; one that has not is watched until it has."""
+    def _reap(self, pid: int, owners: dict[int, Running] | None = None, done: list[Running] = ()) -> None:
+        """Reap an orphan that has ended, its CPU added to its job's; one that has not is
+        watched until it has."""
+        stat = stat_of(pid)
+        owner = (owners or {r.pgid: r for r in self.running}).get(stat[0]) if stat else None
+        owner = owner or self._left.get(pid)
+        if owner is not None and any(owner is r for r in done):
+            # killed by the sweep a moment ago, its job's outcome is due: let it die (briefly)
+            _ended_within(pid, 0.2)
         try:
-            ended = os.waitpid(pid, os.WNOHANG)[0] == pid
+            reaped, _, rusage = os.wait4(pid, os.WNOHANG)
+            ended = reaped == pid
+            if ended and owner is not None:
+                owner.usage.add_rusage(rusage)
         except ChildProcessError:
             ended = True
         if ended and pid in self._dying:
@@ -427,6 +522,16 @@ class Jobs:
         for fd in self._dying.values():
             os.close(fd)
         self._selector.close()
+
+
+def _ended_within(pid: int, seconds: float) -> None:
+    """Wait up to `seconds` for a process to end (its pidfd readable)."""
+    fd = _exit_fd(pid)
+    if fd is not None:
+        try:
+            select.select([fd], [], [], seconds)
+        finally:
+            os.close(fd)
 
 
 def _exit_fd(pid: int) -> int | None:

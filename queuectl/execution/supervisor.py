@@ -13,6 +13,7 @@ loop, so P is only worth raising where Python's own CPU is the limit.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import secrets
 import signal
@@ -124,8 +125,10 @@ class Supervisor:
         quiet: bool = False,
         queues: tuple[str, ...] = (),
         procs: int = 1,
+        offer: dict | None = None,
     ):
         self.location = location
+        self.offer = offer  # what this host offers jobs (resources.py); None: detected at the first spawn
         self.count = count  # slots on this host
         self.procs = procs
         self.queues = queues
@@ -165,6 +168,11 @@ class Supervisor:
         argv = python_module("queuectl.execution.worker", "--id", worker_id, "--name", name, "--slots", str(slots))
         argv += ["--burst"] * self.burst + ["--quiet"] * self.quiet + ["--forwarded-wake-ups"] * bool(self._forwarder)
         argv += [arg for queue in self.queues for arg in ("--queue", queue)]
+        if self.offer is None:
+            from ..resources import host_offer
+
+            self.offer = host_offer()
+        argv += ["--offer", json.dumps(self.offer)]
         env = store_env(self.location, **{WORKER_ENV: worker_id})  # inherited by its jobs: see kill_leftovers
         proc = subprocess.Popen(argv, preexec_fn=_own_group_and_die_with_parent, env=env)
         child = Child(name, worker_id, proc, slots)

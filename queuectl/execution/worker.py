@@ -17,14 +17,15 @@ import socket
 import sys
 import time
 
-from .. import store
+from .. import resources, store
 from ..errors import ExitCode, InputError, StoreError, StoreUnusable
 from ..paths import Location
 from ..render import clean
 from ..states import FINISHED, JobState
+from ..store.cached import current_config
 from ..store.connection import store_file_changed
 from . import fence, reaper, runner
-from .hooks import Hooks
+from .hooks import Hooks, usage_facts
 
 HOST_ENV = "QUEUECTL_HOST_ID"
 #: the longest an idle worker sleeps without looking at the store (safety net for lost wake-ups)
@@ -125,8 +126,10 @@ class Worker:
         quiet: bool = False,
         queues: tuple[str, ...] = (),
         forwarded_wake_ups: bool = False,
+        offer: dict | None = None,
     ):
         self.location = location
+        self.offer = offer  # what its host offers jobs that ask for resources (resources.py)
         self.forwarded_wake_ups = forwarded_wake_ups  # see store.wake_channel
         self.queues = queues  # empty: every queue
         self.id = worker_id
@@ -172,7 +175,7 @@ class Worker:
         runner.start_jobs_with_default_signals()  # (after the line above, which it turns into a no-op handler)
         self.guard = runner.JobGuard()
         self.jobs = runner.Jobs(self.channel, self.guard)
-        self._retrying(store.register_worker, self.id, self.host, os.getpid(), os.getppid(), self.slots)
+        self._retrying(store.register_worker, self.id, self.host, os.getpid(), os.getppid(), self.slots, self.offer)
         from . import logship  # (SQLite: a no-op; not imported before peewee is: see main)
 
         self.output = logship.for_store(self.location.logs_dir)  # (PostgreSQL: into the store)
@@ -293,7 +296,7 @@ class Worker:
         for running, outcome in ended:
             if not self._ended:
                 self._ended_since = now
-            self._ended.append(store.Finished(running.claim, outcome.error, outcome.exit_code))
+            self._ended.append(store.Finished(running.claim, outcome.error, outcome.exit_code, _usage_row(outcome)))
             self._outcomes[running.claim.attempt_id] = outcome
             self._unreported_pgids.pop(running.claim.attempt_id, None)
         # look for work again on a wake-up, a slot freed (its claim shares the record's
@@ -385,7 +388,7 @@ class Worker:
         try:
             if any(w.id == self.id for w in store.workers_of_host(self.host)):
                 return False  # a real stop request
-            store.register_worker(self.id, self.host, os.getpid(), os.getppid(), self.slots)
+            store.register_worker(self.id, self.host, os.getpid(), os.getppid(), self.slots, self.offer)
         except StoreError:
             return True  # look again at the next heartbeat
         self.say("registered again: the store had declared this worker dead")
@@ -448,6 +451,12 @@ class Worker:
             b"QUEUECTL_JOB_ID": os.fsencode(claim.id),
             b"QUEUECTL_ATTEMPT": b"%d" % claim.attempt,
         }
+        granted = claim.granted
+        mem_limit = mem_mode = None
+        if granted:  # its devices and counts (resources.environment), and its memory limit
+            env.update({k.encode(): v.encode() for k, v in resources.environment(granted).items()})
+            mem_limit = granted.get("mem")
+            mem_mode = current_config()["mem_limit"] if mem_limit else None
         try:
             running = runner.Running(
                 claim.command,
@@ -459,6 +468,8 @@ class Worker:
                 claim.cwd,
                 claim.timeout,
                 claim,
+                mem_limit,
+                mem_mode or "off",
             )
         except runner.StartError as exc:  # the attempt fails, not the worker
             if not self._ended:
@@ -480,7 +491,22 @@ class Worker:
         else:
             self.say(f"job '{claim.id}' ended as {state} ({outcome.error})")
         if state in FINISHED:
-            self.hooks.job_ended(claim.id, state, claim.on_finish)
+            self.hooks.job_ended(claim.id, state, claim.on_finish, usage_facts(outcome))
+
+
+def _usage_row(outcome: runner.Outcome) -> tuple | None:
+    """What the store records of a run's usage (store.usage.record, less the attempt id)."""
+    used = outcome.usage
+    if used is None:
+        return None
+    return (
+        round(outcome.duration, 6),
+        round(used.cpu_user, 6),
+        round(used.cpu_system, 6),
+        used.max_rss or None,
+        outcome.signal,
+        outcome.note,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -496,11 +522,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--queue", action="append", default=[])
     parser.add_argument("--forwarded-wake-ups", action="store_true", help="this host's supervisor listens for them")
+    parser.add_argument("--offer", help="what this host offers jobs, JSON (default: detected)")
     args = parser.parse_args(argv)
     location = resolve()
     try:
+        if args.offer is not None:
+            import json
+
+            offer = json.loads(args.offer)
+        else:
+            from ..resources import host_offer
+
+            offer = host_offer()
         return Worker(
-            location, args.id, args.name, args.slots, args.burst, args.quiet, tuple(args.queue), args.forwarded_wake_ups
+            location,
+            args.id,
+            args.name,
+            args.slots,
+            args.burst,
+            args.quiet,
+            tuple(args.queue),
+            args.forwarded_wake_ups,
+            offer,
         ).run()
     except StoreError as exc:
         print(f"Error: {exc}", file=sys.stderr)

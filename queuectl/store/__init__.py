@@ -56,6 +56,7 @@ _WHERE = {
             "get_job",
             "has_burst_work",
             "ids_matching",
+            "latest_attempts",
             "linked_jobs",
             "list_jobs",
             "metrics",
@@ -91,6 +92,9 @@ _WHERE = {
     "Enqueued": "sqltext",
     **dict.fromkeys(("open_store", "close_store"), "quick"),
     **dict.fromkeys(("Figures", "figures"), "counters"),
+    "UsageLine": "usage",
+    **dict.fromkeys(("live_offers", "resources_of_hosts", "unmet_reason", "waiting_reasons"), "fits"),
+    "usage_summary": "usage:summary",
     **dict.fromkeys(("HostView", "list_hosts", "queuectl_version"), "hosts"),
     **dict.fromkeys(("follower_channel",), "output"),
     "ship_output": "output:ship",
@@ -154,6 +158,12 @@ WRITES = frozenset(
 #: functions that change nothing: queries, and pure helpers (validation, paths, time format)
 READS = frozenset(
     (
+        "latest_attempts",
+        "live_offers",
+        "resources_of_hosts",
+        "unmet_reason",
+        "usage_summary",
+        "waiting_reasons",
         "attempt_paths",
         "attempts",
         "cancelled_dependents",

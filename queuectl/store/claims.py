@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..models import Job, JobState, db
 from ..states import sql_literals
-from . import dependencies, dialect
+from . import dependencies, dialect, fits, usage
 from .cached import current_config, limited_queues
 from .connection import guarded, location, now, wake_watchers, wake_workers
 from .jobs import fail
@@ -31,7 +31,7 @@ _PROCESSING = sql_literals(JobState.PROCESSING)
 # candidates of its queue, against its limit minus its running jobs).
 _CANDIDATES_SQL = (
     "SELECT * FROM (SELECT seq, queue, priority FROM job {index} WHERE state = '{state}' "
-    "AND next_attempt_at <= {p} AND NOT paused {only_queues} "
+    "AND next_attempt_at <= {p} AND NOT paused AND resources IS NULL {only_queues} "
     "AND queue NOT IN (SELECT q.name FROM queue q WHERE q.paused OR q.max_running <= "
     "(SELECT COALESCE(SUM(c.n), 0) FROM job_count c WHERE c.queue = q.name AND c.state = {processing})) "
     "ORDER BY priority DESC, seq LIMIT {p} {lock}) AS {state}"
@@ -67,6 +67,8 @@ class Finished:
     claim: Claim
     error: str | None  # None: success
     exit_code: int | None
+    #: what the run used (store/usage.py: wall, cpu user, cpu system, peak bytes, signal, note)
+    usage: tuple | None = None
 
 
 @functools.cache
@@ -132,7 +134,9 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
     limited = limited_queues()
     store.lock_queue_limits(tuple(q for q in limited if q in queues) if queues else limited)
     statement = _claim_sql(store.claim_index, store.retry_index, store.skip_locked, len(queues))
-    rows: list[tuple] = []
+    # jobs that ask for resources: only where they fit (fits.py); the statement takes the others
+    granted = fits.choose(host, t, k, queues)
+    rows: list[tuple] = fits.take(granted, worker_id, t, t + cfg["lease_seconds"])
     while len(rows) < k:
         # a limited queue may have given fewer than asked: the next pass passes over it (full)
         n = k - len(rows)
@@ -158,6 +162,7 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
             *[row[0] for row in rows],
         ).fetchall()
     }
+    fits.record_grants(granted, attempts)
     sql(
         "UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}",
         rows[-1][1],
@@ -178,6 +183,7 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
             env=json.loads(env) if env else None,
             cwd=cwd,
             on_finish=on_finish,
+            granted=granted.get(seq),
         )
         for seq, job_id, command, timeout, env, cwd, _priority, on_finish in rows
     ]
@@ -192,6 +198,7 @@ def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[st
 
     if not finished:
         return [], False
+    usage.record([(f.claim.attempt_id, *f.usage) for f in finished if f.usage is not None])
     state_of: dict[int, str] = {}
     wake = False
     # A run is this worker's while its attempt is open: a cancel or a recovery closes it (with

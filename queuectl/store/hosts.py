@@ -24,16 +24,22 @@ def queuectl_version() -> str:
     return __version__
 
 
-def host_seen(host: str, t: float) -> None:
-    """A worker of this host registered (inside the caller's transaction): it is up."""
-    updated = (
-        Host.update(version=queuectl_version(), last_heartbeat_at=t, lost_at=None, stopped_at=None)
-        .where(Host.name == host)
-        .execute()
-    )
+def host_seen(host: str, t: float, offer: dict | None = None) -> None:
+    """A worker of this host registered (inside the caller's transaction): it is up; `offer`:
+    what it offers jobs (resources.py), when its worker said."""
+    import json
+
+    changes = dict(version=queuectl_version(), last_heartbeat_at=t, lost_at=None, stopped_at=None)
+    if offer is not None:
+        changes["resources"] = json.dumps(offer)
+    updated = Host.update(**changes).where(Host.name == host).execute()
     if not updated:
         Host.insert(
-            name=host, version=queuectl_version(), first_seen_at=t, last_heartbeat_at=t
+            name=host,
+            version=queuectl_version(),
+            first_seen_at=t,
+            last_heartbeat_at=t,
+            resources=None if offer is None else json.dumps(offer),
         ).on_conflict_ignore().execute()
     Host.delete().where(Host.last_heartbeat_at < t - FORGET_SECONDS).execute()
 

@@ -171,6 +171,28 @@ def _v7_schedule_errors_and_run_outcomes() -> None:
         db.execute_sql(statement)
 
 
+def _v8_resources_and_usage() -> None:
+    """Resources (issue 26): what a job asks for, what a host offers, what each attempt was
+    granted, and what each attempt used (wall, CPU user and system seconds, peak memory, the
+    ending signal, a note).  Nullable columns and two partial indexes only."""
+    from ..models import LATER_INDEXES, Attempt, Host, Job, db
+
+    _add_column("job", Job.resources)
+    _add_column("host", Host.resources)
+    for field in (
+        Attempt.wall,
+        Attempt.cpu_user,
+        Attempt.cpu_system,
+        Attempt.max_rss,
+        Attempt.signal,
+        Attempt.granted,
+        Attempt.note,
+    ):
+        _add_column("attempt", field)
+    for statement in LATER_INDEXES[1:]:
+        db.execute_sql(statement)
+
+
 #: version -> function that upgrades a store from version-1 to version
 STEPS: dict = {
     2: _v2_workflows_and_queues,
@@ -179,10 +201,12 @@ STEPS: dict = {
     5: _v5_fleet,
     6: _v6_labels_pause_hooks,
     7: _v7_schedule_errors_and_run_outcomes,
+    8: _v8_resources_and_usage,
 }
 #: the steps that a worker of the version before keeps working with: it neither misreads the
 #: new schema nor writes what the new schema misreads (2 and 6 add columns that the claim must
-#: honour, 3 a column that worker rows need)
+#: honour, 3 a column that worker rows need, 8 a job's resources, which the claim must honour:
+#: a worker of schema 7 would run a job asking for 4 GPUs on a host that has none)
 COMPATIBLE = frozenset({4, 5, 7})
 
 

@@ -183,6 +183,22 @@ def attempts(job_id: str) -> list[AttemptView]:
 
 
 @guarded
+def latest_attempts(seqs: list[int]) -> dict[int, AttemptView]:
+    """Each of these jobs' latest attempt, by job seq (one query): `list --json`'s usage."""
+    if not seqs:
+        return {}
+    from peewee import fn
+
+    newest = (
+        Attempt.select(Attempt.job.alias("s"), fn.MAX(Attempt.number).alias("n"))
+        .where(Attempt.job.in_(seqs))
+        .group_by(Attempt.job)
+    )
+    query = Attempt.select().join(newest, on=((Attempt.job == newest.c.s) & (Attempt.number == newest.c.n)))
+    return {row["job"]: AttemptView.from_row(row) for row in query.dicts()}
+
+
+@guarded
 def next_due() -> float | None:
     """When the earliest waiting job (scheduled or retrying) becomes claimable."""
     row = db.execute_sql(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..states import ACTIVE_STATES, FINISHED_STATES, JobState, sql_literals
 
 #: the schema this code reads and writes (models.SCHEMA_VERSION; a test keeps the two equal)
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 #: every table of that schema (the models' tables; a test keeps the two equal)
 TABLES = frozenset(
     (
@@ -57,6 +57,7 @@ INSERT_COLUMNS = (
     "labels",
     "on_finish",
     "paused",
+    "resources",
 )
 #: a row whose unique key an unfinished job holds is skipped (job_unique_key's condition)
 SKIP_TAKEN_KEYS = (
@@ -138,4 +139,5 @@ def job_row(spec, job_id: str, cfg: dict, t: float) -> tuple:
         json.dumps(list(spec.labels)) if spec.labels else None,
         spec.on_finish,
         spec.paused,
+        json.dumps(spec.resources) if spec.resources else None,
     )

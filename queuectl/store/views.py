@@ -42,6 +42,8 @@ class _Record:
 
 
 def _decoded(name: str, value):
+    if name in ("resources", "granted"):  # (schema 8) JSON objects, None for none
+        return json.loads(value) if value else None
     if name in _JSON_FIELDS:
         return json.loads(value) if value else ({} if name == "env" else [])
     if name == "paused":
@@ -79,6 +81,8 @@ class JobView(_Record):
     #: waiting: not claimed until resumed; processing: its process group is stopped (SIGSTOP)
     paused: bool
     on_finish: str | None
+    #: what it asks of its host (resources.py): cpus, mem (bytes), gpus, NAME: count; None: a slot
+    resources: dict | None = None
 
     @property
     def shown_state(self) -> str:
@@ -104,6 +108,40 @@ class AttemptView(_Record):
     error: str | None
     stdout_path: str | None
     stderr_path: str | None
+    # schema 8: what the run used and was granted (None where not recorded: runs before it)
+    wall: float | None = None
+    cpu_user: float | None = None
+    cpu_system: float | None = None
+    max_rss: int | None = None
+    signal: int | None = None
+    granted: dict | None = None
+    note: str | None = None
+
+    @property
+    def signal_name(self) -> str | None:
+        if self.signal is None:
+            return None
+        import signal
+
+        try:
+            return signal.Signals(self.signal).name
+        except ValueError:
+            return str(self.signal)
+
+    def as_dict(self) -> dict:
+        return dict(super().as_dict(), signal=self.signal_name)
+
+    def usage(self) -> dict | None:
+        """What it used, JSON-ready (None: not recorded)."""
+        if self.wall is None and self.cpu_user is None:
+            return None
+        return {
+            "wall": self.wall,
+            "cpu_user": self.cpu_user,
+            "cpu_system": self.cpu_system,
+            "max_rss": self.max_rss,
+            "signal": self.signal_name,
+        }
 
 
 @dataclass(frozen=True)
@@ -150,6 +188,8 @@ class Claim:
     env: dict | None = None
     cwd: str | None = None
     on_finish: str | None = None  # the job's own hook (hooks.py)
+    #: what the claim granted it of its host (resources.py; None: asked for nothing)
+    granted: dict | None = None
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,11 @@ def _view(row: dict, busy: int | None = None) -> WorkerView:
 
 
 @guarded
-def register_worker(worker_id: str, host: str, pid: int, supervisor_pid: int | None, slots: int = 1) -> None:
+def register_worker(
+    worker_id: str, host: str, pid: int, supervisor_pid: int | None, slots: int = 1, offer: dict | None = None
+) -> None:
+    """A worker process starts (or starts again); `offer`: what its host offers jobs that ask
+    for resources (resources.host_offer), kept in the host's row."""
     t = now()
     with db.atomic():
         Worker.delete().where(Worker.id == worker_id).execute()
@@ -42,7 +46,7 @@ def register_worker(worker_id: str, host: str, pid: int, supervisor_pid: int | N
             slots=slots,
             version=hosts.queuectl_version(),
         ).execute()
-        hosts.host_seen(host, t)
+        hosts.host_seen(host, t, offer)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from queuectl import store
-from queuectl.render import clean
+from queuectl.render import clean, free_of_total
 from queuectl.states import JobState
 from queuectl.store.workers import LIVENESS_SECONDS
 
@@ -46,11 +46,12 @@ class WorkersPane(KeyedTablePane):
         yield Static(id="workers-status", classes="pane-status")
         yield VimTable(id="workers-table", cursor_type="row")
 
-    def fetch(self, args) -> tuple[list, list]:
-        return store.list_workers(live_only=False), store.list_hosts()
+    def fetch(self, args) -> tuple[list, list, dict]:
+        hosts = store.list_hosts()
+        return store.list_workers(live_only=False), hosts, store.resources_of_hosts([h.name for h in hosts])
 
-    def show(self, found: tuple[list, list]) -> None:
-        workers, hosts = found
+    def show(self, found: tuple[list, list, dict]) -> None:
+        workers, hosts, offered = found
         wide = self.size.width >= 100
         labels = [
             "ID",
@@ -86,7 +87,7 @@ class WorkersPane(KeyedTablePane):
                         "",
                         Text(state, style=look),
                         f"{host.busy}/{host.slots}",
-                        f"{host.running} running",
+                        " · ".join([f"{host.running} running", *filter(None, [free_of_total(offered.get(host.name))])]),
                         ago(host.heartbeat_at) if host.heartbeat_at else "",
                         *([clean(host.version or "", 12)] if wide else []),
                     ),

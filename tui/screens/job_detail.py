@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 
 from queuectl import ops, store
 from queuectl.errors import QueuectlError
-from queuectl.render import clean
+from queuectl.render import clean, resources_text, usage_line
 from queuectl.states import CLAIMABLE_STATES, JobState
 from queuectl.store import AttemptView, JobView
 
@@ -39,6 +39,8 @@ class Detail:
     #: (relation, job) for each dependency ("needs") and dependent ("needed by")
     links: list[tuple[str, JobView]]
     queue_paused: bool
+    #: why no live host can run it (it asks for more than any offers), if so
+    unmet: str | None = None
 
 
 #: links shown per direction (a fan-in of thousands would not help anyone here)
@@ -95,7 +97,8 @@ class JobDetailScreen(ModalScreen[None]):
                 out, err = output.stdout.text, output.stderr.text
             if job_id == self.job_id:
                 paused = found.job.queue in store.paused_queues()
-                self.post_message(self.Loaded(Detail(found.job, found.runs, out, err, links, paused), None))
+                unmet = store.waiting_reasons([found.job]).get(job_id) if found.job.resources else None
+                self.post_message(self.Loaded(Detail(found.job, found.runs, out, err, links, paused, unmet), None))
         except QueuectlError as exc:
             self.post_message(self.Loaded(None, str(exc)))
 
@@ -115,6 +118,8 @@ class JobDetailScreen(ModalScreen[None]):
         note = retry_note(job)
         if d.queue_paused and job.state in CLAIMABLE_STATES:
             note = f"(queue {clean(job.queue)} is paused: it waits until the queue is resumed)"
+        elif d.unmet:
+            note = f"(waits for resources: {d.unmet})"
         if note:
             state.append(" " + note)
         rows = [
@@ -147,6 +152,8 @@ class JobDetailScreen(ModalScreen[None]):
             ("cwd", clean(job.cwd or "")),
             ("env", Text(clean(" ".join(f"{k}={v}" for k, v in sorted(job.env.items())))) if job.env else ""),
             ("fatal exit codes", ", ".join(map(str, job.fatal_exit_codes))),
+            ("asks", resources_text(job.resources)),
+            ("latest run used", usage_line(d.runs[-1]).replace("\n", "; ") if d.runs else ""),
         ]
         for label, value in rows:
             if value not in ("", None):  # (a str cell of a Rich table would be read as markup)

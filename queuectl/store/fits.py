@@ -1,0 +1,236 @@
+"""The fits-filter of the claim (issue 26): jobs that ask for resources are claimed here, only by
+a host whose free resources fit them, in priority and FIFO order among those that fit; the
+claim of claims.py takes only jobs that ask for nothing (`resources IS NULL`).
+
+Inside the claim's transaction:
+1. one look through the partial index job_wants: no waiting job asks for anything (the common
+   case) -> nothing more is done;
+2. the host's row is locked (PostgreSQL: FOR UPDATE, so that two worker processes of one host
+   never grant the same device share; SQLite's write lock already serializes), and what it has
+   free is its offer less the grants of its open attempts (attempt_granted);
+3. the best runnable jobs that ask (up to SCAN of them) are walked in claim order, each granted
+   what it asks while it fits;
+4. those that fall within the k best runnable jobs of either kind are claimed.
+
+No starvation: a job that fits the host's whole offer but not what is free now holds back the
+resources it is short of: no job after it in claim order is granted any of them on this host.
+So a job at the head of the line waits at most until the jobs already running there with those
+resources end (bounded by their timeouts), however many smaller jobs keep arriving; only jobs of
+a higher priority, or that need none of what it waits for, may pass it.  A grant is part of its
+attempt, so it is held until the attempt is closed: by its end, or by the recovery of a dead
+worker, whose guard has killed the job's processes by then.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .. import resources
+from ..states import CLAIMABLE_STATES, JobState, sql_literals
+from . import dialect
+from .cached import limited_queues
+from .connection import guarded
+
+_PROCESSING = sql_literals(JobState.PROCESSING)
+_CLAIMABLE = sql_literals(*CLAIMABLE_STATES)
+#: the most waiting jobs that ask for resources one claim looks at
+SCAN = 64
+
+_QUEUE_OPEN = (
+    "AND queue NOT IN (SELECT q.name FROM queue q WHERE q.paused OR q.max_running <= "
+    f"(SELECT COALESCE(SUM(c.n), 0) FROM job_count c WHERE c.queue = q.name AND c.state = {_PROCESSING})) "
+)
+
+
+def _runnable(state: str, queues: int) -> str:
+    """The conditions of a runnable job in this state (parameters: now, then the queues)."""
+    only = f"AND queue IN ({', '.join(['{p}'] * queues)}) " if queues else ""
+    return f"state = '{state}' AND next_attempt_at <= {{p}} AND NOT paused {only}{_QUEUE_OPEN}"
+
+
+def host_free(host: str, lock: bool = False) -> tuple[dict | None, resources.Free]:
+    """A host's offer, and what it has free now, in one statement (PostgreSQL: with the host's
+    row locked, when asked)."""
+    from .statements import sql
+
+    the_host = "SELECT resources FROM host WHERE name = {p}"
+    if lock and dialect.current().postgres:  # (SQLite: the write lock is ours already)
+        the_host += " FOR UPDATE"
+    rows = sql(
+        f"WITH h AS ({the_host}) SELECT 0, resources FROM h UNION ALL "
+        "SELECT 1, granted FROM attempt WHERE host = {p} AND finished_at IS NULL AND granted IS NOT NULL",
+        host,
+        host,
+    ).fetchall()
+    offer = next((json.loads(value) for kind, value in rows if kind == 0 and value), None)
+    return offer, resources.Free(offer, [json.loads(value) for kind, value in rows if kind == 1])
+
+
+def choose(host: str, t: float, k: int, queues: tuple[str, ...]) -> dict[int, dict]:
+    """The jobs asking for resources this host claims now (job seq -> its grant), at most k."""
+    from .statements import sql
+
+    if k <= 0:
+        return {}
+    # one look through job_wants: when no waiting job asks for anything, that is all it costs
+    if not sql(f"SELECT 1 FROM job WHERE state IN ({_CLAIMABLE}) AND resources IS NOT NULL LIMIT 1").fetchall():
+        return {}
+    # the host first: the candidates are read after the other claims of this host committed
+    offer, free = host_free(host, lock=True)
+    if not offer:
+        return {}
+    wanted = sql(
+        f"SELECT priority, seq, queue, resources FROM job WHERE state IN ({_CLAIMABLE}) "
+        "AND resources IS NOT NULL AND next_attempt_at <= {p} AND NOT paused "
+        + (f"AND queue IN ({', '.join(['{p}'] * len(queues))}) " if queues else "")
+        + _QUEUE_OPEN
+        + f"ORDER BY priority DESC, seq LIMIT {SCAN}",
+        t,
+        *queues,
+    ).fetchall()
+    if not wanted:
+        return {}
+    whole = resources.Free(offer)
+    room = _queue_room({row[2] for row in wanted})
+    held: set[str] = set()  # what a job passed over waits for: nobody after it gets any of it
+    chosen: dict[int, dict] = {}
+    order: list[tuple[int, int]] = []
+    for priority, seq, queue, asked in wanted:
+        request = json.loads(asked)
+        short = free.short_of(request)
+        if short or held & set(request):
+            if not whole.short_of(request):
+                held |= short
+            continue
+        if queue in room:  # a limited queue: no more than its room
+            if room[queue] <= 0:
+                continue
+            room[queue] -= 1
+        chosen[seq] = free.grant(request)
+        order.append((priority, seq))
+        if len(chosen) == k:
+            break
+    if not chosen:
+        return {}
+    # the k best runnable jobs of either kind: those asking for nothing may come first
+    worst = order[-1]
+    others = sql(
+        " UNION ALL ".join(
+            f"SELECT * FROM (SELECT priority, seq FROM job WHERE {_runnable(state, len(queues))}"
+            "AND resources IS NULL AND (priority > {p} OR priority = {p} AND seq < {p}) "
+            "ORDER BY priority DESC, seq LIMIT {p}) AS " + state
+            for state in (JobState.PENDING.value, JobState.FAILED.value)
+        ),
+        *[value for _ in range(2) for value in (t, *queues, worst[0], worst[0], worst[1], k)],
+    ).fetchall()
+    if not others:
+        return chosen
+    keep = {seq for _, seq in sorted([*order, *others], key=lambda ps: (-ps[0], ps[1]))[:k]}
+    return {seq: grant for seq, grant in chosen.items() if seq in keep}
+
+
+def _queue_room(queues: set[str]) -> dict[str, int]:
+    """Room left in the limited queues among these: their limit less their running jobs."""
+    from .statements import sql
+
+    limited = [q for q in queues if q in limited_queues()]
+    if not limited:
+        return {}
+    marks = ", ".join(["{p}"] * len(limited))
+    return {
+        name: int(room)
+        for name, room in sql(
+            "SELECT q.name, q.max_running - (SELECT COALESCE(SUM(c.n), 0) FROM job_count c "
+            f"WHERE c.queue = q.name AND c.state = {_PROCESSING}) FROM queue q WHERE q.name IN ({marks}) "
+            "AND q.max_running IS NOT NULL",
+            *limited,
+        ).fetchall()
+    }
+
+
+_TAKE_SQL = (
+    f"UPDATE job SET state = {_PROCESSING}, attempts = attempts + 1, worker_id = {{p}}, "
+    "started_at = {p}, updated_at = {p}, lease_expires_at = {p}, next_attempt_at = NULL, "
+    "finished_at = NULL, exit_code = NULL "
+    f"WHERE seq IN ({{seqs}}) AND state IN ({_CLAIMABLE}) "
+    "RETURNING seq, id, command, timeout, env, cwd, priority, on_finish"
+)
+
+
+def take(chosen: dict[int, dict], worker_id: str, t: float, lease_until: float) -> list[tuple]:
+    """Claim the chosen jobs: rows of the same shape as claims.py's claim returns.  The
+    candidates were read without a row lock (locking up to SCAN rows per claim wrote each of
+    them on PostgreSQL): a job another host took meanwhile is no longer pending or failed when
+    this UPDATE gets its row (PostgreSQL re-reads it after the other commits), so it is not
+    returned, and its grant is dropped."""
+    from .statements import sql
+
+    if not chosen:
+        return []
+    seqs = ", ".join(["{p}"] * len(chosen))
+    return sql(_TAKE_SQL.replace("{seqs}", seqs), worker_id, t, t, lease_until, *chosen).fetchall()
+
+
+def record_grants(chosen: dict[int, dict], attempts: dict[int, tuple[int, int]]) -> None:
+    """Each claimed job's grant, into its new attempt (seq -> (attempt id, number)): one
+    statement."""
+    from .statements import sql
+
+    pairs = [(attempts[seq][0], json.dumps(grant)) for seq, grant in chosen.items() if seq in attempts]
+    if not pairs:
+        return
+    values = ", ".join(["({p}, {p})"] * len(pairs))
+    sql(
+        "UPDATE attempt SET granted = CAST(v.column2 AS TEXT) "
+        f"FROM (VALUES {values}) AS v WHERE attempt.id = CAST(v.column1 AS INTEGER)",
+        *[value for pair in pairs for value in pair],
+    )
+
+
+# -- reads: what hosts offer and have free, and why a job waits -----------------------------
+@guarded
+def live_offers() -> dict[str, dict]:
+    """The offers of the hosts that have a live worker, by host."""
+    from .connection import now
+    from .statements import sql
+    from .workers import LIVENESS_SECONDS
+
+    rows = sql(
+        "SELECT h.name, h.resources FROM host h WHERE h.resources IS NOT NULL AND EXISTS "
+        "(SELECT 1 FROM worker w WHERE w.host = h.name AND w.heartbeat_at >= {p})",
+        now() - LIVENESS_SECONDS,
+    ).fetchall()
+    return {name: json.loads(offer) for name, offer in rows}
+
+
+@guarded
+def resources_of_hosts(names: list[str]) -> dict[str, dict]:
+    """Each host's resources: {"total": counts, "free": counts} (hosts that offer some)."""
+    found = {}
+    for name in names:
+        offer, free = host_free(name)
+        if offer:
+            counts = dict(free.counts)
+            if free.devices:
+                counts["gpus"] = round(sum(max(0.0, share) for share in free.devices.values()), 6)
+            found[name] = {
+                "total": resources.totals(offer),
+                "free": {k: (int(v) if float(v).is_integer() else round(v, 6)) for k, v in counts.items()},
+            }
+    return found
+
+
+def unmet_reason(request: dict | None) -> str | None:
+    """Why no live host can ever run a job asking for this (None: one can, or none is live)."""
+    return resources.unmet(request, list(live_offers().values()))
+
+
+@guarded
+def waiting_reasons(jobs) -> dict[str, str]:
+    """For the waiting jobs among these that ask for what no live host offers: why (by job id)."""
+    asking = [j for j in jobs if j.resources and j.state in CLAIMABLE_STATES]
+    if not asking:
+        return {}
+    offers = list(live_offers().values())
+    reasons = {j.id: resources.unmet(j.resources, offers) for j in asking}
+    return {k: v for k, v in reasons.items() if v}
