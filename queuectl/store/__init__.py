@@ -47,7 +47,7 @@ _WHERE = {
         ),
         "jobs",
     ),
-    **dict.fromkeys(("Finished", "claim_batch", "finish_batch"), "claims"),
+    **dict.fromkeys(("Finished", "claim_batch", "finish_batch", "release_claims"), "claims"),
     **dict.fromkeys(("LogRead", "attempt_paths", "read_log"), "logfiles"),
     **dict.fromkeys(
         (
