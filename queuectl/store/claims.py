@@ -96,14 +96,15 @@ class Finished:
 
 
 @functools.cache
-def _claim_sql(claim_index: str, retry_index: str, lock: str, queues: int) -> str:
+def _claim_sql(claim_index: str, retry_index: str, lock: str, queues: int, with_rows: bool) -> str:
+    """The claim of one pass; with_rows (PostgreSQL): with its attempt rows and the worker row."""
     only_queues = f"AND queue IN ({', '.join(['{p}'] * queues)})" if queues else ""
     pending, failed = (
         _CANDIDATES_SQL.format(p="{p}", index=index, state=state, only_queues=only_queues, lock=lock)
         for index, state in ((claim_index, "pending"), (retry_index, "failed"))
     )
     claim = _CLAIM_SQL.format(p="{p}", pending=pending, failed=failed)
-    return _CLAIM_CTE_SQL.format(p="{p}", claim=claim) if lock else claim
+    return _CLAIM_CTE_SQL.format(p="{p}", claim=claim) if with_rows else claim
 
 
 @guarded
@@ -215,7 +216,7 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
     store = dialect.current()
     limited = limited_queues()
     store.lock_queue_limits(tuple(q for q in limited if q in queues) if queues else limited)
-    statement = _claim_sql(store.claim_index, store.retry_index, store.skip_locked, len(queues))
+    statement = _claim_sql(store.claim_index, store.retry_index, store.skip_locked, len(queues), store.postgres)
     prefix = f"{location().logs_dir}{os.sep}"  # + job id + "/attempt-" + number, as logfiles.attempt_paths
     paths = (prefix, f"{os.sep}attempt-", prefix, f"{os.sep}attempt-")
     rows: list[tuple] = []
