@@ -123,3 +123,13 @@ def test_released_claims_wait_again_as_before_their_claim(opened):
     assert {k: v[0] for k, v in store.figures().counts.items() if v[0]} == before
     again = store.claim_batch("w2", "h", 2)
     assert sorted((c.id, c.attempt) for c in again) == [("a", 2), ("b", 1)]
+
+
+@pytest.mark.parametrize(
+    "name, value", [("QUEUECTL_PREFETCH", "abc"), ("QUEUECTL_PREFETCH", "1001"), ("QUEUECTL_HOLD_SECONDS", "nan")]
+)
+def test_worker_start_refuses_a_bad_prefetch_setting_in_one_line(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    result = run_cli("worker", "start", "--burst")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == result.stderr.strip().splitlines()[0] and f"invalid {name}" in result.stderr
