@@ -51,10 +51,11 @@ def worker_start(
 ) -> None:
     """Run workers in the foreground until Ctrl+C (first: finish jobs; second: kill them)."""
     from ..execution.supervisor import Supervisor, default_procs, raise_open_file_limit, split
-    from ..execution.worker import host_id, validate_host_id
+    from ..execution.worker import host_id, prefetch_setting, validate_host_id
     from ..spec import validate_queue_name
 
     validate_host_id(host_id())
+    prefetch_setting()  # (its workers read it: a bad value is refused here, once)
     for queue in queues:
         validate_queue_name(queue)
     offer = _offer(cpus, mem, gpus, named)

@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import time
+from collections import deque
 
 from .. import resources, store
 from ..errors import ExitCode, InputError, StoreError, StoreUnusable
@@ -41,8 +42,28 @@ STORE_RETRY_MAX_SECONDS = 8.0
 #: the longest a finished job waits to be recorded together with others that end soon after
 #: (it is recorded at once when no other job runs, or when half the slots are waiting)
 RECORD_DELAY_SECONDS = 0.002
+#: while held jobs keep every slot busy, ends are recorded in batches: when half of what the
+#: worker runs and holds has ended, or when the oldest end has waited this long
+RECORD_BATCH_SECONDS = 0.02
 #: a wake-up (a cancel, a stop request) makes a busy worker heartbeat, at most this often
 WAKE_BEAT_SECONDS = 0.05
+#: prefetch: a worker whose jobs are quick claims up to this many jobs ahead of its free slots
+#: and holds them (processing, under its lease, not started), so that a slot that frees is
+#: refilled at once, without a transaction, and the ends are recorded in batches
+#: (bench/profile_worker.py).  QUEUECTL_PREFETCH overrides it; 0 turns prefetching off
+PREFETCH = 4
+PREFETCH_ENV = "QUEUECTL_PREFETCH"
+PREFETCH_MAX = 1000
+#: a worker prefetches only while its latest job ran at most this long: for longer jobs the
+#: transaction it saves is a small part of a job, and held jobs would wait for others' slots
+QUICK_SECONDS = 0.05
+#: the longest a job is held without starting: then every held job is handed back, for any
+#: worker to take (fairness: another host with free slots waits no longer than this, plus
+#: its wake-up), and the worker stops prefetching until a job ends quickly again.
+#: QUEUECTL_HOLD_SECONDS overrides it
+HOLD_SECONDS = 0.5
+HOLD_ENV = "QUEUECTL_HOLD_SECONDS"
+HOLD_MAX = 3600.0
 
 
 def say(line: str) -> bool:
@@ -94,6 +115,24 @@ def retry_pauses():
         pause = min(2 * pause, STORE_RETRY_MAX_SECONDS)
 
 
+def prefetch_setting() -> tuple[int, float]:
+    """QUEUECTL_PREFETCH (jobs held ahead of a worker process's free slots, else PREFETCH) and
+    QUEUECTL_HOLD_SECONDS (else HOLD_SECONDS); `worker start` refuses, in one line, a value out
+    of range."""
+    raw = os.environ.get(PREFETCH_ENV, "").strip()
+    if raw and (not raw.isdigit() or int(raw) > PREFETCH_MAX):
+        raise InputError(f"invalid {PREFETCH_ENV} {raw[:40]!r}: use a whole number from 0 to {PREFETCH_MAX}")
+    prefetch = int(raw) if raw else PREFETCH
+    raw = os.environ.get(HOLD_ENV, "").strip()
+    try:
+        hold = float(raw) if raw else HOLD_SECONDS
+    except ValueError:
+        hold = -1.0
+    if not 0 < hold <= HOLD_MAX:  # (NaN too)
+        raise InputError(f"invalid {HOLD_ENV} {raw[:40]!r}: use seconds above 0, at most {HOLD_MAX:g}")
+    return prefetch, hold
+
+
 class StoreTrouble:
     """What is said about a failing store: each error once, not at every try (a full disk made
     2,400 identical lines in ten minutes, which hid everything else), and that the store works
@@ -127,6 +166,8 @@ class Worker:
         queues: tuple[str, ...] = (),
         forwarded_wake_ups: bool = False,
         offer: dict | None = None,
+        prefetch: int = PREFETCH,
+        hold_seconds: float = HOLD_SECONDS,
     ):
         self.location = location
         self.offer = offer  # what its host offers jobs that ask for resources (resources.py)
@@ -135,6 +176,11 @@ class Worker:
         self.id = worker_id
         self.name = name
         self.slots = slots
+        self.prefetch = prefetch
+        self.hold_seconds = hold_seconds
+        # claimed ahead of the free slots, not started yet, oldest first: (when claimed, claim)
+        self._held: deque[tuple[float, store.Claim]] = deque()
+        self._quick = False  # the latest job ran at most QUICK_SECONDS: prefetching pays
         self.burst = burst
         self.quiet = quiet
         self.host = host_id()
@@ -183,6 +229,12 @@ class Worker:
         try:
             self._loop()
         finally:
+            if self._held:  # (an error on the way out: else they were handed back at the stop)
+                try:
+                    store.release_claims([claim for _, claim in self._held], self.id)
+                except StoreError:
+                    pass  # recovered as lost once their leases run out, as running jobs are
+                self._held.clear()
             self.jobs.close()
             self.guard.close()
             signal.set_wakeup_fd(-1)
@@ -213,12 +265,16 @@ class Worker:
             if self.hard_stop:
                 for running in self.jobs.running:
                     running.kill("killed: its worker was stopped", grace=1.0)
-            free = self.slots - len(self.jobs) - len(self._ended)
-            want = 0 if self.stopping or not self._look else free + len(self._ended)
-            if self._ended and self._record_due() or not self._ended and want:
+            if self._held and (self.stopping or time.monotonic() - self._held[0][0] >= self.hold_seconds):
+                self._hand_back()
+            self._start_held()
+            free = self.slots - len(self.jobs)  # (an ended job's slot is free: its record waits)
+            ahead = self.prefetch if self._quick else 0
+            want = 0 if self.stopping or not self._look else max(0, free + ahead - len(self._held))
+            if self._ended and self._record_due(free) or not self._ended and free and want:
                 self._record_and_claim(want)
                 continue
-            if not self.jobs.running and not self._ended:
+            if not self.jobs.running and not self._ended and not self._held:
                 if self.stopping:
                     return
                 if self.burst and not self._retrying(store.has_burst_work, self.queues):
@@ -242,15 +298,16 @@ class Worker:
         if self._lease_seconds:
             self.guard.renew(fence.deadline(sent, self._lease_seconds))
 
-    def _record_due(self) -> bool:
-        """Record now: the oldest waits long enough, no other job runs (nothing to wait for),
-        or half the slots wait to be refilled."""
-        return (
-            not self.jobs.running
-            or 2 * len(self._ended) >= self.slots
-            or self.stopping
-            or time.monotonic() - self._ended_since >= RECORD_DELAY_SECONDS
-        )
+    def _record_due(self, free: int) -> bool:
+        """Record now: no other job runs (nothing to wait for), half the slots wait to be
+        refilled, or the oldest end waited long enough.  While held jobs fill the freed slots,
+        in batches (RECORD_BATCH_SECONDS)."""
+        if not self.jobs.running or self.stopping:
+            return True
+        waited = time.monotonic() - self._ended_since
+        if free and not self._held:
+            return 2 * min(len(self._ended), free) >= self.slots or waited >= RECORD_DELAY_SECONDS
+        return 2 * len(self._ended) >= self.slots + self.prefetch or waited >= RECORD_BATCH_SECONDS
 
     def _record_and_claim(self, k: int) -> None:
         """One transaction: the runs that ended, and up to k new jobs for the freed slots."""
@@ -266,15 +323,37 @@ class Worker:
         for finished, state in zip(ended, states):
             self._report(finished, state, self._outcomes.pop(finished.claim.attempt_id))
         self._look = len(claims) == k  # fewer than asked: nothing more to claim until woken
-        for claim in claims:
-            self._start(claim)
+        held_at = time.monotonic()
+        self._held.extend((held_at, claim) for claim in claims)
+        self._start_held()
+
+    def _start_held(self) -> None:
+        """Start held jobs in the free slots, oldest claim first (never past the fence
+        deadline: a lease not renewed is not ours to start under)."""
+        while self._held and len(self.jobs) < self.slots and not self.stopping:
+            if time.monotonic() > self.guard.deadline:
+                return
+            self._start(self._held.popleft()[1])
+
+    def _hand_back(self) -> None:
+        """Give the held jobs back for any worker to take (a stop, or held too long), and stop
+        prefetching until a job ends quickly again."""
+        held = [claim for _, claim in self._held]
+        self._held.clear()
+        self._quick = False
+        n = self._retrying(store.release_claims, held, self.id)
+        if n:
+            self.say(f"handed back {n} held job{'s' * (n != 1)}")
 
     def _pause(self) -> float:
         """How long to wait for events: until the next heartbeat, the oldest unrecorded end's
         deadline, or (with free slots) the next job that becomes due."""
         pause = min(self._next_beat_in(), self.output.due_in(self.jobs.running))
         if self._ended:
-            pause = min(pause, max(0.0, self._ended_since + RECORD_DELAY_SECONDS - time.monotonic()))
+            delay = RECORD_BATCH_SECONDS if self._held and len(self.jobs) >= self.slots else RECORD_DELAY_SECONDS
+            pause = min(pause, max(0.0, self._ended_since + delay - time.monotonic()))
+        if self._held:
+            pause = min(pause, max(0.0, self._held[0][0] + self.hold_seconds - time.monotonic()))
         if not self.stopping and not self._look and len(self.jobs) + len(self._ended) < self.slots:
             if self._look_at is None:
                 self._look_at = time.monotonic() + self._next_look_in()
@@ -298,6 +377,7 @@ class Worker:
                 self._ended_since = now
             self._ended.append(store.Finished(running.claim, outcome.error, outcome.exit_code, _usage_row(outcome)))
             self._outcomes[running.claim.attempt_id] = outcome
+            self._quick = outcome.duration <= QUICK_SECONDS
             self._unreported_pgids.pop(running.claim.attempt_id, None)
         # look for work again on a wake-up, a slot freed (its claim shares the record's
         # transaction), a timeout or the moment a job is due; never for a job's output alone
@@ -351,10 +431,12 @@ class Worker:
         self._last_beat = time.monotonic()
         self._next_beat_at = self._last_beat + self._beat_interval()
         running = list(self.jobs.running)
+        held = [claim for _, claim in self._held]  # (their leases are renewed as running jobs' are)
         try:
             sent = time.monotonic()
             store.check_schema()  # another host upgraded the store: stop here if we must (SchemaTooNew)
-            beat = store.heartbeat(self.id, [r.claim for r in running], self._unreported_pgids, self.stopping)
+            claims = held + [r.claim for r in running]  # (the last one is the worker's current job)
+            beat = store.heartbeat(self.id, claims, self._unreported_pgids, self.stopping)
             self._unreported_pgids = {}
             self._renewed(sent)
             self._beat_went_through()
@@ -367,6 +449,8 @@ class Worker:
             self._writable_since = None
             self.trouble.failed("heartbeat failed", exc)
             return
+        if any(not beat.owns(claim) for claim in held):  # cancelled, or recovered: never started
+            self._held = deque((at, claim) for at, claim in self._held if beat.owns(claim))
         for job in running:
             if not beat.owns(job.claim):
                 job.kill("cancelled", grace=1.0)
@@ -424,7 +508,7 @@ class Worker:
         self._look = True  # a wake-up taken here may have been about work
 
     def _giving_up(self, exc: StoreError) -> StoreError:
-        left = len(self.jobs) + len(self._outcomes)  # running, and ended but not recorded
+        left = len(self.jobs) + len(self._outcomes) + len(self._held)  # running, ended but not recorded, held
         lost = f"; {left} job(s) not recorded, recovered as lost by the next worker once it works" if left else ""
         return StoreError(f"stopped as asked while the store failed: {exc}{lost}")
 
@@ -526,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     location = resolve()
     try:
+        prefetch, hold = prefetch_setting()
         if args.offer is not None:
             import json
 
@@ -534,6 +619,10 @@ def main(argv: list[str] | None = None) -> int:
             from ..resources import host_offer
 
             offer = host_offer()
+    except InputError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    try:
         return Worker(
             location,
             args.id,
@@ -544,6 +633,8 @@ def main(argv: list[str] | None = None) -> int:
             tuple(args.queue),
             args.forwarded_wake_ups,
             offer,
+            prefetch,
+            hold,
         ).run()
     except StoreError as exc:
         print(f"Error: {exc}", file=sys.stderr)

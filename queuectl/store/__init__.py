@@ -45,7 +45,7 @@ _WHERE = {
         ),
         "jobs",
     ),
-    **dict.fromkeys(("Finished", "claim_batch", "finish_batch"), "claims"),
+    **dict.fromkeys(("Finished", "claim_batch", "finish_batch", "release_claims"), "claims"),
     **dict.fromkeys(("attempt_paths", "read_log"), "logfiles"),
     **dict.fromkeys(
         (
@@ -126,6 +126,7 @@ WRITES = frozenset(
     (
         "add_schedule",
         "apply_retention",
+        "release_claims",
         "cancel",
         "claim_batch",
         "delete_job",

@@ -19,6 +19,9 @@ from .views import Claim
 
 P = JobState.PROCESSING.value
 _PROCESSING = sql_literals(JobState.PROCESSING)
+_COMPLETED = sql_literals(JobState.COMPLETED)
+_FAILED = sql_literals(JobState.FAILED)
+_PENDING = sql_literals(JobState.PENDING)
 
 # The best k runnable jobs, taken in one statement.  SQLite: the write lock is already ours
 # (BEGIN IMMEDIATE) and INDEXED BY keeps the planner on the partial indexes.  PostgreSQL: SKIP
@@ -60,6 +63,34 @@ _ATTEMPTS_SQL = (
 )
 
 
+# PostgreSQL: the claim, its attempt rows and the worker row in one statement (data-modifying
+# CTEs: one round trip and one statement on the server instead of three).  The attempt numbers
+# are read from the snapshot before the statement, as the separate INSERT read them.
+_CLAIM_CTE_SQL = (
+    "WITH claimed AS ({claim}), "
+    "numbered AS (SELECT c.*, (SELECT COALESCE(MAX(a.number), 0) + 1 FROM attempt a WHERE a.job_seq = c.seq) AS n "
+    "FROM claimed c), "
+    "added AS (INSERT INTO attempt (job_seq, number, worker_id, host, started_at, stdout_path, stderr_path) "
+    "SELECT seq, n, {p}, {p}, {p}, {p} || id || {p} || n || '.stdout', {p} || id || {p} || n || '.stderr' "
+    "FROM numbered RETURNING id, job_seq, number), "
+    "busy AS (UPDATE worker SET state = 'busy', heartbeat_at = {p}, "
+    "current_job = (SELECT id FROM claimed ORDER BY priority, seq DESC LIMIT 1) "
+    "WHERE id = {p} AND EXISTS (SELECT 1 FROM claimed)) "
+    "SELECT n.seq, n.id, n.command, n.timeout, n.env, n.cwd, n.priority, n.on_finish, a.id, a.number "
+    "FROM numbered n JOIN added a ON a.job_seq = n.seq"
+)
+# PostgreSQL: successful runs recorded in one statement (their attempts closed, then their jobs
+# completed, for the runs whose attempt was still open).
+_COMPLETE_CTE_SQL = (
+    "WITH closed AS (UPDATE attempt SET finished_at = {p}, exit_code = 0, error = NULL "
+    "WHERE id = ANY({p}) AND finished_at IS NULL RETURNING job_seq) "
+    f"UPDATE job SET state = {_COMPLETED}, finished_at = {{p}}, exit_code = 0, last_error = NULL, "
+    "worker_id = NULL, lease_expires_at = NULL, updated_at = {p} "
+    f"WHERE seq IN (SELECT job_seq FROM closed) AND state = {_PROCESSING} AND worker_id = {{p}} "
+    "RETURNING seq, has_dependents"
+)
+
+
 @dataclass(frozen=True)
 class Finished:
     """A run that ended, as the worker saw it: what the store records for it."""
@@ -72,7 +103,8 @@ class Finished:
 
 
 @functools.cache
-def _claim_sql(claim_index: str, retry_index: str, lock: str, queues: int) -> str:
+def _claim_sql(claim_index: str, retry_index: str, lock: str, queues: int, with_rows: bool) -> str:
+    """The claim of one pass; with_rows (PostgreSQL): with its attempt rows and the worker row."""
     only_queues = f"AND queue IN ({', '.join(['{p}'] * queues)})" if queues else ""
     pending, failed = (
         _CANDIDATES_SQL.format(
@@ -80,7 +112,8 @@ def _claim_sql(claim_index: str, retry_index: str, lock: str, queues: int) -> st
         )
         for index, state in ((claim_index, JobState.PENDING.value), (retry_index, JobState.FAILED.value))
     )
-    return _CLAIM_SQL.format(p="{p}", pending=pending, failed=failed, processing=_PROCESSING)
+    claim = _CLAIM_SQL.format(p="{p}", pending=pending, failed=failed, processing=_PROCESSING)
+    return _CLAIM_CTE_SQL.format(p="{p}", claim=claim) if with_rows else claim
 
 
 @guarded
@@ -122,6 +155,65 @@ def finish_batch(
     return states, claims
 
 
+@guarded
+def release_claims(claims: list[Claim], worker_id: str) -> int:
+    """Hand back jobs this worker claimed but never started (its prefetched jobs, on a stop or
+    when held too long): each waits again as before its claim, due now, and the claim leaves no
+    trace but the counters below: its attempt row is deleted and its attempt count lowered
+    (pending again; failed, with its retry due now, if it had run before).  Only jobs still this
+    worker's, with their attempt open (not recovered or cancelled meanwhile).  Returns how many.
+
+    Leaving `processing` is a run ending for the metric triggers (models._OBSERVED): that run,
+    and its duration (none: started_at is cleared), are taken out again here.  A job handed back
+    before its first run has its wait observed again when it is claimed next."""
+    from .observed import HISTOGRAM_BUCKETS
+    from .statements import chunks, sql
+
+    if not claims:
+        return 0
+    back: list[tuple] = []
+    with db.atomic():
+        t = now()
+        for piece in chunks(list(claims)):
+            seqs = [
+                seq
+                for (seq,) in sql(
+                    f"DELETE FROM attempt WHERE id IN ({_marks(len(piece))}) AND finished_at IS NULL "
+                    "AND pgid IS NULL RETURNING job_seq",
+                    *[c.attempt_id for c in piece],
+                ).fetchall()
+            ]
+            if seqs:
+                back += sql(
+                    f"UPDATE job SET state = CASE WHEN attempts > 1 THEN {_FAILED} ELSE {_PENDING} END, "
+                    "attempts = attempts - 1, worker_id = NULL, lease_expires_at = NULL, started_at = NULL, "
+                    "next_attempt_at = {p}, updated_at = {p} "
+                    f"WHERE seq IN ({_marks(len(seqs))}) AND state = {_PROCESSING} AND worker_id = {{p}} "
+                    "RETURNING queue, state",
+                    t,
+                    t,
+                    *sorted(seqs),
+                    worker_id,
+                ).fetchall()
+        undo: dict[tuple[str, str, str], int] = {}
+        for queue, state in back:
+            for key in (("runs", queue, state), ("job_duration_seconds", queue, f"{HISTOGRAM_BUCKETS[0]}")):
+                undo[key] = undo.get(key, 0) - 1
+        for (name, queue, label), n in sorted(undo.items()):
+            sql(
+                "INSERT INTO metric_count (name, queue, label, shard, n, total) VALUES ({p}, {p}, {p}, 0, {p}, 0.0) "
+                "ON CONFLICT (name, queue, label, shard) DO UPDATE SET n = metric_count.n + {p}",
+                name,
+                queue,
+                label,
+                n,
+                n,
+            )
+    if back:
+        wake_workers()
+    return len(back)
+
+
 def _marks(n: int) -> str:
     return ", ".join(["{p}"] * n)
 
@@ -133,42 +225,49 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
     store = dialect.current()
     limited = limited_queues()
     store.lock_queue_limits(tuple(q for q in limited if q in queues) if queues else limited)
-    statement = _claim_sql(store.claim_index, store.retry_index, store.skip_locked, len(queues))
+    statement = _claim_sql(store.claim_index, store.retry_index, store.skip_locked, len(queues), store.postgres)
+    prefix = f"{location().logs_dir}{os.sep}"  # + job id + "/attempt-" + number, as logfiles.attempt_paths
+    paths = (prefix, f"{os.sep}attempt-", prefix, f"{os.sep}attempt-")
     # jobs that ask for resources: only where they fit (fits.py); the statement takes the others
     granted = fits.choose(host, t, k, queues)
-    rows: list[tuple] = fits.take(granted, worker_id, t, t + cfg["lease_seconds"])
-    while len(rows) < k:
+    fitted: list[tuple] = fits.take(granted, worker_id, t, t + cfg["lease_seconds"])
+    rows: list[tuple] = []
+    while len(rows) + len(fitted) < k:
         # a limited queue may have given fewer than asked: the next pass passes over it (full)
-        n = k - len(rows)
-        got = sql(statement, worker_id, t, t, t + cfg["lease_seconds"], t, *queues, n, t, *queues, n, n).fetchall()
+        n = k - len(rows) - len(fitted)
+        params = (worker_id, t, t, t + cfg["lease_seconds"], t, *queues, n, t, *queues, n, n)
+        if store.postgres:  # the attempt rows and the worker row in the same statement
+            params += (worker_id, host, t, *paths, t, worker_id)
+        got = sql(statement, *params).fetchall()
         rows += got
         if not got or not limited:
             break
-    if not rows:
+    if not rows and not fitted:
         return []
+    # the rows that still need their attempt rows: all on SQLite, the fitted ones on PostgreSQL
+    bare = fitted if store.postgres else fitted + rows
+    if bare:
+        attempts = {
+            seq: (attempt_id, number)
+            for attempt_id, seq, number in sql(
+                _ATTEMPTS_SQL.replace("{seqs}", _marks(len(bare))),
+                worker_id,
+                host,
+                t,
+                *paths,
+                *[row[0] for row in bare],
+            ).fetchall()
+        }
+        fits.record_grants(granted, attempts)
+        rows = (rows if store.postgres else []) + [(*row, *attempts[row[0]]) for row in bare]
     rows.sort(key=lambda row: (-row[6], row[0]))
-    prefix = f"{location().logs_dir}{os.sep}"  # + job id + "/attempt-" + number, as logfiles.attempt_paths
-    attempts = {
-        seq: (attempt_id, number)
-        for attempt_id, seq, number in sql(
-            _ATTEMPTS_SQL.replace("{seqs}", _marks(len(rows))),
-            worker_id,
-            host,
+    if not store.postgres or len(rows) == len(fitted):  # (PostgreSQL: the claim statement did)
+        sql(
+            "UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}",
+            rows[-1][1],
             t,
-            prefix,
-            f"{os.sep}attempt-",
-            prefix,
-            f"{os.sep}attempt-",
-            *[row[0] for row in rows],
-        ).fetchall()
-    }
-    fits.record_grants(granted, attempts)
-    sql(
-        "UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}",
-        rows[-1][1],
-        t,
-        worker_id,
-    )
+            worker_id,
+        )
     limit = int(cfg["max_log_bytes"])
     return [
         Claim(
@@ -176,8 +275,8 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
             id=job_id,
             command=command,
             timeout=timeout,
-            attempt=attempts[seq][1],
-            attempt_id=attempts[seq][0],
+            attempt=number,
+            attempt_id=attempt_id,
             max_log_bytes=limit,
             lease_seconds=cfg["lease_seconds"],
             env=json.loads(env) if env else None,
@@ -185,14 +284,14 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
             on_finish=on_finish,
             granted=granted.get(seq),
         )
-        for seq, job_id, command, timeout, env, cwd, _priority, on_finish in rows
+        for seq, job_id, command, timeout, env, cwd, _priority, on_finish, attempt_id, number in rows
     ]
 
 
 def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[str], bool]:
     """Record the attempts and the jobs' new states; returns them, and whether to wake workers.
 
-    Successes are two statements for the whole batch; a failure is a few statements of its own
+    Successes are two statements for the whole batch (one on PostgreSQL); a failure is a few statements of its own
     (its backoff, its retries left, its fatal exit codes)."""
     from .statements import sql
 
@@ -204,7 +303,10 @@ def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[st
     # A run is this worker's while its attempt is open: a cancel or a recovery closes it (with
     # its reason), and the job may since have been claimed again, even by this very worker.
     ok = [f for f in finished if f.error is None]
-    if ok:
+    done: list[tuple] = []
+    if ok and dialect.current().postgres:  # one statement
+        done = sql(_COMPLETE_CTE_SQL, t, [f.claim.attempt_id for f in ok], t, t, worker_id).fetchall()
+    elif ok:
         open_ = {
             attempt_id
             for (attempt_id,) in sql(
@@ -215,21 +317,20 @@ def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[st
             ).fetchall()
         }
         ok = [f for f in ok if f.claim.attempt_id in open_]
-    if ok:
-        done = sql(
-            f"UPDATE job SET state = {sql_literals(JobState.COMPLETED)}, finished_at = {{p}}, exit_code = 0, "
-            "last_error = NULL, "
-            "worker_id = NULL, lease_expires_at = NULL, updated_at = {p} "
-            f"WHERE seq IN ({_marks(len(ok))}) AND state = {_PROCESSING} AND worker_id = {{p}} "
-            "RETURNING seq, has_dependents",
-            t,
-            t,
-            *[f.claim.seq for f in ok],
-            worker_id,
-        ).fetchall()
-        for seq, has_dependents in sorted(done):
-            state_of[seq] = JobState.COMPLETED.value
-            wake = bool(has_dependents) and dependencies.job_ended(seq, t) or wake
+        if ok:
+            done = sql(
+                f"UPDATE job SET state = {_COMPLETED}, finished_at = {{p}}, exit_code = 0, last_error = NULL, "
+                "worker_id = NULL, lease_expires_at = NULL, updated_at = {p} "
+                f"WHERE seq IN ({_marks(len(ok))}) AND state = {_PROCESSING} AND worker_id = {{p}} "
+                "RETURNING seq, has_dependents",
+                t,
+                t,
+                *[f.claim.seq for f in ok],
+                worker_id,
+            ).fetchall()
+    for seq, has_dependents in sorted(done):
+        state_of[seq] = JobState.COMPLETED.value
+        wake = bool(has_dependents) and dependencies.job_ended(seq, t) or wake
     for f in finished:
         if f.error is None:
             continue
