@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Input, RichLog, Static
@@ -18,6 +17,7 @@ from queuectl.errors import NotFound
 from queuectl.render import clean
 from queuectl.store import AttemptView, JobView
 
+from .. import keymap
 from ..base import StorePane
 from ..format import safe_ansi, state_styles, without_attempt
 
@@ -50,13 +50,7 @@ class LogsPane(StorePane):
 
     TAB = "logs"
     REFRESH_SECONDS = 0.5
-    BINDINGS = [
-        Binding("f", "follow", "Follow"),
-        Binding("left_square_bracket", "attempt(-1)", "Older attempt"),
-        Binding("right_square_bracket", "attempt(1)", "Newer attempt"),
-        Binding("slash", "search", "Search"),
-        Binding("escape", "clear_search", "Clear", show=False),
-    ]
+    BINDINGS = keymap.bindings("logs")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
