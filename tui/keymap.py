@@ -14,7 +14,7 @@ and "job" (the job view).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual.binding import Binding
 
@@ -47,6 +47,12 @@ class Key:
     #: the command palette's title for it ("group: verb"), and the app action it runs there
     palette: str = ""
     run: str = ""
+    #: place -> (what it does there, its CLI twin there), where that differs
+    where: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def doc_in(self, place: str) -> tuple[str, str]:
+        """(what it does, its CLI twin) in this place."""
+        return self.where.get(place, (self.doc, self.cli))
 
 
 JOB_PLACES = ("jobs", "job")
@@ -137,57 +143,74 @@ KEYS: list[Key] = [
         "mark",
         "Mark",
         ("jobs", "dlq"),
-        "mark the row (again: unmark); r, c, p, z, x then apply to every marked row",
+        "mark the row (again: unmark); r, c, p, z then apply to every marked row",
+        where={"dlq": ("mark the row (again: unmark); r and x then apply to every marked row", "")},
     ),
     Key(
         "f",
         "follow",
         "Follow",
         ("jobs", "logs"),
-        "follow the job's output live (in Logs: follow on or off)",
+        "follow the job's output live in Logs",
         cli="queuectl logs ID --follow",
+        where={"logs": ("follow the output as it grows (on or off)", "queuectl logs ID --follow")},
     ),
     Key(
         "z",
         "pause",
-        "Pause/resume",
+        "Pause",
         ("jobs", "job", "queues", "schedules"),
-        "pause the job (or the marked ones; on a paused one: resume); Queues: pause (asks) or resume the "
-        "queue; Schedules: pause or resume the schedule",
+        "pause the job (or the marked ones); on a paused job: resume",
         writes=True,
-        cli="queuectl pause|resume ID; queuectl queue pause|resume NAME; queuectl schedule pause|resume NAME",
+        cli="queuectl pause ID; queuectl resume ID",
         requests=("pause", "pause_queue", "pause_schedule"),
+        where={
+            "job": ("pause this job; paused: resume it", "queuectl pause ID; queuectl resume ID"),
+            "queues": ("pause the queue (asks) or resume it", "queuectl queue pause NAME; queuectl queue resume NAME"),
+            "schedules": (
+                "pause or resume the schedule",
+                "queuectl schedule pause NAME; queuectl schedule resume NAME",
+            ),
+        },
     ),
     Key(
         "r",
         "retry",
         "Retry",
         ("jobs", "job", "dlq", "dlq-groups"),
-        "retry a finished job (or the marked ones); DLQ grouped by error: the whole group (asks, with the count)",
+        "retry the finished job (or the marked ones): pending again, attempts reset",
         writes=True,
-        cli="queuectl retry ID; queuectl dlq retry ID",
+        cli="queuectl retry ID",
         requests=("retry", "retry_dead", "retry_group"),
+        where={
+            "job": ("retry this job, if it has finished", "queuectl retry ID"),
+            "dlq": ("retry the dead job (or the marked ones)", "queuectl dlq retry ID"),
+            "dlq-groups": ("retry the whole group (asks, with the count)", "queuectl dlq retry ID …"),
+        },
     ),
     Key(
         "c",
         "cancel",
         "Cancel",
         JOB_PLACES,
-        "cancel (asks; kills a running job's process tree; jobs that depend on it are cancelled too)",
+        "cancel the job or the marked ones (asks; kills a running job's process tree; jobs that depend on "
+        "it are cancelled too)",
         writes=True,
         asks=True,
         cli="queuectl cancel ID",
         requests=("cancel",),
+        where={"job": ("cancel this job (asks; as in Jobs)", "queuectl cancel ID")},
     ),
     Key(
         "p",
         "priority",
         "Priority",
         JOB_PLACES,
-        "change the priority of a waiting job (or of the marked ones)",
+        "change the priority of the waiting job (or of the marked ones)",
         writes=True,
         cli="queuectl priority ID N",
         requests=("priority",),
+        where={"job": ("change this job's priority (while it waits)", "queuectl priority ID N")},
     ),
     Key(
         "slash",
@@ -203,11 +226,16 @@ KEYS: list[Key] = [
         "new",
         "New",
         ("jobs", "schedules"),
-        "a new job (a form: bad values are named under their field, nothing is saved until they are fixed); "
-        "Schedules: a new schedule (name, cron, time zone, overlap, the job)",
+        "a new job (a form: bad values are named under their field, nothing is saved until they are fixed)",
         writes=True,
-        cli="queuectl enqueue JSON; queuectl schedule add NAME JSON --cron EXPR",
+        cli="queuectl enqueue JSON",
         requests=("new_job", "add_schedule"),
+        where={
+            "schedules": (
+                "a new schedule (name, cron, time zone, overlap allow/skip, the job; checked before it is saved)",
+                "queuectl schedule add NAME JSON --cron EXPR",
+            )
+        },
     ),
     Key(
         "e",
@@ -215,10 +243,17 @@ KEYS: list[Key] = [
         "Edit",
         ("jobs", "job", "dlq"),
         "edit the job in the new-job form: a waiting one is saved only if still waiting; a finished one "
-        "(and every DLQ job) is edited, then retried, after a confirm that shows each change",
+        "is edited, then retried, after a confirm that shows each change",
         writes=True,
-        cli="queuectl edit ID --set F=V; queuectl retry ID --set F=V",
+        cli="queuectl edit ID --set F=V",
         requests=("edit_job",),
+        where={
+            "job": ("edit this job (a finished one: edit, then retry), as e in Jobs", "queuectl edit ID --set F=V"),
+            "dlq": (
+                "edit the dead job, then retry it, after a confirm that shows each change",
+                "queuectl retry ID --set F=V",
+            ),
+        },
     ),
     Key(
         "o",
@@ -271,7 +306,8 @@ KEYS: list[Key] = [
         "copy",
         "Copy",
         ("jobs", "dlq"),
-        "copy the command to the clipboard (DLQ: a failure report)",
+        "copy the command to the clipboard",
+        where={"dlq": ("copy a failure report (id, command, attempts, exit code, error)", "")},
     ),
     Key("escape", "clear_filter", "Clear", ("jobs",), "clear the filter and the marks"),
     # -- the job view ----------------------------------------------------------------------
@@ -293,6 +329,7 @@ KEYS: list[Key] = [
         "Delete",
         ("dlq", "dlq-groups"),
         "delete the dead job (or the marked ones), attempts and logs included (asks)",
+        where={"dlq-groups": ("(v first: delete works on single jobs)", "")},
         writes=True,
         asks=True,
         cli="queuectl delete ID",
@@ -301,7 +338,7 @@ KEYS: list[Key] = [
     Key(
         "v",
         "toggle_grouped",
-        "By error",
+        "Group",
         ("dlq", "dlq-groups"),
         "group the DLQ by exit code and error, and back",
         cli="queuectl dlq list --group-by error",
@@ -533,18 +570,20 @@ PLACES = [
 
 
 def rows(place: str) -> list[Key]:
-    """The keys of one place, in the table's order."""
-    return [k for k in KEYS if k.keys and place in k.places]
+    """The keys of one place, most used first: its footer keys in FOOTER's order, then the
+    others in the table's order."""
+    order = FOOTER.get(place, ())
+    found = [k for k in KEYS if k.keys and place in k.places]
+    shown = sorted((k for k in found if k.action in order), key=lambda k: order.index(k.action))
+    return shown + [k for k in found if k.action not in order]
 
 
 def bindings(place: str) -> list[Binding]:
-    """A place's BINDINGS: its footer keys in FOOTER's order, then the others (hidden)."""
+    """A place's BINDINGS, in the footer's order (the keys left out of the footer: hidden)."""
     order = FOOTER.get(place, ())
-    found = [k for k in rows(place) if k.bind]
-    shown = sorted((k for k in found if k.action in order), key=lambda k: order.index(k.action))
-    hidden = [k for k in found if k.action not in order]
-    made = [Binding(k.keys, k.action, k.name, priority=k.priority) for k in shown]
-    return made + [Binding(k.keys, k.action, k.name, show=False, priority=k.priority) for k in hidden]
+    return [
+        Binding(k.keys, k.action, k.name, show=k.action in order, priority=k.priority) for k in rows(place) if k.bind
+    ]
 
 
 def writes(*places: str) -> frozenset[str]:
@@ -583,7 +622,7 @@ def key_text(keys: str) -> str:
 
 def help_rows(place: str, readonly: bool = False) -> list[tuple[str, str]]:
     """(keys, what they do) of one place (read-only: without the ones that write)."""
-    return [(key_text(k.keys), k.doc) for k in rows(place) if not (readonly and k.writes)]
+    return [(key_text(k.keys), k.doc_in(place)[0]) for k in rows(place) if not (readonly and k.writes)]
 
 
 def palette(readonly: bool = False) -> list[tuple[str, str, str]]:
@@ -602,10 +641,11 @@ def markdown() -> str:
     for place, title in PLACES:
         out += [f"**{title}**", "", "| key | does | CLI twin |", "|---|---|---|"]
         for k in rows(place):
+            doc, cli = k.doc_in(place)
             mark = " *(writes)*" if k.writes else ""
             mark += " *(asks)*" if k.asks else ""
-            cli = f"`{k.cli}`" if k.cli else ""
-            out.append(f"| `{key_text(k.keys)}` | {k.doc.replace('|', '/')}{mark} | {cli.replace('|', '/')} |")
+            cli = "; ".join(f"`{c}`" for c in cli.split("; ")) if cli else ""
+            out.append(f"| `{key_text(k.keys)}` | {doc.replace('|', '/')}{mark} | {cli.replace('|', '/')} |")
         out.append("")
     out += ["**Changed keys** (one meaning per key, issue 23)", ""]
     for where, old, new, why in CHANGED:

@@ -68,6 +68,7 @@ def test_new_job_form_with_errors(size, seeded, make_app, snap_compare):
 #: dialogs and screens over the Jobs pane, by the keys that open them
 DIALOGS = {
     "help": ["question_mark"],
+    "help-search": ["question_mark", "slash", *"pause"],  # every pane's keys that pause
     "command-log": ["r", "at"],  # after a retry of the newest finished job
     "confirm-cancel": ["down", "down", "c"],
     "priority": ["down", "down", "p"],

@@ -34,15 +34,6 @@ from .joblist import MATCH_COUNT_CAP, JobListPane, Page, PageQuery, first_direct
 TYPING_PAUSE = 0.25
 
 FINISHED = ops.FINISHED
-STATE_KEYS = {
-    "P": "pending",
-    "R": "processing",
-    "C": "completed",
-    "F": "failed",
-    "D": "dead",
-    "X": "cancelled",
-    "B": "blocked",
-}
 
 
 #: `/` terms beyond free text: state=, queue=, worker=, host=, label=, priority>N, priority<N, error~TEXT
