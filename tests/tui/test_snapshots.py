@@ -74,7 +74,7 @@ DIALOGS = {
     "priority": ["down", "down", "p"],
     "new-job": ["n"],
     "sorted-by-priority": ["o", "o", "o"],
-    "new-schedule": ["8", "a"],
+    "new-schedule": ["8", "n"],
     "prune-age": ["x"],
     "prune-confirm": ["x", "ctrl+u", "3", "0", "m", "enter"],  # the builds that ended 30+ min ago
     "edit-pending": ["down", "down", "down", "e"],  # build-42

@@ -3,6 +3,8 @@ of every pane.  All of it is made from the action table (tui/keymap.py).  And th
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on
@@ -58,23 +60,23 @@ class HelpScreen(ModalScreen[None]):
                 found.append((title + ("  (this pane)" if place == self.place and place not in SHARED else ""), rows))
         return found
 
-    def table(self, needle: str) -> Table:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
+    def table(self, needle: str) -> Group:
+        """Each place's title, then its keys; the key column as wide as the widest key shown."""
         sections = self.sections(needle.strip().lower())
+        width = max((cell_len(key) for _, rows in sections for key, _ in rows), default=1)
+        parts: list = []
         for i, (title, rows) in enumerate(sections):
-            if i:
-                table.add_row("", "")
-            table.add_row(Text(title, style="underline"), "")
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(style="bold", no_wrap=True, min_width=width)
+            grid.add_column()
             for key, doc in rows:
-                table.add_row(Text(key), Text(doc))
+                grid.add_row(Text(key), Text(doc))
+            parts += [Text("")] * bool(i) + [Text(title, style="underline"), grid]
         if not sections:
-            table.add_row(Text("no key matches", style="dim"), "")
+            parts.append(Text("no key matches", style="dim"))
         elif not needle:
-            table.add_row("", "")
-            table.add_row(Text("/", style="dim"), Text("searches the keys of every pane", style="dim"))
-        return table
+            parts += [Text(""), Text("/ searches the keys of every pane", style="dim")]
+        return Group(*parts)
 
     def action_search(self) -> None:
         field = self.query_one("#help-search", Input)
