@@ -154,6 +154,9 @@ class DashboardActions:
             if message.then:
                 message.then(message.result)
         self.pane().reload()
+        for screen in self.screen_stack:  # a job view acted from shows the job as it is now
+            if isinstance(screen, JobDetailScreen):
+                screen.load()
         self.refresh_status()
 
     def remember(self, undo: Undo) -> None:

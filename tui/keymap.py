@@ -311,7 +311,9 @@ KEYS: list[Key] = [
     ),
     Key("escape", "clear_filter", "Clear", ("jobs",), "clear the filter and the marks"),
     # -- the job view ----------------------------------------------------------------------
-    Key("escape,q", "close", "Close", ("job",), "close the job view"),
+    # (a priority key: checked as it arrives, so an esc typed just before ctrl+p closes the view
+    # and not the palette that opens meanwhile)
+    Key("escape,q", "close", "Close", ("job",), "close the job view", priority=True),
     Key(
         "l",
         "logs",
