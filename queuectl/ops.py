@@ -172,6 +172,38 @@ def editable(job: JobView) -> dict:
     return {name: iso(job.run_at) if name == "run_at" else getattr(job, name) for name in EDITABLE}
 
 
+def jobs_now(job_ids: Iterable[str]) -> dict[str, JobView]:
+    """The jobs as they are now, by id (an unknown id is left out): what an undo puts back."""
+    found = {}
+    for job_id in job_ids:
+        try:
+            found[job_id] = store.get_job(job_id)
+        except NotFound:
+            pass
+    return found
+
+
+def uncancel(job_ids: list[str]) -> list[str]:
+    """The undo of a cancel of jobs that had not started: each waits again (blocked while a
+    dependency is unfinished; a scheduled one keeps its time), with the jobs the cancel took
+    along (its cancelled dependents).  Refused whole (InvalidState) when one of them is not
+    cancelled or had started: then a retry runs it again, attempts reset."""
+    from .store.views import iso
+
+    jobs = [store.get_job(job_id) for job_id in job_ids]
+    for job in jobs:
+        if job.state != JobState.CANCELLED.value:
+            raise InvalidState(f"job {job.id!r} is {job.state} now, not cancelled")
+        if job.attempts:
+            raise InvalidState(f"job {job.id!r} had started (attempt {job.attempts}); r retries it instead")
+    later = [job for job in jobs if job.run_at > store.now()]
+    done = store.retry([j.id for j in jobs if j not in later], with_dependents=True) if len(later) < len(jobs) else []
+    for job in later:  # (a retry would make it due now)
+        retry_edited(job.id, {"run_at": iso(job.run_at)}, with_dependents=True)
+        done.append(job.id)
+    return done
+
+
 def delete(job_ids: list[str]) -> list[str]:
     """Finished jobs, their attempts and their logs, gone; nothing is deleted when one of them
     does not exist or has not finished."""

@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,10 @@ from queuectl import ops
 from queuectl.errors import NotFound, QueuectlError
 from queuectl.paths import Location
 from queuectl.render import clean
+from queuectl.settings import format_duration
+from queuectl.states import JobState
 
+from .keymap import WRITE_REQUESTS
 from .messages import ActionDone, ActionRequested
 from .screens.confirm import ConfirmScreen
 from .screens.forms import (
@@ -35,42 +39,8 @@ from .screens.job_detail import JobDetailScreen
 from .screens.wait import WaitScreen
 
 #: the actions that change the store or start and stop processes: refused in read-only mode
-WRITES = frozenset(
-    {
-        "retry",
-        "retry_dead",
-        "retry_group",
-        "retry_all_dead",
-        "cancel",
-        "delete",
-        "new_job",
-        "edit_job",
-        "priority",
-        "pause",
-        "pause_queue",
-        "limit_queue",
-        "pause_schedule",
-        "run_schedule",
-        "remove_schedule",
-        "add_schedule",
-        "prune",
-        "start_worker",
-        "stop_worker",
-        "stop_worker_now",
-        "stop_host",
-        "stop_all_workers",
-        "save_config",
-        "screenshot",  # (a file beside the store)
-    }
-)
-
-
-def duration_text(seconds: float) -> str:
-    """Seconds as a whole duration the CLI reads back: 604800 -> '7d', 5400 -> '90m'."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+#: (made from the action table, tui/keymap.py)
+WRITES = WRITE_REQUESTS
 
 
 def q(text: str) -> str:
@@ -87,6 +57,36 @@ def jobs_phrase(ids: list[str]) -> str:
     return f"job {ids[0]}" if len(ids) == 1 else f"{len(ids):,} jobs"
 
 
+@dataclass
+class Undo:
+    """How to take back one change made here: `what` it puts back, the operation (through
+    queuectl.ops, off the UI thread) and its CLI twin; or, for a change that cannot be taken
+    back, why not (`refusal`)."""
+
+    what: str
+    fn: Callable[[], Any] | None = None
+    cli: str = ""
+    refusal: str = ""
+
+
+def priority_cli(job_id: str, value: int) -> str:
+    return f"queuectl priority {q(job_id)} -- {value}" if value < 0 else f"queuectl priority {q(job_id)} {value}"
+
+
+def _priority_undo(prior: dict, ids: list[str], value: int) -> Undo:
+    """Put each job's priority back; jobs sharing a prior value in one call."""
+    before = {i: prior[i].priority for i in ids if i in prior}
+    groups: dict[int, list[str]] = {}
+    for job_id, old in before.items():
+        groups.setdefault(old, []).append(job_id)
+    shown = ", ".join(f"{i} {old}" for i, old in list(before.items())[:3]) + (" …" if len(before) > 3 else "")
+    return Undo(
+        f"priority back ({shown})",
+        lambda: [ops.set_priority(group, old) for old, group in groups.items()],
+        "; ".join(priority_cli(i, old) for i, old in before.items()),
+    )
+
+
 class DashboardActions:
     """Mixed into the App: `readonly`, `commands` (the command log) and `local_workers` are its."""
 
@@ -95,6 +95,8 @@ class DashboardActions:
     local_workers: ops.LocalWorkers
     quitting: bool
     location: Location
+    #: the changes made here that `u` can take back, the last one last
+    undos: list[Undo]
 
     # -- dispatch --------------------------------------------------------------------------
     def on_action_requested(self, message: ActionRequested) -> None:
@@ -115,8 +117,19 @@ class DashboardActions:
         done: str | Callable[[Any], str] | None = None,
         cli: str | Callable[[Any], str] | None = None,
         then: Callable[[Any], None] | None = None,
+        undo: Callable[[Any], Undo] | None = None,
+        refuse: str = "",
     ) -> None:
-        """Run one operation off the UI thread; report it, log its CLI twin, refresh."""
+        """Run one operation off the UI thread; report it, log its CLI twin, refresh.  Once it
+        is done, `u` can take it back with undo(result), or says why not (refuse)."""
+        if undo or refuse:
+            first = then
+
+            def then(result: Any) -> None:
+                self.remember(undo(result) if undo else Undo("", refusal=refuse))
+                if first:
+                    first(result)
+
         self._act(fn, args, done, cli, then)
 
     @work(thread=True, group="actions")
@@ -142,7 +155,25 @@ class DashboardActions:
             if message.then:
                 message.then(message.result)
         self.pane().reload()
+        for screen in self.screen_stack:  # a job view acted from shows the job as it is now
+            if isinstance(screen, JobDetailScreen):
+                screen.load()
         self.refresh_status()
+
+    def remember(self, undo: Undo) -> None:
+        self.undos.append(undo)
+        del self.undos[:-50]
+
+    def do_undo(self) -> None:
+        """u: take back the last change made here, or say why it cannot be."""
+        if not self.undos:
+            self.notify("nothing to undo: no change was made from this dashboard yet", severity="warning")
+            return
+        last = self.undos.pop()
+        if last.refusal:
+            self.notify(f"cannot undo: {last.refusal}", title="Not undone", severity="warning")
+            return
+        self.act(last.fn, done=f"undone: {last.what}", cli=last.cli)
 
     def log_command(self, line: str) -> None:
         self.commands.extend(line.split("; "))
@@ -158,7 +189,13 @@ class DashboardActions:
     # -- jobs ------------------------------------------------------------------------------
     def do_retry(self, ids: list[str]) -> None:
         """Run finished jobs again, in one transaction."""
-        self.act(ops.retry, ids, done=f"retrying {jobs_phrase(ids)}", cli="queuectl retry " + " ".join(map(q, ids)))
+        self.act(
+            ops.retry,
+            ids,
+            done=f"retrying {jobs_phrase(ids)}",
+            cli="queuectl retry " + " ".join(map(q, ids)),
+            refuse=f"the retry of {jobs_phrase(ids)}: it may have run already (c cancels it)",
+        )
 
     def do_retry_dead(self, ids: list[str]) -> None:
         self.act(
@@ -166,6 +203,7 @@ class DashboardActions:
             ids,
             done=f"retrying {jobs_phrase(ids)} from the DLQ",
             cli="; ".join(f"queuectl dlq retry {q(i)}" for i in ids),
+            refuse=f"the retry of {jobs_phrase(ids)}: it may have run already (c cancels it)",
         )
 
     def do_retry_group(self, exit_code: int | None, error: str | None) -> None:
@@ -199,6 +237,7 @@ class DashboardActions:
                 error,
                 done=lambda got: f"retrying {plural(len(got), 'job')} from the DLQ",
                 cli=lambda got: "; ".join(f"queuectl dlq retry {q(i)}" for i in got),
+                refuse="a retry of a DLQ group: its jobs may have run already",
             )
 
         self.confirm(f"Retry {plural(len(ids), 'dead job')}?", body, f"Retry {len(ids):,}", go)
@@ -215,6 +254,7 @@ class DashboardActions:
                 ops.retry_dead,
                 done=lambda ids: f"retrying {plural(len(ids), 'job')} from the DLQ",
                 cli="queuectl dlq retry --all",
+                refuse="a retry of every dead job: they may have run already",
             ),
         )
 
@@ -231,21 +271,26 @@ class DashboardActions:
             "\n".join(lines),
             "Cancel jobs",
             lambda: self.act(
-                ops.cancel_jobs,
-                ids,
+                lambda: (ops.jobs_now(ids), ops.cancel_jobs(ids)),
                 done=f"cancelled {jobs_phrase(ids)}",
                 cli="; ".join(f"queuectl cancel {q(i)}" for i in ids),
+                undo=lambda result: _cancel_undo(result[0], ids),
             ),
         )
 
     def do_delete(self, ids: list[str]) -> None:
+        refuse = f"the delete of {jobs_phrase(ids)}: deleted jobs are gone, attempts and logs too"
         body = f"Delete {jobs_phrase(ids)}, attempts and logs included? This cannot be undone.\n" + ", ".join(ids[:10])
         self.confirm(
             "Delete",
             body,
             "Delete",
             lambda: self.act(
-                ops.delete, ids, done=f"deleted {jobs_phrase(ids)}", cli="queuectl delete " + " ".join(map(q, ids))
+                ops.delete,
+                ids,
+                done=f"deleted {jobs_phrase(ids)}",
+                cli="queuectl delete " + " ".join(map(q, ids)),
+                refuse=refuse,
             ),
         )
 
@@ -255,6 +300,7 @@ class DashboardActions:
                 job_id, spec = added
                 self.notify(f"enqueued {job_id}")
                 self.log_command("queuectl enqueue " + q(ops.spec_json(spec, job_id)))
+                self.remember(Undo("", refusal=f"a new job ({job_id}) is not taken back: c cancels it"))
                 self.pane("jobs").show_new(job_id)
 
         self.push_screen(NewJobScreen(), created)
@@ -272,9 +318,11 @@ class DashboardActions:
             self.notify(f"retrying {done.job_id}" if done.retried else f"{done.job_id} edited")
             sets = "".join(f" --set {q(f'{name}={value}')}" for name, value in done.changes.items())
             self.log_command(f"queuectl {verb} {q(done.job_id)}{sets}")
+            self.remember(_edit_undo(done, prior))
             self.pane().reload()
 
         finished = job.state in ops.FINISHED
+        prior = ops.editable(job)
         self.push_screen(EditJobScreen(job.id, job.state, ops.editable(job), retry=finished), edited)
 
     def do_prune(self) -> None:
@@ -287,7 +335,7 @@ class DashboardActions:
         self.push_screen(older_than_screen(), chosen)
 
     def _confirm_prune(self, seconds: float, count: int) -> None:
-        age = duration_text(seconds)
+        age = format_duration(seconds)
         if not count:
             self.notify(f"no finished job ended more than {age} ago: nothing to prune")
             return
@@ -304,6 +352,7 @@ class DashboardActions:
                 seconds,
                 done=lambda ids: f"pruned {plural(len(ids), 'job')}",
                 cli=f"queuectl prune --older-than {age}",
+                refuse="a prune: the deleted jobs are gone, attempts and logs too",
             ),
         )
 
@@ -311,14 +360,10 @@ class DashboardActions:
         def chosen(value: int | None) -> None:
             if value is not None:
                 self.act(
-                    ops.set_priority,
-                    ids,
-                    value,
+                    lambda: (ops.jobs_now(ids), ops.set_priority(ids, value)),
                     done=f"priority {value} for {jobs_phrase(ids)}",
-                    cli="; ".join(
-                        f"queuectl priority {q(i)} -- {value}" if value < 0 else f"queuectl priority {q(i)} {value}"
-                        for i in ids
-                    ),
+                    cli="; ".join(priority_cli(i, value) for i in ids),
+                    undo=lambda result: _priority_undo(result[0], result[1], value),
                 )
 
         self.push_screen(priority_screen(current, len(ids)), chosen)
@@ -326,12 +371,21 @@ class DashboardActions:
     def do_pause(self, ids: list[str], paused: bool) -> None:
         """Pause (or resume) jobs: waiting ones are not started; running ones are stopped by
         their worker, wherever it runs."""
-        verb = "pause" if paused else "resume"
+        verb, back = ("pause", "resume") if paused else ("resume", "pause")
+
+        def undo(done: list[str]) -> Undo:
+            return Undo(
+                f"{back}d {jobs_phrase(done)}",
+                lambda: (ops.resume if paused else ops.pause)(done),
+                f"queuectl {back} " + " ".join(map(q, done)),
+            )
+
         self.act(
             ops.pause if paused else ops.resume,
             ids,
             done=f"{verb}d {jobs_phrase(ids)}",
             cli=f"queuectl {verb} " + " ".join(map(q, ids)),
+            undo=undo,
         )
 
     def do_open_job(self, job_id: str) -> None:
@@ -355,14 +409,33 @@ class DashboardActions:
     def do_pause_queue(self, name: str, paused: bool) -> None:
         """p on a queue: resume a paused one at once; pause an active one after a confirm."""
         if paused:
-            self.act(ops.pause_queue, name, False, done=f"queue {name} resumed", cli=f"queuectl queue resume {q(name)}")
+            self.act(
+                ops.pause_queue,
+                name,
+                False,
+                done=f"queue {name} resumed",
+                cli=f"queuectl queue resume {q(name)}",
+                undo=lambda _: Undo(
+                    f"queue {name} paused again",
+                    lambda: ops.pause_queue(name, True),
+                    f"queuectl queue pause {q(name)}",
+                ),
+            )
             return
         body = f"Pause queue {name}? Its waiting jobs stay waiting until it is resumed; running ones finish."
         self.confirm(
             "Pause queue",
             body,
             "Pause",
-            lambda: self.act(ops.pause_queue, name, done=f"queue {name} paused", cli=f"queuectl queue pause {q(name)}"),
+            lambda: self.act(
+                ops.pause_queue,
+                name,
+                done=f"queue {name} paused",
+                cli=f"queuectl queue pause {q(name)}",
+                undo=lambda _: Undo(
+                    f"queue {name} resumed", lambda: ops.pause_queue(name, False), f"queuectl queue resume {q(name)}"
+                ),
+            ),
         )
 
     def do_limit_queue(self, name: str, current: int | None) -> None:
@@ -370,12 +443,18 @@ class DashboardActions:
             if value is False:  # abandoned
                 return
             shown = "none" if value is None else str(value)
+            before = "none" if current is None else str(current)
             self.act(
                 ops.limit_queue,
                 name,
                 value,
                 done=f"queue {name}: limit {shown}",
                 cli=f"queuectl queue limit {q(name)} {shown}",
+                undo=lambda _: Undo(
+                    f"queue {name}: limit {before} again",
+                    lambda: ops.limit_queue(name, current),
+                    f"queuectl queue limit {q(name)} {before}",
+                ),
             )
 
         self.push_screen(limit_screen(name, current), chosen)
@@ -388,11 +467,20 @@ class DashboardActions:
             not paused,
             done=f"schedule {name} {verb}d",
             cli=f"queuectl schedule {verb} {q(name)}",
+            undo=lambda _: Undo(
+                f"schedule {name} {'paused' if paused else 'resumed'} again",
+                lambda: ops.pause_schedule(name, paused),
+                f"queuectl schedule {'pause' if paused else 'resume'} {q(name)}",
+            ),
         )
 
     def do_run_schedule(self, name: str) -> None:
         self.act(
-            ops.run_schedule, name, done=lambda job_id: f"enqueued {job_id}", cli=f"queuectl schedule run {q(name)}"
+            ops.run_schedule,
+            name,
+            done=lambda job_id: f"enqueued {job_id}",
+            cli=f"queuectl schedule run {q(name)}",
+            refuse=f"a run of schedule {name}: its job was enqueued (c cancels it)",
         )
 
     def do_remove_schedule(self, name: str) -> None:
@@ -402,7 +490,11 @@ class DashboardActions:
             body,
             "Remove",
             lambda: self.act(
-                ops.remove_schedule, name, done=f"schedule {name} removed", cli=f"queuectl schedule remove {q(name)}"
+                ops.remove_schedule,
+                name,
+                done=f"schedule {name} removed",
+                cli=f"queuectl schedule remove {q(name)}",
+                refuse=f"the removal of schedule {name}: n adds it again",
             ),
         )
 
@@ -410,6 +502,7 @@ class DashboardActions:
         def added(new) -> None:
             if new is not None:
                 self.notify(f"schedule {new.name} added")
+                self.remember(Undo("", refusal=f"a new schedule ({new.name}) is not taken back: x removes it"))
                 tz = f" --tz {q(new.tz)}" if new.tz != "UTC" else ""
                 overlap = f" --overlap {new.overlap}" if new.overlap != "allow" else ""
                 self.log_command(
@@ -426,6 +519,7 @@ class DashboardActions:
             done=f"saved {', '.join(changes)}",
             cli="; ".join(commands),
             then=self.pane("config").saved,
+            refuse="a change of settings: workers may have read it already; set the old values in Config",
         )
 
     # -- workers ---------------------------------------------------------------------------
@@ -589,3 +683,30 @@ class DashboardActions:
             "finishes its current job, then exits; the dashboard closes when they have."
         )
         self.confirm("Quit", body, "Stop them and quit", go)
+
+
+def _cancel_undo(before: dict, ids: list[str]) -> Undo:
+    """A cancel of jobs that were waiting and had never started can be taken back."""
+    started = [j for j in before.values() if j.state not in (JobState.PENDING, JobState.BLOCKED) or j.attempts]
+    if started:
+        job = started[0]
+        why = "was running" if job.state == JobState.PROCESSING else f"had started (attempt {job.attempts})"
+        return Undo("", refusal=f"the cancel of {jobs_phrase(ids)}: {job.id} {why}; r retries it instead")
+    return Undo(
+        f"cancel of {jobs_phrase(ids)} (waiting again)",
+        lambda: ops.uncancel(ids),
+        "queuectl retry --with-dependents " + " ".join(map(q, ids)),
+    )
+
+
+def _edit_undo(done, prior: dict) -> Undo:
+    """An edit of a waiting job: its fields as they were; an edit then retry cannot be undone."""
+    if done.retried:
+        return Undo("", refusal=f"the edit and retry of {done.job_id}: it is running again (c cancels it)")
+    back = {name: prior[name] for name in done.changes}
+    sets = "".join(f" --set {q(f'{name}={value}')}" for name, value in back.items())
+    return Undo(
+        f"edit of {done.job_id} ({', '.join(back)} as before)",
+        lambda: ops.edit_job(done.job_id, back),
+        f"queuectl edit {q(done.job_id)}{sets}",
+    )

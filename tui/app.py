@@ -20,9 +20,9 @@ from queuectl import ops, store
 from queuectl.errors import QueuectlError
 from queuectl.paths import Location
 
+from . import keymap
 from .actions import DashboardActions
 from .base import StorePane
-from .format import ALL_STATES
 from .messages import JobHighlighted, StatusLoaded
 from .palette import JobJumpProvider
 from .panes.config import ConfigPane
@@ -62,13 +62,7 @@ class QueuectlApp(DashboardActions, App):
     COMMANDS = App.COMMANDS | {JobJumpProvider}
     BINDINGS = [
         *[Binding(str(i), f"show_tab('{tab}')", name, show=False) for i, (tab, name, _) in enumerate(TABS, 1)],
-        Binding("tab", "next_pane(1)", "Next pane", show=False, priority=True),
-        Binding("shift+tab", "next_pane(-1)", "Previous pane", show=False, priority=True),
-        Binding("question_mark", "help", "Help"),
-        Binding("at", "command_log", "Log", show=False),
-        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True),
-        Binding("colon", "command_palette", "Commands"),
-        Binding("q", "request_quit", "Quit"),
+        *keymap.bindings("global"),
     ]
 
     def __init__(
@@ -92,6 +86,7 @@ class QueuectlApp(DashboardActions, App):
         self.local_workers = ops.LocalWorkers(self.location)
         self.selected_job_id: str | None = None
         self.commands: list[str] = []
+        self.undos = []
         self.quitting = False
         self.paused = False  # tests may freeze the polling
         self._status_busy = False
@@ -159,9 +154,11 @@ class QueuectlApp(DashboardActions, App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # pane keys do nothing behind a dialog
-        if action in ("show_tab", "help", "command_log", "request_quit") and isinstance(self.screen, ModalScreen):
+        if action in ("show_tab", "help", "command_log", "request_quit", "undo") and isinstance(
+            self.screen, ModalScreen
+        ):
             return False
-        return True
+        return not (action in keymap.writes("global") and self.readonly)
 
     def show_logs(self, job_id: str, follow: bool = True) -> None:
         self.base_screen.query_one(LogsPane).open(job_id, follow=follow)
@@ -222,77 +219,51 @@ class QueuectlApp(DashboardActions, App):
 
     # -- help, palette -----------------------------------------------------------------
     def action_help(self) -> None:
-        panes = []
-        for _tab, name, pane_cls in TABS:
-            bindings = [b for b in pane_cls.KEYS if isinstance(b, Binding)]
-            if self.readonly:
-                bindings = [b for b in bindings if b.action not in pane_cls.WRITES]
-            panes.append((name, bindings))
-        focused = dict((t, n) for t, n, _ in TABS)[self.active_tab]
-        self.push_screen(HelpScreen(panes, focused, self.readonly))
+        place = "dlq-groups" if self.active_tab == "dlq" and self.pane().grouped else self.active_tab
+        self.push_screen(HelpScreen(place, self.readonly))
 
     def action_command_log(self) -> None:
         self.push_screen(CommandLogScreen(self.commands))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """queuectl's commands, one group per noun ("jobs: …", "workers: …"): the panes, then the
+        action table's commands; of Textual's own, the theme, the screenshot and quit, in the
+        "app:" group (its "Keys" panel and "Maximize" are left out: `?` is the help here)."""
         for tab, name, _ in TABS:
             yield SystemCommand(f"panes: {name}", f"show the {name} pane", lambda t=tab: self.action_show_tab(t))
-        yield SystemCommand("jobs: show all states", "clear the state filter", lambda: self._filter(None))
-        for state in ALL_STATES:
-            yield SystemCommand(
-                f"jobs: show only {state}", f"filter the Jobs pane: {state}", lambda s=state: self._filter(s)
-            )
-        if not self.readonly:
-            yield SystemCommand("jobs: new job", "enqueue a shell command", lambda: self.request("new_job"))
-            yield SystemCommand(
-                "jobs: prune finished jobs",
-                "delete old completed, dead and cancelled jobs (x; asks)",
-                lambda: self.request("prune"),
-            )
-            yield SystemCommand(
-                "schedules: add a schedule",
-                "a cron schedule that enqueues a job each tick (a)",
-                lambda: self.request("add_schedule"),
-            )
-            yield SystemCommand(
-                "jobs: retry all dead", "send every DLQ job back to pending", lambda: self.request("retry_all_dead")
-            )
-            yield SystemCommand(
-                "dlq: grouped by error",
-                "one row per exit code and error; R retries a group",
-                lambda: self._dlq_grouped(True),
-            )
-            yield SystemCommand("dlq: every dead job", "the flat DLQ list", lambda: self._dlq_grouped(False))
-            yield SystemCommand(
-                "jobs: wait for the selected job",
-                "a live state line until it ends (w)",
-                lambda: self.selected_job_id and self.request("wait", self.selected_job_id),
-            )
-            yield SystemCommand(
-                "workers: start one", "start a local worker subprocess", lambda: self.request("start_worker")
-            )
-            yield SystemCommand(
-                "workers: stop one started here", "it finishes its current job", lambda: self.request("stop_worker")
-            )
-            yield SystemCommand(
-                "workers: stop all", "ask every worker to stop after its job", lambda: self.request("stop_all_workers")
-            )
-        yield SystemCommand("help: keys", "every binding", self.action_help)
-        yield SystemCommand("help: command log", "the CLI equivalent of what you did", self.action_command_log)
+        for title, text, run in keymap.palette(self.readonly):
+            yield SystemCommand(title, text, lambda r=run: self.run_action(r))
         for command in super().get_system_commands(screen):
             if command.title == "Quit":  # like q: asks first while workers started here run
                 yield SystemCommand(
-                    "Quit", "quit (asks first if workers started here are running)", self.action_request_quit
+                    "app: quit", "quit (asks first if workers started here are running)", self.action_request_quit
                 )
             elif command.title == "Screenshot":  # Textual's default folder (~/Downloads) may not exist
                 if not self.readonly:  # (it writes a file)
                     yield SystemCommand(
-                        "Screenshot",
+                        "app: screenshot",
                         "save an SVG of the screen (yours only) in " + escape(str(self.screenshot_folder)),
                         self.action_screenshot,
                     )
-            else:
-                yield command
+            elif command.title == "Theme":
+                yield SystemCommand("app: theme", command.help, command.callback)
+
+    def action_request(self, action: str, *args) -> None:
+        """A palette command of the action table: a dashboard action."""
+        self.request(action, *args)
+
+    def action_filter_state(self, state: str) -> None:
+        self._filter(state or None)
+
+    def action_dlq_grouped(self) -> None:
+        self._dlq_grouped(not self.base_screen.query_one(DlqPane).grouped)
+
+    def action_wait(self) -> None:
+        if self.selected_job_id:
+            self.request("wait", self.selected_job_id)
+
+    def action_undo(self) -> None:
+        self.request("undo")
 
     def notify(
         self,

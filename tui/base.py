@@ -34,16 +34,9 @@ class StorePane(Vertical):
     MAX_IDLE_TICKS = 4
     #: the pane's tab id (the app's TabbedContent)
     TAB = ""
-    #: its key actions that change the store: hidden in read-only mode (tui/actions.py refuses them)
+    #: its key actions that change the store: hidden in read-only mode (tui/actions.py refuses
+    #: them); made from the action table (tui/keymap.py)
     WRITES: frozenset[str] = frozenset()
-
-    #: every key of the pane, for `?` (its BINDINGS unless it says otherwise)
-    KEYS: list = []
-
-    def __init_subclass__(cls, **kwargs) -> None:
-        super().__init_subclass__(**kwargs)
-        if "KEYS" not in cls.__dict__:
-            cls.KEYS = list(cls.BINDINGS)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

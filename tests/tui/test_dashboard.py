@@ -125,12 +125,12 @@ async def test_palette_quit_asks_while_workers_run_and_screenshot_goes_beside_th
     async with app.run_test(size=(100, 30)) as pilot:
         app.request("start_worker")
         await pilot.pause()
-        quit_command = next(c for c in app.get_system_commands(app.screen) if c.title == "Quit")
+        quit_command = next(c for c in app.get_system_commands(app.screen) if c.title == "app: quit")
         quit_command.callback()
         await pilot.pause()
         assert app.is_running and type(app.screen).__name__ == "ConfirmScreen"
         await pilot.press("escape")
-        shot = next(c for c in app.get_system_commands(app.screen) if c.title == "Screenshot")
+        shot = next(c for c in app.get_system_commands(app.screen) if c.title == "app: screenshot")
         shot.callback()
         await pilot.pause()
         saved = [n.message for n in app._notifications if n.message.startswith("screenshot saved: ")]
@@ -161,4 +161,4 @@ async def test_dlq_groups_move_with_j_k_and_switch_with_v(ops_seeded, make_app):
         console = Console(width=120, color_system=None)
         with console.capture() as shown:
             console.print(app.screen.query_one(Static).content)
-        assert re.search(r"\bv +By error", shown.get())
+        assert re.search(r"\bv +group the DLQ by exit code and error", shown.get())

@@ -17,7 +17,7 @@ async def test_add_a_schedule_from_the_schedules_pane(ops_seeded, make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("8")
         await settle(pilot)
-        await pilot.press("a")
+        await pilot.press("n")
         await settle(pilot)
         form = app.screen
         for name, value in (

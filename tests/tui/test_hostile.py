@@ -20,7 +20,7 @@ async def test_readonly_takes_no_screenshot(opened, make_app):
     app = make_app(readonly=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        assert "Screenshot" not in [c.title for c in app.get_system_commands(app.screen)]
+        assert "app: screenshot" not in [c.title for c in app.get_system_commands(app.screen)]
         before = set(app.screenshot_folder.iterdir())
         app.action_screenshot()
         await pilot.pause()
@@ -32,7 +32,7 @@ async def test_a_screenshot_is_readable_by_its_owner_only(opened, make_app):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        shot = next(c for c in app.get_system_commands(app.screen) if c.title == "Screenshot")
+        shot = next(c for c in app.get_system_commands(app.screen) if c.title == "app: screenshot")
         shot.callback()
         await pilot.pause()
         saved = [

@@ -142,7 +142,7 @@ async def test_new_job_with_queue_and_dependencies(ops_seeded, make_app):
 
 
 async def test_queues_pause_resume_and_limit(ops_seeded, make_app):
-    """7: p asks, then pauses; p again resumes; l refuses bad values, sets 3, then none."""
+    """7: z asks, then pauses; z again resumes; L refuses bad values, sets 3, then none."""
     app = make_app(clock=ops_seeded)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("7")
@@ -151,16 +151,16 @@ async def test_queues_pause_resume_and_limit(ops_seeded, make_app):
         assert keys_of(table) == ["default", "deploys", "email", "reports"]
         paused = lambda name: next(q for q in store.list_queues() if q.name == name).paused  # noqa: E731
         limit = lambda name: next(q for q in store.list_queues() if q.name == name).max_running  # noqa: E731
-        await pilot.press("down", "down", "p")  # email
+        await pilot.press("down", "down", "z")  # email
         await pilot.pause()
         await pilot.press("y")
         await settle(pilot)
         assert paused("email")
         assert "queuectl queue pause email" in app.commands
-        await pilot.press("p")
+        await pilot.press("z")
         await settle(pilot)
         assert not paused("email")
-        await pilot.press("l")
+        await pilot.press("L")
         await pilot.pause()
         field = app.screen.query_one("#f-limit", Input)
         assert field.value == "none"
@@ -173,7 +173,7 @@ async def test_queues_pause_resume_and_limit(ops_seeded, make_app):
         await pilot.press("enter")
         await settle(pilot)
         assert limit("email") == 3
-        await pilot.press("l")
+        await pilot.press("L")
         await pilot.pause()
         assert app.screen.query_one("#f-limit", Input).value == "3"
         app.screen.query_one("#f-limit", Input).value = "none"
@@ -184,28 +184,28 @@ async def test_queues_pause_resume_and_limit(ops_seeded, make_app):
 
 
 async def test_schedules_pause_run_now_and_remove(ops_seeded, make_app):
-    """8: p resumes the paused schedule, x enqueues one job now, d removes after a confirm."""
+    """8: z resumes the paused schedule, t enqueues one job now, x removes after a confirm."""
     app = make_app(clock=ops_seeded)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("8")
         await settle(pilot)
         table = app.query_one("#schedules-table", DataTable)
         assert keys_of(table) == ["cleanup-tmp", "hourly-report", "nightly-backup"]
-        await pilot.press("p")
+        await pilot.press("z")
         await settle(pilot)
         assert not store.get_schedule("cleanup-tmp").paused
-        await pilot.press("p")
+        await pilot.press("z")
         await settle(pilot)
         assert store.get_schedule("cleanup-tmp").paused
-        await pilot.press("down", "down", "x")  # nightly-backup
+        await pilot.press("down", "down", "t")  # nightly-backup
         await settle(pilot)
         assert store.get_job("nightly-backup@2026-01-15T10:00:00Z").command == "backup.sh --full"
-        await pilot.press("d")
+        await pilot.press("x")
         await pilot.pause()
         await pilot.press("n")
         await settle(pilot)
         assert store.get_schedule("nightly-backup")
-        await pilot.press("d")
+        await pilot.press("x")
         await pilot.pause()
         await pilot.press("y")
         await settle(pilot)
@@ -214,7 +214,7 @@ async def test_schedules_pause_run_now_and_remove(ops_seeded, make_app):
 
 
 async def test_dlq_grouped_view_retries_one_group(ops_seeded, make_app):
-    """2 v: one row per exit code and error; R on the largest group asks with its count, y retries it."""
+    """2 v: one row per exit code and error; r on the largest group asks with its count, y retries it."""
     app = make_app(clock=ops_seeded)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("2")
@@ -224,7 +224,7 @@ async def test_dlq_grouped_view_retries_one_group(ops_seeded, make_app):
         groups = app.query_one("#dlq-groups", DataTable)
         assert groups.row_count == 3 and groups.has_focus
         assert str(groups.get_cell_at((0, 0))) == "3"
-        await pilot.press("R")
+        await pilot.press("r")
         await settle(pilot)
         assert "Retry 3 dead jobs?" in str(app.screen.query_one("#confirm").border_title)
         await pilot.press("y")
@@ -242,10 +242,10 @@ async def test_readonly_hides_queue_and_schedule_actions(ops_seeded, make_app):
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("7")
         await settle(pilot)
-        await pilot.press("p", "l")
+        await pilot.press("z", "L")
         await pilot.press("8")
         await settle(pilot)
-        await pilot.press("x", "d")
+        await pilot.press("z", "t", "x")
         await settle(pilot)
         assert not any(q.paused for q in store.list_queues() if q.name == "default")
         assert len(store.list_schedules()) == 3

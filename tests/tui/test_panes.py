@@ -31,17 +31,17 @@ async def test_dlq_retry_one(seeded, make_app):
 
 
 async def test_dlq_retry_all_confirms(seeded, make_app):
-    """R asks first (esc: nothing happens), then y retries every dead job."""
+    """A asks first (esc: nothing happens), then y retries every dead job."""
     app = make_app(clock=seeded)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("2")
         await settle(pilot)
-        await pilot.press("R")
+        await pilot.press("A")
         await pilot.pause()
         await pilot.press("escape")
         await settle(pilot)
         assert store.counts()["dead"] == 3
-        await pilot.press("R")
+        await pilot.press("A")
         await pilot.pause()
         await pilot.press("y")
         await settle(pilot)
@@ -271,14 +271,14 @@ def _group_gone(pgid: int) -> bool:
 
 
 async def test_stop_all_workers_asks_the_store(seeded, make_app):
-    """s in Workers asks every registered worker to stop (after a confirm)."""
+    """S in Workers asks every registered worker to stop (after a confirm)."""
     from queuectl.models import Worker
 
     app = make_app(clock=seeded)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("5")
         await settle(pilot)
-        await pilot.press("s")
+        await pilot.press("S")
         await pilot.pause()
         await pilot.press("y")
         await settle(pilot)

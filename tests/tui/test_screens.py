@@ -27,18 +27,18 @@ async def test_every_screen_shows_its_own_keys_with_help_quit_and_esc_visible_at
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         keys = _footer(app)
-        assert keys["question_mark"] and keys["q"] and keys["n"]
+        assert keys["question_mark"] and keys["q"] and keys["enter"] and keys["z"]  # the most used first
         await pilot.press("2")
         await settle(pilot)
         keys = _footer(app)
-        assert keys["question_mark"] and keys["q"] and "R" in keys and "n" not in keys
+        assert keys["question_mark"] and keys["q"] and "A" in keys and "n" not in keys
         await pilot.press("1", "enter")
         await settle(pilot)
         keys = _footer(app)
         assert keys["escape"] and "l" in keys and "n" not in keys and "question_mark" not in keys
         await pilot.press("escape", "question_mark")
         await settle(pilot)
-        assert _footer(app) == {"escape": True}
+        assert _footer(app) == {"escape": True, "slash": True}
         await pilot.press("escape", "n")
         await settle(pilot)
         assert set(_footer(app)) == {"escape", "ctrl+s"} and _footer(app)["escape"]
@@ -65,7 +65,8 @@ async def test_a_footer_key_that_does_not_fit_whole_is_hidden_not_cut(seeded, ma
             assert not hidden or keys.index(hidden[0]) > keys.index(shown[-1]), "keys hide from the right"
         await pilot.press("2")
         await settle(pilot)
-        assert not next(k for k in app.screen.query(FooterKey) if k.key == "e").display  # "Edit+retry"
+        shown = [k.key for k in app.screen.query(FooterKey) if k.display]
+        assert {"e", "x", "v", "l"} <= set(shown)  # the DLQ's most used keys fit first (issue 25)
 
 
 async def test_new_job_form_fits_80x24_and_focuses_the_first_bad_field(seeded, make_app):

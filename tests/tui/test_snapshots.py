@@ -68,12 +68,13 @@ def test_new_job_form_with_errors(size, seeded, make_app, snap_compare):
 #: dialogs and screens over the Jobs pane, by the keys that open them
 DIALOGS = {
     "help": ["question_mark"],
+    "help-search": ["question_mark", "slash", *"pause"],  # every pane's keys that pause
     "command-log": ["r", "at"],  # after a retry of the newest finished job
     "confirm-cancel": ["down", "down", "c"],
     "priority": ["down", "down", "p"],
     "new-job": ["n"],
     "sorted-by-priority": ["o", "o", "o"],
-    "new-schedule": ["8", "a"],
+    "new-schedule": ["8", "n"],
     "prune-age": ["x"],
     "prune-confirm": ["x", "ctrl+u", "3", "0", "m", "enter"],  # the builds that ended 30+ min ago
     "edit-pending": ["down", "down", "down", "e"],  # build-42

@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
@@ -14,6 +13,7 @@ from queuectl import store
 from queuectl.errors import QueuectlError
 from queuectl.settings import SETTINGS
 
+from .. import keymap
 from ..base import StorePane
 
 
@@ -27,13 +27,8 @@ class ConfigPane(StorePane):
 
     TAB = "config"
     REFRESH_SECONDS = 5.0
-    WRITES = frozenset({"save"})
-    BINDINGS = [
-        Binding("e,enter", "edit", "Edit"),
-        Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+r", "revert", "Revert"),
-        Binding("escape", "leave", "Done editing", show=False),
-    ]
+    WRITES = keymap.writes("config")
+    BINDINGS = keymap.bindings("config")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -17,6 +16,7 @@ from queuectl import store
 from queuectl.render import clean
 from queuectl.states import JobState
 
+from .. import keymap
 from ..format import attempts_cell, clock_time, state_styles
 from ..messages import JobHighlighted
 from ..widgets.paged_table import PagedTable
@@ -45,16 +45,8 @@ class DeadJobs(JobListPane):
 
     TAB = "dlq"
     FIXED_STATE = JobState.DEAD.value
-    WRITES = frozenset({"retry", "retry_all", "edit", "delete"})
-    BINDINGS = [
-        Binding("space", "mark", "Mark"),
-        Binding("r", "retry", "Retry"),
-        Binding("R", "retry_all", "Retry all/group"),
-        Binding("e", "edit", "Edit+retry"),
-        Binding("x", "delete", "Delete"),
-        Binding("y", "copy", "Copy report", show=False),
-        Binding("l", "logs", "Logs"),
-    ]
+    WRITES = keymap.writes("dlq")
+    BINDINGS = keymap.bindings("dlq")
 
     def compose(self) -> ComposeResult:
         yield Static(id="dlq-status", classes="pane-status")
@@ -119,6 +111,9 @@ class DeadJobs(JobListPane):
             self.request("retry_dead", ids)
             self.marked.clear()
 
+    def action_toggle_grouped(self) -> None:
+        self.query_ancestor(DlqPane).action_toggle_grouped()
+
     def action_retry_all(self) -> None:
         self.request("retry_all_dead", self.total or 0)
 
@@ -153,12 +148,8 @@ class DeadGroups(KeyedTablePane):
 
     TAB = "dlq"
     TABLE_ID = "dlq-groups"
-    WRITES = frozenset({"retry"})
-    BINDINGS = [
-        Binding("r,R", "retry", "Retry group"),
-        Binding("l", "logs", "Logs"),
-        Binding("x", "delete", "Delete", show=False),
-    ]
+    WRITES = keymap.writes("dlq-groups")
+    BINDINGS = keymap.bindings("dlq-groups")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -245,14 +236,14 @@ class DeadGroups(KeyedTablePane):
     def action_delete(self) -> None:
         self.notify("delete works on single jobs: v shows every job", severity="warning")
 
+    def action_toggle_grouped(self) -> None:
+        self.query_ancestor(DlqPane).action_toggle_grouped()
+
 
 class DlqPane(Vertical):
     """The dead-letter queue, as a list of jobs or grouped by error."""
 
     TAB = "dlq"
-    BINDINGS = [Binding("v", "toggle_grouped", "By error")]
-    #: every key of the pane, for `?`: the list's, with the switch to the groups
-    KEYS = [*DeadJobs.BINDINGS[:3], *BINDINGS, *DeadJobs.BINDINGS[3:]]
     WRITES = DeadJobs.WRITES | DeadGroups.WRITES
 
     grouped = reactive(False, init=False)

@@ -8,7 +8,6 @@ import re
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
 from queuectl import ops, store
@@ -16,6 +15,7 @@ from queuectl.render import clean
 from queuectl.states import CLAIMABLE_STATES, JobState
 from queuectl.store import JobFilter
 
+from .. import keymap
 from ..format import (
     ALL_STATES,
     STATES,
@@ -35,15 +35,6 @@ from .joblist import MATCH_COUNT_CAP, JobListPane, Page, PageQuery, first_direct
 TYPING_PAUSE = 0.25
 
 FINISHED = ops.FINISHED
-STATE_KEYS = {
-    "P": JobState.PENDING.value,
-    "R": JobState.PROCESSING.value,
-    "C": JobState.COMPLETED.value,
-    "F": JobState.FAILED.value,
-    "D": JobState.DEAD.value,
-    "X": JobState.CANCELLED.value,
-    "B": JobState.BLOCKED.value,
-}
 
 
 #: `/` terms beyond free text: state=, queue=, worker=, host=, label=, priority>N, priority<N, error~TEXT
@@ -126,27 +117,8 @@ class JobsPane(JobListPane):
     """All jobs, one row per job id."""
 
     TAB = "jobs"
-    WRITES = frozenset({"retry", "cancel", "new", "edit", "priority", "prune", "pause"})
-    BINDINGS = [
-        Binding("n", "new", "New"),
-        Binding("slash", "search", "Filter"),
-        Binding("o", "sort", "Sort"),
-        Binding("O", "reverse_sort", "Reverse sort", show=False),
-        Binding("e", "edit", "Edit"),
-        Binding("r", "retry", "Retry"),
-        Binding("c", "cancel", "Cancel"),
-        Binding("p", "priority", "Priority"),
-        Binding("z", "pause", "Pause/resume", show=False),
-        Binding("space", "mark", "Mark"),
-        Binding("w", "wait", "Wait"),
-        Binding("s", "cycle_state", "State"),
-        Binding("a", "all_states", "All"),
-        Binding("f", "follow", "Follow"),
-        Binding("x", "prune", "Prune"),
-        Binding("y", "copy", "Copy", show=False),
-        Binding("escape", "clear_filter", "Clear", show=False),
-        *[Binding(key, f"state('{state}')", f"Only {state}", show=False) for key, state in STATE_KEYS.items()],
-    ]
+    WRITES = keymap.writes("jobs")
+    BINDINGS = keymap.bindings("jobs")
 
     def compose(self) -> ComposeResult:
         yield Static(id="jobs-status", classes="pane-status")

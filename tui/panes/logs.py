@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Static
@@ -21,6 +20,7 @@ from queuectl.render import clean
 from queuectl.states import JobState
 from queuectl.store import AttemptView, JobView
 
+from .. import keymap
 from ..base import StorePane
 from ..format import state_styles, without_attempt
 from ..widgets.log_view import LogView
@@ -57,23 +57,7 @@ class LogsPane(StorePane):
     #: 200 ms at thousands of lines a second); a finished attempt is looked at every LAZY_TICKS
     REFRESH_SECONDS = 0.1
     LAZY_TICKS = 10
-    BINDINGS = [
-        Binding("slash", "search", "Search"),
-        Binding("ampersand", "filter", "Filter"),
-        Binding("F,f", "follow", "Follow"),
-        Binding("w", "wrap", "Wrap"),
-        Binding("n", "next_match(1)", "Next match", show=False),
-        Binding("N", "next_match(-1)", "Previous match", show=False),
-        Binding("left_square_bracket", "attempt(-1)", "Older attempt"),
-        Binding("right_square_bracket", "attempt(1)", "Newer attempt"),
-        Binding("escape", "clear_search", "Clear", show=False),
-    ]
-    #: for `?`: the log's own moves too (LogView's bindings)
-    KEYS = [
-        *BINDINGS,
-        Binding("ctrl+d", "half_page(1)", "Half a page down"),
-        Binding("ctrl+u", "half_page(-1)", "Half a page up"),
-    ]
+    BINDINGS = keymap.bindings("logs")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from queuectl import store
@@ -13,6 +12,7 @@ from queuectl.render import clean
 from queuectl.states import JobState
 from queuectl.store import QueueView
 
+from .. import keymap
 from ..format import state_styles
 from ..widgets.vim_table import VimTable
 from .keyed import KeyedTablePane
@@ -23,15 +23,12 @@ WIDE = [*NARROW, *((s.value, s.value.upper()) for s in (JobState.COMPLETED, JobS
 
 
 class QueuesPane(KeyedTablePane):
-    """Named queues (`queuectl queue list`): p pauses or resumes, l sets the limit."""
+    """Named queues (`queuectl queue list`): z pauses or resumes, L sets the limit."""
 
     TAB = "queues"
     TABLE_ID = "queues-table"
-    WRITES = frozenset({"pause", "limit"})
-    BINDINGS = [
-        Binding("p", "pause", "Pause/resume"),
-        Binding("l", "limit", "Limit"),
-    ]
+    WRITES = keymap.writes("queues")
+    BINDINGS = keymap.bindings("queues")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -73,7 +70,7 @@ class QueuesPane(KeyedTablePane):
         if not queues:
             text = "No queues yet: jobs go to 'default' unless they name a queue (job field queue)."
         self.query_one("#queues-status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
-        hint = "● at its limit · enter its jobs · p pause/resume · l limit (none: no limit)"
+        hint = "● at its limit · enter its jobs · z pause/resume · L limit (none: no limit)"
         if self.app.readonly:
             hint = "● at its limit · enter its jobs"
         self.query_one("#queues-help", Static).update(Text(hint, style="dim", no_wrap=True, overflow="ellipsis"))

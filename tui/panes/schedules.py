@@ -10,7 +10,6 @@ from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from queuectl import store
@@ -18,24 +17,19 @@ from queuectl.render import clean
 from queuectl.states import JobState
 from queuectl.store import ScheduleView
 
+from .. import keymap
 from ..format import clock_time, duration, full_time, state_styles
 from ..widgets.vim_table import VimTable
 from .keyed import KeyedTablePane
 
 
 class SchedulesPane(KeyedTablePane):
-    """Schedules (`queuectl schedule list`): a adds one, p pauses or resumes, x runs one now, d removes."""
+    """Schedules (`queuectl schedule list`): n adds one, z pauses or resumes, t runs one now, x removes."""
 
     TAB = "schedules"
     TABLE_ID = "schedules-table"
-    WRITES = frozenset({"add", "pause", "run", "remove"})
-    BINDINGS = [
-        Binding("a", "add", "Add"),
-        Binding("p", "pause", "Pause/resume"),
-        Binding("x", "run", "Run now"),
-        Binding("d", "remove", "Remove"),
-        Binding("enter", "last_job", "Open last job", show=False),
-    ]
+    WRITES = keymap.writes("schedules")
+    BINDINGS = keymap.bindings("schedules")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -98,7 +92,7 @@ class SchedulesPane(KeyedTablePane):
             text += f" ({failed} by an error)"
         if not schedules:
             text = (
-                "no schedules yet — a adds one"
+                "no schedules yet — n adds one"
                 if not self.app.readonly
                 else "no schedules yet (queuectl schedule add NAME JOB_JSON --cron '*/5 * * * *')"
             )
@@ -123,9 +117,9 @@ class SchedulesPane(KeyedTablePane):
             rows.append(
                 ("error", Text(clean(s.last_error), style=styles[JobState.FAILED], no_wrap=False, overflow="fold"))
             )
-            rows.append(("next", Text("paused by this error: p resumes once it is fixed", style="dim")))
+            rows.append(("next", Text("paused by this error: z resumes once it is fixed", style="dim")))
         elif s.paused:
-            rows.append(("next", Text("paused: p resumes from the next tick (missed ticks are not run)", style="dim")))
+            rows.append(("next", Text("paused: z resumes from the next tick (missed ticks are not run)", style="dim")))
         else:
             try:
                 there = datetime.fromtimestamp(s.next_run_at, ZoneInfo(s.tz)).strftime("%Y-%m-%d %H:%M")
@@ -155,7 +149,7 @@ class SchedulesPane(KeyedTablePane):
         event.stop()
         self.action_last_job()
 
-    def action_add(self) -> None:
+    def action_new(self) -> None:
         self.request("add_schedule")
 
     def action_pause(self) -> None:

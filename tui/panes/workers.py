@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from queuectl import store
 from queuectl.render import clean, free_of_total
 from queuectl.states import JobState
 from queuectl.store.workers import LIVENESS_SECONDS
 
+from .. import keymap
 from ..format import ago, duration, state_styles
 from ..widgets.vim_table import VimTable
 from .keyed import KeyedTablePane
@@ -25,13 +26,8 @@ class WorkersPane(KeyedTablePane):
 
     TAB = "workers"
     TABLE_ID = "workers-table"
-    WRITES = frozenset({"start", "stop", "stop_host", "stop_all"})
-    BINDINGS = [
-        Binding("plus,equals_sign", "start", "Start one"),
-        Binding("minus", "stop", "Stop one"),
-        Binding("H", "stop_host", "Stop host"),
-        Binding("s", "stop_all", "Stop all"),
-    ]
+    WRITES = keymap.writes("workers")
+    BINDINGS = keymap.bindings("workers")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -41,6 +37,8 @@ class WorkersPane(KeyedTablePane):
         self._host_of: dict[str, str] = {}
         #: worker id -> its state as its row shows it
         self._state_of: dict[str, str] = {}
+        #: worker id -> the job it runs (busy workers)
+        self._job_of: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="workers-status", classes="pane-status")
@@ -73,6 +71,7 @@ class WorkersPane(KeyedTablePane):
         rows = []
         self._host_of = {}
         self._state_of = {}
+        self._job_of = {}
         for host in hosts:
             key = f"host:{host.name}"
             self._host_of[key] = host.name
@@ -97,6 +96,8 @@ class WorkersPane(KeyedTablePane):
                 self._host_of[w.id] = host.name
                 silent = now - w.heartbeat_at > LIVENESS_SECONDS
                 state = self._state_of[w.id] = "silent" if silent else w.state
+                if w.current_job:
+                    self._job_of[w.id] = w.current_job
                 name = Text(("  ★ " if w.id in self.started_here else "    ") + clean(w.id))
                 cells = (
                     name,
@@ -119,6 +120,16 @@ class WorkersPane(KeyedTablePane):
         if not workers:
             text = "No workers. Press + to start one here (or run `queuectl worker start`)."
         self.query_one("#workers-status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        """enter on a busy worker: the job it runs."""
+        event.stop()
+        key = event.row_key.value if event.row_key else None
+        if key in self._job_of:
+            self.request("open_job", self._job_of[key])
+        elif key in self._state_of:
+            self.notify(f"{key} runs no job now", severity="warning")
 
     def action_start(self) -> None:
         self.request("start_worker")

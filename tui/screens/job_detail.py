@@ -8,7 +8,6 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -20,6 +19,7 @@ from queuectl.render import clean, resources_text, usage_line
 from queuectl.states import CLAIMABLE_STATES, JobState
 from queuectl.store import AttemptView, JobView
 
+from .. import keymap
 from ..base import cursor_key
 from ..format import attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles, without_attempt
 from ..messages import ActionRequested, JobHighlighted
@@ -48,12 +48,9 @@ MAX_LINKS = 50
 
 
 class JobDetailScreen(ModalScreen[None]):
-    BINDINGS = [
-        Binding("escape,q", "close", "Close"),
-        Binding("l", "logs", "Full logs"),
-        Binding("w", "wait", "Wait"),
-        Binding("backspace,b", "back", "Back", show=False),
-    ]
+    BINDINGS = keymap.bindings("job")
+    #: its keys that write (the Jobs list's: r, e, c, p, z): off in read-only mode
+    WRITES = keymap.writes("job")
 
     @dataclass
     class Loaded(Message):
@@ -65,6 +62,8 @@ class JobDetailScreen(ModalScreen[None]):
         self.job_id = job_id
         self.history: list[str] = []  # the jobs jumped from (backspace goes back)
         self._links_shown: list = []
+        #: the job as last loaded (what r, e, c, p and z act on)
+        self.job: JobView | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="job-detail") as box:
@@ -110,6 +109,7 @@ class JobDetailScreen(ModalScreen[None]):
         job = d.job
         if job.id != self.job_id:
             return  # jumped to another job meanwhile
+        self.job = job
         styles = state_styles(self.app.current_theme)
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
@@ -244,6 +244,7 @@ class JobDetailScreen(ModalScreen[None]):
         if not back:
             self.history.append(self.job_id)
         self.job_id = job_id
+        self.job = None
         self.app.post_message(JobHighlighted(job_id))
         self._links_shown = []
         self.query_one("#job-detail").border_title = f"Job {clean(job_id)}"
@@ -251,6 +252,52 @@ class JobDetailScreen(ModalScreen[None]):
         self.query_one("#detail-links", DataTable).clear()
         self.query_one("#detail-scroll").scroll_home(animate=False)
         self.load()
+
+    # -- the Jobs list's keys, on this job ------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in self.WRITES and self.app.readonly)
+
+    def request(self, action: str, *args) -> None:
+        self.app.post_message(ActionRequested(action, args))
+
+    def _loaded_job(self) -> JobView | None:
+        if self.job is None:
+            self.notify("the job is still loading", severity="warning")
+        return self.job
+
+    def action_retry(self) -> None:
+        job = self._loaded_job()
+        if job is None:
+            return
+        if job.state == JobState.DEAD:
+            self.request("retry_dead", [job.id])
+        elif job.state in ops.FINISHED:
+            self.request("retry", [job.id])
+        else:
+            self.notify(
+                f"{job.id} is {job.state}: only finished jobs (completed, dead, cancelled) can be retried",
+                severity="warning",
+            )
+
+    def action_edit(self) -> None:
+        job = self._loaded_job()
+        if job is not None:
+            self.request("edit_job", job.id, job.state in ops.FINISHED)
+
+    def action_cancel(self) -> None:
+        job = self._loaded_job()
+        if job is not None:
+            self.request("cancel", [job.id], [job.id] if job.state == JobState.PROCESSING else [])
+
+    def action_priority(self) -> None:
+        job = self._loaded_job()
+        if job is not None:
+            self.request("priority", [job.id], job.priority)
+
+    def action_pause(self) -> None:
+        job = self._loaded_job()
+        if job is not None:
+            self.request("pause", [job.id], not job.paused)
 
     def action_back(self) -> None:
         if self.history:

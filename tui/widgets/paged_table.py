@@ -30,6 +30,19 @@ class PagedTable(VimTable):
             return
         super().action_cursor_up()
 
+    def action_half_page_down(self) -> None:
+        """Within the rows held, half a page; from the last one, the next rows (a page)."""
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self.post_message(self.Edge("pgdown"))
+            return
+        super().action_half_page_down()
+
+    def action_half_page_up(self) -> None:
+        if self.row_count and self.cursor_row <= 0:
+            self.post_message(self.Edge("pgup"))
+            return
+        super().action_half_page_up()
+
     def action_page_down(self) -> None:
         self.post_message(self.Edge("pgdown"))
 
