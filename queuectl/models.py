@@ -230,6 +230,11 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS job_lease ON job (lease_expires_at) WHERE state = 'processing'",
     # schema 5: each queue's oldest ready job (the metrics' queue_oldest_ready_age_seconds)
     "CREATE INDEX IF NOT EXISTS job_queue_due ON job (queue, next_attempt_at) WHERE state IN ('pending', 'failed')",
+    # the dashboard's column sorts over the whole store, keyset-paged (store/sorting.py); made at
+    # open in a store of schema 7 that lacks them (connection.ensure_indexes)
+    "CREATE INDEX IF NOT EXISTS job_priority_seq ON job (priority, seq)",
+    "CREATE INDEX IF NOT EXISTS job_attempts_seq ON job (attempts, seq)",
+    "CREATE INDEX IF NOT EXISTS job_runtime ON job ((COALESCE(finished_at - started_at, -1)), seq)",
     # schema 2: one unfinished job per unique_key, enforced by the database (atomic on both)
     "CREATE UNIQUE INDEX IF NOT EXISTS job_unique_key ON job (unique_key) "
     "WHERE unique_key IS NOT NULL AND state IN ('pending', 'blocked', 'processing', 'failed')",

@@ -92,7 +92,9 @@ _WHERE = {
     **dict.fromkeys(("HostView", "list_hosts", "queuectl_version"), "hosts"),
     **dict.fromkeys(("follower_channel",), "output"),
     "ship_output": "output:ship",
-    **dict.fromkeys(("SORT_COLUMNS", "SORT_WINDOW", "list_sorted"), "sorting"),
+    **dict.fromkeys(
+        ("LIFECYCLE", "SORT_COLUMNS", "SORT_WINDOW", "ended_at", "list_keyset", "list_sorted", "sort_key"), "sorting"
+    ),
     **dict.fromkeys(("Series", "last_hour"), "series"),
     **dict.fromkeys(
         (

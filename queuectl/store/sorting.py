@@ -1,16 +1,26 @@
-"""Job listings sorted by a column other than insertion order (the dashboard's column sort).
+"""Job listings sorted by a column other than insertion order (the dashboard's column sort), over
+the whole store.
 
-Why a bounded window instead of an index per column: an index per sortable column and direction
-would tax every enqueue and state change, and a sort over all matching rows at a million jobs is
-a full scan per page.  So a sort by id, state, priority, attempts or runtime orders the newest
-SORT_WINDOW jobs that match the filter (found through the seq index), and pages through them by
-offset: one page costs at most a window's sort, whatever the size of the store.  The newest /
-oldest order ("created") needs no window: it is the seq order, keyset-paged by list_jobs.
+Two ways to a page, both exact:
+- a listing of at most SORT_WINDOW matching jobs (a rare state, a narrow filter) is sorted whole
+  and paged by offset (list_sorted): the window holds every match, found through the seq index;
+- a larger one is keyset-paged (list_keyset): a page starts after the key of a row, (column,
+  seq), and walks an index in that order, so the top, the bottom and any page in between each
+  cost a page's index walk, whatever the size of the store.
+
+The indexes (models.INDEXES): priority and attempts have one each, (column, seq); runtime has one
+on the expression RUNTIME (finished minus started), the running jobs' growing runtimes are read
+apart (few rows) and merged in; state walks (state, seq) one state at a time, in lifecycle order;
+ended walks (state, finished_at) for the finished states, the failed jobs by their last update
+(the time their last run failed) and gives the others no end; id walks the unique index on id.
+A filter on state is applied while walking a global index (not through the state index, which
+would sort every job of the state): such a listing holds more than SORT_WINDOW jobs, so a page
+is found within a few thousand index entries unless the state is one in a thousand.
 """
 
 from __future__ import annotations
 
-from peewee import Case, fn
+from peewee import SQL, Case, Tuple, Value, fn
 
 from ..models import Job, JobState
 from .connection import guarded, now
@@ -18,23 +28,78 @@ from .queries import _matching
 from .statements import job_fields, job_views
 from .views import JobFilter, JobView
 
-#: the newest this-many matching jobs are what a column sort orders
+#: a listing of at most this many matching jobs is sorted whole (by offset); a larger one by keyset
 SORT_WINDOW = 10_000
 
-#: the columns a listing can be sorted by ("created" is insertion order, unbounded)
-SORT_COLUMNS = ("created", "id", "state", "priority", "attempts", "runtime")
+#: the columns a listing can be sorted by ("created" is insertion order: list_jobs)
+SORT_COLUMNS = ("created", "ended", "id", "state", "priority", "attempts", "runtime")
+
+#: the states in the order a job lives through them (the state sort)
+LIFECYCLE = ("blocked", "pending", "processing", "failed", "completed", "dead", "cancelled")
+_RANK = {state: rank for rank, state in enumerate(LIFECYCLE)}
+#: states whose jobs hold the time they ended (finished_at)
+ENDED = ("completed", "dead", "cancelled")
+
+#: a finished run's length (-1: never ran), as the job_runtime index holds it
+RUNTIME = fn.COALESCE(Job.finished_at - Job.started_at, SQL("-1"))
+
+
+def sort_key(job: JobView, column: str, t: float) -> tuple:
+    """Where `job` stands in a listing sorted by `column` (ascending; descending reverses it);
+    t: the clock the page was read at (a running job's runtime grows with it)."""
+    if column == "created":
+        return (job.seq,)
+    if column == "id":
+        return (job.id,)
+    if column == "state":
+        return (_RANK.get(job.state, len(LIFECYCLE)), job.seq)
+    if column == "priority":
+        return (job.priority, job.seq)
+    if column == "attempts":
+        return (job.attempts, job.seq)
+    if column == "runtime":
+        return (_runtime(job, t), job.seq)
+    if column == "ended":
+        return (ended_at(job) or 0.0, job.seq)
+    raise ValueError(f"no sort by {column!r} (known: {', '.join(SORT_COLUMNS)})")
+
+
+def ended_at(job: JobView) -> float | None:
+    """When the job ended (a finished state) or its last run failed (failed, awaiting a retry)."""
+    if job.state in ENDED:
+        return job.finished_at
+    if job.state == "failed":
+        return job.updated_at
+    return None
+
+
+def _runtime(job: JobView, t: float) -> float:
+    if job.started_at is None:
+        return -1
+    if job.state == JobState.PROCESSING.value:
+        return t - job.started_at
+    return job.finished_at - job.started_at if job.finished_at is not None else -1
 
 
 def _key(column: str, t: float):
-    if column == "runtime":  # a running job's runtime grows with the clock; never run: -1 (sorts below 0s)
-        started = fn.COALESCE(Job.started_at, 0)
-        ran = Case(
-            None,
-            [(Job.state == JobState.PROCESSING.value, t - started)],
-            fn.COALESCE(Job.finished_at - Job.started_at, -1),
-        )
+    """The SQL of sort_key's first part (for the whole-window sort)."""
+    if column == "runtime":
+        ran = Case(None, [(Job.state == JobState.PROCESSING.value, t - fn.COALESCE(Job.started_at, 0))], RUNTIME)
         return Case(None, [(Job.started_at.is_null(), -1)], ran)
-    return {"id": Job.id, "state": Job.state, "priority": Job.priority, "attempts": Job.attempts}[column]
+    if column == "state":
+        return Case(Job.state, [(state, rank) for state, rank in _RANK.items()], len(LIFECYCLE))
+    if column == "ended":
+        return Case(
+            None,
+            [(Job.state.in_(ENDED), fn.COALESCE(Job.finished_at, 0)), (Job.state == "failed", Job.updated_at)],
+            0,
+        )
+    return {"id": Job.id, "priority": Job.priority, "attempts": Job.attempts}[column]
+
+
+def _check(column: str) -> None:
+    if column not in SORT_COLUMNS or column == "created":
+        raise ValueError(f"a column sort is by {', '.join(SORT_COLUMNS[1:])}, not {column!r}")
 
 
 @guarded
@@ -47,12 +112,96 @@ def list_sorted(
     search: str | None = None,
     where: JobFilter | None = None,
 ) -> list[JobView]:
-    """One page of the newest SORT_WINDOW matching jobs ordered by `column` (ties: newest first
-    when descending, oldest first when ascending)."""
-    if column not in SORT_COLUMNS or column == "created":
-        raise ValueError(f"list_sorted sorts by {', '.join(SORT_COLUMNS[1:])}, not {column!r}")
+    """One page, by offset, of the newest SORT_WINDOW matching jobs ordered by `column` (ties:
+    newest first when descending, oldest first when ascending): every match when there are at
+    most SORT_WINDOW of them (the caller knows the count and uses list_keyset past it)."""
+    _check(column)
     window = _matching(Job.select(Job.seq), state, search, where).order_by(Job.seq.desc()).limit(SORT_WINDOW)
     key = _key(column, now())
     order = (key.desc(), Job.seq.desc()) if descending else (key.asc(), Job.seq.asc())
     query = job_fields().where(Job.seq.in_(window)).order_by(*order).offset(max(0, offset)).limit(limit)
     return job_views(query)
+
+
+def _streams(column: str, state: str | None, t: float) -> list[tuple]:
+    """(states or None for any, SQL key or a constant, walks its own state index) per stream; each
+    stream is read in key order through an index, the streams are merged by sort_key."""
+    if column == "state":
+        return [((s,), _RANK[s], True) for s in LIFECYCLE if state in (None, s)]
+    if column == "ended":
+        streams = [((s,), Job.finished_at, True) for s in ENDED]
+        streams.append((("failed",), Job.updated_at, True))
+        streams += [((s,), 0.0, True) for s in ("blocked", "pending", "processing")]
+        return [s for s in streams if state in (None, s[0][0])]
+    if column == "runtime":
+        running = (("processing",), Value(t) - Job.started_at, True)
+        if state == "processing":
+            return [running]
+        others = tuple(s for s in LIFECYCLE if s != "processing" and state in (None, s))
+        return [(others, RUNTIME, False), running] if state is None else [(others, RUNTIME, False)]
+    expression = {"id": Job.id, "priority": Job.priority, "attempts": Job.attempts}[column]
+    return [((state,) if state else None, expression, False)]
+
+
+def _stream_rows(stream, column, key, desc, inclusive, limit, search, where) -> list[JobView]:
+    states, expression, own_index = stream
+    query = _matching(job_fields(), None, search, where)
+    if states is not None and (own_index or len(states) < len(LIFECYCLE)):
+        if own_index:
+            query = query.where(Job.state.in_(states) if len(states) > 1 else Job.state == states[0])
+        else:  # filtered while walking the column's index: the state index would sort the whole state
+            state_text = Job.state.concat("")
+            query = query.where(state_text.in_(states) if len(states) > 1 else state_text == states[0])
+    constant = isinstance(expression, (int, float))
+    if key is not None:
+        if constant:
+            if expression == key[0]:
+                query = query.where(_compare(Job.seq, key[1], desc, inclusive))
+            elif (expression < key[0]) != desc:
+                return []  # the whole stream comes before the key
+        elif column == "id":
+            query = query.where(_compare(Job.id, key[0], desc, inclusive))
+        else:
+            query = query.where(_compare(Tuple(expression, Job.seq), Tuple(*key), desc, inclusive))
+    if constant:
+        order = [Job.seq.desc() if desc else Job.seq.asc()]
+    elif column == "id":
+        order = [Job.id.desc() if desc else Job.id.asc()]
+    else:
+        order = [expression.desc(), Job.seq.desc()] if desc else [expression.asc(), Job.seq.asc()]
+    return job_views(query.order_by(*order).limit(limit))
+
+
+def _compare(left, right, desc: bool, inclusive: bool):
+    if desc:
+        return left <= right if inclusive else left < right
+    return left >= right if inclusive else left > right
+
+
+@guarded
+def list_keyset(
+    column: str,
+    descending: bool,
+    after: tuple | None = None,
+    limit: int = 50,
+    state: str | None = None,
+    search: str | None = None,
+    where: JobFilter | None = None,
+    inclusive: bool = False,
+    backwards: bool = False,
+    t: float | None = None,
+) -> list[JobView]:
+    """Up to `limit` matching jobs ordered by `column` (as sort_key orders them; descending: the
+    other way round) that come after the key `after` (None: from the first), or with
+    `backwards` the ones before it, nearest first; `inclusive`: the row at `after` too.
+    t: the clock of a running job's runtime (default: now)."""
+    _check(column)
+    t = now() if t is None else t
+    desc = descending != backwards
+    rows: list[JobView] = []
+    streams = _streams(column, state, t)
+    for stream in streams:
+        rows += _stream_rows(stream, column, after, desc, inclusive, limit, search, where)
+    if len(streams) > 1:
+        rows.sort(key=lambda job: sort_key(job, column, t), reverse=desc)
+    return rows[:limit]
