@@ -8,21 +8,26 @@ Two ways to a page, both exact:
   seq), and walks an index in that order, so the top, the bottom and any page in between each
   cost a page's index walk, whatever the size of the store.
 
-The indexes (models.INDEXES): priority and attempts have one each, (column, seq); runtime has one
-on the expression RUNTIME (finished minus started), the running jobs' growing runtimes are read
-apart (few rows) and merged in; state walks (state, seq) one state at a time, in lifecycle order;
-ended walks (state, finished_at) for the finished states, the failed jobs by their last update
-(the time their last run failed) and gives the others no end; id walks the unique index on id.
-A filter on state is applied while walking a global index (not through the state index, which
-would sort every job of the state): such a listing holds more than SORT_WINDOW jobs, so a page
-is found within a few thousand index entries unless the state is one in a thousand.
+The indexes (models.INDEXES), SQLite told to use them (its planner, led by statistics, may not):
+- state, attempts, runtime and ended are read one state at a time, through an index that starts
+  with the state, and merged: the state sort walks (state, seq) in lifecycle order; attempts
+  (state, attempts, seq); runtime (state, RUNTIME, seq), RUNTIME being a finished run's length,
+  with the running jobs' growing runtimes read apart (few rows); ended walks (state, finished_at)
+  for the finished states, the failed jobs by their last update (the time their last run failed;
+  job_failed_at) and gives the others no end.  A filter on state reads that state alone.
+- priority walks (priority, seq) and id the unique index on id, for all states: state changes do
+  not move their entries (priority changes by hand only).  A filter on state is checked while
+  walking; such a listing holds more than SORT_WINDOW jobs, so a page is found within a few
+  thousand index entries unless the state's jobs cluster at one end of the order.
+A page past a key (column, seq) is read as two index ranges: the ties of the key's column value
+after its seq, then the values past it (SQLite seeks a row value by its first part only).
 """
 
 from __future__ import annotations
 
-from peewee import SQL, Case, Tuple, Value, fn
+from peewee import SQL, Case, SqliteDatabase, Value, fn
 
-from ..models import Job, JobState
+from ..models import Job, JobState, db
 from .connection import guarded, now
 from .queries import _matching
 from .statements import job_fields, job_views
@@ -124,35 +129,56 @@ def list_sorted(
 
 
 def _streams(column: str, state: str | None, t: float) -> list[tuple]:
-    """(states or None for any, SQL key or a constant, walks its own state index) per stream; each
-    stream is read in key order through an index, the streams are merged by sort_key."""
+    """One (states or None for any, SQL key or a constant, its index) per stream: each stream is
+    read in key order through its index, the streams are merged by sort_key.  A stream of one
+    state walks an index that starts with the state; one of several states, a global index."""
+    one = [s for s in LIFECYCLE if state in (None, s)]
     if column == "state":
-        return [((s,), _RANK[s], True) for s in LIFECYCLE if state in (None, s)]
+        return [((s,), _RANK[s], "job_state_seq") for s in one]
     if column == "ended":
-        streams = [((s,), Job.finished_at, True) for s in ENDED]
-        streams.append((("failed",), Job.updated_at, True))
-        streams += [((s,), 0.0, True) for s in ("blocked", "pending", "processing")]
-        return [s for s in streams if state in (None, s[0][0])]
+        streams = [((s,), Job.finished_at, "job_state_finished") for s in ENDED]
+        streams.append((("failed",), Job.updated_at, "job_failed_at"))
+        streams += [((s,), 0.0, "job_state_seq") for s in ("blocked", "pending", "processing")]
+        return [s for s in streams if s[0][0] in one]
     if column == "runtime":
-        running = (("processing",), Value(t) - Job.started_at, True)
-        if state == "processing":
-            return [running]
-        others = tuple(s for s in LIFECYCLE if s != "processing" and state in (None, s))
-        return [(others, RUNTIME, False), running] if state is None else [(others, RUNTIME, False)]
-    expression = {"id": Job.id, "priority": Job.priority, "attempts": Job.attempts}[column]
-    return [((state,) if state else None, expression, False)]
+        running = (("processing",), Value(t) - Job.started_at, None)
+        return [((s,), RUNTIME, "job_state_runtime") if s != "processing" else running for s in one]
+    if column == "attempts":
+        return [((s,), Job.attempts, "job_state_attempts") for s in one]
+    expression, index = {"id": (Job.id, "job_id"), "priority": (Job.priority, "job_priority_seq")}[column]
+    return [((state,) if state else None, expression, index)]
+
+
+def _views(query, index: str | None) -> list[JobView]:
+    """Rows of `query`; on SQLite through `index` (INDEXED BY): its planner, led by statistics
+    that say a priority of 0 matches most rows, would walk the seq order and filter instead."""
+    if index is None or not isinstance(db.obj, SqliteDatabase):
+        return job_views(query)
+    text, params = query.sql()
+    table = '"job" AS "t1"'
+    return [
+        JobView.from_row(row) for row in Job.raw(text.replace(table, f"{table} INDEXED BY {index}", 1), *params).dicts()
+    ]
 
 
 def _stream_rows(stream, column, key, desc, inclusive, limit, search, where) -> list[JobView]:
-    states, expression, own_index = stream
+    states, expression, index = stream
     query = _matching(job_fields(), None, search, where)
-    if states is not None and (own_index or len(states) < len(LIFECYCLE)):
-        if own_index:
-            query = query.where(Job.state.in_(states) if len(states) > 1 else Job.state == states[0])
-        else:  # filtered while walking the column's index: the state index would sort the whole state
-            state_text = Job.state.concat("")
-            query = query.where(state_text.in_(states) if len(states) > 1 else state_text == states[0])
+    if index == "job_failed_at":  # the partial index's condition, as written there
+        query = query.where(Job.state == SQL("'failed'"))
+    elif states is None:
+        pass
+    elif index is None or index.startswith("job_state"):
+        query = query.where(Job.state == states[0])
+    else:  # filtered while walking a global index (the state's index would sort the whole state)
+        query = query.where(Job.state.concat("") == states[0])
     constant = isinstance(expression, (int, float))
+    if constant:
+        order = [Job.seq.desc() if desc else Job.seq.asc()]
+    elif column == "id":
+        order = [Job.id.desc() if desc else Job.id.asc()]
+    else:
+        order = [expression.desc(), Job.seq.desc()] if desc else [expression.asc(), Job.seq.asc()]
     if key is not None:
         if constant:
             if expression == key[0]:
@@ -162,14 +188,15 @@ def _stream_rows(stream, column, key, desc, inclusive, limit, search, where) -> 
         elif column == "id":
             query = query.where(_compare(Job.id, key[0], desc, inclusive))
         else:
-            query = query.where(_compare(Tuple(expression, Job.seq), Tuple(*key), desc, inclusive))
-    if constant:
-        order = [Job.seq.desc() if desc else Job.seq.asc()]
-    elif column == "id":
-        order = [Job.id.desc() if desc else Job.id.asc()]
-    else:
-        order = [expression.desc(), Job.seq.desc()] if desc else [expression.asc(), Job.seq.asc()]
-    return job_views(query.order_by(*order).limit(limit))
+            # (column, seq) past the key, as two index ranges: SQLite would seek a row value
+            # by its first part only, then walk every tie of it (a million jobs of priority 0)
+            ties = query.where((expression == key[0]) & _compare(Job.seq, key[1], desc, inclusive))
+            rows = _views(ties.order_by(order[-1]).limit(limit), index)  # (by seq: SQLite would sort the ties)
+            if len(rows) >= limit:
+                return rows
+            query = query.where(_compare(expression, key[0], desc, False))
+            return rows + _views(query.order_by(*order).limit(limit - len(rows)), index)
+    return _views(query.order_by(*order).limit(limit), index)
 
 
 def _compare(left, right, desc: bool, inclusive: bool):

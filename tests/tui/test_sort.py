@@ -79,3 +79,36 @@ async def test_sorted_paging_moves_through_the_window(opened, make_app):
         await pilot.press("g")
         await settle(pilot)
         assert pane.rows[0].priority == 49
+
+
+async def test_sorted_paging_by_key_past_the_window_covers_the_whole_store(opened, make_app, monkeypatch):
+    """Past SORT_WINDOW matches a sort pages by key: pgdown, down, G, pgup and g walk the whole
+    listing in order, the oldest job of the lowest priority last."""
+    from queuectl import store
+    from queuectl.spec import JobSpec
+
+    monkeypatch.setattr(store, "SORT_WINDOW", 10)
+    store.enqueue([JobSpec("true", id=f"j{i:03}", priority=i % 50) for i in range(200)])
+    want = sorted(store.list_jobs(limit=None), key=lambda j: (j.priority, j.seq), reverse=True)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        pane = app.query_one("#jobs-pane")
+        pane.sort = ("priority", True)
+        await settle(pilot)
+        n = len(pane.rows)
+        assert [j.id for j in pane.rows] == [j.id for j in want[:n]] and pane.top is None
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert [j.id for j in pane.rows] == [j.id for j in want[n : 2 * n]]
+        assert isinstance(pane.top, tuple)
+        await pilot.press("G")
+        await settle(pilot)
+        assert [j.id for j in pane.rows] == [j.id for j in want[-n:]] and pane.rows[-1].id == "j000"
+        await pilot.press("pageup")
+        await settle(pilot)
+        assert [j.id for j in pane.rows] == [j.id for j in want[-2 * n : -n]]
+        await pilot.press("g")
+        await settle(pilot)
+        assert pane.rows[0].id == want[0].id and pane.top is None
+        assert "by priority ↓" in _status(app) and "newest" not in _status(app)

@@ -165,27 +165,27 @@ def _keyset_page(q: PageQuery, total: int) -> Page:
 
     top = q.top if isinstance(q.top, tuple) else None
     ref = q.ref if isinstance(q.ref, tuple) else None
-    if q.op == "top":
+    op = q.op if ref is not None or q.op in ("top", "bottom") else "refresh"
+    rows: list[JobView] | None = None
+    if op == "top":
         top = None
-    elif q.op == "bottom":
-        tail = rows_from(None, q.size, backwards=True)
-        top = key_of(tail[-1]) if tail else None
-    elif q.op == "up" and ref is not None:
+    elif op == "up":
         above = rows_from(ref, 1, backwards=True)
-        top = key_of(above[0]) if above else top
-    elif q.op == "pgup" and ref is not None:
+        top = key_of(above[0]) if above else None
+    elif op == "pgup":
         above = rows_from(ref, q.size, backwards=True)
-        top = key_of(above[-1]) if above else None
-    elif q.op in ("down", "pgdown") and ref is not None:
-        below = rows_from(ref, 1)
-        top = key_of(below[0]) if below else top
-    rows = rows_from(top, q.size, inclusive=True)
-    if len(rows) < q.size and top is not None and q.op in ("down", "pgdown", "refresh"):
-        tail = rows_from(None, q.size, backwards=True)  # do not leave a half-empty page at the end
-        top = key_of(tail[-1]) if tail else None
-        rows = rows_from(top, q.size, inclusive=True)
-    if rows and top is not None and not rows_from(key_of(rows[0]), 1, backwards=True):
-        top = None
+        top = key_of(above[-1]) if len(above) == q.size else None
+        rows = above[::-1] if len(above) == q.size else None
+    elif op in ("down", "pgdown"):  # ref: the top row (down) or the last one (pgdown)
+        below = rows_from(ref, q.size)  # down: the page moved by a row; pgdown: the next page
+        if below:
+            top, rows = key_of(below[0]), below
+    if rows is None:
+        rows = rows_from(top, q.size, inclusive=top is not None)
+    if op == "bottom" or (len(rows) < q.size and top is not None):  # no half-empty page at the end
+        tail = rows_from(None, q.size, backwards=True)
+        rows = tail[::-1]
+        top = key_of(rows[0]) if len(rows) == q.size else None
     return Page(q, top, rows, total, keys=[key_of(job) for job in rows])
 
 
