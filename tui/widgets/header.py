@@ -38,12 +38,14 @@ class StatusHeader(Horizontal):
         if counts is not None:
             styles = state_styles(self.app.current_theme)
             states = shown_states(counts)
-            full = sum(len(s) + len(f"{counts.get(s, 0):,}") + 3 for s in states) + 14
-            narrow = full > width - 30
-            if narrow:  # the store's own words, always; a narrow screen leaves out the zeros
+
+            def cells(shown: list[str]) -> int:  # the right part's width (and its padding)
+                return 2 + len(f"● {workers} workers  ") + sum(len(f"{s} {counts.get(s, 0):,}  ") for s in shown)
+
+            if left.cell_len + cells(states) > width:  # the zeros go before the title shrinks
                 states = [s for s in states if counts.get(s, 0)] or ["pending"]
             right.append("● ", style=styles["completed"] if workers else "dim")
-            right.append(f"{workers}{'' if narrow else ' worker' + 's' * (workers != 1)}  ")
+            right.append(f"{workers} worker{'s' * (workers != 1)}  ")
             for state in states:
                 n = counts.get(state, 0)
                 style = styles.get(state, "") if n else "dim"  # a zero is dim, whatever its state
