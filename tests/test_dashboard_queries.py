@@ -132,3 +132,8 @@ def test_last_hour_counts_completions_failures_and_times(opened):
     assert (sum(hour.completed), sum(hour.failed)) == (1, 1)
     assert hour.completed[-1] + hour.completed[-2] == 1  # this minute (or the last, at a boundary)
     assert [v for v in hour.runtime_p50 if v is not None] and [v for v in hour.wait_p95 if v is not None]
+    day = store.last_hour(48, 1800)  # the day, in half hours
+    assert len(day.completed) == 48 and (sum(day.completed), sum(day.failed)) == (1, 1)
+    assert day.runtime[0] is not None and day.runtime[0] <= day.runtime[1]
+    assert day.wait[1] is not None
+    assert 0 <= store.last_ended_span(86400) < 60

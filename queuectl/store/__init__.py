@@ -95,7 +95,7 @@ _WHERE = {
     **dict.fromkeys(
         ("LIFECYCLE", "SORT_COLUMNS", "SORT_WINDOW", "ended_at", "list_keyset", "list_sorted", "sort_key"), "sorting"
     ),
-    **dict.fromkeys(("Series", "last_hour"), "series"),
+    **dict.fromkeys(("Series", "last_ended_span", "last_hour"), "series"),
     **dict.fromkeys(
         (
             "HEARTBEAT_SECONDS",

@@ -69,3 +69,45 @@ async def test_config_shows_the_whole_description_of_the_selected_setting(opened
         assert box.border_title == second
         assert " ".join(SETTINGS[second].help.split()) in _shown(box)
         assert f"default {SETTINGS[second].show(SETTINGS[second].default)}" in _shown(box)
+
+
+async def test_metrics_at_80x24_fit_the_data_and_say_runs_and_percentiles(opened, make_app):
+    """Jobs that all ended just now: the 10-minute window, t switches to the hour and the day;
+    whole, evenly spaced count ticks; the legend and the window's p50/p95 on a line above each
+    plot (none drawn on it); 'runs' where runs are counted."""
+    from conftest import claim_one, finish_one
+    from queuectl.tui.panes.metrics import y_ticks
+
+    store.enqueue([JobSpec("true", id=f"m{i}") for i in range(7)])
+    for i in range(7):
+        finish_one(claim_one("w1", "h"), "w1", None if i else "boom", None if i else 1)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        pane = app.query_one("#metrics-pane")
+        assert pane.shown_window == "10m" and len(pane.series.completed) == 20
+        assert sum(pane.series.completed) == 6
+        legend = _text(app.query_one("#metrics-throughput-legend", Static))
+        assert "runs ended per 30s" in legend and "ok" in legend and "failed" in legend
+        runtime = _text(app.query_one("#metrics-runtime-legend", Static))
+        assert "p50 " in runtime and "p95 " in runtime
+        assert pane.series.runtime[1] is not None
+        chart = _shown(app.query_one("#metrics-throughput"))
+        assert "ok" not in chart and "failed" not in chart  # no legend on the plot
+        assert "-10m" in chart and "-5m" in chart and "now" in chart
+        assert "." not in chart.replace("…", "")  # whole numbers
+        figures = _shown(app.query_one("#metrics-counts"))
+        assert "runs failed 10m 1" in figures and "runs ok 10m 6" in figures
+        assert "runs, last 10 minutes" in figures
+        await pilot.press("t")
+        await settle(pilot)
+        assert pane.shown_window == "1h" and len(pane.series.completed) == 60
+        await pilot.press("t")
+        await settle(pilot)
+        assert pane.shown_window == "1d" and "-24h" in _shown(app.query_one("#metrics-wait"))
+    assert y_ticks(7, seconds=False) == (10, [0, 5, 10], ["0", "5", "10"])
+    for top in (1, 2, 3, 7, 13, 99, 1234):
+        ymax, ticks, labels = y_ticks(top, seconds=False)
+        assert ymax >= top and all(isinstance(t, int) for t in ticks)
+        assert len({b - a for a, b in zip(ticks, ticks[1:])}) == 1  # evenly spaced

@@ -39,15 +39,20 @@ class StatusHeader(Horizontal):
             styles = state_styles(self.app.current_theme)
             states = shown_states(counts)
 
+            gap = "  "
+
             def cells(shown: list[str]) -> int:  # the right part's width (and its padding)
-                return 2 + len(f"● {workers} workers  ") + sum(len(f"{s} {counts.get(s, 0):,}  ") for s in shown)
+                words = [f"● {workers} workers"] + [f"{s} {counts.get(s, 0):,}" for s in shown]
+                return 2 + sum(len(w) + len(gap) for w in words)
 
             if left.cell_len + cells(states) > width:  # the zeros go before the title shrinks
                 states = [s for s in states if counts.get(s, 0)] or ["pending"]
+            if len(" queuectl ") + 2 + cells(states) > width:  # ... then the wide gaps
+                gap = " "
             right.append("● ", style=styles["completed"] if workers else "dim")
-            right.append(f"{workers} worker{'s' * (workers != 1)}  ")
+            right.append(f"{workers} worker{'s' * (workers != 1)}{gap}")
             for state in states:
                 n = counts.get(state, 0)
                 style = styles.get(state, "") if n else "dim"  # a zero is dim, whatever its state
-                right.append(f"{state} {n:,}  ", style=style)
+                right.append(f"{state} {n:,}{gap}", style=style)
         self.query_one("#hdr-right", Static).update(right)
