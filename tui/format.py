@@ -116,6 +116,15 @@ def runs_phrase(job, runs: int | None = None) -> str:
     return text
 
 
+def compact_count(n: int) -> str:
+    """12,345 -> '12,345'; 836,999 -> '837k'; 1,000,000 -> '1.0M': at most 6 cells."""
+    if n < 100_000:
+        return f"{n:,}"
+    if n < 999_500:
+        return f"{round(n / 1000)}k"
+    return f"{n / 1_000_000:.1f}M" if n < 99_950_000 else f"{round(n / 1_000_000)}M"
+
+
 def ago_short(ts: float | None) -> str:
     """'45s ago', '12m ago', '3h ago', '2d ago': at most 8 cells."""
     if ts is None:
