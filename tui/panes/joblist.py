@@ -132,7 +132,7 @@ def _sorted_page(q: PageQuery) -> Page:
     """A page of a column sort: by offset when at most SORT_WINDOW jobs match, else by keyset."""
     column, descending = q.sort
     total = _total(q)
-    if total > store.SORT_WINDOW:
+    if total > store.SORT_WINDOW or ((q.search or q.terms) and total >= MATCH_COUNT_CAP):  # (a capped count)
         return _keyset_page(q, total)
     last = max(0, total - q.size)
     offset = q.top if isinstance(q.top, int) else 0
