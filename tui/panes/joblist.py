@@ -202,7 +202,11 @@ def sort_phrase(sort: tuple[str, bool], ended: str = "ended") -> str:
         return "newest first" if descending else "oldest first"
     if column == "ended":
         return f"last {ended} first" if descending else f"first {ended} first"
-    return f"by {column} {'↓' if descending else '↑'}"
+    return f"by {SORT_WORDS.get(column, column)} {'↓' if descending else '↑'}"
+
+
+#: a sort's column as its table header says it
+SORT_WORDS = {"attempts": "runs"}
 
 
 #: the narrowest the flexible column (command, error) gets before an id is cut
