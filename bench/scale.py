@@ -178,7 +178,14 @@ def probe_store(db, sizes: Sizes, built: dict) -> dict:
         note(f"{n:,} jobs: claim {inproc['claim']:.2f} ms, {out['store_ms_async']['claim']:.2f} ms with {ASYNC_COMMIT}")
     tui = tui_probe(db, max(3, sizes.query_runs))
     note(f"{n:,} jobs: store ms " + ", ".join(f"{k} {v:.1f}" for k, v in inproc.items()))
+    sorts = tui.pop("sort_page_ms", None) if isinstance(tui, dict) else None
     note(f"{n:,} jobs: TUI {tui}")
+    if sorts:
+        worst = max(sorts, key=sorts.get)
+        note(
+            f"{n:,} jobs: TUI sorts: {len(sorts)} pages, median {median(sorts.values()):.1f} ms, worst {worst} {sorts[worst]:.1f} ms"
+        )
+        tui["sort_page_ms"] = sorts
     note(f"{n:,} jobs: CLI ms " + ", ".join(f"{k} {v:.0f}" for k, v in cli.items()))
     out["tui"] = tui
     return out

@@ -1,4 +1,5 @@
-"""The dashboard at scale, headless (run by scale.py in a fresh process): open time, Jobs-pane refresh, peak RSS.
+"""The dashboard at scale, headless (run by scale.py in a fresh process): open time, Jobs-pane refresh,
+every column sort's pages (top, next page, bottom; Jobs and the DLQ), peak RSS.
 
 Usage: python tui_probe.py DB SPAWNED_AT REFRESHES; prints one JSON object.  SPAWNED_AT is the
 parent's clock just before it started this process, so "open" includes the interpreter's start,
@@ -11,6 +12,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import replace
 
 
 def peak_rss_mb() -> float:
@@ -56,7 +58,50 @@ async def probe(db: str, spawned_at: float, refreshes: int) -> dict:
             await pilot.pause()
             times.append((time.time() - t) * 1000)
         app.paused = True
-    return {"open_s": opened, "refresh_ms": statistics.median(times), "peak_rss_mb": peak_rss_mb()}
+        sorts = sort_pages(pane.query_args().size, refreshes)
+    over = sorted(name for name, ms in sorts.items() if ms > SORT_BUDGET_MS)
+    return {
+        "open_s": opened,
+        "refresh_ms": statistics.median(times),
+        "sort_page_ms": sorts,
+        "sort_budget_ms": SORT_BUDGET_MS,
+        "sorts_over_budget": over,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+#: one screen of a sorted listing, whatever the store's size (TUI.md: a million jobs feel like a hundred)
+SORT_BUDGET_MS = 100.0
+
+
+def sort_pages(size: int, runs: int) -> dict[str, float]:
+    """The query behind one screen of every sort, both ways, in Jobs (all states) and the DLQ
+    (dead): the first page, the next one and the last one (G); the median of `runs`, in ms."""
+    from queuectl.tui.panes.joblist import PageQuery, fetch_page
+
+    from queuectl import store
+    from queuectl.store import JobFilter
+
+    out = {}
+    counts = store.counts()
+    for state in (None, "dead"):
+        for column in store.SORT_COLUMNS:
+            for descending in (True, False):
+                base = PageQuery(state, None, JobFilter(), (column, descending), size, None, "top", None, counts)
+                for op in ("top", "pgdown", "bottom"):
+                    samples = []
+                    for _ in range(runs):
+                        q = base
+                        if op == "pgdown":
+                            first = fetch_page(base)
+                            q = replace(base, op="pgdown", top=first.top, ref=first.keys[-1] if first.keys else None)
+                        t = time.perf_counter()
+                        page = fetch_page(replace(q, op=op))
+                        samples.append((time.perf_counter() - t) * 1000)
+                        assert page.rows, (state, column, descending, op)
+                    name = f"{state or 'all'} {column} {'desc' if descending else 'asc'} {op}"
+                    out[name] = round(statistics.median(samples), 2)
+    return out
 
 
 def main() -> None:

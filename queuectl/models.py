@@ -245,6 +245,15 @@ INDEXES = (
     f"CREATE INDEX IF NOT EXISTS job_lease ON job (lease_expires_at) WHERE state = {_PROCESSING}",
     # schema 5: each queue's oldest ready job (the metrics' queue_oldest_ready_age_seconds)
     f"CREATE INDEX IF NOT EXISTS job_queue_due ON job (queue, next_attempt_at) WHERE state IN ({_CLAIMABLE})",
+    # the dashboard's column sorts over the whole store, keyset-paged (store/sorting.py); made at
+    # open in a store of schema 7 that lacks them (connection.ensure_indexes)
+    # (priority is global: it changes by hand only, and state changes do not move its entries;
+    # attempts and runtime move at each run anyway, and by state they also serve a state filter)
+    "CREATE INDEX IF NOT EXISTS job_priority_seq ON job (priority, seq)",
+    "CREATE INDEX IF NOT EXISTS job_state_attempts ON job (state, attempts, seq)",
+    "CREATE INDEX IF NOT EXISTS job_state_runtime ON job (state, (COALESCE(finished_at - started_at, -1)), seq)",
+    # ... and by when a run failed (the failed jobs awaiting a retry; few)
+    f"CREATE INDEX IF NOT EXISTS job_failed_at ON job (updated_at, seq) WHERE state = {_FAILED}",
     # schema 2: one unfinished job per unique_key, enforced by the database (atomic on both)
     "CREATE UNIQUE INDEX IF NOT EXISTS job_unique_key ON job (unique_key) "
     f"WHERE unique_key IS NOT NULL AND state IN ({sql_literals(*ACTIVE_STATES)})",

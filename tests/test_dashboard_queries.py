@@ -28,12 +28,61 @@ def test_sorted_listing_by_each_column_both_ways(opened):
 
 
 def test_sorted_listing_orders_only_the_newest_window(opened, monkeypatch):
-    """Past SORT_WINDOW matching jobs a column sort orders the newest ones (bounded cost)."""
+    """list_sorted (the small listings' sort, by offset) orders the newest SORT_WINDOW jobs."""
     from queuectl.store import sorting
 
     monkeypatch.setattr(sorting, "SORT_WINDOW", 3)
     store.enqueue([JobSpec("true", id=f"j{i}", priority=10 - i) for i in range(5)])
     assert _ids(store.list_sorted("priority", True, limit=10)) == ["j2", "j3", "j4"]
+
+
+def _mixed_store() -> float:
+    """Jobs in every state, with ties in each column; returns a clock after the last change."""
+    import time
+
+    store.enqueue([JobSpec("true", id=f"k{i:02}", priority=i % 3, max_retries=i % 2) for i in range(24)])
+    for i in range(14):
+        claim = claim_one("w1", "h")
+        if i < 11:
+            finish_one(claim, "w1", None if i % 3 else "boom", None if i % 3 else 1)
+    store.cancel(store.list_jobs(state="pending", limit=1)[0].id)
+    store.enqueue([JobSpec("true", id="zz-blocked", depends_on=("k21",))])
+    return time.time()
+
+
+def test_keyset_sort_pages_through_every_job_in_order_both_ways(opened):
+    """Every column, both ways: pages of 5 by key, forwards and backwards, give the order sort_key
+    gives to all the jobs, states in lifecycle order, never-ended jobs last by end time."""
+    t = _mixed_store()
+    everything = store.list_jobs(limit=None)
+    states = {job.state for job in everything}
+    assert {"pending", "processing", "completed", "failed", "dead", "cancelled", "blocked"} <= states
+    for column in store.SORT_COLUMNS[1:]:
+        for descending in (True, False):
+            for state in (None, "dead"):
+                want = sorted(
+                    (j for j in everything if state in (None, j.state)),
+                    key=lambda j: store.sort_key(j, column, t),
+                    reverse=descending,
+                )
+                got, key = [], None
+                while True:
+                    page = store.list_keyset(column, descending, key, 5, state=state, t=t)
+                    if not page:
+                        break
+                    got += page
+                    key = store.sort_key(page[-1], column, t)
+                assert _ids(got) == _ids(want), (column, descending, state)
+                back = store.list_keyset(column, descending, key, 100, state=state, backwards=True, t=t)
+                assert _ids(back) == _ids(want[:-1])[::-1], (column, descending, state)
+                whole = store.list_sorted(column, descending, 0, 100, state=state)
+                if column != "runtime":  # (list_sorted reads its own clock)
+                    assert _ids(whole) == _ids(want), (column, descending, state)
+    by_state = [j.state for j in store.list_keyset("state", False, None, 100, t=t)]
+    assert by_state.index("blocked") < by_state.index("pending") < by_state.index("processing")
+    assert by_state.index("failed") < by_state.index("completed") < by_state.index("dead")
+    newest_end = store.list_keyset("ended", True, None, 1, state="dead", t=t)[0]
+    assert newest_end.finished_at == max(j.finished_at for j in everything if j.state == "dead")
 
 
 def test_schedule_errors_name_every_bad_field_and_add_saves_nothing_then(opened):
@@ -83,3 +132,8 @@ def test_last_hour_counts_completions_failures_and_times(opened):
     assert (sum(hour.completed), sum(hour.failed)) == (1, 1)
     assert hour.completed[-1] + hour.completed[-2] == 1  # this minute (or the last, at a boundary)
     assert [v for v in hour.runtime_p50 if v is not None] and [v for v in hour.wait_p95 if v is not None]
+    day = store.last_hour(48, 1800)  # the day, in half hours
+    assert len(day.completed) == 48 and (sum(day.completed), sum(day.failed)) == (1, 1)
+    assert day.runtime[0] is not None and day.runtime[0] <= day.runtime[1]
+    assert day.wait[1] is not None
+    assert 0 <= store.last_ended_span(86400) < 60

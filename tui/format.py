@@ -15,7 +15,7 @@ from rich.text import Text
 from queuectl import store
 from queuectl.render import FORMAT_CHARACTERS
 from queuectl.render import local_time as full_time  # noqa: F401  (one formatting of full times)
-from queuectl.states import SHOWN_STATES, STATE_COLOURS, JobState
+from queuectl.states import FINISHED, SHOWN_STATES, STATE_COLOURS, JobState
 
 STATES = tuple(state.value for state in SHOWN_STATES)
 #: every state the panes know, in display order; "blocked" (waiting for dependencies) is shown
@@ -86,7 +86,50 @@ def runtime(job) -> float | None:
 
 
 def attempts_cell(job) -> str:
-    return f"{job.attempts}/{1 + job.max_retries}"
+    """Runs since the job was last queued by hand, and "+N" automatic retries it still has when
+    it can still run ("2+1": ran twice, one retry left; "4": ran four times, finished)."""
+    left = retries_left(job)
+    return f"{job.attempts}+{left}" if left else str(job.attempts)
+
+
+def retries_left(job) -> int | None:
+    """The automatic retries the job still has (None: it has finished, a retry is by hand)."""
+    if job.state in FINISHED:
+        return None
+    return max(0, job.max_retries - max(0, job.attempts - 1))
+
+
+def runs_phrase(job, runs: int | None = None) -> str:
+    """'5 runs so far (1 since queued again) · 3 retries left': what is true, not "4 of 4"
+    (runs: the job's whole history, when known)."""
+    total = job.attempts if runs is None else max(runs, job.attempts)
+    text = f"{total} run{'s' * (total != 1)} so far"
+    if total != job.attempts:
+        text += f" ({job.attempts} since queued again)"
+    left = retries_left(job)
+    if left is not None:
+        text += f" · {left} automatic retr{'ies' if left != 1 else 'y'} left"
+    return text
+
+
+def compact_count(n: int) -> str:
+    """12,345 -> '12,345'; 836,999 -> '837k'; 1,000,000 -> '1.0M': at most 6 cells."""
+    if n < 100_000:
+        return f"{n:,}"
+    if n < 999_500:
+        return f"{round(n / 1000)}k"
+    return f"{n / 1_000_000:.1f}M" if n < 99_950_000 else f"{round(n / 1_000_000)}M"
+
+
+def ago_short(ts: float | None) -> str:
+    """'45s ago', '12m ago', '3h ago', '2d ago': at most 8 cells."""
+    if ts is None:
+        return ""
+    seconds = max(0, int(store.now() - ts))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
 
 
 def retry_note(job) -> str:

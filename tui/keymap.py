@@ -258,11 +258,13 @@ KEYS: list[Key] = [
         "o",
         "sort",
         "Sort",
-        ("jobs",),
-        "sort by the next column (created, id, state, priority, attempts, runtime); a click on a column "
+        ("jobs", "dlq"),
+        "sort by the next column (ended, created, id, state, priority, runs, runtime); a click on a column "
         "header sorts by it",
+        where={"dlq": ("sort by the next column (died, created, id, runs, runtime)", "")},
     ),
-    Key("O", "reverse_sort", "Reverse sort", ("jobs",), "reverse the order"),
+    Key("O", "reverse_sort", "Reverse sort", ("jobs", "dlq"), "reverse the order"),
+    Key("t", "window", "Time window", ("metrics",), "the charts' window: the last 10 minutes, hour or day"),
     Key(
         "w",
         "wait",
@@ -528,6 +530,7 @@ OTHER_WRITES = frozenset({"screenshot"})  # (a file beside the store)
 #: each place's footer, most used first: the keys left out at 80 columns are the last ones
 FOOTER: dict[str, tuple[str, ...]] = {
     "table": ("select_cursor",),
+    "metrics": ("window",),
     "jobs": (
         "mark",
         "follow",

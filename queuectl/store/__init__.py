@@ -98,8 +98,10 @@ _WHERE = {
     **dict.fromkeys(("HostView", "list_hosts", "queuectl_version"), "hosts"),
     **dict.fromkeys(("follower_channel",), "output"),
     "ship_output": "output:ship",
-    **dict.fromkeys(("SORT_COLUMNS", "SORT_WINDOW", "list_sorted"), "sorting"),
-    **dict.fromkeys(("Series", "last_hour"), "series"),
+    **dict.fromkeys(
+        ("LIFECYCLE", "SORT_COLUMNS", "SORT_WINDOW", "ended_at", "list_keyset", "list_sorted", "sort_key"), "sorting"
+    ),
+    **dict.fromkeys(("Series", "last_ended_span", "last_hour"), "series"),
     **dict.fromkeys(
         (
             "HEARTBEAT_SECONDS",
@@ -159,6 +161,10 @@ WRITES = frozenset(
 #: functions that change nothing: queries, and pure helpers (validation, paths, time format)
 READS = frozenset(
     (
+        "ended_at",
+        "last_ended_span",
+        "list_keyset",
+        "sort_key",
         "latest_attempts",
         "live_offers",
         "resources_of_hosts",

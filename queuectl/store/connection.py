@@ -201,6 +201,28 @@ def _ensure_schema(create: bool) -> None:
     missing = sorted(m._meta.table_name for m in MODELS if m._meta.table_name not in tables)
     if missing:
         raise StoreDamaged(_damaged(f"its table(s) {', '.join(missing)} are missing"))
+    if create:
+        ensure_indexes()
+
+
+def _index_name(statement: str) -> str:
+    return statement.split(" IF NOT EXISTS ", 1)[1].split()[0]
+
+
+def ensure_indexes() -> None:
+    """Make the indexes of models.INDEXES that a store of the current schema lacks (added since
+    it was made, without a schema step: the dashboard's sort indexes); one catalogue read when
+    none is missing.  Building one over a large store takes a few seconds, once."""
+    from ..models import INDEXES, LATER_INDEXES, db
+
+    have = {index.name for index in db.get_indexes("job")}
+    wanted = [s for s in INDEXES + LATER_INDEXES if _index_name(s) not in have]
+    if not wanted:
+        return
+    with db.atomic():
+        dialect.current().lock_schema()
+        for statement in wanted:
+            db.execute_sql(statement)
 
 
 class SchemaTooNew(StoreUnusable):

@@ -1,4 +1,5 @@
-"""The last hour, minute by minute: what the dashboard's Metrics charts show.
+"""The last hour, minute by minute (or another window, in other buckets): what the dashboard's
+Metrics charts show.
 
 Every figure comes from the job table through the (state, finished_at) index, so its cost is
 that of the last hour's finished jobs, not of the store:
@@ -32,13 +33,18 @@ _ENDED = (JobState.COMPLETED.value, JobState.DEAD.value)
 class Series:
     """Per minute, oldest first (index minutes-1 is the minute now ends)."""
 
-    minutes: int
+    minutes: int  # the number of buckets
     completed: list[int]
     failed: list[int]
     wait_p50: list[float | None]
     wait_p95: list[float | None]
     runtime_p50: list[float | None]
     runtime_p95: list[float | None]
+    #: seconds per bucket
+    bucket_s: int = 60
+    #: over the whole window (of the sampled jobs): (p50, p95) of the queue wait and of the runtime
+    wait: tuple[float | None, float | None] = (None, None)
+    runtime: tuple[float | None, float | None] = (None, None)
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -50,12 +56,23 @@ def percentile(values: list[float], p: float) -> float | None:
 
 
 @guarded
-def last_hour(minutes: int = 60) -> Series:
+def last_ended_span(within: float) -> float | None:
+    """Seconds since the oldest job that ended (completed or dead) within the last `within`
+    seconds, or None when none did: how wide a window the charts need (the index's first entry
+    of each state)."""
     t = now()
-    start = t - minutes * 60
+    oldest = Job.select(fn.MIN(Job.finished_at)).where(Job.state.in_(_ENDED) & (Job.finished_at > t - within)).scalar()
+    return None if oldest is None else max(0.0, t - oldest)
+
+
+@guarded
+def last_hour(minutes: int = 60, bucket_s: int = 60) -> Series:
+    """`minutes` buckets of `bucket_s` seconds each, ending now (by default the last hour)."""
+    t = now()
+    start = t - minutes * bucket_s
 
     def minute(ts: float) -> int | None:
-        b = int((ts - start) // 60)
+        b = int((ts - start) // bucket_s)
         return b if 0 <= b < minutes else None
 
     completed, failed = [0] * minutes, [0] * minutes
@@ -79,7 +96,7 @@ def last_hour(minutes: int = 60) -> Series:
     # exact counts per minute, whatever the sample held
     # whole seconds, then integer division: the same on both backends (PostgreSQL rounds a
     # float cast, SQLite truncates; at most half a second moves across a minute's edge)
-    bucket = (Job.finished_at - start).cast("INTEGER") / 60
+    bucket = (Job.finished_at - start).cast("INTEGER") / bucket_s
     counted = (
         Job.select(Job.state, bucket.alias("b"), fn.COUNT(Job.seq))
         .where(Job.state.in_(_ENDED) & (Job.finished_at > start) & (Job.finished_at <= t))
@@ -102,6 +119,8 @@ def last_hour(minutes: int = 60) -> Series:
     for started, run_at in running.limit(SAMPLE).tuples():
         if minute(started) is not None:
             waits[minute(started)].append(max(0.0, started - run_at))
+    every_wait = [w for bucket in waits for w in bucket]
+    every_runtime = [r for bucket in runtimes for r in bucket]
     return Series(
         minutes,
         completed,
@@ -110,4 +129,7 @@ def last_hour(minutes: int = 60) -> Series:
         [percentile(w, 0.95) for w in waits],
         [percentile(r, 0.5) for r in runtimes],
         [percentile(r, 0.95) for r in runtimes],
+        bucket_s,
+        (percentile(every_wait, 0.5), percentile(every_wait, 0.95)),
+        (percentile(every_runtime, 0.5), percentile(every_runtime, 0.95)),
     )

@@ -52,7 +52,7 @@ PAGE_SECONDS = 1.0
 
 
 async def test_sort_and_filter_over_1m_jobs(opened, make_app):
-    """1M jobs: a column sort (bounded to the newest SORT_WINDOW), its last page, and a filter
+    """1M jobs: a column sort (over the whole store, by key), its last page, and a filter
     with its capped match count each answer one page within bounds."""
     store.enqueue([JobSpec("true" if i % 10 else "echo rare", id=f"j{i:07}", priority=i % 7) for i in range(1_000_000)])
     app = make_app()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
@@ -46,11 +46,28 @@ class ConfigPane(StorePane):
             with Horizontal(id="config-buttons"):
                 yield Button("Save  ctrl+s", id="config-save", variant="primary", disabled=self.app.readonly)
                 yield Button("Revert  ctrl+r", id="config-revert")
+        yield Static(id="config-help")
 
     def on_mount(self) -> None:
         for key in SETTINGS:
             self.query_one(f"#err-{key}").display = False
+        self.describe(next(iter(SETTINGS)))
         super().on_mount()
+
+    def describe(self, key: str) -> None:
+        """The whole description of the selected setting (the row beside it is cut to fit)."""
+        box = self.query_one("#config-help", Static)
+        box.border_title = key
+        spec = SETTINGS[key]
+        text = f"{spec.help}\ndefault {shown(key, spec.default)}"
+        if spec.kind in (int, float):
+            text += f" · from {shown(key, spec.low)} to {shown(key, spec.high)}"
+        box.update(Text(text + f" · `queuectl config set {key} VALUE`"))
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        widget_id = event.widget.id or ""
+        if widget_id.startswith("set-"):
+            self.describe(widget_id.removeprefix("set-"))
 
     def _tick(self) -> None:
         if self.is_visible_pane and not self.edited():

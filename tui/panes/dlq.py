@@ -17,11 +17,11 @@ from queuectl.render import clean
 from queuectl.states import JobState
 
 from .. import keymap
-from ..format import attempts_cell, clock_time, state_styles
+from ..format import ago_short, attempts_cell, clock_time, runs_phrase, state_styles
 from ..messages import JobHighlighted
 from ..widgets.paged_table import PagedTable
 from ..widgets.vim_table import VimTable
-from .joblist import JobListPane
+from .joblist import JobListPane, sort_phrase
 from .keyed import KeyedTablePane
 
 
@@ -41,10 +41,11 @@ def _detail_box(box: Static, title: str, lines: dict[str, str]) -> None:
 
 
 class DeadJobs(JobListPane):
-    """Jobs that ran out of retries, most recent first."""
+    """Jobs that ran out of retries, the latest death first; `o` sorts by another column."""
 
     TAB = "dlq"
     FIXED_STATE = JobState.DEAD.value
+    SORTS = ("ended", "created", "id", "attempts", "runtime")
     WRITES = keymap.writes("dlq")
     BINDINGS = keymap.bindings("dlq")
 
@@ -54,31 +55,37 @@ class DeadJobs(JobListPane):
         yield Static(id="dlq-error", classes="detail-box dlq-detail")
 
     def column_spec(self, width: int):
+        """ID, RUNS, EXIT, LAST ERROR and when it DIED (ago at 80 columns, a time wider); the
+        error gives way first, then the id."""
         wide = width >= 96
-        spec = [("id", "ID", 16 if wide else 14), ("att", "ATT", 5), ("exit", "EXIT", 4), ("error", "LAST ERROR", None)]
-        if wide:
-            spec += [("died", "DIED", 11)]
-        return spec
+        others = [
+            ("att", "RUNS", 5),
+            ("exit", "EXIT", 4),
+            ("error", "LAST ERROR", None),
+            ("died", "DIED", 11 if wide else 8),
+        ]
+        return [("id", "ID", self.id_width(width, others)), *others]
 
     def cells(self, job, styles, widths):
         id_cell = self.mark_prefix(job)
         id_cell.append(clean(job.id, widths["id"] - 2), style=styles.get(JobState.DEAD))
-        cells = (
+        died = job.finished_at or job.updated_at
+        return (
             id_cell,
             Text(attempts_cell(job), justify="right"),
             Text("" if job.exit_code is None else str(job.exit_code), justify="right"),
             Text(clean(job.last_error, widths["error"]), no_wrap=True),
+            Text(clock_time(died) if widths["died"] > 8 else ago_short(died), justify="right"),
         )
-        if "died" in widths:
-            cells += (clock_time(job.finished_at or job.updated_at),)
-        return cells
 
     def after_show(self) -> None:
         n = self.total or 0
-        text = f"dead-letter queue · {n:,} job{'s' * (n != 1)} · v: grouped by error"
+        text = (
+            f"dead-letter queue · {n:,} job{'s' * (n != 1)} · {sort_phrase(self.sort, 'death')} · v: grouped by error"
+        )
         if self.marked:
             text += f" · {len(self.marked)} marked"
-        self.query_one("#dlq-status", Static).update(text)
+        self.query_one("#dlq-status", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
         self._detail()
 
     def _detail(self) -> None:
@@ -87,11 +94,13 @@ class DeadJobs(JobListPane):
         if job is None:
             _empty(box)
             return
-        _detail_box(
-            box,
-            f"{job.id} · {attempts_cell(job)} attempts",
-            {"command": clean(job.command), "error": clean(job.last_error)},
-        )
+        box.border_title = f"{job.id} · {runs_phrase(job)}"
+        body = Text()
+        body.append("command  ", style="bold")
+        body.append(clean(job.command) + "\n")
+        body.append("error    ", style="bold")
+        body.append(clean(job.last_error))
+        box.update(body)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -136,7 +145,7 @@ class DeadJobs(JobListPane):
         job = self.selected_job
         if job:
             report = (
-                f"job: {job.id}\ncommand: {job.command}\nattempts: {attempts_cell(job)}\n"
+                f"job: {job.id}\ncommand: {job.command}\nruns: {runs_phrase(job)}\n"
                 f"exit code: {job.exit_code}\nlast error: {job.last_error}\n"
             )
             self.app.copy_to_clipboard(report)

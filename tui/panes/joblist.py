@@ -1,7 +1,8 @@
 """A table of jobs that holds only the rows on screen, keyset-paged on the job sequence.
 
-Sorted by another column than created (id, state, priority, attempts, runtime), the table pages
-by offset through the newest store.SORT_WINDOW matching jobs (queuectl/store/sorting.py says why).
+Sorted by another column than created (ended, id, state, priority, attempts, runtime), the table
+pages over the whole store: by offset through a listing of at most store.SORT_WINDOW matching jobs,
+by keyset (the sort key of a row) past that (queuectl/store/sorting.py says how).
 
 The pane keeps the seq of its top row (None: follow the newest jobs); moving past the first or
 last row, paging, `g` and `G` ask the store for the neighbouring rows, so a million jobs cost
@@ -11,12 +12,13 @@ keeps the cursor on its job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rich.text import Text
 from textual.reactive import reactive
 
 from queuectl import store
+from queuectl.render import clean
 from queuectl.states import JobState
 from queuectl.store import JobFilter, JobView
 
@@ -31,6 +33,8 @@ MATCH_COUNT_CAP = 10_000
 #: table column key -> the store sort it stands for (a click on its header sorts by it)
 SORT_OF_COLUMN = {
     "id": "id",
+    "ended": "ended",
+    "died": "ended",
     "state": "state",
     "pri": "priority",
     "att": "attempts",
@@ -46,9 +50,11 @@ class PageQuery:
     terms: JobFilter
     sort: tuple[str, bool]  # (column, descending); ("created", True) = newest first
     size: int
-    top: int | None  # seq of the first row shown (sorted: its offset); None = the first row of the listing
+    #: the first row shown: its seq (created), its offset (a small sorted listing) or its sort key
+    #: (store.sort_key; a large one); None = the first row of the listing
+    top: int | tuple | None
     op: str = "refresh"  # refresh | up | down | pgup | pgdown | top | bottom
-    ref: int | None = None  # seq the op starts from (first or last row on screen)
+    ref: int | tuple | None = None  # key the op starts from (first or last row on screen)
     counts: dict | None = None  # the header's snapshot of jobs per state, for the total
 
 
@@ -59,6 +65,8 @@ class Page:
     rows: list[JobView]
     total: int | None
     extra: dict = field(default_factory=dict)
+    #: each row's key, what a page op starts from (the seq, or the sort key)
+    keys: list = field(default_factory=list)
 
 
 def fetch_page(q: PageQuery) -> Page:
@@ -86,7 +94,9 @@ def fetch_page(q: PageQuery) -> Page:
         tail = before(None, q.size)
         return tail[-1].seq if tail else None
 
-    top = q.top
+    top = q.top if isinstance(q.top, int) else None
+    if not isinstance(q.ref, int):
+        q = replace(q, op="refresh" if q.op in ("up", "down", "pgup", "pgdown") else q.op)
     if q.op == "top":
         top = None
     elif q.op == "bottom":
@@ -109,7 +119,7 @@ def fetch_page(q: PageQuery) -> Page:
         rows = from_top(top)
     if rows and top is not None and not before(rows[0].seq, 1):
         top = None  # nothing above: follow new jobs as they arrive
-    return Page(q, top, rows, _total(q))
+    return Page(q, top, rows, _total(q), keys=[job.seq for job in rows])
 
 
 def _total(q: PageQuery) -> int:
@@ -120,11 +130,13 @@ def _total(q: PageQuery) -> int:
 
 
 def _sorted_page(q: PageQuery) -> Page:
-    """A page of a column sort: offsets into the sorted window (at most SORT_WINDOW rows)."""
+    """A page of a column sort: by offset when at most SORT_WINDOW jobs match, else by keyset."""
     column, descending = q.sort
     total = _total(q)
-    last = max(0, min(total, store.SORT_WINDOW) - q.size)
-    offset = q.top or 0
+    if total > store.SORT_WINDOW or ((q.search or q.terms) and total >= MATCH_COUNT_CAP):  # (a capped count)
+        return _keyset_page(q, total)
+    last = max(0, total - q.size)
+    offset = q.top if isinstance(q.top, int) else 0
     offset = {
         "top": 0,
         "bottom": last,
@@ -135,12 +147,73 @@ def _sorted_page(q: PageQuery) -> Page:
     }.get(q.op, offset)
     offset = max(0, min(offset, last))
     rows = store.list_sorted(column, descending, offset, q.size, q.state, q.search, q.terms)
-    return Page(q, offset or None, rows, total)
+    return Page(q, offset or None, rows, total, keys=[offset + i for i in range(len(rows))])
+
+
+def _keyset_page(q: PageQuery, total: int) -> Page:
+    """A page of a large sorted listing: the rows from the key of the top one (the same moves as
+    fetch_page's over seq, with sort keys)."""
+    column, descending = q.sort
+    t = store.now()
+
+    def rows_from(key, n: int, inclusive: bool = False, backwards: bool = False) -> list[JobView]:
+        return store.list_keyset(
+            column, descending, key, n, q.state, q.search, q.terms, inclusive=inclusive, backwards=backwards, t=t
+        )
+
+    def key_of(job: JobView) -> tuple:
+        return store.sort_key(job, column, t)
+
+    top = q.top if isinstance(q.top, tuple) else None
+    ref = q.ref if isinstance(q.ref, tuple) else None
+    op = q.op if ref is not None or q.op in ("top", "bottom") else "refresh"
+    rows: list[JobView] | None = None
+    if op == "top":
+        top = None
+    elif op == "up":
+        above = rows_from(ref, 1, backwards=True)
+        top = key_of(above[0]) if above else None
+    elif op == "pgup":
+        above = rows_from(ref, q.size, backwards=True)
+        top = key_of(above[-1]) if len(above) == q.size else None
+        rows = above[::-1] if len(above) == q.size else None
+    elif op in ("down", "pgdown"):  # ref: the top row (down) or the last one (pgdown)
+        below = rows_from(ref, q.size)  # down: the page moved by a row; pgdown: the next page
+        if below:
+            top, rows = key_of(below[0]), below
+    if rows is None:
+        rows = rows_from(top, q.size, inclusive=top is not None)
+    if op == "bottom" or (len(rows) < q.size and top is not None):  # no half-empty page at the end
+        tail = rows_from(None, q.size, backwards=True)
+        rows = tail[::-1]
+        top = key_of(rows[0]) if len(rows) == q.size else None
+    return Page(q, top, rows, total, keys=[key_of(job) for job in rows])
 
 
 def first_direction(column: str) -> bool:
-    """Descending first (newest, highest priority, most attempts, longest), except the names."""
+    """Descending first (newest, last ended, highest priority, most runs, longest), except the
+    names and the states (in lifecycle order)."""
     return column not in ("id", "state")
+
+
+def sort_phrase(sort: tuple[str, bool], ended: str = "ended") -> str:
+    """'newest first', 'last ended first', 'by priority ↓' ... (ended: the word for an end)."""
+    column, descending = sort
+    if column == "created":
+        return "newest first" if descending else "oldest first"
+    if column == "ended":
+        return f"last {ended} first" if descending else f"first {ended} first"
+    return f"by {SORT_WORDS.get(column, column)} {'↓' if descending else '↑'}"
+
+
+#: a sort's column as its table header says it
+SORT_WORDS = {"attempts": "runs"}
+
+
+#: the narrowest the flexible column (command, error) gets before an id is cut
+FLEX_MIN = 12
+#: the ID column's narrowest (its mark and 12 cells of id)
+ID_MIN = 14
 
 
 class JobListPane(StorePane):
@@ -149,6 +222,8 @@ class JobListPane(StorePane):
 
     #: state the pane always shows (DLQ: dead), else None
     FIXED_STATE: str | None = None
+    #: the sorts `o` cycles through, the first one the pane's own order
+    SORTS: tuple[str, ...] = store.SORT_COLUMNS
 
     state: reactive[str | None] = reactive(None, init=False)
     search: reactive[str | None] = reactive(None, init=False)
@@ -159,12 +234,15 @@ class JobListPane(StorePane):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.set_reactive(JobListPane.state, self.FIXED_STATE)
+        self.set_reactive(JobListPane.sort, (self.SORTS[0], first_direction(self.SORTS[0])))
         self.top: int | None = None
         self.rows: list[JobView] = []
+        #: each row's key (Page.keys): where a move from the first or last row starts
+        self.keys: list = []
         self.total: int | None = None
         self.marked: set[str] = set()
         self._ops: list[tuple[str, int | None]] = []
-        self._columns_for: int = -1
+        self._columns_for: tuple | None = None
         self._shown: dict[str, tuple] = {}
 
     # -- what subclasses define --------------------------------------------------------
@@ -174,6 +252,22 @@ class JobListPane(StorePane):
 
     def cells(self, job: JobView, styles: dict[str, str], widths: dict[str, int]) -> tuple:
         raise NotImplementedError
+
+    def id_width(self, width: int, others: list[tuple[str, str, int | None]]) -> int:
+        """The ID column: wide enough for the longest id on the page (never cut while the
+        flexible column can give way, down to FLEX_MIN), at least ID_MIN."""
+        longest = max((len(clean(job.id)) for job in self.rows), default=0) + 2  # the mark
+        room = width - 2 - sum(w for _, _, w in others if w) - 2 * (len(others) + 1) - FLEX_MIN
+        return max(ID_MIN, min(longest, room))
+
+    def action_sort(self) -> None:
+        """o: sort by the next column of SORTS."""
+        columns = self.SORTS
+        column = columns[(columns.index(self.sort[0]) + 1) % len(columns)] if self.sort[0] in columns else columns[0]
+        self.sort = (column, first_direction(column))
+
+    def action_reverse_sort(self) -> None:
+        self.sort = (self.sort[0], not self.sort[1])
 
     @property
     def table(self) -> PagedTable:
@@ -202,8 +296,8 @@ class JobListPane(StorePane):
         message.stop()
         d = message.direction
         ref = None
-        if self.rows:
-            ref = self.rows[-1].seq if d == "pgdown" else self.rows[0].seq
+        if self.keys:
+            ref = self.keys[-1] if d == "pgdown" else self.keys[0]
         self._ops.append((d, ref))
         self.reload()
 
@@ -230,7 +324,7 @@ class JobListPane(StorePane):
         self.restart()
 
     def watch_sort(self) -> None:
-        self._columns_for = -1  # the sorted column's header shows an arrow
+        self._columns_for = None  # the sorted column's header shows an arrow
         self.restart()
 
     # -- showing -----------------------------------------------------------------------
@@ -240,8 +334,8 @@ class JobListPane(StorePane):
         spec = self.column_spec(width)
         fixed = sum(w for _, _, w in spec if w) + 2 * len(spec)  # cell padding
         widths = {key: (w if w else max(8, width - fixed - 2)) for key, _, w in spec}
-        if width != self._columns_for:
-            self._columns_for = width
+        if (width, spec) != self._columns_for:
+            self._columns_for = (width, spec)
             table.clear(columns=True)
             column, descending = self.sort
             for key, label, _ in spec:
@@ -261,6 +355,7 @@ class JobListPane(StorePane):
         old_keys = list(self._shown)
         self.top = page.top
         self.rows = page.rows
+        self.keys = page.keys
         self.total = page.total
         widths = self._ensure_columns()
         styles = state_styles(self.app.current_theme)

@@ -19,6 +19,7 @@ from .. import keymap
 from ..format import (
     ALL_STATES,
     STATES,
+    ago_short,
     attempts_cell,
     clock_time,
     duration,
@@ -29,7 +30,7 @@ from ..format import (
 from ..messages import JobHighlighted
 from ..widgets.job_preview import JobPreview
 from ..widgets.paged_table import PagedTable
-from .joblist import MATCH_COUNT_CAP, JobListPane, Page, PageQuery, first_direction
+from .joblist import MATCH_COUNT_CAP, JobListPane, Page, PageQuery, sort_phrase
 
 #: seconds after the last key before a typed filter applies
 TYPING_PAUSE = 0.25
@@ -92,17 +93,6 @@ def filter_text(state: str | None, search: str | None, terms: JobFilter) -> str:
     return " ".join(parts + ([search] if search else []))
 
 
-def sort_phrase(sort: tuple[str, bool], total: int | None) -> str:
-    """'newest first', 'priority ↓' ... and, past the window, what a column sort covers."""
-    column, descending = sort
-    if column == "created":
-        return "newest first" if descending else "oldest first"
-    phrase = f"by {column} {'↓' if descending else '↑'}"
-    if total is not None and total > store.SORT_WINDOW:
-        phrase += f" (newest {store.SORT_WINDOW:,})"
-    return phrase
-
-
 def fetch_page_with_waits(q: PageQuery) -> Page:
     """A page, and for its blocked jobs the dependencies that have not completed yet."""
     from .joblist import fetch_page
@@ -154,17 +144,16 @@ class JobsPane(JobListPane):
 
     # -- table -------------------------------------------------------------------------
     def column_spec(self, width: int):
+        """At 80 columns: ID, STATE, PRI, RUNS, COMMAND and when the job ENDED (ago); wider, the
+        end as a time, CREATED and RUNTIME too.  The command gives way first, then the id."""
         wide = width >= 96
-        spec = [
-            ("id", "ID", 16 if wide else 14),
-            ("state", "STATE", 12),
-            ("pri", "PRI", 4),
-            ("att", "ATT", 5),
-            ("command", "COMMAND", None),
-        ]
-        if wide:
-            spec += [("created", "CREATED", 11), ("runtime", "RUNTIME", 8)]
-        return spec
+        others = [("state", "STATE", 12), ("pri", "PRI", 4), ("att", "RUNS", 5), ("command", "COMMAND", None)]
+        others += (
+            [("ended", "ENDED", 11), ("created", "CREATED", 11), ("runtime", "RUNTIME", 8)]
+            if wide
+            else [("ended", "ENDED", 8)]
+        )
+        return [("id", "ID", self.id_width(width, others)), *others]
 
     def cells(self, job, styles, widths):
         note = retry_note(job)
@@ -180,12 +169,14 @@ class JobsPane(JobListPane):
             command_cell.append(" " + note, style=styles.get(job.state, "dim"))
         id_cell = self.mark_prefix(job)
         id_cell.append(clean(job.id, widths["id"] - 2))
+        ended = store.ended_at(job)
         cells = (
             id_cell,
             state_text(job.shown_state, styles),
             Text(str(job.priority), justify="right"),
             Text(attempts_cell(job), justify="right"),
             command_cell,
+            Text(clock_time(ended) if widths["ended"] > 8 else ago_short(ended), justify="right"),
         )
         if "created" in widths:
             cells += (clock_time(job.created_at), Text(duration(runtime(job)), justify="right"))
@@ -196,7 +187,7 @@ class JobsPane(JobListPane):
         shown = filter_text(None, self.search, self.terms)
         if shown:
             parts.append(f"matching {clean(shown, 40)!r}")
-        parts.append(sort_phrase(self.sort, self.total))
+        parts.append(sort_phrase(self.sort))
         if self.total is not None:
             capped = (self.search or self.terms) and self.total >= MATCH_COUNT_CAP
             parts.append(f"{self.total:,}{'+' if capped else ''} job{'s' * (self.total != 1)}")
@@ -317,15 +308,6 @@ class JobsPane(JobListPane):
     def action_cycle_state(self) -> None:
         order = [None, *STATES, JobState.BLOCKED.value]
         self.state = order[(order.index(self.state) + 1) % len(order)]
-
-    def action_sort(self) -> None:
-        """o: sort by the next column (created, id, state, priority, attempts, runtime)."""
-        columns = store.SORT_COLUMNS
-        column = columns[(columns.index(self.sort[0]) + 1) % len(columns)]
-        self.sort = (column, first_direction(column))
-
-    def action_reverse_sort(self) -> None:
-        self.sort = (self.sort[0], not self.sort[1])
 
     # -- actions -----------------------------------------------------------------------
     def action_retry(self) -> None:

@@ -335,7 +335,7 @@ class ValueScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id=self.key) as box:
             box.border_title = self.title_text
-            yield Label(self.hint)
+            yield Static(self.hint, classes="dialog-hint")
             yield Input(self.initial, id=f"f-{self.key}")
             yield Static("", id=f"e-{self.key}", classes="field-error")
         yield KeysFooter()

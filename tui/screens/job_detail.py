@@ -21,7 +21,7 @@ from queuectl.store import AttemptView, JobView
 
 from .. import keymap
 from ..base import cursor_key
-from ..format import attempts_cell, duration, full_time, retry_note, runtime, safe_ansi, state_styles, without_attempt
+from ..format import duration, full_time, retry_note, runs_phrase, runtime, safe_ansi, state_styles, without_attempt
 from ..messages import ActionRequested, JobHighlighted
 from ..widgets.footer import KeysFooter
 from ..widgets.vim_table import VimTable
@@ -126,7 +126,7 @@ class JobDetailScreen(ModalScreen[None]):
             ("state", state),
             ("command", Text(clean(job.command))),
             ("priority", str(job.priority)),
-            ("attempts", attempts_cell(job)),
+            ("runs", runs_phrase(job, len(d.runs))),
             ("timeout", duration(job.timeout)),
             ("created", full_time(job.created_at)),
             ("run at", full_time(job.run_at)),

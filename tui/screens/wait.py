@@ -24,7 +24,7 @@ from queuectl.render import clean
 from queuectl.states import JobState
 from queuectl.store import JobView
 
-from ..format import SPINNER, attempts_cell, duration, retry_note, runtime, state_styles
+from ..format import SPINNER, duration, retry_note, runs_phrase, runtime, state_styles
 from ..messages import ActionRequested
 from ..widgets.footer import KeysFooter
 
@@ -118,7 +118,7 @@ class WaitScreen(ModalScreen[None]):
             text.append(clean(job.id), style="bold")
             text.append(" is ")
             text.append(job.state, style=f"bold {styles.get(job.state, '')}")
-            text.append(f" · attempt {attempts_cell(job)}")
+            text.append(f" · {runs_phrase(job)}")
             if job.state == JobState.PROCESSING and runtime(job) is not None:
                 text.append(f" · running {duration(runtime(job))}")
             note_text = retry_note(job)

@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from queuectl.states import JobState
 
-from ..format import shown_states, state_styles
+from ..format import compact_count, shown_states, state_styles
 
 
 class StatusHeader(Horizontal):
@@ -40,14 +40,29 @@ class StatusHeader(Horizontal):
         if counts is not None:
             styles = state_styles(self.app.current_theme)
             states = shown_states(counts)
-            full = sum(len(s) + len(f"{counts.get(s, 0):,}") + 3 for s in states) + 14
-            narrow = full > width - 30
-            if narrow:  # the store's own words, always; a narrow screen leaves out the zeros
+
+            gap, number = "  ", "{:,}".format
+
+            def cells(shown: list[str]) -> int:  # the right part's width (and its padding)
+                words = [f"● {workers} workers"] + [f"{s} {number(counts.get(s, 0))}" for s in shown]
+                return 2 + sum(len(w) + len(gap) for w in words)
+
+            if left.cell_len + cells(states) > width:  # the zeros go before the title shrinks
                 states = [s for s in states if counts.get(s, 0)] or [JobState.PENDING.value]
+            if len(" queuectl ") + 2 + cells(states) > width:  # ... then the wide gaps
+                gap = " "
+            if len(" queuectl ") + 2 + cells(states) > width:  # ... then the digits (837k)
+                number = compact_count
+            for least in (
+                JobState.CANCELLED.value,
+                JobState.COMPLETED.value,
+            ):  # ... then the states an operator needs least
+                if len(" queuectl ") + 2 + cells(states) > width and least in states and len(states) > 1:
+                    states.remove(least)
             right.append("● ", style=styles[JobState.COMPLETED] if workers else "dim")
-            right.append(f"{workers}{'' if narrow else ' worker' + 's' * (workers != 1)}  ")
+            right.append(f"{workers} worker{'s' * (workers != 1)}{gap}")
             for state in states:
                 n = counts.get(state, 0)
                 style = styles.get(state, "") if n else "dim"  # a zero is dim, whatever its state
-                right.append(f"{state} {n:,}  ", style=style)
+                right.append(f"{state} {number(n)}{gap}", style=style)
         self.query_one("#hdr-right", Static).update(right)
