@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from peewee import SQL, Case, SqliteDatabase, Value, fn
 
-from ..models import Job, JobState, db
+from ..models import Job, db
 from ..states import FINISHED, JobState, sql_literals
 from .connection import guarded, now
 from .queries import _matching
