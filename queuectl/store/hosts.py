@@ -92,23 +92,13 @@ def list_hosts() -> list[HostView]:
 
     A host whose workers are registered but silent for LIVENESS_SECONDS is lost already (before
     any other worker declares them dead): since its newest heartbeat."""
-    from peewee import fn
 
     t = now()
     with db.atomic():
         workers = list(
             Worker.select(Worker.id, Worker.host, Worker.slots, Worker.heartbeat_at, Worker.version).tuples()
         )
-        running = (
-            dict(
-                Job.select(Job.worker_id, fn.COUNT(Job.seq))
-                .where(Job.state == JobState.PROCESSING.value)
-                .group_by(Job.worker_id)
-                .tuples()
-            )
-            if workers
-            else {}
-        )
+        running = running_per_worker() if workers else {}
         known = {row.name: row for row in Host.select().where(Host.last_heartbeat_at >= t - FORGET_SECONDS)}
     by_host: dict[str, list] = {}
     for worker_id, host, slots, beat, version in workers:
@@ -141,3 +131,15 @@ def list_hosts() -> list[HostView]:
             )
         )
     return views
+
+
+def running_per_worker() -> dict[str, int]:
+    """How many jobs each worker holds (running, or prefetched and held), by worker id."""
+    from peewee import fn
+
+    return dict(
+        Job.select(Job.worker_id, fn.COUNT(Job.seq))
+        .where(Job.state == JobState.PROCESSING.value)
+        .group_by(Job.worker_id)
+        .tuples()
+    )

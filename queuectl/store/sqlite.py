@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..errors import NoStore, StoreError
-from ..paths import Location, check_private, check_store_folder, open_private, private_dir
+from ..paths import Location, check_private, check_store_folder, open_private, private_dir, refuse_read_only_mount
 from .observed import observations
 
 _SQLITE_COUNT = (
@@ -83,7 +83,7 @@ class SqliteDialect:
 
         path = self.location.sqlite_path
         if not readonly or path.exists():
-            _refuse_read_only_mount(path)
+            refuse_read_only_mount(path)
         check_store_folder(path.parent)
         for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             check_private(companion, "the store's journal", folder=False)
@@ -254,24 +254,6 @@ class NothingYet(SqliteDialect):
         from .sqlite_busy import sqlite_class
 
         return sqlite_class()(":memory:", pragmas={"foreign_keys": 1}, check_same_thread=False)
-
-
-def _refuse_read_only_mount(path) -> None:
-    """SQLite writes beside the store even to read it (its -shm file, in WAL mode): on a
-    read-only file system every command would fail with "unable to open database file", or a
-    "cannot create the store" for a store that exists."""
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    try:
-        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-    except OSError:
-        return  # the connection says what is wrong
-    if read_only:
-        raise StoreError(
-            f"the store at {path} is on a read-only file system: queuectl writes beside it even to "
-            "read it; remount it read-write, or copy the store somewhere writable"
-        )
 
 
 def _is_sqlite_file(path) -> bool:

@@ -141,22 +141,12 @@ def request_stop(host: str | None = None, worker_id: str | None = None, now: boo
 @guarded
 def list_workers(live_only: bool = True) -> list[WorkerView]:
     """Worker processes, with their slots and how many of them run a job."""
-    from peewee import fn
 
     query = Worker.select().order_by(Worker.host, Worker.started_at)
     if live_only:
         query = query.where(Worker.heartbeat_at >= now() - LIVENESS_SECONDS)
     workers = list(query.dicts())
-    busy = (
-        dict(
-            Job.select(Job.worker_id, fn.COUNT(Job.seq))
-            .where(Job.state == JobState.PROCESSING.value)
-            .group_by(Job.worker_id)
-            .tuples()
-        )
-        if workers
-        else {}
-    )
+    busy = hosts.running_per_worker() if workers else {}
     return [_view(r, busy.get(r["id"], 0)) for r in workers]
 
 
