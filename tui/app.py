@@ -115,6 +115,11 @@ class QueuectlApp(DashboardActions, App):
         # collector's full passes, which otherwise stalled a followed chatty log for 0.5 s each
         self.call_after_refresh(gc.freeze)
 
+    def on_unmount(self) -> None:
+        """What was frozen is garbage again once the app ends: a process that runs the app more
+        than once (the tests) would otherwise keep every run's store connections open."""
+        gc.unfreeze()
+
     @property
     def base_screen(self) -> Screen:
         """The screen with the panes (App.query_one would search a dialog when one is open)."""

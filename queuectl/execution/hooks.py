@@ -45,9 +45,12 @@ class Hooks:
         self.say = say
         self._threads: list[threading.Thread] = []
 
-    def job_ended(self, job_id: str, state: str, own_hook: str | None, used: dict | None = None) -> None:
+    def job_ended(
+        self, job_id: str, state: str, own_hook: str | None, used: dict | None = None, drained: set | None = None
+    ) -> None:
         """A job this worker ran ended for good: start its hooks (reads the store only when a
-        hook is set).  `used`: what its last run used, as more QUEUECTL_* facts (usage_facts)."""
+        hook is set).  `used`: what its last run used, as more QUEUECTL_* facts (usage_facts).
+        `drained`: the queues whose on_queue_drained a later job of the same batch ran already."""
         from .. import store
         from ..errors import StoreError
         from ..store.cached import current_config
@@ -58,8 +61,10 @@ class Hooks:
             if not hooks and not cfg.get("on_queue_drained"):
                 return
             job = store.get_job(job_id)
-            if cfg.get("on_queue_drained") and store.unfinished_in_queue(job.queue) == 0:
+            seen = drained if drained is not None else set()
+            if cfg.get("on_queue_drained") and job.queue not in seen and store.unfinished_in_queue(job.queue) == 0:
                 hooks.append(("on_queue_drained", cfg["on_queue_drained"]))
+                seen.add(job.queue)
         except StoreError as exc:
             self.say(f"hooks of job '{job_id}' not run: {exc}")
             return
