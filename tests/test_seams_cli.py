@@ -83,7 +83,7 @@ CASES = {
     "show": Case(("nope",), 1, bad=("",)),
     "status": Case(("--json",), 0, bad=("--label", "")),
     "tui": Case((), 0, dashboard=True),
-    "usage": Case(("--json",), 0, bad=("--by", "colour")),
+    "usage": Case(("--json", "--since", "2026-01-01", "--until", "2026-01-02"), 0, bad=("--by", "colour")),
     "wait": Case(("nope", "--timeout", "1"), 1, bad=("nope", "--timeout", "nan")),
     "worker list": Case(("--json",), 0),
     "worker start": Case(("--burst", "--quiet"), 0, writes=True, bad=("--count", "0")),
