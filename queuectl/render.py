@@ -218,16 +218,8 @@ def _size(n: float | None) -> str:
     return size(n)
 
 
-def usage_cell(run) -> str:
-    """What an attempt used, short, for a table: CPU seconds and peak memory."""
-    if run.cpu_user is None:
-        return ""
-    text = f"{run.cpu_user + run.cpu_system:.2f}s CPU"
-    return f"{text}, {_size(run.max_rss)}" if run.max_rss else text
-
-
 def usage_line(run) -> str:
-    """What an attempt used, in full, for `logs` (empty when not recorded)."""
+    """What an attempt used, in full, for `show` and the job view (empty when not recorded)."""
     if run.cpu_user is None and run.wall is None:
         return ""
     parts = []
@@ -241,8 +233,7 @@ def usage_line(run) -> str:
         parts.append(f"ended by {run.signal_name}")
     if run.granted:
         parts.append(f"granted {resources_text(run.granted)}")
-    line = "; ".join(parts)
-    return f"{line}\n{run.note}" if run.note else line
+    return "; ".join(parts)
 
 
 def resources_text(resources: dict | None) -> str:

@@ -161,7 +161,7 @@ def test_q_quits_the_dashboard_on_a_fresh_store(terminals):
 def test_q_quits_the_demo_and_says_where_its_store_stays(terminals, tmp_path, db_path):
     """(It makes a SQLite store of its own: once is enough, hence db_path.)"""
     terminal = terminals("demo", "--workers", "0", "--dir", str(tmp_path / "demo"))
-    terminal.wait_for("slow-output")
+    terminal.wait_for("not-needed")  # (the newest demo job: the top row at 80x24)
     terminal.press(b"q")
     assert terminal.exit_status() == 0
     after = _after_exit(terminal)
@@ -175,7 +175,7 @@ def test_the_demo_shows_every_state_and_q_stops_its_workers_at_once(terminals, t
     20-second job its worker runs (killed: failed, not completed)."""
     demo_db = tmp_path / "demo" / "demo.db"
     terminal = terminals("demo", "--dir", str(tmp_path / "demo"))
-    terminal.wait_for("slow-output")
+    terminal.wait_for("not-needed")  # (the newest demo job: the top row at 80x24)
     everything = {"pending", "blocked", "processing", "completed", "failed", "dead", "cancelled"}
     seen: set[str] = set()
 

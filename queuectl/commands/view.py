@@ -151,7 +151,6 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
             render.local_time(a.started_at),
             render.local_time(a.finished_at),
             "" if a.exit_code is None else str(a.exit_code),
-            render.usage_cell(a),
             render.clean(a.error or a.note or "", 50),
         ]
         for a in runs
@@ -159,10 +158,10 @@ def show(ctx: click.Context, job_id: str, json_: bool) -> None:
     if not rows:
         click.echo("Attempts: no attempt recorded")
         return
-    render.print_table("Attempts", ["#", "Host", "Started", "Finished", "Exit", "Used", "Error"], rows)
-    grants = [(a.number, a.granted) for a in runs if a.granted]
-    for number, granted in grants:
-        click.echo(f"attempt {number} granted: {render.clean(render.resources_text(granted))}")
+    render.print_table("Attempts", ["#", "Host", "Started", "Finished", "Exit", "Error"], rows)
+    for a in runs:  # (below the table, whole at any width: a narrow table drops columns)
+        if render.usage_line(a):
+            click.echo(f"attempt {a.number} used: {render.clean(render.usage_line(a))}")
 
 
 @click.command()
@@ -214,11 +213,6 @@ def logs(
     click.echo("" if run.exit_code is None else str(run.exit_code))
     if run.error:
         click.echo(f"\n=== ERROR ===\n{shown(run.error)}", color=True)
-    from .. import render
-
-    used = render.usage_line(run)
-    if used:  # (attempts recorded before schema 8 have none: their header is as it was)
-        click.echo(f"\n=== USAGE ===\n{shown(used)}", color=True)
     click.echo("\n=== STDOUT ===" + (" (last 1 MiB)" if cut_out else ""))
     click.echo(shown(stdout), nl=not stdout.endswith("\n"), color=True)
     click.echo("\n=== STDERR ===" + (" (last 1 MiB)" if cut_err else ""))

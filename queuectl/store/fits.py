@@ -49,15 +49,18 @@ def _runnable(state: str, queues: int) -> str:
 
 
 def host_free(host: str, lock: bool = False) -> tuple[dict | None, resources.Free]:
-    """A host's offer, and what it has free now, in one statement (PostgreSQL: with the host's
-    row locked, when asked)."""
+    """A host's offer, and what it has free now (PostgreSQL: with the host's row locked first,
+    when asked).
+
+    The lock is its own statement: under READ COMMITTED a statement reads from the snapshot it
+    started with, so a statement that waited for the lock would still miss the grants of the
+    claim it waited for, and grant the same device share twice."""
     from .statements import sql
 
-    the_host = "SELECT resources FROM host WHERE name = {p}"
     if lock and dialect.current().postgres:  # (SQLite: the write lock is ours already)
-        the_host += " FOR UPDATE"
+        sql("SELECT 1 FROM host WHERE name = {p} FOR UPDATE", host)
     rows = sql(
-        f"WITH h AS ({the_host}) SELECT 0, resources FROM h UNION ALL "
+        "WITH h AS (SELECT resources FROM host WHERE name = {p}) SELECT 0, resources FROM h UNION ALL "
         "SELECT 1, granted FROM attempt WHERE host = {p} AND finished_at IS NULL AND granted IS NOT NULL",
         host,
         host,

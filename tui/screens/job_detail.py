@@ -153,7 +153,7 @@ class JobDetailScreen(ModalScreen[None]):
             ("env", Text(clean(" ".join(f"{k}={v}" for k, v in sorted(job.env.items())))) if job.env else ""),
             ("fatal exit codes", ", ".join(map(str, job.fatal_exit_codes))),
             ("asks", resources_text(job.resources)),
-            ("latest run used", usage_line(d.runs[-1]).replace("\n", "; ") if d.runs else ""),
+            ("latest run used", "; ".join(filter(None, (usage_line(d.runs[-1]), d.runs[-1].note))) if d.runs else ""),
         ]
         for label, value in rows:
             if value not in ("", None):  # (a str cell of a Rich table would be read as markup)
