@@ -39,7 +39,6 @@ class StoreCollector:
         from prometheus_client.core import (
             CounterMetricFamily,
             GaugeMetricFamily,
-            HistogramMetricFamily,
             InfoMetricFamily,
         )
 
@@ -77,15 +76,7 @@ class StoreCollector:
         yield runs
 
         for name, doc in HISTOGRAMS.items():
-            family = HistogramMetricFamily(f"queuectl_{name}", doc, labels=["queue"])
-            for queue in queues:
-                buckets, seen, total = [], 0, 0.0
-                for le in [*(str(b) for b in HISTOGRAM_BUCKETS), "+Inf"]:
-                    n, s = figures.counts.get((name, queue, le), (0, 0.0))
-                    seen, total = seen + n, total + s
-                    buckets.append((le, seen))
-                family.add_metric([queue], buckets, total)
-            yield family
+            yield _histogram(name, doc, HISTOGRAM_BUCKETS, queues, figures.counts)
 
         cpu = CounterMetricFamily(
             "queuectl_cpu_seconds",
@@ -97,19 +88,13 @@ class StoreCollector:
                 cpu.add_metric([queue, mode], figures.counts.get(("cpu_seconds", queue, mode), (0, 0.0))[1])
         yield cpu
 
-        memory = HistogramMetricFamily(
-            "queuectl_peak_memory_bytes",
+        yield _histogram(
+            "peak_memory_bytes",
             "The peak memory of each run, all its processes together (sampled from /proc), by queue.",
-            labels=["queue"],
+            MEMORY_BUCKETS,
+            queues,
+            figures.counts,
         )
-        for queue in queues:
-            buckets, seen, total = [], 0, 0.0
-            for le in [*(str(b) for b in MEMORY_BUCKETS), "+Inf"]:
-                n, s = figures.counts.get(("peak_memory_bytes", queue, le), (0, 0.0))
-                seen, total = seen + n, total + s
-                buckets.append((le, seen))
-            memory.add_metric([queue], buckets, total)
-        yield memory
 
         oldest = GaugeMetricFamily(
             "queuectl_queue_oldest_ready_age_seconds",
@@ -216,3 +201,19 @@ def serve(host: str, port: int, ready=None) -> None:
         if ready is not None:
             ready(server)
         server.serve_forever()
+
+
+def _histogram(name: str, doc: str, bounds, queues, counts: dict):
+    """A histogram by queue from the store's per-bucket counts (each bucket holds only its own
+    runs: Prometheus's buckets are cumulative, so they are summed here)."""
+    from prometheus_client.core import HistogramMetricFamily
+
+    family = HistogramMetricFamily(f"queuectl_{name}", doc, labels=["queue"])
+    for queue in queues:
+        buckets, seen, total = [], 0, 0.0
+        for le in [*(str(b) for b in bounds), "+Inf"]:
+            n, s = counts.get((name, queue, le), (0, 0.0))
+            seen, total = seen + n, total + s
+            buckets.append((le, seen))
+        family.add_metric([queue], buckets, total)
+    return family

@@ -12,6 +12,7 @@ import re
 import sys
 from datetime import datetime
 
+from .resources import size
 from .states import STATE_COLOURS
 
 #: control characters, and the line and paragraph separators
@@ -154,7 +155,7 @@ def plain_width() -> int | None:
     width = None
     for fd in (0, 1, 2):
         try:
-            width = os.get_terminal_size(fd).columns
+            width = os.get_terminalsize(fd).columns
         except (AttributeError, ValueError, OSError):
             continue
         break
@@ -212,12 +213,6 @@ def _fit(widths: list[int], width: int) -> list[int]:
     return shown
 
 
-def _size(n: float | None) -> str:
-    from .execution.usage import size
-
-    return size(n)
-
-
 def usage_line(run) -> str:
     """What an attempt used, in full, for `show` and the job view (empty when not recorded)."""
     if run.cpu_user is None and run.wall is None:
@@ -228,7 +223,7 @@ def usage_line(run) -> str:
     if run.cpu_user is not None:
         parts.append(f"cpu user {run.cpu_user:.3f}s, system {run.cpu_system:.3f}s")
     if run.max_rss:
-        parts.append(f"peak memory {_size(run.max_rss)}")
+        parts.append(f"peak memory {size(run.max_rss)}")
     if run.signal is not None:
         parts.append(f"ended by {run.signal_name}")
     if run.granted:
@@ -243,7 +238,7 @@ def resources_text(resources: dict | None) -> str:
     parts = []
     for name, value in resources.items():
         if name == "mem":
-            parts.append(f"mem={_size(value)}")
+            parts.append(f"mem={size(value)}")
         elif name == "gpus" and isinstance(value, dict):  # a grant: device index -> share
             parts.append("gpus=" + ",".join(k if v == 1 else f"{k}:{v:g}" for k, v in value.items()))
         elif name == "gpus" and isinstance(value, list):  # an offer: the devices
@@ -262,7 +257,7 @@ def free_of_total(resources: dict | None) -> str:
     for name, whole in total.items():
         left = free.get(name, whole)
         if name == "mem":
-            parts.append(f"mem={_size(left)}/{_size(whole)}")
+            parts.append(f"mem={size(left)}/{size(whole)}")
         else:
             parts.append(f"{name}={left:g}/{whole:g}")
     return " ".join(parts)

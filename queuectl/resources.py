@@ -49,6 +49,19 @@ def parse_size(value: object, what: str = "mem") -> int:
     return size
 
 
+_UNITS = (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
+
+
+def size(n: float | None) -> str:
+    """Bytes as people read them: 4.3 GiB, 512.0 MiB, 900 B."""
+    if n is None:
+        return ""
+    for unit, scale in _UNITS:
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} B"
+
+
 def _count(name: str, value: object, whole: bool = False) -> float | int:
     if isinstance(value, str):
         try:
@@ -253,8 +266,6 @@ def unmet(request: dict | None, offers: list[dict]) -> str | None:
 
 def show(name: str, amount) -> str:
     if name == "mem":
-        from .execution.usage import size
-
         return size(amount).replace(" ", "")
     return f"{amount:g}" if isinstance(amount, (int, float)) else str(amount)
 

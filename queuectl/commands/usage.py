@@ -31,7 +31,7 @@ def usage(ctx: click.Context, by: str, since: str, until_: str | None, json_: bo
         raise InputError("--until is before --since")
     open_named_store(ctx, readonly=True)
     from .. import render, store
-    from ..execution.usage import size
+    from ..resources import size
 
     lines = store.usage_summary(by, start, end)
     if json_:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ..resources import size
+
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 #: seconds between two samples of the running jobs' memory
 SAMPLE_SECONDS = 0.25
@@ -65,19 +67,6 @@ def marker_of(pid: int, markers: dict[str, object]):
         if owner is not None:
             return owner
     return None
-
-
-_UNITS = (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
-
-
-def size(n: float | None) -> str:
-    """Bytes as people read them: 4.3 GiB, 512.0 MiB, 900 B."""
-    if n is None:
-        return ""
-    for unit, scale in _UNITS:
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{int(n)} B"
 
 
 def over_limit(used: int, limit: int) -> str:
