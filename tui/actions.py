@@ -409,32 +409,27 @@ class DashboardActions:
     def do_pause_queue(self, name: str, paused: bool) -> None:
         """p on a queue: resume a paused one at once; pause an active one after a confirm."""
         if paused:
-            self.act(
-                ops.pause_queue,
-                name,
-                False,
-                done=f"queue {name} resumed",
-                cli=f"queuectl queue resume {q(name)}",
-                undo=lambda _: Undo(
-                    f"queue {name} paused again",
-                    lambda: ops.pause_queue(name, True),
-                    f"queuectl queue pause {q(name)}",
-                ),
-            )
+            self._set_paused("queue", ops.pause_queue, name, False)
             return
         body = f"Pause queue {name}? Its waiting jobs stay waiting until it is resumed; running ones finish."
-        self.confirm(
-            "Pause queue",
-            body,
-            "Pause",
-            lambda: self.act(
-                ops.pause_queue,
-                name,
-                done=f"queue {name} paused",
-                cli=f"queuectl queue pause {q(name)}",
-                undo=lambda _: Undo(
-                    f"queue {name} resumed", lambda: ops.pause_queue(name, False), f"queuectl queue resume {q(name)}"
-                ),
+        self.confirm("Pause queue", body, "Pause", lambda: self._set_paused("queue", ops.pause_queue, name, True))
+
+    def _set_paused(self, kind: str, pause: Callable[[str, bool], Any], name: str, paused: bool) -> None:
+        """Pause or resume a queue or a schedule (kind), with its CLI twin and its undo."""
+
+        def verb(p: bool) -> str:
+            return "pause" if p else "resume"
+
+        self.act(
+            pause,
+            name,
+            paused,
+            done=f"{kind} {name} {verb(paused)}d",
+            cli=f"queuectl {kind} {verb(paused)} {q(name)}",
+            undo=lambda _: Undo(
+                f"{kind} {name} {verb(not paused)}d again",
+                lambda: pause(name, not paused),
+                f"queuectl {kind} {verb(not paused)} {q(name)}",
             ),
         )
 
@@ -460,19 +455,7 @@ class DashboardActions:
         self.push_screen(limit_screen(name, current), chosen)
 
     def do_pause_schedule(self, name: str, paused: bool) -> None:
-        verb = "resume" if paused else "pause"
-        self.act(
-            ops.pause_schedule,
-            name,
-            not paused,
-            done=f"schedule {name} {verb}d",
-            cli=f"queuectl schedule {verb} {q(name)}",
-            undo=lambda _: Undo(
-                f"schedule {name} {'paused' if paused else 'resumed'} again",
-                lambda: ops.pause_schedule(name, paused),
-                f"queuectl schedule {'pause' if paused else 'resume'} {q(name)}",
-            ),
-        )
+        self._set_paused("schedule", ops.pause_schedule, name, not paused)
 
     def do_run_schedule(self, name: str) -> None:
         self.act(
