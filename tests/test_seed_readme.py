@@ -126,9 +126,15 @@ def test_quick_start(reader):
     metrics = reader.sh("queuectl metrics").stdout
     for row in ("Total jobs", "Completed", "Failed", "Dead", "Avg runtime", "Active workers"):
         assert re.search(rf"^{row}\s", metrics, re.M | re.I), (row, metrics)
-    # the seed's logs output, whole; ours first names the attempt (README)
+    # the seed's logs output, whole; ours first names the attempt and adds what it used (README)
     logs = reader.sh("queuectl logs job1").stdout
-    assert logs == "=== ATTEMPT 1 (ok) ===\n=== EXIT CODE ===\n0\n\n=== STDOUT ===\nHello World\n\n=== STDERR ===\n\n"
+    usage = r"wall \d+\.\d{3}s; cpu user \d+\.\d{3}s, system \d+\.\d{3}s(; peak memory \d+\.\d [KMG]iB)?"
+    seed = "=== EXIT CODE ===\n0\n\n=== STDOUT ===\nHello World\n\n=== STDERR ===\n\n"
+    assert re.fullmatch(
+        rf"=== ATTEMPT 1 \(ok\) ===\n=== EXIT CODE ===\n0\n\n=== USAGE ===\n{usage}\n\n=== STDOUT ===\nHello World\n\n=== STDERR ===\n\n",
+        logs,
+    ), logs
+    assert logs.replace(re.search(r"=== USAGE ===\n.*\n\n", logs).group(0), "").endswith(seed)
 
 
 def test_enqueue_and_list_reference(reader):

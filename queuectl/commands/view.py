@@ -213,6 +213,11 @@ def logs(
     click.echo("" if run.exit_code is None else str(run.exit_code))
     if run.error:
         click.echo(f"\n=== ERROR ===\n{shown(run.error)}", color=True)
+    from .. import render
+
+    used = render.usage_line(run)
+    if used:  # (attempts recorded before schema 8 have none: their header is as it was)
+        click.echo(f"\n=== USAGE ===\n{shown(used)}", color=True)
     click.echo("\n=== STDOUT ===" + (" (last 1 MiB)" if cut_out else ""))
     click.echo(shown(stdout), nl=not stdout.endswith("\n"), color=True)
     click.echo("\n=== STDERR ===" + (" (last 1 MiB)" if cut_err else ""))

@@ -12,6 +12,7 @@ job's orphans are among them too.
 from __future__ import annotations
 
 import os
+import resource
 from dataclasses import dataclass
 
 from ..resources import size
@@ -32,9 +33,16 @@ class Usage:
     max_rss: int = 0  # the largest sample of all its processes together, or of one alone (rusage)
 
     def add_rusage(self, ru) -> None:
+        """A reaped process's CPU time, and its peak memory when that is its own.
+
+        A process's ru_maxrss starts as the size of the process that spawned it: exec records
+        the memory it leaves (fork's copy, or vfork's borrowed parent) as its peak.  So a peak
+        no larger than the worker's own says nothing about the job (an `echo` would read as
+        the worker's 28 MiB); the samples of /proc speak for it instead."""
         self.cpu_user += ru.ru_utime
         self.cpu_system += ru.ru_stime
-        self.max_rss = max(self.max_rss, ru.ru_maxrss * 1024)  # (Linux: KiB)
+        if ru.ru_maxrss > resource.getrusage(resource.RUSAGE_SELF).ru_maxrss:
+            self.max_rss = max(self.max_rss, ru.ru_maxrss * 1024)  # (Linux: KiB)
 
 
 def stat_of(pid: int) -> tuple[int, int] | None:
