@@ -319,3 +319,17 @@ def test_worker_start_refuses_a_nonsense_offer():
     ):
         result = run_cli("worker", "start", "--burst", *args)
         assert result.exit_code == 2 and says in result.stderr, result.stderr
+
+
+def test_a_burst_worker_ends_beside_a_job_this_host_could_never_run():
+    """`worker start --burst` runs what fits and exits: a job asking for 8 GPUs on a host with
+    none is not work it waits for (it stays pending, with its reason), but one that fits the
+    host's whole offer is (a retry of it to come, too)."""
+    enqueue(id="huge", command="true", resources={"gpus": 8})
+    enqueue(id="plain", command="true")
+    enqueue(id="two-cpus", command="true", resources={"cpus": 2})
+    drain("--count", "2", "--cpus", "4", "--gpus", "0", timeout=30)
+    states = {j["id"]: j["state"] for j in json.loads(run_cli("list", "--json").stdout)}
+    assert states == {"huge": "pending", "plain": "completed", "two-cpus": "completed"}, states
+    assert not store.has_burst_work((), {"cpus": 4, "gpus": [{"index": 0}]})
+    assert store.has_burst_work((), {"gpus": [{"index": i} for i in range(8)]})

@@ -279,7 +279,7 @@ class Worker:
             if not self.jobs.running and not self._ended and not self._held:
                 if self.stopping:
                     return
-                if self.burst and not self._retrying(store.has_burst_work, self.queues):
+                if self.burst and not self._retrying(store.has_burst_work, self.queues, self.offer):
                     return
             self._chores()
             self._fence()  # (after the heartbeat that was due: it may have renewed the deadline)

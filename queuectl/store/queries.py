@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 
@@ -210,26 +211,34 @@ def next_due() -> float | None:
 
 
 @guarded
-def has_burst_work(queues: tuple[str, ...] = ()) -> bool:
-    """Work a `--burst` worker (of these queues) must wait for: due pending jobs, running jobs
-    and retries to come; not the waiting jobs of a paused queue, which would never come."""
+def has_burst_work(queues: tuple[str, ...] = (), offer: dict | None = None) -> bool:
+    """Work a `--burst` worker (of these queues, on a host offering `offer`) must wait for:
+    running jobs, due pending jobs and retries to come; not the waiting jobs of a paused queue,
+    which would never come, nor those asking for more than this host offers, which it could
+    never run (another host may)."""
     from ..models import Queue
+    from ..resources import Free
 
     paused = {name for (name,) in Queue.select(Queue.name).where(Queue.paused).tuples()}
     mine = (lambda queue: queue in queues) if queues else (lambda queue: True)
     counted = db.execute_sql(
-        "SELECT queue, state, SUM(n) FROM job_count "
-        f"WHERE state IN ({sql_literals(JobState.PROCESSING, JobState.FAILED)}) GROUP BY queue, state"
+        f"SELECT queue, SUM(n) FROM job_count WHERE state = {sql_literals(JobState.PROCESSING)} GROUP BY queue"
     ).fetchall()
-    for queue, state, n in counted:
-        if n and mine(queue) and (state == JobState.PROCESSING.value or queue not in paused):
-            return True
-    due = (Job.state == JobState.PENDING.value) & (Job.next_attempt_at <= now()) & ~Job.paused
+    if any(n and mine(queue) for queue, n in counted):
+        return True
+    waiting = ((Job.state == JobState.PENDING.value) & (Job.next_attempt_at <= now())) | (
+        Job.state == JobState.FAILED.value
+    )
+    waiting &= ~Job.paused
     if queues:
-        due &= Job.queue.in_(queues)
+        waiting &= Job.queue.in_(queues)
     if paused:
-        due &= Job.queue.not_in(sorted(paused))
-    return Job.select(Job.seq).where(due).exists()
+        waiting &= Job.queue.not_in(sorted(paused))
+    if Job.select(Job.seq).where(waiting & Job.resources.is_null()).exists():
+        return True
+    whole = Free(offer)
+    asked = Job.select(Job.resources).where(waiting & Job.resources.is_null(False)).distinct().limit(1000)
+    return any(not whole.short_of(json.loads(request)) for (request,) in asked.tuples())
 
 
 @guarded
