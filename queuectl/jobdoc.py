@@ -19,9 +19,11 @@ def render(fields: dict, job_id: str, state: str, fmt: str) -> str:
     lines = [
         f"# queuectl edit {job_id} ({state}): save to apply, quit without saving to keep the job as it is.",
         '# run_at: ISO 8601 or "now"; remove cwd or on_finish to unset it; env = {} and labels = [] clear them.',
+        '# resources: {cpus = 2, mem = "4G", gpus = 0.5, license = 1} (what the job asks of its host; {}: a slot).',
     ]
     for name, value in fields.items():
-        lines.append(f'# {name} = ""  (unset)' if value is None else f"{name} = {_toml_value(value)}")
+        unset = "{}" if name == "resources" else '""'
+        lines.append(f"# {name} = {unset}  (unset)" if value is None else f"{name} = {_toml_value(value)}")
     return "\n".join(lines) + "\n"
 
 
@@ -74,20 +76,32 @@ def changes(original: dict, edited: dict) -> dict:
 
 def _value(fields: dict, name: str):
     value = fields.get(name)
-    if value is None and name in ("env", "labels"):
-        return {} if name == "env" else []
+    if value is None and name in ("env", "labels", "resources"):
+        return [] if name == "labels" else {}
     return list(value) if isinstance(value, tuple) else value
+
+
+def assignment(name: str, value: object) -> str:
+    """The `--set FIELD=VALUE` text that parse_assignment reads back as this value (the CLI twin
+    of an edit made in the dashboard)."""
+    if value is None:
+        return f"{name}="
+    if isinstance(value, (list, tuple)):
+        return f"{name}={','.join(map(str, value))}"
+    if isinstance(value, dict):
+        return f"{name}={json.dumps(value, ensure_ascii=False)}"
+    return f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
 
 
 def parse_assignment(text: str) -> tuple[str, object]:
     """`--set FIELD=VALUE`: the value as the field's type (a number for the numeric fields, a
-    JSON object for env, labels separated by commas); an empty value clears env, cwd, labels
-    or on_finish."""
+    JSON object for env and resources, labels separated by commas); an empty value clears env,
+    cwd, labels, on_finish or resources."""
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep or not name:
         raise InputError(f"--set wants FIELD=VALUE, not {text[:40]!r}")
-    if value == "" and name in ("env", "cwd", "labels", "on_finish"):
+    if value == "" and name in ("env", "cwd", "labels", "on_finish", "resources"):
         return name, None
     if name == "labels":
         return name, [label.strip() for label in value.split(",") if label.strip()]
@@ -95,7 +109,7 @@ def parse_assignment(text: str) -> tuple[str, object]:
         return name, _number(value, int)
     if name == "timeout":
         return name, _number(value, float)
-    if name == "env":
+    if name in ("env", "resources"):  # JSON objects: {"A": "1"}, {"gpus": 1, "mem": "4G"}
         from .spec import load_json
 
         return name, load_json(value)

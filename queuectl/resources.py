@@ -103,6 +103,47 @@ def validate_request(value: object) -> dict | None:
     return request or None
 
 
+def request_from_text(text: str) -> dict:
+    """`gpus=1 mem=4G cpus=2 license=1` (spaces or commas between) -> a request as JSON writes
+    it, to be checked by validate_request: the dashboard's form field."""
+    request: dict = {}
+    for part in re.split(r"[,\s]+", text.strip()):
+        name, sep, amount = part.partition("=")
+        if part and not sep:
+            raise InputError(f"resources are NAME=N, e.g. gpus=1 mem=4G, not {part[:30]!r}")
+        if part:
+            request[name] = _number_or_text(amount)
+    return request
+
+
+def _number_or_text(text: str) -> int | float | str:
+    """2 -> 2, 0.5 -> 0.5, 4G stays 4G (validate_request reads each)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def request_as_text(request: dict | None) -> str:
+    """A request as request_from_text reads it back (mem in the largest whole unit)."""
+    parts = []
+    for name, amount in (request or {}).items():
+        if name == "mem":
+            unit = next(
+                (
+                    u
+                    for u, scale in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10))
+                    if amount % scale == 0
+                ),
+                "",
+            )
+            amount = f"{amount // _SCALE[unit.lower()]}{unit}"
+        parts.append(f"{name}={amount:g}" if isinstance(amount, float) else f"{name}={amount}")
+    return " ".join(parts)
+
+
 def parse_assignment(text: str) -> tuple[str, float | int]:
     """`--resource NAME=N` -> (NAME, N)."""
     name, sep, amount = text.partition("=")

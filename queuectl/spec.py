@@ -409,9 +409,10 @@ EDITABLE = {
     "max_retries": _max_retries,
     "labels": validate_labels,
     "on_finish": _hook,
+    "resources": _resources,
 }
-#: fields an edit may clear (None, or an empty env or list): the others always have a value
-CLEARABLE = ("env", "cwd", "labels", "on_finish")
+#: fields an edit may clear (None, or an empty env, list or request): the others always have a value
+CLEARABLE = ("env", "cwd", "labels", "on_finish", "resources")
 
 
 def validate_changes(changes: object) -> dict:
@@ -425,7 +426,7 @@ def validate_changes(changes: object) -> dict:
         raise InputError(f"{_show(unknown[0])} cannot be edited (editable: {', '.join(EDITABLE)})")
     checked = {}
     for name, value in changes.items():
-        if value is None or (name in ("env", "labels") and value in ({}, [])):
+        if value is None or (name in ("env", "labels", "resources") and value in ({}, [])):
             if name not in CLEARABLE:
                 raise InputError(f"{name} cannot be empty")
             checked[name] = None

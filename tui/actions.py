@@ -19,6 +19,7 @@ from textual import work
 
 from queuectl import ops
 from queuectl.errors import NotFound, QueuectlError
+from queuectl.jobdoc import assignment
 from queuectl.paths import Location
 from queuectl.render import clean
 from queuectl.settings import format_duration
@@ -316,8 +317,7 @@ class DashboardActions:
                 return
             verb = "retry" if done.retried else "edit"
             self.notify(f"retrying {done.job_id}" if done.retried else f"{done.job_id} edited")
-            sets = "".join(f" --set {q(f'{name}={value}')}" for name, value in done.changes.items())
-            self.log_command(f"queuectl {verb} {q(done.job_id)}{sets}")
+            self.log_command(f"queuectl {verb} {q(done.job_id)}{_sets(done.changes)}")
             self.remember(_edit_undo(done, prior))
             self.pane().reload()
 
@@ -687,9 +687,13 @@ def _edit_undo(done, prior: dict) -> Undo:
     if done.retried:
         return Undo("", refusal=f"the edit and retry of {done.job_id}: it is running again (c cancels it)")
     back = {name: prior[name] for name in done.changes}
-    sets = "".join(f" --set {q(f'{name}={value}')}" for name, value in back.items())
     return Undo(
         f"edit of {done.job_id} ({', '.join(back)} as before)",
         lambda: ops.edit_job(done.job_id, back),
-        f"queuectl edit {q(done.job_id)}{sets}",
+        f"queuectl edit {q(done.job_id)}{_sets(back)}",
     )
+
+
+def _sets(changes: dict) -> str:
+    """An edit's --set options, each as the shell reads it."""
+    return "".join(f" --set {q(assignment(name, value))}" for name, value in changes.items())

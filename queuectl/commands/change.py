@@ -143,8 +143,8 @@ def retry(
     metavar="FIELD=VALUE",
     multiple=True,
     help="Change this field without an editor (repeatable): command, priority, queue, env (a JSON "
-    "object), cwd, run_at, timeout, max_retries, labels (a,b), on_finish; an empty value clears env, "
-    "cwd, labels or on_finish.",
+    "object), cwd, run_at, timeout, max_retries, labels (a,b), on_finish, resources (a JSON object: "
+    '{"gpus": 1, "mem": "4G"}); an empty value clears env, cwd, labels, on_finish or resources.',
 )
 @click.option(
     "--format",

@@ -324,10 +324,10 @@ def edit_job(
     its cancelled dependents: see retry)."""
     t = now()
     columns = dict(changes)
-    for name in ("env", "labels"):
+    for name in ("env", "labels", "resources"):
         if name in columns:
             columns[name] = (
-                json.dumps(columns[name] if name == "env" else list(columns[name])) if columns[name] else None
+                json.dumps(list(columns[name]) if name == "labels" else columns[name]) if columns[name] else None
             )
     with db.atomic():
         job = find_job(job_id)

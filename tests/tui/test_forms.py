@@ -175,3 +175,28 @@ async def test_e_on_a_running_job_says_why_not(seeded, make_app):
         await settle(pilot)
         assert app.screen is app.screen_stack[0]
         assert any("processing" in n.message for n in app._notifications)
+
+
+async def test_e_sets_and_clears_what_a_job_asks_for(seeded, make_app):
+    """The edit form's resources field: a bad request is refused on its field; gpus=0.5 mem=2G
+    is saved (its CLI twin is a --set the CLI reads back); emptied, the job asks for nothing."""
+    app = make_app(clock=seeded)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "down")
+        for typed, says in (("gpus=1.5", None), ("gpus=0.5 mem=2G", {"gpus": 0.5, "mem": 2 << 30}), ("", None)):
+            await settle(pilot)
+            await pilot.press("e")
+            await settle(pilot)
+            await settle(pilot)
+            form = app.screen
+            form.query_one("#f-resources", Input).value = typed
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            if typed == "gpus=1.5":
+                assert form.query_one("#f-resources", Input).has_focus and form.query_one("#e-resources").display
+                await pilot.press("escape")
+                continue
+            assert store.get_job("build-42").resources == says
+        assert app.commands[-2] == """queuectl edit build-42 --set 'resources={"gpus": 0.5, "mem": "2G"}'"""
+        assert app.commands[-1] == "queuectl edit build-42 --set resources="

@@ -17,6 +17,7 @@ from textual.widgets import Button, Input, Label, Static
 from queuectl import ops
 from queuectl.errors import InputError, QueuectlError
 from queuectl.render import clean
+from queuectl.resources import request_as_text, request_from_text
 from queuectl.settings import parse_duration
 from queuectl.spec import JobSpec, parse_priority, parse_queue_limit, spec_from_dict
 
@@ -33,6 +34,7 @@ FIELDS = (
     ("run_at", "run at", "ISO 8601, e.g. 2026-11-08T10:00 (empty: now)"),
     ("queue", "queue", "named queue (default: default)"),
     ("depends_on", "depends on", "job ids, comma or space separated"),
+    ("resources", "resources", "e.g. gpus=1 mem=4G cpus=2 (empty: a slot)"),
 )
 
 
@@ -58,6 +60,8 @@ def job_data(values: dict[str, str]) -> tuple[dict, dict[str, str]]:
                     raise InputError(f"timeout must be a number of seconds, not {text[:30]!r}") from None
             elif name == "depends_on":
                 value = [part for part in re.split(r"[,\s]+", text) if part]
+            elif name == "resources":
+                value = request_from_text(text)
             else:
                 value = text
             probe = {"command": "true", name: value} if name != "command" else {"command": value}
@@ -240,7 +244,11 @@ class ScheduleFormScreen(FormScreen):
 
 
 #: what the edit form shows: the new-job form's fields that an edit may change
-EDIT_FIELDS = tuple(f for f in FIELDS if f[0] in ("command", "priority", "timeout", "max_retries", "run_at", "queue"))
+EDIT_FIELDS = tuple(
+    f for f in FIELDS if f[0] in ("command", "priority", "timeout", "max_retries", "run_at", "queue", "resources")
+)
+#: what an edit may empty: the job then asks for nothing (the others always have a value)
+EDIT_CLEARABLE = ("resources",)
 
 
 def edit_values(fields: dict) -> dict[str, str]:
@@ -249,6 +257,8 @@ def edit_values(fields: dict) -> dict[str, str]:
     for name, value in fields.items():
         if value is None:
             shown[name] = ""
+        elif name == "resources":
+            shown[name] = request_as_text(value)
         elif isinstance(value, float):
             shown[name] = f"{value:g}"
         else:
@@ -284,7 +294,10 @@ class EditJobScreen(FormScreen):
         data, errors = job_data(changed)
         empty = [name for name, text in changed.items() if not text.strip()]
         for name in empty:
-            errors.setdefault(name, f"{dict((n, label) for n, label, _ in FIELDS)[name]} cannot be empty")
+            if name in EDIT_CLEARABLE:
+                data[name] = None
+            else:
+                errors.setdefault(name, f"{dict((n, label) for n, label, _ in FIELDS)[name]} cannot be empty")
         if errors:
             return None, errors
         if not data and not self.retry:
