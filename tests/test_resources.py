@@ -333,3 +333,20 @@ def test_a_burst_worker_ends_beside_a_job_this_host_could_never_run():
     assert states == {"huge": "pending", "plain": "completed", "two-cpus": "completed"}, states
     assert not store.has_burst_work((), {"cpus": 4, "gpus": [{"index": 0}]})
     assert store.has_burst_work((), {"gpus": [{"index": i} for i in range(8)]})
+
+
+def test_edit_sets_and_clears_a_request_with_the_rules_of_add():
+    """`edit --set resources=JSON`: checked as `add --gpus` is (exit 2, the job unchanged),
+    saved normalized, cleared by an empty value; the TOML document shows it as a table."""
+    assert run_cli("add", "--id", "t", "--gpus", "1", "--", "true").exit_code == 0
+    bad = run_cli("edit", "t", "--set", 'resources={"gpus": 1.5}')
+    assert bad.exit_code == 2 and "gpus must be a fraction of one device" in bad.stderr
+    assert run_cli("edit", "t", "--set", 'resources={"gpus": 0.5, "mem": "2G"}').exit_code == 0
+    assert store.get_job("t").resources == {"gpus": 0.5, "mem": 2 << 30}
+    from queuectl import jobdoc, ops
+
+    assert "resources = {gpus = 0.5, mem = 2147483648}" in jobdoc.render(
+        ops.editable(store.get_job("t")), "t", "pending", "toml"
+    )
+    assert run_cli("edit", "t", "--set", "resources=").exit_code == 0
+    assert store.get_job("t").resources is None
