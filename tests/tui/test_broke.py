@@ -110,3 +110,24 @@ async def test_runs_and_retries_left_are_said_as_they_are(opened, make_app):
         console.print(app.screen.query_one("#detail-fields", Static).content)
         text = console.export_text()
         assert "3 runs so far (1 since queued again) · 1 automatic retry left" in text
+
+
+async def test_the_dlq_box_says_why_in_the_jobs_own_last_words(db_path, make_app):
+    """A job that died with `exit 3` has an error that says little; the DLQ's box also shows the
+    last lines its run wrote to stderr (read off the UI thread, escapes inert)."""
+    from conftest import drain, qctl
+
+    command = "echo starting; echo 'error: DEPLOY_TARGET is missing' >&2; printf '\\033]52;c;eA==\\a' >&2; exit 3"
+    assert qctl("add", "--id", "deploy", "--retries", "0", "--", command).returncode == 0
+    drain()
+    from queuectl.paths import resolve
+
+    store.open_store(resolve(str(db_path)))  # (as the tui command does before the app starts)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        box = str(app.query_one("#dlq-error", Static).render())
+        assert "exited with code 3" in box and "stderr   error: DEPLOY_TARGET is missing" in box, box
+        assert "\x1b" not in box

@@ -5,19 +5,21 @@ group.  The two views are two widgets in a ContentSwitcher; `grouped` picks one.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, DataTable, Static
+from textual.worker import get_current_worker
 
-from queuectl import store
+from queuectl import ops, store
+from queuectl.errors import QueuectlError
 from queuectl.render import clean
 from queuectl.states import JobState
 
 from .. import keymap
-from ..format import ago_short, attempts_cell, clock_time, runs_phrase, state_styles
+from ..format import ago_short, attempts_cell, clock_time, runs_phrase, safe_ansi, state_styles
 from ..messages import JobHighlighted
 from ..widgets.paged_table import PagedTable
 from ..widgets.vim_table import VimTable
@@ -38,6 +40,24 @@ def _detail_box(box: Static, title: str, lines: dict[str, str]) -> None:
     """The box below either view's table: a title, then one line per entry, its label in bold."""
     box.border_title = title
     box.update(Text("\n").join(Text.assemble((f"{label:<9}", "bold"), value) for label, value in lines.items()))
+
+
+#: what the detail box reads of a dead job's last stderr, and shows of it
+STDERR_BYTES = 4096
+STDERR_LINES = 2
+
+
+def _why(job, stderr: list[str]) -> Text:
+    """The detail box of a dead job: its command, its error, and the last lines of its stderr."""
+    body = Text()
+    body.append("command  ", style="bold")
+    body.append(clean(job.command) + "\n")
+    body.append("error    ", style="bold")
+    body.append(clean(job.last_error))
+    for line in stderr:
+        body.append("\nstderr   ", style="bold")
+        body.append_text(safe_ansi(line))
+    return body
 
 
 class DeadJobs(JobListPane):
@@ -95,12 +115,27 @@ class DeadJobs(JobListPane):
             _empty(box)
             return
         box.border_title = f"{job.id} · {runs_phrase(job)}"
-        body = Text()
-        body.append("command  ", style="bold")
-        body.append(clean(job.command) + "\n")
-        body.append("error    ", style="bold")
-        body.append(clean(job.last_error))
-        box.update(body)
+        box.update(_why(job, []))
+        self._load_stderr(job.id)
+
+    @work(thread=True, exclusive=True, group="dlq-stderr")
+    def _load_stderr(self, job_id: str) -> None:
+        """The last lines its last run wrote to stderr: "exited with code 3" says little, and the
+        program's own last words usually say why."""
+        try:
+            output = ops.read_output(job_id, max_bytes=STDERR_BYTES)
+        except QueuectlError:
+            return
+        if output.run is None or get_current_worker().is_cancelled:
+            return
+        lines = [line for line in output.stderr.text.splitlines() if line.strip()][-STDERR_LINES:]
+        if lines:
+            self.app.call_from_thread(self._show_stderr, job_id, lines)
+
+    def _show_stderr(self, job_id: str, lines: list[str]) -> None:
+        job = self.selected_job
+        if job is not None and job.id == job_id:
+            self.query_one("#dlq-error", Static).update(_why(job, lines))
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
