@@ -125,7 +125,7 @@ def rich_table(console, title: str, columns: list[str], cells: list[list[str]], 
 
     widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
     shown = _fit(widths, console.width)
-    table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
+    table = Table(title=Text(title), title_justify="left", box=None, header_style="bold", pad_edge=False)
     room = console.width - sum(widths[i] + 2 for i in shown[:-1])
     for i in shown:
         last = i == shown[-1] and len(shown) > 1

@@ -79,7 +79,7 @@ def second_store(backend, request, tmp_path) -> str:
 
 
 def store_url_for(name: str) -> str:
-    from tests.conftest import _pg_url
+    from conftest import _pg_url
 
     return _pg_url(name)
 
