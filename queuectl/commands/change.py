@@ -13,6 +13,13 @@ label_option = click.option(
 )
 
 
+def _format_option(help_: str):
+    """--format of the document `edit` (and `retry --edit`) opens in the editor."""
+    return click.option(
+        "--format", "format_", type=click.Choice(["toml", "json"]), default="toml", show_default=True, help=help_
+    )
+
+
 @click.command()
 @click.argument("job_ids", metavar="[ID...]", nargs=-1, shell_complete=complete.job_ids)
 @label_option
@@ -93,14 +100,7 @@ def _with_label(label: str, states) -> list[str]:
     multiple=True,
     help="With --edit: change this field without an editor (repeatable).",
 )
-@click.option(
-    "--format",
-    "format_",
-    type=click.Choice(["toml", "json"]),
-    default="toml",
-    show_default=True,
-    help="With --edit: the document the editor shows.",
-)
+@_format_option("With --edit: the document the editor shows.")
 @click.pass_context
 def retry(
     ctx: click.Context,
@@ -146,14 +146,7 @@ def retry(
     "object), cwd, run_at, timeout, max_retries, labels (a,b), on_finish, resources (a JSON object: "
     '{"gpus": 1, "mem": "4G"}); an empty value clears env, cwd, labels, on_finish or resources.',
 )
-@click.option(
-    "--format",
-    "format_",
-    type=click.Choice(["toml", "json"]),
-    default="toml",
-    show_default=True,
-    help="The document the editor shows.",
-)
+@_format_option("The document the editor shows.")
 @click.pass_context
 def edit(ctx: click.Context, job_id: str, assignments: tuple[str, ...], format_: str) -> None:
     """Edit a waiting job (pending, blocked, or failed awaiting its retry) in $VISUAL or $EDITOR.
