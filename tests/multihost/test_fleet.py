@@ -157,3 +157,27 @@ def test_worker_stop_host_from_a_third_namespace_stops_that_host_only(fleet):
     fleet.check_exactly_once(ids)
     listed = _hosts(fleet)
     assert (listed["h1"]["state"], listed["h2"]["state"]) == ("stopped", "up")
+
+
+def test_each_job_runs_only_on_the_host_whose_resources_fit_it(fleet):
+    """Three hosts offering different resources (h1: 8 CPUs and a license; h2: 2 CPUs; h3: no
+    worker at first): a job asking for the license or for 6 CPUs runs on h1 only, plain jobs run
+    anywhere, and a job asking for a resource nobody offers waits with its reason until a host
+    that offers it (h3) joins, then runs there."""
+    licensed = [fleet.locked_job(f"lic-{i}", 0.3, resources={"license": 1}) for i in range(3)]
+    wide = [fleet.locked_job(f"wide-{i}", 0.3, resources={"cpus": 6}) for i in range(2)]
+    plain = [fleet.locked_job(f"plain-{i}", 0.3) for i in range(6)]
+    rare = fleet.locked_job("rare", 0.1, resources={"fpga": 1})
+    fleet.enqueue([*licensed, *wide, *plain, rare])
+    fleet.workers("h1", 2, "--cpus", "8", "--resource", "license=1")
+    fleet.workers("h2", 2, "--cpus", "2")
+    done = [job["id"] for job in (*licensed, *wide, *plain)]
+    fleet.wait_until_done(done, timeout=90)
+    hosts = fleet.check_exactly_once(done)
+    assert {hosts[j["id"]] for j in (*licensed, *wide)} == {"h1"}, hosts
+    waiting = json.loads(fleet.q("h2", "show", "rare", "--json").stdout)
+    assert waiting["state"] == "pending"
+    assert waiting["waiting_reason"] == "needs fpga=1; the largest live host offers 0", waiting
+    fleet.workers("h3", 1, "--resource", "fpga=1")
+    fleet.wait_until_done(["rare"], timeout=60)
+    assert fleet.check_exactly_once([*done, "rare"])["rare"] == "h3"
