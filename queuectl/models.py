@@ -220,6 +220,7 @@ class AttemptOutput(BaseModel):
 MODELS = (Job, Attempt, Worker, Setting, JobCount, Dependency, Queue, Schedule, Host, MetricCount, AttemptOutput)
 
 _FAILED = sql_literals(JobState.FAILED)
+_PENDING = sql_literals(JobState.PENDING)
 _PROCESSING = sql_literals(JobState.PROCESSING)
 _CLAIMABLE = sql_literals(*CLAIMABLE_STATES)
 # Indexes whose shape peewee cannot express (partial, descending), one per hot query.
@@ -267,4 +268,11 @@ LATER_INDEXES = (
     f"WHERE state IN ({_CLAIMABLE}) AND resources IS NOT NULL",
     # schema 8: what each host has granted to runs still open (its free resources)
     "CREATE INDEX IF NOT EXISTS attempt_granted ON attempt (host) WHERE finished_at IS NULL AND granted IS NOT NULL",
+    # the claim's scans of the jobs that ask for nothing (made at open where missing): job_claim
+    # and job_retry hold the jobs that ask too, which a claim walked past one by one (100k
+    # waiting GPU jobs: 100k rows read by every claim of a plain job)
+    "CREATE INDEX IF NOT EXISTS job_claim_plain ON job (priority DESC, seq, next_attempt_at, queue) "
+    f"WHERE state = {_PENDING} AND resources IS NULL",
+    "CREATE INDEX IF NOT EXISTS job_retry_plain ON job (next_attempt_at, priority DESC, seq) "
+    f"WHERE state = {_FAILED} AND resources IS NULL",
 )

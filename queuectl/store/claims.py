@@ -26,8 +26,8 @@ _PENDING = sql_literals(JobState.PENDING)
 # The best k runnable jobs, taken in one statement.  SQLite: the write lock is already ours
 # (BEGIN IMMEDIATE) and INDEXED BY keeps the planner on the partial indexes.  PostgreSQL: SKIP
 # LOCKED lets workers on many hosts take different jobs without waiting for each other.
-# Candidates come from two index scans, each in claim order: pending jobs (job_claim), and
-# failed jobs whose retry is due (job_retry, by due time, so retries still waiting are never
+# Candidates come from two index scans, each in claim order: pending jobs (job_claim_plain), and
+# failed jobs whose retry is due (job_retry_plain, by due time, so retries still waiting are never
 # walked: at 1M jobs with 18k awaiting a retry, one scan over both took 36 ms on PostgreSQL).
 # Paused queues and queues at their limit are passed over inside the scans; of the k
 # candidates, a limited queue gives no more than the room it has left (its place among the
@@ -67,12 +67,12 @@ _ATTEMPTS_SQL = (
 # CTEs: one round trip and one statement on the server instead of three).  The attempt numbers
 # are read from the snapshot before the statement, as the separate INSERT read them.
 _CLAIM_CTE_SQL = (
-    "WITH claimed AS ({claim}), "
+    "WITH {grants}claimed AS ({claim}), "
     "numbered AS (SELECT c.*, (SELECT COALESCE(MAX(a.number), 0) + 1 FROM attempt a WHERE a.job_seq = c.seq) AS n "
     "FROM claimed c), "
-    "added AS (INSERT INTO attempt (job_seq, number, worker_id, host, started_at, stdout_path, stderr_path) "
-    "SELECT seq, n, {p}, {p}, {p}, {p} || id || {p} || n || '.stdout', {p} || id || {p} || n || '.stderr' "
-    "FROM numbered RETURNING id, job_seq, number), "
+    "added AS (INSERT INTO attempt (job_seq, number, worker_id, host, started_at, stdout_path, stderr_path, granted) "
+    "SELECT seq, n, {p}, {p}, {p}, {p} || id || {p} || n || '.stdout', {p} || id || {p} || n || '.stderr', "
+    "{granted} FROM numbered RETURNING id, job_seq, number), "
     "busy AS (UPDATE worker SET state = 'busy', heartbeat_at = {p}, "
     "current_job = (SELECT id FROM claimed ORDER BY priority, seq DESC LIMIT 1) "
     "WHERE id = {p} AND EXISTS (SELECT 1 FROM claimed)) "
@@ -113,7 +113,18 @@ def _claim_sql(claim_index: str, retry_index: str, lock: str, queues: int, with_
         for index, state in ((claim_index, JobState.PENDING.value), (retry_index, JobState.FAILED.value))
     )
     claim = _CLAIM_SQL.format(p="{p}", pending=pending, failed=failed, processing=_PROCESSING)
-    return _CLAIM_CTE_SQL.format(p="{p}", claim=claim) if with_rows else claim
+    return _CLAIM_CTE_SQL.format(p="{p}", grants="", claim=claim, granted="NULL") if with_rows else claim
+
+
+@functools.cache
+def _fitted_sql(n: int) -> str:
+    """PostgreSQL: the claim of n jobs that fits.choose granted resources, with their attempt
+    rows (each holding its grant) and the worker row, in one statement, as the claim of the
+    others is (parameters: (seq, grant JSON) per job, then fits.take's, then the rows')."""
+    grants = "grants(seq, given) AS (VALUES " + ", ".join(["({p}, {p})"] * n) + "), "
+    claim = fits.TAKE_SQL.replace("{seqs}", _marks(n))
+    granted = "(SELECT g.given FROM grants g WHERE g.seq = numbered.seq)"
+    return _CLAIM_CTE_SQL.format(p="{p}", grants=grants, claim=claim, granted=granted)
 
 
 @guarded
@@ -230,12 +241,18 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
     paths = (prefix, f"{os.sep}attempt-", prefix, f"{os.sep}attempt-")
     # jobs that ask for resources: only where they fit (fits.py); the statement takes the others
     granted = fits.choose(host, t, k, queues)
-    fitted: list[tuple] = fits.take(granted, worker_id, t, t + cfg["lease_seconds"])
+    lease_until = t + cfg["lease_seconds"]
+    if store.postgres and granted:  # with their attempt rows, grants and the worker row
+        given = [value for seq, grant in granted.items() for value in (seq, json.dumps(grant))]
+        rows_after = (worker_id, host, t, *paths, t, worker_id)
+        fitted = sql(_fitted_sql(len(granted)), *given, worker_id, t, t, lease_until, *granted, *rows_after).fetchall()
+    else:
+        fitted = fits.take(granted, worker_id, t, lease_until)
     rows: list[tuple] = []
     while len(rows) + len(fitted) < k:
         # a limited queue may have given fewer than asked: the next pass passes over it (full)
         n = k - len(rows) - len(fitted)
-        params = (worker_id, t, t, t + cfg["lease_seconds"], t, *queues, n, t, *queues, n, n)
+        params = (worker_id, t, t, lease_until, t, *queues, n, t, *queues, n, n)
         if store.postgres:  # the attempt rows and the worker row in the same statement
             params += (worker_id, host, t, *paths, t, worker_id)
         got = sql(statement, *params).fetchall()
@@ -244,9 +261,10 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
             break
     if not rows and not fitted:
         return []
-    # the rows that still need their attempt rows: all on SQLite, the fitted ones on PostgreSQL
-    bare = fitted if store.postgres else fitted + rows
-    if bare:
+    if store.postgres:  # (the statements wrote the attempt rows and the worker row)
+        rows += fitted
+    else:
+        bare = fitted + rows
         attempts = {
             seq: (attempt_id, number)
             for attempt_id, seq, number in sql(
@@ -259,9 +277,9 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
             ).fetchall()
         }
         fits.record_grants(granted, attempts)
-        rows = (rows if store.postgres else []) + [(*row, *attempts[row[0]]) for row in bare]
+        rows = [(*row, *attempts[row[0]]) for row in bare]
     rows.sort(key=lambda row: (-row[6], row[0]))
-    if not store.postgres or len(rows) == len(fitted):  # (PostgreSQL: the claim statement did)
+    if not store.postgres:
         sql(
             "UPDATE worker SET state = 'busy', current_job = {p}, heartbeat_at = {p} WHERE id = {p}",
             rows[-1][1],

@@ -5,12 +5,14 @@ claim of claims.py takes only jobs that ask for nothing (`resources IS NULL`).
 Inside the claim's transaction:
 1. one look through the partial index job_wants: no waiting job asks for anything (the common
    case) -> nothing more is done;
-2. the host's row is locked (PostgreSQL: FOR UPDATE, so that two worker processes of one host
-   never grant the same device share; SQLite's write lock already serializes), and what it has
-   free is its offer less the grants of its open attempts (attempt_granted);
-3. the best runnable jobs that ask (up to SCAN of them) are walked in claim order, each granted
-   what it asks while it fits;
-4. those that fall within the k best runnable jobs of either kind are claimed.
+2. in one round trip (_look): the host's row is locked (PostgreSQL: FOR UPDATE, so that two
+   worker processes of one host never grant the same device share; SQLite's write lock already
+   serializes), then what it has free is read (its offer less the grants of its open attempts,
+   attempt_granted) with the best runnable jobs that ask and the k best that do not;
+3. the jobs that ask (up to SCAN of them) are walked in claim order, each granted what it asks
+   while it fits;
+4. those that fall within the k best runnable jobs of either kind are claimed (PostgreSQL: with
+   their attempt rows and grants in one statement, claims._fitted_sql).
 
 No starvation: a job that fits the host's whole offer but not what is free now holds back the
 resources it is short of: no job after it in claim order is granted any of them on this host.
@@ -33,6 +35,7 @@ from .connection import guarded
 
 _PROCESSING = sql_literals(JobState.PROCESSING)
 _CLAIMABLE = sql_literals(*CLAIMABLE_STATES)
+_NO_NUMBER = "CAST(NULL AS BIGINT)"
 #: the most waiting jobs that ask for resources one claim looks at
 SCAN = 64
 
@@ -48,19 +51,12 @@ def _runnable(state: str, queues: int) -> str:
     return f"state = '{state}' AND next_attempt_at <= {{p}} AND NOT paused {only}{_QUEUE_OPEN}"
 
 
-def host_free(host: str, lock: bool = False) -> tuple[dict | None, resources.Free]:
-    """A host's offer, and what it has free now (PostgreSQL: with the host's row locked first,
-    when asked).
-
-    The lock is its own statement: under READ COMMITTED a statement reads from the snapshot it
-    started with, so a statement that waited for the lock would still miss the grants of the
-    claim it waited for, and grant the same device share twice."""
+def host_free(host: str) -> tuple[dict | None, resources.Free]:
+    """A host's offer, and what it has free now (read alone: the claim reads it in _look)."""
     from .statements import sql
 
-    if lock and dialect.current().postgres:  # (SQLite: the write lock is ours already)
-        sql("SELECT 1 FROM host WHERE name = {p} FOR UPDATE", host)
     rows = sql(
-        "WITH h AS (SELECT resources FROM host WHERE name = {p}) SELECT 0, resources FROM h UNION ALL "
+        "SELECT 0, resources FROM host WHERE name = {p} UNION ALL "
         "SELECT 1, granted FROM attempt WHERE host = {p} AND finished_at IS NULL AND granted IS NOT NULL",
         host,
         host,
@@ -76,22 +72,12 @@ def choose(host: str, t: float, k: int, queues: tuple[str, ...]) -> dict[int, di
     if k <= 0:
         return {}
     # one look through job_wants: when no waiting job asks for anything, that is all it costs
-    if not sql(f"SELECT 1 FROM job WHERE state IN ({_CLAIMABLE}) AND resources IS NOT NULL LIMIT 1").fetchall():
+    # (SQLite: named, or its planner walks every pending job through a sort index: 40 ms at 1M)
+    wants = dialect.current().wants_index
+    if not sql(f"SELECT 1 FROM job {wants} WHERE state IN ({_CLAIMABLE}) AND resources IS NOT NULL LIMIT 1").fetchall():
         return {}
-    # the host first: the candidates are read after the other claims of this host committed
-    offer, free = host_free(host, lock=True)
-    if not offer:
-        return {}
-    wanted = sql(
-        f"SELECT priority, seq, queue, resources FROM job WHERE state IN ({_CLAIMABLE}) "
-        "AND resources IS NOT NULL AND next_attempt_at <= {p} AND NOT paused "
-        + (f"AND queue IN ({', '.join(['{p}'] * len(queues))}) " if queues else "")
-        + _QUEUE_OPEN
-        + f"ORDER BY priority DESC, seq LIMIT {SCAN}",
-        t,
-        *queues,
-    ).fetchall()
-    if not wanted:
+    offer, free, wanted, plain = _look(host, t, k, queues)
+    if not offer or not wanted:
         return {}
     whole = resources.Free(offer)
     room = _queue_room({row[2] for row in wanted})
@@ -116,20 +102,54 @@ def choose(host: str, t: float, k: int, queues: tuple[str, ...]) -> dict[int, di
     if not chosen:
         return {}
     # the k best runnable jobs of either kind: those asking for nothing may come first
-    worst = order[-1]
-    others = sql(
-        " UNION ALL ".join(
-            f"SELECT * FROM (SELECT priority, seq FROM job WHERE {_runnable(state, len(queues))}"
-            "AND resources IS NULL AND (priority > {p} OR priority = {p} AND seq < {p}) "
-            "ORDER BY priority DESC, seq LIMIT {p}) AS " + state
-            for state in (JobState.PENDING.value, JobState.FAILED.value)
-        ),
-        *[value for _ in range(2) for value in (t, *queues, worst[0], worst[0], worst[1], k)],
-    ).fetchall()
-    if not others:
-        return chosen
-    keep = {seq for _, seq in sorted([*order, *others], key=lambda ps: (-ps[0], ps[1]))[:k]}
+    worst = (-order[-1][0], order[-1][1])
+    better = [(p, s) for p, s in plain if (-p, s) < worst]
+    keep = {seq for _, seq in sorted([*order, *better], key=lambda ps: (-ps[0], ps[1]))[:k]}
     return {seq: grant for seq, grant in chosen.items() if seq in keep}
+
+
+def _look(host: str, t: float, k: int, queues: tuple[str, ...]):
+    """What a claim of this host needs to know, in one round trip: its offer and what it has
+    free, the best runnable jobs that ask for resources (up to SCAN) and the k best that ask for
+    nothing, each in claim order.
+
+    PostgreSQL: the host's row is locked first, so that two claims of one host never grant the
+    same device share (SQLite's write lock already serializes them).  The lock is a statement of
+    its own: under READ COMMITTED a statement reads from the snapshot it started with, so one that
+    waited for the lock would still miss the grants of the claim it waited for."""
+    from .statements import sql
+
+    store = dialect.current()
+    lock = store.postgres
+    only = f"AND queue IN ({', '.join(['{p}'] * len(queues))}) " if queues else ""
+    plain = " UNION ALL ".join(
+        f"SELECT 3, priority, seq, CAST(NULL AS TEXT), CAST(NULL AS TEXT) FROM (SELECT priority, seq FROM job {index} "
+        f"WHERE {_runnable(state, len(queues))}AND resources IS NULL ORDER BY priority DESC, seq LIMIT {{p}}) AS {state}"
+        for index, state in ((store.claim_index, JobState.PENDING.value), (store.retry_index, JobState.FAILED.value))
+    )
+    statement = (
+        ("SELECT 1 FROM host WHERE name = {p} FOR UPDATE; " if lock else "")
+        # (typed NULLs: PostgreSQL types a UNION's columns by its first SELECT)
+        + f"SELECT 0, {_NO_NUMBER}, {_NO_NUMBER}, CAST(NULL AS TEXT), resources FROM host WHERE name = {{p}} UNION ALL "
+        f"SELECT 1, {_NO_NUMBER}, {_NO_NUMBER}, CAST(NULL AS TEXT), granted FROM attempt WHERE host = {{p}} AND finished_at IS NULL "
+        "AND granted IS NOT NULL UNION ALL "
+        "SELECT 2, priority, seq, queue, resources FROM (SELECT priority, seq, queue, resources FROM job "
+        + store.wants_index
+        + " "
+        f"WHERE state IN ({_CLAIMABLE}) AND resources IS NOT NULL AND next_attempt_at <= {{p}} AND NOT paused "
+        + only
+        + _QUEUE_OPEN
+        + f"ORDER BY priority DESC, seq LIMIT {SCAN}) AS wanted UNION ALL "
+        + plain
+    )
+    params = ((host,) if lock else ()) + (host, host, t, *queues)
+    params += tuple(value for _ in range(2) for value in (t, *queues, k))
+    rows = sql(statement, *params).fetchall()
+    offer = next((json.loads(text) for kind, *_, text in rows if kind == 0 and text), None)
+    free = resources.Free(offer, [json.loads(text) for kind, *_, text in rows if kind == 1])
+    wanted = sorted((r[1:] for r in rows if r[0] == 2), key=lambda r: (-r[0], r[1]))
+    plain_rows = sorted((tuple(r[1:3]) for r in rows if r[0] == 3), key=lambda r: (-r[0], r[1]))[:k]
+    return offer, free, wanted, plain_rows
 
 
 def _queue_room(queues: set[str]) -> dict[str, int]:
@@ -151,7 +171,7 @@ def _queue_room(queues: set[str]) -> dict[str, int]:
     }
 
 
-_TAKE_SQL = (
+TAKE_SQL = (
     f"UPDATE job SET state = {_PROCESSING}, attempts = attempts + 1, worker_id = {{p}}, "
     "started_at = {p}, updated_at = {p}, lease_expires_at = {p}, next_attempt_at = NULL, "
     "finished_at = NULL, exit_code = NULL "
@@ -171,7 +191,7 @@ def take(chosen: dict[int, dict], worker_id: str, t: float, lease_until: float) 
     if not chosen:
         return []
     seqs = ", ".join(["{p}"] * len(chosen))
-    return sql(_TAKE_SQL.replace("{seqs}", seqs), worker_id, t, t, lease_until, *chosen).fetchall()
+    return sql(TAKE_SQL.replace("{seqs}", seqs), worker_id, t, t, lease_until, *chosen).fetchall()
 
 
 def record_grants(chosen: dict[int, dict], attempts: dict[int, tuple[int, int]]) -> None:

@@ -75,6 +75,7 @@ class PostgresDialect(SqliteDialect):
     claim_index = ""
     retry_index = ""
     due_index = ""
+    wants_index = ""
     skip_locked = "FOR UPDATE SKIP LOCKED"
     #: (read committed, the default, would give each statement its own moment)
     read_snapshot = {"isolation_level": "REPEATABLE READ"}

@@ -52,9 +52,10 @@ class SqliteDialect:
     #: attempts' output is kept in the store (any host reads it), not only in this host's files
     output_in_store = False
     #: inside the claim's subqueries: keep the planner on the partial claim indexes
-    claim_index = "INDEXED BY job_claim"
-    retry_index = "INDEXED BY job_retry"
+    claim_index = "INDEXED BY job_claim_plain"
+    retry_index = "INDEXED BY job_retry_plain"
     due_index = "INDEXED BY job_due"
+    wants_index = "INDEXED BY job_wants"
     #: after the claim's subquery: nothing to lock, the transaction holds the write lock
     skip_locked = ""
     #: storage settings of the job table, run when a store is made or upgraded
