@@ -219,6 +219,10 @@ class Running:
             raise StartError(f"could not start the command: {exc.strerror}") from None
         self.marker.handed_over()
         self.pgid = self.proc.pid
+        # a first sample at once (its shell, just exec'd): a run too short for the sampler has
+        # a peak all the same, its shell's, where rusage would give the worker's (usage.py)
+        first = stat_of(self.pgid)
+        self.usage.max_rss = first[1] if first is not None else 0
         self._guard = guard
         self._record = guard.watch(self.pgid, self.marker.name) if guard is not None else None
         self._streams = {
