@@ -55,8 +55,9 @@ _CLAIM_SQL = (
 
 # Attempt numbers continue after a retry, which resets the job's attempt count.
 _ATTEMPTS_SQL = (
-    "INSERT INTO attempt (job_seq, number, worker_id, host, started_at, stdout_path, stderr_path) "
-    "SELECT seq, n, {p}, {p}, {p}, {p} || id || {p} || n || '.stdout', {p} || id || {p} || n || '.stderr' FROM "
+    "{grants}INSERT INTO attempt (job_seq, number, worker_id, host, started_at, stdout_path, stderr_path, granted) "
+    "SELECT seq, n, {p}, {p}, {p}, {p} || id || {p} || n || '.stdout', {p} || id || {p} || n || '.stderr', "
+    "{granted} FROM "
     "(SELECT j.seq, j.id, (SELECT COALESCE(MAX(a.number), 0) + 1 FROM attempt a WHERE a.job_seq = j.seq) AS n "
     "FROM job j WHERE j.seq IN ({seqs})) AS next_number "
     "RETURNING id, job_seq, number"
@@ -114,6 +115,17 @@ def _claim_sql(claim_index: str, retry_index: str, lock: str, queues: int, with_
     )
     claim = _CLAIM_SQL.format(p="{p}", pending=pending, failed=failed, processing=_PROCESSING)
     return _CLAIM_CTE_SQL.format(p="{p}", grants="", claim=claim, granted="NULL") if with_rows else claim
+
+
+@functools.cache
+def _attempts_sql(n: int, granted: int) -> str:
+    """SQLite: the attempt rows of n claimed jobs, the first `granted` of them with their grants
+    (parameters: (seq, grant JSON) per granted job, then the rows', then the n seqs)."""
+    if not granted:
+        return _ATTEMPTS_SQL.format(p="{p}", grants="", granted="NULL", seqs=_marks(n))
+    grants = "WITH grants(seq, given) AS (VALUES " + ", ".join(["({p}, {p})"] * granted) + ") "
+    given = "(SELECT g.given FROM grants g WHERE g.seq = next_number.seq)"
+    return _ATTEMPTS_SQL.format(p="{p}", grants=grants, granted=given, seqs=_marks(n))
 
 
 @functools.cache
@@ -265,10 +277,12 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
         rows += fitted
     else:
         bare = fitted + rows
+        given = [value for row in fitted for value in (row[0], json.dumps(granted[row[0]]))]
         attempts = {
             seq: (attempt_id, number)
             for attempt_id, seq, number in sql(
-                _ATTEMPTS_SQL.replace("{seqs}", _marks(len(bare))),
+                _attempts_sql(len(bare), len(fitted)),
+                *given,
                 worker_id,
                 host,
                 t,
@@ -276,7 +290,6 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
                 *[row[0] for row in bare],
             ).fetchall()
         }
-        fits.record_grants(granted, attempts)
         rows = [(*row, *attempts[row[0]]) for row in bare]
     rows.sort(key=lambda row: (-row[6], row[0]))
     if not store.postgres:

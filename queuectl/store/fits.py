@@ -38,6 +38,8 @@ _CLAIMABLE = sql_literals(*CLAIMABLE_STATES)
 _NO_NUMBER = "CAST(NULL AS BIGINT)"
 #: the most waiting jobs that ask for resources one claim looks at
 SCAN = 64
+#: the candidates per free slot a claim looks at first (SCAN only when these do not fill them)
+FIRST_SCAN = 4
 
 _QUEUE_OPEN = (
     "AND queue NOT IN (SELECT q.name FROM queue q WHERE q.paused OR q.max_running <= "
@@ -76,9 +78,26 @@ def choose(host: str, t: float, k: int, queues: tuple[str, ...]) -> dict[int, di
     wants = dialect.current().wants_index
     if not sql(f"SELECT 1 FROM job {wants} WHERE state IN ({_CLAIMABLE}) AND resources IS NOT NULL LIMIT 1").fetchall():
         return {}
-    offer, free, wanted, plain = _look(host, t, k, queues)
-    if not offer or not wanted:
+    # a few candidates per free slot first; all SCAN only when those few did not fill the slots
+    for scan in dict.fromkeys((min(SCAN, FIRST_SCAN * k), SCAN)):
+        offer, free, wanted, plain = _look(host, t, k, queues, scan)
+        if not offer or not wanted:
+            return {}
+        chosen, order = _fit(offer, free, wanted, k)
+        if len(chosen) == k or len(wanted) < scan:
+            break
+    if not chosen:
         return {}
+    # the k best runnable jobs of either kind: those asking for nothing may come first
+    worst = (-order[-1][0], order[-1][1])
+    better = [(p, s) for p, s in plain if (-p, s) < worst]
+    keep = {seq for _, seq in sorted([*order, *better], key=lambda ps: (-ps[0], ps[1]))[:k]}
+    return {seq: grant for seq, grant in chosen.items() if seq in keep}
+
+
+def _fit(offer: dict, free: resources.Free, wanted: list, k: int) -> tuple[dict[int, dict], list[tuple[int, int]]]:
+    """Walk the jobs that ask in claim order, granting each what it asks while it fits (at most
+    k): their grants by seq, and their (priority, seq) in order."""
     whole = resources.Free(offer)
     room = _queue_room({row[2] for row in wanted})
     held: set[str] = set()  # what a job passed over waits for: nobody after it gets any of it
@@ -99,18 +118,12 @@ def choose(host: str, t: float, k: int, queues: tuple[str, ...]) -> dict[int, di
         order.append((priority, seq))
         if len(chosen) == k:
             break
-    if not chosen:
-        return {}
-    # the k best runnable jobs of either kind: those asking for nothing may come first
-    worst = (-order[-1][0], order[-1][1])
-    better = [(p, s) for p, s in plain if (-p, s) < worst]
-    keep = {seq for _, seq in sorted([*order, *better], key=lambda ps: (-ps[0], ps[1]))[:k]}
-    return {seq: grant for seq, grant in chosen.items() if seq in keep}
+    return chosen, order
 
 
-def _look(host: str, t: float, k: int, queues: tuple[str, ...]):
+def _look(host: str, t: float, k: int, queues: tuple[str, ...], scan: int = SCAN):
     """What a claim of this host needs to know, in one round trip: its offer and what it has
-    free, the best runnable jobs that ask for resources (up to SCAN) and the k best that ask for
+    free, the best runnable jobs that ask for resources (up to `scan`) and the k best that ask for
     nothing, each in claim order.
 
     PostgreSQL: the host's row is locked first, so that two claims of one host never grant the
@@ -139,7 +152,7 @@ def _look(host: str, t: float, k: int, queues: tuple[str, ...]):
         f"WHERE state IN ({_CLAIMABLE}) AND resources IS NOT NULL AND next_attempt_at <= {{p}} AND NOT paused "
         + only
         + _QUEUE_OPEN
-        + f"ORDER BY priority DESC, seq LIMIT {SCAN}) AS wanted UNION ALL "
+        + f"ORDER BY priority DESC, seq LIMIT {int(scan)}) AS wanted UNION ALL "
         + plain
     )
     params = ((host,) if lock else ()) + (host, host, t, *queues)
@@ -192,22 +205,6 @@ def take(chosen: dict[int, dict], worker_id: str, t: float, lease_until: float) 
         return []
     seqs = ", ".join(["{p}"] * len(chosen))
     return sql(TAKE_SQL.replace("{seqs}", seqs), worker_id, t, t, lease_until, *chosen).fetchall()
-
-
-def record_grants(chosen: dict[int, dict], attempts: dict[int, tuple[int, int]]) -> None:
-    """Each claimed job's grant, into its new attempt (seq -> (attempt id, number)): one
-    statement."""
-    from .statements import sql
-
-    pairs = [(attempts[seq][0], json.dumps(grant)) for seq, grant in chosen.items() if seq in attempts]
-    if not pairs:
-        return
-    values = ", ".join(["({p}, {p})"] * len(pairs))
-    sql(
-        "UPDATE attempt SET granted = CAST(v.column2 AS TEXT) "
-        f"FROM (VALUES {values}) AS v WHERE attempt.id = CAST(v.column1 AS INTEGER)",
-        *[value for pair in pairs for value in pair],
-    )
 
 
 # -- reads: what hosts offer and have free, and why a job waits -----------------------------
