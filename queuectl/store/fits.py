@@ -9,8 +9,8 @@ Inside the claim's transaction:
    worker processes of one host never grant the same device share; SQLite's write lock already
    serializes), then what it has free is read (its offer less the grants of its open attempts,
    attempt_granted) with the best runnable jobs that ask and the k best that do not;
-3. the jobs that ask (up to SCAN of them) are walked in claim order, each granted what it asks
-   while it fits;
+3. the jobs that ask are walked in claim order, each granted what it asks while it fits: first
+   FIRST_SCAN per free slot, then up to SCAN of them when those few did not fill the slots;
 4. those that fall within the k best runnable jobs of either kind are claimed (PostgreSQL: with
    their attempt rows and grants in one statement, claims._fitted_sql).
 
