@@ -13,6 +13,7 @@ from common import (
     PgServer,
     PgStore,
     Sizes,
+    as_installed,
     cpu_seconds,
     drop_store,
     env_for,
@@ -276,13 +277,6 @@ def measure_enqueue(sizes: Sizes, root: Path, backend: str = "sqlite", pg: PgSer
             "cpu_s": cpus,
         }
     }
-
-
-def as_installed(env: dict) -> dict:
-    """A command's environment as an installed queuectl runs: Python writes and reads its
-    bytecode cache (PYTHONDONTWRITEBYTECODE in the bench's own environment would have every
-    run compile queuectl's modules again, which no user pays after the first run)."""
-    return {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def _timed_with_peak(argv: list[str], env: dict, stdin_path: Path) -> tuple[float, float, float]:

@@ -22,6 +22,8 @@ from common import (
     PgServer,
     PgStore,
     Sizes,
+    as_installed,
+    compile_engine,
     drop_store,
     env_for,
     fresh_dir,
@@ -120,12 +122,13 @@ def tui_probe(db, refreshes: int) -> dict:
     """
     if importlib.util.find_spec("queuectl.tui") is None or importlib.util.find_spec("queuectl.tui.app") is None:
         return {"skipped": "queuectl.tui has no app yet"}
+    compile_engine()
     t = time.time()
     proc = subprocess.run(
         [PYTHON, str(BENCH_DIR / "tui_probe.py"), str(db), str(t), str(refreshes)],
         capture_output=True,
         text=True,
-        env=env_for(db),
+        env=as_installed(env_for(db)),
         timeout=120,
     )
     if proc.returncode != 0:
@@ -165,7 +168,7 @@ class PartialFailure(Exception):
 
 def probe_store(db, sizes: Sizes, built: dict) -> dict:
     n = sum(built["states"].values())
-    env = env_for(db)
+    env = as_installed(env_for(db))
     cli = {}
     for key, args in CLI_PROBES.items():
         if not sizes.quick:

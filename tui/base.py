@@ -52,10 +52,16 @@ class StorePane(Vertical):
 
     def on_mount(self) -> None:
         self.set_interval(self.REFRESH_SECONDS, self._tick)
-        self.reload()
+        self._reload_if_visible()
 
     def on_resize(self) -> None:
-        self.reload()  # layouts and page sizes depend on the size
+        self._reload_if_visible()  # layouts and page sizes depend on the size
+
+    def _reload_if_visible(self) -> None:
+        """A hidden pane queries nothing: the dashboard's first screen waits for no other pane's
+        store query or render, and showing a pane reloads it (the app's tab switch)."""
+        if self.is_visible_pane:
+            self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (action in self.WRITES and self.app.readonly)

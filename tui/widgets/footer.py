@@ -11,6 +11,7 @@ from __future__ import annotations
 from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import HorizontalGroup
+from textual.dom import NoScreen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey  # no public path; textual is pinned in pyproject.toml
 
@@ -37,11 +38,26 @@ class KeysFooter(Footer):
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("show_command_palette", False)
         super().__init__(**kwargs)
+        self._shown: tuple | None = None
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._fit)
 
     async def recompose(self) -> None:
+        """Only when the keys to show changed: Textual asks again on every focus change and
+        binding refresh, and rebuilding the row each time cost the first screen 0.2 s."""
+        try:
+            bindings = self.screen.active_bindings.values()
+        except NoScreen:  # asked after refresh, while its dialog was being closed
+            return
+        shown = tuple(
+            (binding.key, binding.description, enabled, tooltip)
+            for _, binding, enabled, tooltip in bindings
+            if binding.show
+        )
+        if self._bindings_ready and shown == self._shown:
+            return
+        self._shown = shown if self._bindings_ready else None
         await super().recompose()
         self._fit()
 
