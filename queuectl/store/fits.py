@@ -25,6 +25,7 @@ worker, whose guard has killed the job's processes by then.
 
 from __future__ import annotations
 
+import functools
 import json
 
 from .. import resources
@@ -104,7 +105,7 @@ def _fit(offer: dict, free: resources.Free, wanted: list, k: int) -> tuple[dict[
     chosen: dict[int, dict] = {}
     order: list[tuple[int, int]] = []
     for priority, seq, queue, asked in wanted:
-        request = json.loads(asked)
+        request = _parsed(asked)
         short = free.short_of(request)
         if short or held & set(request):
             if not whole.short_of(request):
@@ -124,30 +125,49 @@ def _fit(offer: dict, free: resources.Free, wanted: list, k: int) -> tuple[dict[
 def _look(host: str, t: float, k: int, queues: tuple[str, ...], scan: int = SCAN):
     """What a claim of this host needs to know, in one round trip: its offer and what it has
     free, the best runnable jobs that ask for resources (up to `scan`) and the k best that ask for
-    nothing, each in claim order.
-
-    PostgreSQL: the host's row is locked first, so that two claims of one host never grant the
-    same device share (SQLite's write lock already serializes them).  The lock is a statement of
-    its own: under READ COMMITTED a statement reads from the snapshot it started with, so one that
-    waited for the lock would still miss the grants of the claim it waited for."""
+    nothing, each in claim order."""
     from .statements import sql
 
     store = dialect.current()
     lock = store.postgres
-    only = f"AND queue IN ({', '.join(['{p}'] * len(queues))}) " if queues else ""
+    statement = _look_sql(lock, store.wants_index, store.claim_index, store.retry_index, len(queues), scan)
+    params = ((host,) if lock else ()) + (host, host, t, *queues)
+    params += tuple(value for _ in range(2) for value in (t, *queues, k))
+    rows = sql(statement, *params).fetchall()
+    offer = next((_parsed(text) for kind, *_, text in rows if kind == 0 and text), None)
+    free = resources.Free(offer, [_parsed(text) for kind, *_, text in rows if kind == 1])
+    wanted = sorted((r[1:] for r in rows if r[0] == 2), key=lambda r: (-r[0], r[1]))
+    plain_rows = sorted((tuple(r[1:3]) for r in rows if r[0] == 3), key=lambda r: (-r[0], r[1]))[:k]
+    return offer, free, wanted, plain_rows
+
+
+#: the JSON of offers, grants and requests, parsed once per distinct text (a claim reads the
+#: same few again and again); the dicts are shared, so they are only ever read
+_parsed = functools.lru_cache(maxsize=1024)(json.loads)
+
+
+@functools.cache
+def _look_sql(lock: bool, wants_index: str, claim_index: str, retry_index: str, queues: int, scan: int) -> str:
+    """The look's statement (parameters: see _look).
+
+    PostgreSQL (`lock`): the host's row is locked first, so that two claims of one host never
+    grant the same device share (SQLite's write lock already serializes them).  The lock is a
+    statement of its own: under READ COMMITTED a statement reads from the snapshot it started
+    with, so one that waited for the lock would still miss the grants of the claim it waited for."""
+    only = f"AND queue IN ({', '.join(['{p}'] * queues)}) " if queues else ""
     plain = " UNION ALL ".join(
         f"SELECT 3, priority, seq, CAST(NULL AS TEXT), CAST(NULL AS TEXT) FROM (SELECT priority, seq FROM job {index} "
-        f"WHERE {_runnable(state, len(queues))}AND resources IS NULL ORDER BY priority DESC, seq LIMIT {{p}}) AS {state}"
-        for index, state in ((store.claim_index, JobState.PENDING.value), (store.retry_index, JobState.FAILED.value))
+        f"WHERE {_runnable(state, queues)}AND resources IS NULL ORDER BY priority DESC, seq LIMIT {{p}}) AS {state}"
+        for index, state in ((claim_index, JobState.PENDING.value), (retry_index, JobState.FAILED.value))
     )
-    statement = (
+    return (
         ("SELECT 1 FROM host WHERE name = {p} FOR UPDATE; " if lock else "")
         # (typed NULLs: PostgreSQL types a UNION's columns by its first SELECT)
         + f"SELECT 0, {_NO_NUMBER}, {_NO_NUMBER}, CAST(NULL AS TEXT), resources FROM host WHERE name = {{p}} UNION ALL "
         f"SELECT 1, {_NO_NUMBER}, {_NO_NUMBER}, CAST(NULL AS TEXT), granted FROM attempt WHERE host = {{p}} AND finished_at IS NULL "
         "AND granted IS NOT NULL UNION ALL "
         "SELECT 2, priority, seq, queue, resources FROM (SELECT priority, seq, queue, resources FROM job "
-        + store.wants_index
+        + wants_index
         + " "
         f"WHERE state IN ({_CLAIMABLE}) AND resources IS NOT NULL AND next_attempt_at <= {{p}} AND NOT paused "
         + only
@@ -155,14 +175,6 @@ def _look(host: str, t: float, k: int, queues: tuple[str, ...], scan: int = SCAN
         + f"ORDER BY priority DESC, seq LIMIT {int(scan)}) AS wanted UNION ALL "
         + plain
     )
-    params = ((host,) if lock else ()) + (host, host, t, *queues)
-    params += tuple(value for _ in range(2) for value in (t, *queues, k))
-    rows = sql(statement, *params).fetchall()
-    offer = next((json.loads(text) for kind, *_, text in rows if kind == 0 and text), None)
-    free = resources.Free(offer, [json.loads(text) for kind, *_, text in rows if kind == 1])
-    wanted = sorted((r[1:] for r in rows if r[0] == 2), key=lambda r: (-r[0], r[1]))
-    plain_rows = sorted((tuple(r[1:3]) for r in rows if r[0] == 3), key=lambda r: (-r[0], r[1]))[:k]
-    return offer, free, wanted, plain_rows
 
 
 def _queue_room(queues: set[str]) -> dict[str, int]:
