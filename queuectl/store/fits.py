@@ -68,21 +68,34 @@ def host_free(host: str) -> tuple[dict | None, resources.Free]:
     return offer, resources.Free(offer, [json.loads(value) for kind, value in rows if kind == 1])
 
 
+#: did this process's last look find runnable jobs asking for resources?  Only a hint: while
+#: it holds, the next claim looks at once instead of probing first
+_asking_seen = False
+
+
 def choose(host: str, t: float, k: int, queues: tuple[str, ...]) -> dict[int, dict]:
     """The jobs asking for resources this host claims now (job seq -> its grant), at most k."""
     from .statements import sql
 
+    global _asking_seen
     if k <= 0:
         return {}
     # one look through job_wants: when no waiting job asks for anything, that is all it costs
-    # (SQLite: named, or its planner walks every pending job through a sort index: 40 ms at 1M)
+    # (SQLite: named, or its planner walks every pending job through a sort index: 40 ms at 1M);
+    # skipped while the last look found such jobs (a round trip less per claim while they drain)
     wants = dialect.current().wants_index
-    if not sql(f"SELECT 1 FROM job {wants} WHERE state IN ({_CLAIMABLE}) AND resources IS NOT NULL LIMIT 1").fetchall():
+    if (
+        not _asking_seen
+        and not sql(
+            f"SELECT 1 FROM job {wants} WHERE state IN ({_CLAIMABLE}) AND resources IS NOT NULL LIMIT 1"
+        ).fetchall()
+    ):
         return {}
     # a few candidates per free slot first; all SCAN only when those few did not fill the slots
     for scan in dict.fromkeys((min(SCAN, FIRST_SCAN * k), SCAN)):
         offer, free, wanted, plain = _look(host, t, k, queues, scan)
-        if not offer or not wanted:
+        _asking_seen = bool(offer and wanted)
+        if not _asking_seen:
             return {}
         chosen, order = _fit(offer, free, wanted, k)
         if len(chosen) == k or len(wanted) < scan:
