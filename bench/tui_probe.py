@@ -24,11 +24,15 @@ def peak_rss_mb() -> float:
 
 
 async def probe(db: str, spawned_at: float, refreshes: int) -> dict:
-    from queuectl.tui.app import QueuectlApp
-    from queuectl.tui.panes.jobs import JobsPane
-
     from queuectl import store
     from queuectl.paths import resolve
+
+    # in the order `queuectl tui` takes: the store is opened before the dashboard is imported
+    # (a SQLite store loads peewee without the database drivers it would import: ~35 ms)
+    location = resolve(db)
+    store.open_store(location)
+    from queuectl.tui.app import QueuectlApp
+    from queuectl.tui.panes.jobs import JobsPane
 
     shown: list[float] = []
     original = JobsPane.show
@@ -39,8 +43,6 @@ async def probe(db: str, spawned_at: float, refreshes: int) -> dict:
         return out
 
     JobsPane.show = show
-    location = resolve(db)
-    store.open_store(location)
     app = QueuectlApp(location)
     async with app.run_test(size=(160, 50)) as pilot:
         while not shown:
