@@ -242,7 +242,7 @@ def _marks(n: int) -> str:
 
 
 def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...]) -> list[Claim]:
-    from .statements import sql
+    from .statements import prepared, sql
 
     cfg = current_config()
     store = dialect.current()
@@ -257,7 +257,9 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
     if store.postgres and granted:  # with their attempt rows, grants and the worker row
         given = [value for seq, grant in granted.items() for value in (seq, json.dumps(grant))]
         rows_after = (worker_id, host, t, *paths, t, worker_id)
-        fitted = sql(_fitted_sql(len(granted)), *given, worker_id, t, t, lease_until, *granted, *rows_after).fetchall()
+        fitted = prepared(
+            _fitted_sql(len(granted)), *given, worker_id, t, t, lease_until, *granted, *rows_after
+        ).fetchall()
     else:
         fitted = fits.take(granted, worker_id, t, lease_until)
     rows: list[tuple] = []
@@ -267,7 +269,7 @@ def _claim(worker_id: str, host: str, t: float, k: int, queues: tuple[str, ...])
         params = (worker_id, t, t, lease_until, t, *queues, n, t, *queues, n, n)
         if store.postgres:  # the attempt rows and the worker row in the same statement
             params += (worker_id, host, t, *paths, t, worker_id)
-        got = sql(statement, *params).fetchall()
+        got = prepared(statement, *params).fetchall()
         rows += got
         if not got or not limited:
             break
@@ -324,7 +326,7 @@ def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[st
 
     Successes are two statements for the whole batch (one on PostgreSQL); a failure is a few statements of its own
     (its backoff, its retries left, its fatal exit codes)."""
-    from .statements import sql
+    from .statements import prepared, sql
 
     if not finished:
         return [], False
@@ -336,7 +338,7 @@ def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[st
     ok = [f for f in finished if f.error is None]
     done: list[tuple] = []
     if ok and dialect.current().postgres:  # one statement
-        done = sql(_COMPLETE_CTE_SQL, t, [f.claim.attempt_id for f in ok], t, t, worker_id).fetchall()
+        done = prepared(_COMPLETE_CTE_SQL, t, [f.claim.attempt_id for f in ok], t, t, worker_id).fetchall()
     elif ok:
         open_ = {
             attempt_id

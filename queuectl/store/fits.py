@@ -5,10 +5,10 @@ claim of claims.py takes only jobs that ask for nothing (`resources IS NULL`).
 Inside the claim's transaction:
 1. one look through the partial index job_wants: no waiting job asks for anything (the common
    case) -> nothing more is done;
-2. in one round trip (_look): the host's row is locked (PostgreSQL: FOR UPDATE, so that two
+2. _look: the host's row is locked (PostgreSQL: FOR UPDATE, a statement of its own, so that two
    worker processes of one host never grant the same device share; SQLite's write lock already
-   serializes), then what it has free is read (its offer less the grants of its open attempts,
-   attempt_granted) with the best runnable jobs that ask and the k best that do not;
+   serializes), then in one statement what it has free is read (its offer less the grants of its
+   open attempts, attempt_granted) with the best runnable jobs that ask and the k best that do not;
 3. the jobs that ask are walked in claim order, each granted what it asks while it fits: first
    FIRST_SCAN per free slot, then up to SCAN of them when those few did not fill the slots;
 4. those that fall within the k best runnable jobs of either kind are claimed (PostgreSQL: with
@@ -75,7 +75,7 @@ _asking_seen = False
 
 def choose(host: str, t: float, k: int, queues: tuple[str, ...]) -> dict[int, dict]:
     """The jobs asking for resources this host claims now (job seq -> its grant), at most k."""
-    from .statements import sql
+    from .statements import prepared
 
     global _asking_seen
     if k <= 0:
@@ -86,7 +86,7 @@ def choose(host: str, t: float, k: int, queues: tuple[str, ...]) -> dict[int, di
     wants = dialect.current().wants_index
     if (
         not _asking_seen
-        and not sql(
+        and not prepared(
             f"SELECT 1 FROM job {wants} WHERE state IN ({_CLAIMABLE}) AND resources IS NOT NULL LIMIT 1"
         ).fetchall()
     ):
@@ -136,17 +136,21 @@ def _fit(offer: dict, free: resources.Free, wanted: list, k: int) -> tuple[dict[
 
 
 def _look(host: str, t: float, k: int, queues: tuple[str, ...], scan: int = SCAN):
-    """What a claim of this host needs to know, in one round trip: its offer and what it has
-    free, the best runnable jobs that ask for resources (up to `scan`) and the k best that ask for
+    """What a claim of this host needs to know, in one statement (after the lock): its offer and
+    what it has free, the best runnable jobs that ask for resources (up to `scan`) and the k best that ask for
     nothing, each in claim order."""
-    from .statements import sql
+    from .statements import prepared
 
     store = dialect.current()
-    lock = store.postgres
-    statement = _look_sql(lock, store.wants_index, store.claim_index, store.retry_index, len(queues), scan)
-    params = ((host,) if lock else ()) + (host, host, t, *queues)
-    params += tuple(value for _ in range(2) for value in (t, *queues, k))
-    rows = sql(statement, *params).fetchall()
+    if store.postgres:
+        # the host's row is locked first, so that two claims of one host never grant the same
+        # device share (SQLite's write lock already serializes them).  The lock is a statement
+        # of its own: under READ COMMITTED a statement reads from the snapshot it started with,
+        # so one that waited for the lock would still miss the grants of the claim it waited for
+        prepared("SELECT 1 FROM host WHERE name = {p} FOR UPDATE", host)
+    statement = _look_sql(store.wants_index, store.claim_index, store.retry_index, len(queues), scan)
+    params = (host, host, t, *queues) + tuple(value for _ in range(2) for value in (t, *queues, k))
+    rows = prepared(statement, *params).fetchall()
     offer = next((_parsed(text) for kind, *_, text in rows if kind == 0 and text), None)
     free = resources.Free(offer, [_parsed(text) for kind, *_, text in rows if kind == 1])
     wanted = sorted((r[1:] for r in rows if r[0] == 2), key=lambda r: (-r[0], r[1]))
@@ -160,13 +164,8 @@ _parsed = functools.lru_cache(maxsize=1024)(json.loads)
 
 
 @functools.cache
-def _look_sql(lock: bool, wants_index: str, claim_index: str, retry_index: str, queues: int, scan: int) -> str:
-    """The look's statement (parameters: see _look).
-
-    PostgreSQL (`lock`): the host's row is locked first, so that two claims of one host never
-    grant the same device share (SQLite's write lock already serializes them).  The lock is a
-    statement of its own: under READ COMMITTED a statement reads from the snapshot it started
-    with, so one that waited for the lock would still miss the grants of the claim it waited for."""
+def _look_sql(wants_index: str, claim_index: str, retry_index: str, queues: int, scan: int) -> str:
+    """The look's statement (parameters: see _look)."""
     only = f"AND queue IN ({', '.join(['{p}'] * queues)}) " if queues else ""
     plain = " UNION ALL ".join(
         f"SELECT 3, priority, seq, CAST(NULL AS TEXT), CAST(NULL AS TEXT) FROM (SELECT priority, seq FROM job {index} "
@@ -174,9 +173,8 @@ def _look_sql(lock: bool, wants_index: str, claim_index: str, retry_index: str, 
         for index, state in ((claim_index, JobState.PENDING.value), (retry_index, JobState.FAILED.value))
     )
     return (
-        ("SELECT 1 FROM host WHERE name = {p} FOR UPDATE; " if lock else "")
         # (typed NULLs: PostgreSQL types a UNION's columns by its first SELECT)
-        + f"SELECT 0, {_NO_NUMBER}, {_NO_NUMBER}, CAST(NULL AS TEXT), resources FROM host WHERE name = {{p}} UNION ALL "
+        f"SELECT 0, {_NO_NUMBER}, {_NO_NUMBER}, CAST(NULL AS TEXT), resources FROM host WHERE name = {{p}} UNION ALL "
         f"SELECT 1, {_NO_NUMBER}, {_NO_NUMBER}, CAST(NULL AS TEXT), granted FROM attempt WHERE host = {{p}} AND finished_at IS NULL "
         "AND granted IS NOT NULL UNION ALL "
         "SELECT 2, priority, seq, queue, resources FROM (SELECT priority, seq, queue, resources FROM job "
