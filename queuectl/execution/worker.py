@@ -50,9 +50,12 @@ WAKE_BEAT_SECONDS = 0.05
 #: prefetch: a worker whose jobs are quick claims up to this many jobs ahead of its free slots
 #: and holds them (processing, under its lease, not started), so that a slot that frees is
 #: refilled at once, without a transaction, and the ends are recorded in batches
-#: (bench/profile_worker.py).  QUEUECTL_PREFETCH sets it (4 is what the bench chose).  Off by
-#: default for now: beside jobs that ask for GPUs, a device share was once seen granted to three
-#: half-GPU jobs at once with prefetch on (tests/test_resources.py, not yet explained)
+#: (bench/profile_worker.py).  QUEUECTL_PREFETCH sets it (4 is what the bench chose: drains of
+#: 2,000 `true` at --count 2, SQLite 568 -> 774 jobs/s, PostgreSQL 197 -> 401, 2026-12-07).  Off
+#: by default until a held job's start is recorded when it starts: its started_at is its claim's
+#: time, so the order in which held jobs started cannot be read back (tests/test_seed_readme.py's
+#: build, test, deploy fails with it on).  (A device share once seen granted twice with prefetch
+#: on was the PostgreSQL claim's snapshot, fixed in bb01dad, not prefetch's.)
 PREFETCH = 0
 PREFETCH_ENV = "QUEUECTL_PREFETCH"
 PREFETCH_MAX = 1000
