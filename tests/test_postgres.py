@@ -141,3 +141,26 @@ def test_store_clock_is_the_servers_whatever_this_hosts_says(opened, monkeypatch
     monkeypatch.setattr(connection, "_host_clock", lambda: time.time() + 3600)  # an hour ahead
     connection._clock_offset.cache_clear()
     assert abs(store.now() - time.time()) < 5  # leases and schedules still use the server's time
+
+
+def test_the_hot_statements_are_prepared_once_per_session_and_again_after_a_reconnect(opened):
+    """Claims and finishes run as prepared statements (not planned again each time), and a new
+    connection, whose session has none, prepares them again instead of failing."""
+    from queuectl import store
+    from queuectl.models import db
+
+    for i in range(4):
+        enqueue(id=f"p{i}", command="true")
+    store.register_worker("w1", "h1", os.getpid(), None, 1)
+
+    def drain_two() -> None:
+        for _ in range(2):
+            (claim,) = store.claim_batch("w1", "h1", 1)
+            store.finish_batch([store.Finished(claim, None, 0)], "w1", "h1")
+
+    drain_two()
+    prepared = {name for (name,) in db.execute_sql("SELECT name FROM pg_prepared_statements").fetchall()}
+    assert len({n for n in prepared if n.startswith("queuectl_")}) >= 2  # the claim and the batch of successes
+    db.close()  # a new session: nothing prepared in it yet
+    drain_two()
+    assert [job(f"p{i}")["state"] for i in range(4)] == ["completed"] * 4
