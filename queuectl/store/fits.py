@@ -137,8 +137,8 @@ def _fit(offer: dict, free: resources.Free, wanted: list, k: int) -> tuple[dict[
 
 def _look(host: str, t: float, k: int, queues: tuple[str, ...], scan: int = SCAN):
     """What a claim of this host needs to know, in one statement (after the lock): its offer and
-    what it has free, the best runnable jobs that ask for resources (up to `scan`) and the k best that ask for
-    nothing, each in claim order."""
+    what it has free, the best runnable jobs that ask for resources (up to `scan`) and the k best
+    that ask for nothing, each in claim order."""
     from .statements import prepared
 
     store = dialect.current()

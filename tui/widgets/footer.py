@@ -51,7 +51,7 @@ class KeysFooter(Footer):
         except NoScreen:  # asked after refresh, while its dialog was being closed
             return
         shown = tuple(
-            (binding.key, binding.description, enabled, tooltip)
+            (binding.key, binding.action, binding.description, enabled, tooltip)
             for _, binding, enabled, tooltip in bindings
             if binding.show
         )
