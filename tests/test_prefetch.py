@@ -102,6 +102,34 @@ def test_worker_stop_hands_held_jobs_back_at_once(tmp_path, monkeypatch):
         assert job(name)["attempts"] == 0 and _attempts(name) == []
 
 
+def test_a_held_job_starts_when_it_starts_not_when_it_was_claimed(monkeypatch):
+    """s1..s4 are claimed together, and s2..s4 held while s1 runs in the one slot: each records
+    the time it really started, in its attempt and its job, whether a heartbeat recorded it
+    while it ran (s2 runs 1.5 s) or the record of its end did (s3, s4 run at once).  So the
+    order in which they ran, and how long each ran, read back true."""
+    monkeypatch.setenv("QUEUECTL_PREFETCH", "4")
+    monkeypatch.setenv("QUEUECTL_HOLD_SECONDS", "30")
+    for name in ("t1", "t2"):
+        enqueue(id=name, command="true")
+    runs = {"s1": "sleep 1", "s2": "sleep 1.5", "s3": "true", "s4": "true"}
+    for name, command in runs.items():
+        enqueue(id=name, command=command)
+    workers = start_workers("--count", "1")
+    try:
+        wait_for(lambda: all(job(name)["state"] == "completed" for name in runs), timeout=30)
+    finally:
+        assert stop(workers) == 0
+    (s1, s2, s3, s4) = (_attempts(name)[0] for name in runs)
+    assert len({a.started_at for a in (s1, s2, s3, s4)}) == 4  # (not one claim's time)
+    assert s2.started_at >= s1.started_at + 1.0  # one slot: s2 waited for s1's second
+    assert s3.started_at >= s2.started_at + 1.5
+    assert s4.started_at > s3.started_at
+    for name, attempt in zip(runs, (s1, s2, s3, s4)):
+        ran = store.get_job(name)
+        assert ran.started_at == attempt.started_at, name
+        assert ran.finished_at - ran.started_at < {"s1": 1.9, "s2": 2.4}.get(name, 0.9), name
+
+
 def test_released_claims_wait_again_as_before_their_claim(opened):
     """store.release_claims: pending jobs go back to pending, a failed one (awaiting its retry)
     to failed with the retry due now; no attempt row, the attempt count as before, and the

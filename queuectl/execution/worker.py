@@ -50,13 +50,11 @@ WAKE_BEAT_SECONDS = 0.05
 #: prefetch: a worker whose jobs are quick claims up to this many jobs ahead of its free slots
 #: and holds them (processing, under its lease, not started), so that a slot that frees is
 #: refilled at once, without a transaction, and the ends are recorded in batches
-#: (bench/profile_worker.py).  QUEUECTL_PREFETCH sets it (4 is what the bench chose: drains of
-#: 2,000 `true` at --count 2, SQLite 568 -> 774 jobs/s, PostgreSQL 197 -> 401, 2026-12-07).  Off
-#: by default until a held job's start is recorded when it starts: its started_at is its claim's
-#: time, so the order in which held jobs started cannot be read back (tests/test_seed_readme.py's
-#: build, test, deploy fails with it on).  (A device share once seen granted twice with prefetch
-#: on was the PostgreSQL claim's snapshot, fixed in bb01dad, not prefetch's.)
-PREFETCH = 0
+#: (bench/profile_worker.py).  4 is what the bench chose: drains of 2,000 `true` at --count 2,
+#: SQLite 568 -> 774 jobs/s, PostgreSQL 197 -> 401, 2026-12-07.  A held job's start is noted
+#: when it starts and recorded by the next heartbeat or with its end (store.record_starts).
+#: QUEUECTL_PREFETCH sets it; 0 turns it off
+PREFETCH = 4
 PREFETCH_ENV = "QUEUECTL_PREFETCH"
 PREFETCH_MAX = 1000
 #: a worker prefetches only while its latest job ran at most this long: for longer jobs the
@@ -202,6 +200,9 @@ class Worker:
         self._ended_since = 0.0  # when the oldest of them ended
         self._outcomes: dict[int, runner.Outcome] = {}  # by attempt id, for the progress lines
         self._unreported_pgids: dict[int, int] = {}  # attempt id -> process group, for the next beat
+        # attempt id -> (claim, its start on the store's clock): held jobs that started after
+        # their claim, for the next beat, or for the record of their end (store.record_starts)
+        self._unreported_starts: dict[int, tuple[store.Claim, float]] = {}
         self._look = True  # there may be work to claim (a wake-up, an end, a timeout, a full batch)
         # after a look that found too little: when to look again unwoken (monotonic; None: not
         # asked yet).  Asked once per such look, not once per wake-up of a job's output
@@ -337,15 +338,20 @@ class Worker:
         self._look = len(claims) == k  # fewer than asked: nothing more to claim until woken
         held_at = time.monotonic()
         self._held.extend((held_at, claim) for claim in claims)
-        self._start_held()
+        self._start_held(claimed_at=held_at)
 
-    def _start_held(self) -> None:
+    def _start_held(self, claimed_at: float | None = None) -> None:
         """Start held jobs in the free slots, oldest claim first (never past the fence
-        deadline: a lease not renewed is not ours to start under)."""
+        deadline: a lease not renewed is not ours to start under).  A job claimed by this very
+        turn (`claimed_at`) starts at its claim's time; one that was held has its start noted,
+        for the store (store.record_starts)."""
         while self._held and len(self.jobs) < self.slots and not self.stopping:
             if time.monotonic() > self.guard.deadline:
                 return
-            self._start(self._held.popleft()[1])
+            at, claim = self._held.popleft()
+            if at != claimed_at:
+                self._unreported_starts[claim.attempt_id] = (claim, store.now())
+            self._start(claim)
 
     def _hand_back(self) -> None:
         """Give the held jobs back for any worker to take (a stop, or held too long), and stop
@@ -387,16 +393,26 @@ class Worker:
         for running, outcome in ended:
             if not self._ended:
                 self._ended_since = now
-            self._ended.append(store.Finished(running.claim, outcome.error, outcome.exit_code, _usage_row(outcome)))
-            self._outcomes[running.claim.attempt_id] = outcome
+            attempt_id = running.claim.attempt_id
+            self._ended.append(
+                store.Finished(
+                    running.claim, outcome.error, outcome.exit_code, _usage_row(outcome), self._started_at(attempt_id)
+                )
+            )
+            self._outcomes[attempt_id] = outcome
             self._quick = outcome.duration <= QUICK_SECONDS
-            self._unreported_pgids.pop(running.claim.attempt_id, None)
+            self._unreported_pgids.pop(attempt_id, None)
         # look for work again on a wake-up, a slot freed (its claim shares the record's
         # transaction), a timeout or the moment a job is due; never for a job's output alone
         if woke or ended or timed_out or self._look_at is not None and now >= self._look_at:
             self._look, self._look_at = True, None
         if woke and self.jobs.running:  # a running job may have been cancelled: look soon
             self._next_beat_at = min(self._next_beat_at, self._last_beat + WAKE_BEAT_SECONDS)
+
+    def _started_at(self, attempt_id: int) -> float | None:
+        """A held job's start, for the record of its end, unless a heartbeat recorded it."""
+        started = self._unreported_starts.pop(attempt_id, None)
+        return started and started[1]
 
     def _beat_interval(self) -> float:
         """Every second, and faster for a short lease (fence.beat_every): a renewal due exactly
@@ -448,8 +464,10 @@ class Worker:
             sent = time.monotonic()
             store.check_schema()  # another host upgraded the store: stop here if we must (SchemaTooNew)
             claims = held + [r.claim for r in running]  # (the last one is the worker's current job)
-            beat = store.heartbeat(self.id, claims, self._unreported_pgids, self.stopping)
+            started = list(self._unreported_starts.values())
+            beat = store.heartbeat(self.id, claims, self._unreported_pgids, self.stopping, started)
             self._unreported_pgids = {}
+            self._unreported_starts = {}
             self._renewed(sent)
             self._beat_went_through()
             due = store.run_due_schedules()
@@ -570,7 +588,7 @@ class Worker:
         except runner.StartError as exc:  # the attempt fails, not the worker
             if not self._ended:
                 self._ended_since = time.monotonic()
-            self._ended.append(store.Finished(claim, str(exc), None))
+            self._ended.append(store.Finished(claim, str(exc), None, None, self._started_at(claim.attempt_id)))
             self._outcomes[claim.attempt_id] = runner.Outcome(None, 0.0, str(exc))
             return
         self.jobs.add(running)

@@ -101,6 +101,9 @@ class Finished:
     exit_code: int | None
     #: what the run used (store/usage.py: wall, cpu user, cpu system, peak bytes, signal, note)
     usage: tuple | None = None
+    #: when it started, on the store's clock, for a job held after its claim (prefetch) whose start
+    #: no heartbeat has recorded yet (None: it started with its claim, whose time is its start)
+    started_at: float | None = None
 
 
 @functools.cache
@@ -237,6 +240,34 @@ def release_claims(claims: list[Claim], worker_id: str) -> int:
     return len(back)
 
 
+def record_starts(starts: list[tuple[Claim, float]], worker_id: str) -> None:
+    """The real start of jobs that were held after their claim (prefetch: claimed ahead of a
+    free slot, started when one freed), into their attempts and jobs: the claim wrote its own
+    time as their start, and the order in which jobs ran, a run's duration and the runtime sort
+    all read started_at.  (A job's wait, observed at its claim, ends at the claim.)  Called by
+    the finish, before the states change, so the duration the metric triggers observe is the
+    run's; and by the heartbeat, for a held job still running.  Only runs still open, of jobs
+    still this worker's."""
+    from .statements import chunks, sql
+
+    for piece in chunks(starts, 250):
+        by_attempt = " ".join("WHEN {p} THEN {p}" for _ in piece)
+        sql(
+            f"UPDATE attempt SET started_at = CASE id {by_attempt} END "
+            f"WHERE id IN ({_marks(len(piece))}) AND finished_at IS NULL",
+            *[v for claim, at in piece for v in (claim.attempt_id, at)],
+            *[claim.attempt_id for claim, _ in piece],
+        )
+        by_job = " ".join("WHEN {p} THEN {p}" for _ in piece)
+        sql(
+            f"UPDATE job SET started_at = CASE seq {by_job} END "
+            f"WHERE seq IN ({_marks(len(piece))}) AND state = {_PROCESSING} AND worker_id = {{p}}",
+            *[v for claim, at in piece for v in (claim.seq, at)],
+            *[claim.seq for claim, _ in piece],
+            worker_id,
+        )
+
+
 def _marks(n: int) -> str:
     return ", ".join(["{p}"] * n)
 
@@ -330,6 +361,7 @@ def _finish(finished: list[Finished], worker_id: str, t: float) -> tuple[list[st
 
     if not finished:
         return [], False
+    record_starts([(f.claim, f.started_at) for f in finished if f.started_at is not None], worker_id)
     usage.record([(f.claim.attempt_id, *f.usage) for f in finished if f.usage is not None])
     state_of: dict[int, str] = {}
     wake = False

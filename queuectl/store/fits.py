@@ -235,8 +235,8 @@ def take(chosen: dict[int, dict], worker_id: str, t: float, lease_until: float) 
 def live_offers() -> dict[str, dict]:
     """The offers of the hosts that have a live worker, by host."""
     from .connection import now
+    from .hosts import LIVENESS_SECONDS
     from .statements import sql
-    from .workers import LIVENESS_SECONDS
 
     rows = sql(
         "SELECT h.name, h.resources FROM host h WHERE h.resources IS NOT NULL AND EXISTS "

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..models import Attempt, Job, JobState, Worker, db
 from . import counters, hosts, sqltext
 from .cached import current_config
+from .claims import record_starts
 from .connection import elapsed_clock, guarded, now, wake_workers
 from .hosts import LIVENESS_SECONDS
 from .views import Claim, WorkerView
@@ -64,12 +65,17 @@ class Heartbeat:
 
 @guarded
 def heartbeat(
-    worker_id: str, running: Sequence[Claim] = (), pgids: Mapping[int, int] | None = None, stopping: bool = False
+    worker_id: str,
+    running: Sequence[Claim] = (),
+    pgids: Mapping[int, int] | None = None,
+    stopping: bool = False,
+    started: Sequence[tuple[Claim, float]] = (),
 ) -> Heartbeat:
     """I am alive, running these jobs: refresh the worker row and every running job's lease
     (one statement for all), and note new process groups (attempt id -> pgid) so that those
-    jobs can be killed from outside.  `stopping`: the worker was told to stop by a signal
-    (Ctrl+C, SIGTERM), so it reads `stopping` as one told through the store does."""
+    jobs can be killed from outside, and the real start of held jobs that started since
+    (claims.record_starts).  `stopping`: the worker was told to stop by a signal (Ctrl+C,
+    SIGTERM), so it reads `stopping` as one told through the store does."""
     from peewee import Case
 
     from .config import current_config
@@ -101,6 +107,7 @@ def heartbeat(
             open_.update(attempt_id for (attempt_id,) in Attempt.select(Attempt.id).where(still_open).tuples())
         for attempt_id, pgid in (pgids or {}).items():
             Attempt.update(pgid=pgid).where((Attempt.id == attempt_id) & Attempt.pgid.is_null()).execute()
+        record_starts(list(started), worker_id)
     # a worker whose row was removed (declared dead while it was frozen) must stop
     # a run is this worker's while its job is and its attempt is still open (see claims._finish)
     return Heartbeat(
