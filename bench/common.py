@@ -48,7 +48,7 @@ class Sizes:
                 drain_jobs=200,
                 raw_jobs=200,
                 pickup_jobs=5,
-                idle_seconds=2.0,
+                idle_seconds=1.0,
                 idle_samples=1,
                 cpu_seconds=2.0,
                 enqueue_jobs=10_000,

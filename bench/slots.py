@@ -55,7 +55,7 @@ def _running(db) -> int:
     return sql(db, "SELECT count(*) FROM job WHERE state = 'processing'")[0][0]
 
 
-def sixty_four(root: Path, backend: str, pg: PgServer | None) -> dict:
+def sixty_four(root: Path, backend: str, pg: PgServer | None, settle: float) -> dict:
     work = fresh_dir(root, f"slots64-{backend}")
     db = make_store(backend, work, "slots64", pg)
     try:
@@ -69,7 +69,7 @@ def sixty_four(root: Path, backend: str, pg: PgServer | None) -> dict:
         )
         try:
             wait_for(lambda: _running(db) == 64, 60, 0.05, "64 running jobs")
-            time.sleep(2)  # a heartbeat or two: steady state
+            time.sleep(settle)  # a heartbeat or two: steady state
             tree = _queuectl_tree(sup.pid)
             out = {"processes": len(tree), "rss_mb": sum(rss_mb(pid) or 0 for pid in tree)}
             if isinstance(db, PgStore):
@@ -82,11 +82,11 @@ def sixty_four(root: Path, backend: str, pg: PgServer | None) -> dict:
     return out
 
 
-def five_hundred(root: Path, backend: str, pg: PgServer | None) -> dict:
+def five_hundred(root: Path, backend: str, pg: PgServer | None, seconds: float) -> dict:
     work = fresh_dir(root, f"slots500-{backend}")
     db = make_store(backend, work, "slots500", pg)
     try:
-        q(db, "enqueue", "-", input_path=write_jobs_file(work / "jobs.jsonl", 500, "sleep 5"))
+        q(db, "enqueue", "-", input_path=write_jobs_file(work / "jobs.jsonl", 500, f"sleep {seconds:g}"))
         t0 = time.time()
         sup = subprocess.Popen(
             queuectl_cmd() + ["worker", "start", "--count", "500", "--burst", "--quiet"],
@@ -101,7 +101,7 @@ def five_hundred(root: Path, backend: str, pg: PgServer | None) -> dict:
         finally:
             stop_process(sup)
         ((done, lag),) = sql(
-            db, "SELECT count(*), max(finished_at - started_at - 5) FROM job WHERE state = 'completed'"
+            db, f"SELECT count(*), max(finished_at - started_at - {seconds}) FROM job WHERE state = 'completed'"
         )
     finally:
         drop_store(db)
@@ -111,4 +111,9 @@ def five_hundred(root: Path, backend: str, pg: PgServer | None) -> dict:
 
 
 def measure(sizes: Sizes, root: Path, backend: str = "sqlite", pg: PgServer | None = None) -> dict:
-    return {"count_64": sixty_four(root, backend, pg), "count_500": five_hundred(root, backend, pg)}
+    """(--quick: a shorter steady state and shorter jobs; it only shows that the section runs)"""
+    settle, seconds = (0.5, 1.0) if sizes.quick else (2.0, 5.0)
+    return {
+        "count_64": sixty_four(root, backend, pg, settle),
+        "count_500": five_hundred(root, backend, pg, seconds),
+    }

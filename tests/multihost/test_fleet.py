@@ -77,7 +77,7 @@ def test_a_partitioned_host_fences_itself_and_the_others_take_over_once(fleet):
     _wait_for(lambda: _hosts(fleet).get("h1", {}).get("state") == "up", 30, "h1 up")
     fleet.enqueue(
         [
-            fleet.locked_job(job_id, 4 * LEASE_SECONDS) if i < 3 else fleet.locked_job(job_id, 2)
+            fleet.locked_job(job_id, 3 * LEASE_SECONDS) if i < 3 else fleet.locked_job(job_id, 2)
             for i, job_id in enumerate(ids)
         ]
     )
