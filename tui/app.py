@@ -182,7 +182,9 @@ class QueuectlApp(DashboardActions, App):
         if self.quitting and not running:
             self.exit()
             return
-        for pane in self.base_screen.query(WorkersPane):  # none while the app starts or closes
+        if not self.screen_stack:  # a tick that came while the app was closing: nothing to show
+            return
+        for pane in self.base_screen.query(WorkersPane):  # none while the app starts
             pane.started_here = {child.id for child in running}
         self._tell_the_page(len(running))
         if not self._status_busy and not self.paused:

@@ -55,6 +55,17 @@ async def test_filter_applies_as_you_type_with_terms_and_a_count(ops_seeded, mak
         assert len(keys_of(table)) == 10  # a bad term leaves the last good filter in place
 
 
+async def test_a_status_tick_while_the_app_closes_is_ignored(opened, make_app):
+    """The header's timer can fire after the last screen is gone (the app closing): that tick
+    shows nothing and must not stop the app with an error (found by a full run of the suite)."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+    assert not app.screen_stack
+    app._status_tick()
+    app.refresh_status()
+
+
 async def test_enter_on_a_queue_opens_its_jobs(ops_seeded, make_app):
     """7, then enter on `email`: the Jobs pane with queue=email; a paused queue's jobs say so."""
     app = make_app(clock=ops_seeded)
