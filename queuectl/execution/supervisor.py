@@ -140,6 +140,7 @@ class Supervisor:
         self._next_index = 1
         self._forwarder = None  # PostgreSQL: the host's one LISTEN connection, for all its workers
         self.failed = False  # a worker found the store unusable, or died once a stop was asked
+        self.unusable = False  # a worker found the store unusable (too new, damaged)
 
     def say(self, text: str) -> None:
         if not self.quiet:
@@ -256,8 +257,14 @@ class Supervisor:
             for child, code in self.reap():
                 if code == ExitCode.UNUSABLE:  # a damaged store: restarting it would only loop
                     self.say(f"[{child.name}] stopped: the store cannot be used; stopping every worker")
-                    self.failed = True
+                    self.unusable = self.failed = True
                     self._on_signal(signal.SIGTERM, None)
+                    continue
+                if self.unusable:  # nothing is written into a store found unusable (too new, damaged):
+                    # a worker that died meanwhile (one that was still exiting when the stop came
+                    # dies of it: Python's signal handlers are gone once it is finalizing) has its
+                    # jobs recovered by a host that can use the store, when their leases run out
+                    self.say(f"[{child.name}] stopped ({death_reason(code).removeprefix('lost: its worker ')})")
                     continue
                 reason = death_reason(code)
                 # one that gave up on a failing store when asked to stop left jobs unrecorded (one
