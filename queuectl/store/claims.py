@@ -251,16 +251,15 @@ def record_starts(starts: list[tuple[Claim, float]], worker_id: str) -> None:
     from .statements import chunks, sql
 
     for piece in chunks(starts, 250):
-        by_attempt = " ".join("WHEN {p} THEN {p}" for _ in piece)
+        cases = " ".join("WHEN {p} THEN {p}" for _ in piece)
         sql(
-            f"UPDATE attempt SET started_at = CASE id {by_attempt} END "
+            f"UPDATE attempt SET started_at = CASE id {cases} END "
             f"WHERE id IN ({_marks(len(piece))}) AND finished_at IS NULL",
             *[v for claim, at in piece for v in (claim.attempt_id, at)],
             *[claim.attempt_id for claim, _ in piece],
         )
-        by_job = " ".join("WHEN {p} THEN {p}" for _ in piece)
         sql(
-            f"UPDATE job SET started_at = CASE seq {by_job} END "
+            f"UPDATE job SET started_at = CASE seq {cases} END "
             f"WHERE seq IN ({_marks(len(piece))}) AND state = {_PROCESSING} AND worker_id = {{p}}",
             *[v for claim, at in piece for v in (claim.seq, at)],
             *[claim.seq for claim, _ in piece],
