@@ -260,13 +260,13 @@ class Supervisor:
                     self.unusable = self.failed = True
                     self._on_signal(signal.SIGTERM, None)
                     continue
+                reason = death_reason(code)
                 if self.unusable:  # nothing is written into a store found unusable (too new, damaged):
                     # a worker that died meanwhile (one that was still exiting when the stop came
                     # dies of it: Python's signal handlers are gone once it is finalizing) has its
                     # jobs recovered by a host that can use the store, when their leases run out
-                    self.say(f"[{child.name}] stopped ({death_reason(code).removeprefix('lost: its worker ')})")
+                    self.say(f"[{child.name}] stopped ({reason.removeprefix('lost: its worker ')})")
                     continue
-                reason = death_reason(code)
                 # one that gave up on a failing store when asked to stop left jobs unrecorded (one
                 # that the stop signal killed before it could handle it had none)
                 self.failed = self.failed or bool(self.signals) and code > 0

@@ -412,7 +412,7 @@ class Worker:
     def _started_at(self, attempt_id: int) -> float | None:
         """A held job's start, for the record of its end, unless a heartbeat recorded it."""
         started = self._unreported_starts.pop(attempt_id, None)
-        return started and started[1]
+        return None if started is None else started[1]
 
     def _beat_interval(self) -> float:
         """Every second, and faster for a short lease (fence.beat_every): a renewal due exactly
