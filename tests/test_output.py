@@ -114,3 +114,17 @@ def test_silent_jobs_ship_nothing(backend, tmp_path, store_url):
     _drain_on(_as_host(tmp_path, "alpha"))
     assert _rows(store_url, "SELECT COUNT(*) FROM attempt_output") == [(0,)]
     assert wait_for(lambda: qctl("logs", "s3").returncode == 0)
+
+
+def test_runs_ended_together_ship_each_its_own_streams_and_leave_no_spool(backend, tmp_path, store_url):
+    """Silent runs and runs that wrote only stderr, recorded in the same batches: the shipper
+    reads and removes only the spool files that runs made."""
+    for i in range(12):
+        enqueue(id=f"j{i}", command="true" if i % 2 else f"echo err-{i} >&2")
+    _drain_on(_as_host(tmp_path, "alpha"))
+    assert _rows(store_url, "SELECT stream, COUNT(*) FROM attempt_output GROUP BY stream") == [("stderr", 6)]
+    for i in range(0, 12, 2):
+        shown = qctl("logs", f"j{i}")
+        assert shown.returncode == 0 and f"=== STDERR ===\nerr-{i}\n" in shown.stdout
+    assert not list((tmp_path / "logs-alpha").rglob("attempt-*"))
+    assert not [p for p in (tmp_path / "logs-alpha").rglob("*") if p.is_dir() and p.name.startswith("j")]

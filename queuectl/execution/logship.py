@@ -40,6 +40,7 @@ class Shipper:
         self.logs_dir = logs_dir
         self._sent: dict[int, list[int]] = {}  # attempt id -> [stdout bytes sent, stderr bytes sent]
         self._since: float | None = None  # when unsent output was first seen
+        self._spooled: set[int] = set()  # attempts that ended with a spool file to send and remove
 
     def due_in(self, running) -> float:
         """Seconds until output of these running commands is due to be shipped (inf: none waits)."""
@@ -58,11 +59,19 @@ class Shipper:
         self._send([(r.claim, [log.written for log in r.logs]) for r in running if self._unsent(r)])
         self._since = None
 
+    def ended(self, running) -> None:
+        """A command ended (its logs closed): note whether it left a spool file, so that
+        ship_ended does no file system work for a silent run (most jobs of a busy queue)."""
+        if any(log.fd is not None for log in running.logs):
+            self._spooled.add(running.claim.attempt_id)
+
     def ship_ended(self, finished: list[store.Finished]) -> None:
         """Send the rest of these runs' output (to the end of their files, truncation note
         included) and remove their spool files."""
+        finished = [f for f in finished if f.claim.attempt_id in self._spooled]
         self._send([(f.claim, None) for f in finished])
         for f in finished:
+            self._spooled.discard(f.claim.attempt_id)
             self._sent.pop(f.claim.attempt_id, None)
             for path in store.attempt_paths(self.logs_dir, f.claim.id, f.claim.attempt):
                 try:
@@ -118,6 +127,9 @@ class NoShipper:
         return math.inf
 
     def ship(self, running) -> None:
+        pass
+
+    def ended(self, running) -> None:
         pass
 
     def ship_ended(self, finished) -> None:

@@ -394,6 +394,7 @@ class Worker:
             if not self._ended:
                 self._ended_since = now
             attempt_id = running.claim.attempt_id
+            self.output.ended(running)
             self._ended.append(
                 store.Finished(
                     running.claim, outcome.error, outcome.exit_code, _usage_row(outcome), self._started_at(attempt_id)
