@@ -49,3 +49,9 @@ class StoreUnusable(QueuectlError):
 
 class StoreDamaged(StoreUnusable):
     """The store file is corrupt or lost part of its schema."""
+
+
+def first_line(exc: BaseException) -> str:
+    """A database error (whose text may run to several lines: a hint, the statement) as the one
+    line a person reads."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

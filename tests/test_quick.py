@@ -1,6 +1,7 @@
 """The quick path of the commands people run in loops (issue 24): `add`, `enqueue`, `status` and
-`list` on a SQLite store through store/quick.py (sqlite3 alone), held to the full store's answers
-and errors, and render.plain_table held to rich's drawing.  No timing here (bench/ measures it)."""
+`list` through store/quick.py (sqlite3 or psycopg2 alone), held to the full store's answers and
+errors on both backends, and render.plain_table held to rich's drawing.  No timing here (bench/
+measures it)."""
 
 from __future__ import annotations
 
@@ -85,8 +86,8 @@ def store_url_for(name: str) -> str:
 
 
 def test_the_quick_path_answers_as_the_full_store(store_url, second_store, backend):
-    """Every step's exit code, stdout and stderr are the same on both paths (SQLite takes the
-    quick path where it can; PostgreSQL always the full store), and so is the store after them."""
+    """Every step's exit code, stdout and stderr are the same on both paths (the quick path serves
+    what it can, on either backend), and so is the store after them."""
     for argv in STEPS:
         quick, full = _run(QUICK, store_url, argv), _run(FULL, second_store, argv)
         assert quick == full, argv
@@ -95,7 +96,7 @@ def test_the_quick_path_answers_as_the_full_store(store_url, second_store, backe
     assert _run(FULL, store_url, ["metrics"]) == _run(FULL, second_store, ["metrics"])
 
 
-def test_the_quick_path_skips_peewee_and_rich(db_path):
+def test_the_quick_path_skips_peewee_and_rich(store_url, backend):
     """On a store in use, status, list (in a pipe), add and enqueue import neither peewee nor
     rich; a missing store still goes the full way."""
     probe = (
@@ -103,16 +104,56 @@ def test_the_quick_path_skips_peewee_and_rich(db_path):
         "try:\n    runpy.run_module('queuectl', run_name='__main__')\nexcept SystemExit:\n    pass\n"
         "print(' '.join(sorted(m for m in sys.modules if m in ('peewee', 'rich', 'queuectl.models'))), file=sys.stderr)"
     )
-    env = dict(os.environ, QUEUECTL_DB=str(db_path))
+    env = dict(os.environ, QUEUECTL_DB=store_url)
 
     def loaded(*argv: str) -> str:
         proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, env=env)
         return proc.stderr.splitlines()[-1]
 
-    assert loaded("status") == "peewee queuectl.models"  # no store yet: the full store
+    if backend == "sqlite":
+        assert loaded("status") == "peewee queuectl.models"  # no store yet: the full store
     assert subprocess.run([*QUICK, "init"], env=env, capture_output=True).returncode == 0
     for argv in (["status"], ["list"], ["add", "--", "true"], ["enqueue", '{"command": "true"}']):
         assert loaded(*argv) == "", argv
+
+
+@pytest.mark.postgres_only
+@pytest.mark.empty_database
+def test_an_empty_database_goes_the_full_way(store_url):
+    """No tables yet: the quick path hands over, and the full store answers as an empty store."""
+    quick, full = _run(QUICK, store_url, ["status", "--json"]), _run(FULL, store_url, ["status", "--json"])
+    assert quick == full and quick[0] == 0
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("argv", [["status"], ["list"], ["add", "--", "true"], ["enqueue", '{"command": "true"}']])
+def test_a_server_that_cannot_be_reached_is_said_once_as_the_full_store_says_it(backend, argv):
+    """The quick path says a refused connection itself, in the full store's words and exit code,
+    rather than handing over to a second connect."""
+    url = "postgresql://postgres@127.0.0.1:9/queuectl_nowhere"  # (port 9: discard, nobody listens)
+    quick, full = _run(QUICK, url, argv), _run(FULL, url, argv)
+    assert quick == full
+    assert quick[0] == 1 and quick[1] == "" and quick[2].startswith("Error: connection to server at")
+    assert len(quick[2].splitlines()) == 1
+
+
+def test_a_store_of_a_newer_schema_is_refused_alike(store_url, backend):
+    """A store another host upgraded is refused in the same words on both paths, and unchanged."""
+    assert subprocess.run([*QUICK, "init"], env=dict(os.environ, QUEUECTL_DB=store_url)).returncode == 0
+    newer = str(sqltext.SCHEMA_VERSION + 1)
+    statement = "UPDATE setting SET value = '%s' WHERE key = 'schema_version'" % newer
+    if backend == "sqlite":
+        with sqlite3.connect(store_url) as conn:
+            conn.execute(statement)
+    else:
+        import psycopg2
+
+        with psycopg2.connect(store_url) as conn, conn.cursor() as cursor:
+            cursor.execute(statement)
+    for argv in (["status"], ["add", "--", "true"], ["list"]):
+        quick, full = _run(QUICK, store_url, argv), _run(FULL, store_url, argv)
+        assert quick == full and quick[0] != 0 and "schema" in quick[2], argv
+    assert _run(FULL, store_url, ["status", "--json"])[0] != 0
 
 
 def test_a_store_to_migrate_goes_the_full_way(db_path, tmp_path):

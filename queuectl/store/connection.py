@@ -11,7 +11,7 @@ import functools
 import re
 import time
 
-from ..errors import InputError, NoStore, StoreDamaged, StoreError, StoreUnusable
+from ..errors import InputError, NoStore, StoreDamaged, StoreError, StoreUnusable, first_line
 from ..paths import Location
 from . import clock, dialect
 from .dialect import ENDED_CHANNEL, WAKE_CHANNEL
@@ -306,7 +306,7 @@ def mapped_errors():
     except IntegrityError:
         raise
     except (DatabaseError, InterfaceError, sqlite3.DatabaseError) as exc:  # (sqlite3's: raised while rows are read)
-        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        text = first_line(exc)
         if _DAMAGE.search(text) and _location is not None:
             raise StoreDamaged(_damaged(text)) from exc
         if _location is not None and dialect.current().connection_lost():

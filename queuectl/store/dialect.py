@@ -10,11 +10,10 @@ from __future__ import annotations
 from ..paths import Location
 from .postgres import PostgresDialect
 from .sqlite import NothingYet, SqliteDialect
+from .sqltext import WAKE_CHANNEL
 
-__all__ = ["NothingYet", "PostgresDialect", "SqliteDialect"]  # (chosen here, used through current())
+__all__ = ["NothingYet", "PostgresDialect", "SqliteDialect", "WAKE_CHANNEL"]  # (used through current())
 
-#: the NOTIFY channel that wakes idle workers on every host
-WAKE_CHANNEL = "queuectl_wake"
 #: the NOTIFY channel that tells watchers (`queuectl wait`) that jobs ended
 ENDED_CHANNEL = "queuectl_ended"
 

@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import StoreError
+from ..errors import StoreError, first_line
 from ..states import FINISHED_STATES, sql_literals
 from . import dialect
 
@@ -284,7 +284,7 @@ def migrate(from_version: int) -> None:
     except Exception as exc:
         if copy is None:
             raise
-        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        text = first_line(exc)
         raise StoreError(
             f"upgrading the store from schema {version} to {SCHEMA_VERSION} failed ({text}); "
             f"the store is unchanged, and a copy of it is at {copy}"

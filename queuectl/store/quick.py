@@ -1,13 +1,15 @@
-"""The quick path (issue 24): `add`, `enqueue`, `status` and `list` on a SQLite store with
-sqlite3 alone, without peewee and the models, whose import costs more than the command itself.
+"""The quick path (issue 24): `add`, `enqueue`, `status` and `list` with the database driver
+alone (sqlite3, or psycopg2 for PostgreSQL), without peewee and the models, whose import costs
+more than the command itself.
 
-It serves only the plain case, and only on a store that is plainly usable: a file that exists,
-is private, is ours, has the current schema and is in WAL mode.  Anything else (no store yet, a
-store to migrate, another application's file, a read-only mount, a busy lock, a taken id, a
-dependency, a filter) is left to the full store, opened in its place (`leave`) before anything
-is written, so every error and every edge case is the full store's own.  The statements it runs
-are the full store's (store/sqltext.py); tests compare the two paths' output on both backends.
-The full store is opened instead whenever peewee is loaded already (the process gains nothing).
+It serves only the plain case, and only on a store that is plainly usable: for SQLite a file
+that exists, is private, is ours, has the current schema and is in WAL mode; for PostgreSQL a
+database that holds our tables at the current schema.  Anything else (no store yet, a store to
+migrate, another application's file, a read-only mount, a busy lock, a taken id, a dependency, a
+filter) is left to the full store, opened in its place (`leave`) before anything is written, so
+every error and every edge case is the full store's own.  The statements it runs are the full
+store's (store/sqltext.py); tests compare the two paths' output on both backends.  The full
+store is opened instead whenever peewee is loaded already (the process gains nothing).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from . import clock, sqltext
 
 #: what a quick function answers when it does not serve the call (the full store then does)
 NOT_SERVED = object()
-_conn: sqlite3.Connection | None = None
+_conn = None  # sqlite3.Connection, or _Postgres
 _how: tuple | None = None  # (location, readonly, empty_if_missing) for the full store
+_errors: tuple = (sqlite3.Error,)  # the open driver's errors: any of them hands over to the full store
 
 
 def open_store(location, readonly: bool = False, verify: bool = False, empty_if_missing: bool = False, quick=False):
@@ -45,17 +48,19 @@ def close_store() -> None:
 
 def open(location, readonly: bool, empty_if_missing: bool) -> bool:  # noqa: A001 (the store's verb)
     """Open the store at `location` for the quick path; False: the full store must."""
-    global _conn, _how
+    global _conn, _how, _errors
     close()
-    if "peewee" in sys.modules or location.is_postgres or location.sqlite_path is None:
+    if "peewee" in sys.modules or not (location.is_postgres or location.sqlite_path is not None):
         return False
+    if location.is_postgres:
+        return _open_postgres(location, readonly, empty_if_missing)
     try:
         conn = _connect(location.sqlite_path, readonly)
     except Exception:  # whatever it is, the full store says it as it always does
         return False
     if conn is None:
         return False
-    _conn, _how = conn, (location, readonly, empty_if_missing)
+    _conn, _how, _errors = conn, (location, readonly, empty_if_missing), (sqlite3.Error,)
     _forget_full_functions()
     clock.forget()
     clock.execute = _execute
@@ -65,6 +70,74 @@ def open(location, readonly: bool, empty_if_missing: bool) -> bool:  # noqa: A00
         close()
         return False
     return True
+
+
+def _open_postgres(location, readonly: bool, empty_if_missing: bool) -> bool:
+    """open() for a PostgreSQL store.  A server that cannot be reached is said here, in the full
+    store's words: handing over would make the person wait out a second connect_timeout."""
+    global _conn, _how, _errors
+    try:
+        import psycopg2
+    except ImportError:  # the full store says how to install the driver
+        return False
+    try:
+        conn = _Postgres(psycopg2, location.url)
+    except psycopg2.OperationalError as exc:
+        from ..errors import StoreError, first_line
+
+        raise StoreError(first_line(exc)) from None
+    except Exception:
+        return False
+    try:
+        tables = {name for (name,) in conn.execute(sqltext.PG_TABLES_SQL)}
+        row = conn.execute(sqltext.SCHEMA_VERSION_SQL).fetchone() if "setting" in tables else None
+    except psycopg2.Error:
+        conn.close()
+        return False
+    if not (sqltext.TABLES <= tables and _current_schema(row)):
+        conn.close()
+        return False
+    _conn, _how, _errors = conn, (location, readonly, empty_if_missing), (psycopg2.Error,)
+    _forget_full_functions()
+    return True
+
+
+def _current_schema(row) -> bool:
+    return row is not None and row[0].isdigit() and int(row[0]) == sqltext.SCHEMA_VERSION
+
+
+class _Postgres:
+    """A psycopg2 connection that answers as sqlite3's does (execute returns the cursor), in
+    autocommit: a transaction is an explicit BEGIN ... COMMIT, as on SQLite."""
+
+    def __init__(self, psycopg2, url: str):
+        from psycopg2.extensions import parse_dsn
+
+        params = parse_dsn(url)  # (the full store's defaults: PostgresDialect.connect)
+        params.setdefault("connect_timeout", 5)
+        params.setdefault("application_name", "queuectl")
+        self.conn = psycopg2.connect(**params)
+        self.conn.autocommit = True
+
+    def execute(self, statement: str, params: tuple = ()):
+        cursor = self.conn.cursor()
+        cursor.execute(statement, params)
+        return cursor
+
+    def executemany(self, statement: str, rows: list[tuple]) -> None:
+        self.conn.cursor().executemany(statement, rows)
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+        return self.conn.get_transaction_status() != TRANSACTION_STATUS_IDLE
+
+    def rollback(self) -> None:
+        self.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def _connect(path, readonly: bool) -> sqlite3.Connection | None:
@@ -90,9 +163,7 @@ def _connect(path, readonly: bool) -> sqlite3.Connection | None:
         row = conn.execute(sqltext.SCHEMA_VERSION_SQL).fetchone() if "setting" in tables else None
         usable = (
             sqltext.TABLES <= tables
-            and row is not None
-            and row[0].isdigit()
-            and int(row[0]) == sqltext.SCHEMA_VERSION
+            and _current_schema(row)
             and (readonly or conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal")
         )
     except BaseException:
@@ -130,8 +201,18 @@ def close() -> None:
         clock.forget()
         try:
             _conn.close()
+        except _errors:
+            pass  # (a PostgreSQL connection the server dropped)
         finally:
             _conn, _how = None, None
+
+
+def _postgres() -> bool:
+    return isinstance(_conn, _Postgres)
+
+
+def _param() -> str:
+    return "%s" if _postgres() else "?"
 
 
 def leave() -> None:
@@ -151,9 +232,12 @@ def serve(name: str, args: tuple, kwargs: dict):
     same again, from the start, and says what is wrong as it always does)."""
     try:
         answer = _SERVED[name](*args, **kwargs)
-    except sqlite3.Error:
-        if _conn is not None and _conn.in_transaction:
-            _conn.rollback()
+    except _errors:
+        try:
+            if _conn is not None and _conn.in_transaction:
+                _conn.rollback()
+        except _errors:
+            pass  # (a connection the server dropped: the full store connects anew)
         answer = NOT_SERVED
     if answer is NOT_SERVED:
         leave()
@@ -161,7 +245,10 @@ def serve(name: str, args: tuple, kwargs: dict):
 
 
 def now() -> float:
-    """connection.now() for this store: its clock, steered by a writer."""
+    """connection.now() for this store: SQLite's clock, steered by a writer, or the PostgreSQL
+    server's."""
+    if _postgres():
+        return float(_conn.execute(sqltext.SERVER_TIME_SQL).fetchone()[0])
     return clock.store_time(time.time(), writable=not _how[1])
 
 
@@ -183,7 +270,7 @@ def paused_count(where=None):
 def live_worker_count(*args, **kwargs):
     if args or kwargs:
         return NOT_SERVED
-    return _conn.execute(sqltext.LIVE_WORKERS.format(p="?"), (now() - sqltext.LIVENESS_SECONDS,)).fetchone()[0]
+    return _conn.execute(sqltext.LIVE_WORKERS.format(p=_param()), (now() - sqltext.LIVENESS_SECONDS,)).fetchone()[0]
 
 
 def list_jobs(state=None, limit=50, where=None, **others):
@@ -192,7 +279,8 @@ def list_jobs(state=None, limit=50, where=None, **others):
     from .views import JobView
 
     states = [state] if isinstance(state, str) else list(state or ())
-    cursor = _conn.execute(sqltext.list_jobs("?", tuple(JobView.__dataclass_fields__), len(states)), (*states, limit))
+    statement = sqltext.list_jobs(_param(), tuple(JobView.__dataclass_fields__), len(states))
+    cursor = _conn.execute(statement, (*states, limit))
     names = [column[0] for column in cursor.description]
     return [JobView.from_row(dict(zip(names, row))) for row in cursor.fetchall()]
 
@@ -207,38 +295,53 @@ def enqueue(specs):
     t = now()
     fresh = new_job_ids()
     ids = [spec.id or next(fresh) for spec in specs]
-    conn = _conn
-    conn.execute("BEGIN IMMEDIATE")
+    conn, p = _conn, _param()
+    conn.execute("BEGIN" if _postgres() else "BEGIN IMMEDIATE")
     try:
+        given = [spec.id for spec in specs if spec.id]
+        if given and conn.execute(sqltext.EXISTING_IDS.format(marks=sqltext.marks(p, len(given))), given).fetchone():
+            conn.rollback()  # a taken id: the full store says so (no insert tried, no sequence number spent)
+            return NOT_SERVED
         cfg = config_from(conn.execute(sqltext.SETTINGS_SQL).fetchall())
         rows = [sqltext.job_row(spec, job_id, cfg, t) for spec, job_id in zip(specs, ids)]
-        before = conn.total_changes
-        conn.executemany(sqltext.INSERT_JOBS.format(marks=sqltext.marks("?", len(sqltext.INSERT_COLUMNS))), rows)
-        if conn.total_changes - before == len(rows):
-            kept = [(row[_QUEUE], row[_STATE]) for row in rows]
+        statement = sqltext.INSERT_JOBS.format(marks=sqltext.marks(p, len(sqltext.INSERT_COLUMNS)))
+        if _postgres():
+            conn.executemany(statement, rows)  # (its statement trigger counts them)
         else:
-            statement = sqltext.KEPT_ROWS.format(marks=sqltext.marks("?", len(ids)))
-            kept = conn.execute(statement, ids).fetchall()
-        counted: dict = {}
-        for key in kept:
-            counted[key] = counted.get(key, 0) + 1
-        for (queue, state), n in counted.items():
-            conn.execute(sqltext.COUNT_INSERTED.format(p="?"), (queue, state, n, n))
+            _insert_counted(conn, statement, rows, ids)
         added = [sqltext.Enqueued(job_id) for job_id in ids]
         for i, spec in enumerate(specs):
             if spec.unique_key:
-                (holder,) = conn.execute(sqltext.UNIQUE_HOLDER.format(p="?"), (spec.unique_key,)).fetchone()
+                (holder,) = conn.execute(sqltext.UNIQUE_HOLDER.format(p=p), (spec.unique_key,)).fetchone()
                 if holder != ids[i]:
                     added[i] = sqltext.Enqueued(holder, duplicate=True)
+        if _postgres():
+            conn.execute(sqltext.WAKE_SQL)  # (delivered at the commit)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.rollback()
         raise
-    from ..wakeup import notify
+    if not _postgres():
+        from ..wakeup import notify
 
-    notify(_how[0].run_dir, watchers=False)  # (the SQLite dialect's wake-up)
+        notify(_how[0].run_dir, watchers=False)  # (the SQLite dialect's wake-up)
     return added
+
+
+def _insert_counted(conn, statement: str, rows: list[tuple], ids: list[str]) -> None:
+    """SQLite: insert the rows and count the kept ones (its triggers do not count inserts)."""
+    before = conn.total_changes
+    conn.executemany(statement, rows)
+    if conn.total_changes - before == len(rows):
+        kept = [(row[_QUEUE], row[_STATE]) for row in rows]
+    else:
+        kept = conn.execute(sqltext.KEPT_ROWS.format(marks=sqltext.marks("?", len(ids))), ids).fetchall()
+    counted: dict = {}
+    for key in kept:
+        counted[key] = counted.get(key, 0) + 1
+    for (queue, state), n in counted.items():
+        conn.execute(sqltext.COUNT_INSERTED.format(p="?"), (queue, state, n, n))
 
 
 _QUEUE, _STATE = sqltext.INSERT_COLUMNS.index("queue"), sqltext.INSERT_COLUMNS.index("state")

@@ -32,6 +32,12 @@ LIVENESS_SECONDS = 5.0
 
 SCHEMA_VERSION_SQL = "SELECT value FROM setting WHERE key = 'schema_version'"
 TABLES_SQL = "SELECT name FROM sqlite_master WHERE type = 'table'"
+#: PostgreSQL's tables where the full store looks for them (peewee's get_tables: schema public)
+PG_TABLES_SQL = "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = 'public'"
+SERVER_TIME_SQL = "SELECT EXTRACT(EPOCH FROM clock_timestamp())"
+#: the NOTIFY channel that wakes idle workers on every host (PostgreSQL), and its wake-up
+WAKE_CHANNEL = "queuectl_wake"
+WAKE_SQL = f"NOTIFY {WAKE_CHANNEL}"
 SETTINGS_SQL = "SELECT key, value FROM setting"
 
 #: the columns an enqueue writes (the others start empty)
