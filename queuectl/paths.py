@@ -14,6 +14,7 @@ since every host keeps the logs of the jobs it ran.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shlex
 import stat
@@ -38,8 +39,24 @@ class Location:
 
     url: str
     sqlite_path: Path | None  # None for a server database
-    logs_dir: Path
-    run_dir: Path  # wake-up sockets of the workers on this host
+    logs_override: Path | None = None  # QUEUECTL_LOGS
+
+    # The folders are found when first asked for: a server database's are in the user data dir,
+    # whose look-up (platformdirs) costs a command like `status` more than its query does.
+    @functools.cached_property
+    def logs_dir(self) -> Path:
+        if self.logs_override is not None:
+            return self.logs_override
+        return self._home / "logs"
+
+    @functools.cached_property
+    def run_dir(self) -> Path:
+        """Wake-up sockets of the workers on this host."""
+        return self._home / "run"
+
+    @property
+    def _home(self) -> Path:
+        return self.sqlite_path.parent if self.sqlite_path is not None else user_data_dir()
 
     @property
     def is_postgres(self) -> bool:
@@ -83,21 +100,14 @@ def resolve(db: str | None = None) -> Location:
         )
     if "://" in raw and not raw.startswith("sqlite:"):
         _check_url(raw)
-        base = user_data_dir()
-        return Location(
-            url=raw,
-            sqlite_path=None,
-            logs_dir=Path(logs_override) if logs_override else base / "logs",
-            run_dir=base / "run",
-        )
+        return Location(url=raw, sqlite_path=None, logs_override=Path(logs_override) if logs_override else None)
     # sqlite:///relative.db and sqlite:////absolute.db, as playhouse.db_url reads them
     path_text = raw.removeprefix("sqlite:///") if raw.startswith("sqlite:///") else raw
     path = Path(path_text).expanduser().absolute()
     return Location(
         url=f"sqlite:///{path}",
         sqlite_path=path,
-        logs_dir=Path(logs_override).absolute() if logs_override else path.parent / "logs",
-        run_dir=path.parent / "run",
+        logs_override=Path(logs_override).absolute() if logs_override else None,
     )
 
 
