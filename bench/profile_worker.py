@@ -6,6 +6,9 @@ around its main loop only (start-up and shutdown left out):
 
 - whole-process CPU (getrusage RUSAGE_SELF: user + system, every thread), and the CPU of the
   jobs it reaped (RUSAGE_CHILDREN: `/bin/sh -c true` itself), and its guard's (/proc);
+- PostgreSQL: the server's CPU over the whole worker process (every `postgres` process of the
+  machine, from /proc: its backends, WAL writer, checkpointer and autovacuum together; the
+  worker's start-up and shutdown included, so it is an upper bound);
 - in a second, profiled run: cProfile with a CPU clock (time.process_time, so blocking in
   select() or in the exec handshake costs nothing), each function's own time attributed to the
   part of the job's life it serves (the nearest caller that is one of PARTS, split between
@@ -35,6 +38,7 @@ from common import (
     BENCH_DIR,
     PYTHON,
     PgServer,
+    cpu_seconds,
     drop_store,
     env_for,
     fresh_dir,
@@ -218,6 +222,7 @@ def one_run(root: Path, backend: str, pg, jobs: int, engine: Path | None, profil
         if engine is not None:
             env["PYTHONPATH"] = str(engine)
         out = work / "result.json"
+        server_0 = _postgres_cpu() if backend == "postgres" else 0.0
         subprocess.run(
             [PYTHON, str(Path(__file__).resolve()), "--child", str(out)] + ["--profile"] * profile,
             env=env,
@@ -226,9 +231,25 @@ def one_run(root: Path, backend: str, pg, jobs: int, engine: Path | None, profil
             stdout=subprocess.DEVNULL,
         )
         result = json.loads(out.read_text())
+        if backend == "postgres":
+            result["server_cpu"] = _postgres_cpu() - server_0
     finally:
         drop_store(db)
     return result
+
+
+def _postgres_cpu() -> float:
+    """utime + stime of every process of this machine named postgres (the server's CPU)."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+            total += cpu_seconds(int(pid))
+        except (OSError, ValueError):  # gone meanwhile
+            pass
+    return total
 
 
 def spawn_floor(n: int) -> dict:
@@ -296,10 +317,9 @@ def main() -> None:
 
 def report(args, engines, runs, profiles, floor) -> None:
     n = args.jobs
-    per_job = {
-        rev: {k: 1000 * median(r[k] for r in runs[rev]) / n for k in ("self_cpu", "jobs_cpu", "guard_cpu")}
-        for rev in engines
-    }
+    kinds = ("self_cpu", "jobs_cpu", "guard_cpu") + (("server_cpu",) if args.backend == "postgres" else ())
+    per_job = {rev: {k: 1000 * median(r[k] for r in runs[rev]) / n for k in kinds} for rev in engines}
+    server = args.backend == "postgres"
     print(
         f"### Worker CPU per job: {args.backend}, {n:,} `true`, one worker process, one slot (median of {args.runs})\n"
     )
@@ -307,17 +327,21 @@ def report(args, engines, runs, profiles, floor) -> None:
     # run by run, is steadier than either
     print(
         "| engine | worker (ms/job) | its guard | the jobs (`/bin/sh -c true`, ms/job) | worker ÷ jobs "
-        "| runs (worker ms/job) |"
+        + "| the server (ms/job) " * server
+        + "| runs (worker ms/job) |"
     )
-    print("|---|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|" + "---:|" * server + "---|")
     for rev in engines:
         p = per_job[rev]
         ratio = median(r["self_cpu"] / r["jobs_cpu"] for r in runs[rev])
         each = ", ".join(f"{1000 * r['self_cpu'] / n:.3f}" for r in runs[rev])
-        print(f"| {rev} | {p['self_cpu']:.3f} | {p['guard_cpu']:.3f} | {p['jobs_cpu']:.3f} | {ratio:.2f} | {each} |")
+        also = f" {p['server_cpu']:.3f} |" if server else ""
+        print(
+            f"| {rev} | {p['self_cpu']:.3f} | {p['guard_cpu']:.3f} | {p['jobs_cpu']:.3f} | {ratio:.2f} |{also} {each} |"
+        )
     print(
         f"| `subprocess.run(['/bin/sh','-c','true'])` loop | {floor['parent_ms']:.3f} (the spawner) | — | "
-        f"{floor['child_ms']:.3f} | {floor['parent_ms'] / floor['child_ms']:.2f} | |"
+        f"{floor['child_ms']:.3f} | {floor['parent_ms'] / floor['child_ms']:.2f} |" + " — |" * server + " |"
     )
     for rev, prof in profiles.items():
         total = sum(prof["parts"].values())

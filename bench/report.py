@@ -24,6 +24,8 @@ def _get(d, *keys):
 
 
 NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+#: DESIGN.md: pickup p50 under 3 ms on SQLite, 5 ms on PostgreSQL (also after a long idle spell)
+PICKUP_P50_MS = {"sqlite": 3.0, "postgres": 5.0}
 
 
 def _backends(r: dict) -> list[str]:
@@ -99,7 +101,7 @@ def targets_table(r: dict) -> list[str]:
         return _get(r, "drain", b, f"drain_{n}", "jobs_per_s")
 
     raw = {n: _get(lim, f"raw_{n}", "jobs_per_s") for n in (1, 2, 4)}
-    for n, target, goal in ((1, "—", None), (2, "≥ 0.70 of raw", 0.70), (4, "—", None)):
+    for n, target, goal in ((1, "—", None), (2, "≥ 0.70 of raw", 0.70), (4, "≥ 0.70 of raw", 0.70)):
         label = f"drain, {n} worker{'s' if n > 1 else ''} (jobs/s)"
         section_of[label] = ("drain",)
         add(
@@ -112,7 +114,7 @@ def targets_table(r: dict) -> list[str]:
                 None if goal is None or drain_rate(b, n) is None or not raw[n] else drain_rate(b, n) / raw[n] >= goal,
             ),
         )
-    for peer, key in (("tsp 2 slots", "tsp_2"), ("huey 2 workers", "huey_2")):
+    for peer, key, target, goal in (("tsp 2 slots", "tsp_2", "> 1", 1.0), ("huey 2 workers", "huey_2", "≥ 1.5", 1.5)):
         p = _get(peers, key, "jobs_per_s")
         if p is None:
             continue
@@ -120,12 +122,12 @@ def targets_table(r: dict) -> list[str]:
         section_of[label] = ("drain",)
         add(
             label,
-            "> 1",
+            target,
             _f(p),
-            lambda b, p=p: (
+            lambda b, p=p, goal=goal: (
                 _f(drain_rate(b, 2)),
                 _ratio(drain_rate(b, 2), p),
-                None if drain_rate(b, 2) is None else drain_rate(b, 2) > p,
+                None if drain_rate(b, 2) is None else drain_rate(b, 2) / p >= goal and drain_rate(b, 2) > p,
             ),
         )
 
@@ -140,12 +142,12 @@ def targets_table(r: dict) -> list[str]:
         for label, target, beside, fn in (
             (
                 f"pickup p50 (ms, {n} jobs, idle workers)",
-                "< 5 ms",
+                "< 3 ms SQLite / < 5 ms PostgreSQL",
                 f"direct spawn {floors}",
                 lambda b: (
                     _f(pick(b, "pickup_ms", "p50"), "{:.1f}"),
                     _ratio(pick(b, "pickup_ms", "p50"), pick(b, "spawn_floor_ms", "p50")),
-                    pick(b, "pickup_ms", "p50") < 5,
+                    pick(b, "pickup_ms", "p50") < PICKUP_P50_MS[b],
                 ),
             ),
             (
@@ -157,12 +159,12 @@ def targets_table(r: dict) -> list[str]:
             (
                 f"pickup after {pick(first, 'pickup_idle_ms', 'idle_s'):g} s idle (ms, median / max of "
                 f"{pick(first, 'pickup_idle_ms', 'n')})",
-                "< 5 / < 20 ms",
+                "as p50 and p95 above",
                 "—",
                 lambda b: (
                     f"{_f(pick(b, 'pickup_idle_ms', 'p50'), '{:.1f}')} / {_f(pick(b, 'pickup_idle_ms', 'max'), '{:.1f}')}",
                     None,
-                    pick(b, "pickup_idle_ms", "p50") < 5 and pick(b, "pickup_idle_ms", "max") < 20,
+                    pick(b, "pickup_idle_ms", "p50") < PICKUP_P50_MS[b] and pick(b, "pickup_idle_ms", "max") < 20,
                 ),
             ),
             (
@@ -263,7 +265,7 @@ def targets_table(r: dict) -> list[str]:
     if on:
         n = largest(on[0])[0]
         for key, text, limit, cli in (
-            ("claim", "one claim (`store.claim_batch`, ms)", 2, None),
+            ("claim", "one claim (`store.claim_batch`, ms)", 1, None),
             ("status", "`status` (ms in-process; CLI wall)", 100, "status"),
             ("list_50", "`list --limit 50` (ms in-process; CLI wall)", 100, "list_50"),
             ("metrics", "`metrics` (ms in-process; CLI wall)", 100, "metrics"),
@@ -351,7 +353,7 @@ def scale_table(scale: dict) -> list[str]:
                 )
             )
         growth = _ratio(firsts[-1], firsts[0]) if len(firsts) > 1 else None
-        target = "< 2 ms" if store_key == "claim" else ("< 100 ms" if cli_key else "—")
+        target = "< 1 ms" if store_key == "claim" else ("< 100 ms" if cli_key else "—")
         rows.append(f"| {label} | " + " | ".join(cells) + f" | {_f(growth, '{:.1f}×')} | {target} |")
     tui = [_get(scale, n, "tui") or {} for n in sizes]
 
@@ -380,7 +382,8 @@ def scale_table(scale: dict) -> list[str]:
 
 
 def slots_table(r: dict) -> list[str]:
-    """The targets of the many-slots worker, each a ratio to what ran beside it (or a bound)."""
+    """DESIGN.md's targets for drains (beside the peers), pickup and one host at scale, each a
+    ratio to what ran beside it (or a bound)."""
     lim, peers, drain = r.get("limits", {}), r.get("peers", {}), r.get("drain", {})
     rows = ["| figure | measured | beside it | ratio | target | verdict |", "|---|---:|---|---:|---|---|"]
 
@@ -401,8 +404,8 @@ def slots_table(r: dict) -> list[str]:
             "{:,.0f}",
             f"raw 2-process spawn {_f(raw2)}",
             ratio,
-            "≥ 0.90×",
-            None if ratio is None else ratio >= 0.90,
+            "≥ 0.70× (goal 0.90×)",
+            None if ratio is None else ratio >= 0.70,
         )
         ratio = _ratio(rate, huey2)
         add(
@@ -411,8 +414,8 @@ def slots_table(r: dict) -> list[str]:
             "{:,.0f}",
             f"huey, 2 workers {_f(huey2)}",
             ratio,
-            "≥ 1.2×",
-            None if ratio is None else ratio >= 1.2,
+            "≥ 1.5×",
+            None if ratio is None else ratio >= 1.5,
         )
     for n in (2, 8):
         rate, peer = _get(drain, "postgres", f"drain_{n}", "jobs_per_s"), _get(peers, f"pgqueuer_{n}", "jobs_per_s")
@@ -516,8 +519,9 @@ def render(r: dict) -> str:
         for backend in BACKEND_KEYS:
             if isinstance(v.get(backend), dict) and "error" in v[backend]:
                 out += [f"**Section {name} ({NAMES[backend]}) failed:** {v[backend]['error'].strip()}", ""]
-    out += ["### Against the targets of the many-slots worker", ""] + slots_table(r) + [""]
-    out += ["### Against the targets", ""] + targets_table(r) + [""]
+    out += ["### Against the targets (DESIGN.md): drains beside the peers, pickup, one host at scale", ""]
+    out += slots_table(r) + [""]
+    out += ["### Against the targets, per backend", ""] + targets_table(r) + [""]
     if any(k in r for k in ("limits", "peers", "drain")):
         out += ["### Drain throughput beside the machine's limit and the peers", ""] + throughput_table(r) + [""]
     pgc = pg_commit_table(r)
