@@ -17,8 +17,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
-import subprocess
 
 from .errors import InputError
 
@@ -180,6 +178,9 @@ def detect_mem() -> int | None:
 def detect_gpus(environ: dict | None = None) -> list[dict]:
     """The GPUs `nvidia-smi` lists (when it is on PATH), restricted by CUDA_VISIBLE_DEVICES
     (indices or UUIDs) when that is set; [] when there is none or it fails."""
+    import shutil  # (here: `add` and `list` import this module for its sizes, and never probe)
+    import subprocess
+
     environ = os.environ if environ is None else environ
     tool = shutil.which("nvidia-smi", path=environ.get("PATH"))
     if tool is None:
