@@ -7,8 +7,9 @@ around its main loop only (start-up and shutdown left out):
 - whole-process CPU (getrusage RUSAGE_SELF: user + system, every thread), and the CPU of the
   jobs it reaped (RUSAGE_CHILDREN: `/bin/sh -c true` itself), and its guard's (/proc);
 - PostgreSQL: the server's CPU over the whole worker process (every `postgres` process of the
-  machine, from /proc: its backends, WAL writer, checkpointer and autovacuum together; the
-  worker's start-up and shutdown included, so it is an upper bound);
+  machine, from /proc, with the backends that ended meanwhile through the postmaster's children
+  times: the worker's backends, WAL writer, checkpointer and autovacuum together; the worker's
+  start-up and shutdown included, so it is an upper bound);
 - in a second, profiled run: cProfile with a CPU clock (time.process_time, so blocking in
   select() or in the exec handshake costs nothing), each function's own time attributed to the
   part of the job's life it serves (the nearest caller that is one of PARTS, split between
@@ -38,7 +39,6 @@ from common import (
     BENCH_DIR,
     PYTHON,
     PgServer,
-    cpu_seconds,
     drop_store,
     env_for,
     fresh_dir,
@@ -239,16 +239,20 @@ def one_run(root: Path, backend: str, pg, jobs: int, engine: Path | None, profil
 
 
 def _postgres_cpu() -> float:
-    """utime + stime of every process of this machine named postgres (the server's CPU)."""
+    """The server's CPU so far: every process of this machine named postgres, its own utime +
+    stime and its reaped children's (a backend is gone once its connection closes: its CPU is
+    then in the postmaster's cutime + cstime)."""
     total = 0.0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/comm") as f:
                 if f.read().strip() != "postgres":
                     continue
-            total += cpu_seconds(int(pid))
-        except (OSError, ValueError):  # gone meanwhile
-            pass
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        total += sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
     return total
 
 
