@@ -17,6 +17,7 @@ process is left behind; no traceback in any supervisor's output.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import os
@@ -28,6 +29,8 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from queuectl.execution.fence import FRACTION as FENCE_FRACTION
 
 try:
     from . import storecheck
@@ -471,6 +474,24 @@ def verify(chaos: Chaos) -> Report:
     def explains(kill: Kill, started: float, finished: float | None) -> bool:
         return started - SLACK <= kill.t <= (finished if finished is not None else float("inf")) + SLACK
 
+    # SQLite has one writer: a worker frozen inside a write transaction stalls every other
+    # worker's renewals too, and their guards fence their jobs (which nobody can take over
+    # meanwhile: nobody can write).  Such a fence is explained by that freeze when the store
+    # shows no write at all from the freeze until the fenced run's own record.
+    writes = sorted(t for runs_of in attempts.values() for a in runs_of.values() for t in (a[1], a[2]) if t)
+    fence_after = FENCE_FRACTION * cfg.lease_seconds
+
+    def stalled_by_a_freeze(started: float, finished: float | None) -> bool:
+        if finished is None:
+            return False
+        for kill in chaos.kills:
+            if kill.kind != "freeze_worker" or not started - SLACK <= kill.t <= finished - fence_after:
+                continue
+            first = bisect.bisect_right(writes, kill.t + SLACK)
+            if first >= len(writes) or writes[first] >= finished - SLACK:
+                return True
+        return False
+
     failed = 0
     reasons: Counter = Counter()
     duplicates = 0
@@ -502,7 +523,9 @@ def verify(chaos: Chaos) -> Report:
                 problems.append(f"job {job_id} attempt {number} failed for no injected reason: {error!r}")
                 continue
             candidates = by_job_attempt[(job_id, number)] + by_worker.get(worker, [])
-            if not any(k.kind in kinds and explains(k, started, finished) for k in candidates):
+            if not any(k.kind in kinds and explains(k, started, finished) for k in candidates) and not (
+                error.startswith("fenced:") and stalled_by_a_freeze(started, finished)
+            ):
                 problems.append(
                     f"job {job_id} attempt {number} ({worker}) failed with {error!r} but no {'/'.join(kinds)} hit it"
                 )
