@@ -141,7 +141,7 @@ def test_a_store_of_a_newer_schema_is_refused_alike(store_url, backend):
     """A store another host upgraded is refused in the same words on both paths, and unchanged."""
     assert subprocess.run([*QUICK, "init"], env=dict(os.environ, QUEUECTL_DB=store_url)).returncode == 0
     newer = str(sqltext.SCHEMA_VERSION + 1)
-    statement = "UPDATE setting SET value = '%s' WHERE key = 'schema_version'" % newer
+    statement = f"UPDATE setting SET value = '{newer}' WHERE key = 'schema_version'"
     if backend == "sqlite":
         with sqlite3.connect(store_url) as conn:
             conn.execute(statement)
