@@ -22,9 +22,8 @@ from . import clock, sqltext
 
 #: what a quick function answers when it does not serve the call (the full store then does)
 NOT_SERVED = object()
-_conn = None  # sqlite3.Connection, or _Postgres
+_conn = None  # _Sqlite or _Postgres: the driver's connection, with what differs between the two
 _how: tuple | None = None  # (location, readonly, empty_if_missing) for the full store
-_errors: tuple = (sqlite3.Error,)  # the open driver's errors: any of them hands over to the full store
 
 
 def open_store(location, readonly: bool = False, verify: bool = False, empty_if_missing: bool = False, quick=False):
@@ -48,7 +47,7 @@ def close_store() -> None:
 
 def open(location, readonly: bool, empty_if_missing: bool) -> bool:  # noqa: A001 (the store's verb)
     """Open the store at `location` for the quick path; False: the full store must."""
-    global _conn, _how, _errors
+    global _conn, _how
     close()
     if "peewee" in sys.modules or not (location.is_postgres or location.sqlite_path is not None):
         return False
@@ -60,7 +59,7 @@ def open(location, readonly: bool, empty_if_missing: bool) -> bool:  # noqa: A00
         return False
     if conn is None:
         return False
-    _conn, _how, _errors = conn, (location, readonly, empty_if_missing), (sqlite3.Error,)
+    _conn, _how = conn, (location, readonly, empty_if_missing)
     _forget_full_functions()
     clock.forget()
     clock.execute = _execute
@@ -75,7 +74,7 @@ def open(location, readonly: bool, empty_if_missing: bool) -> bool:  # noqa: A00
 def _open_postgres(location, readonly: bool, empty_if_missing: bool) -> bool:
     """open() for a PostgreSQL store.  A server that cannot be reached is said here, in the full
     store's words: handing over would make the person wait out a second connect_timeout."""
-    global _conn, _how, _errors
+    global _conn, _how
     try:
         import psycopg2
     except ImportError:  # the full store says how to install the driver
@@ -97,7 +96,7 @@ def _open_postgres(location, readonly: bool, empty_if_missing: bool) -> bool:
     if not (sqltext.TABLES <= tables and _current_schema(row)):
         conn.close()
         return False
-    _conn, _how, _errors = conn, (location, readonly, empty_if_missing), (psycopg2.Error,)
+    _conn, _how = conn, (location, readonly, empty_if_missing)
     _forget_full_functions()
     return True
 
@@ -106,9 +105,45 @@ def _current_schema(row) -> bool:
     return row is not None and row[0].isdigit() and int(row[0]) == sqltext.SCHEMA_VERSION
 
 
+class _Sqlite(sqlite3.Connection):
+    """sqlite3's connection, with what the quick path does its own way on SQLite."""
+
+    param = "?"
+    begin = "BEGIN IMMEDIATE"
+    errors = (sqlite3.Error,)  # any of them hands over to the full store
+
+    readonly = False
+
+    def now(self) -> float:
+        """The store's clock, steered by a writer (clock.py)."""
+        return clock.store_time(time.time(), writable=not self.readonly)
+
+    def insert_jobs(self, statement: str, rows: list[tuple], ids: list[str]) -> None:
+        """Insert the rows and count the kept ones (SQLite's triggers do not count inserts)."""
+        before = self.total_changes
+        self.executemany(statement, rows)
+        if self.total_changes - before == len(rows):
+            kept = [(row[_QUEUE], row[_STATE]) for row in rows]
+        else:
+            kept = self.execute(sqltext.KEPT_ROWS.format(marks=sqltext.marks("?", len(ids))), ids).fetchall()
+        counted: dict = {}
+        for key in kept:
+            counted[key] = counted.get(key, 0) + 1
+        for (queue, state), n in counted.items():
+            self.execute(sqltext.COUNT_INSERTED.format(p="?"), (queue, state, n, n))
+
+    def wake(self, location) -> None:
+        from ..wakeup import notify
+
+        notify(location.run_dir, watchers=False)  # (the SQLite dialect's wake-up)
+
+
 class _Postgres:
-    """A psycopg2 connection that answers as sqlite3's does (execute returns the cursor), in
+    """A psycopg2 connection that answers as _Sqlite does (execute returns the cursor), in
     autocommit: a transaction is an explicit BEGIN ... COMMIT, as on SQLite."""
+
+    param = "%s"
+    begin = "BEGIN"
 
     def __init__(self, psycopg2, url: str):
         from psycopg2.extensions import parse_dsn
@@ -116,16 +151,24 @@ class _Postgres:
         params = parse_dsn(url)  # (the full store's defaults: PostgresDialect.connect)
         params.setdefault("connect_timeout", 5)
         params.setdefault("application_name", "queuectl")
+        self.errors = (psycopg2.Error,)
         self.conn = psycopg2.connect(**params)
         self.conn.autocommit = True
+
+    def now(self) -> float:
+        """The server's clock."""
+        return float(self.execute(sqltext.SERVER_TIME_SQL).fetchone()[0])
+
+    def insert_jobs(self, statement: str, rows: list[tuple], ids: list[str]) -> None:
+        self.conn.cursor().executemany(statement, rows)  # (its statement trigger counts them)
+
+    def wake(self, location) -> None:
+        self.execute(sqltext.WAKE_SQL)  # (after the commit, as the full store's wake_workers)
 
     def execute(self, statement: str, params: tuple = ()):
         cursor = self.conn.cursor()
         cursor.execute(statement, params)
         return cursor
-
-    def executemany(self, statement: str, rows: list[tuple]) -> None:
-        self.conn.cursor().executemany(statement, rows)
 
     @property
     def in_transaction(self) -> bool:
@@ -140,7 +183,7 @@ class _Postgres:
         self.conn.close()
 
 
-def _connect(path, readonly: bool) -> sqlite3.Connection | None:
+def _connect(path, readonly: bool) -> _Sqlite | None:
     """The checks of the full store's opening that a plainly usable store passes; None (or an
     exception) where the full store has something to do or to say."""
     from urllib.parse import quote
@@ -154,8 +197,14 @@ def _connect(path, readonly: bool) -> sqlite3.Connection | None:
         return None  # no store yet: the full store makes one, or answers as an empty one
     refuse_read_only_mount(path)
     conn = sqlite3.connect(
-        f"file:{quote(str(path))}?mode=rw", uri=True, timeout=0, isolation_level=None, check_same_thread=False
+        f"file:{quote(str(path))}?mode=rw",
+        uri=True,
+        timeout=0,
+        isolation_level=None,
+        check_same_thread=False,
+        factory=_Sqlite,
     )
+    conn.readonly = readonly
     try:
         conn.execute("PRAGMA synchronous = normal")
         conn.execute("PRAGMA foreign_keys = 1")
@@ -201,18 +250,10 @@ def close() -> None:
         clock.forget()
         try:
             _conn.close()
-        except _errors:
+        except _conn.errors:
             pass  # (a PostgreSQL connection the server dropped)
         finally:
             _conn, _how = None, None
-
-
-def _postgres() -> bool:
-    return isinstance(_conn, _Postgres)
-
-
-def _param() -> str:
-    return "%s" if _postgres() else "?"
 
 
 def leave() -> None:
@@ -230,13 +271,14 @@ def serve(name: str, args: tuple, kwargs: dict):
     """The quick answer to store.NAME(*args, **kwargs), or NOT_SERVED once the full store has
     taken over (a case it does not serve, or any database error: the full store then does the
     same again, from the start, and says what is wrong as it always does)."""
+    errors = _conn.errors
     try:
         answer = _SERVED[name](*args, **kwargs)
-    except _errors:
+    except errors:
         try:
             if _conn is not None and _conn.in_transaction:
                 _conn.rollback()
-        except _errors:
+        except errors:
             pass  # (a connection the server dropped: the full store connects anew)
         answer = NOT_SERVED
     if answer is NOT_SERVED:
@@ -245,11 +287,8 @@ def serve(name: str, args: tuple, kwargs: dict):
 
 
 def now() -> float:
-    """connection.now() for this store: SQLite's clock, steered by a writer, or the PostgreSQL
-    server's."""
-    if _postgres():
-        return float(_conn.execute(sqltext.SERVER_TIME_SQL).fetchone()[0])
-    return clock.store_time(time.time(), writable=not _how[1])
+    """connection.now() for this store."""
+    return _conn.now()
 
 
 def counts(*args, **kwargs) -> dict[str, int]:
@@ -270,7 +309,7 @@ def paused_count(where=None):
 def live_worker_count(*args, **kwargs):
     if args or kwargs:
         return NOT_SERVED
-    return _conn.execute(sqltext.LIVE_WORKERS.format(p=_param()), (now() - sqltext.LIVENESS_SECONDS,)).fetchone()[0]
+    return _conn.execute(sqltext.LIVE_WORKERS.format(p=_conn.param), (now() - sqltext.LIVENESS_SECONDS,)).fetchone()[0]
 
 
 def list_jobs(state=None, limit=50, where=None, **others):
@@ -279,7 +318,7 @@ def list_jobs(state=None, limit=50, where=None, **others):
     from .views import JobView
 
     states = [state] if isinstance(state, str) else list(state or ())
-    statement = sqltext.list_jobs(_param(), tuple(JobView.__dataclass_fields__), len(states))
+    statement = sqltext.list_jobs(_conn.param, tuple(JobView.__dataclass_fields__), len(states))
     cursor = _conn.execute(statement, (*states, limit))
     names = [column[0] for column in cursor.description]
     return [JobView.from_row(dict(zip(names, row))) for row in cursor.fetchall()]
@@ -295,8 +334,8 @@ def enqueue(specs):
     t = now()
     fresh = new_job_ids()
     ids = [spec.id or next(fresh) for spec in specs]
-    conn, p = _conn, _param()
-    conn.execute("BEGIN" if _postgres() else "BEGIN IMMEDIATE")
+    conn, p = _conn, _conn.param
+    conn.execute(conn.begin)
     try:
         given = [spec.id for spec in specs if spec.id]
         if given and conn.execute(sqltext.EXISTING_IDS.format(marks=sqltext.marks(p, len(given))), given).fetchone():
@@ -304,44 +343,20 @@ def enqueue(specs):
             return NOT_SERVED
         cfg = config_from(conn.execute(sqltext.SETTINGS_SQL).fetchall())
         rows = [sqltext.job_row(spec, job_id, cfg, t) for spec, job_id in zip(specs, ids)]
-        statement = sqltext.INSERT_JOBS.format(marks=sqltext.marks(p, len(sqltext.INSERT_COLUMNS)))
-        if _postgres():
-            conn.executemany(statement, rows)  # (its statement trigger counts them)
-        else:
-            _insert_counted(conn, statement, rows, ids)
+        conn.insert_jobs(sqltext.INSERT_JOBS.format(marks=sqltext.marks(p, len(sqltext.INSERT_COLUMNS))), rows, ids)
         added = [sqltext.Enqueued(job_id) for job_id in ids]
         for i, spec in enumerate(specs):
             if spec.unique_key:
                 (holder,) = conn.execute(sqltext.UNIQUE_HOLDER.format(p=p), (spec.unique_key,)).fetchone()
                 if holder != ids[i]:
                     added[i] = sqltext.Enqueued(holder, duplicate=True)
-        if _postgres():
-            conn.execute(sqltext.WAKE_SQL)  # (delivered at the commit)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.rollback()
         raise
-    if not _postgres():
-        from ..wakeup import notify
-
-        notify(_how[0].run_dir, watchers=False)  # (the SQLite dialect's wake-up)
+    conn.wake(_how[0])
     return added
-
-
-def _insert_counted(conn, statement: str, rows: list[tuple], ids: list[str]) -> None:
-    """SQLite: insert the rows and count the kept ones (its triggers do not count inserts)."""
-    before = conn.total_changes
-    conn.executemany(statement, rows)
-    if conn.total_changes - before == len(rows):
-        kept = [(row[_QUEUE], row[_STATE]) for row in rows]
-    else:
-        kept = conn.execute(sqltext.KEPT_ROWS.format(marks=sqltext.marks("?", len(ids))), ids).fetchall()
-    counted: dict = {}
-    for key in kept:
-        counted[key] = counted.get(key, 0) + 1
-    for (queue, state), n in counted.items():
-        conn.execute(sqltext.COUNT_INSERTED.format(p="?"), (queue, state, n, n))
 
 
 _QUEUE, _STATE = sqltext.INSERT_COLUMNS.index("queue"), sqltext.INSERT_COLUMNS.index("state")
