@@ -99,22 +99,30 @@ def test_the_quick_path_answers_as_the_full_store(store_url, second_store, backe
 def test_the_quick_path_skips_peewee_and_rich(store_url, backend):
     """On a store in use, status, list (in a pipe), add and enqueue import neither peewee nor
     rich; a missing store still goes the full way."""
-    probe = (
-        "import sys, runpy\nsys.argv = ['queuectl', *sys.argv[1:]]\n"
-        "try:\n    runpy.run_module('queuectl', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "print(' '.join(sorted(m for m in sys.modules if m in ('peewee', 'rich', 'queuectl.models'))), file=sys.stderr)"
-    )
     env = dict(os.environ, QUEUECTL_DB=store_url)
 
     def loaded(*argv: str) -> str:
-        proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, env=env)
-        return proc.stderr.splitlines()[-1]
+        return _loaded(env, *argv)
 
     if backend == "sqlite":
         assert loaded("status") == "peewee queuectl.models"  # no store yet: the full store
     assert subprocess.run([*QUICK, "init"], env=env, capture_output=True).returncode == 0
     for argv in (["status"], ["list"], ["add", "--", "true"], ["enqueue", '{"command": "true"}']):
         assert loaded(*argv) == "", argv
+
+
+#: runs queuectl in-process with argv, then prints which of the full store's modules it loaded
+_PROBE = (
+    "import sys, runpy\nsys.argv = ['queuectl', *sys.argv[1:]]\n"
+    "try:\n    runpy.run_module('queuectl', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    "print(' '.join(sorted(m for m in sys.modules if m in ('peewee', 'rich', 'queuectl.models'))), file=sys.stderr)"
+)
+
+
+def _loaded(env: dict, *argv: str) -> str:
+    """Which of peewee, rich and the models a `queuectl ARGV` process imported."""
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, env=env)
+    return proc.stderr.splitlines()[-1]
 
 
 @pytest.mark.postgres_only
@@ -135,6 +143,7 @@ def test_a_server_that_cannot_be_reached_is_said_once_as_the_full_store_says_it(
     assert quick == full
     assert quick[0] == 1 and quick[1] == "" and quick[2].startswith("Error: connection to server at")
     assert len(quick[2].splitlines()) == 1
+    assert _loaded(dict(os.environ, QUEUECTL_DB=url), *argv) == ""  # said once: no full store tried after it
 
 
 def test_a_store_of_a_newer_schema_is_refused_alike(store_url, backend):
