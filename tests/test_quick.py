@@ -98,7 +98,8 @@ def test_the_quick_path_answers_as_the_full_store(store_url, second_store, backe
 
 def test_the_quick_path_skips_peewee_and_rich(store_url, backend):
     """On a store in use, status, list (in a pipe), add and enqueue import neither peewee nor
-    rich; a missing store still goes the full way."""
+    rich, nor Python's ssl (psycopg2 leaves OpenSSL to libpq: store.drivers); a missing store
+    still goes the full way."""
     env = dict(os.environ, QUEUECTL_DB=store_url)
 
     def loaded(*argv: str) -> str:
@@ -115,12 +116,12 @@ def test_the_quick_path_skips_peewee_and_rich(store_url, backend):
 _PROBE = (
     "import sys, runpy\nsys.argv = ['queuectl', *sys.argv[1:]]\n"
     "try:\n    runpy.run_module('queuectl', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-    "print(' '.join(sorted(m for m in sys.modules if m in ('peewee', 'rich', 'queuectl.models'))), file=sys.stderr)"
+    "print(' '.join(sorted(m for m in sys.modules if m in ('peewee', 'rich', 'queuectl.models', 'ssl'))), file=sys.stderr)"
 )
 
 
 def _loaded(env: dict, *argv: str) -> str:
-    """Which of peewee, rich and the models a `queuectl ARGV` process imported."""
+    """Which of peewee, rich, the models and ssl a `queuectl ARGV` process imported."""
     proc = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, env=env)
     return proc.stderr.splitlines()[-1]
 
@@ -144,6 +145,21 @@ def test_a_server_that_cannot_be_reached_is_said_once_as_the_full_store_says_it(
     assert quick[0] == 1 and quick[1] == "" and quick[2].startswith("Error: connection to server at")
     assert len(quick[2].splitlines()) == 1
     assert _loaded(dict(os.environ, QUEUECTL_DB=url), *argv) == ""  # said once: no full store tried after it
+
+
+@pytest.mark.postgres_only
+def test_a_connection_that_requires_tls_is_libpqs_to_make(store_url):
+    """psycopg2 imported without Python's ssl (both paths, store.drivers) leaves OpenSSL's set-up
+    to libpq: sslmode=require still reaches the server's answer (this test server has no TLS),
+    said alike on both paths, and a run after it imports ssl as usual."""
+    url = store_url + ("&" if "?" in store_url else "?") + "sslmode=require"
+    quick, full = _run(QUICK, url, ["status"]), _run(FULL, url, ["status"])
+    assert quick == full and quick[0] == 1
+    assert quick[2].strip().endswith("server does not support SSL, but SSL was required")
+    after = (
+        "from queuectl.store.drivers import import_psycopg2; import_psycopg2(); import ssl; print(ssl.OPENSSL_VERSION)"
+    )
+    assert subprocess.run([sys.executable, "-c", after], capture_output=True, text=True).stdout.startswith("OpenSSL")
 
 
 def test_a_store_of_a_newer_schema_is_refused_alike(store_url, backend):

@@ -89,7 +89,14 @@ class PostgresDialect(SqliteDialect):
     )
 
     def load_peewee(self) -> None:
-        pass  # with its drivers: psycopg2 is one of them
+        """Before anything imports peewee: psycopg2 first, without `ssl` (store.drivers), when
+        installed (connect() says how to install it when not)."""
+        from .drivers import import_psycopg2
+
+        try:
+            import_psycopg2()
+        except ImportError:
+            pass
 
     def settle(self, readonly: bool) -> None:
         pass

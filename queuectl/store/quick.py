@@ -75,8 +75,10 @@ def _open_postgres(location, readonly: bool, empty_if_missing: bool) -> bool:
     """open() for a PostgreSQL store.  A server that cannot be reached is said here, in the full
     store's words: handing over would make the person wait out a second connect_timeout."""
     global _conn, _how
+    from .drivers import import_psycopg2
+
     try:
-        import psycopg2
+        psycopg2 = import_psycopg2()
     except ImportError:  # the full store says how to install the driver
         return False
     try:
