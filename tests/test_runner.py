@@ -18,9 +18,12 @@ def _wait(running: runner.Running) -> runner.Outcome:
     """Supervise one command from a Jobs loop until it ends."""
     jobs = runner.Jobs()
     jobs.add(running)
-    while True:
-        for _, outcome in jobs.wait(0.2)[0]:
-            return outcome
+    try:
+        while True:
+            for _, outcome in jobs.wait(0.2)[0]:
+                return outcome
+    finally:
+        jobs.close()
 
 
 def _run(tmp_path, command, timeout=30.0, max_log_bytes=1 << 20, **kwargs):
@@ -57,6 +60,21 @@ def test_success_and_output_in_their_files(tmp_path):
 def test_a_silent_command_writes_no_files(tmp_path):
     _, outcome = _run(tmp_path, "true")
     assert outcome.error is None and not (tmp_path / "logs").exists()
+
+
+def test_a_job_holds_its_stdin_its_two_pipes_and_its_marker_and_nothing_leaks(tmp_path):
+    """A job reads end of file at once from /dev/null and has exactly fds 0-2 and its marker open;
+    after many jobs (started, failed to start, ended), this process holds no more fds than before."""
+    _, outcome = _run(tmp_path, "cat; ls -l /proc/$$/fd | awk 'NR > 1 {print $9, $11}'")
+    fds = dict(line.split(" ", 1) for line in (tmp_path / "logs/job/out").read_text().splitlines())
+    assert fds["0"] == "/dev/null" and fds["1"].startswith("pipe:") and fds["2"].startswith("pipe:")
+    assert fds["1"] != fds["2"] and len(fds) == 4, fds  # the fourth: the marker (reaper.py)
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(20):
+        _run(tmp_path, f"echo {i}; exit {i % 3}")
+        with pytest.raises(runner.StartError):
+            runner.Running("true", tmp_path / "o", tmp_path / "e", 100, cwd=str(tmp_path / "nowhere"))
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 @pytest.mark.parametrize(

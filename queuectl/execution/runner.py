@@ -11,6 +11,7 @@ One worker process runs many commands at once: `Jobs` supervises them all from o
 from __future__ import annotations
 
 import errno
+import functools
 import math
 import os
 import select
@@ -117,6 +118,12 @@ class JobGuard:
         self._file.close()
 
 
+@functools.cache
+def _devnull() -> int:
+    """/dev/null, open for reading for the life of this process: every job's stdin."""
+    return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -203,20 +210,30 @@ class Running:
         self.note: str | None = None
         self.started = time.monotonic()
         self.marker = reaper.Marker()  # every process of the job inherits it: see reaper.py
+        # the pipes are made here and /dev/null opened once per process, not by Popen: its file
+        # objects and its open() per job were a fifth of the spawn's CPU (bench/README.md)
+        (out_read, out_write), (err_read, err_write) = os.pipe2(os.O_CLOEXEC), os.pipe2(os.O_CLOEXEC)
         try:
             self.proc = subprocess.Popen(
                 ["/bin/sh", "-c", command],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stdin=_devnull(),
+                stdout=out_write,
+                stderr=err_write,
                 start_new_session=True,
                 env=env,
                 cwd=cwd,
                 pass_fds=(self.marker.fd,),
             )
-        except OSError as exc:  # no shell, no processes left, an unusable directory
+        except BaseException as exc:
             self.marker.close()
-            raise StartError(f"could not start the command: {exc.strerror}") from None
+            for fd in (out_read, err_read):
+                os.close(fd)
+            if isinstance(exc, OSError):  # no shell, no processes left, an unusable directory
+                raise StartError(f"could not start the command: {exc.strerror}") from None
+            raise
+        finally:
+            for fd in (out_write, err_write):
+                os.close(fd)
         self.marker.handed_over()
         self.pgid = self.proc.pid
         # a first sample at once (its shell, just exec'd): a run too short for the sampler has
@@ -225,12 +242,13 @@ class Running:
         self.usage.max_rss = first[1] if first is not None else 0
         self._guard = guard
         self._record = guard.watch(self.pgid, self.marker.name) if guard is not None else None
+        self._pipes = (out_read, err_read)
         self._streams = {
-            self.proc.stdout.fileno(): _CappedLog(stdout_path, max_log_bytes),
-            self.proc.stderr.fileno(): _CappedLog(stderr_path, max_log_bytes),
+            out_read: _CappedLog(stdout_path, max_log_bytes),
+            err_read: _CappedLog(stderr_path, max_log_bytes),
         }
         self._logs = list(self._streams.values())
-        for fd in self._streams:
+        for fd in self._pipes:
             os.set_blocking(fd, False)
         self.exit_fd = _exit_fd(self.pgid)  # the exit is an event too, so nothing is polled for it
         self.timeout = timeout
@@ -359,8 +377,8 @@ class Running:
             os.close(self.exit_fd)
         if self._guard is not None:
             self._guard.release(self._record)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            stream.close()
+        for fd in self._pipes:
+            os.close(fd)
         for log in self._logs:
             log.close()
         status = self._status
