@@ -149,13 +149,18 @@ def test_a_server_that_cannot_be_reached_is_said_once_as_the_full_store_says_it(
 
 @pytest.mark.postgres_only
 def test_a_connection_that_requires_tls_is_libpqs_to_make(store_url):
-    """psycopg2 imported without Python's ssl (both paths, store.drivers) leaves OpenSSL's set-up
-    to libpq: sslmode=require still reaches the server's answer (this test server has no TLS),
-    said alike on both paths, and a run after it imports ssl as usual."""
+    """psycopg2 imported without Python's ssl (store.drivers: the quick path, and the full store
+    before peewee) leaves OpenSSL's set-up to libpq: sslmode=require reaches the server's answer
+    (this test server has no TLS) in the same words as a process that imported ssl first (FULL
+    imports peewee, and so psycopg2 with ssl, before anything else); a run after it imports ssl
+    as usual."""
     url = store_url + ("&" if "?" in store_url else "?") + "sslmode=require"
     quick, full = _run(QUICK, url, ["status"]), _run(FULL, url, ["status"])
     assert quick == full and quick[0] == 1
     assert quick[2].strip().endswith("server does not support SSL, but SSL was required")
+    assert subprocess.run([*QUICK, "init"], env=dict(os.environ, QUEUECTL_DB=store_url)).returncode == 0
+    full_store = _loaded(dict(os.environ, QUEUECTL_DB=store_url), "metrics").split()
+    assert "queuectl.models" in full_store and "ssl" not in full_store
     after = (
         "from queuectl.store.drivers import import_psycopg2; import_psycopg2(); import ssl; print(ssl.OPENSSL_VERSION)"
     )
