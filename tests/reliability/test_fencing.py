@@ -3,12 +3,14 @@ has its job killed before another worker takes the job over, so the two runs nev
 
 Each job holds a per-job flock while it runs and notes a second run that finds it taken."""
 
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import PG_ADMIN_URL, enqueue, job, run_cli, start_workers, wait_for
@@ -28,19 +30,56 @@ def _runs(tmp_path, name: str) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
+def _holds_write_lock(pid: int, db_path) -> bool:
+    """Does `pid` hold the SQLite store's write lock (WAL mode: a POSIX lock on byte 120 of the
+    -shm file, as /proc/locks lists it)?"""
+    inode = str(os.stat(f"{db_path}-shm").st_ino)
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()  # "1: POSIX  ADVISORY  WRITE 4585 00:1f:1234 120 120" ("->": a waiter)
+        if fields[1:5] == ["POSIX", "ADVISORY", "WRITE", str(pid)] and fields[5].rsplit(":", 1)[1] == inode:
+            if fields[6] == "120":
+                return True
+    return False
+
+
+def _stopped(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def _freeze(pid: int, db_path, writing: bool) -> None:
+    """SIGSTOP a worker outside a write transaction, or (writing) inside one."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if writing and not _holds_write_lock(pid, db_path):
+            continue  # (its heartbeats write every fraction of a second: wait for one)
+        os.kill(pid, signal.SIGSTOP)
+        wait_for(lambda: _stopped(pid), timeout=5, interval=0.001)
+        if _holds_write_lock(pid, db_path) == writing:
+            return
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.01)
+    pytest.fail(f"could not stop the worker {'inside' if writing else 'outside'} a write transaction")
+
+
+def _holder(name: str) -> int:
+    return next(w for w in json.loads(run_cli("worker", "list", "--json").stdout) if w["current_job"] == name)["pid"]
+
+
 @pytest.mark.timeout(120)
 def test_a_frozen_worker_s_job_dies_before_another_worker_takes_it(db_path, tmp_path):
+    """Frozen between transactions (frozen inside one, it holds SQLite's one write lock: the next
+    test)."""
     assert run_cli("config", "set", "lease_seconds", LEASE).exit_code == 0
     sup = start_workers("--count", "2")
     try:
         enqueue(id="frozen", command=_locked_job(tmp_path, "frozen", 12))
         wait_for(lambda: _runs(tmp_path, "frozen"), timeout=20)
-        holder = next(w for w in json.loads(run_cli("worker", "list", "--json").stdout) if w["current_job"] == "frozen")
-        os.kill(holder["pid"], signal.SIGSTOP)  # its guard must kill the job: the worker cannot
+        holder = _holder("frozen")
+        _freeze(holder, db_path, writing=False)  # its guard must kill the job: the worker cannot
         try:
             wait_for(lambda: _runs(tmp_path, "frozen").count("run") == 2, timeout=40)
         finally:
-            os.kill(holder["pid"], signal.SIGCONT)
+            os.kill(holder, signal.SIGCONT)
         wait_for(lambda: job("frozen")["state"] == "completed", timeout=40)
     finally:
         sup.send_signal(signal.SIGTERM)
@@ -51,6 +90,35 @@ def test_a_frozen_worker_s_job_dies_before_another_worker_takes_it(db_path, tmp_
     # stalls a healthy worker for half a lease: that costs a retry, never an overlap)
     first = json.loads(run_cli("show", "frozen", "--json").stdout)["attempts"][0]
     assert first["error"].startswith("lost: its worker stopped sending heartbeats"), first
+
+
+@pytest.mark.timeout(150)
+def test_a_worker_frozen_inside_a_write_holds_the_store_until_it_continues(db_path, tmp_path):
+    """SQLite has one writer: a worker stopped inside a write transaction keeps the store's write
+    lock, so no other worker can record or take over anything until it continues.  Its guard
+    still kills its job at half a lease; once continued, the job runs again and completes once,
+    never overlapping."""
+    assert run_cli("config", "set", "lease_seconds", LEASE).exit_code == 0
+    sup = start_workers("--count", "2")
+    try:
+        enqueue(id="frozen", command=_locked_job(tmp_path, "frozen", 12))
+        wait_for(lambda: _runs(tmp_path, "frozen"), timeout=20)
+        holder = _holder("frozen")
+        _freeze(holder, db_path, writing=True)
+        try:
+            time.sleep(3 * float(LEASE))  # past the fence (half a lease) and the lease itself
+            assert _runs(tmp_path, "frozen") == ["run"]  # not taken over: the store is locked
+            with open(tmp_path / "frozen.lock", "a") as lock:  # its flock is free: its guard killed it
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        finally:
+            os.kill(holder, signal.SIGCONT)
+        wait_for(lambda: job("frozen")["state"] == "completed", timeout=60)
+    finally:
+        sup.send_signal(signal.SIGTERM)
+        assert sup.wait(30) == 0
+    runs = _runs(tmp_path, "frozen")
+    assert "overlap" not in runs and runs.count("end") == 1 and runs.count("run") >= 2, runs
 
 
 def _host(url: str, host: str) -> subprocess.Popen:
