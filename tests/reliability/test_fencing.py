@@ -65,26 +65,36 @@ def _holder(name: str) -> int:
     return next(w for w in json.loads(run_cli("worker", "list", "--json").stdout) if w["current_job"] == name)["pid"]
 
 
-@pytest.mark.timeout(120)
-def test_a_frozen_worker_s_job_dies_before_another_worker_takes_it(db_path, tmp_path):
-    """Frozen between transactions (frozen inside one, it holds SQLite's one write lock: the next
-    test)."""
+def _frozen_run(db_path, tmp_path, writing: bool, while_frozen, completes_within: float) -> list[str]:
+    """Two workers; the one running a 12 s job is frozen (outside or inside a write transaction),
+    `while_frozen()` runs, the worker is continued, and the job must complete; its runs file."""
     assert run_cli("config", "set", "lease_seconds", LEASE).exit_code == 0
     sup = start_workers("--count", "2")
     try:
         enqueue(id="frozen", command=_locked_job(tmp_path, "frozen", 12))
         wait_for(lambda: _runs(tmp_path, "frozen"), timeout=20)
         holder = _holder("frozen")
-        _freeze(holder, db_path, writing=False)  # its guard must kill the job: the worker cannot
+        _freeze(holder, db_path, writing)
         try:
-            wait_for(lambda: _runs(tmp_path, "frozen").count("run") == 2, timeout=40)
+            while_frozen()
         finally:
             os.kill(holder, signal.SIGCONT)
-        wait_for(lambda: job("frozen")["state"] == "completed", timeout=40)
+        wait_for(lambda: job("frozen")["state"] == "completed", timeout=completes_within)
     finally:
         sup.send_signal(signal.SIGTERM)
         assert sup.wait(30) == 0
-    runs = _runs(tmp_path, "frozen")
+    return _runs(tmp_path, "frozen")
+
+
+@pytest.mark.timeout(120)
+def test_a_frozen_worker_s_job_dies_before_another_worker_takes_it(db_path, tmp_path):
+    """Frozen between transactions (frozen inside one, it holds SQLite's one write lock: the next
+    test), its guard must kill the job: the worker cannot."""
+
+    def taken_over() -> None:
+        wait_for(lambda: _runs(tmp_path, "frozen").count("run") == 2, timeout=40)
+
+    runs = _frozen_run(db_path, tmp_path, False, taken_over, completes_within=40)
     assert "overlap" not in runs and runs.count("end") == 1, runs
     # the frozen worker's attempt was taken over (a later one may be fenced too when the machine
     # stalls a healthy worker for half a lease: that costs a retry, never an overlap)
@@ -98,26 +108,15 @@ def test_a_worker_frozen_inside_a_write_holds_the_store_until_it_continues(db_pa
     lock, so no other worker can record or take over anything until it continues.  Its guard
     still kills its job at half a lease; once continued, the job runs again and completes once,
     never overlapping."""
-    assert run_cli("config", "set", "lease_seconds", LEASE).exit_code == 0
-    sup = start_workers("--count", "2")
-    try:
-        enqueue(id="frozen", command=_locked_job(tmp_path, "frozen", 12))
-        wait_for(lambda: _runs(tmp_path, "frozen"), timeout=20)
-        holder = _holder("frozen")
-        _freeze(holder, db_path, writing=True)
-        try:
-            time.sleep(3 * float(LEASE))  # past the fence (half a lease) and the lease itself
-            assert _runs(tmp_path, "frozen") == ["run"]  # not taken over: the store is locked
-            with open(tmp_path / "frozen.lock", "a") as lock:  # its flock is free: its guard killed it
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                fcntl.flock(lock, fcntl.LOCK_UN)
-        finally:
-            os.kill(holder, signal.SIGCONT)
-        wait_for(lambda: job("frozen")["state"] == "completed", timeout=60)
-    finally:
-        sup.send_signal(signal.SIGTERM)
-        assert sup.wait(30) == 0
-    runs = _runs(tmp_path, "frozen")
+
+    def locked_out() -> None:
+        time.sleep(3 * float(LEASE))  # past the fence (half a lease) and the lease itself
+        assert _runs(tmp_path, "frozen") == ["run"]  # not taken over: the store is locked
+        with open(tmp_path / "frozen.lock", "a") as lock:  # its flock is free: its guard killed it
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+    runs = _frozen_run(db_path, tmp_path, True, locked_out, completes_within=60)
     assert "overlap" not in runs and runs.count("end") == 1 and runs.count("run") >= 2, runs
 
 
